@@ -1,0 +1,8 @@
+"""shrinktree: gradient-boosted trees whose nodes are partially pooled toward their parents."""
+
+from ._tree import TreeArrays
+from .boosting import ShrinkBoostClassifier, ShrinkBoostRegressor
+
+__version__ = "0.1.0"
+
+__all__ = ["ShrinkBoostClassifier", "ShrinkBoostRegressor", "TreeArrays", "__version__"]

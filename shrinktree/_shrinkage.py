@@ -1,0 +1,250 @@
+"""The shrinkage kernel: partial pooling of node values toward their parents.
+
+For a child ``c`` of ``p`` the pooled value is
+
+    value[c] = value[p] + f[c] * (raw[c] - raw[p])
+
+with a pooling factor ``f`` in ``[0, 1]``.  The modes differ only in ``f``:
+
+* ``"none"``: ``f = 1`` (the raw tree).
+* ``"hs"``:   ``f = N(p) / (N(p) + lambda)``, Hierarchical Shrinkage (Agarwal et al. 2022),
+  ``N`` the parent's (weighted) sample count.
+* ``"eb"``:   ``f = n(c) / (n(c) + k)``, ``n`` the child's information mass (hessian sum) and
+  ``k = sigma^2 / tau^2`` estimated from the data (empirical Bayes, method of moments).
+
+The same functions serve the booster (pooling Newton values while it grows) and the
+post-hoc wrapper (pooling fitted trees read from other libraries).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from numba import njit
+
+SHRINKAGE_MODES = ("eb", "hs", "none")
+
+
+@njit(cache=True)
+def pool_values(parent, raw_value, factor, out):
+    """Top-down pooling over topologically ordered nodes (``parent[i] < i``).
+
+    ``raw_value`` and ``out`` have shape ``(n_nodes, n_outputs)``; ``factor`` has
+    shape ``(n_nodes, 1)`` (one factor for all outputs) or ``(n_nodes, n_outputs)``.
+    """
+    n_nodes, n_outputs = raw_value.shape
+    per_output = factor.shape[1] > 1
+    for node in range(n_nodes):
+        p = parent[node]
+        for k in range(n_outputs):
+            if p < 0:
+                out[node, k] = raw_value[node, k]
+            else:
+                f = factor[node, k] if per_output else factor[node, 0]
+                out[node, k] = out[p, k] + f * (raw_value[node, k] - raw_value[p, k])
+
+
+@njit(cache=True)
+def hs_factors(parent, count, strength):
+    """Hierarchical Shrinkage factors ``N(parent) / (N(parent) + lambda)``."""
+    n_nodes = parent.shape[0]
+    factor = np.ones((n_nodes, 1))
+    for node in range(1, n_nodes):
+        n_parent = count[parent[node]]
+        if n_parent + strength > 0.0:
+            factor[node, 0] = n_parent / (n_parent + strength)
+    return factor
+
+
+@njit(cache=True)
+def between_node_moments(left, right, weight, raw_value, sigma2, null_factor):
+    """Method-of-moments estimate of tau^2, the spread of child values around their parent.
+
+    For a split of ``p`` into ``L`` and ``R`` with information masses ``H``, the statistic
+    ``D = H_L H_R / H_p * (raw_L - raw_R)^2`` has expectation ``sigma^2 + 2 tau^2 H_L H_R / H_p``
+    for a split fixed in advance.  The split was instead chosen as the best of many candidates,
+    which inflates the noise term to ``sigma^2 * null_factor`` (the expected best gain that
+    noise alone gives for those candidates).  Summing over the splits of a tree pools the
+    estimate so that it is stable even when each split is small.
+    """
+    numerator = 0.0
+    denominator = 0.0
+    for node in range(left.shape[0]):
+        lo = left[node]
+        if lo < 0:
+            continue
+        hi = right[node]
+        h_left = weight[lo]
+        h_right = weight[hi]
+        if h_left <= 0.0 or h_right <= 0.0:
+            continue
+        information = h_left * h_right / (h_left + h_right)
+        diff = raw_value[lo] - raw_value[hi]
+        numerator += information * diff * diff - sigma2 * null_factor[node]
+        denominator += 2.0 * information
+    return numerator, denominator
+
+
+@njit(cache=True)
+def between_node_variance(left, right, weight, raw_value, sigma2, null_factor):
+    """tau^2 from the moments of one tree, truncated at zero."""
+    numerator, denominator = between_node_moments(left, right, weight, raw_value, sigma2, null_factor)
+    if denominator <= 0.0 or numerator <= 0.0:
+        return 0.0
+    return numerator / denominator
+
+
+@njit(cache=True)
+def eb_factors(parent, weight, sigma2, tau2):
+    """Empirical-Bayes factors ``n / (n + k)`` with ``k = sigma^2 / tau^2`` and ``n`` = child mass."""
+    n_nodes = parent.shape[0]
+    factor = np.ones((n_nodes, 1))
+    if sigma2 <= 0.0:
+        return factor
+    for node in range(1, n_nodes):
+        n = weight[node]
+        # tau2 == 0 means the splits explain nothing beyond selection noise: pool fully.
+        factor[node, 0] = n * tau2 / (n * tau2 + sigma2) if n > 0.0 else 0.0
+    return factor
+
+
+def within_variance(sum_sq: float, mass: float, count: float, n_groups: int) -> float:
+    """Pooled within-node variance per unit of information mass, with a degrees-of-freedom correction.
+
+    ``sum_sq`` is the within-node sum of squares ``sum_i w_i (g~_i - h~_i m_node)^2`` added over the
+    leaves, ``mass`` their total hessian mass and ``count`` their total (weighted) row count.
+    """
+    if mass <= 0.0:
+        return 0.0
+    dof = count / (count - n_groups) if count > n_groups + 1 else 1.0
+    return max(sum_sq, 0.0) / mass * dof
+
+
+def shrink_tree_values(tree, mode: str, strength: float | None = None, sigma2: float | None = None,
+                       null_factor: np.ndarray | None = None, estimation_weight: np.ndarray | None = None,
+                       estimation_raw: np.ndarray | None = None) -> float:
+    """Pool ``tree.raw_value`` into ``tree.value`` in place and set ``tree.pooling_factor``.
+
+    Parameters
+    ----------
+    tree : TreeArrays
+    mode : {"eb", "hs", "none"}
+    strength : float
+        ``lambda`` for ``"hs"``.
+    sigma2 : float
+        Within-node noise variance per unit of ``weight`` (``"eb"`` only).
+    null_factor : ndarray
+        Per internal node, the expected split statistic under noise in units of ``sigma2``
+        (``"eb"`` only); ones when the splits were not selected from the same data.
+    estimation_weight, estimation_raw : ndarray
+        Node masses and raw values used to estimate ``tau^2`` (``"eb"`` only), when they come
+        from other rows than the values (honest estimation on held-out rows).  Default: the
+        tree's own ``weight`` and ``raw_value``.
+
+    Returns
+    -------
+    k : float
+        The pooling strength used (``lambda`` for ``"hs"``, ``sigma^2/tau^2`` for ``"eb"``,
+        0 for ``"none"``; ``inf`` means pooled to the root).
+    """
+    n_nodes = tree.n_nodes
+    if mode == "none":
+        factor = np.ones((n_nodes, 1))
+        k = 0.0
+    elif mode == "hs":
+        factor = hs_factors(tree.parent, tree.count, float(strength))
+        k = float(strength)
+    elif mode == "eb":
+        if null_factor is None:
+            null_factor = np.ones(n_nodes)
+        est_weight = tree.weight if estimation_weight is None else estimation_weight
+        est_raw = tree.raw_value if estimation_raw is None else estimation_raw.reshape(n_nodes, -1)
+        n_outputs = tree.raw_value.shape[1]
+        factor = np.empty((n_nodes, n_outputs))
+        ks = []
+        for j in range(n_outputs):
+            tau2 = between_node_variance(tree.left, tree.right, np.ascontiguousarray(est_weight, dtype=np.float64),
+                                         np.ascontiguousarray(est_raw[:, j], dtype=np.float64), float(sigma2),
+                                         np.ascontiguousarray(null_factor, dtype=np.float64))
+            factor[:, j] = eb_factors(tree.parent, tree.weight, float(sigma2), tau2)[:, 0]
+            ks.append(np.inf if tau2 <= 0 else float(sigma2) / tau2)
+        k = float(np.mean(ks)) if n_outputs > 1 else ks[0]
+    else:
+        raise ValueError(f"shrinkage must be one of {SHRINKAGE_MODES}, got {mode!r}.")
+    out = np.empty_like(tree.raw_value)
+    pool_values(tree.parent, tree.raw_value, factor, out)
+    tree.value = out
+    tree.pooling_factor = factor[:, 0].copy() if factor.shape[1] == 1 else factor.mean(axis=1)
+    return k
+
+
+# --- calibration of the split-selection bias -------------------------------------------------
+
+_THRESHOLD_GRID = np.array([1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96,
+                            128, 160, 192, 256, 384, 512, 1024])
+
+
+def _expected_max_chi2(n_tests: np.ndarray) -> np.ndarray:
+    """E[max of n iid chi^2_1] by numerical integration of the survival function."""
+    from scipy.special import erf
+
+    x = np.linspace(0.0, 80.0, 8001)
+    cdf = erf(np.sqrt(x / 2.0))
+    n_tests = np.atleast_1d(np.asarray(n_tests, dtype=np.float64))
+    out = np.empty(len(n_tests))
+    with np.errstate(divide="ignore"):
+        log_cdf = np.log(cdf)
+    for i, n in enumerate(n_tests):
+        survival = -np.expm1(n * log_cdf)
+        out[i] = np.trapezoid(survival, x)
+    return out
+
+
+@lru_cache(maxsize=1)
+def null_calibration_tables():
+    """Tables that turn a split's candidate count into the gain noise alone would give.
+
+    A feature scanned at ``m`` thresholds behaves, under noise, like the squared
+    standardized Brownian bridge at ``m`` points.  Its expected maximum is simulated
+    once (fixed seed, so fits stay deterministic) and expressed as an *effective*
+    number of independent chi^2_1 tests.  Effective counts add over features, and the
+    expected maximum of that many tests is the null factor.
+
+    Returns
+    -------
+    m_grid, n_eff, n_grid, expected_max : ndarrays
+        ``n_eff[i]`` for ``m_grid[i]`` thresholds; ``expected_max[j]`` for ``n_grid[j]`` tests.
+    """
+    rng = np.random.default_rng(20221114)
+    n_rep = 2000
+    n_grid = np.unique(np.round(np.logspace(0, 6, 121)))
+    expected_max = _expected_max_chi2(n_grid)
+    n_eff = np.empty(len(_THRESHOLD_GRID))
+    for i, m in enumerate(_THRESHOLD_GRID):
+        cells = rng.standard_normal((n_rep, m + 1))
+        partial = np.cumsum(cells, axis=1)[:, :-1]
+        total = partial[:, -1:] + cells[:, -1:]
+        t = np.arange(1, m + 1)
+        frac = t / (m + 1.0)
+        z2 = (partial - frac * total) ** 2 / (t * (1.0 - frac))
+        mean_max = z2.max(axis=1).mean()
+        n_eff[i] = np.interp(mean_max, expected_max, n_grid) if m > 1 else 1.0
+    n_eff = np.maximum.accumulate(n_eff)
+    return _THRESHOLD_GRID.astype(np.float64), n_eff, n_grid, expected_max
+
+
+def effective_tests_table(max_candidates: int) -> np.ndarray:
+    """``table[m]`` = effective number of independent tests of a feature with ``m`` thresholds."""
+    m_grid, n_eff, _, _ = null_calibration_tables()
+    m = np.arange(max_candidates + 1, dtype=np.float64)
+    table = np.interp(np.log(np.maximum(m, 1.0)), np.log(m_grid), n_eff)
+    table[0] = 0.0
+    return table
+
+
+def null_gain_factor(n_effective_tests: np.ndarray) -> np.ndarray:
+    """Expected best split statistic under noise, in units of sigma^2."""
+    _, _, n_grid, expected_max = null_calibration_tables()
+    n = np.maximum(np.asarray(n_effective_tests, dtype=np.float64), 1.0)
+    return np.interp(np.log(n), np.log(n_grid), expected_max)

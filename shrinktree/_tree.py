@@ -1,0 +1,264 @@
+"""Flat node-array trees shared by the booster and the post-hoc shrinkage wrapper.
+
+Every tree, whether grown here or read from a foreign library, is stored as a
+set of parallel arrays indexed by node id.  Node ids are topologically ordered
+(``parent[i] < i`` for every non-root node), so a single forward pass visits
+parents before children; the shrinkage kernel relies on that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+from numba import njit, prange
+
+LEAF = -1
+
+
+@dataclass
+class TreeArrays:
+    """One tree as parallel node arrays.
+
+    Attributes
+    ----------
+    parent, left, right : ndarray of int32
+        Node links; ``-1`` marks "none" (the root's parent, a leaf's children).
+    feature : ndarray of int32
+        Split feature of internal nodes, ``-1`` for leaves.
+    threshold : ndarray of float64
+        Numeric splits send a row left when ``x <= threshold``.
+    missing_left : ndarray of uint8
+        Where rows whose feature is NaN go.
+    is_categorical : ndarray of uint8
+        1 when the split is a categorical set split (see ``cat_offset``).
+    cat_offset : ndarray of int64
+        For categorical splits, the start of the node's bitset in ``cat_bitset``
+        (``-1`` otherwise); a level ``c`` goes left when its bit is set.
+    cat_bitset : ndarray of uint32
+        Concatenated bitsets of all categorical splits of the tree.
+    raw_value : ndarray of float64, shape (n_nodes, n_outputs)
+        The unpooled estimate of each node (Newton value or mean).
+    value : ndarray of float64, shape (n_nodes, n_outputs)
+        The pooled value used for prediction.
+    pooling_factor : ndarray of float64
+        ``f`` in ``value[c] = value[p] + f * (raw[c] - raw[p])``; 1 at the root.
+    weight : ndarray of float64
+        Information mass of each node: hessian sum (booster) or weighted count.
+    count : ndarray of float64
+        Weighted number of training rows in the node.
+    gain : ndarray of float64
+        Loss reduction of the node's split (0 for leaves).
+    """
+
+    parent: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    missing_left: np.ndarray
+    raw_value: np.ndarray
+    value: np.ndarray
+    pooling_factor: np.ndarray
+    weight: np.ndarray
+    count: np.ndarray
+    gain: np.ndarray
+    is_categorical: np.ndarray = field(default=None)
+    cat_offset: np.ndarray = field(default=None)
+    cat_bitset: np.ndarray = field(default=None)
+
+    def __post_init__(self):
+        n = len(self.parent)
+        if self.is_categorical is None:
+            self.is_categorical = np.zeros(n, dtype=np.uint8)
+        if self.cat_offset is None:
+            self.cat_offset = np.full(n, -1, dtype=np.int64)
+        if self.cat_bitset is None:
+            self.cat_bitset = np.zeros(0, dtype=np.uint32)
+        if self.raw_value.ndim == 1:
+            self.raw_value = self.raw_value.reshape(-1, 1)
+        if self.value.ndim == 1:
+            self.value = self.value.reshape(-1, 1)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.parent)
+
+    @property
+    def is_leaf(self) -> np.ndarray:
+        return self.left == LEAF
+
+    @property
+    def n_leaves(self) -> int:
+        return int(np.sum(self.left == LEAF))
+
+    def depth(self) -> np.ndarray:
+        """Depth of every node (the root has depth 0)."""
+        depth = np.zeros(self.n_nodes, dtype=np.int32)
+        for node in range(1, self.n_nodes):
+            depth[node] = depth[self.parent[node]] + 1
+        return depth
+
+    def copy(self) -> TreeArrays:
+        return TreeArrays(**{f.name: np.array(getattr(self, f.name), copy=True) for f in fields(self)})
+
+    def to_frame(self):
+        """The node table as a pandas DataFrame: structure, raw and pooled values, pooling factors."""
+        import pandas as pd
+
+        data = {
+            "parent": self.parent,
+            "left": self.left,
+            "right": self.right,
+            "depth": self.depth(),
+            "feature": self.feature,
+            "threshold": np.where(self.left == LEAF, np.nan, self.threshold),
+            "is_leaf": self.is_leaf,
+            "count": self.count,
+            "weight": self.weight,
+            "gain": self.gain,
+            "pooling_factor": self.pooling_factor,
+        }
+        n_outputs = self.value.shape[1]
+        for k in range(n_outputs):
+            suffix = "" if n_outputs == 1 else f"_{k}"
+            data["raw_value" + suffix] = self.raw_value[:, k]
+            data["value" + suffix] = self.value[:, k]
+        return pd.DataFrame(data)
+
+    def validate(self) -> None:
+        """Check the structural invariants that the numba kernels assume."""
+        n = self.n_nodes
+        if n == 0:
+            raise ValueError("A tree needs at least one node.")
+        if self.parent[0] != -1:
+            raise ValueError("Node 0 must be the root.")
+        internal = self.left != LEAF
+        if np.any(self.right[internal] == LEAF) or np.any(self.right[~internal] != LEAF):
+            raise ValueError("Every internal node needs two children and leaves none.")
+        kids = np.concatenate([self.left[internal], self.right[internal]])
+        if np.any(kids < 0) or np.any(kids >= n):
+            raise ValueError("Child index out of range.")
+        for node in np.flatnonzero(internal):
+            for child in (self.left[node], self.right[node]):
+                if child <= node or self.parent[child] != node:
+                    raise ValueError("Nodes must be in topological order with consistent parent links.")
+
+
+@dataclass
+class FlatForest:
+    """All trees of a model concatenated, for fast prediction in one kernel."""
+
+    tree_start: np.ndarray  # int64, node offset of each tree
+    left: np.ndarray
+    right: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    missing_left: np.ndarray
+    is_categorical: np.ndarray
+    cat_offset: np.ndarray
+    cat_bitset: np.ndarray
+    value: np.ndarray  # (n_nodes_total, n_outputs)
+
+    @classmethod
+    def from_trees(cls, trees: list[TreeArrays]) -> FlatForest:
+        sizes = np.array([t.n_nodes for t in trees], dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        bit_sizes = np.array([len(t.cat_bitset) for t in trees], dtype=np.int64)
+        bit_starts = np.concatenate([[0], np.cumsum(bit_sizes)[:-1]]).astype(np.int64)
+
+        def shifted(name, offset_of):
+            parts = []
+            for t, off in zip(trees, offset_of):
+                arr = getattr(t, name).astype(np.int64)
+                parts.append(np.where(arr >= 0, arr + off, arr))
+            return np.concatenate(parts)
+
+        return cls(
+            tree_start=starts,
+            left=shifted("left", starts),
+            right=shifted("right", starts),
+            feature=np.concatenate([t.feature for t in trees]).astype(np.int64),
+            threshold=np.concatenate([t.threshold for t in trees]).astype(np.float64),
+            missing_left=np.concatenate([t.missing_left for t in trees]).astype(np.uint8),
+            is_categorical=np.concatenate([t.is_categorical for t in trees]).astype(np.uint8),
+            cat_offset=shifted("cat_offset", bit_starts),
+            cat_bitset=np.concatenate([t.cat_bitset for t in trees] + [np.zeros(0, np.uint32)]).astype(np.uint32),
+            value=np.ascontiguousarray(np.concatenate([t.value for t in trees]).astype(np.float64)),
+        )
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        """Leaf node id (local to each tree) for every row and tree."""
+        return _apply_forest(
+            X, self.tree_start, self.left, self.right, self.feature, self.threshold,
+            self.missing_left, self.is_categorical, self.cat_offset, self.cat_bitset,
+        )
+
+    def predict_sum(self, X: np.ndarray, tree_output: np.ndarray, n_outputs: int) -> np.ndarray:
+        """Sum of tree values per row; tree ``t`` adds its value into column ``tree_output[t]``.
+
+        Trees with a multi-column ``value`` (post-hoc classifiers) use ``tree_output[t] == -1``
+        and add all columns.
+        """
+        out = np.zeros((X.shape[0], n_outputs), dtype=np.float64)
+        _predict_forest(
+            X, self.tree_start, self.left, self.right, self.feature, self.threshold,
+            self.missing_left, self.is_categorical, self.cat_offset, self.cat_bitset,
+            self.value, tree_output.astype(np.int64), out,
+        )
+        return out
+
+
+@njit(cache=True, inline="always")
+def _goes_left(x, node, threshold, missing_left, is_categorical, cat_offset, cat_bitset):
+    if np.isnan(x):
+        return missing_left[node] == 1
+    if is_categorical[node]:
+        code = np.int64(x)
+        word = cat_offset[node] + (code >> 5)
+        if code < 0 or word >= cat_bitset.shape[0]:
+            return missing_left[node] == 1
+        return (cat_bitset[word] >> np.uint32(code & 31)) & np.uint32(1) == 1
+    return x <= threshold[node]
+
+
+@njit(cache=True)
+def _find_leaf(X, row, root, left, right, feature, threshold, missing_left, is_categorical, cat_offset, cat_bitset):
+    node = root
+    while left[node] >= 0:
+        if _goes_left(X[row, feature[node]], node, threshold, missing_left, is_categorical, cat_offset, cat_bitset):
+            node = left[node]
+        else:
+            node = right[node]
+    return node
+
+
+@njit(parallel=True, cache=True)
+def _apply_forest(X, tree_start, left, right, feature, threshold, missing_left, is_categorical, cat_offset, cat_bitset):
+    n_rows = X.shape[0]
+    n_trees = tree_start.shape[0]
+    out = np.empty((n_rows, n_trees), dtype=np.int64)
+    for row in prange(n_rows):
+        for t in range(n_trees):
+            leaf = _find_leaf(X, row, tree_start[t], left, right, feature, threshold,
+                              missing_left, is_categorical, cat_offset, cat_bitset)
+            out[row, t] = leaf - tree_start[t]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _predict_forest(X, tree_start, left, right, feature, threshold, missing_left, is_categorical,
+                    cat_offset, cat_bitset, value, tree_output, out):
+    n_rows = X.shape[0]
+    n_trees = tree_start.shape[0]
+    n_cols = value.shape[1]
+    for row in prange(n_rows):
+        for t in range(n_trees):
+            leaf = _find_leaf(X, row, tree_start[t], left, right, feature, threshold,
+                              missing_left, is_categorical, cat_offset, cat_bitset)
+            col = tree_output[t]
+            if col >= 0:
+                out[row, col] += value[leaf, 0]
+            else:
+                for k in range(n_cols):
+                    out[row, k] += value[leaf, k]

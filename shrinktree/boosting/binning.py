@@ -1,0 +1,92 @@
+"""Binning: map each numeric feature to at most ``max_bins`` uint8 bins.
+
+Bin ``b`` holds the values ``x`` with ``thresholds[b-1] < x <= thresholds[b]``; NaN goes
+to a dedicated last bin (index ``max_bins``), so the bins of a feature fit in one uint8.
+Thresholds are (weighted) quantiles, midway between neighbouring distinct values, so
+integer sample weights give the same bins as repeated rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+SUBSAMPLE_FOR_BINNING = 200_000
+
+
+def _feature_thresholds(values: np.ndarray, weights: np.ndarray, max_bins: int) -> np.ndarray:
+    keep = ~np.isnan(values)
+    values, weights = values[keep], weights[keep]
+    if values.size == 0:
+        return np.zeros(0)
+    distinct, inverse = np.unique(values, return_inverse=True)
+    if distinct.size <= max_bins:
+        return (distinct[:-1] + distinct[1:]) / 2.0
+    mass = np.bincount(inverse, weights=weights, minlength=distinct.size)
+    cumulative = np.cumsum(mass)
+    if cumulative[-1] <= 0:
+        cumulative = np.cumsum(np.ones_like(mass))
+    targets = cumulative[-1] * np.arange(1, max_bins) / max_bins
+    idx = np.searchsorted(cumulative, targets, side="left")
+    idx = np.unique(np.clip(idx, 0, distinct.size - 2))
+    return (distinct[idx] + distinct[idx + 1]) / 2.0
+
+
+class BinMapper:
+    """Learns per-feature thresholds and maps a float matrix to uint8 bins.
+
+    Parameters
+    ----------
+    max_bins : int
+        Number of bins for non-missing values (at most 255); NaN uses bin ``max_bins``.
+    subsample : int or None
+        Rows used to compute the quantiles; ``None`` uses all rows.
+    random_state : numpy Generator
+    """
+
+    def __init__(self, max_bins: int = 255, subsample: int | None = SUBSAMPLE_FOR_BINNING, random_state=None):
+        self.max_bins = max_bins
+        self.subsample = subsample
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, sample_weight: np.ndarray | None = None) -> BinMapper:
+        n_samples = X.shape[0]
+        weights = np.ones(n_samples) if sample_weight is None else sample_weight
+        if self.subsample is not None and n_samples > self.subsample:
+            rng = np.random.default_rng(self.random_state)
+            rows = np.sort(rng.choice(n_samples, self.subsample, replace=False))
+            X, weights = X[rows], weights[rows]
+        self.thresholds_ = [_feature_thresholds(X[:, j], weights, self.max_bins) for j in range(X.shape[1])]
+        self.n_bins_non_missing_ = np.array([len(t) + 1 for t in self.thresholds_], dtype=np.int64)
+        self.missing_bin_ = self.max_bins
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Bins as a feature-major (n_features, n_samples) uint8 array."""
+        n_features = X.shape[1]
+        sizes = np.array([len(t) for t in self.thresholds_], dtype=np.int64)
+        flat = np.concatenate(self.thresholds_ + [np.zeros(0)]).astype(np.float64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        out = np.empty((n_features, X.shape[0]), dtype=np.uint8)
+        _map_to_bins(np.asarray(X, dtype=np.float64), flat, offsets, self.missing_bin_, out)
+        return out
+
+    def bin_thresholds(self, feature: int, bin_index: int) -> float:
+        """The raw threshold for a split that sends bins ``<= bin_index`` left."""
+        thresholds = self.thresholds_[feature]
+        return float(thresholds[bin_index]) if bin_index < len(thresholds) else np.inf
+
+
+@njit(parallel=True, cache=True)
+def _map_to_bins(X, thresholds, offsets, missing_bin, out):
+    n_samples, n_features = X.shape
+    for j in prange(n_features):
+        lo = offsets[j]
+        hi = offsets[j + 1]
+        edges = thresholds[lo:hi]
+        for i in range(n_samples):
+            x = X[i, j]
+            if np.isnan(x):
+                out[j, i] = missing_bin
+            else:
+                out[j, i] = np.searchsorted(edges, x, side="left")

@@ -1,0 +1,541 @@
+"""scikit-learn estimators: ShrinkBoostRegressor and ShrinkBoostClassifier."""
+
+from __future__ import annotations
+
+import numbers
+import sys
+import time
+
+import numpy as np
+from numba import njit, prange
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from .._shrinkage import (
+    SHRINKAGE_MODES,
+    effective_tests_table,
+    null_gain_factor,
+    shrink_tree_values,
+    within_variance,
+)
+from .._tree import FlatForest, TreeArrays
+from .binning import BinMapper
+from .grower import TreeGrower
+from .loss import BinaryLogLoss, MultinomialLogLoss, SquaredError
+from .predictor import add_leaf_values, add_tree_binned, add_values_by_leaf, leaves_binned, node_statistics
+
+MIN_HESSIAN = 1e-3
+EB_METHODS = ("honest", "calibrated", "naive")
+HONEST_FRACTION = 0.5
+
+
+@njit(cache=True)
+def _mix64(x):
+    # splitmix64 finalizer: a cheap, well-spread 64-bit hash.
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@njit(parallel=True, cache=True)
+def hash_rows(binned, y_bits):
+    """A 64-bit hash of each row's bins and target (``y`` viewed as uint64): identical rows hash alike."""
+    n_features, n_rows = binned.shape
+    out = np.empty(n_rows, dtype=np.uint64)
+    for i in prange(n_rows):
+        h = _mix64(y_bits[i])
+        for f in range(n_features):
+            h = _mix64(h ^ (np.uint64(binned[f, i]) + np.uint64(f) * np.uint64(257)))
+        out[i] = h
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _held_out_mask_kernel(row_hash, salt, fraction):
+    out = np.empty(row_hash.shape[0], dtype=np.bool_)
+    threshold = np.uint64(fraction * 18446744073709551615.0)
+    for i in prange(row_hash.shape[0]):
+        out[i] = _mix64(row_hash[i] ^ salt) < threshold
+    return out
+
+
+def _held_out_mask(row_hash, iteration, seed):
+    """Rows held out of growing tree ``iteration`` to estimate its pooling strength honestly."""
+    salt = np.uint64((int(seed) * 1_000_003 + iteration * 7919 + 1) % (2**63))
+    return _held_out_mask_kernel(row_hash, salt, HONEST_FRACTION)
+
+
+def _check_number(name, value, low=None, high=None, integer=False, low_open=False, allow_none=False):
+    if value is None and allow_none:
+        return
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(f"{name} must be {'an int' if integer else 'a number'}, got {value!r}.")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}.")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}.")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}, got {value!r}.")
+
+
+class _BaseShrinkBoost(BaseEstimator):
+    """Histogram gradient boosting whose node values are pooled toward their parents."""
+
+    def __init__(self, *, shrinkage="eb", shrinkage_strength=None, eb_method="honest", learning_rate=0.1,
+                 n_estimators=100, max_leaf_nodes=31, max_depth=None, min_samples_leaf=20, l2_regularization=0.0,
+                 max_bins=255,
+                 subsample=1.0, colsample=1.0, early_stopping="auto", validation_fraction=0.1,
+                 n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0):
+        self.shrinkage = shrinkage
+        self.shrinkage_strength = shrinkage_strength
+        self.eb_method = eb_method
+        self.learning_rate = learning_rate
+        self.n_estimators = n_estimators
+        self.max_leaf_nodes = max_leaf_nodes
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.max_bins = max_bins
+        self.subsample = subsample
+        self.colsample = colsample
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- validation -----------------------------------------------------------------------------
+    def _validate_hyperparameters(self):
+        if self.shrinkage not in SHRINKAGE_MODES:
+            raise ValueError(f"shrinkage must be one of {SHRINKAGE_MODES}, got {self.shrinkage!r}.")
+        if self.shrinkage == "hs":
+            if self.shrinkage_strength is None:
+                raise ValueError("shrinkage='hs' needs shrinkage_strength (the lambda of Hierarchical Shrinkage).")
+        if self.eb_method not in EB_METHODS:
+            raise ValueError(f"eb_method must be one of {EB_METHODS}, got {self.eb_method!r}.")
+        _check_number("shrinkage_strength", self.shrinkage_strength, low=0, allow_none=True)
+        _check_number("learning_rate", self.learning_rate, low=0, low_open=True)
+        _check_number("n_estimators", self.n_estimators, low=1, integer=True)
+        _check_number("max_leaf_nodes", self.max_leaf_nodes, low=2, integer=True)
+        _check_number("max_depth", self.max_depth, low=1, integer=True, allow_none=True)
+        _check_number("min_samples_leaf", self.min_samples_leaf, low=1, integer=True)
+        _check_number("l2_regularization", self.l2_regularization, low=0)
+        _check_number("max_bins", self.max_bins, low=2, high=255, integer=True)
+        _check_number("subsample", self.subsample, low=0, high=1, low_open=True)
+        _check_number("colsample", self.colsample, low=0, high=1, low_open=True)
+        if self.early_stopping not in ("auto", True, False):
+            raise ValueError(f"early_stopping must be 'auto', True or False, got {self.early_stopping!r}.")
+        _check_number("validation_fraction", self.validation_fraction, low=0, high=1, low_open=True)
+        if self.validation_fraction >= 1:
+            raise ValueError(f"validation_fraction must be < 1, got {self.validation_fraction!r}.")
+        _check_number("n_iter_no_change", self.n_iter_no_change, low=1, integer=True)
+        _check_number("tol", self.tol, low=0)
+        _check_number("verbose", self.verbose, low=0, integer=True)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _validate_fit_input(self, X, y, sample_weight):
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan",
+                             y_numeric=self._y_numeric, order="C")
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+            if not np.any(sample_weight > 0):
+                raise ValueError("sample_weight must have at least one positive entry.")
+        return X, y, sample_weight
+
+    def _validate_predict_input(self, X):
+        check_is_fitted(self, "_trees")
+        return validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False, order="C")
+
+    # -- fitting --------------------------------------------------------------------------------
+    def fit(self, X, y, sample_weight=None):
+        """Fit the boosted, pooled ensemble.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numeric features; NaN marks a missing value.
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; integer weights act like repeated rows.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_hyperparameters()
+        X, y, sample_weight = self._validate_fit_input(X, y, sample_weight)
+        y = self._encode_y(y)
+        if sample_weight is not None:
+            # Zero-weight rows carry no information; dropping them keeps weights equivalent to repetition.
+            keep = sample_weight > 0
+            if not np.all(keep):
+                X, y, sample_weight = X[keep], y[keep], sample_weight[keep]
+        start_time = time.perf_counter()
+        seed_source = check_random_state(self.random_state)
+        seeds = seed_source.randint(0, 2**31 - 1, size=3)
+        rng = np.random.default_rng(seeds[0])
+
+        n_samples = X.shape[0]
+        use_early_stopping = self.early_stopping is True or (self.early_stopping == "auto" and n_samples > 10_000)
+        X_val = y_val = w_val = None
+        if use_early_stopping:
+            stratify = y if (self._is_classifier and np.min(np.bincount(y.astype(np.int64))) >= 2) else None
+            parts = train_test_split(X, y, np.arange(n_samples), test_size=self.validation_fraction,
+                                     random_state=int(seeds[1]), stratify=stratify)
+            X, X_val, y, y_val, idx_train, idx_val = parts
+            if sample_weight is not None:
+                w_val = sample_weight[idx_val]
+                sample_weight = sample_weight[idx_train]
+            n_samples = X.shape[0]
+        weight = np.ones(n_samples) if sample_weight is None else np.ascontiguousarray(sample_weight)
+
+        self._bin_mapper = BinMapper(self.max_bins, random_state=int(seeds[2])).fit(X, sample_weight)
+        binned = self._bin_mapper.transform(X)
+        missing_bin = self._bin_mapper.missing_bin_
+        has_missing = np.isnan(X).any(axis=0)
+        n_bins_non_missing = self._bin_mapper.n_bins_non_missing_
+        effective_tests = effective_tests_table(self.max_bins + 1)
+        honest = self.shrinkage == "eb" and self.eb_method == "honest"
+        row_hash = hash_rows(binned, y.view(np.uint64)) if honest else None
+
+        loss = self._make_loss()
+        n_trees_per_iteration = loss.n_trees_per_iteration
+        self._baseline = loss.baseline(y, weight)
+        raw = np.tile(self._baseline, (n_samples, 1))
+        gradients = np.empty((n_trees_per_iteration, n_samples))
+        hessians = np.empty((n_trees_per_iteration, n_samples))
+        if use_early_stopping:
+            binned_val = self._bin_mapper.transform(X_val)
+            raw_val = np.tile(self._baseline, (X_val.shape[0], 1))
+            w_val_eff = np.ones(X_val.shape[0]) if w_val is None else w_val
+            self.validation_score_ = [-loss.loss(y_val, raw_val, w_val_eff)]
+        self.train_score_ = [-loss.loss(y, raw, weight)]
+
+        n_features = X.shape[1]
+        self._trees = []
+        self.pooling_strength_ = []
+        importances = np.zeros(n_features)
+        n_features_per_tree = max(1, int(np.ceil(self.colsample * n_features)))
+        n_rows_per_tree = max(1, int(np.ceil(self.subsample * n_samples)))
+        pooled_gain_k = [getattr(self, "_pooled_split_gain_k", -1.0)] * n_trees_per_iteration
+        y_loss = y
+        best_score, no_improvement = -np.inf, 0
+
+        for iteration in range(self.n_estimators):
+            loss.gradients(y_loss if not self._is_classifier or n_trees_per_iteration == 1 else y_loss.astype(np.int64),
+                           raw if n_trees_per_iteration > 1 else raw, weight, gradients, hessians)
+            if n_rows_per_tree < n_samples:
+                rows = np.sort(rng.choice(n_samples, n_rows_per_tree, replace=False))
+            else:
+                rows = None
+            if n_features_per_tree < n_features:
+                feature_mask = np.zeros(n_features, dtype=np.bool_)
+                feature_mask[rng.choice(n_features, n_features_per_tree, replace=False)] = True
+            else:
+                feature_mask = np.ones(n_features, dtype=np.bool_)
+            held_out = None
+            if self.shrinkage == "eb" and self.eb_method == "honest":
+                # Each row's side depends only on its content and the iteration, so a row of
+                # weight w and w copies of it always land on the same side.
+                held_out = _held_out_mask(row_hash, iteration, seeds[0])
+            iteration_trees, iteration_k = [], []
+            for k in range(n_trees_per_iteration):
+                tree, pooling_k, bin_threshold = self._grow_and_pool(
+                    binned, gradients[k], hessians[k], weight, rows, held_out, n_bins_non_missing, has_missing,
+                    missing_bin, feature_mask, effective_tests, pooled_gain_k[k], importances, raw[:, k],
+                )
+                if pooled_gain_k[k] >= 0:
+                    pooled_gain_k[k] = pooling_k if np.isfinite(pooling_k) else 1e12
+                if use_early_stopping:
+                    update = np.zeros(X_val.shape[0])
+                    add_tree_binned(binned_val, tree.left, tree.right, tree.feature, bin_threshold,
+                                    tree.missing_left, missing_bin, np.ascontiguousarray(tree.value[:, 0]), update)
+                    raw_val[:, k] += update
+                iteration_trees.append(tree)
+                iteration_k.append(pooling_k)
+            self._trees.append(iteration_trees)
+            self.pooling_strength_.append(iteration_k)
+            self.train_score_.append(-loss.loss(y, raw, weight))
+            message = f"[{iteration + 1}/{self.n_estimators}] train loss {-self.train_score_[-1]:.5g}"
+            if use_early_stopping:
+                score = -loss.loss(y_val, raw_val, w_val_eff)
+                self.validation_score_.append(score)
+                message += f", validation loss {-score:.5g}"
+                if score > best_score + self.tol:
+                    best_score, no_improvement = score, 0
+                else:
+                    no_improvement += 1
+            if self.verbose:
+                ks = ", ".join(f"{kk:.3g}" for kk in iteration_k)
+                print(f"{message}, pooling k [{ks}], {time.perf_counter() - start_time:.2f}s", file=sys.stdout)
+            if use_early_stopping and no_improvement >= self.n_iter_no_change:
+                break
+
+        self.n_iter_ = len(self._trees)
+        self.pooling_strength_ = np.array(self.pooling_strength_)
+        self.train_score_ = np.array(self.train_score_)
+        if use_early_stopping:
+            self.validation_score_ = np.array(self.validation_score_)
+        total = importances.sum()
+        self.feature_importances_ = importances / total if total > 0 else importances
+        self._forest = None
+        return self
+
+    def _grow_and_pool(self, binned, gradients, hessians, weight, rows, held_out, n_bins_non_missing,
+                       has_missing, missing_bin, feature_mask, effective_tests, pooled_gain_k, importances, raw):
+        """Grow one tree, pool its node values, and add its predictions to ``raw`` (training rows)."""
+        n_samples = binned.shape[1]
+        candidate_rows = np.arange(n_samples, dtype=np.int64) if rows is None else rows
+        grow_rows, estimation_rows = rows, None
+        if held_out is not None:
+            is_held = held_out[candidate_rows]
+            grow_rows, estimation_rows = candidate_rows[~is_held], candidate_rows[is_held]
+            if len(grow_rows) == 0 or len(estimation_rows) == 0:
+                grow_rows, estimation_rows = rows, None
+        grown = TreeGrower(
+            binned, gradients, hessians, weight, grow_rows, n_bins_non_missing, has_missing, missing_bin,
+            feature_mask, effective_tests, max_leaf_nodes=self.max_leaf_nodes, max_depth=self.max_depth,
+            min_samples_leaf=self.min_samples_leaf, l2_regularization=float(self.l2_regularization),
+            min_hessian=MIN_HESSIAN, pooling_k=pooled_gain_k,
+        ).grow()
+        internal = grown.left >= 0
+        leaves = grown.leaf_nodes
+        sum_g, sum_h, count = grown.sum_gradients, grown.sum_hessians, grown.weighted_count
+        estimation_leaf_of_row = None
+        if estimation_rows is not None:
+            estimation_leaf_of_row = leaves_binned(binned, estimation_rows, grown.left, grown.right, grown.feature,
+                                                   grown.bin_threshold, grown.missing_left, missing_bin)
+            held = node_statistics(estimation_rows, estimation_leaf_of_row, grown.parent, gradients, hessians, weight)
+            # Values use every row; the pooling strength only the rows that did not choose the splits.
+            sum_g, sum_h, count = sum_g + held[:, 0], sum_h + held[:, 1], count + held[:, 2]
+
+        l2 = float(self.l2_regularization)
+        denominator = sum_h + l2
+        safe = np.where(denominator > 0, denominator, 1.0)
+        raw_value = np.where(denominator > 0, -sum_g / safe, 0.0)
+        mapper = self._bin_mapper
+        threshold = np.full(len(grown.left), np.nan)
+        for node in np.flatnonzero(internal):
+            threshold[node] = mapper.bin_thresholds(int(grown.feature[node]), int(grown.bin_threshold[node]))
+        tree = TreeArrays(
+            parent=grown.parent, left=grown.left, right=grown.right, feature=grown.feature, threshold=threshold,
+            missing_left=grown.missing_left, raw_value=raw_value.copy(), value=raw_value.copy(),
+            pooling_factor=np.ones(len(grown.left)), weight=sum_h.copy(), count=count.copy(), gain=grown.gain.copy(),
+        )
+        sigma2 = null_factor = est_weight = est_raw = None
+        if self.shrinkage == "eb":
+            if estimation_rows is not None:
+                h_held = held[:, 1]
+                ok = h_held[leaves] > 0
+                ratio = np.where(ok, held[leaves, 0] / np.where(ok, h_held[leaves], 1.0), 0.0)
+                sum_sq = np.sum(held[leaves, 3] - 2 * ratio * held[leaves, 4] + ratio**2 * held[leaves, 5])
+                sigma2 = within_variance(sum_sq, float(np.sum(h_held[leaves])), float(np.sum(held[leaves, 2])),
+                                         int(ok.sum()))
+                null_factor = np.where(internal, 1.0, 0.0)
+                est_weight = h_held
+                est_raw = np.where(h_held > 0, -held[:, 0] / np.where(h_held > 0, h_held, 1.0), 0.0)
+            else:
+                sigma2 = within_variance(grown.within_ss, float(np.sum(grown.sum_hessians[leaves])),
+                                         float(np.sum(grown.weighted_count[leaves])), len(leaves))
+                if self.eb_method == "naive":
+                    null_factor = np.where(internal, 1.0, 0.0)
+                else:
+                    null_factor = np.where(internal, null_gain_factor(grown.null_factor_tests), 0.0)
+        pooling_k = shrink_tree_values(tree, self.shrinkage, self.shrinkage_strength, sigma2, null_factor,
+                                       est_weight, est_raw)
+        # Importance: the loss reduction each split achieves with the pooled (not raw) values.
+        pooled = tree.value[:, 0]
+        node_loss = sum_g * pooled + 0.5 * denominator * pooled**2
+        for node in np.flatnonzero(internal):
+            reduction = node_loss[node] - node_loss[grown.left[node]] - node_loss[grown.right[node]]
+            importances[grown.feature[node]] += max(reduction, 0.0)
+        tree.raw_value *= self.learning_rate
+        tree.value *= self.learning_rate
+
+        # Training predictions: grown rows from the partition, held-out rows from their leaves,
+        # rows outside the subsample by walking the tree.
+        value = np.ascontiguousarray(tree.value[:, 0])
+        add_leaf_values(grown.sample_indices, grown.leaf_start, grown.leaf_stop, value[leaves], raw)
+        if estimation_rows is not None:
+            add_values_by_leaf(estimation_rows, estimation_leaf_of_row, value, raw)
+        if rows is not None:
+            outside = np.ones(n_samples, dtype=np.bool_)
+            outside[rows] = False
+            outside_rows = np.flatnonzero(outside)
+            if len(outside_rows):
+                leaf = leaves_binned(binned, outside_rows, grown.left, grown.right, grown.feature,
+                                     grown.bin_threshold, grown.missing_left, missing_bin)
+                add_values_by_leaf(outside_rows, leaf, value, raw)
+        return tree, pooling_k, grown.bin_threshold
+
+    # -- prediction -----------------------------------------------------------------------------
+    @property
+    def trees_(self) -> list[list[TreeArrays]]:
+        """Per iteration, the list of its trees (one per class for multiclass) as node arrays."""
+        check_is_fitted(self, "_trees")
+        return self._trees
+
+    def _get_forest(self):
+        if getattr(self, "_forest", None) is None:
+            flat = [t for it in self._trees for t in it]
+            self._forest = FlatForest.from_trees(flat)
+            n_per = len(self._trees[0])
+            self._tree_output = np.tile(np.arange(n_per), len(self._trees))
+        return self._forest
+
+    def _raw_predict(self, X):
+        X = self._validate_predict_input(X)
+        forest = self._get_forest()
+        n_out = len(self._baseline)
+        return self._baseline + forest.predict_sum(X, self._tree_output, n_out)
+
+    def _staged_raw_predict(self, X):
+        X = self._validate_predict_input(X)
+        raw = np.tile(self._baseline, (X.shape[0], 1)).astype(np.float64)
+        n_out = len(self._baseline)
+        for trees in self._trees:
+            forest = FlatForest.from_trees(trees)
+            raw = raw + forest.predict_sum(X, np.arange(len(trees)), n_out)
+            yield raw.copy()
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_forest"] = None
+        return state
+
+
+class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
+    """Gradient-boosted regression trees with hierarchical (partial-pooling) node shrinkage.
+
+    Parameters
+    ----------
+    shrinkage : {"eb", "hs", "none"}, default="eb"
+        How each node's Newton value is pooled toward its parent's pooled value.
+        ``"eb"`` estimates the pooling strength of every tree from its own gradient statistics
+        (empirical Bayes); ``"hs"`` uses the fixed ``shrinkage_strength`` (Hierarchical
+        Shrinkage); ``"none"`` is plain boosting.
+    shrinkage_strength : float, default=None
+        ``lambda`` of ``"hs"``; ignored otherwise.
+    eb_method : {"honest", "calibrated", "naive"}, default="honest"
+        How ``"eb"`` keeps split selection from inflating the between-node spread.
+        ``"honest"``: each tree is grown on half of the rows and its pooling strength is
+        estimated on the other half (the values still use every row); ``"calibrated"``: every
+        row grows the tree and the spread is corrected by the gain that noise alone gives
+        for the number of candidate thresholds searched; ``"naive"``: no correction (for
+        comparison only: it pools far too little).
+    learning_rate : float, default=0.1
+    n_estimators : int, default=100
+        Maximum number of boosting iterations.
+    max_leaf_nodes : int, default=31
+        Leaves per tree; trees grow best-first (leaf-wise).
+    max_depth : int or None, default=None
+    min_samples_leaf : int, default=20
+    l2_regularization : float, default=0.0
+    max_bins : int, default=255
+        Bins for non-missing values (at most 255); missing values get their own bin.
+    subsample : float, default=1.0
+        Fraction of rows drawn (without replacement) for each iteration.
+    colsample : float, default=1.0
+        Fraction of features each iteration may split on.
+    early_stopping : "auto" or bool, default="auto"
+        "auto" enables it when there are more than 10,000 rows.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    tol : float, default=1e-7
+    random_state : int, RandomState or None
+    verbose : int, default=0
+        Print a progress line per iteration when positive.
+
+    Attributes
+    ----------
+    trees_ : list of list of TreeArrays
+        Each tree's node arrays: ``raw_value``, pooled ``value`` and ``pooling_factor`` per node.
+    pooling_strength_ : ndarray of shape (n_iter_, n_trees_per_iteration)
+        The estimated ``k = sigma^2/tau^2`` of each tree (``inf``: pooled to the root).
+    feature_importances_ : ndarray
+        Loss reduction of each feature's splits at the pooled values, normalized to sum to one.
+    n_iter_ : int
+    """
+
+    _is_classifier = False
+    _y_numeric = True
+
+    def _encode_y(self, y):
+        return np.ascontiguousarray(y, dtype=np.float64)
+
+    def _make_loss(self):
+        return SquaredError()
+
+    def predict(self, X):
+        """Predicted values."""
+        return self._raw_predict(X)[:, 0]
+
+    def staged_predict(self, X):
+        """Predictions after each iteration (a generator)."""
+        for raw in self._staged_raw_predict(X):
+            yield raw[:, 0]
+
+
+class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
+    """Gradient-boosted classification trees with hierarchical (partial-pooling) node shrinkage.
+
+    Binary targets use the log loss with one tree per iteration; more classes use the softmax
+    loss with one tree per class and iteration.  Labels may be of any type.  Parameters are
+    those of :class:`ShrinkBoostRegressor`.
+    """
+
+    _is_classifier = True
+    _y_numeric = False
+
+    def _encode_y(self, y):
+        check_classification_targets(y)
+        self._label_encoder = LabelEncoder().fit(y)
+        self.classes_ = self._label_encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"The classifier needs at least 2 classes in y; got only {self.classes_.tolist()}."
+            )
+        self.n_classes_ = len(self.classes_)
+        return self._label_encoder.transform(y).astype(np.float64)
+
+    def _make_loss(self):
+        return BinaryLogLoss() if self.n_classes_ == 2 else MultinomialLogLoss(self.n_classes_)
+
+    def _proba_from_raw(self, raw):
+        return BinaryLogLoss.proba(raw) if self.n_classes_ == 2 else MultinomialLogLoss.proba(raw)
+
+    def decision_function(self, X):
+        """Raw scores: log-odds (binary, shape (n,)) or per-class logits (shape (n, n_classes))."""
+        raw = self._raw_predict(X)
+        return raw[:, 0] if self.n_classes_ == 2 else raw
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_``."""
+        return self._proba_from_raw(self._raw_predict(X))
+
+    def predict(self, X):
+        """Predicted class labels."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def staged_predict_proba(self, X):
+        for raw in self._staged_raw_predict(X):
+            yield self._proba_from_raw(raw)
+
+    def staged_decision_function(self, X):
+        for raw in self._staged_raw_predict(X):
+            yield raw[:, 0] if self.n_classes_ == 2 else raw
+
+    def staged_predict(self, X):
+        """Predicted labels after each iteration (a generator)."""
+        for proba in self.staged_predict_proba(X):
+            yield self.classes_[np.argmax(proba, axis=1)]

@@ -1,0 +1,258 @@
+"""Leaf-wise (best-first) growth of one tree on binned data.
+
+The grower keeps the rows of every node as a contiguous slice of one index array
+(partitioned in place at each split), builds the histogram of the smaller child only
+and derives its sibling by subtraction.  It returns the node arrays with each node's
+gradient statistics; pooling the values is left to the shrinkage kernel.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from .histogram import build_histogram, build_histogram_all_rows, gather, subtract_histograms
+from .splitting import find_node_split
+
+
+@njit(cache=True)
+def partition_rows(binned_column, sample_indices, start, stop, bin_threshold, missing_left, missing_bin,
+                   sample_weight, buffer):
+    """Stable in-place partition of ``sample_indices[start:stop]``; returns (n_left, weighted_left)."""
+    n_left = 0
+    weight_left = 0.0
+    for i in range(start, stop):
+        idx = sample_indices[i]
+        b = binned_column[idx]
+        if b == missing_bin:
+            left = missing_left
+        else:
+            left = b <= bin_threshold
+        if left:
+            buffer[n_left] = idx
+            n_left += 1
+            weight_left += sample_weight[idx]
+    pos = n_left
+    for i in range(start, stop):
+        idx = sample_indices[i]
+        b = binned_column[idx]
+        if b == missing_bin:
+            left = missing_left
+        else:
+            left = b <= bin_threshold
+        if not left:
+            buffer[pos] = idx
+            pos += 1
+    for i in range(stop - start):
+        sample_indices[start + i] = buffer[i]
+    return n_left, weight_left
+
+
+@njit(cache=True)
+def within_node_sum_of_squares(sample_indices, start, stop, gradients, hessians, sample_weight, ratio):
+    """sum_i w_i (g~_i - h~_i * ratio)^2 over the node's rows (g = w g~, h = w h~)."""
+    total = 0.0
+    for i in range(start, stop):
+        idx = sample_indices[i]
+        w = sample_weight[idx]
+        if w <= 0.0:
+            continue
+        r = gradients[idx] - hessians[idx] * ratio
+        total += r * r / w
+    return total
+
+
+@dataclass
+class GrownTree:
+    """Structure and statistics of a grown tree, in creation (topological) order."""
+
+    parent: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    feature: np.ndarray
+    bin_threshold: np.ndarray
+    missing_left: np.ndarray
+    sum_gradients: np.ndarray
+    sum_hessians: np.ndarray
+    weighted_count: np.ndarray
+    n_rows: np.ndarray
+    gain: np.ndarray
+    null_factor_tests: np.ndarray
+    within_ss: float
+    sample_indices: np.ndarray
+    leaf_start: np.ndarray
+    leaf_stop: np.ndarray
+    leaf_nodes: np.ndarray
+
+
+class _Node:
+    __slots__ = ("start", "stop", "g", "h", "count", "weight", "depth", "hist", "split", "parent",
+                 "left", "right", "value", "raw")
+
+    def __init__(self, start, stop, g, h, count, weight, depth, parent):
+        self.start, self.stop = start, stop
+        self.g, self.h, self.count, self.weight = g, h, count, weight
+        self.depth, self.parent = depth, parent
+        self.hist = None
+        self.split = None
+        self.left = self.right = -1
+        self.value = self.raw = 0.0
+
+
+class TreeGrower:
+    """Grow one tree best-first.
+
+    Parameters
+    ----------
+    binned : ndarray of uint8, shape (n_features, n_samples)
+    gradients, hessians, sample_weight : ndarray of float64, shape (n_samples,)
+        Gradients and hessians already multiplied by the sample weights.
+    sample_indices : ndarray of int64 or None
+        Rows to grow on (row subsampling); ``None`` for all.
+    n_bins_non_missing, has_missing : per-feature binning facts.
+    missing_bin : int
+    feature_mask : ndarray of bool
+        Features this tree may split on (column subsampling).
+    effective_tests : ndarray
+        ``effective_tests[m]``: effective number of independent tests of ``m`` thresholds.
+    pooling_k : float
+        ``< 0`` to score splits by raw gain; otherwise ``k`` of the pooled-gain variant.
+    """
+
+    def __init__(self, binned, gradients, hessians, sample_weight, sample_indices, n_bins_non_missing,
+                 has_missing, missing_bin, feature_mask, effective_tests, max_leaf_nodes=31, max_depth=None,
+                 min_samples_leaf=20, l2_regularization=0.0, min_hessian=1e-3, pooling_k=-1.0):
+        self.binned = binned
+        self.gradients = gradients
+        self.hessians = hessians
+        self.sample_weight = sample_weight
+        self.n_bins = missing_bin + 1
+        self.n_bins_non_missing = n_bins_non_missing
+        self.has_missing = has_missing
+        self.missing_bin = missing_bin
+        self.feature_mask = feature_mask
+        self.effective_tests = effective_tests
+        self.max_leaf_nodes = max_leaf_nodes
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.l2 = l2_regularization
+        self.min_hessian = min_hessian
+        self.pooling_k = pooling_k
+        n_samples = binned.shape[1]
+        self.all_rows = sample_indices is None
+        self.sample_indices = (np.arange(n_samples, dtype=np.int64) if sample_indices is None
+                               else np.ascontiguousarray(sample_indices, dtype=np.int64))
+        self.buffer = np.empty_like(self.sample_indices)
+
+    def _histogram(self, node):
+        if self.all_rows and node.start == 0 and node.stop == self.binned.shape[1]:
+            return build_histogram_all_rows(self.binned, self.gradients, self.hessians, self.feature_mask, self.n_bins)
+        rows = self.sample_indices[node.start:node.stop]
+        return build_histogram(self.binned, rows, gather(self.gradients, rows), gather(self.hessians, rows),
+                               self.feature_mask, self.n_bins)
+
+    def _find_split(self, node):
+        if node.count < 2 * self.min_samples_leaf or (self.max_depth is not None and node.depth >= self.max_depth):
+            return
+        node.split = find_node_split(
+            node.hist, self.n_bins_non_missing, self.has_missing, self.feature_mask, self.missing_bin,
+            node.g, node.h, float(node.count), self.l2, float(self.min_samples_leaf), self.min_hessian,
+            self.effective_tests, self.pooling_k, node.value, node.raw,
+        )
+
+    def _set_values(self, node, parent):
+        node.raw = -node.g / (node.h + self.l2) if node.h + self.l2 > 0 else 0.0
+        if parent is None or self.pooling_k < 0:
+            node.value = node.raw
+        else:
+            f = node.h / (node.h + self.pooling_k) if node.h + self.pooling_k > 0 else 1.0
+            node.value = parent.value + f * (node.raw - parent.raw)
+
+    def grow(self) -> GrownTree:
+        rows = self.sample_indices
+        sw = self.sample_weight
+        if self.all_rows:
+            g, h, w = self.gradients, self.hessians, sw
+        else:
+            g, h, w = self.gradients[rows], self.hessians[rows], sw[rows]
+        root = _Node(0, len(rows), float(np.sum(g)), float(np.sum(h)), len(rows), float(np.sum(w)), 0, -1)
+        self._set_values(root, None)
+        nodes = [root]
+        root.hist = self._histogram(root)
+        self._find_split(root)
+        heap = []
+        if root.split is not None and root.split[1] >= 0 and root.split[0] > 0:
+            heapq.heappush(heap, (-root.split[0], 0))
+        n_leaves = 1
+        while heap and n_leaves < self.max_leaf_nodes:
+            _, node_id = heapq.heappop(heap)
+            node = nodes[node_id]
+            gain, feature, bin_idx, missing_left, gl, hl, cl, _ = node.split
+            n_missing = node.hist[feature, self.missing_bin, 2]
+            if n_missing == 0:
+                # No missing rows seen here: send future missing values to the larger child.
+                missing_left = np.uint8(cl >= node.count - cl)
+            n_left, w_left = partition_rows(self.binned[feature], self.sample_indices, node.start, node.stop,
+                                            bin_idx, bool(missing_left), self.missing_bin, sw, self.buffer)
+            node.split = (gain, feature, bin_idx, missing_left, gl, hl, cl, node.split[7])
+            mid = node.start + n_left
+            left = _Node(node.start, mid, gl, hl, n_left, w_left, node.depth + 1, node_id)
+            right = _Node(mid, node.stop, node.g - gl, node.h - hl, node.count - n_left, node.weight - w_left,
+                          node.depth + 1, node_id)
+            self._set_values(left, node)
+            self._set_values(right, node)
+            small, large = (left, right) if n_left <= node.count - n_left else (right, left)
+            small.hist = self._histogram(small)
+            large.hist = subtract_histograms(node.hist, small.hist)
+            node.hist = None
+            node.left, node.right = len(nodes), len(nodes) + 1
+            nodes.append(left)
+            nodes.append(right)
+            n_leaves += 1
+            for child_id in (node.left, node.right):
+                child = nodes[child_id]
+                self._find_split(child)
+                if child.split is not None and child.split[1] >= 0 and child.split[0] > 0:
+                    heapq.heappush(heap, (-child.split[0], child_id))
+                else:
+                    child.hist = None
+        return self._finalize(nodes)
+
+    def _finalize(self, nodes) -> GrownTree:
+        n = len(nodes)
+        parent = np.array([nd.parent for nd in nodes], dtype=np.int32)
+        left = np.array([nd.left for nd in nodes], dtype=np.int32)
+        right = np.array([nd.right for nd in nodes], dtype=np.int32)
+        feature = np.full(n, -1, dtype=np.int32)
+        bin_threshold = np.zeros(n, dtype=np.int64)
+        missing_left = np.zeros(n, dtype=np.uint8)
+        gain = np.zeros(n)
+        tests = np.zeros(n)
+        for i, nd in enumerate(nodes):
+            if nd.left >= 0:
+                feature[i] = nd.split[1]
+                bin_threshold[i] = nd.split[2]
+                missing_left[i] = nd.split[3]
+                gain[i] = nd.split[0]
+                tests[i] = nd.split[7]
+        leaf_nodes = np.flatnonzero(left < 0)
+        leaf_start = np.array([nodes[i].start for i in leaf_nodes], dtype=np.int64)
+        leaf_stop = np.array([nodes[i].stop for i in leaf_nodes], dtype=np.int64)
+        within_ss = 0.0
+        for i in leaf_nodes:
+            nd = nodes[i]
+            if nd.h > 0:
+                within_ss += within_node_sum_of_squares(self.sample_indices, nd.start, nd.stop, self.gradients,
+                                                        self.hessians, self.sample_weight, nd.g / nd.h)
+        return GrownTree(
+            parent=parent, left=left, right=right, feature=feature, bin_threshold=bin_threshold,
+            missing_left=missing_left,
+            sum_gradients=np.array([nd.g for nd in nodes]), sum_hessians=np.array([nd.h for nd in nodes]),
+            weighted_count=np.array([nd.weight for nd in nodes]),
+            n_rows=np.array([nd.count for nd in nodes], dtype=np.int64), gain=gain, null_factor_tests=tests,
+            within_ss=within_ss, sample_indices=self.sample_indices, leaf_start=leaf_start, leaf_stop=leaf_stop,
+            leaf_nodes=leaf_nodes,
+        )

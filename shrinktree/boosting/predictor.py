@@ -1,0 +1,84 @@
+"""Prediction on binned data during training (training rows out of the bag, validation rows)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(parallel=True, cache=True)
+def add_tree_binned(binned, left, right, feature, bin_threshold, missing_left, missing_bin, value, out):
+    """``out[i] += value[leaf(i)]`` for every row of the feature-major ``binned`` matrix."""
+    n_rows = binned.shape[1]
+    for i in prange(n_rows):
+        node = 0
+        while left[node] >= 0:
+            b = binned[feature[node], i]
+            if b == missing_bin:
+                go_left = missing_left[node] == 1
+            else:
+                go_left = b <= bin_threshold[node]
+            node = left[node] if go_left else right[node]
+        out[i] += value[node]
+
+
+@njit(cache=True)
+def add_leaf_values(sample_indices, leaf_start, leaf_stop, leaf_values, out):
+    """``out[i] += value`` for the rows of each leaf, read off the grower's partition."""
+    for j in range(leaf_start.shape[0]):
+        v = leaf_values[j]
+        for p in range(leaf_start[j], leaf_stop[j]):
+            out[sample_indices[p]] += v
+
+
+@njit(parallel=True, cache=True)
+def leaves_binned(binned, rows, left, right, feature, bin_threshold, missing_left, missing_bin):
+    """Leaf node id of each row in ``rows``."""
+    out = np.empty(rows.shape[0], dtype=np.int64)
+    for r in prange(rows.shape[0]):
+        i = rows[r]
+        node = 0
+        while left[node] >= 0:
+            b = binned[feature[node], i]
+            if b == missing_bin:
+                go_left = missing_left[node] == 1
+            else:
+                go_left = b <= bin_threshold[node]
+            node = left[node] if go_left else right[node]
+        out[r] = node
+    return out
+
+
+@njit(cache=True)
+def node_statistics(rows, leaf_of_row, parent, gradients, hessians, sample_weight):
+    """Per-node sums over ``rows`` given each row's leaf, aggregated up the tree.
+
+    Columns: sums of g, h, w, g^2/w, g h/w, h^2/w.  The last three give a node's
+    within sum of squares ``sum w (g~ - h~ m)^2 = S_gg - 2 m S_gh + m^2 S_hh`` for any ``m``.
+    """
+    n_nodes = parent.shape[0]
+    out = np.zeros((n_nodes, 6))
+    for r in range(rows.shape[0]):
+        i = rows[r]
+        node = leaf_of_row[r]
+        w = sample_weight[i]
+        inv_w = 1.0 / w if w > 0 else 0.0
+        g = gradients[i]
+        h = hessians[i]
+        out[node, 0] += g
+        out[node, 1] += h
+        out[node, 2] += w
+        out[node, 3] += g * g * inv_w
+        out[node, 4] += g * h * inv_w
+        out[node, 5] += h * h * inv_w
+    for node in range(n_nodes - 1, 0, -1):
+        for c in range(6):
+            out[parent[node], c] += out[node, c]
+    return out
+
+
+@njit(cache=True)
+def add_values_by_leaf(rows, leaf_of_row, value, out):
+    """``out[rows[r]] += value[leaf_of_row[r]]``."""
+    for r in range(rows.shape[0]):
+        out[rows[r]] += value[leaf_of_row[r]]
