@@ -288,7 +288,8 @@ class _BaseShrinkBoost(BaseEstimator):
             self.validation_score_ = np.array(self.validation_score_)
         total = importances.sum()
         self.feature_importances_ = importances / total if total > 0 else importances
-        self._forest = None
+        self._forest = FlatForest.from_trees([t for trees in self._trees for t in trees])
+        self._tree_output = np.tile(np.arange(n_trees_per_iteration), self.n_iter_)
         return self
 
     def _grow_and_pool(self, binned, gradients, hessians, weight, rows, held_out, n_bins_non_missing,
@@ -385,19 +386,9 @@ class _BaseShrinkBoost(BaseEstimator):
         check_is_fitted(self, "_trees")
         return self._trees
 
-    def _get_forest(self):
-        if getattr(self, "_forest", None) is None:
-            flat = [t for it in self._trees for t in it]
-            self._forest = FlatForest.from_trees(flat)
-            n_per = len(self._trees[0])
-            self._tree_output = np.tile(np.arange(n_per), len(self._trees))
-        return self._forest
-
     def _raw_predict(self, X):
         X = self._validate_predict_input(X)
-        forest = self._get_forest()
-        n_out = len(self._baseline)
-        return self._baseline + forest.predict_sum(X, self._tree_output, n_out)
+        return self._baseline + self._forest.predict_sum(X, self._tree_output, len(self._baseline))
 
     def _staged_raw_predict(self, X):
         X = self._validate_predict_input(X)
@@ -408,10 +399,6 @@ class _BaseShrinkBoost(BaseEstimator):
             raw = raw + forest.predict_sum(X, np.arange(len(trees)), n_out)
             yield raw.copy()
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_forest"] = None
-        return state
 
 
 class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
@@ -503,7 +490,7 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
         self.classes_ = self._label_encoder.classes_
         if len(self.classes_) < 2:
             raise ValueError(
-                f"The classifier needs at least 2 classes in y; got only {self.classes_.tolist()}."
+                f"The classifier needs at least 2 classes in y; got only one class: {self.classes_.tolist()}."
             )
         self.n_classes_ = len(self.classes_)
         return self._label_encoder.transform(y).astype(np.float64)
@@ -523,9 +510,14 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
         """Class probabilities, columns in the order of ``classes_``."""
         return self._proba_from_raw(self._raw_predict(X))
 
+    def _labels_from_raw(self, raw):
+        # Decide on the raw scores (not rounded probabilities) so predict agrees with decision_function.
+        index = (raw[:, 0] > 0).astype(np.int64) if self.n_classes_ == 2 else np.argmax(raw, axis=1)
+        return self.classes_[index]
+
     def predict(self, X):
         """Predicted class labels."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        return self._labels_from_raw(self._raw_predict(X))
 
     def staged_predict_proba(self, X):
         for raw in self._staged_raw_predict(X):
@@ -537,5 +529,5 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
 
     def staged_predict(self, X):
         """Predicted labels after each iteration (a generator)."""
-        for proba in self.staged_predict_proba(X):
-            yield self.classes_[np.argmax(proba, axis=1)]
+        for raw in self._staged_raw_predict(X):
+            yield self._labels_from_raw(raw)

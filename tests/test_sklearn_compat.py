@@ -1,0 +1,10 @@
+"""scikit-learn's estimator checks."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor
+
+
+@parametrize_with_checks([ShrinkBoostRegressor(n_estimators=10), ShrinkBoostClassifier(n_estimators=10)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
