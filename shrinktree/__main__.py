@@ -1,5 +1,8 @@
+"""``python -m shrinktree``: the same as the ``shrinktree`` command."""
+
 import sys
 
 from .cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

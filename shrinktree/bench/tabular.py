@@ -1,0 +1,180 @@
+"""Reading a user's CSV: clear errors, categorical detection, task inference and a saved ordinal encoding."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+TASK_CHOICES = ("auto", "regression", "classification")
+
+
+class DataError(ValueError):
+    """A problem with the user's data or file, reported as a message rather than a traceback."""
+
+
+def read_csv(path: str | Path) -> pd.DataFrame:
+    """Read a CSV file, turning every way it can fail into a :class:`DataError` with a clear message.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    pandas.DataFrame
+        At least one row and one column, with unique column names.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"CSV file not found: {path}")
+    if path.is_dir():
+        raise DataError(f"{path} is a directory, not a CSV file.")
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"{path} is empty: no header row and no data.") from exc
+    except pd.errors.ParserError as exc:
+        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unparseable content"
+        raise DataError(f"{path} is not a well-formed CSV file ({detail}).") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not a UTF-8 text CSV file ({exc.reason} at byte {exc.start}).") from exc
+    except (OSError, csv.Error) as exc:
+        raise DataError(f"Could not read {path}: {exc}") from exc
+    if frame.shape[1] == 0:
+        raise DataError(f"{path} has no columns.")
+    if len(frame) == 0:
+        raise DataError(f"{path} has a header but no data rows.")
+    header = _header(path)
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    if duplicated:
+        raise DataError(f"{path} repeats column name(s) in its header ({', '.join(duplicated)}).")
+    return frame
+
+
+def _header(path: Path) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return next(csv.reader(handle), [])
+
+
+def split_target(frame: pd.DataFrame, target: str, source: str = "the CSV") -> tuple[pd.DataFrame, pd.Series]:
+    """Separate the target column; rows with a missing target are dropped.
+
+    Raises
+    ------
+    DataError
+        When the column is absent, every target value is missing, or no feature column remains.
+    """
+    if target not in frame.columns:
+        columns = ", ".join(map(str, frame.columns[:20])) + (" ..." if frame.shape[1] > 20 else "")
+        raise DataError(f"Target column {target!r} is not in {source}; its columns are: {columns}.")
+    y = frame[target]
+    keep = y.notna().to_numpy()
+    if not keep.any():
+        raise DataError(f"Target column {target!r} has no non-missing values.")
+    X = frame.loc[keep].drop(columns=[target]).reset_index(drop=True)
+    if X.shape[1] == 0:
+        raise DataError(f"{source} has no feature columns besides the target {target!r}.")
+    return X, y[keep].reset_index(drop=True)
+
+
+def infer_task(y: pd.Series, task: str = "auto") -> str:
+    """``"regression"`` or ``"classification"``.
+
+    ``auto`` treats non-numeric, boolean and two-valued targets as classification and every other
+    numeric target as regression.
+    """
+    if task not in TASK_CHOICES:
+        raise DataError(f"Unknown task {task!r}; choose one of {', '.join(TASK_CHOICES)}.")
+    numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+    if task == "regression":
+        if not numeric:
+            raise DataError("A regression target must be numeric; this one has non-numeric values.")
+        return task
+    if task == "classification":
+        if y.nunique() < 2:
+            raise DataError("A classification target needs at least two classes.")
+        return task
+    if not numeric or y.nunique() == 2:
+        if y.nunique() < 2:
+            raise DataError("The target has a single value: nothing to learn.")
+        return "classification"
+    return "regression"
+
+
+def categorical_columns(X: pd.DataFrame) -> list[str]:
+    """Columns that are not numeric (strings, booleans, pandas categories): treated as categorical."""
+    return [c for c in X.columns
+            if isinstance(X[c].dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(X[c])
+            or pd.api.types.is_bool_dtype(X[c])]
+
+
+def as_categories(X: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``X`` whose categorical columns (see :func:`categorical_columns`) have the ``category`` dtype."""
+    X = X.copy()
+    for column in categorical_columns(X):
+        if not isinstance(X[column].dtype, pd.CategoricalDtype):
+            X[column] = X[column].astype(str).where(X[column].notna()).astype("category")
+    return X
+
+
+@dataclass
+class CategoryEncoder:
+    """Ordinal encoding of categorical columns, learned on training data and re-applied to new data.
+
+    Attributes
+    ----------
+    columns : list of str
+        Feature columns in training order.
+    levels : dict
+        For each categorical column, its levels in code order; levels unseen in training become NaN.
+    """
+
+    columns: list[str] = field(default_factory=list)
+    levels: dict[str, list[str]] = field(default_factory=dict)
+
+    def fit(self, X: pd.DataFrame) -> CategoryEncoder:
+        """Record the feature columns and the levels of the categorical ones."""
+        self.columns = [str(c) for c in X.columns]
+        self.levels = {}
+        for column in categorical_columns(X):
+            values = X[column].dropna().astype(str)
+            self.levels[str(column)] = sorted(values.unique().tolist())
+        return self
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """Float matrix in training column order: categories as codes, unseen levels and missing as NaN.
+
+        Raises
+        ------
+        DataError
+            When a training column is missing, or a numeric column holds non-numeric text.
+        """
+        X = X.rename(columns=str)
+        missing = [c for c in self.columns if c not in X.columns]
+        if missing:
+            raise DataError(f"The data lacks column(s) the model was fitted on: {', '.join(missing)}.")
+        out = np.empty((len(X), len(self.columns)))
+        for j, column in enumerate(self.columns):
+            values = X[column]
+            if column in self.levels:
+                lookup = {level: float(code) for code, level in enumerate(self.levels[column])}
+                out[:, j] = values.astype(str).map(lookup).where(values.notna()).to_numpy(dtype=np.float64,
+                                                                                            na_value=np.nan)
+            else:
+                if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(values):
+                    numeric = pd.to_numeric(values.astype(object), errors="coerce")
+                    bad = numeric.isna() & values.notna()
+                    if bad.any():
+                        example = values[bad].iloc[0]
+                        raise DataError(f"Column {column!r} was numeric in training but holds {example!r}.")
+                    values = numeric
+                out[:, j] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        return out
+
+    def fit_transform(self, X: pd.DataFrame) -> np.ndarray:
+        """:meth:`fit` then :meth:`transform`."""
+        return self.fit(X).transform(X)
