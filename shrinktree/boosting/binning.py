@@ -81,12 +81,8 @@ class BinMapper:
 def _map_to_bins(X, thresholds, offsets, missing_bin, out):
     n_samples, n_features = X.shape
     for j in prange(n_features):
-        lo = offsets[j]
-        hi = offsets[j + 1]
-        edges = thresholds[lo:hi]
+        edges = thresholds[offsets[j]:offsets[j + 1]]
+        target = out[j]
         for i in range(n_samples):
             x = X[i, j]
-            if np.isnan(x):
-                out[j, i] = missing_bin
-            else:
-                out[j, i] = np.searchsorted(edges, x, side="left")
+            target[i] = missing_bin if np.isnan(x) else np.searchsorted(edges, x, side="left")

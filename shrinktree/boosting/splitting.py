@@ -12,7 +12,7 @@ The shrinkage estimator uses it to know how large a gain noise alone would have 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
 @njit(cache=True, inline="always")
@@ -28,7 +28,7 @@ def _pooled_score(g, h, l2, f, parent_value, parent_raw):
     return -2.0 * (g * v + 0.5 * (h + l2) * v * v)
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def find_node_split(hist, n_bins_non_missing, has_missing, feature_mask, missing_bin,
                     sum_g, sum_h, count, l2, min_samples_leaf, min_hessian, effective_tests,
                     pooling_k, parent_value, parent_raw):
@@ -52,7 +52,8 @@ def find_node_split(hist, n_bins_non_missing, has_missing, feature_mask, missing
         parent_score = -2.0 * (sum_g * parent_value + 0.5 * (sum_h + l2) * parent_value * parent_value)
     else:
         parent_score = _score(sum_g, sum_h, l2)
-    for f in prange(n_features):
+    # Serial on purpose: a node's scan is tiny (features x bins), thread start-up would dominate.
+    for f in range(n_features):
         if not feature_mask[f]:
             continue
         h = hist[f]
