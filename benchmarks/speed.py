@@ -1,0 +1,492 @@
+"""Training speed of shrinktree next to LightGBM and scikit-learn HistGradientBoosting.
+
+Generated Higgs-like data (28 features: 21 "low-level" kinematics of five objects and 7
+"high-level" pair masses; a nonlinear target), 100 trees of 31 leaves on 255 bins, no early
+stopping, for regression and binary classification.  All models are timed in this one process,
+interleaved and repeated (best of ``--repeats``), and reported as ratios to LightGBM and to HGB.
+Also measured in child processes: the first fit in a fresh interpreter with a warm numba cache
+(from process start, import included) and, optionally, the compile time with a cold cache.
+
+Run from the repository root::
+
+    python benchmarks/speed.py                         # 1,000,000 rows, writes docs/speed.md
+    python benchmarks/speed.py --rows 100000 --output -
+    python benchmarks/speed.py --profile               # also: where shrinktree's fit time goes
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO_ROOT, markdown_table, run_header, write_results  # noqa: E402
+
+N_FEATURES = 28
+N_TREES = 100
+N_LEAVES = 31
+N_BINS = 255
+LEARNING_RATE = 0.1
+MIN_LEAF = 20
+N_JOBS = 2
+
+ST_EB = "shrinktree eb (default)"
+ST_NONE = "shrinktree none"
+LGBM = "LightGBM"
+HGB = "sklearn HGB"
+MODELS = (ST_EB, ST_NONE, LGBM, HGB)
+
+
+def make_data(n_rows: int, task: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Higgs-like data: kinematics of five objects, pair masses, and a nonlinear target.
+
+    Parameters
+    ----------
+    n_rows : int
+    task : {"regression", "binary"}
+    seed : int
+
+    Returns
+    -------
+    X : ndarray of shape (n_rows, 28), float64, C order
+    y : ndarray of shape (n_rows,)
+        Float target for regression, 0/1 for binary.
+    """
+    rng = np.random.default_rng(seed)
+    n_objects = 5
+    pt = rng.lognormal(0.0, 0.5, size=(n_rows, n_objects))
+    eta = rng.normal(0.0, 1.2, size=(n_rows, n_objects))
+    phi = rng.uniform(-np.pi, np.pi, size=(n_rows, n_objects))
+    btag = rng.integers(0, 3, size=(n_rows, 4)).astype(np.float64)
+    missing_et = rng.exponential(1.0, size=n_rows)
+    missing_phi = rng.uniform(-np.pi, np.pi, size=n_rows)
+    pairs = [(0, 1), (0, 2), (1, 2), (2, 3), (3, 4), (0, 4), (1, 3)]
+    masses = np.column_stack([
+        np.sqrt(2 * pt[:, i] * pt[:, j] * (np.cosh(eta[:, i] - eta[:, j]) - np.cos(phi[:, i] - phi[:, j])))
+        for i, j in pairs
+    ])
+    X = np.column_stack([pt, eta, phi, btag, missing_et, missing_phi, masses])
+    assert X.shape[1] == N_FEATURES
+    signal = (1.5 * np.exp(-((masses[:, 0] - 1.2) ** 2) / 0.2)
+              + 0.8 * np.tanh(masses[:, 3] - 1.0)
+              + 0.4 * btag[:, 0] * btag[:, 1]
+              + 0.5 * np.sin(phi[:, 0] - missing_phi) * (missing_et > 1.0)
+              + 0.3 * np.abs(eta[:, 1] - eta[:, 2])
+              - 0.6 * (pt[:, 4] > 1.5) * (eta[:, 4] ** 2 < 1.0))
+    if task == "regression":
+        y = signal + rng.normal(0.0, 1.0, size=n_rows)
+    else:
+        logit = 2.0 * (signal - np.median(signal))
+        y = (rng.uniform(size=n_rows) < 1.0 / (1.0 + np.exp(-logit))).astype(np.float64)
+    return np.ascontiguousarray(X), y
+
+
+def make_model(model: str, task: str):
+    """An unfitted estimator with the benchmark's matching settings.
+
+    Parameters
+    ----------
+    model : str
+        One of ``MODELS``.
+    task : {"regression", "binary"}
+
+    Returns
+    -------
+    estimator
+    """
+    regression = task == "regression"
+    if model in (ST_EB, ST_NONE):
+        from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor
+
+        cls = ShrinkBoostRegressor if regression else ShrinkBoostClassifier
+        return cls(shrinkage="eb" if model == ST_EB else "none", n_estimators=N_TREES, max_leaf_nodes=N_LEAVES,
+                   max_bins=N_BINS, learning_rate=LEARNING_RATE, min_samples_leaf=MIN_LEAF, early_stopping=False,
+                   random_state=0)
+    if model == LGBM:
+        import lightgbm
+
+        cls = lightgbm.LGBMRegressor if regression else lightgbm.LGBMClassifier
+        return cls(n_estimators=N_TREES, num_leaves=N_LEAVES, max_bin=N_BINS, learning_rate=LEARNING_RATE,
+                   min_child_samples=MIN_LEAF, n_jobs=N_JOBS, random_state=0, verbose=-1)
+    if model == HGB:
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+        cls = HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier
+        return cls(max_iter=N_TREES, max_leaf_nodes=N_LEAVES, max_bins=N_BINS, learning_rate=LEARNING_RATE,
+                   min_samples_leaf=MIN_LEAF, early_stopping=False, random_state=0)
+    raise ValueError(f"unknown model {model!r}")
+
+
+def n_trees_fitted(estimator) -> int:
+    """Number of boosting iterations a fitted estimator ran.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+
+    Returns
+    -------
+    int
+    """
+    if hasattr(estimator, "booster_"):
+        return estimator.booster_.current_iteration()
+    return int(estimator.n_iter_)
+
+
+def time_models(X, y, task: str, repeats: int, log) -> dict:
+    """Fit every model ``repeats`` times, interleaved (the order rotates each round).
+
+    Parameters
+    ----------
+    X, y : ndarray
+    task : {"regression", "binary"}
+    repeats : int
+    log : callable
+
+    Returns
+    -------
+    dict
+        Model name to the list of fit times in seconds.
+    """
+    times = {m: [] for m in MODELS}
+    for round_ in range(repeats):
+        order = MODELS[round_ % len(MODELS):] + MODELS[:round_ % len(MODELS)]
+        for model in order:
+            estimator = make_model(model, task)
+            start = time.perf_counter()
+            estimator.fit(X, y)
+            seconds = time.perf_counter() - start
+            if n_trees_fitted(estimator) != N_TREES:
+                raise RuntimeError(f"{model} fitted {n_trees_fitted(estimator)} trees, expected {N_TREES}")
+            times[model].append(seconds)
+            log(f"  {task} round {round_ + 1}/{repeats}: {model} {seconds:.2f} s")
+            del estimator
+    return times
+
+
+CHILD_CODE = """
+import json, sys, time
+t0 = time.perf_counter()
+import numpy as np
+from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor
+t1 = time.perf_counter()
+X = np.load(sys.argv[1]); y = np.load(sys.argv[2])
+t2 = time.perf_counter()
+kw = dict(n_estimators=%(trees)d, max_leaf_nodes=%(leaves)d, max_bins=%(bins)d, learning_rate=%(lr)r,
+          min_samples_leaf=%(leaf)d, early_stopping=False, random_state=0)
+ShrinkBoostRegressor(**kw).fit(X, y)
+t3 = time.perf_counter()
+out = {"import": t1 - t0, "load": t2 - t1, "fit_regression": t3 - t2}
+if sys.argv[3] == "1":
+    ShrinkBoostClassifier(**kw).fit(X, (y > np.median(y)).astype(np.float64))
+    out["fit_binary"] = time.perf_counter() - t3
+print(json.dumps(out))
+"""
+
+
+def run_child(x_path: str, y_path: str, with_classifier: bool, cache_dir: str | None = None) -> dict:
+    """Fit shrinktree in a fresh interpreter and return its timings.
+
+    Parameters
+    ----------
+    x_path, y_path : str
+        ``.npy`` files with the features and regression target.
+    with_classifier : bool
+        Also fit a classifier after the regressor (to compile its loss kernels).
+    cache_dir : str, optional
+        ``NUMBA_CACHE_DIR`` for the child (an empty directory measures a cold cache).
+
+    Returns
+    -------
+    dict
+        ``wall`` (from just before starting the process to its exit), ``import``, ``load``,
+        ``fit_regression`` and, with ``with_classifier``, ``fit_binary`` in seconds.
+    """
+    code = CHILD_CODE % {"trees": N_TREES, "leaves": N_LEAVES, "bins": N_BINS, "lr": LEARNING_RATE,
+                         "leaf": MIN_LEAF}
+    env = dict(os.environ)
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = cache_dir
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code, x_path, y_path, "1" if with_classifier else "0"],
+                          capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=True)
+    wall = time.perf_counter() - start
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out["wall"] = wall
+    return out
+
+
+# -- profiling ----------------------------------------------------------------------------------------------
+
+PHASES = (
+    ("histogram build", ("histogram",)),
+    ("split finding", ("split",)),
+    ("row partition", ("partition",)),
+    ("held-out rows (hash, mask, leaves, node stats)", ("hash_rows", "held_out", "leaves_binned",
+                                                       "node_statistics", "add_values_by_leaf")),
+    ("training predictions", ("add_leaf_values", "add_tree_binned")),
+    ("gradients / loss", ("gradient", "loss")),
+    ("binning", ("bin",)),
+    ("within-node sums / shrinkage", ("within", "shrink", "moments", "variance", "factor", "pool")),
+)
+
+
+def _phase_of(name: str) -> str:
+    lowered = name.lower()
+    for phase, keys in PHASES:
+        if any(k in lowered for k in keys):
+            return phase
+    return "other compiled kernels"
+
+
+class KernelTimer:
+    """Wrap every numba dispatcher bound in a shrinktree module with a timer, and undo it.
+
+    Compiled kernels calling each other are not affected (their calls are resolved at compile
+    time), so each recorded call is one call from Python.  Fit once before wrapping so that no
+    kernel needs compiling while wrapped.
+    """
+
+    def __init__(self):
+        self.seconds = {}
+        self.calls = {}
+        self.in_grow = {}
+        self._patched = []
+        self._growing = False
+
+    def _wrap(self, qualname, dispatcher):
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return dispatcher(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - start
+                self.seconds[qualname] = self.seconds.get(qualname, 0.0) + elapsed
+                self.calls[qualname] = self.calls.get(qualname, 0) + 1
+                if self._growing:
+                    self.in_grow[qualname] = self.in_grow.get(qualname, 0.0) + elapsed
+        return timed
+
+    def __enter__(self):
+        from numba.core.dispatcher import Dispatcher
+
+        from shrinktree.boosting import grower
+
+        wrappers = {}
+        for module_name, module in list(sys.modules.items()):
+            if not module_name.startswith("shrinktree") or module is None:
+                continue
+            for attr, value in list(vars(module).items()):
+                if isinstance(value, Dispatcher):
+                    qualname = f"{value.py_func.__module__.removeprefix('shrinktree.')}.{value.py_func.__name__}"
+                    if id(value) not in wrappers:
+                        wrappers[id(value)] = self._wrap(qualname, value)
+                    self._patched.append((module, attr, value))
+                    setattr(module, attr, wrappers[id(value)])
+        original_grow = grower.TreeGrower.grow
+        self.grow_seconds = 0.0
+        self.n_grows = 0
+
+        def grow(tree_grower):
+            self._growing = True
+            start = time.perf_counter()
+            try:
+                return original_grow(tree_grower)
+            finally:
+                self.grow_seconds += time.perf_counter() - start
+                self.n_grows += 1
+                self._growing = False
+
+        self._patched.append((grower.TreeGrower, "grow", original_grow))
+        grower.TreeGrower.grow = grow
+        return self
+
+    def __exit__(self, *exc):
+        for owner, attr, value in reversed(self._patched):
+            setattr(owner, attr, value)
+        self._patched = []
+        return False
+
+
+def profile_fit(X, y, task: str, log) -> str:
+    """Where one shrinktree eb fit spends its time: kernels by phase, Python overhead, cProfile top.
+
+    Parameters
+    ----------
+    X, y : ndarray
+    task : {"regression", "binary"}
+    log : callable
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    make_model(ST_EB, task).fit(X[:20_000], y[:20_000])  # every kernel compiled/loaded before wrapping
+    with KernelTimer() as timer:
+        start = time.perf_counter()
+        model = make_model(ST_EB, task).fit(X, y)
+        total = time.perf_counter() - start
+    n_nodes = sum(len(tree.left) for trees in model.trees_ for tree in trees)
+    n_splits = sum(int((tree.left >= 0).sum()) for trees in model.trees_ for tree in trees)
+    log(f"  profiled fit: {total:.2f} s")
+    by_phase = {}
+    for name, seconds in timer.seconds.items():
+        by_phase.setdefault(_phase_of(name), []).append((seconds, name))
+    rows = []
+    kernels_total = sum(timer.seconds.values())
+    for phase, entries in sorted(by_phase.items(), key=lambda kv: -sum(s for s, _ in kv[1])):
+        seconds = sum(s for s, _ in entries)
+        names = ", ".join(f"`{n.split('.')[-1]}` ({timer.calls[n]} calls, {s:.2f} s)"
+                          for s, n in sorted(entries, reverse=True))
+        rows.append([phase, f"{seconds:.2f}", f"{100 * seconds / total:.0f}%", names])
+    python_grow = timer.grow_seconds - sum(timer.in_grow.values())
+    python_rest = total - kernels_total - python_grow
+    rows.append(["Python in `TreeGrower.grow` (heap, nodes, bookkeeping)", f"{python_grow:.2f}",
+                 f"{100 * python_grow / total:.0f}%",
+                 f"{1e6 * python_grow / max(n_splits, 1):.0f} µs per split ({n_splits} splits, {n_nodes} nodes)"])
+    rows.append(["Python/numpy elsewhere in `fit` (validation, node arrays, pooling, importances)",
+                 f"{python_rest:.2f}", f"{100 * python_rest / total:.0f}%", ""])
+    table = markdown_table(["phase", "seconds", "share", "kernels called from Python"], rows,
+                           align=["l", "r", "r", "l"])
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    make_model(ST_EB, task).fit(X, y)
+    profiler.disable()
+    stream = io.StringIO()
+    pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(15)
+    lines = [line for line in stream.getvalue().splitlines() if line.strip()]
+    start_at = next((i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls")), 0)
+    top = "\n".join(lines[start_at:start_at + 16])
+    return (f"Wrapped fit (timers around every compiled kernel called from Python): {total:.2f} s for "
+            f"{X.shape[0]:,} rows, {task}.\n\n{table}\n\n"
+            "cProfile of a second fit, top 15 by own time (compiled kernels' time is charged to the Python "
+            f"function calling them):\n\n```\n{top}\n```")
+
+
+INTRO = """
+How long does shrinktree take to train next to LightGBM and scikit-learn's HistGradientBoosting
+with matching settings (100 trees, 31 leaves, 255 bins, learning rate 0.1, at least 20 rows per
+leaf, no early stopping, 2 threads) on 1,000,000 generated Higgs-like rows x 28 features? The target
+is shrinktree with `shrinkage="eb"` at most 1.5x LightGBM's time on this 2-core machine.
+
+The machine's 2 cores are shared with other jobs, so timings are noisy: the models are fitted
+interleaved in one process, each `--repeats` times, and the best time is kept. Ratios are best
+time / best time. Fit time includes binning for every library (LightGBM builds its Dataset inside
+`fit`).
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of generated data (default 1,000,000)")
+    parser.add_argument("--repeats", type=int, default=2, help="fits per model and task; the best is kept")
+    parser.add_argument("--tasks", default="regression,binary", help="comma-separated: regression, binary")
+    parser.add_argument("--no-child", action="store_true", help="skip the fresh-process first-fit measurement")
+    parser.add_argument("--no-cold", action="store_true", help="skip the cold-cache compile measurement")
+    parser.add_argument("--compile-rows", type=int, default=20_000, help="rows for the cold/warm compile fits")
+    parser.add_argument("--profile", action="store_true", help="also break down one shrinktree eb fit")
+    parser.add_argument("--output", help="markdown file for the results (default docs/speed.md; '-' for none)")
+    args = parser.parse_args(argv)
+    output = args.output or str(REPO_ROOT / "docs" / "speed.md")
+    tasks = args.tasks.split(",")
+
+    def log(message):
+        print(message, file=sys.stderr, flush=True)
+
+    parts = []
+    datasets = {}
+    warm_fit = {}
+    for task in tasks:
+        X, y = make_data(args.rows, task)
+        datasets[task] = (X, y)
+        for model in (ST_EB, ST_NONE):  # load or compile the kernels outside the timings
+            make_model(model, task).fit(X[:5_000], y[:5_000])
+        log(f"{task}: {args.rows:,} rows x {X.shape[1]} features")
+        times = time_models(X, y, task, args.repeats, log)
+        best = {m: min(t) for m, t in times.items()}
+        warm_fit[task] = best[ST_EB]
+        rows = [[m, f"{best[m]:.2f}", ", ".join(f"{t:.2f}" for t in times[m]),
+                 f"{best[m] / best[LGBM]:.2f}x", f"{best[m] / best[HGB]:.2f}x"] for m in MODELS]
+        parts.append(f"### {task.capitalize()}, {args.rows:,} rows x {X.shape[1]} features\n")
+        parts.append(markdown_table(["model", "best s", "all fits s", "/ LightGBM", "/ sklearn HGB"], rows))
+        parts.append("")
+
+    if not args.no_child or not args.no_cold:
+        X, y = datasets.get("regression") or make_data(args.rows, "regression")
+        with tempfile.TemporaryDirectory(prefix="shrinktree-speed-") as tmp:
+            x_path, y_path = os.path.join(tmp, "X.npy"), os.path.join(tmp, "y.npy")
+            np.save(x_path, X)
+            np.save(y_path, y)
+            if not args.no_child:
+                log("first fit in a fresh process (warm numba cache)")
+                child = run_child(x_path, y_path, with_classifier=False)
+                in_process = warm_fit.get("regression")
+                first = child["wall"] - child["load"]
+                parts.append("### First fit in a fresh process (warm numba cache)\n")
+                parts.append(
+                    f"A child `python -c` imports shrinktree, loads the {args.rows:,}-row regression data from "
+                    f"`.npy` and fits `shrinkage=\"eb\"`: {first:.2f} s from process start to the end of the fit "
+                    f"without the data loading (interpreter start-up and import {child['wall'] - child['load'] - child['fit_regression']:.2f} s, "  # noqa: E501
+                    f"of which `import shrinktree` {child['import']:.2f} s; fit {child['fit_regression']:.2f} s)"
+                    + (f", against {in_process:.2f} s for a warm fit in this process." if in_process else ".")
+                )
+                parts.append("")
+            if not args.no_cold:
+                small_x, small_y = os.path.join(tmp, "Xs.npy"), os.path.join(tmp, "ys.npy")
+                np.save(small_x, X[:args.compile_rows])
+                np.save(small_y, y[:args.compile_rows])
+                log("cold numba cache")
+                with tempfile.TemporaryDirectory(prefix="numba-cold-") as cache:
+                    cold = run_child(small_x, small_y, with_classifier=True, cache_dir=cache)
+                    warm = run_child(small_x, small_y, with_classifier=True, cache_dir=cache)
+                rows = [[label, f"{r['wall']:.2f}", f"{r['import']:.2f}", f"{r['fit_regression']:.2f}",
+                         f"{r['fit_binary']:.2f}"] for label, r in (("cold (empty NUMBA_CACHE_DIR)", cold),
+                                                                     ("warm (same cache, second process)", warm))]
+                compile_s = (cold["wall"] - warm["wall"])
+                parts.append(f"### Compile time (cold numba cache), {args.compile_rows:,} rows\n")
+                parts.append(markdown_table(["child process", "wall s", "import s", "regressor fit s",
+                                             "classifier fit s"], rows))
+                parts.append(f"\nCompiling every kernel costs about {compile_s:.1f} s once per environment "
+                             "(cold wall minus warm wall); afterwards numba loads them from its cache.\n")
+
+    if args.profile:
+        task = "regression" if "regression" in datasets else tasks[0]
+        X, y = datasets[task]
+        log("profiling a shrinktree eb fit")
+        parts.append(f"### Where a shrinktree eb fit spends its time ({task})\n")
+        parts.append(profile_fit(X, y, task, log))
+
+    block = "\n".join(run_header("benchmarks/speed.py")) + "\n" + "\n".join(parts)
+    print(block)
+    if output != "-":
+        write_results(Path(output), "benchmarks/speed.py", "Speed benchmark", INTRO, block)
+        log(f"wrote {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
