@@ -1,0 +1,9 @@
+"""Post-hoc hierarchical shrinkage of fitted tree models (scikit-learn, LightGBM, XGBoost).
+
+See ``docs/posthoc.md`` for which statistics each model kind is pooled with.
+"""
+
+from .model import ShrunkModelClassifier, ShrunkModelRegressor
+from .shrink import SUPPORTED, shrink
+
+__all__ = ["SUPPORTED", "ShrunkModelClassifier", "ShrunkModelRegressor", "shrink"]

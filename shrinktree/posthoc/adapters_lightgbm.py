@@ -1,0 +1,144 @@
+"""Adapter for LightGBM models (``LGBMRegressor``, ``LGBMClassifier``, ``Booster``), read from ``dump_model``.
+
+LightGBM is imported lazily: it is an optional dependency.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.exceptions import NotFittedError
+
+from .node_stats import subtree_weighted_mean
+from .parsed import ParsedModel, build_tree
+
+_OBJECTIVES = {
+    # objective name: (link, loss for replaying the fit)
+    "regression": ("identity", "squared_error"),
+    "regression_l1": ("identity", None),
+    "huber": ("identity", None),
+    "fair": ("identity", None),
+    "quantile": ("identity", None),
+    "mape": ("identity", None),
+    "poisson": ("log", "poisson"),
+    "gamma": ("log", None),
+    "tweedie": ("log", None),
+    "binary": ("logistic", "binomial"),
+    "multiclass": ("softmax", "multinomial"),
+}
+
+
+def _booster(model):
+    import lightgbm
+
+    if isinstance(model, lightgbm.Booster):
+        return model, None
+    if isinstance(model, lightgbm.LGBMModel):
+        if not getattr(model, "fitted_", False):
+            raise NotFittedError(f"This {type(model).__name__} instance is not fitted yet: fit it before shrinking.")
+        return model.booster_, model
+    return None, None
+
+
+def _flatten(structure: dict, shrinkage_scale: float = 1.0):
+    """Pre-order node list of one ``tree_structure`` (parents before children)."""
+    nodes, stack = [], [(structure, -1, 0)]
+    while stack:
+        node, parent, side = stack.pop()
+        index = len(nodes)
+        nodes.append((node, parent, side))
+        if "split_index" in node:
+            stack.append((node["right_child"], index, 1))
+            stack.append((node["left_child"], index, 0))
+    n = len(nodes)
+    left = np.full(n, -1, np.int64)
+    right = np.full(n, -1, np.int64)
+    feature = np.full(n, -1, np.int64)
+    threshold = np.zeros(n)
+    missing_left = np.zeros(n, np.uint8)
+    value = np.zeros(n)
+    weight = np.zeros(n)
+    count = np.zeros(n)
+    gain = np.zeros(n)
+    is_cat = np.zeros(n, np.uint8)
+    cat_offset = np.full(n, -1, np.int64)
+    bitsets: list[np.ndarray] = []
+    n_words = 0
+    for i, (node, parent, side) in enumerate(nodes):
+        if parent >= 0:
+            (left if side == 0 else right)[parent] = i
+        if "split_index" in node:
+            feature[i] = node["split_feature"]
+            gain[i] = node.get("split_gain", 0.0)
+            weight[i] = node["internal_weight"]
+            count[i] = node["internal_count"]
+            missing = node.get("missing_type", "None")
+            if node["decision_type"] == "==":
+                cats = np.array([int(c) for c in str(node["threshold"]).split("||")], dtype=np.int64)
+                words = np.zeros(int(cats.max()) // 32 + 1, dtype=np.uint32)
+                for c in cats:
+                    words[c >> 5] |= np.uint32(1) << np.uint32(c & 31)
+                is_cat[i], cat_offset[i] = 1, n_words
+                bitsets.append(words)
+                n_words += len(words)
+                missing_left[i] = 0  # NaN, negative and unseen categories go right
+            else:
+                threshold[i] = float(node["threshold"])
+                if missing == "Zero":
+                    raise ValueError("shrink does not support LightGBM models trained with zero_as_missing=True.")
+                if missing == "NaN":
+                    missing_left[i] = 1 if node["default_left"] else 0
+                else:  # "None": LightGBM treats NaN as 0.0
+                    missing_left[i] = 1 if 0.0 <= threshold[i] else 0
+        else:
+            if "leaf_coeff" in node:
+                raise ValueError("shrink does not support LightGBM linear trees (linear_tree=True).")
+            value[i] = node["leaf_value"]
+            weight[i] = node.get("leaf_weight", 0.0)
+            count[i] = node.get("leaf_count", 0.0)
+    bitset = np.concatenate(bitsets) if bitsets else np.zeros(0, np.uint32)
+    tree = build_tree(left, right, feature, threshold, missing_left, value, weight, count, gain,
+                      is_categorical=is_cat, cat_offset=cat_offset, cat_bitset=bitset)
+    # Internal nodes: the mass-weighted mean of the leaves below (a parent's Newton value).
+    tree.raw_value = subtree_weighted_mean(tree.parent.astype(np.int64), tree.left.astype(np.int64),
+                                           tree.raw_value, tree.weight)
+    tree.value = tree.raw_value.copy()
+    return tree
+
+
+def parse_lightgbm(model) -> ParsedModel:
+    """ParsedModel of a fitted LightGBM estimator or Booster."""
+    booster, estimator = _booster(model)
+    if booster is None:
+        from .shrink import SUPPORTED
+
+        raise TypeError(f"shrink does not support {type(model).__name__}. Supported models: {SUPPORTED}.")
+    dump = booster.dump_model()
+    if dump.get("average_output", False):
+        raise ValueError("shrink does not support LightGBM random-forest mode (boosting='rf').")
+    objective = str(dump.get("objective", "regression")).split()[0]
+    if objective not in _OBJECTIVES:
+        raise ValueError(f"shrink does not support the LightGBM objective {objective!r}; supported: "
+                         f"{sorted(_OBJECTIVES)}.")
+    link, loss = _OBJECTIVES[objective]
+    K = int(dump["num_tree_per_iteration"])
+    trees = [_flatten(info["tree_structure"]) for info in dump["tree_info"]]
+    if not trees:
+        raise ValueError("The LightGBM model has no trees.")
+    params = booster.params or {}
+    n_features = int(dump["max_feature_idx"]) + 1
+    fraction = float(params.get("feature_fraction", params.get("colsample_bytree", 1.0)))
+    max_bin = float(params.get("max_bin", 255))
+    thresholds = [np.minimum(np.maximum(t.count - 1.0, 1.0), max_bin) for t in trees]
+    classes = None
+    if link in ("logistic", "softmax"):
+        classes = getattr(estimator, "classes_", None) if estimator is not None else None
+        if classes is None:
+            classes = np.arange(2 if K == 1 else K)
+    names = getattr(estimator, "feature_names_in_", None) if estimator is not None else None
+    return ParsedModel(
+        trees=trees, kind="boosted", tree_output=(np.arange(len(trees)) % K).astype(np.int64), n_outputs=K,
+        aggregate="sum", init=np.zeros(K), link=link, loss=loss, trees_per_stage=K, classes=classes,
+        n_features_in=n_features, float32_input=False, split_features=np.full(len(trees), fraction * n_features),
+        split_thresholds=thresholds, source=type(model).__name__,
+        feature_names_in=None if names is None else np.asarray(names, dtype=object),
+    )

@@ -1,0 +1,216 @@
+"""Adapters for scikit-learn trees, forests and gradient boosting."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._tree import TreeArrays
+from .node_stats import NodeStats, subtree_weighted_mean
+from .parsed import ParsedModel, build_tree
+
+_MSE_CRITERIA = ("squared_error", "friedman_mse")
+
+
+def _sk_tree(tree_, value: np.ndarray, weight=None) -> TreeArrays:
+    """TreeArrays of a fitted ``sklearn.tree._tree.Tree`` with the given node values."""
+    left = tree_.children_left.astype(np.int64)
+    right = tree_.children_right.astype(np.int64)
+    count = tree_.weighted_n_node_samples.astype(np.float64)
+    impurity = tree_.impurity * count
+    internal = left >= 0
+    gain = np.zeros(len(left))
+    gain[internal] = impurity[internal] - impurity[left[internal]] - impurity[right[internal]]
+    missing = getattr(tree_, "missing_go_to_left", None)
+    missing = np.zeros(len(left), np.uint8) if missing is None else np.asarray(missing, np.uint8)
+    return build_tree(left, right, tree_.feature, tree_.threshold, missing, value,
+                      count if weight is None else weight, count, gain)
+
+
+def _classifier_values(tree_) -> np.ndarray:
+    value = np.asarray(tree_.value[:, 0, :], dtype=np.float64)
+    total = value.sum(axis=1, keepdims=True)
+    if not np.allclose(total, 1.0):  # scikit-learn < 1.4 stored class counts
+        value = value / np.where(total > 0, total, 1.0)
+    return value
+
+
+def _thresholds_per_node(est, tree_) -> np.ndarray:
+    """Candidate thresholds per feature at each node: 1 for the random splitter, else the node's rows - 1."""
+    if getattr(est, "splitter", "best") == "random":
+        return np.ones(tree_.node_count)
+    msl = est.min_samples_leaf
+    n = tree_.n_node_samples.astype(np.float64)
+    if isinstance(msl, float):
+        return np.maximum(n - 1.0, 1.0)
+    return np.maximum(n - 2.0 * msl + 1.0, 1.0)
+
+
+def _forest(model, estimators, is_classifier: bool) -> ParsedModel:
+    from sklearn.ensemble import BaseEnsemble
+
+    trees, stats, thresholds, n_split = [], [], [], []
+    n_outputs_ = getattr(model, "n_outputs_", 1)
+    if is_classifier and n_outputs_ > 1:
+        raise ValueError("Multi-output classifiers are not supported by shrink.")
+    criterion = getattr(model, "criterion", "squared_error")
+    for est in estimators:
+        tree_ = est.tree_
+        count = tree_.weighted_n_node_samples.astype(np.float64)
+        if is_classifier:
+            value = _classifier_values(tree_)
+            variance = value * (1.0 - value)
+        else:
+            value = np.asarray(tree_.value[:, :, 0], dtype=np.float64)
+            variance = tree_.impurity if criterion in _MSE_CRITERIA else None
+        trees.append(_sk_tree(tree_, value))
+        stats.append(None if variance is None else NodeStats.from_means(value, variance, count))
+        thresholds.append(_thresholds_per_node(est, tree_))
+        n_split.append(est.max_features_)
+    in_bag, design_effect = None, 1.0
+    if isinstance(model, BaseEnsemble) and getattr(model, "bootstrap", False):
+        in_bag = _bootstrap_counts(model)
+        max_samples = model.max_samples
+        design_effect = 1.0 + (float(max_samples) if isinstance(max_samples, float) else 1.0)
+    return ParsedModel(
+        trees=trees, kind="forest",
+        tree_output=np.full(len(trees), -1, dtype=np.int64),
+        n_outputs=trees[0].raw_value.shape[1], aggregate="mean",
+        init=np.zeros(trees[0].raw_value.shape[1]), link="proba" if is_classifier else "identity",
+        loss=None, trees_per_stage=1, classes=getattr(model, "classes_", None) if is_classifier else None,
+        n_features_in=model.n_features_in_, float32_input=True, split_features=np.array(n_split, dtype=np.float64),
+        split_thresholds=thresholds, source=type(model).__name__,
+        stored_stats=None if any(s is None for s in stats) else stats, in_bag=in_bag,
+        design_effect=design_effect,
+    )
+
+
+def _bootstrap_counts(model):
+    """``in_bag(t, n_rows, sample_weight)``: how often the bootstrap of tree ``t`` drew each training row."""
+    import inspect
+
+    try:
+        from sklearn.ensemble._forest import _generate_sample_indices, _get_n_samples_bootstrap
+    except ImportError:  # pragma: no cover - private helpers moved
+        return None
+    weighted = "sample_weight" in inspect.signature(_generate_sample_indices).parameters
+    seeds = [est.random_state for est in model.estimators_]
+
+    def in_bag(t: int, n_rows: int, sample_weight: np.ndarray | None) -> np.ndarray:
+        if weighted:
+            n_boot = _get_n_samples_bootstrap(n_rows, model.max_samples, sample_weight)
+            idx = _generate_sample_indices(seeds[t], n_rows, n_boot, sample_weight)
+        else:
+            n_boot = _get_n_samples_bootstrap(n_rows, model.max_samples)
+            idx = _generate_sample_indices(seeds[t], n_rows, n_boot)
+        return np.bincount(idx, minlength=n_rows).astype(np.float64)
+
+    return in_bag
+
+
+def _gradient_boosting(model, is_classifier: bool) -> ParsedModel:
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+
+    init_est = model.init_
+    if not (init_est == "zero" or isinstance(init_est, DummyClassifier | DummyRegressor)):
+        raise ValueError("shrink supports GradientBoosting models whose init is 'zero' or the default constant "
+                         f"estimator, not {type(init_est).__name__}.")
+    n_features = model.n_features_in_
+    init = np.asarray(model._raw_predict_init(np.zeros((1, n_features), dtype=np.float32)), dtype=np.float64)[0]
+    n_stages, K = model.estimators_.shape
+    loss_name = model.loss
+    if is_classifier:
+        if loss_name == "exponential":
+            link, loss = "exp_logistic", None
+        else:
+            link, loss = ("logistic", "binomial") if K == 1 else ("softmax", "multinomial")
+    else:
+        link, loss = "identity", ("squared_error" if loss_name == "squared_error" else None)
+    trees, thresholds, n_split = [], [], []
+    for stage in range(n_stages):
+        for k in range(K):
+            est = model.estimators_[stage, k]
+            tree_ = est.tree_
+            count = tree_.weighted_n_node_samples.astype(np.float64)
+            leaf_value = np.asarray(tree_.value[:, 0, 0], dtype=np.float64).reshape(-1, 1) * model.learning_rate
+            left = tree_.children_left.astype(np.int64)
+            parent = np.full(len(left), -1, dtype=np.int64)
+            internal = np.flatnonzero(left >= 0)
+            parent[left[internal]] = internal
+            parent[tree_.children_right[internal]] = internal
+            value = subtree_weighted_mean(parent, left, leaf_value, count)
+            trees.append(_sk_tree(tree_, value))
+            thresholds.append(_thresholds_per_node(est, tree_))
+            n_split.append(est.max_features_)
+    return ParsedModel(
+        trees=trees, kind="boosted", tree_output=np.tile(np.arange(K), n_stages).astype(np.int64), n_outputs=K,
+        aggregate="sum", init=init, link=link, loss=loss, trees_per_stage=K,
+        classes=getattr(model, "classes_", None), n_features_in=n_features, float32_input=True,
+        split_features=np.array(n_split, dtype=np.float64), split_thresholds=thresholds, source=type(model).__name__,
+    )
+
+
+def _hist_gradient_boosting(model, is_classifier: bool) -> ParsedModel:
+    if getattr(model, "_preprocessor", None) is not None or np.any(getattr(model, "is_categorical_", None) or False):
+        raise ValueError("shrink does not support HistGradientBoosting models with categorical features.")
+    predictors = model._predictors
+    K = len(predictors[0])
+    baseline = np.asarray(model._baseline_prediction, dtype=np.float64).reshape(-1)
+    if is_classifier:
+        link, loss = ("logistic", "binomial") if K == 1 else ("softmax", "multinomial")
+    else:
+        name = model.loss
+        link = "log" if name in ("poisson", "gamma") else "identity"
+        loss = {"squared_error": "squared_error", "poisson": "poisson"}.get(name)
+    n_bins = float(model.max_bins)
+    max_features = getattr(model, "max_features", 1.0)
+    n_split = max(1, int(np.ceil(max_features * model.n_features_in_)))
+    trees, thresholds = [], []
+    for stage in predictors:
+        for pred in stage:
+            nodes = pred.nodes
+            is_leaf = nodes["is_leaf"].astype(bool)
+            if np.any(nodes["is_categorical"][~is_leaf]):
+                raise ValueError("shrink does not support HistGradientBoosting models with categorical features.")
+            left = np.where(is_leaf, -1, nodes["left"].astype(np.int64))
+            right = np.where(is_leaf, -1, nodes["right"].astype(np.int64))
+            count = nodes["count"].astype(np.float64)
+            tree = build_tree(left, right, nodes["feature_idx"], nodes["num_threshold"], nodes["missing_go_to_left"],
+                              nodes["value"], count, count, nodes["gain"].clip(min=0))
+            tree.raw_value = subtree_weighted_mean(tree.parent.astype(np.int64), tree.left.astype(np.int64),
+                                                   tree.raw_value, tree.weight)
+            tree.value = tree.raw_value.copy()
+            trees.append(tree)
+            thresholds.append(np.minimum(np.maximum(tree.count - 1.0, 1.0), n_bins))
+    return ParsedModel(
+        trees=trees, kind="boosted", tree_output=np.tile(np.arange(K), len(predictors)).astype(np.int64),
+        n_outputs=K, aggregate="sum", init=baseline, link=link, loss=loss, trees_per_stage=K,
+        classes=getattr(model, "classes_", None), n_features_in=model.n_features_in_, float32_input=False,
+        split_features=np.full(len(trees), float(n_split)), split_thresholds=thresholds, source=type(model).__name__,
+    )
+
+
+def parse_sklearn(model) -> ParsedModel | None:
+    """ParsedModel of a fitted scikit-learn tree model, or ``None`` when ``model`` is not one we know."""
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        ExtraTreesRegressor,
+        GradientBoostingClassifier,
+        GradientBoostingRegressor,
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
+    from sklearn.tree import BaseDecisionTree, DecisionTreeClassifier
+
+    if isinstance(model, BaseDecisionTree):
+        return _forest(model, [model], isinstance(model, DecisionTreeClassifier))
+    if isinstance(model, RandomForestClassifier | ExtraTreesClassifier):
+        return _forest(model, model.estimators_, True)
+    if isinstance(model, RandomForestRegressor | ExtraTreesRegressor):
+        return _forest(model, model.estimators_, False)
+    if isinstance(model, GradientBoostingClassifier | GradientBoostingRegressor):
+        return _gradient_boosting(model, isinstance(model, GradientBoostingClassifier))
+    if isinstance(model, HistGradientBoostingClassifier | HistGradientBoostingRegressor):
+        return _hist_gradient_boosting(model, isinstance(model, HistGradientBoostingClassifier))
+    return None

@@ -1,0 +1,124 @@
+"""Adapter for XGBoost models (``XGBRegressor``, ``XGBClassifier``, ``Booster``), read from the JSON model.
+
+XGBoost sends a row left when ``x < split_condition`` (features as float32).  The node arrays use
+``x <= threshold``, so the threshold is the largest float32 below the split condition and
+features are compared as float32.  XGBoost is imported lazily: it is an optional dependency.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from sklearn.exceptions import NotFittedError
+
+from .node_stats import subtree_weighted_mean
+from .parsed import ParsedModel, build_tree
+
+_OBJECTIVES = {
+    "reg:squarederror": ("identity", "squared_error"),
+    "reg:absoluteerror": ("identity", None),
+    "reg:pseudohubererror": ("identity", None),
+    "reg:quantileerror": ("identity", None),
+    "count:poisson": ("log", "poisson"),
+    "reg:gamma": ("log", None),
+    "reg:tweedie": ("log", None),
+    "binary:logistic": ("logistic", "binomial"),
+    "multi:softprob": ("softmax", "multinomial"),
+    "multi:softmax": ("softmax", "multinomial"),
+}
+
+
+def _booster(model):
+    import xgboost
+
+    if isinstance(model, xgboost.Booster):
+        return model, None
+    if isinstance(model, xgboost.XGBModel):
+        try:
+            return model.get_booster(), model
+        except xgboost.core.XGBoostError as exc:
+            raise NotFittedError(f"This {type(model).__name__} instance is not fitted yet: fit it before "
+                                 "shrinking.") from exc
+    return None, None
+
+
+def _tree(spec: dict):
+    left = np.asarray(spec["left_children"], dtype=np.int64)
+    right = np.asarray(spec["right_children"], dtype=np.int64)
+    if np.any(np.asarray(spec.get("split_type", [])) != 0):
+        raise ValueError("shrink does not support XGBoost models with categorical splits.")
+    if int(spec["tree_param"].get("size_leaf_vector", "1")) > 1:
+        raise ValueError("shrink does not support XGBoost multi-target (vector-leaf) trees.")
+    cond = np.asarray(spec["split_conditions"], dtype=np.float64)
+    internal = left >= 0
+    # x < c  <=>  x <= nextafter(c, -inf) for float32 x.
+    threshold = np.where(internal, np.nextafter(cond.astype(np.float32), np.float32(-np.inf)).astype(np.float64), 0.0)
+    cover = np.asarray(spec["sum_hessian"], dtype=np.float64)
+    tree = build_tree(left, right, np.asarray(spec["split_indices"], dtype=np.int64), threshold,
+                      np.asarray(spec["default_left"], dtype=np.uint8), np.where(internal, 0.0, cond), cover, cover,
+                      np.asarray(spec["loss_changes"], dtype=np.float64))
+    tree.raw_value = subtree_weighted_mean(tree.parent.astype(np.int64), tree.left.astype(np.int64),
+                                           tree.raw_value, tree.weight)
+    tree.value = tree.raw_value.copy()
+    return tree
+
+
+def parse_xgboost(model) -> ParsedModel:
+    """ParsedModel of a fitted XGBoost estimator or Booster (tree boosters only)."""
+    import xgboost
+
+    booster, estimator = _booster(model)
+    if booster is None:
+        from .shrink import SUPPORTED
+
+        raise TypeError(f"shrink does not support {type(model).__name__}. Supported models: {SUPPORTED}.")
+    learner = json.loads(booster.save_raw(raw_format="json"))["learner"]
+    gbm = learner["gradient_booster"]
+    if gbm.get("name") not in ("gbtree", "dart"):
+        raise ValueError(f"shrink supports XGBoost tree boosters, not {gbm.get('name')!r}.")
+    if gbm.get("name") == "dart":
+        raise ValueError("shrink does not support XGBoost's dart booster (its trees carry dropout weights).")
+    objective = learner["objective"]["name"]
+    if objective not in _OBJECTIVES:
+        raise ValueError(f"shrink does not support the XGBoost objective {objective!r}; supported: "
+                         f"{sorted(_OBJECTIVES)}.")
+    link, loss = _OBJECTIVES[objective]
+    spec = gbm["model"]
+    trees = [_tree(t) for t in spec["trees"]]
+    if not trees:
+        raise ValueError("The XGBoost model has no trees.")
+    n_features = int(learner["learner_model_param"]["num_feature"])
+    K = max(1, int(learner["learner_model_param"].get("num_class", "0")))
+    per_stage = K * int(spec["gbtree_model_param"].get("num_parallel_tree", "1"))
+    tree_output = np.asarray(spec["tree_info"], dtype=np.int64)
+    # The constant margin (base score): the model's margin at any row minus its trees' sum there.
+    x0 = np.zeros((1, n_features), dtype=np.float32)
+    margin = np.asarray(booster.predict(xgboost.DMatrix(x0), output_margin=True), dtype=np.float64).reshape(-1)
+    tree_sum = np.zeros(K)
+    for t, tree in zip(tree_output, trees):
+        node = 0
+        while tree.left[node] >= 0:
+            node = tree.left[node] if 0.0 <= tree.threshold[node] else tree.right[node]
+        tree_sum[t] += tree.raw_value[node, 0]
+    config = json.loads(booster.save_config())["learner"]["gradient_booster"]
+    train = config.get("tree_train_param", {}) or config.get("updater", {})
+    max_bin = float(train.get("max_bin", 256)) if isinstance(train, dict) else 256.0
+    fraction = 1.0
+    if isinstance(train, dict):
+        for key in ("colsample_bytree", "colsample_bylevel", "colsample_bynode"):
+            fraction *= float(train.get(key, 1.0))
+    classes = None
+    if link in ("logistic", "softmax"):
+        classes = getattr(estimator, "classes_", None) if estimator is not None else None
+        if classes is None:
+            classes = np.arange(2 if K == 1 else K)
+    names = getattr(estimator, "feature_names_in_", None) if estimator is not None else None
+    return ParsedModel(
+        trees=trees, kind="boosted", tree_output=tree_output, n_outputs=K, aggregate="sum",
+        init=margin - tree_sum, link=link, loss=loss, trees_per_stage=per_stage, classes=classes,
+        n_features_in=n_features, float32_input=True, split_features=np.full(len(trees), fraction * n_features),
+        split_thresholds=[np.full(t.n_nodes, max_bin) for t in trees],
+        source=type(model).__name__, counts_are_rows=loss == "squared_error",
+        feature_names_in=None if names is None else np.asarray(names, dtype=object),
+    )

@@ -1,0 +1,157 @@
+"""The fitted, shrunk model that :func:`shrinktree.shrink` returns."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit, softmax
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import validate_data
+
+from .._tree import FlatForest, TreeArrays
+from .parsed import ParsedModel
+
+
+class _ShrunkModel(BaseEstimator):
+    """A fitted tree model whose node values were pooled toward their parents.
+
+    Built by :func:`shrinktree.shrink`; not meant to be constructed or fitted directly.
+
+    Attributes
+    ----------
+    trees_ : list of TreeArrays
+        Every tree's node table: ``raw_value`` (the original model's value, learning rate
+        included), pooled ``value``, ``pooling_factor``, ``count`` and ``weight``.
+    pooling_strength_ : ndarray
+        Per tree, ``k`` (``sigma^2/tau^2`` for ``"eb"``, ``lambda`` for ``"hs"``).
+    method_ : str
+    strength_ : float or None
+        The ``lambda`` used by ``"hs"`` (chosen by cross-validation when asked).
+    source_ : str
+        Class name of the shrunk model.
+    stats_source_ : str
+        Where the statistics for the pooling came from (see ``docs/posthoc.md``).
+    n_features_in_ : int
+    classes_ : ndarray (classifiers)
+    """
+
+    def _set_state(self, parsed: ParsedModel, method: str, strength, pooling_strength, stats_source: str):
+        self._parsed = parsed
+        self.trees_ = parsed.trees
+        self.pooling_strength_ = np.asarray(pooling_strength, dtype=np.float64)
+        self.method_ = method
+        self.strength_ = strength
+        self.source_ = parsed.source
+        self.stats_source_ = stats_source
+        self.n_features_in_ = parsed.n_features_in
+        if parsed.feature_names_in is not None:
+            self.feature_names_in_ = np.asarray(parsed.feature_names_in, dtype=object)
+        if parsed.classes is not None:
+            self.classes_ = np.asarray(parsed.classes)
+        self._forest = None
+        return self
+
+    @property
+    def pooling_factors_(self) -> list[np.ndarray]:
+        """Per tree, the pooling factor of every node (1 at the root)."""
+        self._check_fitted()
+        return [t.pooling_factor for t in self.trees_]
+
+    def tree_frame(self, index: int):
+        """Node table of tree ``index`` as a pandas DataFrame."""
+        self._check_fitted()
+        return self.trees_[index].to_frame()
+
+    def _check_fitted(self):
+        if not hasattr(self, "trees_"):
+            raise NotFittedError(f"This {type(self).__name__} holds no model; build it with shrinktree.shrink.")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_forest"] = None
+        return state
+
+    def _get_forest(self) -> FlatForest:
+        if getattr(self, "_forest", None) is None:
+            self._forest = FlatForest.from_trees(self.trees_)
+        return self._forest
+
+    def _check_X(self, X) -> np.ndarray:
+        self._check_fitted()
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False, order="C")
+        if self._parsed.float32_input:
+            X = X.astype(np.float32).astype(np.float64)
+        return np.ascontiguousarray(X)
+
+    def _raw(self, X) -> np.ndarray:
+        """Raw prediction (before the link) of shape (n_rows, n_outputs)."""
+        X = self._check_X(X)
+        return raw_predict(self._parsed, self._get_forest(), X)
+
+
+def raw_predict(parsed: ParsedModel, forest: FlatForest, X: np.ndarray) -> np.ndarray:
+    """Sum (or mean) of tree values plus ``init`` for validated, float64 ``X``."""
+    out = forest.predict_sum(X, parsed.tree_output, parsed.n_outputs)
+    if parsed.aggregate == "mean":
+        out /= len(parsed.trees)
+    return out + parsed.init
+
+
+def apply_link(parsed: ParsedModel, raw: np.ndarray) -> np.ndarray:
+    """``predict`` of regressors / ``predict_proba`` of classifiers from the raw prediction."""
+    link = parsed.link
+    if link == "identity":
+        return raw
+    if link == "log":
+        return np.exp(raw)
+    if link in ("logistic", "exp_logistic"):
+        p = expit(raw[:, 0] * (2.0 if link == "exp_logistic" else 1.0))
+        return np.column_stack([1.0 - p, p])
+    if link == "softmax":
+        return softmax(raw, axis=1)
+    # Averaged class proportions: pooling can push a node a hair outside [0, 1]; clip and renormalize.
+    proba = np.clip(raw, 0.0, 1.0)
+    total = proba.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, proba / total, 1.0 / proba.shape[1])
+
+
+class ShrunkModelRegressor(RegressorMixin, _ShrunkModel):
+    """A shrunk regression model (see :func:`shrinktree.shrink`)."""
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted values, shape (n_samples,) (or (n_samples, n_outputs) for multi-output trees)."""
+        out = apply_link(self._parsed, self._raw(X))
+        return out[:, 0] if out.shape[1] == 1 else out
+
+
+class ShrunkModelClassifier(ClassifierMixin, _ShrunkModel):
+    """A shrunk classification model (see :func:`shrinktree.shrink`)."""
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``."""
+        return apply_link(self._parsed, self._raw(X))
+
+    def decision_function(self, X) -> np.ndarray:
+        """Raw scores of boosted classifiers (log-odds, or per-class logits)."""
+        if self._parsed.link == "proba":
+            raise AttributeError("Forest classifiers have no decision_function; use predict_proba.")
+        raw = self._raw(X)
+        return raw[:, 0] if raw.shape[1] == 1 else raw
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted class labels."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def make_model(parsed: ParsedModel, method: str, strength, pooling_strength, stats_source: str) -> _ShrunkModel:
+    cls = ShrunkModelRegressor if parsed.link in ("identity", "log") else ShrunkModelClassifier
+    return cls()._set_state(parsed, method, strength, pooling_strength, stats_source)
+
+
+__all__ = ["ShrunkModelClassifier", "ShrunkModelRegressor", "TreeArrays", "apply_link", "make_model", "raw_predict"]

@@ -1,0 +1,142 @@
+"""The common form every adapter turns a fitted model into."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._tree import LEAF, TreeArrays
+from .node_stats import NodeStats
+
+LINKS = ("identity", "log", "logistic", "exp_logistic", "softmax", "proba")
+LOSSES = ("squared_error", "binomial", "multinomial", "poisson")
+
+
+@dataclass
+class ParsedModel:
+    """A fitted tree model as flat node arrays plus what is needed to predict and to estimate pooling.
+
+    Attributes
+    ----------
+    trees : list of TreeArrays
+        ``raw_value`` holds the model's own node values on the prediction scale (learning rate
+        included); for boosted trees internal nodes hold the mass-weighted mean of their leaves.
+        ``weight`` is the stored information mass of each node and ``count`` its stored
+        (weighted) number of rows, the ``N`` of Hierarchical Shrinkage.
+    kind : {"forest", "boosted"}
+    tree_output : ndarray of int64
+        Prediction column each tree adds to; ``-1`` when a tree's values hold all columns.
+    n_outputs : int
+        Columns of the raw prediction.
+    aggregate : {"mean", "sum"}
+        Forests average their trees, boosted models add them to ``init``.
+    init : ndarray of shape (n_outputs,)
+    link : str
+        Maps the raw prediction to ``predict``/``predict_proba`` (see ``LINKS``).
+    loss : str or None
+        Loss whose gradients replay a boosted model's fit (``LOSSES``); ``None`` for forests.
+    trees_per_stage : int
+        Boosted models: trees grown per iteration (one per class for multiclass).
+    classes : ndarray or None
+    n_features_in : int
+    float32_input : bool
+        The library compares features as float32 (scikit-learn trees, XGBoost).
+    stored_stats : list of NodeStats or None
+        Node statistics read from the model itself (forests of scikit-learn trees).
+    split_features : ndarray
+        Per tree, the number of features searched at each split.
+    split_thresholds : list of ndarray
+        Per tree and node, the number of candidate thresholds per searched feature.
+    in_bag : callable or None
+        ``in_bag(t, n_rows)`` gives tree ``t``'s bootstrap count of every training row.
+    source : str
+        Class name of the original model.
+    design_effect : float
+        Variance inflation of node means from bootstrap multiplicities (``1 + n_boot/n``): a node mean
+        over Poisson-repeated rows varies that much more than over as many distinct rows.
+    """
+
+    trees: list[TreeArrays]
+    kind: str
+    tree_output: np.ndarray
+    n_outputs: int
+    aggregate: str
+    init: np.ndarray
+    link: str
+    loss: str | None
+    trees_per_stage: int
+    classes: np.ndarray | None
+    n_features_in: int
+    float32_input: bool
+    split_features: np.ndarray
+    split_thresholds: list[np.ndarray]
+    source: str
+    stored_stats: list[NodeStats] | None = None
+    in_bag: Callable[[int, int], np.ndarray] | None = None
+    feature_names_in: np.ndarray | None = None
+    counts_are_rows: bool = True
+    design_effect: float = 1.0
+    notes: list[str] = field(default_factory=list)
+
+
+def parent_of(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Parent of every node from child links (``-1`` for the root)."""
+    n = len(left)
+    parent = np.full(n, -1, dtype=np.int32)
+    internal = np.flatnonzero(left >= 0)
+    parent[left[internal]] = internal
+    parent[right[internal]] = internal
+    return parent
+
+
+def build_tree(left, right, feature, threshold, missing_left, raw_value, weight, count, gain=None,
+               is_categorical=None, cat_offset=None, cat_bitset=None) -> TreeArrays:
+    """TreeArrays from child-linked node arrays, renumbered into topological (breadth-first) order if needed."""
+    left = np.asarray(left, dtype=np.int64)
+    right = np.asarray(right, dtype=np.int64)
+    n = len(left)
+    internal = left >= 0
+    order = None
+    if np.any(internal) and (np.any(left[internal] <= np.flatnonzero(internal)) or
+                             np.any(right[internal] <= np.flatnonzero(internal))):
+        order = [0]
+        head = 0
+        while head < len(order):
+            node = order[head]
+            head += 1
+            if left[node] >= 0:
+                order.extend((int(left[node]), int(right[node])))
+        order = np.array(order, dtype=np.int64)
+        if len(order) != n:
+            raise ValueError("The tree's child links do not form a single tree.")
+    raw_value = np.array(raw_value, dtype=np.float64, copy=True).reshape(n, -1)
+    arrays = {
+        "feature": np.where(internal, feature, LEAF).astype(np.int32),
+        "threshold": np.where(internal, threshold, 0.0).astype(np.float64),
+        "missing_left": np.asarray(missing_left).astype(np.uint8),
+        "raw_value": raw_value,
+        "weight": np.array(weight, dtype=np.float64, copy=True),
+        "count": np.array(count, dtype=np.float64, copy=True),
+        "gain": np.zeros(n) if gain is None else np.asarray(gain, dtype=np.float64),
+        "is_categorical": np.zeros(n, np.uint8) if is_categorical is None else np.asarray(is_categorical, np.uint8),
+        "cat_offset": np.full(n, -1, np.int64) if cat_offset is None else np.asarray(cat_offset, np.int64),
+    }
+    if order is not None:
+        new_id = np.empty(n, dtype=np.int64)
+        new_id[order] = np.arange(n)
+        arrays = {k: v[order] for k, v in arrays.items()}
+        left = np.where(internal, new_id[np.where(internal, left, 0)], LEAF)[order]
+        right = np.where(internal, new_id[np.where(internal, right, 0)], LEAF)[order]
+    left = np.where(left >= 0, left, LEAF).astype(np.int32)
+    right = np.where(left >= 0, right, LEAF).astype(np.int32)
+    tree = TreeArrays(
+        parent=parent_of(left, right), left=left, right=right, feature=arrays["feature"],
+        threshold=arrays["threshold"], missing_left=arrays["missing_left"], raw_value=arrays["raw_value"],
+        value=arrays["raw_value"].copy(), pooling_factor=np.ones(n), weight=arrays["weight"],
+        count=arrays["count"], gain=arrays["gain"], is_categorical=arrays["is_categorical"],
+        cat_offset=arrays["cat_offset"],
+        cat_bitset=np.zeros(0, np.uint32) if cat_bitset is None else np.asarray(cat_bitset, np.uint32),
+    )
+    return tree

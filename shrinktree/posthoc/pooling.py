@@ -1,0 +1,225 @@
+"""Pooling of parsed trees with the shared shrinkage kernel (``shrinktree._shrinkage``)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit, softmax
+
+from .._shrinkage import (
+    between_node_moments,
+    eb_factors,
+    effective_tests_table,
+    null_gain_factor,
+    pool_values,
+    shrink_tree_values,
+    within_variance,
+)
+from .._tree import TreeArrays
+from .node_stats import NodeStats, forest_stats, subtree_weighted_mean, tree_stats
+from .parsed import ParsedModel
+
+#: Nodes with at least this (weighted) number of rows form the groups whose pooled within
+#: variance estimates sigma^2 (the deepest such nodes: leaves when leaves are this large).
+MIN_GROUP_ROWS = 10.0
+_MAX_THRESHOLDS = 1024
+
+
+def frontier(stats: NodeStats, left: np.ndarray, right: np.ndarray, min_rows: float = MIN_GROUP_ROWS) -> np.ndarray:
+    """Mask of the deepest nodes holding at least ``min_rows`` rows (no child of theirs does)."""
+    big = stats.C >= min_rows
+    internal = left >= 0
+    big_child = np.zeros(len(left), dtype=bool)
+    big_child[internal] = big[left[internal]] | big[right[internal]]
+    mask = big & ~big_child
+    if not mask.any():
+        mask[0] = True
+    return mask
+
+
+def node_sigma2(stats: NodeStats, tree: TreeArrays) -> np.ndarray:
+    """Within-node noise variance per unit of mass, one value per output, pooled over the frontier nodes."""
+    mask = frontier(stats, tree.left, tree.right)
+    ss = stats.within_ss()[mask].sum(axis=0)
+    mass, count, groups = float(stats.H[mask].sum()), float(stats.C[mask].sum()), int(mask.sum())
+    return np.array([within_variance(float(s), mass, count, groups) for s in ss])
+
+
+def calibrated_null_factor(tree: TreeArrays, n_features: float, thresholds: np.ndarray) -> np.ndarray:
+    """Expected best split statistic under noise for each internal node (0 for leaves).
+
+    ``n_features`` features are searched at ``thresholds[node]`` candidate thresholds each.
+    """
+    table = effective_tests_table(_MAX_THRESHOLDS)
+    m = np.clip(np.asarray(thresholds, dtype=np.float64), 1, _MAX_THRESHOLDS).astype(np.int64)
+    n_eff = max(float(n_features), 1.0) * table[m]
+    return np.where(tree.left >= 0, null_gain_factor(n_eff), 0.0)
+
+
+def eb_pool_tree(tree: TreeArrays, sigma2: np.ndarray, null_factor: np.ndarray, est: NodeStats,
+                 joint: bool) -> float:
+    """Empirical-Bayes pooling of one tree in place; returns ``k = sigma^2/tau^2``.
+
+    A single-output tree goes through :func:`shrink_tree_values`, exactly as in the booster.
+    Several outputs either share one factor (``joint``: class proportions, so that they keep
+    summing to one; ``k`` from the summed moments) or get one factor each.
+    """
+    est_weight = np.ascontiguousarray(est.H, dtype=np.float64)
+    est_raw = np.ascontiguousarray(est.raw, dtype=np.float64)
+    null_factor = np.ascontiguousarray(null_factor, dtype=np.float64)
+    n_outputs = tree.raw_value.shape[1]
+    if n_outputs == 1:
+        return shrink_tree_values(tree, "eb", sigma2=float(sigma2[0]), null_factor=null_factor,
+                                  estimation_weight=est_weight, estimation_raw=est_raw[:, 0])
+    parent = tree.parent
+    moments = [between_node_moments(tree.left, tree.right, est_weight, np.ascontiguousarray(est_raw[:, j]),
+                                    float(sigma2[j]), null_factor) for j in range(n_outputs)]
+    if joint:
+        num = sum(m[0] for m in moments)
+        den = sum(m[1] for m in moments)
+        s2 = float(np.sum(sigma2))
+        tau2 = num / den if den > 0 and num > 0 else 0.0
+        factor = eb_factors(parent, tree.weight, s2, tau2)
+        k = s2 / tau2 if tau2 > 0 else np.inf
+    else:
+        factor = np.empty((tree.n_nodes, n_outputs))
+        ks = []
+        for j, (num, den) in enumerate(moments):
+            tau2 = num / den if den > 0 and num > 0 else 0.0
+            factor[:, j] = eb_factors(parent, tree.weight, float(sigma2[j]), tau2)[:, 0]
+            ks.append(sigma2[j] / tau2 if tau2 > 0 else np.inf)
+        k = float(np.mean(ks))
+    out = np.empty_like(tree.raw_value)
+    pool_values(parent, tree.raw_value, factor, out)
+    tree.value = out
+    tree.pooling_factor = factor[:, 0].copy() if factor.shape[1] == 1 else factor.mean(axis=1)
+    return float(k)
+
+
+def loss_gradients(loss: str, raw: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row gradients and hessians of ``loss`` at the raw prediction ``raw`` (n_rows, n_outputs).
+
+    ``y`` is the target (regression) or the class index (classification).
+    """
+    if loss == "squared_error":
+        return raw - y[:, None], np.ones_like(raw)
+    if loss == "poisson":
+        mu = np.exp(raw)
+        return mu - y[:, None], mu
+    if loss == "binomial":
+        p = expit(raw)
+        return p - y[:, None], p * (1.0 - p)
+    if loss == "multinomial":
+        p = softmax(raw, axis=1)
+        onehot = np.zeros_like(p)
+        onehot[np.arange(len(y)), y.astype(np.int64)] = 1.0
+        return p - onehot, p * (1.0 - p)
+    raise ValueError(f"Unknown loss {loss!r}.")
+
+
+def forest_targets(parsed: ParsedModel, y: np.ndarray) -> np.ndarray:
+    """``g = -y`` per output: one-hot class indicators for classifiers, the target(s) for regressors."""
+    if parsed.link == "proba":
+        onehot = np.zeros((len(y), parsed.n_outputs))
+        onehot[np.arange(len(y)), y.astype(np.int64)] = 1.0
+        return -onehot
+    return -y.reshape(len(y), -1).astype(np.float64)
+
+
+def eb_forest(parsed: ParsedModel, data) -> tuple[list[float], str]:
+    """EB pooling of every tree of a forest; returns the per-tree ``k`` and where the statistics came from."""
+    trees = parsed.trees
+    joint = parsed.link == "proba"
+    honest = data is not None and parsed.in_bag is not None
+    if honest:
+        X, y, w, weighted = data
+        g = np.ascontiguousarray(forest_targets(parsed, y))
+        h = np.ones(len(y))
+        n, sw = len(y), (w if weighted else None)
+        est_stats = forest_stats(trees, X, g, h, lambda t: w * (parsed.in_bag(t, n, sw) == 0))
+        source = "honest: out-of-bag rows of X, y"
+    elif parsed.stored_stats is not None:
+        est_stats = parsed.stored_stats
+        source = "calibrated: node statistics stored in the model"
+    elif data is not None:
+        X, y, w, weighted = data
+        g = np.ascontiguousarray(forest_targets(parsed, y))
+        in_bag, sw = parsed.in_bag, (w if weighted else None)
+        est_stats = forest_stats(trees, X, g, np.ones(len(y)),
+                                 lambda t: w if in_bag is None else in_bag(t, len(y), sw))
+        source = "calibrated: node statistics recomputed from X, y"
+    else:
+        raise ValueError(f"method='eb' for this {parsed.source} (criterion without stored node variances) "
+                         "needs the training rows: pass X and y.")
+    ks = []
+    for t, tree in enumerate(trees):
+        est = est_stats[t]
+        sigma2 = node_sigma2(est, tree)
+        if honest:
+            null = np.where(tree.left >= 0, 1.0, 0.0)
+        else:
+            null = calibrated_null_factor(tree, parsed.split_features[t], parsed.split_thresholds[t])
+            null = null * parsed.design_effect
+        ks.append(eb_pool_tree(tree, sigma2, null, est, joint))
+    return ks, source
+
+
+def replay_boosting(parsed: ParsedModel, X: np.ndarray, y: np.ndarray, w: np.ndarray, on_tree) -> None:
+    """Pass ``X, y`` through a boosted model stage by stage, recomputing each tree's gradient statistics.
+
+    ``on_tree(t, stats)`` receives the statistics of tree ``t`` at the gradients of the stage that grew it
+    (the model's own, unpooled predictions of the earlier stages).
+    """
+    if parsed.loss is None:
+        raise ValueError(f"Recomputing node statistics of {parsed.source} with link {parsed.link!r} is not "
+                         "supported; supported losses: squared error, Poisson, binary and multiclass log loss.")
+    raw = np.tile(parsed.init, (X.shape[0], 1)).astype(np.float64)
+    per_stage = parsed.trees_per_stage
+    for start in range(0, len(parsed.trees), per_stage):
+        g, h = loss_gradients(parsed.loss, raw, y)
+        updates = []
+        for t in range(start, start + per_stage):
+            k = int(parsed.tree_output[t])
+            tree = parsed.trees[t]
+            stats, leaf = tree_stats(tree, X, np.ascontiguousarray(g[:, k:k + 1]), np.ascontiguousarray(h[:, k]), w)
+            updates.append((k, tree.raw_value[leaf, 0]))
+            on_tree(t, stats)
+        for k, update in updates:
+            raw[:, k] += update
+
+
+def eb_boosted(parsed: ParsedModel, data) -> tuple[list[float], str]:
+    """EB pooling of every tree of a boosted model from replayed gradient statistics."""
+    if data is None:
+        raise ValueError(f"method='eb' for {parsed.source} needs the training rows X, y: boosted trees do not "
+                         "store the gradient statistics that the pooling strength is estimated from.")
+    X, y, w, _ = data
+    ks = [0.0] * len(parsed.trees)
+
+    def on_tree(t, stats):
+        tree = parsed.trees[t]
+        tree.weight = stats.H.copy()
+        tree.count = stats.C.copy()
+        tree.raw_value = subtree_weighted_mean(tree.parent.astype(np.int64), tree.left.astype(np.int64),
+                                               tree.raw_value, tree.weight)
+        thresholds = np.minimum(parsed.split_thresholds[t], np.maximum(stats.C - 1.0, 1.0))
+        null = calibrated_null_factor(tree, parsed.split_features[t], thresholds)
+        ks[t] = eb_pool_tree(tree, node_sigma2(stats, tree), null, stats, joint=False)
+
+    replay_boosting(parsed, X, y, w, on_tree)
+    return ks, "calibrated: gradient statistics recomputed by replaying the boosting on X, y"
+
+
+def hs_pool(parsed: ParsedModel, strength: float) -> list[float]:
+    """Hierarchical Shrinkage of every tree with ``lambda = strength``."""
+    return [shrink_tree_values(tree, "hs", strength=float(strength)) for tree in parsed.trees]
+
+
+def none_pool(parsed: ParsedModel) -> list[float]:
+    return [shrink_tree_values(tree, "none") for tree in parsed.trees]
+
+
+def recount(parsed: ParsedModel, X: np.ndarray, w: np.ndarray) -> None:
+    """Replace the stored node counts by the weighted row counts of ``X`` (models that store no counts)."""
+    for tree in parsed.trees:
+        stats, _ = tree_stats(tree, X, np.zeros((len(w), 1)), np.ones(len(w)), w)
+        tree.count = stats.C.copy()
