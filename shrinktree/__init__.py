@@ -2,7 +2,16 @@
 
 from ._tree import TreeArrays
 from .boosting import ShrinkBoostClassifier, ShrinkBoostRegressor
+from .posthoc import ShrunkClassifier, ShrunkRegressor, shrink
 
 __version__ = "0.1.0"
 
-__all__ = ["ShrinkBoostClassifier", "ShrinkBoostRegressor", "TreeArrays", "__version__"]
+__all__ = [
+    "ShrinkBoostClassifier",
+    "ShrinkBoostRegressor",
+    "ShrunkClassifier",
+    "ShrunkRegressor",
+    "TreeArrays",
+    "__version__",
+    "shrink",
+]

@@ -84,27 +84,36 @@ def _forest(model, estimators, is_classifier: bool) -> ParsedModel:
     )
 
 
-def _bootstrap_counts(model):
-    """``in_bag(t, n_rows, sample_weight)``: how often the bootstrap of tree ``t`` drew each training row."""
-    import inspect
+class _BootstrapCounts:
+    """``in_bag(t, n_rows, sample_weight)``: how often the bootstrap of tree ``t`` drew each training row.
 
-    try:
+    Replays scikit-learn's own draw from each tree's stored seed (a picklable callable).
+    """
+
+    def __init__(self, model):
+        self.seeds = [est.random_state for est in model.estimators_]
+        self.max_samples = model.max_samples
+
+    def __call__(self, t: int, n_rows: int, sample_weight: np.ndarray | None) -> np.ndarray:
+        import inspect
+
         from sklearn.ensemble._forest import _generate_sample_indices, _get_n_samples_bootstrap
-    except ImportError:  # pragma: no cover - private helpers moved
-        return None
-    weighted = "sample_weight" in inspect.signature(_generate_sample_indices).parameters
-    seeds = [est.random_state for est in model.estimators_]
 
-    def in_bag(t: int, n_rows: int, sample_weight: np.ndarray | None) -> np.ndarray:
-        if weighted:
-            n_boot = _get_n_samples_bootstrap(n_rows, model.max_samples, sample_weight)
-            idx = _generate_sample_indices(seeds[t], n_rows, n_boot, sample_weight)
-        else:
-            n_boot = _get_n_samples_bootstrap(n_rows, model.max_samples)
-            idx = _generate_sample_indices(seeds[t], n_rows, n_boot)
+        if "sample_weight" in inspect.signature(_generate_sample_indices).parameters:
+            n_boot = _get_n_samples_bootstrap(n_rows, self.max_samples, sample_weight)
+            idx = _generate_sample_indices(self.seeds[t], n_rows, n_boot, sample_weight)
+        else:  # scikit-learn < 1.8 draws without weights
+            n_boot = _get_n_samples_bootstrap(n_rows, self.max_samples)
+            idx = _generate_sample_indices(self.seeds[t], n_rows, n_boot)
         return np.bincount(idx, minlength=n_rows).astype(np.float64)
 
-    return in_bag
+
+def _bootstrap_counts(model):
+    try:
+        from sklearn.ensemble._forest import _generate_sample_indices, _get_n_samples_bootstrap  # noqa: F401
+    except ImportError:  # pragma: no cover - private helpers moved
+        return None
+    return _BootstrapCounts(model)
 
 
 def _gradient_boosting(model, is_classifier: bool) -> ParsedModel:
