@@ -91,7 +91,7 @@ def _bench(args: argparse.Namespace) -> int:
     try:
         result = run_stability(X, y, task, models, dataset=name, n_halves=halves, n_repeats=args.repeats,
                                max_rows=max_rows, importance_rows=500 if args.quick else 2000,
-                               random_state=args.seed, progress=progress)
+                               random_state=args.seed, n_threads=args.threads, progress=progress)
     finally:
         progress.close()
     table = result.table
@@ -237,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--max-rows", type=_positive_int, help="subsample larger data to this many rows "
                                                               "(default 50,000)")
     bench.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    bench.add_argument("--threads", type=_positive_int, help="threads per model (default: the libraries' own)")
     bench.add_argument("--output", metavar="FILE", help="also write the result table to this CSV file")
     bench.add_argument("--no-progress", action="store_true", help="do not show the progress line")
 

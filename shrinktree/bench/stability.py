@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -229,6 +230,24 @@ def _warm_up(spec: ModelSpec, task: str, data, y: np.ndarray, train: np.ndarray)
     _predict(model, _take(data, rows), task)
 
 
+@contextmanager
+def thread_limit(n_threads: int | None) -> Iterator[None]:
+    """Limit numba, OpenMP and BLAS thread pools to ``n_threads`` inside the block (no limit when None)."""
+    if n_threads is None:
+        yield
+        return
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        with threadpool_limits(limits=n_threads):
+            yield
+    finally:
+        numba.set_num_threads(previous)
+
+
 def _fit(spec: ModelSpec, task: str, seed: int, X, y):
     model = spec.build(task, seed)
     start = time.perf_counter()
@@ -238,7 +257,7 @@ def _fit(spec: ModelSpec, task: str, seed: int, X, y):
 
 def run_stability(X: pd.DataFrame, y, task: str, models: list[str] | None = None, *, dataset: str = "data",
                   n_halves: int = 4, n_repeats: int = 1, test_size: float = 0.25, max_rows: int | None = None,
-                  importance_rows: int = 2000, random_state: int = 0,
+                  importance_rows: int = 2000, random_state: int = 0, n_threads: int | None = None,
                   progress: Progress | None = None) -> BenchmarkResult:
     """Compare models on one dataset: accuracy, prediction spread, importance agreement and fit time.
 
@@ -265,6 +284,9 @@ def run_stability(X: pd.DataFrame, y, task: str, models: list[str] | None = None
         Test rows used for permutation importances.
     random_state : int, default=0
         Seeds the splits, halves, permutations and the models.
+    n_threads : int, optional
+        Limit every model's thread pools (numba, OpenMP, BLAS) to this many threads, for timings
+        that compare like with like; by default the libraries choose.
     progress : callable, optional
         Called as ``progress(done, total, message)`` after each fit.
 
@@ -279,6 +301,8 @@ def run_stability(X: pd.DataFrame, y, task: str, models: list[str] | None = None
     _check_positive_int("importance_rows", importance_rows)
     if max_rows is not None:
         _check_positive_int("max_rows", max_rows, low=20)
+    if n_threads is not None:
+        _check_positive_int("n_threads", n_threads)
     if not 0 < test_size < 1:
         raise ValueError(f"test_size must be between 0 and 1, got {test_size!r}.")
     if X.shape[1] == 0:
@@ -304,53 +328,54 @@ def run_stability(X: pd.DataFrame, y, task: str, models: list[str] | None = None
     total, done = n_repeats * len(specs) * (n_halves + 1), 0
     records: dict[str, list[dict]] = {spec.name: [] for spec in specs}
     failed: dict[str, str] = {}
-    for repeat in range(n_repeats):
-        split_seed = int(rng.integers(2**31 - 1))
-        stratify = y if task != "regression" else None
-        train, test = train_test_split(np.arange(len(y)), test_size=test_size, random_state=split_seed,
-                                       stratify=stratify)
-        y_train, y_test = y[train], y[test]
-        y_scale = float(np.std(y_test)) if task == "regression" else 1.0
-        y_scale = y_scale if y_scale > 0 else 1.0
-        halves = [train[random_half(y_train, task, rng)] for _ in range(n_halves)]
-        importance_idx = test[np.sort(rng.permutation(len(test))[:importance_rows])]
-        n_features = X.shape[1]
-        permutations = np.array([rng.permutation(len(importance_idx)) for _ in range(n_features)])
-        for spec in specs:
-            data = inputs[spec.inputs]
-            if spec.name in failed:
-                done += n_halves + 1
-                continue
-            fits_done = 0
-            try:
-                if spec.compiles and repeat == 0:
-                    _warm_up(spec, task, data, y, train)
-                seed = random_state + 1000 * repeat
-                model, seconds = _fit(spec, task, seed, _take(data, train), y_train)
-                done, fits_done = done + 1, fits_done + 1
-                if progress:
-                    progress(done, total, f"{dataset}: {spec.name} on the training rows ({seconds:.1f}s)")
-                error, auc = _accuracy(y_test, _predict(model, _take(data, test), task), task, n_classes, y_scale)
-                predictions, importances = [], []
-                for h, half in enumerate(halves):
-                    refit, _ = _fit(spec, task, seed + h + 1, _take(data, half), y[half])
-                    predictions.append(_predict(refit, _take(data, test), task))
-                    importances.append(permutation_importances(refit, _take(data, importance_idx),
-                                                               y[importance_idx], task, n_classes, permutations))
+    with thread_limit(n_threads):
+        for repeat in range(n_repeats):
+            split_seed = int(rng.integers(2**31 - 1))
+            stratify = y if task != "regression" else None
+            train, test = train_test_split(np.arange(len(y)), test_size=test_size, random_state=split_seed,
+                                           stratify=stratify)
+            y_train, y_test = y[train], y[test]
+            y_scale = float(np.std(y_test)) if task == "regression" else 1.0
+            y_scale = y_scale if y_scale > 0 else 1.0
+            halves = [train[random_half(y_train, task, rng)] for _ in range(n_halves)]
+            importance_idx = test[np.sort(rng.permutation(len(test))[:importance_rows])]
+            n_features = X.shape[1]
+            permutations = np.array([rng.permutation(len(importance_idx)) for _ in range(n_features)])
+            for spec in specs:
+                data = inputs[spec.inputs]
+                if spec.name in failed:
+                    done += n_halves + 1
+                    continue
+                fits_done = 0
+                try:
+                    if spec.compiles and repeat == 0:
+                        _warm_up(spec, task, data, y, train)
+                    seed = random_state + 1000 * repeat
+                    model, seconds = _fit(spec, task, seed, _take(data, train), y_train)
                     done, fits_done = done + 1, fits_done + 1
                     if progress:
-                        progress(done, total, f"{dataset}: {spec.name} on random half {h + 1}/{n_halves}")
-            except Exception as exc:  # a model that fails is reported, not allowed to end the whole comparison
-                failed[spec.name] = f"{type(exc).__name__}: {exc}"
-                last = traceback.format_exc(limit=1).strip().splitlines()[-1]
-                notes.append(f"{dataset}: {spec.name} failed ({last})")
-                done += n_halves + 1 - fits_done
-                continue
-            records[spec.name].append({
-                "error": error, "auc": auc, "fit_seconds": seconds,
-                "spread": prediction_spread(np.array(predictions), task, y_scale),
-                "importance_corr": importance_agreement(np.array(importances)),
-            })
+                        progress(done, total, f"{dataset}: {spec.name} on the training rows ({seconds:.1f}s)")
+                    error, auc = _accuracy(y_test, _predict(model, _take(data, test), task), task, n_classes, y_scale)
+                    predictions, importances = [], []
+                    for h, half in enumerate(halves):
+                        refit, _ = _fit(spec, task, seed + h + 1, _take(data, half), y[half])
+                        predictions.append(_predict(refit, _take(data, test), task))
+                        importances.append(permutation_importances(refit, _take(data, importance_idx),
+                                                                   y[importance_idx], task, n_classes, permutations))
+                        done, fits_done = done + 1, fits_done + 1
+                        if progress:
+                            progress(done, total, f"{dataset}: {spec.name} on random half {h + 1}/{n_halves}")
+                except Exception as exc:  # a model that fails is reported, not allowed to end the whole comparison
+                    failed[spec.name] = f"{type(exc).__name__}: {exc}"
+                    last = traceback.format_exc(limit=1).strip().splitlines()[-1]
+                    notes.append(f"{dataset}: {spec.name} failed ({last})")
+                    done += n_halves + 1 - fits_done
+                    continue
+                records[spec.name].append({
+                    "error": error, "auc": auc, "fit_seconds": seconds,
+                    "spread": prediction_spread(np.array(predictions), task, y_scale),
+                    "importance_corr": importance_agreement(np.array(importances)),
+                })
     rows = []
     for spec in specs:
         summary = pd.DataFrame(records[spec.name]).mean() if records[spec.name] else pd.Series(dtype=float)
