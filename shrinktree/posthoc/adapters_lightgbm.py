@@ -39,8 +39,8 @@ def _booster(model):
     return None, None
 
 
-def _flatten(structure: dict, shrinkage_scale: float = 1.0):
-    """Pre-order node list of one ``tree_structure`` (parents before children)."""
+def _flatten(structure: dict) -> dict:
+    """Node arrays of one ``tree_structure`` in pre-order (parents before children)."""
     nodes, stack = [], [(structure, -1, 0)]
     while stack:
         node, parent, side = stack.pop()
@@ -62,7 +62,6 @@ def _flatten(structure: dict, shrinkage_scale: float = 1.0):
     is_cat = np.zeros(n, np.uint8)
     cat_offset = np.full(n, -1, np.int64)
     bitsets: list[np.ndarray] = []
-    n_words = 0
     for i, (node, parent, side) in enumerate(nodes):
         if parent >= 0:
             (left if side == 0 else right)[parent] = i
@@ -74,12 +73,8 @@ def _flatten(structure: dict, shrinkage_scale: float = 1.0):
             missing = node.get("missing_type", "None")
             if node["decision_type"] == "==":
                 cats = np.array([int(c) for c in str(node["threshold"]).split("||")], dtype=np.int64)
-                words = np.zeros(int(cats.max()) // 32 + 1, dtype=np.uint32)
-                for c in cats:
-                    words[c >> 5] |= np.uint32(1) << np.uint32(c & 31)
-                is_cat[i], cat_offset[i] = 1, n_words
-                bitsets.append(words)
-                n_words += len(words)
+                is_cat[i], cat_offset[i] = 1, len(bitsets)
+                bitsets.append(cats)
                 missing_left[i] = 0  # NaN, negative and unseen categories go right
             else:
                 threshold[i] = float(node["threshold"])
@@ -95,9 +90,21 @@ def _flatten(structure: dict, shrinkage_scale: float = 1.0):
             value[i] = node["leaf_value"]
             weight[i] = node.get("leaf_weight", 0.0)
             count[i] = node.get("leaf_count", 0.0)
-    bitset = np.concatenate(bitsets) if bitsets else np.zeros(0, np.uint32)
-    tree = build_tree(left, right, feature, threshold, missing_left, value, weight, count, gain,
-                      is_categorical=is_cat, cat_offset=cat_offset, cat_bitset=bitset)
+    return dict(left=left, right=right, feature=feature, threshold=threshold, missing_left=missing_left,
+                value=value, weight=weight, count=count, gain=gain, is_cat=is_cat, cat_slot=cat_offset,
+                categories=bitsets)
+
+
+def _build(parts: dict, n_words: int):
+    """TreeArrays with every categorical node's bitset ``n_words`` words wide (one width per model)."""
+    words = np.zeros(len(parts["categories"]) * n_words, dtype=np.uint32)
+    for slot, cats in enumerate(parts["categories"]):
+        for c in cats:
+            words[slot * n_words + (c >> 5)] |= np.uint32(1) << np.uint32(c & 31)
+    cat_offset = np.where(parts["cat_slot"] >= 0, parts["cat_slot"] * n_words, -1)
+    tree = build_tree(parts["left"], parts["right"], parts["feature"], parts["threshold"], parts["missing_left"],
+                      parts["value"], parts["weight"], parts["count"], parts["gain"],
+                      is_categorical=parts["is_cat"], cat_offset=cat_offset, cat_bitset=words)
     # Internal nodes: the mass-weighted mean of the leaves below (a parent's Newton value).
     tree.raw_value = subtree_weighted_mean(tree.parent.astype(np.int64), tree.left.astype(np.int64),
                                            tree.raw_value, tree.weight)
@@ -121,9 +128,13 @@ def parse_lightgbm(model) -> ParsedModel:
                          f"{sorted(_OBJECTIVES)}.")
     link, loss = _OBJECTIVES[objective]
     K = int(dump["num_tree_per_iteration"])
-    trees = [_flatten(info["tree_structure"]) for info in dump["tree_info"]]
-    if not trees:
+    parts = [_flatten(info["tree_structure"]) for info in dump["tree_info"]]
+    if not parts:
         raise ValueError("The LightGBM model has no trees.")
+    max_cat = max((int(c.max()) for p in parts for c in p["categories"]), default=-1)
+    n_words = max_cat // 32 + 1 if max_cat >= 0 else 0
+    trees = [_build(p, n_words) for p in parts]
+    cat_features = np.unique(np.concatenate([p["feature"][p["is_cat"] == 1] for p in parts])).astype(np.int64)
     params = booster.params or {}
     n_features = int(dump["max_feature_idx"]) + 1
     fraction = float(params.get("feature_fraction", params.get("colsample_bytree", 1.0)))
@@ -141,4 +152,5 @@ def parse_lightgbm(model) -> ParsedModel:
         n_features_in=n_features, float32_input=False, split_features=np.full(len(trees), fraction * n_features),
         split_thresholds=thresholds, source=type(model).__name__,
         feature_names_in=None if names is None else np.asarray(names, dtype=object),
+        cat_features=cat_features, cat_limit=32 * n_words,
     )

@@ -84,9 +84,7 @@ class _ShrunkModel(BaseEstimator):
     def _check_X(self, X) -> np.ndarray:
         self._check_fitted()
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False, order="C")
-        if self._parsed.float32_input:
-            X = X.astype(np.float32).astype(np.float64)
-        return np.ascontiguousarray(X)
+        return self._parsed.prepare_X(X)
 
     def _raw(self, X) -> np.ndarray:
         """Raw prediction (before the link) of shape (n_rows, n_outputs)."""

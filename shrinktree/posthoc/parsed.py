@@ -78,6 +78,24 @@ class ParsedModel:
     feature_names_in: np.ndarray | None = None
     counts_are_rows: bool = True
     design_effect: float = 1.0
+    cat_features: np.ndarray | None = None
+    cat_limit: int = 0
+
+    def prepare_X(self, X: np.ndarray) -> np.ndarray:
+        """Validated float64 ``X`` as the trees compare it.
+
+        Features are rounded to float32 where the library compares float32, and categorical codes
+        outside ``[0, cat_limit)`` become NaN: they go right, as in LightGBM, and never index
+        past a node's own bitset.
+        """
+        if self.float32_input:
+            X = X.astype(np.float32).astype(np.float64)
+        if self.cat_features is not None and len(self.cat_features):
+            X = np.array(X, dtype=np.float64, copy=True)
+            cols = X[:, self.cat_features]
+            cols[(cols < 0) | (cols >= self.cat_limit)] = np.nan
+            X[:, self.cat_features] = cols
+        return np.ascontiguousarray(X)
     notes: list[str] = field(default_factory=list)
 
 

@@ -89,8 +89,7 @@ def validate_data(parsed: ParsedModel, X, y, sample_weight):
     w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
     if not np.any(w > 0):
         raise ValueError("sample_weight must have at least one positive entry.")
-    X_model = X.astype(np.float32).astype(np.float64) if parsed.float32_input else X
-    return np.ascontiguousarray(X_model), y_enc, np.ascontiguousarray(w), sample_weight is not None, X, y
+    return parsed.prepare_X(X), y_enc, np.ascontiguousarray(w), sample_weight is not None, X, y
 
 
 def _check_strength(method: str, strength):
