@@ -156,7 +156,7 @@ def test_run_stability_classification_subsample_and_progress():
 def test_run_stability_reports_a_failing_model_without_stopping(monkeypatch):
     from shrinktree.bench import models as model_module
 
-    def broken(task, random_state):
+    def broken(task, random_state, n_threads=None):
         raise RuntimeError("cannot fit")
 
     spec = model_module.MODELS["sklearn-hgb"]

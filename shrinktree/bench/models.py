@@ -36,7 +36,8 @@ class ModelSpec:
     inputs : {"ordinal", "frame"}
         Feature representation the model is fitted on.
     build : callable
-        ``build(task, random_state) -> estimator`` (unfitted, scikit-learn API).
+        ``build(task, random_state, n_threads) -> estimator`` (unfitted, scikit-learn API); ``n_threads``
+        is passed to the library's own thread setting when not None.
     compiles : bool
         Whether the first fit in a process pays a just-in-time compilation (numba) that a
         fair timing should exclude by warming the model up first.
@@ -46,7 +47,7 @@ class ModelSpec:
     label: str
     requires: str | None
     inputs: str
-    build: Callable[[str, int], BaseEstimator]
+    build: Callable[[str, int, int | None], BaseEstimator]
     compiles: bool = False
 
     def available(self) -> bool:
@@ -61,7 +62,8 @@ def _is_classification(task: str) -> bool:
 
 
 def _shrinktree(shrinkage: str):
-    def build(task: str, random_state: int) -> BaseEstimator:
+    def build(task: str, random_state: int, n_threads: int | None = None) -> BaseEstimator:
+        # shrinktree's numba threads are set process-wide (see shrinktree.bench.stability.thread_limit).
         from ..boosting import ShrinkBoostClassifier, ShrinkBoostRegressor
 
         cls = ShrinkBoostClassifier if _is_classification(task) else ShrinkBoostRegressor
@@ -70,43 +72,48 @@ def _shrinktree(shrinkage: str):
     return build
 
 
-def _lightgbm(task: str, random_state: int) -> BaseEstimator:
+def _threads(n_threads: int | None) -> dict:
+    return {} if n_threads is None else {"n_jobs": n_threads}
+
+
+def _lightgbm(task: str, random_state: int, n_threads: int | None = None) -> BaseEstimator:
     import lightgbm
 
     cls = lightgbm.LGBMClassifier if _is_classification(task) else lightgbm.LGBMRegressor
-    return cls(random_state=random_state, verbose=-1)
+    return cls(random_state=random_state, verbose=-1, **_threads(n_threads))
 
 
-def _lightgbm_path_smooth(task: str, random_state: int) -> BaseEstimator:
+def _lightgbm_path_smooth(task: str, random_state: int, n_threads: int | None = None) -> BaseEstimator:
     classification = _is_classification(task)
     splitter = (StratifiedKFold if classification else KFold)(n_splits=3, shuffle=True, random_state=random_state)
     scoring = "neg_log_loss" if classification else "neg_mean_squared_error"
-    return GridSearchCV(_lightgbm(task, random_state), {"path_smooth": list(PATH_SMOOTH_GRID)}, cv=splitter,
+    return GridSearchCV(_lightgbm(task, random_state, n_threads), {"path_smooth": list(PATH_SMOOTH_GRID)}, cv=splitter,
                         scoring=scoring, refit=True)
 
 
-def _xgboost(task: str, random_state: int) -> BaseEstimator:
+def _xgboost(task: str, random_state: int, n_threads: int | None = None) -> BaseEstimator:
     import xgboost
 
     cls = xgboost.XGBClassifier if _is_classification(task) else xgboost.XGBRegressor
-    return cls(random_state=random_state)
+    return cls(random_state=random_state, **_threads(n_threads))
 
 
-def _sklearn_hgb(task: str, random_state: int) -> BaseEstimator:
+def _sklearn_hgb(task: str, random_state: int, n_threads: int | None = None) -> BaseEstimator:
+    # HistGradientBoosting's OpenMP threads are limited process-wide by threadpoolctl.
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
     cls = HistGradientBoostingClassifier if _is_classification(task) else HistGradientBoostingRegressor
     return cls(random_state=random_state)
 
 
-def _imodels_hs_forest(task: str, random_state: int) -> BaseEstimator:
+def _imodels_hs_forest(task: str, random_state: int, n_threads: int | None = None) -> BaseEstimator:
     from imodels import HSTreeClassifierCV, HSTreeRegressorCV
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
     if _is_classification(task):
-        forest = RandomForestClassifier(n_estimators=100, random_state=random_state)
+        forest = RandomForestClassifier(n_estimators=100, random_state=random_state, **_threads(n_threads))
         return HSTreeClassifierCV(estimator_=forest, reg_param_list=list(HS_REG_PARAMS), cv=3)
-    forest = RandomForestRegressor(n_estimators=100, random_state=random_state)
+    forest = RandomForestRegressor(n_estimators=100, random_state=random_state, **_threads(n_threads))
     return HSTreeRegressorCV(estimator_=forest, reg_param_list=list(HS_REG_PARAMS), cv=3)
 
 

@@ -220,10 +220,10 @@ def random_half(y: np.ndarray, task: str, rng: np.random.Generator) -> np.ndarra
     return np.sort(np.concatenate(rows))
 
 
-def _warm_up(spec: ModelSpec, task: str, data, y: np.ndarray, train: np.ndarray) -> None:
+def _warm_up(spec: ModelSpec, task: str, data, y: np.ndarray, train: np.ndarray, n_threads: int | None) -> None:
     """Fit once, untimed, on a few rows so just-in-time compilation is not counted as fit time."""
     rows = train[: min(len(train), 500)]
-    model = spec.build(task, 0)
+    model = spec.build(task, 0, n_threads)
     if "early_stopping" in model.get_params():
         model.set_params(early_stopping=True)  # compile the validation-scoring path as well
     model.fit(_take(data, rows), y[rows])
@@ -248,8 +248,8 @@ def thread_limit(n_threads: int | None) -> Iterator[None]:
         numba.set_num_threads(previous)
 
 
-def _fit(spec: ModelSpec, task: str, seed: int, X, y):
-    model = spec.build(task, seed)
+def _fit(spec: ModelSpec, task: str, seed: int, n_threads: int | None, X, y):
+    model = spec.build(task, seed, n_threads)
     start = time.perf_counter()
     model.fit(X, y)
     return model, time.perf_counter() - start
@@ -349,16 +349,16 @@ def run_stability(X: pd.DataFrame, y, task: str, models: list[str] | None = None
                 fits_done = 0
                 try:
                     if spec.compiles and repeat == 0:
-                        _warm_up(spec, task, data, y, train)
+                        _warm_up(spec, task, data, y, train, n_threads)
                     seed = random_state + 1000 * repeat
-                    model, seconds = _fit(spec, task, seed, _take(data, train), y_train)
+                    model, seconds = _fit(spec, task, seed, n_threads, _take(data, train), y_train)
                     done, fits_done = done + 1, fits_done + 1
                     if progress:
                         progress(done, total, f"{dataset}: {spec.name} on the training rows ({seconds:.1f}s)")
                     error, auc = _accuracy(y_test, _predict(model, _take(data, test), task), task, n_classes, y_scale)
                     predictions, importances = [], []
                     for h, half in enumerate(halves):
-                        refit, _ = _fit(spec, task, seed + h + 1, _take(data, half), y[half])
+                        refit, _ = _fit(spec, task, seed + h + 1, n_threads, _take(data, half), y[half])
                         predictions.append(_predict(refit, _take(data, test), task))
                         importances.append(permutation_importances(refit, _take(data, importance_idx),
                                                                    y[importance_idx], task, n_classes, permutations))
