@@ -1,0 +1,253 @@
+"""Input handling for categorical features: detection, level lists, and mapping values to codes.
+
+Which columns are categorical
+-----------------------------
+``categorical_features="from_dtype"`` (the default) treats the columns of a pandas DataFrame whose
+dtype is ``category``, ``object`` or a string dtype as categorical;
+numpy input then has no categorical features and is handled exactly as before.  Indices, column names
+or a boolean mask select columns explicitly (numeric columns then hold levels by value: integers, or
+floats with integer values); ``None`` disables categorical handling.
+
+Codes
+-----
+At fit time each categorical feature stores the sorted list of the levels it saw (``levels_[j]``), and
+its values become codes ``0 .. L-1`` (their position in that list).  At predict time values are looked
+up *by value*, so the order of a pandas column's categories does not matter.  Missing values and levels
+not seen at fit time both become the *missing code* ``L`` for the engine (NaN in the float matrix used
+by tree prediction) and follow each split's learned default side.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+
+FROM_DTYPE = "from_dtype"
+
+
+def _is_text_or_category(dtype) -> bool:
+    return (isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dtype)
+            or pd.api.types.is_string_dtype(dtype))
+
+
+def _column_names(X) -> list | None:
+    return list(X.columns) if isinstance(X, pd.DataFrame) else None
+
+
+def resolve_categorical_features(X, categorical_features) -> np.ndarray:
+    """Boolean mask of the categorical columns of ``X``.
+
+    Parameters
+    ----------
+    X : array-like or pandas.DataFrame of shape (n_samples, n_features)
+    categorical_features : "from_dtype", None, array-like of int, of str, or of bool
+
+    Returns
+    -------
+    mask : ndarray of bool, shape (n_features,)
+    """
+    n_features = X.shape[1] if hasattr(X, "shape") and len(X.shape) == 2 else None
+    if n_features is None:
+        return None
+    names = _column_names(X)
+    if categorical_features is None:
+        return np.zeros(n_features, dtype=bool)
+    if isinstance(categorical_features, str):
+        if categorical_features != FROM_DTYPE:
+            raise ValueError(f"categorical_features must be 'from_dtype', None, or indices, names or a boolean "
+                             f"mask of columns; got {categorical_features!r}.")
+        if names is None:
+            return np.zeros(n_features, dtype=bool)
+        return np.array([_is_text_or_category(X[c].dtype) for c in X.columns], dtype=bool)
+    selection = list(np.asarray(categorical_features, dtype=object).ravel())
+    mask = np.zeros(n_features, dtype=bool)
+    if len(selection) == 0:
+        return mask
+    if all(isinstance(s, (bool, np.bool_)) for s in selection):
+        if len(selection) != n_features:
+            raise ValueError(f"categorical_features as a boolean mask needs {n_features} entries (one per "
+                             f"feature), got {len(selection)}.")
+        return np.array(selection, dtype=bool)
+    for s in selection:
+        if isinstance(s, str):
+            if names is None:
+                raise ValueError(f"categorical_features names a column ({s!r}) but X has no column names; "
+                                 "pass a DataFrame or use indices.")
+            if s not in names:
+                raise ValueError(f"categorical_features names the column {s!r}, which X does not have.")
+            mask[names.index(s)] = True
+        elif isinstance(s, numbers.Integral) and not isinstance(s, (bool, np.bool_)):
+            if not -n_features <= int(s) < n_features:
+                raise ValueError(f"categorical_features index {s} is out of range for {n_features} features.")
+            mask[int(s)] = True
+        else:
+            raise ValueError(f"categorical_features entries must be all ints, all str or all bool; got {s!r}.")
+    return mask
+
+
+def _sorted_levels(values: np.ndarray) -> np.ndarray:
+    """Distinct non-missing values in a deterministic order (sorted when the values are comparable)."""
+    uniques = pd.unique(values)
+    try:
+        return np.asarray(sorted(uniques), dtype=object)
+    except TypeError:
+        # Mixed, incomparable types: order by type name then text, still independent of row order.
+        return np.asarray(sorted(uniques, key=lambda v: (type(v).__name__, str(v))), dtype=object)
+
+
+def _numeric_levels(column: np.ndarray, name: str, stage: str) -> np.ndarray:
+    """Validate a numeric categorical column (finite integers or NaN) and return it as float64."""
+    try:
+        values = np.asarray(column, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"Categorical feature {name} has values that are neither numbers nor missing "
+                         f"at {stage} time.") from exc
+    finite = values[~np.isnan(values)]
+    if np.any(np.isinf(finite)):
+        raise ValueError(f"Categorical feature {name} contains infinity at {stage} time.")
+    if np.any(finite != np.round(finite)):
+        bad = finite[finite != np.round(finite)][0]
+        raise ValueError(f"Categorical feature {name} contains the non-integer value {bad!r} at {stage} time; "
+                         "numeric categories must be integers (or pass the column as a pandas category/str).")
+    return values
+
+
+class CategoricalEncoder:
+    """Maps the categorical columns of ``X`` to integer codes, learning each feature's levels at fit.
+
+    Attributes
+    ----------
+    mask_ : ndarray of bool
+        Which columns are categorical.
+    categorical_index_ : ndarray of int64
+        Column indices of the categorical features (in order).
+    levels_ : list of ndarray
+        Per categorical feature, its levels (float64 for numeric columns, object otherwise).
+    n_levels_ : ndarray of int64
+        Number of levels of each categorical feature (its missing code).
+    from_text_ : ndarray of bool
+        Whether each categorical column was a category/text column at fit time.
+    """
+
+    def fit_transform(self, X, mask: np.ndarray):
+        """Learn the levels of the masked columns and encode them.
+
+        Returns
+        -------
+        X_float : DataFrame or ndarray
+            ``X`` with every categorical column replaced by float codes (NaN for missing), ready for
+            scikit-learn's numeric validation (which keeps the column names).
+        """
+        self.mask_ = np.asarray(mask, dtype=bool)
+        self.categorical_index_ = np.flatnonzero(self.mask_).astype(np.int64)
+        self.levels_, self.from_text_ = [], []
+        self._lookup = []
+        for j in self.categorical_index_:
+            column, name = self._column(X, j)
+            text = _is_text_or_category(getattr(column, "dtype", np.dtype(float))) and not self._is_numeric(column)
+            if text:
+                values = np.asarray(column.astype(object) if isinstance(column, pd.Series) else column, dtype=object)
+                present = values[~pd.isna(values)]
+                levels = _sorted_levels(present)
+            else:
+                values = _numeric_levels(self._numeric_values(column), name, "fit")
+                levels = np.unique(values[~np.isnan(values)])
+            self.levels_.append(levels)
+            self.from_text_.append(text)
+            self._lookup.append(pd.Index(levels))
+        self.from_text_ = np.array(self.from_text_, dtype=bool)
+        self.n_levels_ = np.array([len(levels) for levels in self.levels_], dtype=np.int64)
+        return self._encode(X, "fit")
+
+    def transform(self, X):
+        """Encode ``X`` with the levels learned at fit (unseen levels and missing values become NaN)."""
+        return self._encode(X, "predict")
+
+    # -- helpers ---------------------------------------------------------------------------------
+    @staticmethod
+    def _is_numeric(column) -> bool:
+        dtype = getattr(column, "dtype", None)
+        if isinstance(dtype, pd.CategoricalDtype):
+            return False
+        return dtype is not None and pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+    @staticmethod
+    def _column(X, j):
+        if isinstance(X, pd.DataFrame):
+            return X.iloc[:, j], repr(X.columns[j])
+        return np.asarray(X)[:, j], f"{j}"
+
+    @staticmethod
+    def _numeric_values(column):
+        if isinstance(column, pd.Series):
+            return column.to_numpy(dtype=np.float64, na_value=np.nan)
+        return column
+
+    def _codes(self, column, i: int, name: str, stage: str) -> np.ndarray:
+        """Float codes of one column: position in ``levels_[i]``, NaN when missing or unseen."""
+        lookup = self._lookup[i]
+        dtype = getattr(column, "dtype", None)
+        if stage == "predict" and self.from_text_[i] and self._is_numeric(column):
+            raise ValueError(f"Feature {name} was categorical (category/text) at fit time but is numeric "
+                             f"({dtype}) at predict time; pass it with the same kind of values.")
+        if isinstance(dtype, pd.CategoricalDtype):
+            # Map the (few) categories by value, then index by the per-row category codes.
+            categories = column.cat.categories
+            if self.from_text_[i]:
+                category_codes = lookup.get_indexer(categories.astype(object))
+            else:
+                numeric = _numeric_levels(np.asarray(categories, dtype=object), name, stage)
+                category_codes = lookup.get_indexer(numeric)
+            row_codes = column.cat.codes.to_numpy()
+            codes = np.where(row_codes >= 0, category_codes[np.maximum(row_codes, 0)], -1)
+        elif self.from_text_[i]:
+            values = np.asarray(column.astype(object) if isinstance(column, pd.Series) else column, dtype=object)
+            codes = lookup.get_indexer(values)
+            codes[pd.isna(values)] = -1
+        else:
+            values = _numeric_levels(self._numeric_values(column), name, stage)
+            codes = lookup.get_indexer(values)
+            codes[np.isnan(values)] = -1
+        out = codes.astype(np.float64)
+        out[codes < 0] = np.nan
+        return out
+
+    def _encode(self, X, stage: str):
+        if len(self.categorical_index_) == 0:
+            return X
+        if isinstance(X, pd.DataFrame):
+            out = X.copy(deep=False)
+            for i, j in enumerate(self.categorical_index_):
+                column, name = self._column(X, j)
+                out.isetitem(int(j), self._codes(column, i, name, stage))
+            return out
+        array = np.asarray(X)
+        if array.ndim != 2:
+            return X
+        numeric_part = np.ones(array.shape[1], dtype=bool)
+        numeric_part[self.categorical_index_] = False
+        out = np.empty(array.shape, dtype=np.float64)
+        if np.any(numeric_part):
+            try:
+                out[:, numeric_part] = np.asarray(array[:, numeric_part], dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError("Non-categorical features must be numeric; mark text columns with "
+                                 "categorical_features.") from exc
+        for i, j in enumerate(self.categorical_index_):
+            out[:, j] = self._codes(array[:, j], i, f"{j}", stage)
+        return out
+
+
+def engine_codes(X_float: np.ndarray, categorical_index: np.ndarray, n_levels: np.ndarray) -> np.ndarray:
+    """Feature-major int32 codes ``(n_categorical, n_samples)`` with NaN mapped to the missing code ``L``."""
+    codes = np.empty((len(categorical_index), X_float.shape[0]), dtype=np.int32)
+    for i, j in enumerate(categorical_index):
+        column = X_float[:, j]
+        missing = np.isnan(column)
+        codes[i] = np.where(missing, n_levels[i], np.where(missing, 0, column)).astype(np.int32)
+        # The engine indexes histograms by code without bounds checks: verify the range here.
+        if codes[i].size and (codes[i].min() < 0 or codes[i].max() > n_levels[i]):
+            raise ValueError(f"Categorical codes of feature {j} are out of range.")
+    return codes
