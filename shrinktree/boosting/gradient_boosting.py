@@ -7,6 +7,7 @@ import sys
 import time
 
 import numpy as np
+import pandas as pd
 from numba import njit, prange
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
@@ -17,6 +18,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from .._shrinkage import (
     SHRINKAGE_MODES,
+    categorical_null_gain,
     effective_tests_table,
     null_gain_factor,
     shrink_tree_values,
@@ -24,11 +26,15 @@ from .._shrinkage import (
 )
 from .._tree import FlatForest, TreeArrays
 from .binning import BinMapper
+from .categorical import FROM_DTYPE, CategoricalEncoder, engine_codes, resolve_categorical_features
 from .grower import TreeGrower
 from .loss import BinaryLogLoss, MultinomialLogLoss, SquaredError
 from .predictor import add_leaf_values, add_tree_binned, add_values_by_leaf, leaves_binned, node_statistics
+from .splitting import LEVELS_EB, LEVELS_FIXED_K, LEVELS_RAW
 
 MIN_HESSIAN = 1e-3
+# Score categorical partitions by the Newton gain of the pooled level sums (True) or the raw sums (False).
+POOLED_LEVEL_GAIN = True
 EB_METHODS = ("honest", "calibrated", "naive")
 HONEST_FRACTION = 0.5
 
@@ -50,6 +56,19 @@ def hash_rows(binned, y_bits):
         h = _mix64(y_bits[i])
         for f in range(n_features):
             h = _mix64(h ^ (np.uint64(binned[f, i]) + np.uint64(f) * np.uint64(257)))
+        out[i] = h
+    return out
+
+
+@njit(parallel=True, cache=True)
+def hash_rows_with_codes(row_hash, codes):
+    """Mix the categorical codes into the row hashes of :func:`hash_rows`."""
+    n_features, n_rows = codes.shape
+    out = np.empty(n_rows, dtype=np.uint64)
+    for i in prange(n_rows):
+        h = row_hash[i]
+        for f in range(n_features):
+            h = _mix64(h ^ (np.uint64(codes[f, i]) + np.uint64(f + 1) * np.uint64(0x9E3779B97F4A7C15)))
         out[i] = h
     return out
 
@@ -88,7 +107,7 @@ class _BaseShrinkBoost(BaseEstimator):
 
     def __init__(self, *, shrinkage="eb", shrinkage_strength=None, eb_method="honest", learning_rate=0.1,
                  n_estimators=100, max_leaf_nodes=31, max_depth=None, min_samples_leaf=20, l2_regularization=0.0,
-                 max_bins=255,
+                 max_bins=255, categorical_features=FROM_DTYPE,
                  subsample=1.0, colsample=1.0, early_stopping="auto", validation_fraction=0.1,
                  n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0):
         self.shrinkage = shrinkage
@@ -101,6 +120,7 @@ class _BaseShrinkBoost(BaseEstimator):
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
         self.max_bins = max_bins
+        self.categorical_features = categorical_features
         self.subsample = subsample
         self.colsample = colsample
         self.early_stopping = early_stopping
@@ -144,6 +164,14 @@ class _BaseShrinkBoost(BaseEstimator):
         return tags
 
     def _validate_fit_input(self, X, y, sample_weight):
+        self._categorical = None
+        selection = self.categorical_features
+        if not hasattr(X, "shape") and not (isinstance(selection, str) or selection is None):
+            X = np.asarray(X, dtype=object)
+        mask = resolve_categorical_features(X, selection)
+        if mask is not None and mask.any():
+            self._categorical = CategoricalEncoder()
+            X = self._categorical.fit_transform(X, mask)
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan",
                              y_numeric=self._y_numeric, order="C")
         if sample_weight is not None:
@@ -154,7 +182,27 @@ class _BaseShrinkBoost(BaseEstimator):
 
     def _validate_predict_input(self, X):
         check_is_fitted(self, "_trees")
+        encoder = getattr(self, "_categorical", None)
+        if encoder is not None:
+            if not hasattr(X, "shape"):
+                X = np.asarray(X, dtype=object)
+            if len(X.shape) != 2 or X.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {X.shape[1] if len(X.shape) == 2 else X.shape} features, but "
+                                 f"{type(self).__name__} is expecting {self.n_features_in_} features as input.")
+            if isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_"):
+                if list(map(str, X.columns)) != list(map(str, self.feature_names_in_)):
+                    raise ValueError("The feature names should match those that were passed during fit "
+                                     "(same names, same order).")
+            X = encoder.transform(X)
         return validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False, order="C")
+
+    def _level_pooling(self):
+        """How categorical levels are pooled before sorting: (mode, fixed k)."""
+        if self.shrinkage == "eb":
+            return LEVELS_EB, 0.0
+        if self.shrinkage == "hs":
+            return LEVELS_FIXED_K, float(self.shrinkage_strength)
+        return LEVELS_RAW, 0.0
 
     # -- fitting --------------------------------------------------------------------------------
     def fit(self, X, y, sample_weight=None):
@@ -162,8 +210,9 @@ class _BaseShrinkBoost(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Numeric features; NaN marks a missing value.
+        X : array-like or pandas DataFrame of shape (n_samples, n_features)
+            Numeric features (NaN marks a missing value) and categorical features (see
+            ``categorical_features``; missing values allowed).
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; integer weights act like repeated rows.
@@ -199,14 +248,32 @@ class _BaseShrinkBoost(BaseEstimator):
             n_samples = X.shape[0]
         weight = np.ones(n_samples) if sample_weight is None else np.ascontiguousarray(sample_weight)
 
-        self._bin_mapper = BinMapper(self.max_bins, random_state=int(seeds[2])).fit(X, sample_weight)
-        binned = self._bin_mapper.transform(X)
+        n_features = X.shape[1]
+        encoder = self._categorical
+        if encoder is None:
+            self._numeric_index = np.arange(n_features, dtype=np.int64)
+            self._categorical_index = np.zeros(0, dtype=np.int64)
+            n_levels = np.zeros(0, dtype=np.int64)
+            X_numeric = X
+        else:
+            self._numeric_index = np.flatnonzero(~encoder.mask_).astype(np.int64)
+            self._categorical_index = encoder.categorical_index_
+            n_levels = encoder.n_levels_
+            X_numeric = np.ascontiguousarray(X[:, self._numeric_index])
+        self.is_categorical_ = np.zeros(n_features, dtype=bool)
+        self.is_categorical_[self._categorical_index] = True
+        codes = engine_codes(X, self._categorical_index, n_levels)
+        codes_val = None
+        self._bin_mapper = BinMapper(self.max_bins, random_state=int(seeds[2])).fit(X_numeric, sample_weight)
+        binned = self._bin_mapper.transform(X_numeric)
         missing_bin = self._bin_mapper.missing_bin_
-        has_missing = np.isnan(X).any(axis=0)
+        has_missing = np.isnan(X_numeric).any(axis=0)
         n_bins_non_missing = self._bin_mapper.n_bins_non_missing_
         effective_tests = effective_tests_table(self.max_bins + 1)
         honest = self.shrinkage == "eb" and self.eb_method == "honest"
         row_hash = hash_rows(binned, y.view(np.uint64)) if honest else None
+        if honest and codes.shape[0] > 0:
+            row_hash = hash_rows_with_codes(row_hash, codes)
 
         loss = self._make_loss()
         n_trees_per_iteration = loss.n_trees_per_iteration
@@ -215,13 +282,13 @@ class _BaseShrinkBoost(BaseEstimator):
         gradients = np.empty((n_trees_per_iteration, n_samples))
         hessians = np.empty((n_trees_per_iteration, n_samples))
         if use_early_stopping:
-            binned_val = self._bin_mapper.transform(X_val)
+            binned_val = self._bin_mapper.transform(np.ascontiguousarray(X_val[:, self._numeric_index]))
+            codes_val = engine_codes(X_val, self._categorical_index, n_levels)
             raw_val = np.tile(self._baseline, (X_val.shape[0], 1))
             w_val_eff = np.ones(X_val.shape[0]) if w_val is None else w_val
             self.validation_score_ = [-loss.loss(y_val, raw_val, w_val_eff)]
         self.train_score_ = [-loss.loss(y, raw, weight)]
 
-        n_features = X.shape[1]
         self._trees = []
         self.pooling_strength_ = []
         importances = np.zeros(n_features)
@@ -243,6 +310,8 @@ class _BaseShrinkBoost(BaseEstimator):
                 feature_mask[rng.choice(n_features, n_features_per_tree, replace=False)] = True
             else:
                 feature_mask = np.ones(n_features, dtype=np.bool_)
+            cat_feature_mask = np.ascontiguousarray(feature_mask[self._categorical_index])
+            feature_mask = np.ascontiguousarray(feature_mask[self._numeric_index])
             held_out = None
             if self.shrinkage == "eb" and self.eb_method == "honest":
                 # Each row's side depends only on its content and the iteration, so a row of
@@ -250,16 +319,18 @@ class _BaseShrinkBoost(BaseEstimator):
                 held_out = _held_out_mask(row_hash, iteration, seeds[0])
             iteration_trees, iteration_k = [], []
             for k in range(n_trees_per_iteration):
-                tree, pooling_k, bin_threshold = self._grow_and_pool(
+                tree, pooling_k, (local, local_threshold) = self._grow_and_pool(
                     binned, gradients[k], hessians[k], weight, rows, held_out, n_bins_non_missing, has_missing,
                     missing_bin, feature_mask, effective_tests, pooled_gain_k[k], importances, raw[:, k],
+                    codes, n_levels, cat_feature_mask,
                 )
                 if pooled_gain_k[k] >= 0:
                     pooled_gain_k[k] = pooling_k if np.isfinite(pooling_k) else 1e12
                 if use_early_stopping:
                     update = np.zeros(X_val.shape[0])
-                    add_tree_binned(binned_val, tree.left, tree.right, tree.feature, bin_threshold,
-                                    tree.missing_left, missing_bin, np.ascontiguousarray(tree.value[:, 0]), update)
+                    add_tree_binned(binned_val, codes_val, tree.left, tree.right, local, tree.is_categorical,
+                                    local_threshold, tree.missing_left, missing_bin, n_levels, tree.cat_offset,
+                                    tree.cat_bitset, np.ascontiguousarray(tree.value[:, 0]), update)
                     raw_val[:, k] += update
                 iteration_trees.append(tree)
                 iteration_k.append(pooling_k)
@@ -293,8 +364,13 @@ class _BaseShrinkBoost(BaseEstimator):
         return self
 
     def _grow_and_pool(self, binned, gradients, hessians, weight, rows, held_out, n_bins_non_missing,
-                       has_missing, missing_bin, feature_mask, effective_tests, pooled_gain_k, importances, raw):
-        """Grow one tree, pool its node values, and add its predictions to ``raw`` (training rows)."""
+                       has_missing, missing_bin, feature_mask, effective_tests, pooled_gain_k, importances, raw,
+                       codes, n_levels, cat_feature_mask):
+        """Grow one tree, pool its node values, and add its predictions to ``raw`` (training rows).
+
+        Returns the tree (features as column indices of ``X``), its pooling strength, and the grower's
+        local feature indices and bin thresholds (for predicting on binned data).
+        """
         n_samples = binned.shape[1]
         candidate_rows = np.arange(n_samples, dtype=np.int64) if rows is None else rows
         grow_rows, estimation_rows = rows, None
@@ -303,19 +379,30 @@ class _BaseShrinkBoost(BaseEstimator):
             grow_rows, estimation_rows = candidate_rows[~is_held], candidate_rows[is_held]
             if len(grow_rows) == 0 or len(estimation_rows) == 0:
                 grow_rows, estimation_rows = rows, None
+        level_mode, level_k = self._level_pooling()
         grown = TreeGrower(
             binned, gradients, hessians, weight, grow_rows, n_bins_non_missing, has_missing, missing_bin,
             feature_mask, effective_tests, max_leaf_nodes=self.max_leaf_nodes, max_depth=self.max_depth,
             min_samples_leaf=self.min_samples_leaf, l2_regularization=float(self.l2_regularization),
-            min_hessian=MIN_HESSIAN, pooling_k=pooled_gain_k,
+            min_hessian=MIN_HESSIAN, pooling_k=pooled_gain_k, codes=codes, n_levels=n_levels,
+            cat_feature_mask=cat_feature_mask, level_mode=level_mode, level_k=level_k,
+            pooled_level_gain=getattr(self, "_pooled_level_gain", POOLED_LEVEL_GAIN),
         ).grow()
+        local = (grown.feature, grown.bin_threshold)
+        is_cat = grown.is_categorical.astype(bool)
         internal = grown.left >= 0
+        # Local (numeric or categorical) feature indices -> column indices of X.
+        feature = np.full(len(grown.feature), -1, dtype=np.int32)
+        feature[internal & ~is_cat] = self._numeric_index[grown.feature[internal & ~is_cat]]
+        feature[internal & is_cat] = self._categorical_index[grown.feature[internal & is_cat]]
         leaves = grown.leaf_nodes
         sum_g, sum_h, count = grown.sum_gradients, grown.sum_hessians, grown.weighted_count
         estimation_leaf_of_row = None
         if estimation_rows is not None:
-            estimation_leaf_of_row = leaves_binned(binned, estimation_rows, grown.left, grown.right, grown.feature,
-                                                   grown.bin_threshold, grown.missing_left, missing_bin)
+            estimation_leaf_of_row = leaves_binned(binned, codes, estimation_rows, grown.left, grown.right,
+                                                   grown.feature, grown.is_categorical, grown.bin_threshold,
+                                                   grown.missing_left, missing_bin, n_levels, grown.cat_offset,
+                                                   grown.cat_bitset)
             held = node_statistics(estimation_rows, estimation_leaf_of_row, grown.parent, gradients, hessians, weight)
             # Values use every row; the pooling strength only the rows that did not choose the splits.
             sum_g, sum_h, count = sum_g + held[:, 0], sum_h + held[:, 1], count + held[:, 2]
@@ -326,12 +413,14 @@ class _BaseShrinkBoost(BaseEstimator):
         raw_value = np.where(denominator > 0, -sum_g / safe, 0.0)
         mapper = self._bin_mapper
         threshold = np.full(len(grown.left), np.nan)
-        for node in np.flatnonzero(internal):
+        for node in np.flatnonzero(internal & ~is_cat):
             threshold[node] = mapper.bin_thresholds(int(grown.feature[node]), int(grown.bin_threshold[node]))
         tree = TreeArrays(
-            parent=grown.parent, left=grown.left, right=grown.right, feature=grown.feature, threshold=threshold,
+            parent=grown.parent, left=grown.left, right=grown.right, feature=feature, threshold=threshold,
             missing_left=grown.missing_left, raw_value=raw_value.copy(), value=raw_value.copy(),
             pooling_factor=np.ones(len(grown.left)), weight=sum_h.copy(), count=count.copy(), gain=grown.gain.copy(),
+            is_categorical=grown.is_categorical.copy(), cat_offset=grown.cat_offset.copy(),
+            cat_bitset=grown.cat_bitset.copy(),
         )
         sigma2 = null_factor = est_weight = est_raw = None
         if self.shrinkage == "eb":
@@ -351,7 +440,11 @@ class _BaseShrinkBoost(BaseEstimator):
                 if self.eb_method == "naive":
                     null_factor = np.where(internal, 1.0, 0.0)
                 else:
-                    null_factor = np.where(internal, null_gain_factor(grown.null_factor_tests), 0.0)
+                    # A sorted-level scan searches far more partitions than an ordered feature: the node's
+                    # null gain is the larger of its numeric features' and its categorical features'.
+                    null = np.maximum(null_gain_factor(grown.null_factor_tests),
+                                      categorical_null_gain(grown.levels_scanned))
+                    null_factor = np.where(internal, null, 0.0)
         pooling_k = shrink_tree_values(tree, self.shrinkage, self.shrinkage_strength, sigma2, null_factor,
                                        est_weight, est_raw)
         # Importance: the loss reduction each split achieves with the pooled (not raw) values.
@@ -359,7 +452,7 @@ class _BaseShrinkBoost(BaseEstimator):
         node_loss = sum_g * pooled + 0.5 * denominator * pooled**2
         for node in np.flatnonzero(internal):
             reduction = node_loss[node] - node_loss[grown.left[node]] - node_loss[grown.right[node]]
-            importances[grown.feature[node]] += max(reduction, 0.0)
+            importances[feature[node]] += max(reduction, 0.0)
         tree.raw_value *= self.learning_rate
         tree.value *= self.learning_rate
 
@@ -374,10 +467,11 @@ class _BaseShrinkBoost(BaseEstimator):
             outside[rows] = False
             outside_rows = np.flatnonzero(outside)
             if len(outside_rows):
-                leaf = leaves_binned(binned, outside_rows, grown.left, grown.right, grown.feature,
-                                     grown.bin_threshold, grown.missing_left, missing_bin)
+                leaf = leaves_binned(binned, codes, outside_rows, grown.left, grown.right, grown.feature,
+                                     grown.is_categorical, grown.bin_threshold, grown.missing_left, missing_bin,
+                                     n_levels, grown.cat_offset, grown.cat_bitset)
                 add_values_by_leaf(outside_rows, leaf, value, raw)
-        return tree, pooling_k, grown.bin_threshold
+        return tree, pooling_k, local
 
     # -- prediction -----------------------------------------------------------------------------
     @property

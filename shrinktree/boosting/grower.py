@@ -14,8 +14,18 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .histogram import build_histogram, build_histogram_all_rows, gather, subtract_histograms
-from .splitting import find_node_split
+from .._shrinkage import within_variance
+from .histogram import (
+    build_categorical_histogram,
+    build_categorical_histogram_all_rows,
+    build_histogram,
+    build_histogram_all_rows,
+    gather,
+    subtract_histograms,
+    subtract_in_place,
+    within_level_moments,
+)
+from .splitting import LEVELS_RAW, categorical_bitset, find_categorical_split, find_node_split
 
 
 @njit(cache=True, inline="always")
@@ -53,6 +63,32 @@ def partition_rows(binned_column, sample_indices, start, stop, bin_threshold, mi
 
 
 @njit(cache=True)
+def partition_rows_categorical(codes_column, sample_indices, start, stop, bitset, missing_left, n_levels,
+                               sample_weight, buffer):
+    """Like :func:`partition_rows` for a categorical split: a code goes left when its bit is set."""
+    n_left = 0
+    n_right = 0
+    weight_left = 0.0
+    for i in range(start, stop):
+        idx = sample_indices[i]
+        code = codes_column[idx]
+        if code >= n_levels:
+            go_left = missing_left
+        else:
+            go_left = (bitset[code >> 5] >> np.uint32(code & 31)) & np.uint32(1) == 1
+        if go_left:
+            sample_indices[start + n_left] = idx
+            n_left += 1
+            weight_left += sample_weight[idx]
+        else:
+            buffer[n_right] = idx
+            n_right += 1
+    for i in range(n_right):
+        sample_indices[start + n_left + i] = buffer[i]
+    return n_left, weight_left
+
+
+@njit(cache=True)
 def within_node_sum_of_squares(sample_indices, start, stop, gradients, hessians, sample_weight, ratio):
     """sum_i w_i (g~_i - h~_i * ratio)^2 over the node's rows (g = w g~, h = w h~)."""
     total = 0.0
@@ -76,6 +112,10 @@ class GrownTree:
     feature: np.ndarray
     bin_threshold: np.ndarray
     missing_left: np.ndarray
+    is_categorical: np.ndarray
+    cat_offset: np.ndarray
+    cat_bitset: np.ndarray
+    levels_scanned: np.ndarray
     sum_gradients: np.ndarray
     sum_hessians: np.ndarray
     weighted_count: np.ndarray
@@ -90,14 +130,14 @@ class GrownTree:
 
 
 class _Node:
-    __slots__ = ("start", "stop", "g", "h", "count", "weight", "depth", "hist", "split", "parent",
-                 "left", "right", "value", "raw")
+    __slots__ = ("start", "stop", "g", "h", "count", "weight", "depth", "hist", "cat_hist", "split", "parent",
+                 "left", "right", "value", "raw", "bitset")
 
     def __init__(self, start, stop, g, h, count, weight, depth, parent):
         self.start, self.stop = start, stop
         self.g, self.h, self.count, self.weight = g, h, count, weight
         self.depth, self.parent = depth, parent
-        self.hist = None
+        self.hist = self.cat_hist = self.bitset = None
         self.split = None
         self.left = self.right = -1
         self.value = self.raw = 0.0
@@ -121,11 +161,28 @@ class TreeGrower:
         ``effective_tests[m]``: effective number of independent tests of ``m`` thresholds.
     pooling_k : float
         ``< 0`` to score splits by raw gain; otherwise ``k`` of the pooled-gain variant.
+    codes : ndarray of int32, shape (n_categorical, n_samples) or None
+        Codes of the categorical features (``0 .. L-1``, missing code ``L``).
+    n_levels : ndarray of int64
+        ``L`` of each categorical feature.
+    cat_feature_mask : ndarray of bool
+        Categorical features this tree may split on.
+    level_mode, level_k, pooled_level_gain :
+        How levels are pooled before sorting (see :func:`find_categorical_split`).
     """
 
     def __init__(self, binned, gradients, hessians, sample_weight, sample_indices, n_bins_non_missing,
                  has_missing, missing_bin, feature_mask, effective_tests, max_leaf_nodes=31, max_depth=None,
-                 min_samples_leaf=20, l2_regularization=0.0, min_hessian=1e-3, pooling_k=-1.0):
+                 min_samples_leaf=20, l2_regularization=0.0, min_hessian=1e-3, pooling_k=-1.0, codes=None,
+                 n_levels=None, cat_feature_mask=None, level_mode=LEVELS_RAW, level_k=0.0, pooled_level_gain=False):
+        self.codes = codes if codes is not None and codes.shape[0] > 0 else None
+        if self.codes is not None:
+            self.n_levels = np.ascontiguousarray(n_levels, dtype=np.int64)
+            self.cat_offsets = np.concatenate([[0], np.cumsum(self.n_levels + 1)]).astype(np.int64)
+            self.cat_feature_mask = cat_feature_mask
+            self.level_mode = level_mode
+            self.level_k = float(level_k)
+            self.pooled_level_gain = bool(pooled_level_gain)
         self.binned = binned
         self.gradients = gradients
         self.hessians = hessians
@@ -149,20 +206,55 @@ class TreeGrower:
         self.buffer = np.empty_like(self.sample_indices)
 
     def _histogram(self, node):
+        """Numeric histogram of the node, and its categorical level histogram when there are categoricals."""
         if self.all_rows and node.start == 0 and node.stop == self.binned.shape[1]:
-            return build_histogram_all_rows(self.binned, self.gradients, self.hessians, self.feature_mask, self.n_bins)
+            hist = build_histogram_all_rows(self.binned, self.gradients, self.hessians, self.feature_mask, self.n_bins)
+            if self.codes is None:
+                return hist, None
+            return hist, build_categorical_histogram_all_rows(self.codes, self.cat_offsets, self.gradients,
+                                                              self.hessians, self.cat_feature_mask)
         rows = self.sample_indices[node.start:node.stop]
-        return build_histogram(self.binned, rows, gather(self.gradients, rows), gather(self.hessians, rows),
-                               self.feature_mask, self.n_bins)
+        g, h = gather(self.gradients, rows), gather(self.hessians, rows)
+        hist = build_histogram(self.binned, rows, g, h, self.feature_mask, self.n_bins)
+        if self.codes is None:
+            return hist, None
+        return hist, build_categorical_histogram(self.codes, self.cat_offsets, rows, g, h, self.cat_feature_mask)
+
+    def _level_noise(self):
+        """Per categorical feature, the within-level noise variance per unit hessian on the growing rows."""
+        sigma2 = np.zeros(len(self.n_levels))
+        for c in range(len(self.n_levels)):
+            if not self.cat_feature_mask[c]:
+                continue
+            sum_sq, mass, count, n_groups = within_level_moments(
+                self.codes[c], self.sample_indices, self.all_rows, self.gradients, self.hessians,
+                self.sample_weight, int(self.n_levels[c]) + 1)
+            sigma2[c] = within_variance(sum_sq, mass, count, n_groups)
+        return sigma2
 
     def _find_split(self, node):
         if node.count < 2 * self.min_samples_leaf or (self.max_depth is not None and node.depth >= self.max_depth):
             return
-        node.split = find_node_split(
+        split = find_node_split(
             node.hist, self.n_bins_non_missing, self.has_missing, self.feature_mask, self.missing_bin,
             node.g, node.h, float(node.count), self.l2, float(self.min_samples_leaf), self.min_hessian,
             self.effective_tests, self.pooling_k, node.value, node.raw,
         )
+        # Split tuple: (gain, feature, bin, missing_left, gl, hl, cl, n_tests, is_categorical, left_levels,
+        # levels_scanned); ``feature`` indexes the numeric or the categorical features.
+        split = (*split, False, None, 0)
+        if self.codes is not None:
+            cat = find_categorical_split(
+                node.cat_hist, self.cat_offsets, self.cat_feature_mask, node.g, node.h, float(node.count), self.l2,
+                float(self.min_samples_leaf), self.min_hessian, self.level_sigma2, self.level_mode, self.level_k,
+                self.pooled_level_gain,
+            )
+            gain, feature, missing_left, gl, hl, cl, scanned, left_levels = cat
+            if feature >= 0 and gain > split[0]:
+                split = (gain, feature, 0, missing_left, gl, hl, cl, split[7], True, left_levels, scanned)
+            else:
+                split = (*split[:10], scanned)
+        node.split = split
 
     def _set_values(self, node, parent):
         node.raw = -node.g / (node.h + self.l2) if node.h + self.l2 > 0 else 0.0
@@ -182,7 +274,9 @@ class TreeGrower:
         root = _Node(0, len(rows), float(np.sum(g)), float(np.sum(h)), len(rows), float(np.sum(w)), 0, -1)
         self._set_values(root, None)
         nodes = [root]
-        root.hist = self._histogram(root)
+        if self.codes is not None:
+            self.level_sigma2 = self._level_noise()
+        root.hist, root.cat_hist = self._histogram(root)
         self._find_split(root)
         heap = []
         if root.split is not None and root.split[1] >= 0 and root.split[0] > 0:
@@ -191,14 +285,22 @@ class TreeGrower:
         while heap and n_leaves < self.max_leaf_nodes:
             _, node_id = heapq.heappop(heap)
             node = nodes[node_id]
-            gain, feature, bin_idx, missing_left, gl, hl, cl, _ = node.split
-            n_missing = node.hist[feature, self.missing_bin, 2]
-            if n_missing == 0:
-                # No missing rows seen here: send future missing values to the larger child.
-                missing_left = np.uint8(cl >= node.count - cl)
-            n_left, w_left = partition_rows(self.binned[feature], self.sample_indices, node.start, node.stop,
-                                            bin_idx, bool(missing_left), self.missing_bin, sw, self.buffer)
-            node.split = (gain, feature, bin_idx, missing_left, gl, hl, cl, node.split[7])
+            gain, feature, bin_idx, missing_left, gl, hl, cl, _, is_cat, left_levels, _ = node.split
+            if is_cat:
+                base = self.cat_offsets[feature]
+                node.bitset = categorical_bitset(node.cat_hist[base:self.cat_offsets[feature + 1], 2], left_levels,
+                                                 bool(missing_left))
+                n_left, w_left = partition_rows_categorical(
+                    self.codes[feature], self.sample_indices, node.start, node.stop, node.bitset, bool(missing_left),
+                    int(self.n_levels[feature]), sw, self.buffer)
+            else:
+                n_missing = node.hist[feature, self.missing_bin, 2]
+                if n_missing == 0:
+                    # No missing rows seen here: send future missing values to the larger child.
+                    missing_left = np.uint8(cl >= node.count - cl)
+                n_left, w_left = partition_rows(self.binned[feature], self.sample_indices, node.start, node.stop,
+                                                bin_idx, bool(missing_left), self.missing_bin, sw, self.buffer)
+            node.split = (gain, feature, bin_idx, missing_left, gl, hl, cl, *node.split[7:])
             mid = node.start + n_left
             left = _Node(node.start, mid, gl, hl, n_left, w_left, node.depth + 1, node_id)
             right = _Node(mid, node.stop, node.g - gl, node.h - hl, node.count - n_left, node.weight - w_left,
@@ -206,9 +308,12 @@ class TreeGrower:
             self._set_values(left, node)
             self._set_values(right, node)
             small, large = (left, right) if n_left <= node.count - n_left else (right, left)
-            small.hist = self._histogram(small)
+            small.hist, small.cat_hist = self._histogram(small)
             large.hist = subtract_histograms(node.hist, small.hist)
-            node.hist = None
+            if small.cat_hist is not None:
+                # The parent's level histogram is no longer needed: it becomes the larger child's.
+                large.cat_hist = subtract_in_place(node.cat_hist, small.cat_hist)
+            node.hist = node.cat_hist = None
             node.left, node.right = len(nodes), len(nodes) + 1
             nodes.append(left)
             nodes.append(right)
@@ -219,7 +324,7 @@ class TreeGrower:
                 if child.split is not None and child.split[1] >= 0 and child.split[0] > 0:
                     heapq.heappush(heap, (-child.split[0], child_id))
                 else:
-                    child.hist = None
+                    child.hist = child.cat_hist = None
         return self._finalize(nodes)
 
     def _finalize(self, nodes) -> GrownTree:
@@ -232,6 +337,11 @@ class TreeGrower:
         missing_left = np.zeros(n, dtype=np.uint8)
         gain = np.zeros(n)
         tests = np.zeros(n)
+        is_categorical = np.zeros(n, dtype=np.uint8)
+        cat_offset = np.full(n, -1, dtype=np.int64)
+        levels_scanned = np.zeros(n, dtype=np.int64)
+        bitsets = []
+        n_words = 0
         for i, nd in enumerate(nodes):
             if nd.left >= 0:
                 feature[i] = nd.split[1]
@@ -239,6 +349,13 @@ class TreeGrower:
                 missing_left[i] = nd.split[3]
                 gain[i] = nd.split[0]
                 tests[i] = nd.split[7]
+                levels_scanned[i] = nd.split[10]
+                if nd.split[8]:
+                    is_categorical[i] = 1
+                    cat_offset[i] = n_words
+                    bitsets.append(nd.bitset)
+                    n_words += len(nd.bitset)
+        cat_bitset = np.concatenate(bitsets).astype(np.uint32) if bitsets else np.zeros(0, dtype=np.uint32)
         leaf_nodes = np.flatnonzero(left < 0)
         leaf_start = np.array([nodes[i].start for i in leaf_nodes], dtype=np.int64)
         leaf_stop = np.array([nodes[i].stop for i in leaf_nodes], dtype=np.int64)
@@ -250,7 +367,8 @@ class TreeGrower:
                                                         self.hessians, self.sample_weight, nd.g / nd.h)
         return GrownTree(
             parent=parent, left=left, right=right, feature=feature, bin_threshold=bin_threshold,
-            missing_left=missing_left,
+            missing_left=missing_left, is_categorical=is_categorical, cat_offset=cat_offset, cat_bitset=cat_bitset,
+            levels_scanned=levels_scanned,
             sum_gradients=np.array([nd.g for nd in nodes]), sum_hessians=np.array([nd.h for nd in nodes]),
             weighted_count=np.array([nd.weight for nd in nodes]),
             n_rows=np.array([nd.count for nd in nodes], dtype=np.int64), gain=gain, null_factor_tests=tests,

@@ -83,3 +83,91 @@ def build_histogram_all_rows(binned, gradients, hessians, feature_mask, n_bins):
 def subtract_histograms(parent, child):
     """The sibling's histogram: ``parent - child``."""
     return parent - child
+
+
+# --- categorical features ------------------------------------------------------------------------
+# A categorical feature ``c`` with ``L`` levels owns the rows ``offsets[c] .. offsets[c] + L`` of one flat
+# ``(offsets[-1], 3)`` histogram: one row per level and a last one for the missing code ``L``.  Its size
+# grows with the number of levels, never with levels x rows.
+
+
+@njit(cache=True)
+def build_categorical_histogram(codes, offsets, sample_indices, ordered_gradients, ordered_hessians, feature_mask):
+    """Level histogram of the rows ``sample_indices`` (gradients already gathered in that order)."""
+    hist = np.zeros((offsets[-1], 3), dtype=np.float64)
+    for c in range(codes.shape[0]):
+        if not feature_mask[c]:
+            continue
+        column = codes[c]
+        base = offsets[c]
+        for i in range(sample_indices.shape[0]):
+            b = base + column[sample_indices[i]]
+            hist[b, 0] += ordered_gradients[i]
+            hist[b, 1] += ordered_hessians[i]
+            hist[b, 2] += 1.0
+    return hist
+
+
+@njit(cache=True)
+def build_categorical_histogram_all_rows(codes, offsets, gradients, hessians, feature_mask):
+    """Level histogram of every row."""
+    hist = np.zeros((offsets[-1], 3), dtype=np.float64)
+    for c in range(codes.shape[0]):
+        if not feature_mask[c]:
+            continue
+        column = codes[c]
+        base = offsets[c]
+        for i in range(column.shape[0]):
+            b = base + column[i]
+            hist[b, 0] += gradients[i]
+            hist[b, 1] += hessians[i]
+            hist[b, 2] += 1.0
+    return hist
+
+
+@njit(cache=True)
+def subtract_in_place(parent, child):
+    """``parent -= child``; the parent's histogram becomes its other child's (no new allocation)."""
+    flat_parent = parent.reshape(-1)
+    flat_child = child.reshape(-1)
+    for i in range(flat_parent.shape[0]):
+        flat_parent[i] -= flat_child[i]
+    return parent
+
+
+@njit(cache=True)
+def within_level_moments(column, sample_indices, all_rows, gradients, hessians, sample_weight, n_codes):
+    """Within-level sum of squares of one categorical feature over the given rows.
+
+    Returns ``(sum_sq, mass, count, n_groups)`` with ``sum_sq = sum_l sum_{i in l} w_i (g~_i - h~_i m_l)^2``,
+    ``m_l = G_l / H_l`` (``g = w g~``, ``h = w h~``): the noise left once every level has its own value.
+    """
+    stats = np.zeros((n_codes, 6), dtype=np.float64)
+    n = column.shape[0] if all_rows else sample_indices.shape[0]
+    for r in range(n):
+        i = r if all_rows else sample_indices[r]
+        w = sample_weight[i]
+        if w <= 0.0:
+            continue
+        b = column[i]
+        g = gradients[i]
+        h = hessians[i]
+        stats[b, 0] += g
+        stats[b, 1] += h
+        stats[b, 2] += w
+        stats[b, 3] += g * g / w
+        stats[b, 4] += g * h / w
+        stats[b, 5] += h * h / w
+    sum_sq = 0.0
+    mass = 0.0
+    count = 0.0
+    n_groups = 0
+    for b in range(n_codes):
+        if stats[b, 1] <= 0.0:
+            continue
+        m = stats[b, 0] / stats[b, 1]
+        sum_sq += stats[b, 3] - 2.0 * m * stats[b, 4] + m * m * stats[b, 5]
+        mass += stats[b, 1]
+        count += stats[b, 2]
+        n_groups += 1
+    return sum_sq, mass, count, n_groups

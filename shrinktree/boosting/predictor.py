@@ -6,19 +6,39 @@ import numpy as np
 from numba import njit, prange
 
 
+@njit(cache=True, inline="always")
+def _goes_left_binned(binned, codes, i, node, feature, is_categorical, bin_threshold, missing_left, missing_bin,
+                      n_levels, cat_offset, cat_bitset):
+    f = feature[node]
+    if is_categorical[node]:
+        code = codes[f, i]
+        if code >= n_levels[f]:
+            return missing_left[node] == 1
+        word = cat_bitset[cat_offset[node] + (code >> 5)]
+        return (word >> np.uint32(code & 31)) & np.uint32(1) == 1
+    b = binned[f, i]
+    if b == missing_bin:
+        return missing_left[node] == 1
+    return b <= bin_threshold[node]
+
+
 @njit(parallel=True, cache=True)
-def add_tree_binned(binned, left, right, feature, bin_threshold, missing_left, missing_bin, value, out):
-    """``out[i] += value[leaf(i)]`` for every row of the feature-major ``binned`` matrix."""
+def add_tree_binned(binned, codes, left, right, feature, is_categorical, bin_threshold, missing_left, missing_bin,
+                    n_levels, cat_offset, cat_bitset, value, out):
+    """``out[i] += value[leaf(i)]`` for every row of the feature-major ``binned`` matrix.
+
+    ``feature`` indexes ``binned`` (numeric splits) or ``codes`` (categorical splits, ``is_categorical``);
+    a categorical code ``>= n_levels`` (missing) follows ``missing_left``.
+    """
     n_rows = binned.shape[1]
     for i in prange(n_rows):
         node = 0
         while left[node] >= 0:
-            b = binned[feature[node], i]
-            if b == missing_bin:
-                go_left = missing_left[node] == 1
+            if _goes_left_binned(binned, codes, i, node, feature, is_categorical, bin_threshold, missing_left,
+                                 missing_bin, n_levels, cat_offset, cat_bitset):
+                node = left[node]
             else:
-                go_left = b <= bin_threshold[node]
-            node = left[node] if go_left else right[node]
+                node = right[node]
         out[i] += value[node]
 
 
@@ -32,19 +52,19 @@ def add_leaf_values(sample_indices, leaf_start, leaf_stop, leaf_values, out):
 
 
 @njit(parallel=True, cache=True)
-def leaves_binned(binned, rows, left, right, feature, bin_threshold, missing_left, missing_bin):
+def leaves_binned(binned, codes, rows, left, right, feature, is_categorical, bin_threshold, missing_left, missing_bin,
+                  n_levels, cat_offset, cat_bitset):
     """Leaf node id of each row in ``rows``."""
     out = np.empty(rows.shape[0], dtype=np.int64)
     for r in prange(rows.shape[0]):
         i = rows[r]
         node = 0
         while left[node] >= 0:
-            b = binned[feature[node], i]
-            if b == missing_bin:
-                go_left = missing_left[node] == 1
+            if _goes_left_binned(binned, codes, i, node, feature, is_categorical, bin_threshold, missing_left,
+                                 missing_bin, n_levels, cat_offset, cat_bitset):
+                node = left[node]
             else:
-                go_left = b <= bin_threshold[node]
-            node = left[node] if go_left else right[node]
+                node = right[node]
         out[r] = node
     return out
 

@@ -111,3 +111,187 @@ def find_node_split(hist, n_bins_non_missing, has_missing, feature_mask, missing
         return (-np.inf, -1, 0, np.uint8(0), 0.0, 0.0, 0.0, n_tests)
     return (top, best_feature, best_bin[best_feature], best_missing_left[best_feature],
             best_stats[best_feature, 0], best_stats[best_feature, 1], best_stats[best_feature, 2], n_tests)
+
+
+# --- categorical features ------------------------------------------------------------------------
+# Level pooling modes for the sorted-level scan.
+LEVELS_RAW, LEVELS_FIXED_K, LEVELS_EB = 0, 1, 2
+
+
+@njit(cache=True)
+def level_pooling_k(level_g, level_h, n_present, sum_g, sum_h, sigma2):
+    """``k = sigma^2 / tau^2`` of the levels present in a node (method of moments); ``inf`` when tau^2 = 0.
+
+    One-way random-effects ANOVA with unequal masses: ``Q = sum_l H_l (r_l - r)^2`` (``r_l = -G_l/H_l``,
+    ``r = -G/H``) has expectation ``(m - 1) sigma^2 + tau^2 (H - sum_l H_l^2 / H)``.
+    """
+    if sum_h <= 0.0:
+        return np.inf
+    r_node = -sum_g / sum_h
+    q = 0.0
+    sum_h2 = 0.0
+    m = 0
+    for t in range(n_present):
+        h = level_h[t]
+        if h <= 0.0:
+            continue
+        d = -level_g[t] / h - r_node
+        q += h * d * d
+        sum_h2 += h * h
+        m += 1
+    denominator = sum_h - sum_h2 / sum_h
+    if m < 2 or denominator <= 0.0:
+        return np.inf
+    tau2 = (q - (m - 1) * sigma2) / denominator
+    if tau2 <= 0.0:
+        return np.inf
+    return sigma2 / tau2
+
+
+@njit(cache=True)
+def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count, l2, min_samples_leaf, min_hessian,
+                           sigma2, level_mode, fixed_k, pooled_gain):
+    """Best partition of the levels of one categorical feature into two sets, over all categorical features.
+
+    Each level present in the node (the missing code counts as a level when it has rows) gets its
+    Newton value ``r_l = -G_l / (H_l + l2)`` pooled toward the node's ``r``:
+    ``r~_l = r + (r_l - r) H_l / (H_l + k)``.  ``k`` is 0 (``level_mode`` raw), ``fixed_k``, or
+    estimated per node and feature by :func:`level_pooling_k` from ``sigma2[c]`` (``tau^2 = 0`` means
+    the levels do not differ beyond noise: no split on that feature).  Levels are sorted by ``r~_l``
+    and every prefix is a candidate left set.  The gain is the Newton gain of the two sides computed
+    from the raw sums (``pooled_gain`` False) or from the pooled level sums ``-r~_l H_l`` (True).
+
+    Returns
+    -------
+    (gain, feature, missing_left, left_g, left_h, left_count, levels_scanned, left_levels)
+        ``levels_scanned`` is the largest number of levels scanned by a feature with an admissible
+        partition (for the calibrated null); ``left_levels`` the codes sent left (may include the
+        missing code ``L``).
+    """
+    n_cat = offsets.shape[0] - 1
+    max_codes = 0
+    for c in range(n_cat):
+        max_codes = max(max_codes, offsets[c + 1] - offsets[c])
+    present = np.empty(max_codes, dtype=np.int64)
+    key = np.empty(max_codes, dtype=np.float64)
+    gsum = np.empty(max_codes, dtype=np.float64)
+    level_g = np.empty(max_codes, dtype=np.float64)
+    level_h = np.empty(max_codes, dtype=np.float64)
+    best_gain = -np.inf
+    best_feature = -1
+    best_missing_left = np.uint8(0)
+    best_gl = 0.0
+    best_hl = 0.0
+    best_cl = 0.0
+    best_left = np.empty(0, dtype=np.int64)
+    levels_scanned = 0
+    node_raw = -sum_g / (sum_h + l2) if sum_h + l2 > 0.0 else 0.0
+    for c in range(n_cat):
+        if not feature_mask[c]:
+            continue
+        base = offsets[c]
+        n_codes = offsets[c + 1] - base
+        missing_code = n_codes - 1
+        m = 0
+        for b in range(n_codes):
+            if cat_hist[base + b, 2] > 0.0:
+                present[m] = b
+                level_g[m] = cat_hist[base + b, 0]
+                level_h[m] = cat_hist[base + b, 1]
+                m += 1
+        if m < 2:
+            continue
+        if level_mode == LEVELS_EB:
+            k = level_pooling_k(level_g, level_h, m, sum_g, sum_h, sigma2[c])
+            if not np.isfinite(k):
+                continue
+        elif level_mode == LEVELS_FIXED_K:
+            k = fixed_k
+        else:
+            k = 0.0
+        total_gsum = 0.0
+        for t in range(m):
+            h = level_h[t]
+            raw = -level_g[t] / (h + l2) if h + l2 > 0.0 else 0.0
+            f = h / (h + k) if h + k > 0.0 else 1.0
+            key[t] = node_raw + f * (raw - node_raw)
+            gsum[t] = -key[t] * h if pooled_gain else level_g[t]
+            total_gsum += gsum[t]
+        order = np.argsort(key[:m], kind="mergesort")
+        parent_score = total_gsum * total_gsum / (sum_h + l2)
+        gl = 0.0
+        hl = 0.0
+        cl = 0.0
+        sl = 0.0
+        admissible = 0
+        feature_best = -np.inf
+        feature_j = -1
+        feature_stats = np.zeros(3)
+        for j in range(m - 1):
+            t = order[j]
+            b = base + present[t]
+            gl += cat_hist[b, 0]
+            hl += cat_hist[b, 1]
+            cl += cat_hist[b, 2]
+            sl += gsum[t]
+            hr = sum_h - hl
+            cr = count - cl
+            if cl < min_samples_leaf or cr < min_samples_leaf:
+                continue
+            if hl < min_hessian or hr < min_hessian:
+                continue
+            admissible += 1
+            sr = total_gsum - sl
+            gain = sl * sl / (hl + l2) + sr * sr / (hr + l2) - parent_score
+            if gain > feature_best:
+                feature_best = gain
+                feature_j = j
+                feature_stats[0] = gl
+                feature_stats[1] = hl
+                feature_stats[2] = cl
+        if admissible > 0:
+            levels_scanned = max(levels_scanned, m)
+        if feature_j >= 0 and feature_best > best_gain:
+            best_gain = feature_best
+            best_feature = c
+            best_gl = feature_stats[0]
+            best_hl = feature_stats[1]
+            best_cl = feature_stats[2]
+            best_left = np.empty(feature_j + 1, dtype=np.int64)
+            has_missing_rows = False
+            missing_goes_left = False
+            for j in range(feature_j + 1):
+                best_left[j] = present[order[j]]
+                if best_left[j] == missing_code:
+                    missing_goes_left = True
+            for t in range(m):
+                if present[t] == missing_code:
+                    has_missing_rows = True
+            if not has_missing_rows:
+                # A level without rows here is pooled all the way to the node: it sorts where ``r`` does.
+                cut = 0.5 * (key[order[feature_j]] + key[order[feature_j + 1]])
+                missing_goes_left = node_raw <= cut
+            best_missing_left = np.uint8(1) if missing_goes_left else np.uint8(0)
+    return best_gain, best_feature, best_missing_left, best_gl, best_hl, best_cl, levels_scanned, best_left
+
+
+@njit(cache=True)
+def categorical_bitset(level_counts, left_levels, missing_left):
+    """The split's bitset over all ``L`` levels (bit set = level goes left).
+
+    ``level_counts`` has ``L + 1`` entries (the last is the missing code).  Levels without rows in the
+    node follow the missing side, like levels unseen at fit time.  The bitset always covers all ``L``
+    levels, so a code never reads another node's bits.
+    """
+    n_levels = level_counts.shape[0] - 1
+    n_words = (n_levels + 31) >> 5
+    words = np.zeros(max(n_words, 1), dtype=np.uint32)
+    if missing_left:
+        for b in range(n_levels):
+            if level_counts[b] <= 0.0:
+                words[b >> 5] |= np.uint32(1) << np.uint32(b & 31)
+    for j in range(left_levels.shape[0]):
+        b = left_levels[j]
+        if b < n_levels:
+            words[b >> 5] |= np.uint32(1) << np.uint32(b & 31)
+    return words
