@@ -35,11 +35,11 @@ def _classifier_values(tree_) -> np.ndarray:
 
 
 def _thresholds_per_node(est, tree_) -> np.ndarray:
-    """Candidate thresholds per feature at each node: 1 for the random splitter, else the node's rows - 1."""
+    """Candidate thresholds per feature at each node: 1 for the random splitter, else its (weighted) rows - 1."""
     if getattr(est, "splitter", "best") == "random":
         return np.ones(tree_.node_count)
     msl = est.min_samples_leaf
-    n = tree_.n_node_samples.astype(np.float64)
+    n = tree_.weighted_n_node_samples.astype(np.float64)
     if isinstance(msl, float):
         return np.maximum(n - 1.0, 1.0)
     return np.maximum(n - 2.0 * msl + 1.0, 1.0)

@@ -124,7 +124,8 @@ class ShrunkModelRegressor(RegressorMixin, _ShrunkModel):
 
     def predict(self, X) -> np.ndarray:
         """Predicted values, shape (n_samples,) (or (n_samples, n_outputs) for multi-output trees)."""
-        out = apply_link(self._parsed, self._raw(X))
+        raw = self._raw(X)
+        out = apply_link(self._parsed, raw)
         return out[:, 0] if out.shape[1] == 1 else out
 
 
@@ -133,13 +134,14 @@ class ShrunkModelClassifier(ClassifierMixin, _ShrunkModel):
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
-        return apply_link(self._parsed, self._raw(X))
+        raw = self._raw(X)
+        return apply_link(self._parsed, raw)
 
     def decision_function(self, X) -> np.ndarray:
         """Raw scores of boosted classifiers (log-odds, or per-class logits)."""
+        raw = self._raw(X)
         if self._parsed.link == "proba":
             raise AttributeError("Forest classifiers have no decision_function; use predict_proba.")
-        raw = self._raw(X)
         return raw[:, 0] if raw.shape[1] == 1 else raw
 
     def predict(self, X) -> np.ndarray:
