@@ -17,7 +17,10 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 
 PATH_SMOOTH_GRID = (0.0, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
-HS_REG_PARAMS = (0.1, 1.0, 10.0, 50.0, 100.0, 500.0)
+HS_REG_PARAMS = (1.0, 10.0, 50.0, 200.0)
+# imodels shrinks trees node by node in Python, once per candidate lambda and fold: the forest is kept
+# moderate (50 trees, at least 5 rows a leaf) so that cross-validating lambda stays affordable on 50k rows.
+HS_FOREST = {"n_estimators": 50, "min_samples_leaf": 5}
 TASKS = ("regression", "binary", "multiclass")
 
 
@@ -111,9 +114,9 @@ def _imodels_hs_forest(task: str, random_state: int, n_threads: int | None = Non
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
     if _is_classification(task):
-        forest = RandomForestClassifier(n_estimators=100, random_state=random_state, **_threads(n_threads))
+        forest = RandomForestClassifier(random_state=random_state, **HS_FOREST, **_threads(n_threads))
         return HSTreeClassifierCV(estimator_=forest, reg_param_list=list(HS_REG_PARAMS), cv=3)
-    forest = RandomForestRegressor(n_estimators=100, random_state=random_state, **_threads(n_threads))
+    forest = RandomForestRegressor(random_state=random_state, **HS_FOREST, **_threads(n_threads))
     return HSTreeRegressorCV(estimator_=forest, reg_param_list=list(HS_REG_PARAMS), cv=3)
 
 
@@ -130,8 +133,8 @@ MODELS: dict[str, ModelSpec] = {
                   _lightgbm_path_smooth),
         ModelSpec("xgboost", "XGBoost defaults", "xgboost", "ordinal", _xgboost),
         ModelSpec("sklearn-hgb", "scikit-learn HistGradientBoosting defaults", None, "ordinal", _sklearn_hgb),
-        ModelSpec("imodels-hs-rf", "imodels HS on a random forest (lambda by 3-fold CV)", "imodels", "ordinal",
-                  _imodels_hs_forest),
+        ModelSpec("imodels-hs-rf", "imodels HS on a random forest (50 trees, min_samples_leaf=5; lambda by 3-fold CV)",
+                  "imodels", "ordinal", _imodels_hs_forest),
     )
 }
 
