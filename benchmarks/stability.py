@@ -196,10 +196,10 @@ def write_markdown(results: pd.DataFrame, notes: list[str], skipped: list[str], 
     lines += [f"- `{spec.name}`: {spec.label}" for spec in MODELS.values()]
     lines += [
         "",
-        "Categorical columns: shrinktree, XGBoost, HistGradientBoosting and the random forest get them as "
-        "ordinal codes (`shrinktree.datasets.ordinal_encode`); LightGBM gets pandas `category` columns and "
-        "uses its native categorical splits. shrinktree's native categorical support is in progress; when it "
-        "lands, its model entry in `shrinktree/bench/models.py` switches to the DataFrame input.",
+        "Categorical columns: shrinktree (both modes) and LightGBM get pandas `category` columns and use their "
+        "native categorical splits; XGBoost, HistGradientBoosting and the random forest get ordinal codes "
+        "(`shrinktree.datasets.ordinal_encode`; HistGradientBoosting's native mode is limited to 255 levels and "
+        "XGBoost's is opt-in). Each model's input is one field of its entry in `shrinktree/bench/models.py`.",
         "",
         f"## Headline: all datasets relative to `{REFERENCE}` (LightGBM defaults)",
         "",

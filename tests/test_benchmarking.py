@@ -94,7 +94,7 @@ def test_resolve_models():
     specs, skipped = resolve_models(["shrinktree", "sklearn-hgb"])
     assert [s.name for s in specs] == ["shrinktree", "sklearn-hgb"] and skipped == []
     assert set(CORE_MODELS) == {"shrinktree", "shrinktree-none", "sklearn-hgb"}
-    assert MODELS["shrinktree"].inputs == "ordinal"
+    assert MODELS["shrinktree"].inputs == "frame" and MODELS["xgboost"].inputs == "ordinal"
     with pytest.raises(ValueError, match="Unknown model"):
         resolve_models(["shrinktree", "catboost"])
     with pytest.raises(ValueError, match="repeated"):

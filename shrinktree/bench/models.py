@@ -123,11 +123,11 @@ def _imodels_hs_forest(task: str, random_state: int, n_threads: int | None = Non
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        # shrinktree does not take categorical columns natively yet: switch inputs to "frame" when it does.
-        ModelSpec("shrinktree", "shrinktree (defaults: empirical-Bayes pooling)", None, "ordinal",
+        # shrinktree splits pandas category columns natively (categorical_features="from_dtype").
+        ModelSpec("shrinktree", "shrinktree defaults (empirical-Bayes pooling, native categoricals)", None, "frame",
                   _shrinktree("eb"), compiles=True),
-        ModelSpec("shrinktree-none", "shrinktree shrinkage='none' (plain boosting)", None, "ordinal",
-                  _shrinktree("none"), compiles=True),
+        ModelSpec("shrinktree-none", "shrinktree shrinkage='none' (plain boosting, native categoricals)", None,
+                  "frame", _shrinktree("none"), compiles=True),
         ModelSpec("lightgbm", "LightGBM defaults (native categoricals)", "lightgbm", "frame", _lightgbm),
         ModelSpec("lightgbm-smooth", "LightGBM path_smooth tuned by 3-fold CV", "lightgbm", "frame",
                   _lightgbm_path_smooth),
