@@ -61,6 +61,11 @@ LGBM_DEFAULT = "LightGBM default"
 LGBM_TUNED = "LightGBM tuned path_smooth"
 HGB_DEFAULT = "sklearn HGB default"
 MODELS = (SHRINKTREE_EB, SHRINKTREE_NONE, LGBM_DEFAULT, LGBM_TUNED, HGB_DEFAULT)
+# Extra shrinktree settings for diagnosis (--variants): name -> keyword arguments.
+VARIANTS = {
+    "shrinktree eb 300 trees": {"n_estimators": 300},
+    "shrinktree eb calibrated": {"eb_method": "calibrated"},
+}
 
 
 @dataclass
@@ -119,7 +124,7 @@ def make_model(model: str, task: str, seed: int, grid: tuple):
     Parameters
     ----------
     model : str
-        One of ``MODELS``.
+        One of ``MODELS`` or of ``VARIANTS``.
     task : {"regression", "binary", "multiclass"}
     seed : int
         Random state of the split; also used for the model and its CV folds.
@@ -131,9 +136,10 @@ def make_model(model: str, task: str, seed: int, grid: tuple):
     estimator
     """
     regression = task == "regression"
-    if model in (SHRINKTREE_EB, SHRINKTREE_NONE):
+    if model in (SHRINKTREE_EB, SHRINKTREE_NONE) or model in VARIANTS:
         cls = ShrinkBoostRegressor if regression else ShrinkBoostClassifier
-        return cls(random_state=seed) if model == SHRINKTREE_EB else cls(shrinkage="none", random_state=seed)
+        kwargs = {SHRINKTREE_EB: {}, SHRINKTREE_NONE: {"shrinkage": "none"}, **VARIANTS}[model]
+        return cls(random_state=seed, **kwargs)
     if model == LGBM_DEFAULT:
         return _lgbm(task, seed)
     if model == LGBM_TUNED:
@@ -162,7 +168,7 @@ def model_input(model: str, X_frame, X_ordinal):
     -------
     DataFrame or ndarray
     """
-    if model in (SHRINKTREE_EB, SHRINKTREE_NONE) and SHRINKTREE_INPUT == "frame":
+    if (model in (SHRINKTREE_EB, SHRINKTREE_NONE) or model in VARIANTS) and SHRINKTREE_INPUT == "frame":
         return X_frame
     return X_ordinal
 
@@ -195,7 +201,7 @@ def score(task: str, estimator, X_test, y_test) -> dict:
     return out
 
 
-def run_dataset(name: str, repeats: int, grid: tuple, max_rows: int, log) -> DatasetResult:
+def run_dataset(name: str, repeats: int, grid: tuple, max_rows: int, log, models=MODELS) -> DatasetResult:
     """Fit and score every model on ``repeats`` random splits of one dataset.
 
     Parameters
@@ -209,6 +215,8 @@ def run_dataset(name: str, repeats: int, grid: tuple, max_rows: int, log) -> Dat
         Larger datasets are subsampled (once, with a fixed seed) to this many rows.
     log : callable
         Receives progress lines.
+    models : sequence of str
+        Columns to fit: ``MODELS`` and optionally names from ``VARIANTS``.
 
     Returns
     -------
@@ -227,7 +235,7 @@ def run_dataset(name: str, repeats: int, grid: tuple, max_rows: int, log) -> Dat
     else:
         splitter = StratifiedShuffleSplit(n_splits=repeats, test_size=TEST_SIZE, random_state=0)
     for seed, (train, test) in enumerate(splitter.split(X_ordinal, y)):
-        for model in MODELS:
+        for model in models:
             estimator = make_model(model, data.task, seed, grid)
             X_train = model_input(model, X_frame.iloc[train], X_ordinal[train])
             X_test = model_input(model, X_frame.iloc[test], X_ordinal[test])
@@ -328,7 +336,8 @@ def render(results: list[DatasetResult], repeats: int, grid: tuple) -> str:
     str
     """
     parts = []
-    header = ["dataset", "task", "rows", "metric", *MODELS, "eb vs LGBM default", "eb vs tuned path_smooth"]
+    models = list(results[0].scores)
+    header = ["dataset", "task", "rows", "metric", *models, "eb vs LGBM default", "eb vs tuned path_smooth"]
     rows = []
     summary = {"default_beats": 0, "tuned_ties": 0}
     for r in results:
@@ -341,9 +350,9 @@ def render(results: list[DatasetResult], repeats: int, grid: tuple) -> str:
         summary["tuned_ties"] += ties_tuned
         mark_def = f"{'✅' if beats_default else '❌'} {verdict(d_def, se_def)} ({d_def:+.4f} ± {se_def:.4f})"
         mark_tun = f"{'✅' if ties_tuned else '❌'} {verdict(d_tun, se_tun)} ({d_tun:+.4f} ± {se_tun:.4f})"
-        best = min(MODELS, key=lambda m: np.mean(r.scores[m][metric]))
+        best = min(models, key=lambda m: np.mean(r.scores[m][metric]))
         cells = []
-        for model in MODELS:
+        for model in models:
             cell = _cell(r.scores[model][metric])
             cells.append(f"**{cell}**" if model == best else cell)
         rows.append([r.name, r.task, _rows_label(r), metric, *cells, mark_def, mark_tun])
@@ -363,13 +372,13 @@ def render(results: list[DatasetResult], repeats: int, grid: tuple) -> str:
     extra = [r for r in results if secondary_metric(r.task)]
     if extra:
         parts.append("\n### Classification: AUC (binary) / accuracy (multiclass), higher is better\n")
-        rows = [[r.name, secondary_metric(r.task), *[_cell(r.scores[m][secondary_metric(r.task)]) for m in MODELS]]
+        rows = [[r.name, secondary_metric(r.task), *[_cell(r.scores[m][secondary_metric(r.task)]) for m in models]]
                 for r in extra]
-        parts.append(markdown_table(["dataset", "metric", *MODELS], rows))
+        parts.append(markdown_table(["dataset", "metric", *models], rows))
 
     parts.append("\n### Mean fit time per split (seconds; noisy, shared 2-core machine)\n")
-    rows = [[r.name, *[f"{np.mean(r.seconds[m]):.2f}" for m in MODELS]] for r in results]
-    parts.append(markdown_table(["dataset", *MODELS], rows))
+    rows = [[r.name, *[f"{np.mean(r.seconds[m]):.2f}" for m in models]] for r in results]
+    parts.append(markdown_table(["dataset", *models], rows))
     parts.append(f"\nThe tuned LightGBM time includes its 3-fold grid search over {len(grid)} values and the refit.")
 
     parts.append("\n### `path_smooth` chosen by 3-fold CV on each training part\n")
@@ -424,6 +433,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"small smoke run: {','.join(QUICK_DATASETS)}, 2 splits, path_smooth grid "
                              f"{QUICK_PATH_SMOOTH_GRID}; writes nothing unless --output is given")
     parser.add_argument("--max-rows", type=int, default=MAX_ROWS, help="subsample larger datasets to this")
+    parser.add_argument("--variants", action="store_true",
+                        help=f"also fit the diagnostic shrinktree settings: {', '.join(VARIANTS)}")
     parser.add_argument("--output", help="markdown file to write the results into (default docs/accuracy.md; "
                                          "'-' for none)")
     args = parser.parse_args(argv)
@@ -431,6 +442,8 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (2 if args.quick else 5)
     grid = QUICK_PATH_SMOOTH_GRID if args.quick else PATH_SMOOTH_GRID
     output = args.output or ("-" if args.quick else str(REPO_ROOT / "docs" / "accuracy.md"))
+    models = [*MODELS, *VARIANTS] if args.variants else list(MODELS)
+    key = "variants" if args.variants else None
 
     def log(message):
         print(message, file=sys.stderr, flush=True)
@@ -439,14 +452,14 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     for i, name in enumerate(datasets):
         log(f"{name}: {repeats} splits ({time.perf_counter() - start:.0f}s elapsed)")
-        results.append(run_dataset(name, repeats, grid, args.max_rows, log))
+        results.append(run_dataset(name, repeats, grid, args.max_rows, log, models))
         block = "\n".join(run_header("benchmarks/accuracy.py")) + "\n" + render(results, repeats, grid)
         if i + 1 < len(datasets):
             block = (f"**Partial results: {i + 1} of {len(datasets)} datasets done; the run is still going "
                      f"or was stopped.**\n\n{block}")
         block += f"\n\nRun time: {time.perf_counter() - start:.0f} s ({THREADS} thread(s) per model)."
         if output != "-":
-            write_results(Path(output), "benchmarks/accuracy.py", "Accuracy benchmark", INTRO, block)
+            write_results(Path(output), "benchmarks/accuracy.py", "Accuracy benchmark", INTRO, block, key=key)
     print(block)
     if output != "-":
         log(f"wrote {output}")

@@ -39,13 +39,30 @@ N_LEAVES = 31
 N_BINS = 255
 LEARNING_RATE = 0.1
 MIN_LEAF = 20
-N_JOBS = 2
+N_JOBS = 2  # threads of every library; --threads changes it before any thread pool starts
 
 ST_EB = "shrinktree eb (default)"
 ST_NONE = "shrinktree none"
 LGBM = "LightGBM"
 HGB = "sklearn HGB"
 MODELS = (ST_EB, ST_NONE, LGBM, HGB)
+
+
+def set_threads(n: int) -> None:
+    """Use ``n`` threads in numba, OpenMP (scikit-learn) and LightGBM, here and in child processes.
+
+    Must run before numba, scikit-learn's OpenMP code or LightGBM are first imported.
+
+    Parameters
+    ----------
+    n : int
+    """
+    global N_JOBS
+    if "numba" in sys.modules or "lightgbm" in sys.modules or "sklearn" in sys.modules:
+        raise RuntimeError("set_threads must run before numba, scikit-learn and LightGBM are imported")
+    N_JOBS = n
+    os.environ["NUMBA_NUM_THREADS"] = str(n)
+    os.environ["OMP_NUM_THREADS"] = str(n)
 
 
 def make_data(n_rows: int, task: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -410,7 +427,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile-rows", type=int, default=20_000, help="rows for the cold/warm compile fits")
     parser.add_argument("--profile", action="store_true", help="also break down one shrinktree eb fit")
     parser.add_argument("--output", help="markdown file for the results (default docs/speed.md; '-' for none)")
+    parser.add_argument("--threads", type=int, default=N_JOBS,
+                        help="threads for every library: NUMBA_NUM_THREADS, OMP_NUM_THREADS, LightGBM n_jobs "
+                             f"(default {N_JOBS})")
     args = parser.parse_args(argv)
+    set_threads(args.threads)
     output = args.output or str(REPO_ROOT / "docs" / "speed.md")
     tasks = args.tasks.split(",")
 
@@ -480,10 +501,12 @@ def main(argv: list[str] | None = None) -> int:
         parts.append(f"### Where a shrinktree eb fit spends its time ({task})\n")
         parts.append(profile_fit(X, y, task, log))
 
-    block = "\n".join(run_header("benchmarks/speed.py")) + "\n" + "\n".join(parts)
+    header = run_header("benchmarks/speed.py") + [f"Threads per library: {N_JOBS}.", ""]
+    block = "\n".join(header) + "\n" + "\n".join(parts)
     print(block)
     if output != "-":
-        write_results(Path(output), "benchmarks/speed.py", "Speed benchmark", INTRO, block)
+        write_results(Path(output), "benchmarks/speed.py", "Speed benchmark", INTRO, block,
+                      key=f"threads={N_JOBS}")
         log(f"wrote {output}")
     return 0
 
