@@ -65,7 +65,10 @@ MODELS = (SHRINKTREE_EB, SHRINKTREE_NONE, LGBM_DEFAULT, LGBM_TUNED, HGB_DEFAULT)
 VARIANTS = {
     "shrinktree eb 300 trees": {"n_estimators": 300},
     "shrinktree eb calibrated": {"eb_method": "calibrated"},
+    "shrinktree eb native categories": {},
 }
+# Variants that get the DataFrame with its category columns whatever SHRINKTREE_INPUT says.
+FRAME_VARIANTS = ("shrinktree eb native categories",)
 
 
 @dataclass
@@ -168,7 +171,8 @@ def model_input(model: str, X_frame, X_ordinal):
     -------
     DataFrame or ndarray
     """
-    if (model in (SHRINKTREE_EB, SHRINKTREE_NONE) or model in VARIANTS) and SHRINKTREE_INPUT == "frame":
+    if model in FRAME_VARIANTS or (
+            (model in (SHRINKTREE_EB, SHRINKTREE_NONE) or model in VARIANTS) and SHRINKTREE_INPUT == "frame"):
         return X_frame
     return X_ordinal
 
