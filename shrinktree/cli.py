@@ -91,7 +91,7 @@ def _bench(args: argparse.Namespace) -> int:
     try:
         result = run_stability(X, y, task, models, dataset=name, n_halves=halves, n_repeats=args.repeats,
                                max_rows=max_rows, importance_rows=500 if args.quick else 2000,
-                               random_state=args.seed, n_threads=args.threads, progress=progress)
+                               random_state=args.seed, n_threads=args.threads or None, progress=progress)
     finally:
         progress.close()
     table = result.table
@@ -101,6 +101,8 @@ def _bench(args: argparse.Namespace) -> int:
           f"{halves} random-half refits per model")
     print(format_result(table))
     print()
+    for line in _headline(table):
+        print(line)
     print(f"test error: {error_name(task)} on the test rows (lower is better).")
     print("spread: mean over test rows of the sd of predictions across the random-half refits"
           + (" / sd(y)" if task == "regression" else " (class probabilities)") + " (lower is more stable).")
@@ -116,6 +118,29 @@ def _bench(args: argparse.Namespace) -> int:
         _write_csv(table, args.output)
         print(f"results written to {args.output}")
     return 0
+
+
+def _headline(table: pd.DataFrame) -> list[str]:
+    """Sentences comparing shrinktree's defaults with plain boosting and with the most stable other model."""
+    ok = table[~table["failed"]].set_index("model")
+    if "shrinktree" not in ok.index or len(ok) < 2:
+        return []
+    ours = ok.loc["shrinktree"]
+    lines = []
+    for other in dict.fromkeys(["shrinktree-none", ok.drop(index="shrinktree")["spread"].idxmin()]):
+        if other not in ok.index:
+            continue
+        theirs = ok.loc[other]
+        lines.append(f"shrinktree vs {other}: prediction spread {ours['spread']:.4f} vs {theirs['spread']:.4f} "
+                     f"({_change(ours['spread'], theirs['spread'])}), test error {ours['error']:.4f} vs "
+                     f"{theirs['error']:.4f} ({_change(ours['error'], theirs['error'])})")
+    return lines
+
+
+def _change(ours: float, theirs: float) -> str:
+    if not theirs or pd.isna(theirs) or pd.isna(ours):
+        return "n/a"
+    return f"{(ours / theirs - 1) * 100:+.0f}%"
 
 
 # -- fit / predict -----------------------------------------------------------------------------
@@ -198,14 +223,21 @@ def _write_csv(frame: pd.DataFrame, path: str) -> None:
 
 
 # -- argument parsing --------------------------------------------------------------------------
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _integer_at_least(low: int, kind: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind} integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected a {kind} integer, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _integer_at_least(1, "positive")
+_non_negative_int = _integer_at_least(0, "non-negative")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -237,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--max-rows", type=_positive_int, help="subsample larger data to this many rows "
                                                               "(default 50,000)")
     bench.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    bench.add_argument("--threads", type=_positive_int, help="threads per model (default: the libraries' own)")
+    bench.add_argument("--threads", type=_non_negative_int, default=1,
+                       help="threads per model (default 1, for like-for-like timings; 0 = each library's default)")
     bench.add_argument("--output", metavar="FILE", help="also write the result table to this CSV file")
     bench.add_argument("--no-progress", action="store_true", help="do not show the progress line")
 

@@ -49,10 +49,14 @@ def test_bench_on_a_bundled_dataset(capsys, tmp_path):
     code, out, err = _run(["bench", "--dataset", "diabetes", *FAST_BENCH, "--output", str(out_csv)], capsys)
     assert code == 0, err
     assert "dataset: diabetes" in out and "442 rows x 10 features" in out
-    lines = {line.split()[0]: line.split() for line in out.splitlines() if line.split()}
+    rows = out.split("model ", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    lines = {line.split()[0]: line.split() for line in rows}
+    assert set(lines) == {"shrinktree", "sklearn-hgb"}
     for model in ("shrinktree", "sklearn-hgb"):
         error, spread, corr, seconds = map(float, lines[model][1:5])
         assert 0.5 < error < 1.0 and 0 < spread < 1 and -1 <= corr <= 1 and seconds > 0
+    headline = next(line for line in out.splitlines() if line.startswith("shrinktree vs sklearn-hgb:"))
+    assert f"prediction spread {float(lines['shrinktree'][2]):.4f} vs {float(lines['sklearn-hgb'][2]):.4f}" in headline
     table = pd.read_csv(out_csv)
     assert table["model"].tolist() == ["shrinktree", "sklearn-hgb"]
     assert table["dataset"].eq("diabetes").all() and not table["failed"].any()
