@@ -114,7 +114,8 @@ def _predict(model, X, task: str) -> np.ndarray:
 def _loss(y: np.ndarray, prediction: np.ndarray, task: str, n_classes: int) -> float:
     if task == "regression":
         return float(np.mean((prediction - y) ** 2))
-    return float(log_loss(y, np.clip(prediction, 1e-15, 1.0), labels=np.arange(n_classes)))
+    proba = np.clip(prediction, 1e-15, 1.0)
+    return float(log_loss(y, proba / proba.sum(axis=1, keepdims=True), labels=np.arange(n_classes)))
 
 
 def _accuracy(y: np.ndarray, prediction: np.ndarray, task: str, n_classes: int, y_scale: float):
