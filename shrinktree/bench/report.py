@@ -125,8 +125,8 @@ def format_summary(summary: pd.DataFrame, reference: str = "lightgbm") -> str:
         reference_row = model == reference
         rows.append([
             f"`{model}`", f"{record['error_ratio']:.3f}", f"{record['spread_ratio']:.3f}",
-            "-" if reference_row else f"{record['error_wins']}/{n}",
-            "-" if reference_row else f"{record['spread_wins']}/{n}",
+            "-" if reference_row else f"{int(record['error_wins'])}/{int(n)}",
+            "-" if reference_row else f"{int(record['spread_wins'])}/{int(n)}",
             _number(record["importance_corr"], 3), _number(record["fit_seconds"], 2),
         ])
     return markdown_table(headers, rows)
