@@ -44,14 +44,20 @@ def node_sigma2(stats: NodeStats, tree: TreeArrays) -> np.ndarray:
     return np.array([within_variance(float(s), mass, count, groups) for s in ss])
 
 
-def calibrated_null_factor(tree: TreeArrays, n_features: float, thresholds: np.ndarray) -> np.ndarray:
+def calibrated_null_factor(tree: TreeArrays, n_features: float, thresholds: np.ndarray,
+                           rows: np.ndarray | None = None) -> np.ndarray:
     """Expected best split statistic under noise for each internal node (0 for leaves).
 
-    ``n_features`` features are searched at ``thresholds[node]`` candidate thresholds each.
+    ``n_features`` features are searched at ``thresholds[node]`` candidate thresholds each.  A node
+    of ``rows`` rows has at most ``2^(rows-1) - 1`` distinct ways to split, however many features
+    are searched (two rows: one), which caps the effective number of tests of small nodes.
     """
     table = effective_tests_table(_MAX_THRESHOLDS)
     m = np.clip(np.asarray(thresholds, dtype=np.float64), 1, _MAX_THRESHOLDS).astype(np.int64)
     n_eff = max(float(n_features), 1.0) * table[m]
+    if rows is not None:
+        distinct = np.exp2(np.clip(np.asarray(rows, dtype=np.float64) - 1.0, 0.0, 60.0)) - 1.0
+        n_eff = np.minimum(n_eff, np.maximum(distinct, 1.0))
     return np.where(tree.left >= 0, null_gain_factor(n_eff), 0.0)
 
 
@@ -157,7 +163,7 @@ def eb_forest(parsed: ParsedModel, data) -> tuple[list[float], str]:
         if honest:
             null = np.where(tree.left >= 0, 1.0, 0.0)
         else:
-            null = calibrated_null_factor(tree, parsed.split_features[t], parsed.split_thresholds[t])
+            null = calibrated_null_factor(tree, parsed.split_features[t], parsed.split_thresholds[t], est.C)
             null = null * parsed.design_effect
         ks.append(eb_pool_tree(tree, sigma2, null, est, joint))
     return ks, source
@@ -202,7 +208,7 @@ def eb_boosted(parsed: ParsedModel, data) -> tuple[list[float], str]:
         tree.raw_value = subtree_weighted_mean(tree.parent.astype(np.int64), tree.left.astype(np.int64),
                                                tree.raw_value, tree.weight)
         thresholds = np.minimum(parsed.split_thresholds[t], np.maximum(stats.C - 1.0, 1.0))
-        null = calibrated_null_factor(tree, parsed.split_features[t], thresholds)
+        null = calibrated_null_factor(tree, parsed.split_features[t], thresholds, stats.C)
         ks[t] = eb_pool_tree(tree, node_sigma2(stats, tree), null, stats, joint=False)
 
     replay_boosting(parsed, X, y, w, on_tree)
