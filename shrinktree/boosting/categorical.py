@@ -109,7 +109,7 @@ def _numeric_levels(column: np.ndarray, name: str, stage: str) -> np.ndarray:
         raise ValueError(f"Categorical feature {name} contains infinity at {stage} time.")
     if np.any(finite != np.round(finite)):
         bad = finite[finite != np.round(finite)][0]
-        raise ValueError(f"Categorical feature {name} contains the non-integer value {bad!r} at {stage} time; "
+        raise ValueError(f"Categorical feature {name} contains the non-integer value {float(bad)!r} at {stage} time; "
                          "numeric categories must be integers (or pass the column as a pandas category/str).")
     return values
 
