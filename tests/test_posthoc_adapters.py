@@ -141,3 +141,31 @@ def test_deepcopy_of_model_is_unaffected():
     twin = copy.deepcopy(model)
     shrink(model, X, y, method="hs", strength="gcv")
     np.testing.assert_array_equal(model.predict(X), twin.predict(X))
+
+
+def test_multi_output_regression_forest():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    Y = np.column_stack([X[:, 0] + rng.normal(size=300), rng.normal(size=300)])
+    model = RandomForestRegressor(10, min_samples_leaf=3, random_state=0).fit(X, Y)
+    np.testing.assert_allclose(shrink(model, method="none").predict(X), model.predict(X), atol=1e-12)
+    shrunk = shrink(model, X, Y)
+    assert shrunk.predict(X).shape == (300, 2)
+    # One factor per output: the noise column is pooled harder than the signal column.
+    assert shrunk.trees_[0].value.shape == (model.estimators_[0].tree_.node_count, 2)
+    spread = shrunk.predict(X).std(axis=0)
+    assert spread[1] < 0.5 * spread[0]
+    with pytest.raises(ValueError, match="2 columns"):
+        shrink(model, X, Y[:, 0])
+
+
+def test_decision_function_only_for_boosted_classifiers():
+    X, y = _data("bin", False)
+    forest = shrink(RandomForestClassifier(5, random_state=0).fit(X, y))
+    assert not hasattr(forest, "decision_function")
+    model = GradientBoostingClassifier(n_estimators=5, random_state=0).fit(X, y)
+    np.testing.assert_allclose(shrink(model, method="none").decision_function(X), model.decision_function(X),
+                               atol=1e-10)
+    cv = shrink(RandomForestClassifier(5, random_state=0).fit(X, y), X, y, method="hs", strength="cv",
+                scoring="roc_auc", grid=[0.0, 10.0], cv=3)
+    assert cv.strength_ in (0.0, 10.0)

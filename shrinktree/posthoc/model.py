@@ -6,6 +6,7 @@ import numpy as np
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import NotFittedError
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import validate_data
 
 from .._tree import FlatForest, TreeArrays
@@ -129,6 +130,11 @@ class ShrunkModelRegressor(RegressorMixin, _ShrunkModel):
         return out[:, 0] if out.shape[1] == 1 else out
 
 
+def _has_scores(model) -> bool:
+    parsed = getattr(model, "_parsed", None)
+    return parsed is None or parsed.link != "proba"
+
+
 class ShrunkModelClassifier(ClassifierMixin, _ShrunkModel):
     """A shrunk classification model (see :func:`shrinktree.shrink`)."""
 
@@ -137,11 +143,10 @@ class ShrunkModelClassifier(ClassifierMixin, _ShrunkModel):
         raw = self._raw(X)
         return apply_link(self._parsed, raw)
 
+    @available_if(_has_scores)
     def decision_function(self, X) -> np.ndarray:
-        """Raw scores of boosted classifiers (log-odds, or per-class logits)."""
+        """Raw scores of boosted classifiers (log-odds, or per-class logits); forests have none."""
         raw = self._raw(X)
-        if self._parsed.link == "proba":
-            raise AttributeError("Forest classifiers have no decision_function; use predict_proba.")
         return raw[:, 0] if raw.shape[1] == 1 else raw
 
     def predict(self, X) -> np.ndarray:
