@@ -5,7 +5,6 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_array
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
@@ -152,13 +151,7 @@ def shrink(model, X=None, y=None, *, method: str = "eb", strength: float | str |
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
     _check_strength(method, strength)
-    try:
-        parsed = parse_model(model)
-    except NotFittedError:
-        raise
-    except (AttributeError, IndexError) as exc:
-        raise NotFittedError(f"This {type(model).__name__} instance is not fitted yet: fit it before shrinking.") \
-            from exc
+    parsed = parse_model(model)
     checked = validate_data(parsed, X, y, sample_weight)
     data = None if checked is None else checked[:4]
     if data is not None and not parsed.counts_are_rows:
