@@ -33,8 +33,10 @@ from .predictor import add_leaf_values, add_tree_binned, add_values_by_leaf, lea
 from .splitting import LEVELS_EB, LEVELS_FIXED_K, LEVELS_RAW
 
 MIN_HESSIAN = 1e-3
-# Score categorical partitions by the Newton gain of the pooled level sums (True) or the raw sums (False).
-POOLED_LEVEL_GAIN = True
+# Categorical partitions are scored by the Newton gain of the pooled level sums, except with
+# eb_method="calibrated", whose null correction is that of a scan maximizing the raw gain
+# (see docs/categorical.md for the measurements behind this choice).
+POOLED_LEVEL_GAIN = {"honest": True, "naive": True, "calibrated": False}
 EB_METHODS = ("honest", "calibrated", "naive")
 HONEST_FRACTION = 0.5
 
@@ -386,7 +388,7 @@ class _BaseShrinkBoost(BaseEstimator):
             min_samples_leaf=self.min_samples_leaf, l2_regularization=float(self.l2_regularization),
             min_hessian=MIN_HESSIAN, pooling_k=pooled_gain_k, codes=codes, n_levels=n_levels,
             cat_feature_mask=cat_feature_mask, level_mode=level_mode, level_k=level_k,
-            pooled_level_gain=getattr(self, "_pooled_level_gain", POOLED_LEVEL_GAIN),
+            pooled_level_gain=getattr(self, "_pooled_level_gain", POOLED_LEVEL_GAIN[self.eb_method]),
         ).grow()
         local = (grown.feature, grown.bin_threshold)
         is_cat = grown.is_categorical.astype(bool)
@@ -475,6 +477,16 @@ class _BaseShrinkBoost(BaseEstimator):
 
     # -- prediction -----------------------------------------------------------------------------
     @property
+    def categories_(self) -> list:
+        """Per feature, the levels seen at fit time (``None`` for numeric features)."""
+        check_is_fitted(self, "_trees")
+        out = [None] * self.n_features_in_
+        if self._categorical is not None:
+            for j, levels in zip(self._categorical.categorical_index_, self._categorical.levels_):
+                out[j] = levels
+        return out
+
+    @property
     def trees_(self) -> list[list[TreeArrays]]:
         """Per iteration, the list of its trees (one per class for multiclass) as node arrays."""
         check_is_fitted(self, "_trees")
@@ -524,6 +536,16 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
     l2_regularization : float, default=0.0
     max_bins : int, default=255
         Bins for non-missing values (at most 255); missing values get their own bin.
+    categorical_features : "from_dtype", None, or array-like of int, str or bool, default="from_dtype"
+        Which features are categorical.  ``"from_dtype"``: the DataFrame columns of ``category``,
+        ``object`` or string dtype (numpy input has none); indices, column names or a boolean mask
+        select features explicitly (numeric values are levels by value and must be integers);
+        ``None``: no categorical features.  Any number of levels is allowed.  A categorical split
+        sends a set of levels left: the levels present in a node are pooled toward the node's value
+        (``n / (n + k)``, ``k`` estimated from the spread of the levels in that node for
+        ``shrinkage="eb"``, ``shrinkage_strength`` for ``"hs"``, none for ``"none"``), sorted, and
+        every prefix is a candidate.  Missing values and levels not seen at fit time go to each
+        split's learned default side.  See ``docs/categorical.md``.
     subsample : float, default=1.0
         Fraction of rows drawn (without replacement) for each iteration.
     colsample : float, default=1.0
@@ -545,6 +567,11 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
         The estimated ``k = sigma^2/tau^2`` of each tree (``inf``: pooled to the root).
     feature_importances_ : ndarray
         Loss reduction of each feature's splits at the pooled values, normalized to sum to one.
+    is_categorical_ : ndarray of bool
+        Which features were handled as categorical.
+    categories_ : list
+        Per feature, the levels seen at fit time (the code of a level is its position), ``None``
+        for numeric features.
     n_iter_ : int
     """
 
