@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from .._tree import TreeArrays
 from .node_stats import NodeStats, subtree_weighted_mean
@@ -11,19 +12,69 @@ from .parsed import ParsedModel, build_tree
 _MSE_CRITERIA = ("squared_error", "friedman_mse")
 
 
-def _sk_tree(tree_, value: np.ndarray, weight=None) -> TreeArrays:
-    """TreeArrays of a fitted ``sklearn.tree._tree.Tree`` with the given node values."""
-    left = tree_.children_left.astype(np.int64)
-    right = tree_.children_right.astype(np.int64)
-    count = tree_.weighted_n_node_samples.astype(np.float64)
-    impurity = tree_.impurity * count
-    internal = left >= 0
-    gain = np.zeros(len(left))
-    gain[internal] = impurity[internal] - impurity[left[internal]] - impurity[right[internal]]
+@njit(cache=True)
+def _convert_tree(children_left, children_right, feature, threshold, missing, value, count, impurity, classifier):
+    """One pass over a scikit-learn tree: links, split, values and gains as node arrays.
+
+    ``value`` is the tree's (n_nodes, n_outputs, max_n_classes) array; a classifier's node takes its
+    class proportions (normalised when the tree stores counts), a regressor's its outputs.
+    ``ok`` is False when a child does not come after its parent (the caller then reorders).
+    """
+    n = children_left.shape[0]
+    K = value.shape[2] if classifier else value.shape[1]
+    parent = np.full(n, -1, dtype=np.int32)
+    left = np.empty(n, dtype=np.int32)
+    right = np.empty(n, dtype=np.int32)
+    feat = np.empty(n, dtype=np.int32)
+    thr = np.zeros(n)
+    miss = np.zeros(n, dtype=np.uint8)
+    raw = np.empty((n, K))
+    gain = np.zeros(n)
+    ok = True
+    for i in range(n):
+        lo = children_left[i]
+        if classifier:
+            total = 0.0
+            for k in range(K):
+                total += value[i, 0, k]
+            scale = 1.0 / total if total > 0 and abs(total - 1.0) > 1e-9 else 1.0
+            for k in range(K):
+                raw[i, k] = value[i, 0, k] * scale
+        else:
+            for k in range(K):
+                raw[i, k] = value[i, k, 0]
+        if lo < 0:
+            left[i] = -1
+            right[i] = -1
+            feat[i] = -1
+            continue
+        hi = children_right[i]
+        if lo <= i or hi <= i:
+            ok = False
+        left[i] = lo
+        right[i] = hi
+        parent[lo] = i
+        parent[hi] = i
+        feat[i] = feature[i]
+        thr[i] = threshold[i]
+        miss[i] = missing[i]
+        gain[i] = count[i] * impurity[i] - count[lo] * impurity[lo] - count[hi] * impurity[hi]
+    return ok, parent, left, right, feat, thr, miss, raw, gain
+
+
+def _fast_tree(tree_, classifier: bool) -> TreeArrays:
+    """TreeArrays of a scikit-learn tree with its own stored values (class proportions for classifiers)."""
+    n = tree_.node_count
     missing = getattr(tree_, "missing_go_to_left", None)
-    missing = np.zeros(len(left), np.uint8) if missing is None else np.asarray(missing, np.uint8)
-    return build_tree(left, right, tree_.feature, tree_.threshold, missing, value,
-                      count if weight is None else weight, count, gain)
+    missing = np.zeros(n, np.uint8) if missing is None else np.ascontiguousarray(missing, dtype=np.uint8)
+    count = np.array(tree_.weighted_n_node_samples, dtype=np.float64)
+    ok, parent, left, right, feat, thr, miss, raw, gain = _convert_tree(
+        tree_.children_left, tree_.children_right, tree_.feature, tree_.threshold, missing,
+        np.ascontiguousarray(tree_.value, dtype=np.float64), count, np.ascontiguousarray(tree_.impurity), classifier)
+    if not ok:  # pragma: no cover - scikit-learn numbers children after their parents
+        return build_tree(left, right, feat, thr, miss, raw, count, count, gain)
+    return TreeArrays(parent=parent, left=left, right=right, feature=feat, threshold=thr, missing_left=miss,
+                      raw_value=raw, value=raw, pooling_factor=np.ones(n), weight=count, count=count, gain=gain)
 
 
 def _classifier_values(tree_) -> np.ndarray:
@@ -45,27 +96,51 @@ def _thresholds_per_node(est, tree_) -> np.ndarray:
     return np.maximum(n - 2.0 * msl + 1.0, 1.0)
 
 
+class _StoredStats:
+    """Node statistics stored in scikit-learn trees (computed only when ``"eb"`` needs them)."""
+
+    def __init__(self, estimators, is_classifier: bool, criterion: str):
+        self.estimators = list(estimators)
+        self.is_classifier = is_classifier
+        self.criterion = criterion
+
+    def __call__(self) -> list[NodeStats] | None:
+        if not self.is_classifier and self.criterion not in _MSE_CRITERIA:
+            return None  # impurity is not a variance
+        stats = []
+        for est in self.estimators:
+            tree_ = est.tree_
+            count = tree_.weighted_n_node_samples.astype(np.float64)
+            if self.is_classifier:
+                value = _classifier_values(tree_)
+                variance = value * (1.0 - value)
+            else:
+                value = np.asarray(tree_.value[:, :, 0], dtype=np.float64)
+                variance = tree_.impurity
+            stats.append(NodeStats.from_means(value, variance, count))
+        return stats
+
+
+class _Thresholds:
+    """Per tree, candidate thresholds per feature at every node (computed only when ``"eb"`` needs them)."""
+
+    def __init__(self, estimators):
+        self.estimators = list(estimators)
+
+    def __call__(self, t: int) -> np.ndarray:
+        est = self.estimators[t]
+        return _thresholds_per_node(est, est.tree_)
+
+
 def _forest(model, estimators, is_classifier: bool) -> ParsedModel:
     from sklearn.ensemble import BaseEnsemble
 
-    trees, stats, thresholds, n_split = [], [], [], []
     n_outputs_ = getattr(model, "n_outputs_", 1)
     if is_classifier and n_outputs_ > 1:
         raise ValueError("Multi-output classifiers are not supported by shrink.")
     criterion = getattr(model, "criterion", "squared_error")
-    for est in estimators:
-        tree_ = est.tree_
-        count = tree_.weighted_n_node_samples.astype(np.float64)
-        if is_classifier:
-            value = _classifier_values(tree_)
-            variance = value * (1.0 - value)
-        else:
-            value = np.asarray(tree_.value[:, :, 0], dtype=np.float64)
-            variance = tree_.impurity if criterion in _MSE_CRITERIA else None
-        trees.append(_sk_tree(tree_, value))
-        stats.append(None if variance is None else NodeStats.from_means(value, variance, count))
-        thresholds.append(_thresholds_per_node(est, tree_))
-        n_split.append(est.max_features_)
+    trees = [_fast_tree(est.tree_, is_classifier) for est in estimators]
+    n_split = [est.max_features_ for est in estimators]
     in_bag, design_effect = None, 1.0
     if isinstance(model, BaseEnsemble) and getattr(model, "bootstrap", False):
         in_bag = _bootstrap_counts(model)
@@ -78,8 +153,8 @@ def _forest(model, estimators, is_classifier: bool) -> ParsedModel:
         init=np.zeros(trees[0].raw_value.shape[1]), link="proba" if is_classifier else "identity",
         loss=None, trees_per_stage=1, classes=getattr(model, "classes_", None) if is_classifier else None,
         n_features_in=model.n_features_in_, float32_input=True, split_features=np.array(n_split, dtype=np.float64),
-        split_thresholds=thresholds, source=type(model).__name__,
-        stored_stats=None if any(s is None for s in stats) else stats, in_bag=in_bag,
+        split_thresholds=_Thresholds(estimators), source=type(model).__name__,
+        stored_stats=_StoredStats(estimators, is_classifier, criterion), in_bag=in_bag,
         design_effect=design_effect,
     )
 
@@ -139,15 +214,13 @@ def _gradient_boosting(model, is_classifier: bool) -> ParsedModel:
         for k in range(K):
             est = model.estimators_[stage, k]
             tree_ = est.tree_
-            count = tree_.weighted_n_node_samples.astype(np.float64)
-            leaf_value = np.asarray(tree_.value[:, 0, 0], dtype=np.float64).reshape(-1, 1) * model.learning_rate
-            left = tree_.children_left.astype(np.int64)
-            parent = np.full(len(left), -1, dtype=np.int64)
-            internal = np.flatnonzero(left >= 0)
-            parent[left[internal]] = internal
-            parent[tree_.children_right[internal]] = internal
-            value = subtree_weighted_mean(parent, left, leaf_value, count)
-            trees.append(_sk_tree(tree_, value))
+            tree = _fast_tree(tree_, False)
+            leaf_value = tree.raw_value * model.learning_rate
+            # Internal nodes hold the mean residual, not the leaves' Newton step: use the leaves' mean.
+            tree.raw_value = subtree_weighted_mean(tree.parent.astype(np.int64), tree.left.astype(np.int64),
+                                                   leaf_value, tree.weight)
+            tree.value = tree.raw_value
+            trees.append(tree)
             thresholds.append(_thresholds_per_node(est, tree_))
             n_split.append(est.max_features_)
     return ParsedModel(

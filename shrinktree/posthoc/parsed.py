@@ -43,12 +43,14 @@ class ParsedModel:
     n_features_in : int
     float32_input : bool
         The library compares features as float32 (scikit-learn trees, XGBoost).
-    stored_stats : list of NodeStats or None
-        Node statistics read from the model itself (forests of scikit-learn trees).
+    stored_stats : list of NodeStats, callable or None
+        Node statistics read from the model itself (forests of scikit-learn trees); a callable
+        computes them on demand and returns ``None`` when the model stores none usable.
     split_features : ndarray
         Per tree, the number of features searched at each split.
-    split_thresholds : list of ndarray
-        Per tree and node, the number of candidate thresholds per searched feature.
+    split_thresholds : list of ndarray, or callable
+        Per tree and node, the number of candidate thresholds per searched feature (a callable
+        ``split_thresholds(t)`` computes them on demand; see :meth:`thresholds`).
     in_bag : callable or None
         ``in_bag(t, n_rows)`` gives tree ``t``'s bootstrap count of every training row.
     source : str
@@ -71,15 +73,33 @@ class ParsedModel:
     n_features_in: int
     float32_input: bool
     split_features: np.ndarray
-    split_thresholds: list[np.ndarray]
+    split_thresholds: list[np.ndarray] | Callable[[int], np.ndarray]
     source: str
-    stored_stats: list[NodeStats] | None = None
+    stored_stats: list[NodeStats] | Callable[[], list[NodeStats] | None] | None = None
     in_bag: Callable[[int, int], np.ndarray] | None = None
     feature_names_in: np.ndarray | None = None
     counts_are_rows: bool = True
     design_effect: float = 1.0
     cat_features: np.ndarray | None = None
     cat_limit: int = 0
+
+    def thresholds(self, t: int) -> np.ndarray:
+        """Candidate thresholds per feature at every node of tree ``t``."""
+        st = self.split_thresholds
+        return st(t) if callable(st) else st[t]
+
+    def node_stats(self) -> list[NodeStats] | None:
+        """Stored node statistics of every tree, or ``None``."""
+        if callable(self.stored_stats):
+            self.stored_stats = self.stored_stats()
+        return self.stored_stats
+
+    def release(self) -> None:
+        """Drop the on-demand helpers, which hold the original model, once pooling is done."""
+        if callable(self.stored_stats):
+            self.stored_stats = None
+        if callable(self.split_thresholds):
+            self.split_thresholds = None
 
     def prepare_X(self, X: np.ndarray) -> np.ndarray:
         """Validated float64 ``X`` as the trees compare it.

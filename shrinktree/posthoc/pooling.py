@@ -143,8 +143,8 @@ def eb_forest(parsed: ParsedModel, data) -> tuple[list[float], str]:
         n, sw = len(y), (w if weighted else None)
         est_stats = forest_stats(trees, X, g, h, lambda t: w * (parsed.in_bag(t, n, sw) == 0))
         source = "honest: out-of-bag rows of X, y"
-    elif parsed.stored_stats is not None:
-        est_stats = parsed.stored_stats
+    elif parsed.node_stats() is not None:
+        est_stats = parsed.node_stats()
         source = "calibrated: node statistics stored in the model"
     elif data is not None:
         X, y, w, weighted = data
@@ -163,7 +163,7 @@ def eb_forest(parsed: ParsedModel, data) -> tuple[list[float], str]:
         if honest:
             null = np.where(tree.left >= 0, 1.0, 0.0)
         else:
-            null = calibrated_null_factor(tree, parsed.split_features[t], parsed.split_thresholds[t], est.C)
+            null = calibrated_null_factor(tree, parsed.split_features[t], parsed.thresholds(t), est.C)
             null = null * parsed.design_effect
         ks.append(eb_pool_tree(tree, sigma2, null, est, joint))
     return ks, source
@@ -207,7 +207,7 @@ def eb_boosted(parsed: ParsedModel, data) -> tuple[list[float], str]:
         tree.count = stats.C.copy()
         tree.raw_value = subtree_weighted_mean(tree.parent.astype(np.int64), tree.left.astype(np.int64),
                                                tree.raw_value, tree.weight)
-        thresholds = np.minimum(parsed.split_thresholds[t], np.maximum(stats.C - 1.0, 1.0))
+        thresholds = np.minimum(parsed.thresholds(t), np.maximum(stats.C - 1.0, 1.0))
         null = calibrated_null_factor(tree, parsed.split_features[t], thresholds, stats.C)
         ks[t] = eb_pool_tree(tree, node_sigma2(stats, tree), null, stats, joint=False)
 

@@ -178,4 +178,5 @@ def shrink(model, X=None, y=None, *, method: str = "eb", strength: float | str |
         ks, source = eb_forest(parsed, data)
     else:
         ks, source = eb_boosted(parsed, data)
+    parsed.release()
     return make_model(parsed, method, None if method != "hs" else float(chosen), ks, source)
