@@ -90,7 +90,9 @@ def _hgb(X_train, y_train, X_test, seed):
 
 def _target_encoding(X_train, y_train, X_test, seed):
     categorical = _categorical_columns(X_train)
-    encode = ColumnTransformer([("target", TargetEncoder(random_state=seed), categorical)], remainder="passthrough")
+    # target_type is explicit: integer ratings would otherwise be taken for class labels.
+    encoder = TargetEncoder(target_type="continuous", random_state=seed)
+    encode = ColumnTransformer([("target", encoder, categorical)], remainder="passthrough")
     model = make_pipeline(encode, HistGradientBoostingRegressor(random_state=seed))
     as_object = {c: X_train[c].astype(object) for c in categorical}
     model.fit(X_train.assign(**as_object), y_train)

@@ -320,3 +320,16 @@ def test_predict_with_wrong_columns():
         model.predict(frame[["g"]])
     with pytest.raises(ValueError, match="feature names"):
         model.predict(frame[["x", "g"]])
+
+
+def test_tree_input_routes_the_trees_like_predict():
+    from shrinktree._tree import FlatForest
+
+    group, y, _ = grouped()
+    frame = pd.DataFrame({"g": pd.Categorical([f"s{g}" for g in group]), "x": y})
+    model = ShrinkBoostRegressor(n_estimators=5, random_state=0).fit(frame, y)
+    encoded = model.tree_input(frame.iloc[::-1])
+    assert encoded.dtype == np.float64 and np.isnan(model.tree_input(frame.assign(g="new"))[:, 0]).all()
+    forest = FlatForest.from_trees([t for trees in model.trees_ for t in trees])
+    raw = model._baseline + forest.predict_sum(encoded, np.zeros(model.n_iter_, dtype=np.int64), 1)[:, 0]
+    np.testing.assert_allclose(raw, model.predict(frame.iloc[::-1]))

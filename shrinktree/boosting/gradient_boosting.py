@@ -486,6 +486,23 @@ class _BaseShrinkBoost(BaseEstimator):
                 out[j] = levels
         return out
 
+    def tree_input(self, X) -> np.ndarray:
+        """The float matrix that the trees in ``trees_`` route on.
+
+        Numeric features as given; categorical features as the float code of each level (its position
+        in ``categories_``), NaN for missing values and levels not seen at fit time.  Use it to evaluate
+        ``trees_`` outside the estimator (for example the post-hoc shrinkage wrapper).
+
+        Parameters
+        ----------
+        X : array-like or pandas DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of float64, shape (n_samples, n_features)
+        """
+        return self._validate_predict_input(X)
+
     @property
     def trees_(self) -> list[list[TreeArrays]]:
         """Per iteration, the list of its trees (one per class for multiclass) as node arrays."""
