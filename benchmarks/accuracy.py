@@ -67,8 +67,9 @@ VARIANTS = {
     "shrinktree eb calibrated": {"eb_method": "calibrated"},
     "shrinktree eb native categories": {},
 }
+LGBM_NATIVE = "LightGBM default native categories"
 # Variants that get the DataFrame with its category columns whatever SHRINKTREE_INPUT says.
-FRAME_VARIANTS = ("shrinktree eb native categories",)
+FRAME_VARIANTS = ("shrinktree eb native categories", LGBM_NATIVE)
 
 
 @dataclass
@@ -127,7 +128,7 @@ def make_model(model: str, task: str, seed: int, grid: tuple):
     Parameters
     ----------
     model : str
-        One of ``MODELS`` or of ``VARIANTS``.
+        One of ``MODELS``, of ``VARIANTS`` or ``LGBM_NATIVE``.
     task : {"regression", "binary", "multiclass"}
     seed : int
         Random state of the split; also used for the model and its CV folds.
@@ -143,7 +144,7 @@ def make_model(model: str, task: str, seed: int, grid: tuple):
         cls = ShrinkBoostRegressor if regression else ShrinkBoostClassifier
         kwargs = {SHRINKTREE_EB: {}, SHRINKTREE_NONE: {"shrinkage": "none"}, **VARIANTS}[model]
         return cls(random_state=seed, **kwargs)
-    if model == LGBM_DEFAULT:
+    if model in (LGBM_DEFAULT, LGBM_NATIVE):
         return _lgbm(task, seed)
     if model == LGBM_TUNED:
         folds = (KFold if regression else StratifiedKFold)(n_splits=3, shuffle=True, random_state=seed)
@@ -438,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
                              f"{QUICK_PATH_SMOOTH_GRID}; writes nothing unless --output is given")
     parser.add_argument("--max-rows", type=int, default=MAX_ROWS, help="subsample larger datasets to this")
     parser.add_argument("--variants", action="store_true",
-                        help=f"also fit the diagnostic shrinktree settings: {', '.join(VARIANTS)}")
+                        help=f"also fit diagnostic settings: {', '.join([*VARIANTS, LGBM_NATIVE])}")
     parser.add_argument("--output", help="markdown file to write the results into (default docs/accuracy.md; "
                                          "'-' for none)")
     args = parser.parse_args(argv)
@@ -446,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (2 if args.quick else 5)
     grid = QUICK_PATH_SMOOTH_GRID if args.quick else PATH_SMOOTH_GRID
     output = args.output or ("-" if args.quick else str(REPO_ROOT / "docs" / "accuracy.md"))
-    models = [*MODELS, *VARIANTS] if args.variants else list(MODELS)
+    models = [*MODELS, *VARIANTS, LGBM_NATIVE] if args.variants else list(MODELS)
     key = "variants" if args.variants else None
 
     def log(message):
