@@ -333,3 +333,22 @@ def test_tree_input_routes_the_trees_like_predict():
     forest = FlatForest.from_trees([t for trees in model.trees_ for t in trees])
     raw = model._baseline + forest.predict_sum(encoded, np.zeros(model.n_iter_, dtype=np.int64), 1)[:, 0]
     np.testing.assert_allclose(raw, model.predict(frame.iloc[::-1]))
+
+
+@pytest.mark.parametrize("params", [{}, {"eb_method": "calibrated"}])
+def test_integer_weights_equal_repeated_rows(params):
+    rng = np.random.default_rng(3)
+    n = 400
+    group = rng.integers(0, 40, n)
+    x = np.round(rng.normal(size=n), 2)
+    y = rng.normal(0, 1, 40)[group] + x + rng.normal(scale=0.5, size=n)
+    w = rng.integers(0, 4, size=n)
+    w[group == 7] = 0  # a level seen only in zero-weight rows must not change the model
+    frame = pd.DataFrame({"g": pd.Categorical([f"s{g:02d}" for g in group]), "x": x})
+    settings = dict(n_estimators=15, min_samples_leaf=1, max_leaf_nodes=8, early_stopping=False, random_state=0,
+                    **params)
+    weighted = ShrinkBoostRegressor(**settings).fit(frame, y, sample_weight=w)
+    rows = np.repeat(np.arange(n), w)
+    repeated = ShrinkBoostRegressor(**settings).fit(frame.iloc[rows].reset_index(drop=True), y[rows])
+    assert n_categorical_splits(weighted) > 0
+    np.testing.assert_allclose(weighted.predict(frame), repeated.predict(frame), rtol=1e-7, atol=1e-9)

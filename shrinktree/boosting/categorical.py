@@ -161,6 +161,22 @@ class CategoricalEncoder:
         self.n_levels_ = np.array([len(levels) for levels in self.levels_], dtype=np.int64)
         return self._encode(X, "fit")
 
+    def restrict_to_present(self, X_float: np.ndarray) -> np.ndarray:
+        """Keep only the levels that occur in the encoded ``X_float`` (rows dropped after fitting, such as
+        zero-weight rows, must not leave levels behind: weights act like repeated rows) and re-code it."""
+        X_float = np.array(X_float, dtype=np.float64, copy=True)
+        for i, j in enumerate(self.categorical_index_):
+            column = X_float[:, j]
+            seen = ~np.isnan(column)
+            present = np.unique(column[seen]).astype(np.int64)
+            if len(present) == self.n_levels_[i]:
+                continue
+            column[seen] = np.searchsorted(present, column[seen].astype(np.int64))
+            self.levels_[i] = self.levels_[i][present]
+            self._lookup[i] = pd.Index(self.levels_[i])
+        self.n_levels_ = np.array([len(levels) for levels in self.levels_], dtype=np.int64)
+        return X_float
+
     def transform(self, X):
         """Encode ``X`` with the levels learned at fit (unseen levels and missing values become NaN)."""
         return self._encode(X, "predict")

@@ -231,6 +231,8 @@ class _BaseShrinkBoost(BaseEstimator):
             keep = sample_weight > 0
             if not np.all(keep):
                 X, y, sample_weight = X[keep], y[keep], sample_weight[keep]
+                if self._categorical is not None:
+                    X = self._categorical.restrict_to_present(X)
         start_time = time.perf_counter()
         seed_source = check_random_state(self.random_state)
         seeds = seed_source.randint(0, 2**31 - 1, size=3)
