@@ -12,69 +12,78 @@ from .parsed import ParsedModel, build_tree
 _MSE_CRITERIA = ("squared_error", "friedman_mse")
 
 
-@njit(cache=True)
-def _convert_tree(children_left, children_right, feature, threshold, missing, value, count, impurity, classifier):
-    """One pass over a scikit-learn tree: links, split, values and gains as node arrays.
+@njit(cache=True, nogil=True)
+def _convert_tree(children_left, children_right, feature, count, impurity):
+    """One pass over a scikit-learn tree: parents, split features (-1 at leaves) and split gains.
 
-    ``value`` is the tree's (n_nodes, n_outputs, max_n_classes) array; a classifier's node takes its
-    class proportions (normalised when the tree stores counts), a regressor's its outputs.
     ``ok`` is False when a child does not come after its parent (the caller then reorders).
     """
     n = children_left.shape[0]
-    K = value.shape[2] if classifier else value.shape[1]
     parent = np.full(n, -1, dtype=np.int32)
-    left = np.empty(n, dtype=np.int32)
-    right = np.empty(n, dtype=np.int32)
-    feat = np.empty(n, dtype=np.int32)
-    thr = np.zeros(n)
-    miss = np.zeros(n, dtype=np.uint8)
-    raw = np.empty((n, K))
+    feat = np.full(n, -1, dtype=np.int32)
     gain = np.zeros(n)
     ok = True
     for i in range(n):
         lo = children_left[i]
-        if classifier:
-            total = 0.0
-            for k in range(K):
-                total += value[i, 0, k]
-            scale = 1.0 / total if total > 0 and abs(total - 1.0) > 1e-9 else 1.0
-            for k in range(K):
-                raw[i, k] = value[i, 0, k] * scale
-        else:
-            for k in range(K):
-                raw[i, k] = value[i, k, 0]
         if lo < 0:
-            left[i] = -1
-            right[i] = -1
-            feat[i] = -1
             continue
         hi = children_right[i]
         if lo <= i or hi <= i:
             ok = False
-        left[i] = lo
-        right[i] = hi
         parent[lo] = i
         parent[hi] = i
         feat[i] = feature[i]
-        thr[i] = threshold[i]
-        miss[i] = missing[i]
         gain[i] = count[i] * impurity[i] - count[lo] * impurity[lo] - count[hi] * impurity[hi]
-    return ok, parent, left, right, feat, thr, miss, raw, gain
+    return ok, parent, feat, gain
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    """A read-only view: the converted tree shares the model's memory and can never write into it."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 def _fast_tree(tree_, classifier: bool) -> TreeArrays:
-    """TreeArrays of a scikit-learn tree with its own stored values (class proportions for classifiers)."""
+    """TreeArrays of a scikit-learn tree with its own stored values (class proportions for classifiers).
+
+    Links, thresholds, missing directions, counts and values are read-only views of the model's
+    arrays (nothing is copied); only parents, split features and gains are computed.
+    """
     n = tree_.node_count
     missing = getattr(tree_, "missing_go_to_left", None)
-    missing = np.zeros(n, np.uint8) if missing is None else np.ascontiguousarray(missing, dtype=np.uint8)
-    count = np.array(tree_.weighted_n_node_samples, dtype=np.float64)
-    ok, parent, left, right, feat, thr, miss, raw, gain = _convert_tree(
-        tree_.children_left, tree_.children_right, tree_.feature, tree_.threshold, missing,
-        np.ascontiguousarray(tree_.value, dtype=np.float64), count, np.ascontiguousarray(tree_.impurity), classifier)
+    missing = np.zeros(n, np.uint8) if missing is None else _readonly(np.asarray(missing, dtype=np.uint8))
+    count = _readonly(np.asarray(tree_.weighted_n_node_samples, dtype=np.float64))
+    left = _readonly(tree_.children_left)
+    right = _readonly(tree_.children_right)
+    ok, parent, feat, gain = _convert_tree(left, right, tree_.feature, count, tree_.impurity)
+    value = tree_.value
+    if classifier:
+        raw = value[:, 0, :]
+        total = raw.sum(axis=1)
+        if np.any(np.abs(total - 1.0) > 1e-9):  # scikit-learn < 1.4 stored class counts
+            raw = raw / np.where(total > 0, total, 1.0)[:, None]
+    else:
+        raw = value[:, :, 0]
+    raw = _readonly(np.ascontiguousarray(raw, dtype=np.float64))
+    threshold = _readonly(np.asarray(tree_.threshold, dtype=np.float64))
     if not ok:  # pragma: no cover - scikit-learn numbers children after their parents
-        return build_tree(left, right, feat, thr, miss, raw, count, count, gain)
-    return TreeArrays(parent=parent, left=left, right=right, feature=feat, threshold=thr, missing_left=miss,
-                      raw_value=raw, value=raw, pooling_factor=np.ones(n), weight=count, count=count, gain=gain)
+        return build_tree(left, right, feat, threshold, missing, raw, count, count, gain)
+    # Not yet pooled: factor 1 everywhere; no categorical splits.  Read-only broadcasts cost no memory.
+    return TreeArrays(parent=parent, left=left, right=right, feature=feat, threshold=threshold, missing_left=missing,
+                      raw_value=raw, value=raw, pooling_factor=np.broadcast_to(1.0, (n,)), weight=count,
+                      count=count, gain=gain, is_categorical=np.broadcast_to(np.uint8(0), (n,)),
+                      cat_offset=np.broadcast_to(np.int64(-1), (n,)))
+
+
+def _fast_trees(estimators, classifier: bool) -> list[TreeArrays]:
+    """``_fast_tree`` of every estimator; large forests convert on two threads (the kernel releases the GIL)."""
+    if len(estimators) < 64:
+        return [_fast_tree(est.tree_, classifier) for est in estimators]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(lambda est: _fast_tree(est.tree_, classifier), estimators))
 
 
 def _classifier_values(tree_) -> np.ndarray:
@@ -139,7 +148,7 @@ def _forest(model, estimators, is_classifier: bool) -> ParsedModel:
     if is_classifier and n_outputs_ > 1:
         raise ValueError("Multi-output classifiers are not supported by shrink.")
     criterion = getattr(model, "criterion", "squared_error")
-    trees = [_fast_tree(est.tree_, is_classifier) for est in estimators]
+    trees = _fast_trees(estimators, is_classifier)
     n_split = [est.max_features_ for est in estimators]
     in_bag, design_effect = None, 1.0
     if isinstance(model, BaseEnsemble) and getattr(model, "bootstrap", False):
