@@ -256,3 +256,13 @@ def test_classifier_eb_pools_noise_labels():
     none = ShrinkBoostClassifier(shrinkage="none", random_state=0).fit(X, y).predict_proba(X_test)[:, 1]
     eb = ShrinkBoostClassifier(shrinkage="eb", random_state=0).fit(X, y).predict_proba(X_test)[:, 1]
     assert np.var(eb) < 0.1 * np.var(none)
+
+
+def test_unit_weights_give_the_identical_model(friedman):
+    # Without weights the regressor's histograms count rows instead of summing unit hessians;
+    # both paths must give the same model bit for bit.
+    X_train, X_test, y_train, _ = friedman
+    plain = ShrinkBoostRegressor(n_estimators=20, random_state=0).fit(X_train, y_train)
+    unit = ShrinkBoostRegressor(n_estimators=20, random_state=0).fit(X_train, y_train,
+                                                                    sample_weight=np.ones(len(y_train)))
+    assert np.array_equal(plain.predict(X_test), unit.predict(X_test))

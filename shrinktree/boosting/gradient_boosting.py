@@ -251,6 +251,8 @@ class _BaseShrinkBoost(BaseEstimator):
                 sample_weight = sample_weight[idx_train]
             n_samples = X.shape[0]
         weight = np.ones(n_samples) if sample_weight is None else np.ascontiguousarray(sample_weight)
+        # Unweighted squared error: every hessian is 1, so histograms can count rows instead.
+        constant_hessian = 1.0 if (sample_weight is None and not self._is_classifier) else 0.0
 
         n_features = X.shape[1]
         encoder = self._categorical
@@ -291,7 +293,9 @@ class _BaseShrinkBoost(BaseEstimator):
             raw_val = np.tile(self._baseline, (X_val.shape[0], 1))
             w_val_eff = np.ones(X_val.shape[0]) if w_val is None else w_val
             self.validation_score_ = [-loss.loss(y_val, raw_val, w_val_eff)]
-        self.train_score_ = [-loss.loss(y, raw, weight)]
+        # The training loss costs a pass over every row per iteration: track it only when reported.
+        track_train_loss = bool(self.verbose) or use_early_stopping
+        self.train_score_ = [-loss.loss(y, raw, weight)] if track_train_loss else []
 
         self._trees = []
         self.pooling_strength_ = []
@@ -326,7 +330,7 @@ class _BaseShrinkBoost(BaseEstimator):
                 tree, pooling_k, (local, local_threshold) = self._grow_and_pool(
                     binned, gradients[k], hessians[k], weight, rows, held_out, n_bins_non_missing, has_missing,
                     missing_bin, feature_mask, effective_tests, pooled_gain_k[k], importances, raw[:, k],
-                    codes, n_levels, cat_feature_mask,
+                    codes, n_levels, cat_feature_mask, constant_hessian,
                 )
                 if pooled_gain_k[k] >= 0:
                     pooled_gain_k[k] = pooling_k if np.isfinite(pooling_k) else 1e12
@@ -340,8 +344,9 @@ class _BaseShrinkBoost(BaseEstimator):
                 iteration_k.append(pooling_k)
             self._trees.append(iteration_trees)
             self.pooling_strength_.append(iteration_k)
-            self.train_score_.append(-loss.loss(y, raw, weight))
-            message = f"[{iteration + 1}/{self.n_estimators}] train loss {-self.train_score_[-1]:.5g}"
+            if track_train_loss:
+                self.train_score_.append(-loss.loss(y, raw, weight))
+                message = f"[{iteration + 1}/{self.n_estimators}] train loss {-self.train_score_[-1]:.5g}"
             if use_early_stopping:
                 score = -loss.loss(y_val, raw_val, w_val_eff)
                 self.validation_score_.append(score)
@@ -369,7 +374,7 @@ class _BaseShrinkBoost(BaseEstimator):
 
     def _grow_and_pool(self, binned, gradients, hessians, weight, rows, held_out, n_bins_non_missing,
                        has_missing, missing_bin, feature_mask, effective_tests, pooled_gain_k, importances, raw,
-                       codes, n_levels, cat_feature_mask):
+                       codes, n_levels, cat_feature_mask, constant_hessian=0.0):
         """Grow one tree, pool its node values, and add its predictions to ``raw`` (training rows).
 
         Returns the tree (features as column indices of ``X``), its pooling strength, and the grower's
@@ -391,6 +396,8 @@ class _BaseShrinkBoost(BaseEstimator):
             min_hessian=MIN_HESSIAN, pooling_k=pooled_gain_k, codes=codes, n_levels=n_levels,
             cat_feature_mask=cat_feature_mask, level_mode=level_mode, level_k=level_k,
             pooled_level_gain=getattr(self, "_pooled_level_gain", POOLED_LEVEL_GAIN[self.eb_method]),
+            constant_hessian=constant_hessian,
+            compute_within_ss=self.shrinkage == "eb" and estimation_rows is None,
         ).grow()
         local = (grown.feature, grown.bin_threshold)
         is_cat = grown.is_categorical.astype(bool)

@@ -169,12 +169,21 @@ class TreeGrower:
         Categorical features this tree may split on.
     level_mode, level_k, pooled_level_gain :
         How levels are pooled before sorting (see :func:`find_categorical_split`).
+    constant_hessian : float
+        ``> 0`` when every row's hessian equals it (unweighted squared error): histograms then
+        count rows instead of summing hessians.
+    compute_within_ss : bool
+        Whether to sum the within-leaf squares of the gradients (only the in-sample estimates
+        of the pooling strength need them).
     """
 
     def __init__(self, binned, gradients, hessians, sample_weight, sample_indices, n_bins_non_missing,
                  has_missing, missing_bin, feature_mask, effective_tests, max_leaf_nodes=31, max_depth=None,
                  min_samples_leaf=20, l2_regularization=0.0, min_hessian=1e-3, pooling_k=-1.0, codes=None,
-                 n_levels=None, cat_feature_mask=None, level_mode=LEVELS_RAW, level_k=0.0, pooled_level_gain=False):
+                 n_levels=None, cat_feature_mask=None, level_mode=LEVELS_RAW, level_k=0.0, pooled_level_gain=False,
+                 constant_hessian=0.0, compute_within_ss=True):
+        self.constant_hessian = float(constant_hessian)
+        self.compute_within_ss = compute_within_ss
         self.codes = codes if codes is not None and codes.shape[0] > 0 else None
         if self.codes is not None:
             self.n_levels = np.ascontiguousarray(n_levels, dtype=np.int64)
@@ -214,8 +223,12 @@ class TreeGrower:
             return hist, build_categorical_histogram_all_rows(self.codes, self.cat_offsets, self.gradients,
                                                               self.hessians, self.cat_feature_mask)
         rows = self.sample_indices[node.start:node.stop]
-        g, h = gather(self.gradients, rows), gather(self.hessians, rows)
-        hist = build_histogram(self.binned, rows, g, h, self.feature_mask, self.n_bins)
+        g = gather(self.gradients, rows)
+        if self.constant_hessian > 0 and self.codes is None:
+            hist = build_histogram(self.binned, rows, g, g, self.feature_mask, self.n_bins, self.constant_hessian)
+            return hist, None
+        h = gather(self.hessians, rows)
+        hist = build_histogram(self.binned, rows, g, h, self.feature_mask, self.n_bins, self.constant_hessian)
         if self.codes is None:
             return hist, None
         return hist, build_categorical_histogram(self.codes, self.cat_offsets, rows, g, h, self.cat_feature_mask)
@@ -360,7 +373,7 @@ class TreeGrower:
         leaf_start = np.array([nodes[i].start for i in leaf_nodes], dtype=np.int64)
         leaf_stop = np.array([nodes[i].stop for i in leaf_nodes], dtype=np.int64)
         within_ss = 0.0
-        for i in leaf_nodes:
+        for i in leaf_nodes if self.compute_within_ss else ():
             nd = nodes[i]
             if nd.h > 0:
                 within_ss += within_node_sum_of_squares(self.sample_indices, nd.start, nd.stop, self.gradients,

@@ -27,38 +27,58 @@ PARALLEL_MIN_ROWS = 20_000
 
 
 @njit(cache=True, inline="always")
-def _accumulate_feature(column, sample_indices, ordered_gradients, ordered_hessians, h):
-    for i in range(sample_indices.shape[0]):
-        b = column[sample_indices[i]]
-        h[b, 0] += ordered_gradients[i]
-        h[b, 1] += ordered_hessians[i]
-        h[b, 2] += 1.0
+def _accumulate_feature(column, sample_indices, ordered_gradients, ordered_hessians, h, constant_hessian):
+    if constant_hessian > 0.0:
+        # Every row has the same hessian (unweighted squared error): sum counts only, then scale.
+        # Counts are sums of 1.0 (exact integers), so the result equals summing the hessians.
+        for i in range(sample_indices.shape[0]):
+            b = column[sample_indices[i]]
+            h[b, 0] += ordered_gradients[i]
+            h[b, 2] += 1.0
+        for b in range(h.shape[0]):
+            h[b, 1] = h[b, 2] * constant_hessian
+    else:
+        for i in range(sample_indices.shape[0]):
+            b = column[sample_indices[i]]
+            h[b, 0] += ordered_gradients[i]
+            h[b, 1] += ordered_hessians[i]
+            h[b, 2] += 1.0
 
 
 @njit(parallel=True, cache=True)
-def _build_histogram_parallel(binned, sample_indices, ordered_gradients, ordered_hessians, feature_mask, n_bins):
+def _build_histogram_parallel(binned, sample_indices, ordered_gradients, ordered_hessians, feature_mask, n_bins,
+                              constant_hessian):
     n_features = binned.shape[0]
     hist = np.zeros((n_features, n_bins, 3), dtype=np.float64)
     for f in prange(n_features):
         if feature_mask[f]:
-            _accumulate_feature(binned[f], sample_indices, ordered_gradients, ordered_hessians, hist[f])
+            _accumulate_feature(binned[f], sample_indices, ordered_gradients, ordered_hessians, hist[f],
+                                constant_hessian)
     return hist
 
 
 @njit(cache=True)
-def _build_histogram_serial(binned, sample_indices, ordered_gradients, ordered_hessians, feature_mask, n_bins):
+def _build_histogram_serial(binned, sample_indices, ordered_gradients, ordered_hessians, feature_mask, n_bins,
+                            constant_hessian):
     n_features = binned.shape[0]
     hist = np.zeros((n_features, n_bins, 3), dtype=np.float64)
     for f in range(n_features):
         if feature_mask[f]:
-            _accumulate_feature(binned[f], sample_indices, ordered_gradients, ordered_hessians, hist[f])
+            _accumulate_feature(binned[f], sample_indices, ordered_gradients, ordered_hessians, hist[f],
+                                constant_hessian)
     return hist
 
 
-def build_histogram(binned, sample_indices, ordered_gradients, ordered_hessians, feature_mask, n_bins):
-    """Histogram of the rows ``sample_indices`` (with gradients already gathered in that order)."""
+def build_histogram(binned, sample_indices, ordered_gradients, ordered_hessians, feature_mask, n_bins,
+                    constant_hessian=0.0):
+    """Histogram of the rows ``sample_indices`` (with gradients already gathered in that order).
+
+    ``constant_hessian > 0`` declares every row's hessian equal to it; ``ordered_hessians`` is then
+    not read.
+    """
     kernel = _build_histogram_parallel if len(sample_indices) >= PARALLEL_MIN_ROWS else _build_histogram_serial
-    return kernel(binned, sample_indices, ordered_gradients, ordered_hessians, feature_mask, n_bins)
+    return kernel(binned, sample_indices, ordered_gradients, ordered_hessians, feature_mask, n_bins,
+                  float(constant_hessian))
 
 
 @njit(parallel=True, cache=True)
