@@ -396,8 +396,9 @@ def profile_fit(X, y, task: str, log) -> str:
 INTRO = """
 How long does shrinktree take to train next to LightGBM and scikit-learn's HistGradientBoosting
 with matching settings (100 trees, 31 leaves, 255 bins, learning rate 0.1, at least 20 rows per
-leaf, no early stopping, 2 threads) on 1,000,000 generated Higgs-like rows x 28 features? The target
-is shrinktree with `shrinkage="eb"` at most 1.5x LightGBM's time on this 2-core machine.
+leaf, no early stopping, 2 threads unless `--threads` says otherwise) on 1,000,000 generated
+Higgs-like rows x 28 features? The target is shrinktree with `shrinkage="eb"` at most 1.5x
+LightGBM's time on this 2-core machine.
 
 The machine's 2 cores are shared with other jobs, so timings are noisy: the models are fitted
 interleaved in one process, each `--repeats` times, and the best time is kept. Ratios are best
