@@ -84,6 +84,18 @@ def _held_out_mask_kernel(row_hash, salt, fraction):
     return out
 
 
+def _split_rows(is_held, rows):
+    """(rows that grow the tree, rows held out), or ``None`` when one side would be empty."""
+    if rows is not None:
+        is_held_rows = is_held[rows]
+        grow_rows, held_rows = rows[~is_held_rows], rows[is_held_rows]
+    else:
+        grow_rows, held_rows = np.flatnonzero(~is_held), np.flatnonzero(is_held)
+    if len(grow_rows) == 0 or len(held_rows) == 0:
+        return None
+    return grow_rows.astype(np.int64, copy=False), held_rows.astype(np.int64, copy=False)
+
+
 def _held_out_mask(row_hash, iteration, seed):
     """Rows held out of growing tree ``iteration`` to estimate its pooling strength honestly."""
     salt = np.uint64((int(seed) * 1_000_003 + iteration * 7919 + 1) % (2**63))
@@ -324,7 +336,7 @@ class _BaseShrinkBoost(BaseEstimator):
             if self.shrinkage == "eb" and self.eb_method == "honest":
                 # Each row's side depends only on its content and the iteration, so a row of
                 # weight w and w copies of it always land on the same side.
-                held_out = _held_out_mask(row_hash, iteration, seeds[0])
+                held_out = _split_rows(_held_out_mask(row_hash, iteration, seeds[0]), rows)
             iteration_trees, iteration_k = [], []
             for k in range(n_trees_per_iteration):
                 tree, pooling_k, (local, local_threshold) = self._grow_and_pool(
@@ -381,13 +393,9 @@ class _BaseShrinkBoost(BaseEstimator):
         local feature indices and bin thresholds (for predicting on binned data).
         """
         n_samples = binned.shape[1]
-        candidate_rows = np.arange(n_samples, dtype=np.int64) if rows is None else rows
         grow_rows, estimation_rows = rows, None
         if held_out is not None:
-            is_held = held_out[candidate_rows]
-            grow_rows, estimation_rows = candidate_rows[~is_held], candidate_rows[is_held]
-            if len(grow_rows) == 0 or len(estimation_rows) == 0:
-                grow_rows, estimation_rows = rows, None
+            grow_rows, estimation_rows = held_out
         level_mode, level_k = self._level_pooling()
         grown = TreeGrower(
             binned, gradients, hessians, weight, grow_rows, n_bins_non_missing, has_missing, missing_bin,
