@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import shlex
@@ -29,8 +30,11 @@ def command_line() -> str:
     return shlex.join(["python", str(script), *sys.argv[1:]])
 
 
+@functools.cache
 def git_commit() -> str:
     """Hash of the checked-out commit, with ``+dirty`` when tracked engine files differ from it.
+
+    Cached: call it when a run starts so that the result headers name the code the run imported.
 
     Returns
     -------

@@ -37,7 +37,7 @@ from sklearn.metrics import accuracy_score, log_loss, roc_auc_score  # noqa: E40
 from sklearn.model_selection import GridSearchCV, KFold, ShuffleSplit, StratifiedKFold, StratifiedShuffleSplit  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO_ROOT, markdown_table, run_header, write_results  # noqa: E402
+from _common import REPO_ROOT, git_commit, markdown_table, run_header, write_results  # noqa: E402
 
 from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor  # noqa: E402
 from shrinktree.datasets import load_dataset, ordinal_encode  # noqa: E402
@@ -443,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", help="markdown file to write the results into (default docs/accuracy.md; "
                                          "'-' for none)")
     args = parser.parse_args(argv)
+    git_commit()  # the code this run imports, named in the result header
     datasets = args.datasets.split(",") if args.datasets else list(QUICK_DATASETS if args.quick else DATASETS)
     repeats = args.repeats or (2 if args.quick else 5)
     grid = QUICK_PATH_SMOOTH_GRID if args.quick else PATH_SMOOTH_GRID

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO_ROOT, markdown_table, run_header, write_results  # noqa: E402
+from _common import REPO_ROOT, git_commit, markdown_table, run_header, write_results  # noqa: E402
 
 N_FEATURES = 28
 N_TREES = 100
@@ -432,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="threads for every library: NUMBA_NUM_THREADS, OMP_NUM_THREADS, LightGBM n_jobs "
                              f"(default {N_JOBS})")
     args = parser.parse_args(argv)
+    git_commit()  # the code this run imports, named in the result header
     set_threads(args.threads)
     output = args.output or str(REPO_ROOT / "docs" / "speed.md")
     tasks = args.tasks.split(",")
