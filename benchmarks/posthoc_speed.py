@@ -6,8 +6,9 @@ Fits one RandomForestRegressor (500 trees) on 100,000 generated rows, then times
   that keeps the original intact is made before the clock starts, so imodels is timed on the
   shrinking alone);
 * shrinktree: ``shrink(model, method="hs", strength=reg_param)``, which converts every tree into
-  node arrays and pools them with the numba kernel (conversion and copying included), after a
-  warm-up call on a small forest so that loading the compiled kernels is not counted;
+  node arrays and pools them with the numba kernel (conversion included), after a warm-up call
+  on a small forest so that loading the compiled kernels is not counted; three calls, each
+  doing all the work, reported as the first and the best;
 
 checks that the two agree to 1e-10, and prints the ratio.  Also times ``method="eb"`` (stored
 statistics, and honest out-of-bag estimation from ``X, y``).
@@ -59,10 +60,16 @@ def main() -> None:
     shrink(small, X[:500], y[:500])
     shrink(small)
 
-    start = time.perf_counter()
-    ours = shrink(model, method="hs", strength=args.reg_param)
-    ours_seconds = time.perf_counter() - start
-    print(f"shrinktree.shrink(method='hs'): {ours_seconds:.3f}s", flush=True)
+    # Each call converts and pools every tree from scratch (nothing is cached between calls); the
+    # first call also pays for touching fresh memory.  Report it and the best of three.
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        ours = shrink(model, method="hs", strength=args.reg_param)
+        times.append(time.perf_counter() - start)
+    first_seconds, ours_seconds = times[0], min(times)
+    print(f"shrinktree.shrink(method='hs'): first call {first_seconds:.3f}s, best of 3 {ours_seconds:.3f}s",
+          flush=True)
 
     victim = copy.deepcopy(model)
     start = time.perf_counter()
@@ -72,7 +79,9 @@ def main() -> None:
 
     diff = float(np.max(np.abs(ours.predict(X_test) - theirs.predict(X_test))))
     ratio = imodels_seconds / ours_seconds
-    print(f"max |prediction difference| = {diff:.2e}; speed ratio imodels/shrinktree = {ratio:.0f}x", flush=True)
+    ratio_first = imodels_seconds / first_seconds
+    print(f"max |prediction difference| = {diff:.2e}; speed ratio imodels/shrinktree = {ratio:.0f}x "
+          f"(best of 3), {ratio_first:.0f}x (first call)", flush=True)
 
     start = time.perf_counter()
     shrink(model)
@@ -83,7 +92,7 @@ def main() -> None:
     print(f"shrinktree.shrink(method='eb'): stored statistics {eb_stored:.3f}s, "
           f"out-of-bag rows of X, y {eb_oob:.3f}s", flush=True)
     result = {"rows": args.rows, "trees": args.trees, "nodes": n_nodes, "fit_seconds": fit_seconds,
-              "shrinktree_hs_seconds": ours_seconds, "imodels_seconds": imodels_seconds, "ratio": ratio,
+              "shrinktree_hs_seconds": ours_seconds, "shrinktree_hs_first_seconds": first_seconds, "imodels_seconds": imodels_seconds, "ratio": ratio,
               "max_abs_diff": diff, "eb_stored_seconds": eb_stored, "eb_oob_seconds": eb_oob}
     if args.json:
         with open(args.json, "w") as fh:
@@ -97,11 +106,13 @@ def main() -> None:
             f"| fit RandomForestRegressor ({args.trees} trees, {args.rows} rows, {n_nodes} nodes) "
             f"| {fit_seconds:.1f} |",
             f"| imodels `HSTreeRegressor(model, reg_param={args.reg_param:g})` | {imodels_seconds:.3f} |",
-            f"| `shrink(model, method='hs', strength={args.reg_param:g})` | {ours_seconds:.4f} |",
+            f"| `shrink(model, method='hs', strength={args.reg_param:g})`, first call | {first_seconds:.4f} |",
+            f"| `shrink(model, method='hs', strength={args.reg_param:g})`, best of 3 calls | {ours_seconds:.4f} |",
             f"| `shrink(model)` (eb, stored statistics) | {eb_stored:.4f} |",
             f"| `shrink(model, X, y)` (eb, out-of-bag rows) | {eb_oob:.3f} |",
             "",
-            f"Speed ratio imodels / shrinktree (hs): **{ratio:.0f}x**; largest prediction difference {diff:.1e}.",
+            f"Speed ratio imodels / shrinktree (hs): **{ratio:.0f}x** (best of 3), {ratio_first:.0f}x (first call); "
+            f"largest prediction difference {diff:.1e}.",
         ])
         write_doc(table, command_line(), "<!-- posthoc-speed:start -->", "<!-- posthoc-speed:end -->")
 
