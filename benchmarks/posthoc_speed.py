@@ -92,7 +92,8 @@ def main() -> None:
     print(f"shrinktree.shrink(method='eb'): stored statistics {eb_stored:.3f}s, "
           f"out-of-bag rows of X, y {eb_oob:.3f}s", flush=True)
     result = {"rows": args.rows, "trees": args.trees, "nodes": n_nodes, "fit_seconds": fit_seconds,
-              "shrinktree_hs_seconds": ours_seconds, "shrinktree_hs_first_seconds": first_seconds, "imodels_seconds": imodels_seconds, "ratio": ratio,
+              "shrinktree_hs_seconds": ours_seconds,
+              "shrinktree_hs_first_seconds": first_seconds, "imodels_seconds": imodels_seconds, "ratio": ratio,
               "max_abs_diff": diff, "eb_stored_seconds": eb_stored, "eb_oob_seconds": eb_oob}
     if args.json:
         with open(args.json, "w") as fh:
