@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 from numba import njit, prange
 
+from ._threads import threads_for_rows
+
 LEAF = -1
 
 
@@ -189,10 +191,11 @@ class FlatForest:
 
     def apply(self, X: np.ndarray) -> np.ndarray:
         """Leaf node id (local to each tree) for every row and tree."""
-        return _apply_forest(
-            X, self.tree_start, self.left, self.right, self.feature, self.threshold,
-            self.missing_left, self.is_categorical, self.cat_offset, self.cat_bitset,
-        )
+        with threads_for_rows(X.shape[0]):
+            return _apply_forest(
+                X, self.tree_start, self.left, self.right, self.feature, self.threshold,
+                self.missing_left, self.is_categorical, self.cat_offset, self.cat_bitset,
+            )
 
     def predict_sum(self, X: np.ndarray, tree_output: np.ndarray, n_outputs: int) -> np.ndarray:
         """Sum of tree values per row; tree ``t`` adds its value into column ``tree_output[t]``.
@@ -201,11 +204,12 @@ class FlatForest:
         and add all columns.
         """
         out = np.zeros((X.shape[0], n_outputs), dtype=np.float64)
-        _predict_forest(
-            X, self.tree_start, self.left, self.right, self.feature, self.threshold,
-            self.missing_left, self.is_categorical, self.cat_offset, self.cat_bitset,
-            self.value, tree_output.astype(np.int64), out,
-        )
+        with threads_for_rows(X.shape[0]):
+            _predict_forest(
+                X, self.tree_start, self.left, self.right, self.feature, self.threshold,
+                self.missing_left, self.is_categorical, self.cat_offset, self.cat_bitset,
+                self.value, tree_output.astype(np.int64), out,
+            )
         return out
 
 

@@ -24,6 +24,7 @@ from .._shrinkage import (
     shrink_tree_values,
     within_variance,
 )
+from .._threads import threads_for_rows
 from .._tree import FlatForest, TreeArrays
 from .binning import BinMapper
 from .categorical import FROM_DTYPE, CategoricalEncoder, engine_codes, resolve_categorical_features
@@ -235,6 +236,14 @@ class _BaseShrinkBoost(BaseEstimator):
         -------
         self
         """
+        try:
+            n_rows = len(X)
+        except TypeError:
+            n_rows = 0
+        with threads_for_rows(n_rows):
+            return self._fit(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight):
         self._validate_hyperparameters()
         X, y, sample_weight = self._validate_fit_input(X, y, sample_weight)
         y = self._encode_y(y)
