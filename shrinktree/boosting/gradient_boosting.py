@@ -121,7 +121,7 @@ class _BaseShrinkBoost(BaseEstimator):
     """Histogram gradient boosting whose node values are pooled toward their parents."""
 
     def __init__(self, *, shrinkage="eb", shrinkage_strength=None, eb_method="honest", learning_rate=0.1,
-                 n_estimators=100, max_leaf_nodes=31, max_depth=None, min_samples_leaf=20, l2_regularization=0.0,
+                 n_estimators=300, max_leaf_nodes=31, max_depth=None, min_samples_leaf=20, l2_regularization=0.0,
                  max_bins=255, categorical_features=FROM_DTYPE,
                  subsample=1.0, colsample=1.0, early_stopping="auto", validation_fraction=0.1,
                  n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0):
@@ -570,8 +570,12 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
         for the number of candidate thresholds searched; ``"naive"``: no correction (for
         comparison only: it pools far too little).
     learning_rate : float, default=0.1
-    n_estimators : int, default=100
-        Maximum number of boosting iterations.
+    n_estimators : int, default=300
+        Maximum number of boosting iterations.  Three times LightGBM's default on purpose:
+        pooling pulls trees that only fit noise back to their root, so extra iterations cost
+        little variance, while the step each tree takes is smaller than in plain boosting.
+        ``python benchmarks/accuracy.py --variants`` measured a lower test error with 300 trees
+        than with 100 on 11 of 13 real datasets, the other two within 0.001 (``docs/accuracy.md``).
     max_leaf_nodes : int, default=31
         Leaves per tree; trees grow best-first (leaf-wise).
     max_depth : int or None, default=None
