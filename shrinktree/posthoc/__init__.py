@@ -1,4 +1,4 @@
-"""Post-hoc hierarchical shrinkage of fitted tree models (scikit-learn, LightGBM, XGBoost).
+"""Post-hoc hierarchical shrinkage of fitted tree models (scikit-learn, LightGBM, XGBoost, shrinktree).
 
 See ``docs/posthoc.md`` for which statistics each model kind is pooled with.
 """

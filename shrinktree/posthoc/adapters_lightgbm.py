@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
+from .inputs import LightGBMPandasInput
 from .node_stats import subtree_weighted_mean
 from .parsed import ParsedModel, build_tree
 
@@ -146,11 +147,16 @@ def parse_lightgbm(model) -> ParsedModel:
         if classes is None:
             classes = np.arange(2 if K == 1 else K)
     names = getattr(estimator, "feature_names_in_", None) if estimator is not None else None
+    # Fitted on a DataFrame with 'category' columns: LightGBM routes on their fit-time codes.
+    pandas_categorical = getattr(booster, "pandas_categorical", None) or dump.get("pandas_categorical") or None
+    input_map = None
+    if pandas_categorical:
+        input_map = LightGBMPandasInput(pandas_categorical, n_features, names, cat_features)
     return ParsedModel(
         trees=trees, kind="boosted", tree_output=(np.arange(len(trees)) % K).astype(np.int64), n_outputs=K,
         aggregate="sum", init=np.zeros(K), link=link, loss=loss, trees_per_stage=K, classes=classes,
         n_features_in=n_features, float32_input=False, split_features=np.full(len(trees), fraction * n_features),
         split_thresholds=thresholds, source=type(model).__name__,
         feature_names_in=None if names is None else np.asarray(names, dtype=object),
-        cat_features=cat_features, cat_limit=32 * n_words,
+        cat_features=cat_features, cat_limit=32 * n_words, input_map=input_map,
     )

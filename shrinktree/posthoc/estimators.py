@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, RegressorMixin, clone
 from sklearn.utils import get_tags
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted, column_or_1d, validate_data
 
+from .inputs import categorical_columns
 from .shrink import shrink
+
+
+def _check_categorical_base(base, columns: list, X) -> None:
+    """Only base models whose categorical handling ``shrink`` can follow may see categorical columns."""
+    module = type(base).__module__ or ""
+    if module.startswith("shrinktree.boosting"):
+        return
+    if module.startswith("lightgbm"):
+        text = [c for c in columns if not isinstance(X[c].dtype, pd.CategoricalDtype)]
+        if text:
+            raise ValueError(f"Columns {text[:5]} hold text but are not pandas 'category'; LightGBM (and so "
+                             "shrink) handles categorical columns of dtype 'category' only: convert them with "
+                             ".astype('category').")
+        return
+    raise ValueError(f"X has categorical (category/text) columns {columns[:5]}; the post-hoc wrapper supports "
+                     f"them with LightGBM and shrinktree ShrinkBoost* base models, not {type(base).__name__}. "
+                     "Encode them as numbers for this model.")
 
 
 class _ShrunkMeta(MetaEstimatorMixin, BaseEstimator):
@@ -49,13 +68,23 @@ class _ShrunkMeta(MetaEstimatorMixin, BaseEstimator):
         -------
         self
         """
-        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan" if self._allow_nan() else True,
-                             y_numeric=not self._is_classifier)
+        base = self._base() if self.estimator is None else clone(self.estimator)
+        columns = categorical_columns(X)
+        if columns:
+            # Categorical DataFrame: the base model and shrink map the categories; only names, width and y here.
+            _check_categorical_base(base, columns, X)
+            validate_data(self, X, skip_check_array=True)
+            y = column_or_1d(check_array(y, ensure_2d=False, dtype=None if self._is_classifier else np.float64),
+                             warn=True)
+            if len(y) != X.shape[0]:
+                raise ValueError(f"y has {len(y)} rows but X has {X.shape[0]}.")
+        else:
+            X, y = validate_data(self, X, y, ensure_all_finite="allow-nan" if self._allow_nan() else True,
+                                 y_numeric=not self._is_classifier)
         if self._is_classifier:
             check_classification_targets(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-        base = self._base() if self.estimator is None else clone(self.estimator)
         if sample_weight is None:
             base.fit(X, y)
         else:
@@ -76,6 +105,9 @@ class _ShrunkMeta(MetaEstimatorMixin, BaseEstimator):
 
     def _check_X(self, X):
         check_is_fitted(self, "model_")
+        if categorical_columns(X):
+            validate_data(self, X, skip_check_array=True, reset=False)
+            return X  # the shrunk model maps the categories (or explains why it cannot)
         return validate_data(self, X, ensure_all_finite="allow-nan" if self._allow_nan() else True, reset=False)
 
 

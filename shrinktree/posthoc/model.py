@@ -84,6 +84,12 @@ class _ShrunkModel(BaseEstimator):
 
     def _check_X(self, X) -> np.ndarray:
         self._check_fitted()
+        if self._parsed.input_map is not None:
+            # Names and width checked here; the map validates values and codes (categorical columns included).
+            validate_data(self, X, skip_check_array=True, reset=False)
+            from .shrink import tree_matrix
+
+            return tree_matrix(self._parsed, X)[1]
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False, order="C")
         return self._parsed.prepare_X(X)
 

@@ -55,6 +55,9 @@ class ParsedModel:
         ``in_bag(t, n_rows)`` gives tree ``t``'s bootstrap count of every training row.
     source : str
         Class name of the original model.
+    input_map : callable or None
+        Maps the user's ``X`` (a DataFrame with categorical columns included) to the float matrix the
+        trees route on, validating it (see ``inputs.py``); ``None``: ``X`` is validated as a float array.
     design_effect : float
         Variance inflation of node means from bootstrap multiplicities (``1 + n_boot/n``): a node mean
         over Poisson-repeated rows varies that much more than over as many distinct rows.
@@ -82,6 +85,7 @@ class ParsedModel:
     design_effect: float = 1.0
     cat_features: np.ndarray | None = None
     cat_limit: int = 0
+    input_map: Callable[[object], np.ndarray] | None = None
 
     def thresholds(self, t: int) -> np.ndarray:
         """Candidate thresholds per feature at every node of tree ``t``."""

@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import check_scoring, log_loss, mean_squared_error
 from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.utils import _safe_indexing
 
 from .._shrinkage import hs_factors, pool_values
 from .._tree import FlatForest
@@ -34,7 +35,7 @@ def _default_score(model, X, y, w) -> float:
     return -mean_squared_error(y, pred, sample_weight=w)
 
 
-def choose_cv(model, X: np.ndarray, y: np.ndarray, w: np.ndarray | None, *, parse: Callable[[object], ParsedModel],
+def choose_cv(model, X, y: np.ndarray, w: np.ndarray | None, *, parse: Callable[[object], ParsedModel],
               grid: np.ndarray, cv: int, scoring, random_state, is_classifier: bool) -> tuple[float, np.ndarray]:
     """``lambda`` with the best mean held-out score over ``cv`` folds.
 
@@ -59,21 +60,22 @@ def choose_cv(model, X: np.ndarray, y: np.ndarray, w: np.ndarray | None, *, pars
     scores = np.zeros((cv, len(grid)))
     for fold, (train, test) in enumerate(splitter.split(X, y)):
         est = clone(fresh)
+        X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
         if w is None:
-            est.fit(X[train], y[train])
+            est.fit(X_train, y[train])
         else:
-            est.fit(X[train], y[train], sample_weight=w[train])
+            est.fit(X_train, y[train], sample_weight=w[train])
         parsed = parse(est)
         w_test = None if w is None else w[test]
         for j, lam in enumerate(grid):
             hs_pool(parsed, lam)
             shrunk = make_model(parsed, "hs", lam, [lam] * len(parsed.trees), "stored node counts")
             if scorer is None:
-                scores[fold, j] = _default_score(shrunk, X[test], y[test], w_test)
+                scores[fold, j] = _default_score(shrunk, X_test, y[test], w_test)
             elif w_test is None:
-                scores[fold, j] = scorer(shrunk, X[test], y[test])
+                scores[fold, j] = scorer(shrunk, X_test, y[test])
             else:
-                scores[fold, j] = scorer(shrunk, X[test], y[test], sample_weight=w_test)
+                scores[fold, j] = scorer(shrunk, X_test, y[test], sample_weight=w_test)
     mean = scores.mean(axis=0)
     return float(grid[int(np.argmax(mean))]), scores
 

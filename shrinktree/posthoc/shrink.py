@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
+from .inputs import categorical_columns
 from .model import make_model
 from .parsed import ParsedModel
 from .pooling import eb_boosted, eb_forest, hs_pool, none_pool, recount
@@ -18,7 +19,7 @@ SUPPORTED = (
     "scikit-learn DecisionTreeRegressor/Classifier, RandomForestRegressor/Classifier, "
     "ExtraTreesRegressor/Classifier, GradientBoostingRegressor/Classifier, "
     "HistGradientBoostingRegressor/Classifier; LightGBM LGBMRegressor/LGBMClassifier/Booster; "
-    "XGBoost XGBRegressor/XGBClassifier/Booster"
+    "XGBoost XGBRegressor/XGBClassifier/Booster; shrinktree ShrinkBoostRegressor/ShrinkBoostClassifier"
 )
 
 
@@ -33,6 +34,12 @@ def parse_model(model) -> ParsedModel:
         from .adapters_xgboost import parse_xgboost
 
         return parse_xgboost(model)
+    if module.startswith("shrinktree.boosting"):
+        from .adapters_shrinktree import parse_shrinkboost
+
+        parsed = parse_shrinkboost(model)
+        if parsed is not None:
+            return parsed
     if module.startswith("sklearn"):
         from .adapters_sklearn import parse_sklearn
 
@@ -48,17 +55,38 @@ def parse_model(model) -> ParsedModel:
     raise TypeError(f"shrink does not support {type(model).__name__}. Supported models: {SUPPORTED}.")
 
 
+def tree_matrix(parsed: ParsedModel, X) -> tuple[np.ndarray, np.ndarray]:
+    """Validated float64 ``X`` (categorical columns mapped to codes), and it as the parsed trees route on it."""
+    if parsed.input_map is not None:
+        X = parsed.input_map(X)
+    else:
+        columns = categorical_columns(X)
+        if columns:
+            raise ValueError(f"X has categorical (category/text) columns {columns[:5]}, which {parsed.source} "
+                             "does not route on: shrink maps categories for LightGBM models fitted on a DataFrame "
+                             "with 'category' columns and for shrinktree boosters. Encode them as numbers for "
+                             "this model.")
+        X = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan", order="C")
+    if X.shape[1] != parsed.n_features_in:
+        raise ValueError(f"X has {X.shape[1]} features, but the model was fitted with {parsed.n_features_in}.")
+    return X, parsed.prepare_X(X)
+
+
 def validate_data(parsed: ParsedModel, X, y, sample_weight):
-    """Check ``X, y, sample_weight`` against the model; returns float64 ``X``, encoded ``y`` and weights."""
+    """Check ``X, y, sample_weight`` against the model.
+
+    Returns the tree matrix of ``X``, encoded ``y``, weights, whether weights were given, and the
+    ``X``, ``y`` to refit the model with (``X`` as given when it has categorical columns).
+    """
     if X is None and y is None:
         if sample_weight is not None:
             raise ValueError("sample_weight was given without X and y.")
         return None
     if X is None or y is None:
         raise ValueError("Pass both X and y (the training rows), or neither.")
-    X = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan", order="C")
-    if X.shape[1] != parsed.n_features_in:
-        raise ValueError(f"X has {X.shape[1]} features, but the model was fitted with {parsed.n_features_in}.")
+    X_checked, X_tree = tree_matrix(parsed, X)
+    X_fit = X if parsed.input_map is not None else X_checked
+    X = X_tree
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1 and parsed.n_outputs == 1:
         y = y.ravel()
@@ -88,7 +116,7 @@ def validate_data(parsed: ParsedModel, X, y, sample_weight):
     w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
     if not np.any(w > 0):
         raise ValueError("sample_weight must have at least one positive entry.")
-    return parsed.prepare_X(X), y_enc, np.ascontiguousarray(w), sample_weight is not None, X, y
+    return X_tree, y_enc, np.ascontiguousarray(w), sample_weight is not None, X_fit, y
 
 
 def _check_strength(method: str, strength):
@@ -116,10 +144,13 @@ def shrink(model, X=None, y=None, *, method: str = "eb", strength: float | str |
     Parameters
     ----------
     model : fitted estimator
-        A scikit-learn tree, forest or gradient-boosting model, or a LightGBM / XGBoost model
-        (estimator or ``Booster``).  It is not modified.
-    X, y : array-like, optional
-        The training rows.  ``"eb"`` uses them for honest (out-of-bag) estimation in bootstrapped
+        A scikit-learn tree, forest or gradient-boosting model, a LightGBM / XGBoost model
+        (estimator or ``Booster``), or a shrinktree ``ShrinkBoostRegressor``/``ShrinkBoostClassifier``
+        (read with its pooled values, so ``"none"`` reproduces it).  It is not modified.
+    X, y : array-like or pandas DataFrame, optional
+        The training rows.  Categorical columns are accepted for LightGBM models fitted on a DataFrame
+        with ``category`` columns and for shrinktree boosters (see ``docs/posthoc.md``).
+        ``"eb"`` uses them for honest (out-of-bag) estimation in bootstrapped
         forests and to recompute the gradient statistics of boosted models; ``strength='cv'``/``'gcv'``
         need them; models that store no node counts (XGBoost) count rows with them.
     method : {"eb", "hs", "none"}, default="eb"
