@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, RegressorMixin, clone
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils import get_tags
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted, column_or_1d, validate_data
@@ -40,8 +41,11 @@ class _ShrunkMeta(MetaEstimatorMixin, BaseEstimator):
         self.grid = grid
         self.random_state = random_state
 
+    # The estimator used when ``estimator=None``; each subclass names its own tree.
+    _default_estimator: type
+
     def _base(self):
-        raise NotImplementedError  # pragma: no cover - defined by the subclasses
+        return self._default_estimator(random_state=0)
 
     def _allow_nan(self) -> bool:
         base = self._base() if self.estimator is None else self.estimator
@@ -135,10 +139,7 @@ class ShrunkRegressor(RegressorMixin, _ShrunkMeta):
 
     _is_classifier = False
 
-    def _base(self):
-        from sklearn.tree import DecisionTreeRegressor
-
-        return DecisionTreeRegressor(random_state=0)
+    _default_estimator = DecisionTreeRegressor
 
     def predict(self, X) -> np.ndarray:
         """Predicted values of the shrunk model."""
@@ -155,10 +156,7 @@ class ShrunkClassifier(ClassifierMixin, _ShrunkMeta):
 
     _is_classifier = True
 
-    def _base(self):
-        from sklearn.tree import DecisionTreeClassifier
-
-        return DecisionTreeClassifier(random_state=0)
+    _default_estimator = DecisionTreeClassifier
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities of the shrunk model, columns in the order of ``classes_``."""
