@@ -323,6 +323,8 @@ class _BaseShrinkBoost(BaseEstimator):
         importances = np.zeros(n_features)
         n_features_per_tree = max(1, int(np.ceil(self.colsample * n_features)))
         n_rows_per_tree = max(1, int(np.ceil(self.subsample * n_samples)))
+        # Private measurement switch (benchmarks/eb_methods.py): score splits by pooled values with the
+        # previous tree's k, as LightGBM's path_smooth does; off (-1) in normal use, see docs/shrinkage.md.
         pooled_gain_k = [getattr(self, "_pooled_split_gain_k", -1.0)] * n_trees_per_iteration
         y_loss = y
         best_score, no_improvement = -np.inf, 0
