@@ -266,3 +266,25 @@ def test_unit_weights_give_the_identical_model(friedman):
     unit = ShrinkBoostRegressor(n_estimators=20, random_state=0).fit(X_train, y_train,
                                                                     sample_weight=np.ones(len(y_train)))
     assert np.array_equal(plain.predict(X_test), unit.predict(X_test))
+
+
+def test_parallel_partition_matches_serial():
+    from shrinktree.boosting.grower import PARALLEL_PARTITION_MIN_ROWS, _partition_serial, partition_rows
+
+    rng = np.random.default_rng(8)
+    n = 3 * PARALLEL_PARTITION_MIN_ROWS + 17
+    column = rng.integers(0, 256, size=n).astype(np.uint8)  # 255 plays the missing bin
+    weights = rng.random(n)
+    rows = np.sort(rng.choice(n, size=n - 1000, replace=False)).astype(np.int64)
+    start, stop = 500, len(rows) - 300
+    for missing_left in (True, False):
+        parallel, serial = rows.copy(), rows.copy()
+        n_left_p, w_left_p = partition_rows(column, parallel, start, stop, 100, missing_left, 255, weights,
+                                            np.empty_like(rows))
+        n_left_s, w_left_s = _partition_serial(column, serial, start, stop, 100, missing_left, 255, weights,
+                                               np.empty_like(rows))
+        assert n_left_p == n_left_s
+        assert np.array_equal(parallel, serial)  # stable, and rows outside [start, stop) untouched
+        assert w_left_p == pytest.approx(w_left_s, rel=1e-12)
+        left = parallel[start:start + n_left_p]
+        assert np.all((column[left] <= 100) | ((column[left] == 255) & missing_left))

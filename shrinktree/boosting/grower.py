@@ -12,7 +12,7 @@ import heapq
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .._shrinkage import within_variance
 from .histogram import (
@@ -35,16 +35,82 @@ def _goes_left(b, bin_threshold, missing_left, missing_bin):
     return b <= bin_threshold
 
 
-@njit(cache=True)
+# Nodes with at least this many rows are partitioned in parallel chunks; smaller ones serially,
+# where the thread start-up of three parallel loops would cost more than it saves.
+PARALLEL_PARTITION_MIN_ROWS = 65_536
+PARTITION_CHUNKS = 16
+
+
 def partition_rows(binned_column, sample_indices, start, stop, bin_threshold, missing_left, missing_bin,
                    sample_weight, buffer):
     """Stable in-place partition of ``sample_indices[start:stop]``; returns (n_left, weighted_left).
 
-    One pass: left rows are compacted in place (their write position never passes the read
-    position), right rows go to the scratch ``buffer`` and are copied back behind them.
-    Serial on purpose: it is a fraction of the histogram cost, and a parallel version pays
-    thread start-up three times per split.
+    ``buffer`` is scratch space of at least ``stop - start`` entries.
     """
+    if stop - start >= PARALLEL_PARTITION_MIN_ROWS:
+        return _partition_parallel(binned_column, sample_indices, start, stop, bin_threshold, missing_left,
+                                   missing_bin, sample_weight, buffer, PARTITION_CHUNKS)
+    return _partition_serial(binned_column, sample_indices, start, stop, bin_threshold, missing_left, missing_bin,
+                             sample_weight, buffer)
+
+
+@njit(parallel=True, cache=True)
+def _partition_parallel(binned_column, sample_indices, start, stop, bin_threshold, missing_left, missing_bin,
+                        sample_weight, buffer, n_chunks):
+    # Each chunk counts its left rows; prefix sums give every chunk its write offsets on both
+    # sides; the chunks then scatter into ``buffer`` in parallel, which is copied back.
+    n = stop - start
+    chunk = (n + n_chunks - 1) // n_chunks
+    left_counts = np.zeros(n_chunks, dtype=np.int64)
+    left_weights = np.zeros(n_chunks)
+    for c in prange(n_chunks):
+        lo = start + min(n, c * chunk)
+        hi = start + min(n, (c + 1) * chunk)
+        count = 0
+        weight = 0.0
+        for i in range(lo, hi):
+            idx = sample_indices[i]
+            if _goes_left(binned_column[idx], bin_threshold, missing_left, missing_bin):
+                count += 1
+                weight += sample_weight[idx]
+        left_counts[c] = count
+        left_weights[c] = weight
+    left_offsets = np.zeros(n_chunks, dtype=np.int64)
+    right_offsets = np.zeros(n_chunks, dtype=np.int64)
+    n_left = 0
+    for c in range(n_chunks):
+        left_offsets[c] = n_left
+        n_left += left_counts[c]
+    position = n_left
+    for c in range(n_chunks):
+        right_offsets[c] = position
+        position += min(n, (c + 1) * chunk) - min(n, c * chunk) - left_counts[c]
+    for c in prange(n_chunks):
+        lo = start + min(n, c * chunk)
+        hi = start + min(n, (c + 1) * chunk)
+        to_left = left_offsets[c]
+        to_right = right_offsets[c]
+        for i in range(lo, hi):
+            idx = sample_indices[i]
+            if _goes_left(binned_column[idx], bin_threshold, missing_left, missing_bin):
+                buffer[to_left] = idx
+                to_left += 1
+            else:
+                buffer[to_right] = idx
+                to_right += 1
+    for i in prange(n):
+        sample_indices[start + i] = buffer[i]
+    weight_left = 0.0
+    for c in range(n_chunks):
+        weight_left += left_weights[c]
+    return n_left, weight_left
+
+
+@njit(cache=True)
+def _partition_serial(binned_column, sample_indices, start, stop, bin_threshold, missing_left, missing_bin,
+                      sample_weight, buffer):
+    """One pass: left rows are compacted in place (their write position never passes the read
+    position), right rows go to the scratch ``buffer`` and are copied back behind them."""
     n_left = 0
     n_right = 0
     weight_left = 0.0

@@ -13,17 +13,33 @@ GRAD, HESS, COUNT = 0, 1, 2
 
 
 @njit(cache=True)
-def gather(values, sample_indices):
-    """``values[sample_indices]``, contiguous, so that histogram loops read sequentially."""
+def _gather_serial(values, sample_indices):
     out = np.empty(sample_indices.shape[0], dtype=np.float64)
     for i in range(sample_indices.shape[0]):
         out[i] = values[sample_indices[i]]
     return out
 
 
+@njit(parallel=True, cache=True)
+def _gather_parallel(values, sample_indices):
+    out = np.empty(sample_indices.shape[0], dtype=np.float64)
+    for i in prange(sample_indices.shape[0]):
+        out[i] = values[sample_indices[i]]
+    return out
+
+
+def gather(values, sample_indices):
+    """``values[sample_indices]``, contiguous, so that histogram loops read sequentially."""
+    if len(sample_indices) >= PARALLEL_GATHER_MIN_ROWS:
+        return _gather_parallel(values, sample_indices)
+    return _gather_serial(values, sample_indices)
+
+
 # Below this many rows a node's histogram is built on one thread: starting the thread pool
-# costs more than it saves, and far more when the machine is busy.
-PARALLEL_MIN_ROWS = 20_000
+# costs more than it saves.  (Whole fits on fewer than 20,000 rows run on one thread anyway,
+# see shrinktree._threads.)
+PARALLEL_MIN_ROWS = 4_096
+PARALLEL_GATHER_MIN_ROWS = 65_536
 
 
 @njit(cache=True, inline="always")

@@ -42,10 +42,13 @@ def add_tree_binned(binned, codes, left, right, feature, is_categorical, bin_thr
         out[i] += value[node]
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def add_leaf_values(sample_indices, leaf_start, leaf_stop, leaf_values, out):
-    """``out[i] += value`` for the rows of each leaf, read off the grower's partition."""
-    for j in range(leaf_start.shape[0]):
+    """``out[i] += value`` for the rows of each leaf, read off the grower's partition.
+
+    Leaves hold disjoint rows, so they can be processed in parallel.
+    """
+    for j in prange(leaf_start.shape[0]):
         v = leaf_values[j]
         for p in range(leaf_start[j], leaf_stop[j]):
             out[sample_indices[p]] += v
