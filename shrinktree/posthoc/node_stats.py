@@ -56,12 +56,35 @@ class NodeStats:
         return np.maximum(self.Sgg - 2.0 * r * self.Sgh + r**2 * self.Shh[:, None], 0.0)
 
 
+@njit(cache=True, inline="always")
+def _add_row(out, node, g, h, i, wi):
+    """Add row ``i`` (weight ``wi``) to ``out[node]``; columns G(K), H, C, Sgg(K), Sgh(K), Shh."""
+    K = g.shape[1]
+    hi = h[i]
+    for k in range(K):
+        gk = g[i, k]
+        out[node, k] += wi * gk
+        out[node, K + 2 + k] += wi * gk * gk
+        out[node, 2 * K + 2 + k] += wi * gk * hi
+    out[node, K] += wi * hi
+    out[node, K + 1] += wi
+    out[node, 3 * K + 2] += wi * hi * hi
+
+
+@njit(cache=True, inline="always")
+def _aggregate_up(out, parent):
+    """Add every node's sums into its parent's, children first (nodes are topologically ordered)."""
+    for node in range(parent.shape[0] - 1, 0, -1):
+        p = parent[node]
+        for c in range(out.shape[1]):
+            out[p, c] += out[node, c]
+
+
 @njit(cache=True)
 def _accumulate_tree(X, left, right, feature, threshold, missing_left, is_categorical, cat_offset, cat_bitset,
                      parent, g, h, w, out, leaf_out):
     """Sums of one tree over all rows with positive weight; ``out`` columns: G(K), H, C, Sgg(K), Sgh(K), Shh."""
     n_rows = X.shape[0]
-    K = g.shape[1]
     for i in range(n_rows):
         node = _find_leaf(X, i, 0, left, right, feature, threshold, missing_left, is_categorical, cat_offset,
                           cat_bitset)
@@ -69,19 +92,8 @@ def _accumulate_tree(X, left, right, feature, threshold, missing_left, is_catego
         wi = w[i]
         if wi <= 0.0:
             continue
-        hi = h[i]
-        for k in range(K):
-            gk = g[i, k]
-            out[node, k] += wi * gk
-            out[node, K + 2 + k] += wi * gk * gk
-            out[node, 2 * K + 2 + k] += wi * gk * hi
-        out[node, K] += wi * hi
-        out[node, K + 1] += wi
-        out[node, 3 * K + 2] += wi * hi * hi
-    for node in range(parent.shape[0] - 1, 0, -1):
-        p = parent[node]
-        for c in range(out.shape[1]):
-            out[p, c] += out[node, c]
+        _add_row(out, node, g, h, i, wi)
+    _aggregate_up(out, parent)
 
 
 @njit(parallel=True, cache=True)
@@ -93,7 +105,6 @@ def _accumulate_forest(X, tree_start, tree_stop, left, right, feature, threshold
     """
     n_trees = tree_start.shape[0]
     n_rows = X.shape[0]
-    K = g.shape[1]
     for t in prange(n_trees):
         s = tree_start[t]
         e = tree_stop[t]
@@ -111,19 +122,8 @@ def _accumulate_forest(X, tree_start, tree_stop, left, right, feature, threshold
             if wi <= 0.0:
                 continue
             node = _find_leaf(X, i, 0, lf, rt, ft, th, ml, ic, co, cat_bitset)
-            hi = h[i]
-            for k in range(K):
-                gk = g[i, k]
-                sub[node, k] += wi * gk
-                sub[node, K + 2 + k] += wi * gk * gk
-                sub[node, 2 * K + 2 + k] += wi * gk * hi
-            sub[node, K] += wi * hi
-            sub[node, K + 1] += wi
-            sub[node, 3 * K + 2] += wi * hi * hi
-        for node in range(e - s - 1, 0, -1):
-            p = pa[node]
-            for c in range(sub.shape[1]):
-                sub[p, c] += sub[node, c]
+            _add_row(sub, node, g, h, i, wi)
+        _aggregate_up(sub, pa)
 
 
 def _unpack(out: np.ndarray, K: int) -> NodeStats:
