@@ -16,6 +16,13 @@ from numba import njit
 
 
 @njit(cache=True, inline="always")
+def _too_small(left_count, right_count, left_hessian, right_hessian, min_samples_leaf, min_hessian):
+    """Whether a candidate split leaves a child below ``min_samples_leaf`` rows or ``min_hessian`` mass."""
+    return (left_count < min_samples_leaf or right_count < min_samples_leaf
+            or left_hessian < min_hessian or right_hessian < min_hessian)
+
+
+@njit(cache=True, inline="always")
 def _score(g, h, l2):
     return g * g / (h + l2)
 
@@ -75,9 +82,7 @@ def find_node_split(hist, n_bins_non_missing, has_missing, feature_mask, missing
                 gr = sum_g - gl
                 hr = sum_h - hl
                 cr = count - cl
-                if cl < min_samples_leaf or cr < min_samples_leaf:
-                    continue
-                if hl < min_hessian or hr < min_hessian:
+                if _too_small(cl, cr, hl, hr, min_samples_leaf, min_hessian):
                     continue
                 if direction == 0 and h[b, 2] > 0:
                     # Only thresholds after a non-empty bin give a new partition of the rows.
@@ -236,9 +241,7 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
             sl += gsum[t]
             hr = sum_h - hl
             cr = count - cl
-            if cl < min_samples_leaf or cr < min_samples_leaf:
-                continue
-            if hl < min_hessian or hr < min_hessian:
+            if _too_small(cl, cr, hl, hr, min_samples_leaf, min_hessian):
                 continue
             admissible += 1
             sr = total_gsum - sl
