@@ -268,23 +268,38 @@ def test_unit_weights_give_the_identical_model(friedman):
     assert np.array_equal(plain.predict(X_test), unit.predict(X_test))
 
 
-def test_parallel_partition_matches_serial():
-    from shrinktree.boosting.grower import PARALLEL_PARTITION_MIN_ROWS, _partition_serial, partition_rows
+def test_partition_is_stable_and_counts_weights():
+    from shrinktree.boosting.grower import partition_rows, partition_rows_categorical
 
     rng = np.random.default_rng(8)
-    n = 3 * PARALLEL_PARTITION_MIN_ROWS + 17
+    n = 20_017
     column = rng.integers(0, 256, size=n).astype(np.uint8)  # 255 plays the missing bin
+    codes = rng.integers(0, 41, size=n).astype(np.int32)  # 40 levels, code 40 = missing
+    bitset = np.zeros(2, dtype=np.uint32)
+    for level in rng.choice(40, size=17, replace=False):
+        bitset[level >> 5] |= np.uint32(1) << np.uint32(level & 31)
     weights = rng.random(n)
     rows = np.sort(rng.choice(n, size=n - 1000, replace=False)).astype(np.int64)
     start, stop = 500, len(rows) - 300
+    inside = rows[start:stop]
     for missing_left in (True, False):
-        parallel, serial = rows.copy(), rows.copy()
-        n_left_p, w_left_p = partition_rows(column, parallel, start, stop, 100, missing_left, 255, weights,
-                                            np.empty_like(rows))
-        n_left_s, w_left_s = _partition_serial(column, serial, start, stop, 100, missing_left, 255, weights,
-                                               np.empty_like(rows))
-        assert n_left_p == n_left_s
-        assert np.array_equal(parallel, serial)  # stable, and rows outside [start, stop) untouched
-        assert w_left_p == pytest.approx(w_left_s, rel=1e-12)
-        left = parallel[start:start + n_left_p]
-        assert np.all((column[left] <= 100) | ((column[left] == 255) & missing_left))
+        numeric_left = (column[inside] <= 100) & (column[inside] != 255) | ((column[inside] == 255) & missing_left)
+        code_bits = (bitset[np.minimum(codes[inside], 39) >> 5] >> (np.minimum(codes[inside], 39) & 31)) & 1
+        categorical_left = np.where(codes[inside] >= 40, missing_left, code_bits == 1)
+        for kind, goes_left in (("numeric", numeric_left), ("categorical", categorical_left)):
+
+            def run(r, w, unit, kind=kind, missing_left=missing_left):
+                if kind == "numeric":
+                    return partition_rows(column, r, start, stop, 100, missing_left, 255, w, np.empty_like(r), unit)
+                return partition_rows_categorical(codes, r, start, stop, bitset, missing_left, 40, w,
+                                                  np.empty_like(r), unit)
+
+            expected = np.concatenate([rows[:start], inside[goes_left], inside[~goes_left], rows[stop:]])
+            weighted, unit = rows.copy(), rows.copy()
+            n_left, w_left = run(weighted, weights, False)
+            n_left_unit, w_left_unit = run(unit, weights, True)
+            # Stable on both sides, rows outside [start, stop) untouched.
+            assert np.array_equal(weighted, expected) and np.array_equal(unit, expected)
+            assert n_left == n_left_unit == goes_left.sum()
+            assert w_left == pytest.approx(weights[inside[goes_left]].sum(), rel=1e-12)
+            assert w_left_unit == n_left

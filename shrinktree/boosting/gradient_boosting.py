@@ -274,6 +274,7 @@ class _BaseShrinkBoost(BaseEstimator):
         weight = np.ones(n_samples) if sample_weight is None else np.ascontiguousarray(sample_weight)
         # Unweighted squared error: every hessian is 1, so histograms can count rows instead.
         constant_hessian = 1.0 if (sample_weight is None and not self._is_classifier) else 0.0
+        unit_weights = sample_weight is None
 
         n_features = X.shape[1]
         encoder = self._categorical
@@ -353,7 +354,7 @@ class _BaseShrinkBoost(BaseEstimator):
                 tree, pooling_k, (local, local_threshold) = self._grow_and_pool(
                     binned, gradients[k], hessians[k], weight, rows, held_out, n_bins_non_missing, has_missing,
                     missing_bin, feature_mask, effective_tests, pooled_gain_k[k], importances, raw[:, k],
-                    codes, n_levels, cat_feature_mask, constant_hessian,
+                    codes, n_levels, cat_feature_mask, constant_hessian, unit_weights,
                 )
                 if pooled_gain_k[k] >= 0:
                     pooled_gain_k[k] = pooling_k if np.isfinite(pooling_k) else 1e12
@@ -397,7 +398,7 @@ class _BaseShrinkBoost(BaseEstimator):
 
     def _grow_and_pool(self, binned, gradients, hessians, weight, rows, held_out, n_bins_non_missing,
                        has_missing, missing_bin, feature_mask, effective_tests, pooled_gain_k, importances, raw,
-                       codes, n_levels, cat_feature_mask, constant_hessian=0.0):
+                       codes, n_levels, cat_feature_mask, constant_hessian=0.0, unit_weights=False):
         """Grow one tree, pool its node values, and add its predictions to ``raw`` (training rows).
 
         Returns the tree (features as column indices of ``X``), its pooling strength, and the grower's
@@ -415,7 +416,7 @@ class _BaseShrinkBoost(BaseEstimator):
             min_hessian=MIN_HESSIAN, pooling_k=pooled_gain_k, codes=codes, n_levels=n_levels,
             cat_feature_mask=cat_feature_mask, level_mode=level_mode, level_k=level_k,
             pooled_level_gain=getattr(self, "_pooled_level_gain", POOLED_LEVEL_GAIN[self.eb_method]),
-            constant_hessian=constant_hessian,
+            constant_hessian=constant_hessian, unit_weights=unit_weights,
             compute_within_ss=self.shrinkage == "eb" and estimation_rows is None,
         ).grow()
         local = (grown.feature, grown.bin_threshold)

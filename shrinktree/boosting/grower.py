@@ -12,7 +12,7 @@ import heapq
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .._shrinkage import within_variance
 from .histogram import (
@@ -35,102 +35,39 @@ def _goes_left(b, bin_threshold, missing_left, missing_bin):
     return b <= bin_threshold
 
 
-# Nodes with at least this many rows are partitioned in parallel chunks; smaller ones serially,
-# where the thread start-up of three parallel loops would cost more than it saves.
-PARALLEL_PARTITION_MIN_ROWS = 65_536
-PARTITION_CHUNKS = 16
-
-
+@njit(cache=True)
 def partition_rows(binned_column, sample_indices, start, stop, bin_threshold, missing_left, missing_bin,
-                   sample_weight, buffer):
+                   sample_weight, buffer, unit_weights=False):
     """Stable in-place partition of ``sample_indices[start:stop]``; returns (n_left, weighted_left).
 
-    ``buffer`` is scratch space of at least ``stop - start`` entries.
+    ``buffer`` is scratch space of at least ``stop - start`` entries.  With ``unit_weights``
+    every row weighs 1 and ``sample_weight`` is not read.
+
+    One branch-free pass: each row is written both to the left run (compacted in place; its write
+    position never passes the read position) and to the right run in ``buffer``, and only the
+    counter of its side advances.  A split is a coin flip per row for the branch predictor, so
+    this is about three times faster than branching on the side.
     """
-    if stop - start >= PARALLEL_PARTITION_MIN_ROWS:
-        return _partition_parallel(binned_column, sample_indices, start, stop, bin_threshold, missing_left,
-                                   missing_bin, sample_weight, buffer, PARTITION_CHUNKS)
-    return _partition_serial(binned_column, sample_indices, start, stop, bin_threshold, missing_left, missing_bin,
-                             sample_weight, buffer)
-
-
-@njit(parallel=True, cache=True)
-def _partition_parallel(binned_column, sample_indices, start, stop, bin_threshold, missing_left, missing_bin,
-                        sample_weight, buffer, n_chunks):
-    # Each chunk counts its left rows; prefix sums give every chunk its write offsets on both
-    # sides; the chunks then scatter into ``buffer`` in parallel, which is copied back.
-    n = stop - start
-    chunk = (n + n_chunks - 1) // n_chunks
-    left_counts = np.zeros(n_chunks, dtype=np.int64)
-    left_weights = np.zeros(n_chunks)
-    for c in prange(n_chunks):
-        lo = start + min(n, c * chunk)
-        hi = start + min(n, (c + 1) * chunk)
-        count = 0
-        weight = 0.0
-        for i in range(lo, hi):
-            idx = sample_indices[i]
-            if _goes_left(binned_column[idx], bin_threshold, missing_left, missing_bin):
-                count += 1
-                weight += sample_weight[idx]
-        left_counts[c] = count
-        left_weights[c] = weight
-    left_offsets = np.zeros(n_chunks, dtype=np.int64)
-    right_offsets = np.zeros(n_chunks, dtype=np.int64)
-    n_left = 0
-    for c in range(n_chunks):
-        left_offsets[c] = n_left
-        n_left += left_counts[c]
-    position = n_left
-    for c in range(n_chunks):
-        right_offsets[c] = position
-        position += min(n, (c + 1) * chunk) - min(n, c * chunk) - left_counts[c]
-    for c in prange(n_chunks):
-        lo = start + min(n, c * chunk)
-        hi = start + min(n, (c + 1) * chunk)
-        to_left = left_offsets[c]
-        to_right = right_offsets[c]
-        for i in range(lo, hi):
-            idx = sample_indices[i]
-            if _goes_left(binned_column[idx], bin_threshold, missing_left, missing_bin):
-                buffer[to_left] = idx
-                to_left += 1
-            else:
-                buffer[to_right] = idx
-                to_right += 1
-    for i in prange(n):
-        sample_indices[start + i] = buffer[i]
-    weight_left = 0.0
-    for c in range(n_chunks):
-        weight_left += left_weights[c]
-    return n_left, weight_left
-
-
-@njit(cache=True)
-def _partition_serial(binned_column, sample_indices, start, stop, bin_threshold, missing_left, missing_bin,
-                      sample_weight, buffer):
-    """One pass: left rows are compacted in place (their write position never passes the read
-    position), right rows go to the scratch ``buffer`` and are copied back behind them."""
     n_left = 0
     n_right = 0
     weight_left = 0.0
     for i in range(start, stop):
         idx = sample_indices[i]
-        if _goes_left(binned_column[idx], bin_threshold, missing_left, missing_bin):
-            sample_indices[start + n_left] = idx
-            n_left += 1
-            weight_left += sample_weight[idx]
-        else:
-            buffer[n_right] = idx
-            n_right += 1
+        go_left = _goes_left(binned_column[idx], bin_threshold, missing_left, missing_bin)
+        sample_indices[start + n_left] = idx
+        buffer[n_right] = idx
+        n_left += go_left
+        n_right += 1 - go_left
+        if not unit_weights:
+            weight_left += sample_weight[idx] * go_left
     for i in range(n_right):
         sample_indices[start + n_left + i] = buffer[i]
-    return n_left, weight_left
+    return n_left, float(n_left) if unit_weights else weight_left
 
 
 @njit(cache=True)
 def partition_rows_categorical(codes_column, sample_indices, start, stop, bitset, missing_left, n_levels,
-                               sample_weight, buffer):
+                               sample_weight, buffer, unit_weights=False):
     """Like :func:`partition_rows` for a categorical split: a code goes left when its bit is set."""
     n_left = 0
     n_right = 0
@@ -142,16 +79,15 @@ def partition_rows_categorical(codes_column, sample_indices, start, stop, bitset
             go_left = missing_left
         else:
             go_left = (bitset[code >> 5] >> np.uint32(code & 31)) & np.uint32(1) == 1
-        if go_left:
-            sample_indices[start + n_left] = idx
-            n_left += 1
-            weight_left += sample_weight[idx]
-        else:
-            buffer[n_right] = idx
-            n_right += 1
+        sample_indices[start + n_left] = idx
+        buffer[n_right] = idx
+        n_left += go_left
+        n_right += 1 - go_left
+        if not unit_weights:
+            weight_left += sample_weight[idx] * go_left
     for i in range(n_right):
         sample_indices[start + n_left + i] = buffer[i]
-    return n_left, weight_left
+    return n_left, float(n_left) if unit_weights else weight_left
 
 
 @njit(cache=True)
@@ -241,14 +177,17 @@ class TreeGrower:
     compute_within_ss : bool
         Whether to sum the within-leaf squares of the gradients (only the in-sample estimates
         of the pooling strength need them).
+    unit_weights : bool
+        Whether every sample weight is 1 (the partition then counts rows instead of summing weights).
     """
 
     def __init__(self, binned, gradients, hessians, sample_weight, sample_indices, n_bins_non_missing,
                  has_missing, missing_bin, feature_mask, effective_tests, max_leaf_nodes=31, max_depth=None,
                  min_samples_leaf=20, l2_regularization=0.0, min_hessian=1e-3, pooling_k=-1.0, codes=None,
                  n_levels=None, cat_feature_mask=None, level_mode=LEVELS_RAW, level_k=0.0, pooled_level_gain=False,
-                 constant_hessian=0.0, compute_within_ss=True):
+                 constant_hessian=0.0, compute_within_ss=True, unit_weights=False):
         self.constant_hessian = float(constant_hessian)
+        self.unit_weights = bool(unit_weights)
         self.compute_within_ss = compute_within_ss
         self.codes = codes if codes is not None and codes.shape[0] > 0 else None
         if self.codes is not None:
@@ -267,6 +206,7 @@ class TreeGrower:
         self.has_missing = has_missing
         self.missing_bin = missing_bin
         self.feature_mask = feature_mask
+        self.active_features = np.flatnonzero(feature_mask).astype(np.int64)
         self.effective_tests = effective_tests
         self.max_leaf_nodes = max_leaf_nodes
         self.max_depth = max_depth
@@ -283,7 +223,8 @@ class TreeGrower:
     def _histogram(self, node):
         """Numeric histogram of the node, and its categorical level histogram when there are categoricals."""
         if self.all_rows and node.start == 0 and node.stop == self.binned.shape[1]:
-            hist = build_histogram_all_rows(self.binned, self.gradients, self.hessians, self.feature_mask, self.n_bins)
+            hist = build_histogram_all_rows(self.binned, self.gradients, self.hessians, self.active_features,
+                                            self.n_bins)
             if self.codes is None:
                 return hist, None
             return hist, build_categorical_histogram_all_rows(self.codes, self.cat_offsets, self.gradients,
@@ -291,10 +232,10 @@ class TreeGrower:
         rows = self.sample_indices[node.start:node.stop]
         g = gather(self.gradients, rows)
         if self.constant_hessian > 0 and self.codes is None:
-            hist = build_histogram(self.binned, rows, g, g, self.feature_mask, self.n_bins, self.constant_hessian)
+            hist = build_histogram(self.binned, rows, g, g, self.active_features, self.n_bins, self.constant_hessian)
             return hist, None
         h = gather(self.hessians, rows)
-        hist = build_histogram(self.binned, rows, g, h, self.feature_mask, self.n_bins, self.constant_hessian)
+        hist = build_histogram(self.binned, rows, g, h, self.active_features, self.n_bins, self.constant_hessian)
         if self.codes is None:
             return hist, None
         return hist, build_categorical_histogram(self.codes, self.cat_offsets, rows, g, h, self.cat_feature_mask)
@@ -371,14 +312,15 @@ class TreeGrower:
                                                  bool(missing_left))
                 n_left, w_left = partition_rows_categorical(
                     self.codes[feature], self.sample_indices, node.start, node.stop, node.bitset, bool(missing_left),
-                    int(self.n_levels[feature]), sw, self.buffer)
+                    int(self.n_levels[feature]), sw, self.buffer, self.unit_weights)
             else:
                 n_missing = node.hist[feature, self.missing_bin, 2]
                 if n_missing == 0:
                     # No missing rows seen here: send future missing values to the larger child.
                     missing_left = np.uint8(cl >= node.count - cl)
                 n_left, w_left = partition_rows(self.binned[feature], self.sample_indices, node.start, node.stop,
-                                                bin_idx, bool(missing_left), self.missing_bin, sw, self.buffer)
+                                                bin_idx, bool(missing_left), self.missing_bin, sw, self.buffer,
+                                                self.unit_weights)
             node.split = (gain, feature, bin_idx, missing_left, gl, hl, cl, *node.split[7:])
             mid = node.start + n_left
             left = _Node(node.start, mid, gl, hl, n_left, w_left, node.depth + 1, node_id)

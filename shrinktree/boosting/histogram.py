@@ -43,10 +43,43 @@ PARALLEL_GATHER_MIN_ROWS = 65_536
 
 
 @njit(cache=True, inline="always")
-def _accumulate_feature(column, sample_indices, ordered_gradients, ordered_hessians, h, constant_hessian):
+def _accumulate_pair(column_a, column_b, sample_indices, ordered_gradients, ordered_hessians, hist_a, hist_b,
+                     constant_hessian):
+    # Two features per pass over the rows: the row index, gradient and hessian are loaded once for
+    # both, and the two independent read-modify-write chains overlap (~20% faster than one feature).
     if constant_hessian > 0.0:
         # Every row has the same hessian (unweighted squared error): sum counts only, then scale.
         # Counts are sums of 1.0 (exact integers), so the result equals summing the hessians.
+        for i in range(sample_indices.shape[0]):
+            row = sample_indices[i]
+            g = ordered_gradients[i]
+            b = column_a[row]
+            hist_a[b, 0] += g
+            hist_a[b, 2] += 1.0
+            b = column_b[row]
+            hist_b[b, 0] += g
+            hist_b[b, 2] += 1.0
+        for b in range(hist_a.shape[0]):
+            hist_a[b, 1] = hist_a[b, 2] * constant_hessian
+            hist_b[b, 1] = hist_b[b, 2] * constant_hessian
+    else:
+        for i in range(sample_indices.shape[0]):
+            row = sample_indices[i]
+            g = ordered_gradients[i]
+            h = ordered_hessians[i]
+            b = column_a[row]
+            hist_a[b, 0] += g
+            hist_a[b, 1] += h
+            hist_a[b, 2] += 1.0
+            b = column_b[row]
+            hist_b[b, 0] += g
+            hist_b[b, 1] += h
+            hist_b[b, 2] += 1.0
+
+
+@njit(cache=True, inline="always")
+def _accumulate_feature(column, sample_indices, ordered_gradients, ordered_hessians, h, constant_hessian):
+    if constant_hessian > 0.0:
         for i in range(sample_indices.shape[0]):
             b = column[sample_indices[i]]
             h[b, 0] += ordered_gradients[i]
@@ -61,50 +94,60 @@ def _accumulate_feature(column, sample_indices, ordered_gradients, ordered_hessi
             h[b, 2] += 1.0
 
 
+@njit(cache=True, inline="always")
+def _accumulate_group(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, group, hist,
+                      constant_hessian):
+    # Group ``group`` is the active features ``2 group`` and ``2 group + 1`` (the last may be alone).
+    fa = active_features[2 * group]
+    if 2 * group + 1 < active_features.shape[0]:
+        fb = active_features[2 * group + 1]
+        _accumulate_pair(binned[fa], binned[fb], sample_indices, ordered_gradients, ordered_hessians, hist[fa],
+                         hist[fb], constant_hessian)
+    else:
+        _accumulate_feature(binned[fa], sample_indices, ordered_gradients, ordered_hessians, hist[fa],
+                            constant_hessian)
+
+
 @njit(parallel=True, cache=True)
-def _build_histogram_parallel(binned, sample_indices, ordered_gradients, ordered_hessians, feature_mask, n_bins,
+def _build_histogram_parallel(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, n_bins,
                               constant_hessian):
-    n_features = binned.shape[0]
-    hist = np.zeros((n_features, n_bins, 3), dtype=np.float64)
-    for f in prange(n_features):
-        if feature_mask[f]:
-            _accumulate_feature(binned[f], sample_indices, ordered_gradients, ordered_hessians, hist[f],
-                                constant_hessian)
+    hist = np.zeros((binned.shape[0], n_bins, 3), dtype=np.float64)
+    for group in prange((active_features.shape[0] + 1) // 2):
+        _accumulate_group(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, group, hist,
+                          constant_hessian)
     return hist
 
 
 @njit(cache=True)
-def _build_histogram_serial(binned, sample_indices, ordered_gradients, ordered_hessians, feature_mask, n_bins,
+def _build_histogram_serial(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, n_bins,
                             constant_hessian):
-    n_features = binned.shape[0]
-    hist = np.zeros((n_features, n_bins, 3), dtype=np.float64)
-    for f in range(n_features):
-        if feature_mask[f]:
-            _accumulate_feature(binned[f], sample_indices, ordered_gradients, ordered_hessians, hist[f],
-                                constant_hessian)
+    hist = np.zeros((binned.shape[0], n_bins, 3), dtype=np.float64)
+    for group in range((active_features.shape[0] + 1) // 2):
+        _accumulate_group(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, group, hist,
+                          constant_hessian)
     return hist
 
 
-def build_histogram(binned, sample_indices, ordered_gradients, ordered_hessians, feature_mask, n_bins,
+def build_histogram(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, n_bins,
                     constant_hessian=0.0):
     """Histogram of the rows ``sample_indices`` (with gradients already gathered in that order).
 
+    ``active_features`` (int64) lists the features to build; the others stay zero.
     ``constant_hessian > 0`` declares every row's hessian equal to it; ``ordered_hessians`` is then
     not read.
     """
     kernel = _build_histogram_parallel if len(sample_indices) >= PARALLEL_MIN_ROWS else _build_histogram_serial
-    return kernel(binned, sample_indices, ordered_gradients, ordered_hessians, feature_mask, n_bins,
+    return kernel(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, n_bins,
                   float(constant_hessian))
 
 
 @njit(parallel=True, cache=True)
-def build_histogram_all_rows(binned, gradients, hessians, feature_mask, n_bins):
+def build_histogram_all_rows(binned, gradients, hessians, active_features, n_bins):
     """Histogram of every row (the root without row subsampling)."""
     n_features, n_rows = binned.shape
     hist = np.zeros((n_features, n_bins, 3), dtype=np.float64)
-    for f in prange(n_features):
-        if not feature_mask[f]:
-            continue
+    for j in prange(active_features.shape[0]):
+        f = active_features[j]
         column = binned[f]
         h = hist[f]
         for i in range(n_rows):
