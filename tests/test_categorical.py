@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.formula.api as smf
 
 from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor
 from shrinktree.boosting.splitting import level_pooling_k
@@ -179,7 +180,6 @@ def test_pure_noise_groups_are_pooled_to_the_mean():
 
 def test_blup_agreement_with_mixedlm():
     """Per-group predictions are closer to a random-intercept model's BLUPs than the raw group means are."""
-    smf = pytest.importorskip("statsmodels.formula.api")
     group, y, _ = grouped(n_groups=200, n=4000, tau=0.5, sigma=1.0, seed=0, lognormal_sd=1.3)
     data = pd.DataFrame({"y": y, "g": group})
     with warnings.catch_warnings():

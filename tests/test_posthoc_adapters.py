@@ -3,8 +3,10 @@
 import copy
 import pickle
 
+import lightgbm as lgb
 import numpy as np
 import pytest
+import xgboost as xgb
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import (
     ExtraTreesClassifier,
@@ -19,9 +21,6 @@ from sklearn.ensemble import (
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from shrinktree import shrink
-
-lgb = pytest.importorskip("lightgbm")
-xgb = pytest.importorskip("xgboost")
 
 
 def _data(task, nan):

@@ -3,6 +3,7 @@ own boosters (whose categorical levels map through ``tree_input``)."""
 
 import pickle
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,8 +12,6 @@ from sklearn.tree import DecisionTreeRegressor
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor, ShrunkClassifier, ShrunkRegressor, shrink
-
-lgb = pytest.importorskip("lightgbm")
 
 LEVELS = list("pqrstuvw")
 EFFECT = dict(zip(LEVELS, [0.0, 3.0, -2.0, 1.0, 5.0, -4.0, 2.0, -1.0]))

@@ -1,7 +1,9 @@
 """Bad input to shrink and the shrunk models: clear errors, never a crash."""
 
+import lightgbm as lgb
 import numpy as np
 import pytest
+import xgboost as xgb
 from sklearn.ensemble import GradientBoostingRegressor, HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression
@@ -28,8 +30,6 @@ def test_unfitted_model(model):
 
 
 def test_unfitted_lightgbm_and_xgboost():
-    lgb = pytest.importorskip("lightgbm")
-    xgb = pytest.importorskip("xgboost")
     with pytest.raises(NotFittedError):
         shrink(lgb.LGBMRegressor())
     with pytest.raises(NotFittedError):
@@ -121,7 +121,6 @@ def test_gcv_is_for_regression_forests():
 
 
 def test_cv_needs_a_refittable_estimator():
-    lgb = pytest.importorskip("lightgbm")
     X = np.random.default_rng(0).normal(size=(200, 3))
     booster = lgb.train({"objective": "regression", "verbose": -1}, lgb.Dataset(X, X[:, 0]), 3)
     with pytest.raises(TypeError, match="cannot be cloned"):

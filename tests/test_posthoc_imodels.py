@@ -2,6 +2,8 @@
 
 import copy
 
+# imodels is in the test extra: a broken install must fail here, not skip the comparison.
+import imodels
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification, make_regression
@@ -15,8 +17,6 @@ from sklearn.ensemble import (
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from shrinktree import shrink
-
-imodels = pytest.importorskip("imodels")
 
 
 @pytest.fixture(scope="module")
