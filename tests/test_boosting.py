@@ -303,3 +303,22 @@ def test_partition_is_stable_and_counts_weights():
             assert n_left == n_left_unit == goes_left.sum()
             assert w_left == pytest.approx(weights[inside[goes_left]].sum(), rel=1e-12)
             assert w_left_unit == n_left
+
+
+def test_two_class_softmax_step_equals_the_binary_newton_step():
+    # With K = 2 the two softmax trees move the log-odds by the sum of their Newton steps; the
+    # K / (K - 1) hessian scale makes that sum the binary Newton step instead of twice it.
+    from shrinktree.boosting.loss import BinaryLogLoss, MultinomialLogLoss
+
+    rng = np.random.default_rng(3)
+    n = 500
+    raw = rng.normal(size=(n, 2))
+    y = (rng.random(n) < 0.4).astype(np.float64)  # class 1 is the positive class
+    weight = rng.uniform(0.5, 2.0, size=n)
+    g, h = np.empty((2, n)), np.empty((2, n))
+    MultinomialLogLoss(2).gradients(y, raw, weight, g, h)
+    softmax_steps = -g.sum(axis=1) / h.sum(axis=1)
+    gb, hb = np.empty((1, n)), np.empty((1, n))
+    BinaryLogLoss().gradients(y, (raw[:, 1] - raw[:, 0])[:, None], weight, gb, hb)
+    binary_step = -gb.sum() / hb.sum()
+    assert softmax_steps[1] - softmax_steps[0] == pytest.approx(binary_step, rel=1e-10)

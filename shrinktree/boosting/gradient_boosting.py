@@ -667,7 +667,13 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
         return self._label_encoder.transform(y).astype(np.float64)
 
     def _make_loss(self):
-        return BinaryLogLoss() if self.n_classes_ == 2 else MultinomialLogLoss(self.n_classes_)
+        if self.n_classes_ == 2:
+            return BinaryLogLoss()
+        loss = MultinomialLogLoss(self.n_classes_)
+        # Private measurement switch (benchmarks/multiclass.py): the unscaled diagonal hessian p (1 - p).
+        if getattr(self, "_diagonal_multiclass_hessian", False):
+            loss.hessian_scale = 1.0
+        return loss
 
     def _proba_from_raw(self, raw):
         return BinaryLogLoss.proba(raw) if self.n_classes_ == 2 else MultinomialLogLoss.proba(raw)

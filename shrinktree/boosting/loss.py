@@ -23,7 +23,7 @@ def _binary_gradients(y, raw, weight, gradients, hessians):
 
 
 @njit(parallel=True, cache=True)
-def _multinomial_gradients(y, raw, weight, gradients, hessians):
+def _multinomial_gradients(y, raw, weight, gradients, hessians, hessian_scale):
     n, n_classes = raw.shape
     for i in prange(n):
         top = raw[i, 0]
@@ -35,7 +35,7 @@ def _multinomial_gradients(y, raw, weight, gradients, hessians):
         for k in range(n_classes):
             p = np.exp(raw[i, k] - top) / total
             gradients[k, i] = weight[i] * (p - (1.0 if y[i] == k else 0.0))
-            hessians[k, i] = weight[i] * max(p * (1.0 - p), 1e-16)
+            hessians[k, i] = hessian_scale * weight[i] * max(p * (1.0 - p), 1e-16)
 
 
 class SquaredError:
@@ -77,10 +77,18 @@ class BinaryLogLoss:
 
 
 class MultinomialLogLoss:
-    """Softmax cross-entropy; one tree per class and iteration."""
+    """Softmax cross-entropy; one tree per class and iteration.
+
+    The hessians are the diagonal ``p (1 - p)`` scaled by ``K / (K - 1)``.  The diagonal alone
+    ignores that the K scores are only identified up to a constant: with K = 2 the two trees'
+    Newton steps add up to twice the binary Newton step on the log-odds.  The scaled step is
+    Friedman, Hastie and Tibshirani's multiclass step (Additive logistic regression, 2000) and
+    LightGBM's multiclass hessian.
+    """
 
     def __init__(self, n_classes: int):
         self.n_trees_per_iteration = n_classes
+        self.hessian_scale = n_classes / (n_classes - 1.0)
 
     def baseline(self, y, weight):
         prior = np.bincount(y.astype(np.int64), weights=weight, minlength=self.n_trees_per_iteration)
@@ -89,7 +97,7 @@ class MultinomialLogLoss:
         return log_prior - log_prior.mean()
 
     def gradients(self, y, raw, weight, gradients, hessians):
-        _multinomial_gradients(y, raw, weight, gradients, hessians)
+        _multinomial_gradients(y, raw, weight, gradients, hessians, self.hessian_scale)
 
     def loss(self, y, raw, weight):
         log_norm = logsumexp(raw, axis=1)

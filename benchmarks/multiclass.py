@@ -1,0 +1,129 @@
+"""Multiclass accuracy, and the multiclass Newton step measured.
+
+On every multiclass dataset of ``shrinktree.datasets.MULTICLASS`` (repeated stratified 75/25
+splits, the same for all models, features ordinal-encoded), test log loss of:
+
+* shrinktree defaults (``shrinkage="eb"``) and ``shrinkage="none"``, each with the scaled softmax
+  hessian ``K / (K - 1) p (1 - p)`` (the default) and with the plain diagonal ``p (1 - p)``
+  (private switch ``_diagonal_multiclass_hessian``);
+* LightGBM and scikit-learn HistGradientBoosting with defaults.
+
+The last columns give the paired difference (scaled minus diagonal, mean ± standard error over
+the splits) for eb and for none: negative means the scaled step is better.
+
+Run from the repository root::
+
+    python benchmarks/multiclass.py                  # writes docs/multiclass.md
+    python benchmarks/multiclass.py --repeats 2 --datasets wine,iris --output -
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
+from sklearn.metrics import log_loss  # noqa: E402
+from sklearn.model_selection import StratifiedShuffleSplit  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO_ROOT, markdown_table, run_header, write_results  # noqa: E402
+
+from shrinktree import ShrinkBoostClassifier  # noqa: E402
+from shrinktree.datasets import MULTICLASS, load_dataset, ordinal_encode  # noqa: E402
+
+MIN_CLASS_ROWS = 5  # classes with fewer rows cannot appear in every stratified split
+MODELS = ("eb (default)", "eb, diagonal hessian", "none", "none, diagonal hessian", "LightGBM default",
+          "sklearn HGB default")
+
+
+def make_model(name: str, seed: int):
+    """A fresh model for one column of the table."""
+    if name == "LightGBM default":
+        import lightgbm
+
+        return lightgbm.LGBMClassifier(random_state=seed, n_jobs=1, verbose=-1)
+    if name == "sklearn HGB default":
+        return HistGradientBoostingClassifier(random_state=seed)
+    model = ShrinkBoostClassifier(shrinkage="none" if name.startswith("none") else "eb", random_state=seed)
+    if "diagonal" in name:
+        model._diagonal_multiclass_hessian = True
+    return model
+
+
+def evaluate(name: str, repeats: int, models: tuple[str, ...]) -> dict:
+    """Test log loss of every model on every split of one dataset."""
+    data = load_dataset(name)
+    X, y = ordinal_encode(data.X), np.asarray(data.y).astype(str)
+    labels, counts = np.unique(y, return_counts=True)
+    keep = np.isin(y, labels[counts >= MIN_CLASS_ROWS])
+    X, y = X[keep], y[keep]
+    losses = {model: [] for model in models}
+    splitter = StratifiedShuffleSplit(n_splits=repeats, test_size=0.25, random_state=0)
+    for seed, (train, test) in enumerate(splitter.split(X, y)):
+        for model_name in models:
+            model = make_model(model_name, seed).fit(X[train], y[train])
+            proba = model.predict_proba(X[test])
+            losses[model_name].append(log_loss(y[test], proba, labels=model.classes_))
+    return {"rows": len(y), "classes": len(np.unique(y)), "losses": {m: np.array(v) for m, v in losses.items()}}
+
+
+def paired(a: np.ndarray, b: np.ndarray) -> str:
+    diff = a - b
+    se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+    return f"{diff.mean():+.4f} ± {se:.4f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5, help="stratified 75/25 splits per dataset")
+    parser.add_argument("--datasets", default=",".join(MULTICLASS), help="comma-separated names")
+    parser.add_argument("--output", default=str(REPO_ROOT / "docs" / "multiclass.md"),
+                        help="markdown file for the results ('-' for none)")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore", category=UserWarning)
+    try:
+        import lightgbm  # noqa: F401
+
+        models = MODELS
+    except ImportError:
+        models = tuple(m for m in MODELS if m != "LightGBM default")
+    start = time.perf_counter()
+    rows = []
+    for name in [d for d in args.datasets.split(",") if d]:
+        result = evaluate(name, args.repeats, models)
+        losses = result["losses"]
+        best = min(losses[m].mean() for m in models)
+        cells = [f"**{losses[m].mean():.4f}**" if losses[m].mean() == best else f"{losses[m].mean():.4f}"
+                 for m in models]
+        rows.append([name, f"{result['rows']:,}", str(result["classes"]), *cells,
+                     paired(losses["eb (default)"], losses["eb, diagonal hessian"]),
+                     paired(losses["none"], losses["none, diagonal hessian"])])
+        print(f"{name}: " + ", ".join(f"{m} {losses[m].mean():.4f}" for m in models), flush=True)
+    header = ["dataset", "rows", "classes", *models, "eb: scaled - diagonal", "none: scaled - diagonal"]
+    block = "\n".join([
+        *run_header("benchmarks/multiclass.py"),
+        "",
+        f"Test log loss (lower is better), mean over {args.repeats} stratified 75/25 splits; the last two "
+        "columns are paired differences (mean ± standard error), negative where the scaled hessian is better.",
+        "",
+        markdown_table(header, rows),
+        "",
+        f"Run time: {time.perf_counter() - start:.0f} s (one thread per model).",
+    ])
+    print(block)
+    if args.output != "-":
+        write_results(Path(args.output), "benchmarks/multiclass.py", "Multiclass benchmark", __doc__, block)
+        print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
