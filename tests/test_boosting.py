@@ -322,3 +322,31 @@ def test_two_class_softmax_step_equals_the_binary_newton_step():
     BinaryLogLoss().gradients(y, (raw[:, 1] - raw[:, 0])[:, None], weight, gb, hb)
     binary_step = -gb.sum() / hb.sum()
     assert softmax_steps[1] - softmax_steps[0] == pytest.approx(binary_step, rel=1e-10)
+
+
+@pytest.mark.parametrize("kwargs", [dict(shrinkage="none"), dict(eb_method="naive"),
+                                    dict(shrinkage="hs", shrinkage_strength=5.0)])
+def test_regressor_is_equivariant_to_the_target_scale(kwargs):
+    # The target is fitted in units of a power of two near max |y|: any finite scale, however
+    # extreme, gives the same model up to that scale (squared gradients would overflow or
+    # underflow float64 beyond about 1e150 and 1e-150).
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(400, 3))
+    y = X[:, 0] + np.sin(2 * X[:, 1]) + 0.3 * rng.normal(size=400)
+    base = ShrinkBoostRegressor(n_estimators=15, random_state=0, **kwargs).fit(X, y).predict(X)
+    for scale in (1e-250, 1e-120, 3.0, 1e120, 1e250):
+        model = ShrinkBoostRegressor(n_estimators=15, random_state=0, **kwargs).fit(X, y * scale)
+        np.testing.assert_allclose(model.predict(X) / scale, base, rtol=1e-12, atol=1e-12)
+
+
+def test_default_regressor_on_an_extreme_target_scale():
+    # The honest held-out half depends on the target's bits, so a rescaled target draws other
+    # halves: the model differs by that randomness only, never by overflow.
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(600, 3))
+    y = 2 * X[:, 0] + 0.3 * rng.normal(size=600)
+    base = ShrinkBoostRegressor(random_state=0).fit(X, y).predict(X)
+    for scale in (1e-250, 1e250):
+        predicted = ShrinkBoostRegressor(random_state=0).fit(X, y * scale).predict(X) / scale
+        assert np.all(np.isfinite(predicted))
+        assert np.corrcoef(predicted, base)[0, 1] > 0.99

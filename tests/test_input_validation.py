@@ -78,7 +78,8 @@ def test_continuous_target_for_classifier():
 
 
 @pytest.mark.parametrize("Est", ESTIMATORS)
-@pytest.mark.parametrize("weight,match", [(-1.0, "(?i)negative"), (np.nan, "NaN"), (np.inf, "infinity")])
+@pytest.mark.parametrize("weight,match", [(-1.0, "(?i)negative"), (np.nan, "NaN"), (np.inf, "infinity"),
+                                          (1e200, "would overflow")])
 def test_bad_sample_weight(Est, weight, match):
     X, y = data()
     w = np.ones(len(X))

@@ -40,6 +40,8 @@ MIN_HESSIAN = 1e-3
 POOLED_LEVEL_GAIN = {"honest": True, "naive": True, "calibrated": False}
 EB_METHODS = ("honest", "calibrated", "naive")
 HONEST_FRACTION = 0.5
+# Weights up to this keep every sum of squared (weighted) gradients far below float64's overflow.
+MAX_SAMPLE_WEIGHT = 1e100
 
 
 @njit(cache=True)
@@ -95,6 +97,12 @@ def _split_rows(is_held, rows):
     if len(grow_rows) == 0 or len(held_rows) == 0:
         return None
     return grow_rows.astype(np.int64, copy=False), held_rows.astype(np.int64, copy=False)
+
+
+def _ldexp(value, exponent):
+    """``value * 2**exponent``; beyond float64's range it is inf or 0, without a warning."""
+    with np.errstate(over="ignore", under="ignore"):
+        return np.ldexp(value, exponent)
 
 
 def _held_out_mask(row_hash, iteration, seed):
@@ -193,6 +201,11 @@ class _BaseShrinkBoost(BaseEstimator):
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
             if not np.any(sample_weight > 0):
                 raise ValueError("sample_weight must have at least one positive entry.")
+            if np.max(sample_weight) > MAX_SAMPLE_WEIGHT:
+                raise ValueError(
+                    f"sample_weight values above {MAX_SAMPLE_WEIGHT:g} are not supported: sums of squared "
+                    f"gradients would overflow float64. Rescale the weights (got max {np.max(sample_weight):g})."
+                )
         return X, y, sample_weight
 
     def _validate_predict_input(self, X):
@@ -302,6 +315,14 @@ class _BaseShrinkBoost(BaseEstimator):
         row_hash = hash_rows(binned, y.view(np.uint64)) if honest else None
         if honest and codes.shape[0] > 0:
             row_hash = hash_rows_with_codes(row_hash, codes)
+        # Fit on y / 2^e (e: the binary exponent of max |y|) so that no sum of squared gradients
+        # overflows or underflows whatever the target's units.  Dividing by a power of two is exact,
+        # so the model is the same up to that factor, multiplied back into it at the end.
+        y_exponent = self._target_exponent(y)
+        y = _ldexp(y, -y_exponent)
+        if use_early_stopping:
+            y_val = _ldexp(y_val, -y_exponent)
+        loss_exponent = 2 * y_exponent  # losses and gains scale with y^2
 
         loss = self._make_loss()
         n_trees_per_iteration = loss.n_trees_per_iteration
@@ -314,10 +335,11 @@ class _BaseShrinkBoost(BaseEstimator):
             codes_val = engine_codes(X_val, self._categorical_index, n_levels)
             raw_val = np.tile(self._baseline, (X_val.shape[0], 1))
             w_val_eff = np.ones(X_val.shape[0]) if w_val is None else w_val
-            self.validation_score_ = [-loss.loss(y_val, raw_val, w_val_eff)]
+            self.validation_score_ = [-_ldexp(loss.loss(y_val, raw_val, w_val_eff), loss_exponent)]
         # The training loss costs a pass over every row per iteration: track it only when reported.
         track_train_loss = bool(self.verbose) or use_early_stopping
-        self.train_score_ = [-loss.loss(y, raw, weight)] if track_train_loss else []
+        self.train_score_ = [-_ldexp(loss.loss(y, raw, weight), loss_exponent)] if track_train_loss else []
+        tol = _ldexp(self.tol, -loss_exponent)  # in the fitted (scaled) loss units
 
         self._trees = []
         self.pooling_strength_ = []
@@ -369,13 +391,13 @@ class _BaseShrinkBoost(BaseEstimator):
             self._trees.append(iteration_trees)
             self.pooling_strength_.append(iteration_k)
             if track_train_loss:
-                self.train_score_.append(-loss.loss(y, raw, weight))
+                self.train_score_.append(-_ldexp(loss.loss(y, raw, weight), loss_exponent))
                 message = f"[{iteration + 1}/{self.n_estimators}] train loss {-self.train_score_[-1]:.5g}"
             if use_early_stopping:
                 score = -loss.loss(y_val, raw_val, w_val_eff)
-                self.validation_score_.append(score)
-                message += f", validation loss {-score:.5g}"
-                if score > best_score + self.tol:
+                self.validation_score_.append(_ldexp(score, loss_exponent))
+                message += f", validation loss {-self.validation_score_[-1]:.5g}"
+                if best_score == -np.inf or score > best_score + tol:
                     best_score, no_improvement = score, 0
                 else:
                     no_improvement += 1
@@ -386,6 +408,12 @@ class _BaseShrinkBoost(BaseEstimator):
                 break
 
         self.n_iter_ = len(self._trees)
+        if y_exponent != 0:
+            self._baseline = np.ldexp(self._baseline, y_exponent)
+            for tree in (t for trees in self._trees for t in trees):
+                tree.value = np.ldexp(tree.value, y_exponent)
+                tree.raw_value = np.ldexp(tree.raw_value, y_exponent)
+                tree.gain = _ldexp(tree.gain, loss_exponent)
         self.pooling_strength_ = np.array(self.pooling_strength_)
         self.train_score_ = np.array(self.train_score_)
         if use_early_stopping:
@@ -571,7 +599,10 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
         estimated on the other half (the values still use every row); ``"calibrated"``: every
         row grows the tree and the spread is corrected by the gain that noise alone gives
         for the number of candidate thresholds searched; ``"naive"``: no correction (for
-        comparison only: it pools far too little).
+        comparison only: it pools far too little).  A row's half depends on its content
+        (bins, categories, target) and the iteration, so repeated rows share a side; a
+        rescaled target draws other halves (the other methods give the same model up to
+        the scale).
     learning_rate : float, default=0.1
     n_estimators : int, default=300
         Maximum number of boosting iterations.  Three times LightGBM's default on purpose:
@@ -631,6 +662,10 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
     def _encode_y(self, y):
         return np.ascontiguousarray(y, dtype=np.float64)
 
+    def _target_exponent(self, y) -> int:
+        largest = float(np.max(np.abs(y))) if len(y) else 0.0
+        return int(np.frexp(largest)[1]) if largest > 0 else 0
+
     def _make_loss(self):
         return SquaredError()
 
@@ -665,6 +700,9 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
             )
         self.n_classes_ = len(self.classes_)
         return self._label_encoder.transform(y).astype(np.float64)
+
+    def _target_exponent(self, y) -> int:
+        return 0  # class indices
 
     def _make_loss(self):
         if self.n_classes_ == 2:
