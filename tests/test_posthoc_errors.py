@@ -1,5 +1,7 @@
 """Bad input to shrink and the shrunk models: clear errors, never a crash."""
 
+import warnings
+
 import lightgbm as lgb
 import numpy as np
 import pytest
@@ -138,3 +140,15 @@ def test_meta_estimator_rejects_unsupported_estimator():
     X = np.random.default_rng(0).normal(size=(50, 3))
     with pytest.raises(TypeError, match="Supported models"):
         ShrunkRegressor(LinearRegression()).fit(X, X[:, 0])
+
+
+def test_eb_on_a_target_whose_squares_overflow():
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    y = 1e160 * X[:, 0]
+    model = RandomForestRegressor(n_estimators=5, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's own overflow warnings on the way
+        with pytest.raises(ValueError, match="overflow float64"):
+            shrink(model, X, y)
+    # hs needs no sums of squares and pools such a model fine.
+    assert np.all(np.isfinite(shrink(model, X, y, method="hs", strength=5.0).predict(X)))

@@ -69,6 +69,11 @@ def eb_pool_tree(tree: TreeArrays, sigma2: np.ndarray, null_factor: np.ndarray, 
     Several outputs either share one factor (``joint``: class proportions, so that they keep
     summing to one; ``k`` from the summed moments) or get one factor each.
     """
+    if not all(np.all(np.isfinite(a)) for a in (sigma2, est.G, est.H, est.Sgg, est.Sgh, est.Shh)):
+        # Sums of squared targets overflow near |y| ~ 1e150: pooling would silently give NaN or 0.
+        raise ValueError("The node statistics overflow float64: the target (or the model's values) is too "
+                         "large in magnitude. Rescale y, for example divide it by its standard deviation, "
+                         "refit the model and shrink it again.")
     est_weight = np.ascontiguousarray(est.H, dtype=np.float64)
     est_raw = np.ascontiguousarray(est.raw, dtype=np.float64)
     null_factor = np.ascontiguousarray(null_factor, dtype=np.float64)
