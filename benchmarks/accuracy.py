@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO_ROOT, git_commit, markdown_table, run_header, write_results  # noqa: E402
 
 from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor  # noqa: E402
-from shrinktree.datasets import load_dataset, ordinal_encode  # noqa: E402
+from shrinktree.datasets import HOLDOUT, load_dataset, ordinal_encode  # noqa: E402
 
 # What shrinktree is given: "ordinal" (integer codes for categorical columns, like every other
 # model) or "frame" (the pandas DataFrame with its category columns, once the booster handles them).
@@ -432,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
         Exit status.
     """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--datasets", help=f"comma-separated names (default: {','.join(DATASETS)})")
+    parser.add_argument("--datasets", help=f"comma-separated names (default: {','.join(DATASETS)}), or "
+                                           "'holdout': the datasets kept out of every choice of a default")
     parser.add_argument("--repeats", type=int, help="random train/test splits per dataset (default 5; quick 2)")
     parser.add_argument("--quick", action="store_true",
                         help=f"small smoke run: {','.join(QUICK_DATASETS)}, 2 splits, path_smooth grid "
@@ -444,7 +445,10 @@ def main(argv: list[str] | None = None) -> int:
                                          "'-' for none)")
     args = parser.parse_args(argv)
     git_commit()  # the code this run imports, named in the result header
-    datasets = args.datasets.split(",") if args.datasets else list(QUICK_DATASETS if args.quick else DATASETS)
+    if args.datasets == "holdout":
+        datasets = list(HOLDOUT)
+    else:
+        datasets = args.datasets.split(",") if args.datasets else list(QUICK_DATASETS if args.quick else DATASETS)
     repeats = args.repeats or (2 if args.quick else 5)
     grid = QUICK_PATH_SMOOTH_GRID if args.quick else PATH_SMOOTH_GRID
     output = args.output or ("-" if args.quick else str(REPO_ROOT / "docs" / "accuracy.md"))
