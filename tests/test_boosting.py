@@ -350,3 +350,17 @@ def test_default_regressor_on_an_extreme_target_scale():
         predicted = ShrinkBoostRegressor(random_state=0).fit(X, y * scale).predict(X) / scale
         assert np.all(np.isfinite(predicted))
         assert np.corrcoef(predicted, base)[0, 1] > 0.99
+
+
+def test_auto_early_stopping_is_for_plain_boosting_only():
+    # Above 10,000 rows "auto" holds out a validation split for shrinkage="none" (and "hs"), not for
+    # the pooled default, whose trees that fit noise are pooled back to their root.
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(10_500, 3))
+    y = X[:, 0] + rng.normal(size=10_500)
+    pooled = ShrinkBoostRegressor(n_estimators=5, random_state=0).fit(X, y)
+    plain = ShrinkBoostRegressor(n_estimators=5, shrinkage="none", random_state=0).fit(X, y)
+    assert not hasattr(pooled, "validation_score_") and pooled.n_iter_ == 5
+    assert len(plain.validation_score_) == plain.n_iter_ + 1
+    forced = ShrinkBoostRegressor(n_estimators=5, early_stopping=True, random_state=0).fit(X, y)
+    assert len(forced.validation_score_) == forced.n_iter_ + 1
