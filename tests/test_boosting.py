@@ -364,3 +364,11 @@ def test_auto_early_stopping_is_for_plain_boosting_only():
     assert len(plain.validation_score_) == plain.n_iter_ + 1
     forced = ShrinkBoostRegressor(n_estimators=5, early_stopping=True, random_state=0).fit(X, y)
     assert len(forced.validation_score_) == forced.n_iter_ + 1
+
+
+def test_refit_without_early_stopping_drops_the_old_validation_score(friedman):
+    X_train, _, y_train, _ = friedman
+    model = ShrinkBoostRegressor(n_estimators=5, early_stopping=True, random_state=0).fit(X_train, y_train)
+    assert len(model.validation_score_) == model.n_iter_ + 1
+    model.set_params(early_stopping=False).fit(X_train, y_train)
+    assert not hasattr(model, "validation_score_")

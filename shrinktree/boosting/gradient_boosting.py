@@ -268,6 +268,8 @@ class _BaseShrinkBoost(BaseEstimator):
                 if self._categorical is not None:
                     X = self._categorical.restrict_to_present(X)
         start_time = time.perf_counter()
+        if hasattr(self, "validation_score_"):
+            del self.validation_score_  # from an earlier fit with early stopping
         seed_source = check_random_state(self.random_state)
         seeds = seed_source.randint(0, 2**31 - 1, size=3)
         rng = np.random.default_rng(seeds[0])
@@ -660,6 +662,12 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
         Per feature, the levels seen at fit time (the code of a level is its position), ``None``
         for numeric features.
     n_iter_ : int
+        Number of iterations fitted (fewer than ``n_estimators`` when early stopping stopped).
+    train_score_ : ndarray
+        Negative training loss before the first and after every iteration, in the target's units
+        (only recorded with early stopping or ``verbose``; empty otherwise).
+    validation_score_ : ndarray
+        Negative loss on the validation split, likewise; only set when early stopping is used.
     """
 
     _is_classifier = False
