@@ -10,7 +10,7 @@ from sklearn.exceptions import NotFittedError
 
 from .inputs import LightGBMPandasInput
 from .node_stats import subtree_weighted_mean
-from .parsed import ParsedModel, build_tree
+from .parsed import ParsedModel, boosted_objective, build_tree, wrapper_labels
 
 _OBJECTIVES = {
     # objective name: (link, loss for replaying the fit)
@@ -117,17 +117,14 @@ def parse_lightgbm(model) -> ParsedModel:
     """ParsedModel of a fitted LightGBM estimator or Booster."""
     booster, estimator = _booster(model)
     if booster is None:
-        from .shrink import SUPPORTED
+        from .shrink import unsupported
 
-        raise TypeError(f"shrink does not support {type(model).__name__}. Supported models: {SUPPORTED}.")
+        raise unsupported(model)
     dump = booster.dump_model()
     if dump.get("average_output", False):
         raise ValueError("shrink does not support LightGBM random-forest mode (boosting='rf').")
     objective = str(dump.get("objective", "regression")).split()[0]
-    if objective not in _OBJECTIVES:
-        raise ValueError(f"shrink does not support the LightGBM objective {objective!r}; supported: "
-                         f"{sorted(_OBJECTIVES)}.")
-    link, loss = _OBJECTIVES[objective]
+    link, loss = boosted_objective(_OBJECTIVES, objective, "LightGBM")
     K = int(dump["num_tree_per_iteration"])
     parts = [_flatten(info["tree_structure"]) for info in dump["tree_info"]]
     if not parts:
@@ -141,12 +138,7 @@ def parse_lightgbm(model) -> ParsedModel:
     fraction = float(params.get("feature_fraction", params.get("colsample_bytree", 1.0)))
     max_bin = float(params.get("max_bin", 255))
     thresholds = [np.minimum(np.maximum(t.count - 1.0, 1.0), max_bin) for t in trees]
-    classes = None
-    if link in ("logistic", "softmax"):
-        classes = getattr(estimator, "classes_", None) if estimator is not None else None
-        if classes is None:
-            classes = np.arange(2 if K == 1 else K)
-    names = getattr(estimator, "feature_names_in_", None) if estimator is not None else None
+    classes, names = wrapper_labels(estimator, link, K)
     # Fitted on a DataFrame with 'category' columns: LightGBM routes on their fit-time codes.
     pandas_categorical = getattr(booster, "pandas_categorical", None) or dump.get("pandas_categorical") or None
     input_map = None
@@ -157,6 +149,6 @@ def parse_lightgbm(model) -> ParsedModel:
         aggregate="sum", init=np.zeros(K), link=link, loss=loss, trees_per_stage=K, classes=classes,
         n_features_in=n_features, float32_input=False, split_features=np.full(len(trees), fraction * n_features),
         split_thresholds=thresholds, source=type(model).__name__,
-        feature_names_in=None if names is None else np.asarray(names, dtype=object),
+        feature_names_in=names,
         cat_features=cat_features, cat_limit=32 * n_words, input_map=input_map,
     )

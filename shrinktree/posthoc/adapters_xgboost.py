@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 
 from .node_stats import subtree_weighted_mean
-from .parsed import ParsedModel, build_tree
+from .parsed import ParsedModel, boosted_objective, build_tree, wrapper_labels
 
 _OBJECTIVES = {
     "reg:squarederror": ("identity", "squared_error"),
@@ -70,9 +70,9 @@ def parse_xgboost(model) -> ParsedModel:
 
     booster, estimator = _booster(model)
     if booster is None:
-        from .shrink import SUPPORTED
+        from .shrink import unsupported
 
-        raise TypeError(f"shrink does not support {type(model).__name__}. Supported models: {SUPPORTED}.")
+        raise unsupported(model)
     learner = json.loads(booster.save_raw(raw_format="json"))["learner"]
     gbm = learner["gradient_booster"]
     if gbm.get("name") not in ("gbtree", "dart"):
@@ -80,10 +80,7 @@ def parse_xgboost(model) -> ParsedModel:
     if gbm.get("name") == "dart":
         raise ValueError("shrink does not support XGBoost's dart booster (its trees carry dropout weights).")
     objective = learner["objective"]["name"]
-    if objective not in _OBJECTIVES:
-        raise ValueError(f"shrink does not support the XGBoost objective {objective!r}; supported: "
-                         f"{sorted(_OBJECTIVES)}.")
-    link, loss = _OBJECTIVES[objective]
+    link, loss = boosted_objective(_OBJECTIVES, objective, "XGBoost")
     spec = gbm["model"]
     trees = [_tree(t) for t in spec["trees"]]
     if not trees:
@@ -108,17 +105,12 @@ def parse_xgboost(model) -> ParsedModel:
     if isinstance(train, dict):
         for key in ("colsample_bytree", "colsample_bylevel", "colsample_bynode"):
             fraction *= float(train.get(key, 1.0))
-    classes = None
-    if link in ("logistic", "softmax"):
-        classes = getattr(estimator, "classes_", None) if estimator is not None else None
-        if classes is None:
-            classes = np.arange(2 if K == 1 else K)
-    names = getattr(estimator, "feature_names_in_", None) if estimator is not None else None
+    classes, names = wrapper_labels(estimator, link, K)
     return ParsedModel(
         trees=trees, kind="boosted", tree_output=tree_output, n_outputs=K, aggregate="sum",
         init=margin - tree_sum, link=link, loss=loss, trees_per_stage=per_stage, classes=classes,
         n_features_in=n_features, float32_input=True, split_features=np.full(len(trees), fraction * n_features),
         split_thresholds=[np.full(t.n_nodes, max_bin) for t in trees],
         source=type(model).__name__, counts_are_rows=loss == "squared_error",
-        feature_names_in=None if names is None else np.asarray(names, dtype=object),
+        feature_names_in=names,
     )

@@ -123,6 +123,26 @@ class ParsedModel:
     notes: list[str] = field(default_factory=list)
 
 
+def boosted_objective(objectives: dict, name: str, library: str) -> tuple[str, str | None]:
+    """``(link, loss for replaying the fit)`` of a booster's objective; a clear error for one not supported."""
+    if name not in objectives:
+        raise ValueError(f"shrink does not support the {library} objective {name!r}; supported: "
+                         f"{sorted(objectives)}.")
+    return objectives[name]
+
+
+def wrapper_labels(estimator, link: str, n_outputs: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(classes, feature names)`` of the scikit-learn wrapper around a booster (``None`` for a bare
+    booster): a classifier without a wrapper gets its class indices as labels."""
+    classes = None
+    if link in ("logistic", "softmax"):
+        classes = getattr(estimator, "classes_", None)
+        if classes is None:
+            classes = np.arange(2 if n_outputs == 1 else n_outputs)
+    names = getattr(estimator, "feature_names_in_", None)
+    return classes, None if names is None else np.asarray(names, dtype=object)
+
+
 def parent_of(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Parent of every node from child links (``-1`` for the root)."""
     n = len(left)

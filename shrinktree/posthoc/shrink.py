@@ -52,7 +52,12 @@ def parse_model(model) -> ParsedModel:
             names = getattr(model, "feature_names_in_", None)
             parsed.feature_names_in = None if names is None else np.asarray(names, dtype=object)
             return parsed
-    raise TypeError(f"shrink does not support {type(model).__name__}. Supported models: {SUPPORTED}.")
+    raise unsupported(model)
+
+
+def unsupported(model) -> TypeError:
+    """The error for a model no adapter reads."""
+    return TypeError(f"shrink does not support {type(model).__name__}. Supported models: {SUPPORTED}.")
 
 
 def tree_matrix(parsed: ParsedModel, X) -> tuple[np.ndarray, np.ndarray]:
