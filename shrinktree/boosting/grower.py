@@ -17,7 +17,6 @@ from numba import njit
 from .._shrinkage import within_variance
 from .histogram import (
     build_categorical_histogram,
-    build_categorical_histogram_all_rows,
     build_histogram,
     build_histogram_all_rows,
     gather,
@@ -229,8 +228,8 @@ class TreeGrower:
                                             self.n_bins)
             if self.codes is None:
                 return hist, None
-            return hist, build_categorical_histogram_all_rows(self.codes, self.cat_offsets, self.gradients,
-                                                              self.hessians, self.cat_feature_mask)
+            return hist, build_categorical_histogram(self.codes, self.cat_offsets, self.sample_indices, True,
+                                                     self.gradients, self.hessians, self.cat_feature_mask)
         rows = self.sample_indices[node.start:node.stop]
         g = gather(self.gradients, rows)
         if self.constant_hessian > 0 and self.codes is None:
@@ -240,7 +239,8 @@ class TreeGrower:
         hist = build_histogram(self.binned, rows, g, h, self.active_features, self.n_bins, self.constant_hessian)
         if self.codes is None:
             return hist, None
-        return hist, build_categorical_histogram(self.codes, self.cat_offsets, rows, g, h, self.cat_feature_mask)
+        return hist, build_categorical_histogram(self.codes, self.cat_offsets, rows, False, g, h,
+                                                 self.cat_feature_mask)
 
     def _level_noise(self):
         """Per categorical feature, the within-level noise variance per unit hessian on the growing rows."""

@@ -171,33 +171,21 @@ def subtract_histograms(parent, child):
 
 
 @njit(cache=True)
-def build_categorical_histogram(codes, offsets, sample_indices, ordered_gradients, ordered_hessians, feature_mask):
-    """Level histogram of the rows ``sample_indices`` (gradients already gathered in that order)."""
+def build_categorical_histogram(codes, offsets, sample_indices, all_rows, gradients, hessians, feature_mask):
+    """Level histogram of the rows ``sample_indices``, or of every row when ``all_rows``.
+
+    With ``all_rows`` the gradients and hessians are indexed by row; otherwise they are already
+    gathered in the order of ``sample_indices``.
+    """
     hist = np.zeros((offsets[-1], 3), dtype=np.float64)
+    n = codes.shape[1] if all_rows else sample_indices.shape[0]
     for c in range(codes.shape[0]):
         if not feature_mask[c]:
             continue
         column = codes[c]
         base = offsets[c]
-        for i in range(sample_indices.shape[0]):
-            b = base + column[sample_indices[i]]
-            hist[b, 0] += ordered_gradients[i]
-            hist[b, 1] += ordered_hessians[i]
-            hist[b, 2] += 1.0
-    return hist
-
-
-@njit(cache=True)
-def build_categorical_histogram_all_rows(codes, offsets, gradients, hessians, feature_mask):
-    """Level histogram of every row."""
-    hist = np.zeros((offsets[-1], 3), dtype=np.float64)
-    for c in range(codes.shape[0]):
-        if not feature_mask[c]:
-            continue
-        column = codes[c]
-        base = offsets[c]
-        for i in range(column.shape[0]):
-            b = base + column[i]
+        for i in range(n):
+            b = base + column[i if all_rows else sample_indices[i]]
             hist[b, 0] += gradients[i]
             hist[b, 1] += hessians[i]
             hist[b, 2] += 1.0
