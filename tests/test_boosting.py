@@ -372,3 +372,17 @@ def test_refit_without_early_stopping_drops_the_old_validation_score(friedman):
     assert len(model.validation_score_) == model.n_iter_ + 1
     model.set_params(early_stopping=False).fit(X_train, y_train)
     assert not hasattr(model, "validation_score_")
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_classifier_staged_outputs_end_at_the_final_model(n_classes):
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(400, 4))
+    y = np.digitize(X[:, 0] + 0.5 * rng.normal(size=400), [-0.5, 0.5][:n_classes - 1])
+    model = ShrinkBoostClassifier(n_estimators=12, random_state=0).fit(X, y)
+    scores = list(model.staged_decision_function(X))
+    probas = list(model.staged_predict_proba(X))
+    assert len(scores) == len(probas) == model.n_iter_ == 12
+    np.testing.assert_allclose(scores[-1], model.decision_function(X), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(probas[-1], model.predict_proba(X), rtol=0, atol=1e-12)
+    assert not np.allclose(scores[0], scores[-1])

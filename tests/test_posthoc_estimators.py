@@ -66,3 +66,12 @@ def test_random_state_gives_identical_results(method):
     a = ShrunkRegressor(DecisionTreeRegressor(random_state=3), method=method).fit(X, y).predict(X)
     b = ShrunkRegressor(DecisionTreeRegressor(random_state=3), method=method).fit(X, y).predict(X)
     np.testing.assert_array_equal(a, b)
+
+
+def test_tree_frame_is_the_node_table_of_that_tree():
+    X = np.random.default_rng(1).normal(size=(200, 3))
+    y = X[:, 0] + 0.1 * X[:, 1]
+    shrunk = shrink(DecisionTreeRegressor(max_depth=3, random_state=0).fit(X, y), X, y)
+    frame = shrunk.tree_frame(0)
+    assert frame.equals(shrunk.trees_[0].to_frame())
+    assert len(frame) == shrunk.trees_[0].n_nodes

@@ -749,10 +749,12 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
         return self._labels_from_raw(self._raw_predict(X))
 
     def staged_predict_proba(self, X):
+        """Class probabilities after each iteration (a generator)."""
         for raw in self._staged_raw_predict(X):
             yield self._proba_from_raw(raw)
 
     def staged_decision_function(self, X):
+        """Raw scores after each iteration (a generator), shaped like :meth:`decision_function`."""
         for raw in self._staged_raw_predict(X):
             yield raw[:, 0] if self.n_classes_ == 2 else raw
 
