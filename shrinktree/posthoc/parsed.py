@@ -61,6 +61,11 @@ class ParsedModel:
     design_effect : float
         Variance inflation of node means from bootstrap multiplicities (``1 + n_boot/n``): a node mean
         over Poisson-repeated rows varies that much more than over as many distinct rows.
+    route : callable or None
+        Maps the validated float64 matrix (after float32 rounding) to the values the node arrays
+        compare, where the library's own rules differ from ``x <= threshold`` and NaN by
+        ``missing_left`` (LightGBM: near-zero values, zero as missing, integer categories); returns
+        a new array.  ``None``: the matrix is compared as it is.
     """
 
     trees: list[TreeArrays]
@@ -83,8 +88,7 @@ class ParsedModel:
     feature_names_in: np.ndarray | None = None
     counts_are_rows: bool = True
     design_effect: float = 1.0
-    cat_features: np.ndarray | None = None
-    cat_limit: int = 0
+    route: Callable[[np.ndarray], np.ndarray] | None = None
     input_map: Callable[[object], np.ndarray] | None = None
 
     def thresholds(self, t: int) -> np.ndarray:
@@ -108,17 +112,12 @@ class ParsedModel:
     def prepare_X(self, X: np.ndarray) -> np.ndarray:
         """Validated float64 ``X`` as the trees compare it.
 
-        Features are rounded to float32 where the library compares float32, and categorical codes
-        outside ``[0, cat_limit)`` become NaN: they go right, as in LightGBM, and never index
-        past a node's own bitset.
+        Features are rounded to float32 where the library compares float32, then mapped by ``route``.
         """
         if self.float32_input:
             X = X.astype(np.float32).astype(np.float64)
-        if self.cat_features is not None and len(self.cat_features):
-            X = np.array(X, dtype=np.float64, copy=True)
-            cols = X[:, self.cat_features]
-            cols[(cols < 0) | (cols >= self.cat_limit)] = np.nan
-            X[:, self.cat_features] = cols
+        if self.route is not None:
+            X = self.route(X)
         return np.ascontiguousarray(X)
     notes: list[str] = field(default_factory=list)
 
