@@ -152,3 +152,20 @@ def test_eb_on_a_target_whose_squares_overflow():
             shrink(model, X, y)
     # hs needs no sums of squares and pools such a model fine.
     assert np.all(np.isfinite(shrink(model, X, y, method="hs", strength=5.0).predict(X)))
+
+
+@pytest.mark.parametrize("kind", ["one_output_per_tree", "multi_output_tree", "multilabel", "booster"])
+def test_multi_output_xgboost_is_a_clear_error(kind):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    Y = X[:, :2] + rng.normal(size=(200, 2))
+    if kind == "multilabel":
+        model = xgb.XGBClassifier(n_estimators=3, tree_method="hist").fit(X, (Y > 0).astype(int))
+    elif kind == "booster":
+        model = xgb.train({"tree_method": "hist"}, xgb.DMatrix(X, Y), 3)
+    else:
+        model = xgb.XGBRegressor(n_estimators=3, tree_method="hist", multi_strategy=kind).fit(X, Y)
+    with pytest.raises(ValueError, match="multi-output XGBoost models .*num_target=2.* not supported"):
+        shrink(model, method="none")
+    with pytest.raises(ValueError, match="multi-output XGBoost"):
+        shrink(model, X, Y)

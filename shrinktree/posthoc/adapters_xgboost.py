@@ -79,6 +79,11 @@ def parse_xgboost(model) -> ParsedModel:
         raise ValueError(f"shrink supports XGBoost tree boosters, not {gbm.get('name')!r}.")
     if gbm.get("name") == "dart":
         raise ValueError("shrink does not support XGBoost's dart booster (its trees carry dropout weights).")
+    n_targets = int(learner["learner_model_param"].get("num_target", "1"))
+    if n_targets > 1:
+        raise ValueError(f"shrink: multi-output XGBoost models (num_target={n_targets}: a {n_targets}-column y, "
+                         "with multi_strategy='one_output_per_tree' or 'multi_output_tree', or multi-label "
+                         "classification) are not supported; fit one model per output.")
     objective = learner["objective"]["name"]
     link, loss = boosted_objective(_OBJECTIVES, objective, "XGBoost")
     spec = gbm["model"]
