@@ -12,7 +12,7 @@ from sklearn.exceptions import NotFittedError
 
 from .inputs import LightGBMPandasInput
 from .node_stats import subtree_weighted_mean
-from .parsed import ParsedModel, boosted_objective, build_tree, wrapper_labels
+from .parsed import ParsedModel, boosted_objective, build_tree, replayable, wrapper_labels
 
 # LightGBM's kZeroThreshold (include/LightGBM/meta.h) is the float literal 1e-35f, read as a double.
 K_ZERO_THRESHOLD = float(np.float32(1e-35))
@@ -32,6 +32,7 @@ _OBJECTIVES = {
     "tweedie": ("log", None),
     "binary": ("logistic", "binomial"),
     "multiclass": ("softmax", "multinomial"),
+    "custom": ("identity", None),  # an objective function: LightGBM predicts the raw score
 }
 
 
@@ -45,6 +46,24 @@ def _booster(model):
             raise NotFittedError(f"This {type(model).__name__} instance is not fitted yet: fit it before shrinking.")
         return model.booster_, model
     return None, None
+
+
+def _objective(dump: dict) -> tuple[str, str, str | None]:
+    """``(name, link, loss)`` of the objective as ``dump_model`` writes it (``"binary sigmoid:1"``,
+    ``"regression sqrt"``; nothing for an objective function)."""
+    text = str(dump.get("objective", "custom"))
+    name, *options = text.split()
+    link, loss = boosted_objective(_OBJECTIVES, name, "LightGBM")
+    if "sqrt" in options:
+        raise ValueError(f"shrink does not support the LightGBM objective {text!r}: with reg_sqrt=True LightGBM "
+                         "predicts the signed square of the raw score. Supported: the objectives "
+                         f"{sorted(_OBJECTIVES)} without reg_sqrt.")
+    sigmoid = [float(o.split(":", 1)[1]) for o in options if o.startswith("sigmoid:")]
+    if sigmoid and sigmoid[0] != 1.0:
+        raise ValueError(f"shrink does not support the LightGBM objective {text!r}: with sigmoid={sigmoid[0]:g} "
+                         "LightGBM's probabilities are 1/(1+exp(-sigmoid*score)). Supported: 'binary' with "
+                         "sigmoid=1.0 (the default).")
+    return name, link, loss
 
 
 def _flatten(structure: dict) -> dict:
@@ -207,8 +226,7 @@ def parse_lightgbm(model) -> ParsedModel:
     dump = booster.dump_model()
     if dump.get("average_output", False):
         raise ValueError("shrink does not support LightGBM random-forest mode (boosting='rf').")
-    objective = str(dump.get("objective", "regression")).split()[0]
-    link, loss = boosted_objective(_OBJECTIVES, objective, "LightGBM")
+    objective, link, loss = _objective(dump)
     K = int(dump["num_tree_per_iteration"])
     parts = [_flatten(info["tree_structure"]) for info in dump["tree_info"]]
     if not parts:
@@ -237,4 +255,5 @@ def parse_lightgbm(model) -> ParsedModel:
         split_thresholds=thresholds, source=type(model).__name__,
         feature_names_in=names,
         route=LightGBMRouting(cat_features, 32 * n_words, zero_as_nan), input_map=input_map,
+        objective=objective, replay_objectives=replayable(_OBJECTIVES),
     )

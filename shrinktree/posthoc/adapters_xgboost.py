@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 
 from .node_stats import subtree_weighted_mean
-from .parsed import ParsedModel, boosted_objective, build_tree, wrapper_labels
+from .parsed import ParsedModel, boosted_objective, build_tree, replayable, wrapper_labels
 
 _OBJECTIVES = {
     "reg:squarederror": ("identity", "squared_error"),
@@ -86,6 +86,10 @@ def parse_xgboost(model) -> ParsedModel:
                          "classification) are not supported; fit one model per output.")
     objective = learner["objective"]["name"]
     link, loss = boosted_objective(_OBJECTIVES, objective, "XGBoost")
+    if callable(getattr(estimator, "objective", None)):
+        # An objective function: XGBoost predicts through the objective it names (the link), but the
+        # gradients were the function's.  (A Booster trained with ``obj=`` does not say so.)
+        objective, loss = "custom", None
     spec = gbm["model"]
     trees = [_tree(t) for t in spec["trees"]]
     if not trees:
@@ -117,5 +121,5 @@ def parse_xgboost(model) -> ParsedModel:
         n_features_in=n_features, float32_input=True, split_features=np.full(len(trees), fraction * n_features),
         split_thresholds=[np.full(t.n_nodes, max_bin) for t in trees],
         source=type(model).__name__, counts_are_rows=loss == "squared_error",
-        feature_names_in=names,
+        feature_names_in=names, objective=objective, replay_objectives=replayable(_OBJECTIVES),
     )

@@ -36,7 +36,12 @@ class ParsedModel:
     link : str
         Maps the raw prediction to ``predict``/``predict_proba`` (see ``LINKS``).
     loss : str or None
-        Loss whose gradients replay a boosted model's fit (``LOSSES``); ``None`` for forests.
+        Loss whose gradients replay a boosted model's fit (``LOSSES``); ``None`` for forests and for
+        boosted models whose loss cannot be replayed.
+    objective : str or None
+        The boosted model's loss or objective as its library names it (``"huber"``, ``"reg:squarederror"``).
+    replay_objectives : tuple of str
+        The losses / objectives of the model's library whose fits ``"eb"`` replays (for error messages).
     trees_per_stage : int
         Boosted models: trees grown per iteration (one per class for multiclass).
     classes : ndarray or None
@@ -89,6 +94,8 @@ class ParsedModel:
     counts_are_rows: bool = True
     design_effect: float = 1.0
     route: Callable[[np.ndarray], np.ndarray] | None = None
+    objective: str | None = None
+    replay_objectives: tuple[str, ...] = ()
     input_map: Callable[[object], np.ndarray] | None = None
 
     def thresholds(self, t: int) -> np.ndarray:
@@ -122,12 +129,17 @@ class ParsedModel:
     notes: list[str] = field(default_factory=list)
 
 
-def boosted_objective(objectives: dict, name: str, library: str) -> tuple[str, str | None]:
-    """``(link, loss for replaying the fit)`` of a booster's objective; a clear error for one not supported."""
+def boosted_objective(objectives: dict, name: str, library: str, kind: str = "objective") -> tuple[str, str | None]:
+    """``(link, loss for replaying the fit)`` of a boosted model's loss; a clear error for one not supported."""
     if name not in objectives:
-        raise ValueError(f"shrink does not support the {library} objective {name!r}; supported: "
+        raise ValueError(f"shrink does not support the {library} {kind} {name!r}; supported: "
                          f"{sorted(objectives)}.")
     return objectives[name]
+
+
+def replayable(objectives: dict) -> tuple[str, ...]:
+    """The objectives of a ``boosted_objective`` table whose fits ``"eb"`` replays."""
+    return tuple(sorted(name for name, (_, loss) in objectives.items() if loss is not None))
 
 
 def wrapper_labels(estimator, link: str, n_outputs: int) -> tuple[np.ndarray | None, np.ndarray | None]:
