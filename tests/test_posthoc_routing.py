@@ -123,3 +123,29 @@ def test_lightgbm_routing_survives_pickling():
     X_test = _edge_rows(X[:50], [0, 2], NUMERIC_EDGES + CATEGORICAL_EDGES)
     restored = pickle.loads(pickle.dumps(shrink(model, method="none")))
     np.testing.assert_allclose(restored.predict(X_test), model.predict(X_test), atol=1e-10)
+
+
+@pytest.mark.parametrize("missing", [0.0, -999.0, 0.1])
+@pytest.mark.parametrize("task", ["reg", "bin"])
+def test_xgboost_missing_value_routes_as_xgboost(task, missing):
+    """An estimator's ``missing`` value (compared as float32) goes to each split's default side, as NaN does."""
+    import xgboost as xgb
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1500, 3))
+    X[rng.random(1500) < 0.3, 0] = missing
+    X[rng.random(1500) < 0.2, 1] = np.nan
+    y = np.where(X[:, 0] == missing, 3.0, X[:, 0]) + np.nan_to_num(X[:, 1]) + X[:, 2] + rng.normal(scale=0.1, size=1500)
+    if task == "reg":
+        model = xgb.XGBRegressor(n_estimators=20, max_depth=4, missing=missing).fit(X, y)
+    else:
+        model = xgb.XGBClassifier(n_estimators=20, max_depth=4, missing=missing).fit(X, (y > np.median(y)).astype(int))
+    X_test = X[:300].copy()
+    # float64 neighbours of the missing value that round to it in float32 are missing too.
+    X_test[:40, 2] = [missing, -missing, np.nextafter(missing, 1.0), float(np.float32(missing)), np.nan] * 8
+    X_test[40:60, 0] = np.nextafter(np.float32(missing), np.float32(1.0))  # a different float32: not missing
+    shrunk = shrink(model, method="none")
+    if task == "reg":
+        np.testing.assert_allclose(shrunk.predict(X_test), model.predict(X_test), rtol=0, atol=2e-5)
+    else:
+        np.testing.assert_allclose(shrunk.predict_proba(X_test), model.predict_proba(X_test), rtol=0, atol=2e-6)

@@ -2,7 +2,9 @@
 
 XGBoost sends a row left when ``x < split_condition`` (features as float32).  The node arrays use
 ``x <= threshold``, so the threshold is the largest float32 below the split condition and
-features are compared as float32.  XGBoost is imported lazily: it is an optional dependency.
+features are compared as float32.  An estimator's ``missing`` value other than NaN is read as NaN
+(a ``Booster`` does not store the ``missing`` of the DMatrix it predicts on: NaN is assumed).
+XGBoost is imported lazily: it is an optional dependency.
 """
 
 from __future__ import annotations
@@ -41,6 +43,29 @@ def _booster(model):
             raise NotFittedError(f"This {type(model).__name__} instance is not fitted yet: fit it before "
                                  "shrinking.") from exc
     return None, None
+
+
+class XGBoostMissing:
+    """Maps the float32-rounded ``X`` so that an estimator's ``missing`` value reads as NaN (a copy; picklable).
+
+    XGBoost compares each float32 feature value with ``missing`` as a float32, so every value
+    rounding to it is missing (``-0.0`` too when ``missing`` is zero) and goes to the default side.
+    """
+
+    def __init__(self, missing: float):
+        self.missing = float(np.float32(missing))
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        X = np.array(X, dtype=np.float64, copy=True)
+        X[X == self.missing] = np.nan
+        return X
+
+
+def _missing_route(estimator) -> XGBoostMissing | None:
+    missing = getattr(estimator, "missing", np.nan)
+    if missing is None or np.isnan(np.float32(missing)):
+        return None
+    return XGBoostMissing(missing)
 
 
 def _tree(spec: dict):
@@ -122,4 +147,5 @@ def parse_xgboost(model) -> ParsedModel:
         split_thresholds=[np.full(t.n_nodes, max_bin) for t in trees],
         source=type(model).__name__, counts_are_rows=loss == "squared_error",
         feature_names_in=names, objective=objective, replay_objectives=replayable(_OBJECTIVES),
+        route=_missing_route(estimator),
     )
