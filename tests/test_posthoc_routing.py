@@ -149,3 +149,23 @@ def test_xgboost_missing_value_routes_as_xgboost(task, missing):
         np.testing.assert_allclose(shrunk.predict(X_test), model.predict(X_test), rtol=0, atol=2e-5)
     else:
         np.testing.assert_allclose(shrunk.predict_proba(X_test), model.predict_proba(X_test), rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("kind", ["int64", "uint32", "list"])
+def test_lightgbm_reads_integer_arrays_as_float32(kind):
+    """LightGBM casts a numeric array (or list) of a non-float dtype to float32: large integers (timestamps) round."""
+    rng = np.random.default_rng(0)
+    stamp = 1_700_000_000 + rng.integers(0, 10_000_000, 3000)
+    X = np.column_stack([stamp, rng.integers(0, 5, 3000)]).astype(np.int64)
+    y = 2.0 * (stamp > 1_705_000_000) + X[:, 1] + rng.normal(size=3000)
+    model = lgb.LGBMRegressor(n_estimators=10, verbose=-1).fit(X, y)
+    thresholds = [n["threshold"] for n in _split_nodes(model.booster_) if n["split_feature"] == 0]
+    near = np.concatenate([np.arange(int(t) - 100, int(t) + 100) for t in thresholds[:5]])
+    X_test = np.column_stack([near, np.zeros_like(near)]).astype(np.uint32 if kind == "uint32" else np.int64)
+    if kind == "list":
+        X_test = X_test.tolist()
+    shrunk = shrink(model, X, y, method="none")
+    np.testing.assert_allclose(shrunk.predict(X_test), model.predict(X_test), rtol=0, atol=1e-10)
+    # A float64 matrix is read exactly, by both.
+    X_float = np.asarray(X_test, dtype=np.float64)
+    np.testing.assert_allclose(shrunk.predict(X_float), model.predict(X_float), rtol=0, atol=1e-10)

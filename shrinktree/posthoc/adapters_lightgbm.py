@@ -255,5 +255,5 @@ def parse_lightgbm(model) -> ParsedModel:
         split_thresholds=thresholds, source=type(model).__name__,
         feature_names_in=names,
         route=LightGBMRouting(cat_features, 32 * n_words, zero_as_nan), input_map=input_map,
-        objective=objective, replay_objectives=replayable(_OBJECTIVES),
+        objective=objective, replay_objectives=replayable(_OBJECTIVES), integers_as_float32=True,
     )

@@ -90,7 +90,8 @@ class _ShrunkModel(BaseEstimator):
             from .shrink import tree_matrix
 
             return tree_matrix(self._parsed, X)[1]
-        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False, order="C")
+        X = validate_data(self, self._parsed.read(X), dtype=np.float64, ensure_all_finite="allow-nan", reset=False,
+                          order="C")
         return self._parsed.prepare_X(X)
 
     def _raw(self, X) -> np.ndarray:

@@ -38,6 +38,9 @@ class ParsedModel:
     loss : str or None
         Loss whose gradients replay a boosted model's fit (``LOSSES``); ``None`` for forests and for
         boosted models whose loss cannot be replayed.
+    integers_as_float32 : bool
+        The library reads a numeric array (or list) of integers as float32 before anything else
+        (LightGBM): integers beyond ``2**24`` round.  See :meth:`read`.
     objective : str or None
         The boosted model's loss or objective as its library names it (``"huber"``, ``"reg:squarederror"``).
     replay_objectives : tuple of str
@@ -94,6 +97,7 @@ class ParsedModel:
     counts_are_rows: bool = True
     design_effect: float = 1.0
     route: Callable[[np.ndarray], np.ndarray] | None = None
+    integers_as_float32: bool = False
     objective: str | None = None
     replay_objectives: tuple[str, ...] = ()
     input_map: Callable[[object], np.ndarray] | None = None
@@ -115,6 +119,15 @@ class ParsedModel:
             self.stored_stats = None
         if callable(self.split_thresholds):
             self.split_thresholds = None
+
+    def read(self, X):
+        """``X`` as the library reads the user's input, before validation: an integer array or list
+        becomes float32 where the library casts it so (DataFrames and float arrays are left alone)."""
+        if self.integers_as_float32 and isinstance(X, np.ndarray | list):
+            array = np.asarray(X)
+            if array.dtype.kind in "iu":
+                return array.astype(np.float32)
+        return X
 
     def prepare_X(self, X: np.ndarray) -> np.ndarray:
         """Validated float64 ``X`` as the trees compare it.

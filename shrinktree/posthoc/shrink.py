@@ -62,6 +62,7 @@ def unsupported(model) -> TypeError:
 
 def tree_matrix(parsed: ParsedModel, X) -> tuple[np.ndarray, np.ndarray]:
     """Validated float64 ``X`` (categorical columns mapped to codes), and it as the parsed trees route on it."""
+    X = parsed.read(X)
     if parsed.input_map is not None:
         X = parsed.input_map(X)
     else:
