@@ -169,3 +169,66 @@ def test_lightgbm_reads_integer_arrays_as_float32(kind):
     # A float64 matrix is read exactly, by both.
     X_float = np.asarray(X_test, dtype=np.float64)
     np.testing.assert_allclose(shrunk.predict(X_float), model.predict(X_float), rtol=0, atol=1e-10)
+
+
+def _float32_neighbours(thresholds):
+    """Values at and around each threshold, in float64 and in float32 (where the float32 libraries round)."""
+    out = []
+    for t in thresholds:
+        t32 = np.float32(t)
+        up, down = np.nextafter(t32, np.float32(np.inf)), np.nextafter(t32, np.float32(-np.inf))
+        out += [t, np.nextafter(t, np.inf), np.nextafter(t, -np.inf), float(t32), float(up), float(down),
+                (float(t32) + float(up)) / 2, (float(t32) + float(down)) / 2]
+    return out
+
+
+def _other_models():
+    import xgboost as xgb
+    from sklearn.ensemble import (
+        ExtraTreesRegressor,
+        GradientBoostingRegressor,
+        HistGradientBoostingRegressor,
+        RandomForestRegressor,
+    )
+    from sklearn.tree import DecisionTreeRegressor
+
+    # (model, accepts NaN, tolerance)
+    return {
+        "tree": (DecisionTreeRegressor(max_depth=8, random_state=0), True, 1e-10),
+        "forest": (RandomForestRegressor(10, max_depth=8, random_state=0), True, 1e-10),
+        "extra": (ExtraTreesRegressor(10, max_depth=8, random_state=0), True, 1e-10),
+        "gb": (GradientBoostingRegressor(n_estimators=20, random_state=0), False, 1e-10),
+        "hgb": (HistGradientBoostingRegressor(max_iter=20, random_state=0), True, 1e-10),
+        "xgb": (xgb.XGBRegressor(n_estimators=20, max_depth=4, random_state=0), True, 2e-5),
+    }
+
+
+def _thresholds(shrunk, j, limit=40):
+    values = sorted({float(t.threshold[i]) for t in shrunk.trees_ for i in np.flatnonzero(t.feature == j)
+                     if np.isfinite(np.float32(t.threshold[i]))})
+    return values[:: max(1, len(values) // limit)]
+
+
+@pytest.mark.parametrize("name", ["tree", "forest", "extra", "gb", "hgb", "xgb"])
+def test_other_adapters_route_edge_values_as_their_library(name):
+    """Checked, already exact: signed zeros, subnormals, NaN and float32 rounding at the thresholds."""
+    model, nan_ok, tol = _other_models()[name]
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 3))
+    X[rng.random(2000) < 0.3, 0] = 0.0
+    X[:, 2] = np.round(X[:, 2], 1)  # ties: thresholds midway between float32 values
+    if nan_ok:
+        X[rng.random(2000) < 0.2, 1] = np.nan
+    y = 3.0 * (X[:, 0] == 0) + 1.5 * (X[:, 0] > 0) + np.nan_to_num(X[:, 1]) + X[:, 2]
+    model.fit(X, y)
+    shrunk = shrink(model, method="none")
+    edges = [0.0, -0.0, 5e-324, -5e-324, 1e-40, -1e-40, 1e-45, -1e-45, 7e-46, -7e-46, 3.4e38, -3.4e38]
+    if nan_ok:
+        edges.append(np.nan)
+    for j in range(3):
+        thresholds = _thresholds(shrunk, j)
+        assert thresholds
+        values = edges + _float32_neighbours(thresholds)
+        X_test = np.repeat(X[:10], len(values), axis=0)
+        X_test[:, j] = np.tile(values, 10)
+        np.testing.assert_allclose(shrunk.predict(X_test), model.predict(X_test), rtol=0, atol=tol * np.std(y))
