@@ -216,13 +216,11 @@ def _build(parts: dict, n_words: int):
     return tree
 
 
-def parse_lightgbm(model) -> ParsedModel:
-    """ParsedModel of a fitted LightGBM estimator or Booster."""
+def parse_lightgbm(model) -> ParsedModel | None:
+    """ParsedModel of a fitted LightGBM estimator or Booster; ``None`` for other classes."""
     booster, estimator = _booster(model)
     if booster is None:
-        from .shrink import unsupported
-
-        raise unsupported(model)
+        return None
     dump = booster.dump_model()
     if dump.get("average_output", False):
         raise ValueError("shrink does not support LightGBM random-forest mode (boosting='rf').")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from sklearn.utils.validation import check_is_fitted
 
 from .._tree import TreeArrays
 from .node_stats import NodeStats, subtree_weighted_mean
@@ -291,6 +292,18 @@ def _hist_gradient_boosting(model, is_classifier: bool) -> ParsedModel:
 
 def parse_sklearn(model) -> ParsedModel | None:
     """ParsedModel of a fitted scikit-learn tree model, or ``None`` when ``model`` is not one we know."""
+    try:
+        check_is_fitted(model)
+    except TypeError:
+        pass
+    parsed = _parse_sklearn(model)
+    if parsed is not None:
+        names = getattr(model, "feature_names_in_", None)
+        parsed.feature_names_in = None if names is None else np.asarray(names, dtype=object)
+    return parsed
+
+
+def _parse_sklearn(model) -> ParsedModel | None:
     from sklearn.ensemble import (
         ExtraTreesClassifier,
         ExtraTreesRegressor,

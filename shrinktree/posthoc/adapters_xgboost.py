@@ -89,15 +89,13 @@ def _tree(spec: dict):
     return tree
 
 
-def parse_xgboost(model) -> ParsedModel:
-    """ParsedModel of a fitted XGBoost estimator or Booster (tree boosters only)."""
+def parse_xgboost(model) -> ParsedModel | None:
+    """ParsedModel of a fitted XGBoost estimator or Booster (tree boosters only); ``None`` for other classes."""
     import xgboost
 
     booster, estimator = _booster(model)
     if booster is None:
-        from .shrink import unsupported
-
-        raise unsupported(model)
+        return None
     learner = json.loads(booster.save_raw(raw_format="json"))["learner"]
     gbm = learner["gradient_booster"]
     if gbm.get("name") not in ("gbtree", "dart"):

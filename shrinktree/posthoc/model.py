@@ -10,6 +10,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import validate_data
 
 from .._tree import FlatForest, TreeArrays
+from .inputs import tree_matrix
 from .parsed import ParsedModel
 
 
@@ -87,8 +88,6 @@ class _ShrunkModel(BaseEstimator):
         if self._parsed.input_map is not None:
             # Names and width checked here; the map validates values and codes (categorical columns included).
             validate_data(self, X, skip_check_array=True, reset=False)
-            from .shrink import tree_matrix
-
             return tree_matrix(self._parsed, X)[1]
         X = validate_data(self, self._parsed.read(X), dtype=np.float64, ensure_all_finite="allow-nan", reset=False,
                           order="C")
