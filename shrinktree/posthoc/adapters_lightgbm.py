@@ -187,7 +187,7 @@ class LightGBMRouting:
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         X = np.array(X, dtype=np.float64, copy=True)
-        X[np.abs(X) <= K_ZERO_THRESHOLD] = 0.0
+        X[(X >= -K_ZERO_THRESHOLD) & (X <= K_ZERO_THRESHOLD)] = 0.0
         if len(self.zero_as_nan):
             cols = X[:, self.zero_as_nan]
             cols[cols == 0.0] = np.nan
