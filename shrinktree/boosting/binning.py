@@ -14,6 +14,17 @@ from numba import njit, prange
 SUBSAMPLE_FOR_BINNING = 200_000
 
 
+def _midpoints(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Thresholds between neighbouring distinct values ``low < high``: ``low <= t < high`` always.
+
+    ``low / 2 + high / 2`` equals ``(low + high) / 2`` in the normal range but cannot overflow near
+    the largest floats; between adjacent subnormals the midpoint rounds to an end, and ``low`` (which
+    still separates the two values) is used instead.
+    """
+    middle = low / 2.0 + high / 2.0
+    return np.where((middle >= low) & (middle < high), middle, low)
+
+
 def _feature_thresholds(values: np.ndarray, weights: np.ndarray, max_bins: int) -> np.ndarray:
     keep = ~np.isnan(values)
     values, weights = values[keep], weights[keep]
@@ -21,7 +32,7 @@ def _feature_thresholds(values: np.ndarray, weights: np.ndarray, max_bins: int) 
         return np.zeros(0)
     distinct, inverse = np.unique(values, return_inverse=True)
     if distinct.size <= max_bins:
-        return (distinct[:-1] + distinct[1:]) / 2.0
+        return _midpoints(distinct[:-1], distinct[1:])
     mass = np.bincount(inverse, weights=weights, minlength=distinct.size)
     cumulative = np.cumsum(mass)
     if cumulative[-1] <= 0:
@@ -29,7 +40,7 @@ def _feature_thresholds(values: np.ndarray, weights: np.ndarray, max_bins: int) 
     targets = cumulative[-1] * np.arange(1, max_bins) / max_bins
     idx = np.searchsorted(cumulative, targets, side="left")
     idx = np.unique(np.clip(idx, 0, distinct.size - 2))
-    return (distinct[idx] + distinct[idx + 1]) / 2.0
+    return _midpoints(distinct[idx], distinct[idx + 1])
 
 
 class BinMapper:

@@ -27,9 +27,48 @@ import pandas as pd
 FROM_DTYPE = "from_dtype"
 
 
+def _is_arrow_dictionary(dtype) -> bool:
+    # A pyarrow dictionary column (what parquet and Arrow readers give for categoricals).
+    if not isinstance(dtype, pd.ArrowDtype):
+        return False
+    import pyarrow as pa
+
+    return pa.types.is_dictionary(dtype.pyarrow_dtype)
+
+
 def _is_text_or_category(dtype) -> bool:
-    return (isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dtype)
-            or pd.api.types.is_string_dtype(dtype))
+    return (isinstance(dtype, pd.CategoricalDtype) or _is_arrow_dictionary(dtype)
+            or pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype))
+
+
+def _is_time_dtype(dtype) -> bool:
+    return (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
+            or isinstance(dtype, (pd.PeriodDtype, pd.IntervalDtype))
+            or (isinstance(dtype, pd.ArrowDtype) and dtype.kind in "mM"))
+
+
+def check_columns(X) -> None:
+    """Reject DataFrame columns the trees cannot use: duplicate names, and dates or times.
+
+    Raises
+    ------
+    ValueError
+        When column names repeat (a name must identify one feature).
+    TypeError
+        For datetime, timedelta, period and interval columns, which have no numeric meaning the
+        trees could split on without a choice only the user can make.
+    """
+    if not isinstance(X, pd.DataFrame):
+        return
+    duplicated = X.columns[X.columns.duplicated()]
+    if len(duplicated):
+        raise ValueError(f"X has duplicate column names {sorted(set(map(str, duplicated)))}; give every column "
+                         "a unique name.")
+    for name, dtype in X.dtypes.items():
+        if _is_time_dtype(dtype):
+            raise TypeError(f"Column {name!r} has dtype {dtype}, which the trees cannot split on directly; convert "
+                            "it to numbers first (for example days since a reference date, or year, month and "
+                            "weekday columns).")
 
 
 def _column_names(X) -> list | None:
@@ -181,6 +220,41 @@ class CategoricalEncoder:
         """Encode ``X`` with the levels learned at fit (unseen levels and missing values become NaN)."""
         return self._encode(X, "predict")
 
+    # The level lookups are derived from ``levels_``: rebuilt, not trusted, when a model is restored.
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_lookup", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.validate()
+        self._lookup = [pd.Index(levels) for levels in self.levels_]
+
+    def validate(self, n_features: int | None = None) -> None:
+        """Check that the learned attributes are consistent (``ValueError`` otherwise).
+
+        Parameters
+        ----------
+        n_features : int, optional
+            Number of input columns the encoder must describe.
+        """
+        try:
+            mask = np.asarray(self.mask_)
+            index = np.asarray(self.categorical_index_)
+            n_levels = np.asarray(self.n_levels_)
+            levels = list(self.levels_)
+            from_text = np.asarray(self.from_text_)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ValueError(f"The categorical encoder is incomplete: {exc}") from exc
+        if mask.dtype != bool or mask.ndim != 1 or (n_features is not None and len(mask) != n_features):
+            raise ValueError("The categorical encoder's column mask does not match the features.")
+        if index.dtype.kind not in "iu" or not np.array_equal(index, np.flatnonzero(mask)):
+            raise ValueError("The categorical encoder's column indices do not match its mask.")
+        if not (len(levels) == len(index) == len(n_levels) == len(from_text)) or n_levels.dtype.kind not in "iu" \
+                or any(int(n) != len(level) for n, level in zip(n_levels, levels)):
+            raise ValueError("The categorical encoder's level lists and level counts disagree.")
+
     # -- helpers ---------------------------------------------------------------------------------
     @staticmethod
     def _is_numeric(column) -> bool:
@@ -217,7 +291,10 @@ class CategoricalEncoder:
                 numeric = _numeric_levels(np.asarray(categories, dtype=object), name, stage)
                 category_codes = lookup.get_indexer(numeric)
             row_codes = column.cat.codes.to_numpy()
-            codes = np.where(row_codes >= 0, category_codes[np.maximum(row_codes, 0)], -1)
+            if len(category_codes) == 0:  # no categories at all: every value is missing
+                codes = np.full(len(row_codes), -1, dtype=np.int64)
+            else:
+                codes = np.where(row_codes >= 0, category_codes[np.maximum(row_codes, 0)], -1)
         elif self.from_text_[i]:
             values = np.asarray(column.astype(object) if isinstance(column, pd.Series) else column, dtype=object)
             codes = lookup.get_indexer(values)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numbers
 import sys
 import time
+import warnings
+from dataclasses import fields
 
 import numpy as np
 import pandas as pd
@@ -16,6 +18,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from .._integrity import DIGEST_KEY, ModelIntegrityError, check_digest, state_digest
+from .._safe_state import encode, restore
 from .._shrinkage import (
     SHRINKAGE_MODES,
     categorical_null_gain,
@@ -26,8 +30,9 @@ from .._shrinkage import (
 )
 from .._threads import threads_for_rows
 from .._tree import FlatForest, TreeArrays
+from ..exceptions import SampleWeightScaleWarning
 from .binning import BinMapper
-from .categorical import FROM_DTYPE, CategoricalEncoder, engine_codes, resolve_categorical_features
+from .categorical import FROM_DTYPE, CategoricalEncoder, check_columns, engine_codes, resolve_categorical_features
 from .grower import TreeGrower
 from .loss import BinaryLogLoss, MultinomialLogLoss, SquaredError
 from .predictor import add_leaf_values, add_tree_binned, add_values_by_leaf, leaves_binned, node_statistics
@@ -40,8 +45,13 @@ MIN_HESSIAN = 1e-3
 POOLED_LEVEL_GAIN = {"honest": True, "naive": True, "calibrated": False}
 EB_METHODS = ("honest", "calibrated", "naive")
 HONEST_FRACTION = 0.5
-# Weights up to this keep every sum of squared (weighted) gradients far below float64's overflow.
+# Weights up to this keep every sum of squared (weighted) gradients far below float64's overflow,
+# and positive weights from MIN_SAMPLE_WEIGHT keep products of weights and hessians clear of underflow.
 MAX_SAMPLE_WEIGHT = 1e100
+MIN_SAMPLE_WEIGHT = 1e-100
+# Weights are frequency weights, so their total sets how much data the pooling believes it has: a mean
+# weight outside this range is worth a warning (see docs/shrinkage.md, "Sample weights").
+TYPICAL_MEAN_WEIGHT = (0.5, 2.0)
 
 
 @njit(cache=True)
@@ -125,6 +135,61 @@ def _check_number(name, value, low=None, high=None, integer=False, low_open=Fals
         raise ValueError(f"{name} must be <= {high}, got {value!r}.")
 
 
+def _check_no_missing_labels(y) -> None:
+    """Class labels may be of any type, but none may be missing (NaN, None, ``pd.NA``, ``NaT``)."""
+    if y is None:
+        return  # scikit-learn's validation says that y is required
+    try:
+        labels = np.asarray(y, dtype=object).ravel()
+    except (TypeError, ValueError):
+        return  # scikit-learn's target validation reports what is wrong with such a y
+    missing = np.flatnonzero(pd.isna(labels))
+    if len(missing):
+        rows = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
+        raise ValueError(f"y has {len(missing)} missing class label(s) (NaN, None or pd.NA), at rows {rows}; "
+                         "drop those rows or give them a label.")
+
+
+def _check_fit_weights(sample_weight: np.ndarray) -> np.ndarray:
+    """Reject weights the arithmetic cannot carry; warn when their scale changes the pooling.
+
+    Weights are frequency weights (a row of weight 2 counts as two rows), so integer weights give the
+    model of repeated rows.  The pooling strength then depends on the weights' total: a mean weight far
+    from 1 makes the data look larger or smaller than it is.  Unless the weights look like counts
+    (integers that vary), :class:`SampleWeightScaleWarning` says so, with what to pass for relative
+    weights.
+    """
+    positive = sample_weight[sample_weight > 0]
+    if len(positive) == 0:
+        raise ValueError("sample_weight must have at least one positive entry.")
+    if np.max(positive) > MAX_SAMPLE_WEIGHT:
+        raise ValueError(
+            f"sample_weight values above {MAX_SAMPLE_WEIGHT:g} are not supported: sums of squared "
+            f"gradients would overflow float64. Rescale the weights (got max {np.max(positive):g})."
+        )
+    if np.min(positive) < MIN_SAMPLE_WEIGHT:
+        raise ValueError(
+            f"positive sample_weight values below {MIN_SAMPLE_WEIGHT:g} are not supported: products of "
+            f"weights and hessians would underflow float64 (got min {np.min(positive):g}). Set such weights "
+            "to 0 to drop their rows, or rescale the weights."
+        )
+    mean = float(np.mean(positive))
+    low, high = TYPICAL_MEAN_WEIGHT
+    # Integer weights that vary are read as counts of repeated rows, whatever their mean; a constant
+    # weight other than 1 carries nothing but its scale, so it is almost surely a rescaling.
+    counts = bool(np.all(positive == np.round(positive))) and np.min(positive) != np.max(positive)
+    if not low <= mean <= high and not counts:
+        warnings.warn(
+            f"sample_weight has mean {mean:.4g} over its {len(positive)} rows with positive weight, so the "
+            f"data count as {mean * len(positive):.4g} rows: shrinktree reads weights as frequency weights "
+            "(a row of weight 2 counts as two rows), and pools "
+            f"{'less' if mean > high else 'more'} than with unit weights. If these are relative weights "
+            "(survey, importance or inverse-probability weights), pass sample_weight / sample_weight.mean(); "
+            "if they are counts of repeated rows, this is intended.",
+            SampleWeightScaleWarning, stacklevel=6)
+    return sample_weight
+
+
 class _BaseShrinkBoost(BaseEstimator):
     """Histogram gradient boosting whose node values are pooled toward their parents."""
 
@@ -188,6 +253,7 @@ class _BaseShrinkBoost(BaseEstimator):
 
     def _validate_fit_input(self, X, y, sample_weight):
         self._categorical = None
+        check_columns(X)
         selection = self.categorical_features
         if not hasattr(X, "shape") and not (isinstance(selection, str) or selection is None):
             X = np.asarray(X, dtype=object)
@@ -195,21 +261,19 @@ class _BaseShrinkBoost(BaseEstimator):
         if mask is not None and mask.any():
             self._categorical = CategoricalEncoder()
             X = self._categorical.fit_transform(X, mask)
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan",
-                             y_numeric=self._y_numeric, order="C")
+        if not self._y_numeric:
+            _check_no_missing_labels(y)
+        with np.errstate(over="ignore", invalid="ignore"):  # scikit-learn's finiteness check sums X
+            X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan",
+                                 y_numeric=self._y_numeric, order="C")
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-            if not np.any(sample_weight > 0):
-                raise ValueError("sample_weight must have at least one positive entry.")
-            if np.max(sample_weight) > MAX_SAMPLE_WEIGHT:
-                raise ValueError(
-                    f"sample_weight values above {MAX_SAMPLE_WEIGHT:g} are not supported: sums of squared "
-                    f"gradients would overflow float64. Rescale the weights (got max {np.max(sample_weight):g})."
-                )
+            sample_weight = _check_fit_weights(_check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                                    ensure_non_negative=True))
         return X, y, sample_weight
 
     def _validate_predict_input(self, X):
         check_is_fitted(self, "_trees")
+        check_columns(X)
         encoder = getattr(self, "_categorical", None)
         if encoder is not None:
             if not hasattr(X, "shape"):
@@ -222,7 +286,8 @@ class _BaseShrinkBoost(BaseEstimator):
                     raise ValueError("The feature names should match those that were passed during fit "
                                      "(same names, same order).")
             X = encoder.transform(X)
-        return validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False, order="C")
+        with np.errstate(over="ignore", invalid="ignore"):  # scikit-learn's finiteness check sums X
+            return validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False, order="C")
 
     def _level_pooling(self):
         """How categorical levels are pooled before sorting: (mode, fixed k)."""
@@ -233,28 +298,20 @@ class _BaseShrinkBoost(BaseEstimator):
         return LEVELS_RAW, 0.0
 
     # -- fitting --------------------------------------------------------------------------------
-    def fit(self, X, y, sample_weight=None):
-        """Fit the boosted, pooled ensemble.
-
-        Parameters
-        ----------
-        X : array-like or pandas DataFrame of shape (n_samples, n_features)
-            Numeric features (NaN marks a missing value) and categorical features (see
-            ``categorical_features``; missing values allowed).
-        y : array-like of shape (n_samples,)
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; integer weights act like repeated rows.
-
-        Returns
-        -------
-        self
-        """
+    def _fit_or_keep_state(self, X, y, sample_weight):
+        """Fit; when fitting fails, restore every attribute as it was, so an earlier fit stays intact."""
+        saved = dict(self.__dict__)
         try:
             n_rows = len(X)
         except TypeError:
             n_rows = 0
-        with threads_for_rows(n_rows):
-            return self._fit(X, y, sample_weight)
+        try:
+            with threads_for_rows(n_rows):
+                return self._fit(X, y, sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
 
     def _fit(self, X, y, sample_weight):
         self._validate_hyperparameters()
@@ -282,8 +339,18 @@ class _BaseShrinkBoost(BaseEstimator):
             self.early_stopping == "auto" and n_samples > 10_000 and self.shrinkage != "eb")
         X_val = y_val = w_val = None
         if use_early_stopping:
-            stratify = y if (self._is_classifier and np.min(np.bincount(y.astype(np.int64))) >= 2) else None
-            parts = train_test_split(X, y, np.arange(n_samples), test_size=self.validation_fraction,
+            n_validation = int(np.ceil(self.validation_fraction * n_samples))
+            if n_validation < 1 or n_samples - n_validation < 1:
+                raise ValueError(
+                    f"early_stopping=True holds out validation_fraction={self.validation_fraction} of the "
+                    f"{n_samples} rows, which leaves {'no validation' if n_validation < 1 else 'no training'} "
+                    "rows; pass early_stopping=False or a validation_fraction that leaves rows on both sides.")
+            # Stratify when every class can appear on both sides of the split.
+            class_counts = np.bincount(y.astype(np.int64)) if self._is_classifier else None
+            n_classes = 0 if class_counts is None else len(class_counts)
+            stratify = y if (class_counts is not None and np.min(class_counts) >= 2
+                             and min(n_validation, n_samples - n_validation) >= n_classes) else None
+            parts = train_test_split(X, y, np.arange(n_samples), test_size=n_validation,
                                      random_state=int(seeds[1]), stratify=stratify)
             X, X_val, y, y_val, idx_train, idx_val = parts
             if sample_weight is not None:
@@ -538,6 +605,71 @@ class _BaseShrinkBoost(BaseEstimator):
                 add_values_by_leaf(outside_rows, leaf, value, raw)
         return tree, pooling_k, local
 
+    # -- saving and restoring -------------------------------------------------------------------
+    def _prediction_state(self) -> list:
+        """Everything predictions depend on, for the digest that detects a damaged restored model."""
+        encoder = self._categorical
+        return [
+            self.n_features_in_, self._baseline, self._numeric_index, self._categorical_index,
+            getattr(self, "classes_", None),
+            [[[getattr(tree, f.name) for f in fields(tree)] for tree in trees] for trees in self._trees],
+            None if encoder is None else [encoder.mask_, encoder.categorical_index_, encoder.n_levels_,
+                                          encoder.from_text_, list(encoder.levels_)],
+        ]
+
+    def __reduce__(self):
+        # Pickle plain Python values only: see shrinktree._safe_state for why.
+        return restore, (type(self), encode(self.__getstate__()))
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "_trees" in state:
+            # The flat forest is derived from the trees: rebuilt on restore rather than trusted.
+            state = {key: value for key, value in state.items() if key not in ("_forest", "_tree_output")}
+            state[DIGEST_KEY] = state_digest(self._prediction_state())
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        expected = state.pop(DIGEST_KEY, None)
+        super().__setstate__(state)
+        if "_trees" in self.__dict__:
+            try:
+                self._restore_prediction_state(expected)
+            except ModelIntegrityError:
+                raise
+            except (AttributeError, TypeError, ValueError, IndexError, KeyError) as exc:
+                raise ModelIntegrityError(f"The restored {type(self).__name__} is damaged: {exc}") from exc
+
+    def _restore_prediction_state(self, expected_digest) -> None:
+        """Check a restored model (digest and structure) and rebuild the arrays the kernels index."""
+        check_digest(expected_digest, self._prediction_state(), type(self).__name__)
+        n_features = self.n_features_in_
+        if not isinstance(n_features, numbers.Integral) or n_features < 1:
+            raise ModelIntegrityError(f"n_features_in_ must be a positive int, got {n_features!r}.")
+        baseline = self._baseline
+        n_outputs = 1 if not self._is_classifier or self.n_classes_ == 2 else self.n_classes_
+        if not (isinstance(baseline, np.ndarray) and baseline.dtype.kind == "f" and baseline.shape == (n_outputs,)):
+            raise ModelIntegrityError(f"The baseline must be {n_outputs} float(s).")
+        if self._is_classifier and len(self.classes_) != self.n_classes_:
+            raise ModelIntegrityError("classes_ and n_classes_ disagree.")
+        for index in (self._numeric_index, self._categorical_index):
+            if index.dtype.kind not in "iu" or np.any(index < 0) or np.any(index >= n_features):
+                raise ModelIntegrityError("The feature index arrays are out of range.")
+        if self._categorical is not None:
+            self._categorical.validate(n_features)
+        if not isinstance(self._trees, list) or not self._trees:
+            raise ModelIntegrityError("The model has no trees.")
+        for trees in self._trees:
+            if not isinstance(trees, list) or len(trees) != n_outputs:
+                raise ModelIntegrityError(f"Every iteration must hold {n_outputs} tree(s).")
+            for tree in trees:
+                if not isinstance(tree, TreeArrays):
+                    raise ModelIntegrityError(f"A tree is a {type(tree).__name__}, not TreeArrays.")
+                tree.validate(n_features=n_features, n_outputs=1)
+        self._forest = FlatForest.from_trees([t for trees in self._trees for t in trees])
+        self._tree_output = np.tile(np.arange(n_outputs), len(self._trees))
+
     # -- prediction -----------------------------------------------------------------------------
     @property
     def categories_(self) -> list:
@@ -673,6 +805,36 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
     _is_classifier = False
     _y_numeric = True
 
+    def fit(self, X, y, sample_weight=None) -> ShrinkBoostRegressor:
+        """Fit the boosted, pooled ensemble.
+
+        When fitting fails (invalid data or parameters), the estimator keeps the state of its
+        previous fit unchanged.
+
+        Parameters
+        ----------
+        X : array-like or pandas DataFrame of shape (n_samples, n_features)
+            Numeric features (NaN marks a missing value) and categorical features (see
+            ``categorical_features``; missing values allowed).
+        y : array-like of shape (n_samples,)
+            Finite target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative frequency weights, as in scikit-learn: a row of weight 2 counts as two rows,
+            so integer weights give the model of repeated rows, and zero-weight rows are dropped.
+            The pooling strength is estimated from how much data each node holds, so the weights'
+            total matters: a mean weight outside [0.5, 2] raises
+            :class:`~shrinktree.exceptions.SampleWeightScaleWarning` unless the weights look like
+            counts (integers that vary).  Pass relative weights
+            (survey, importance or inverse-probability weights) as
+            ``sample_weight / sample_weight.mean()``.  Positive weights must lie in
+            [1e-100, 1e100].
+
+        Returns
+        -------
+        self
+        """
+        return self._fit_or_keep_state(X, y, sample_weight)
+
     def _encode_y(self, y):
         return np.ascontiguousarray(y, dtype=np.float64)
 
@@ -703,6 +865,36 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
 
     _is_classifier = True
     _y_numeric = False
+
+    def fit(self, X, y, sample_weight=None) -> ShrinkBoostClassifier:
+        """Fit the boosted, pooled ensemble.
+
+        When fitting fails (invalid data or parameters), the estimator keeps the state of its
+        previous fit unchanged.
+
+        Parameters
+        ----------
+        X : array-like or pandas DataFrame of shape (n_samples, n_features)
+            Numeric features (NaN marks a missing value) and categorical features (see
+            ``categorical_features``; missing values allowed).
+        y : array-like of shape (n_samples,)
+            Class labels of any type (at least two classes; no missing labels).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative frequency weights, as in scikit-learn: a row of weight 2 counts as two rows,
+            so integer weights give the model of repeated rows, and zero-weight rows are dropped.
+            The pooling strength is estimated from how much data each node holds, so the weights'
+            total matters: a mean weight outside [0.5, 2] raises
+            :class:`~shrinktree.exceptions.SampleWeightScaleWarning` unless the weights look like
+            counts (integers that vary).  Pass relative weights
+            (survey, importance or inverse-probability weights) as
+            ``sample_weight / sample_weight.mean()``.  Positive weights must lie in
+            [1e-100, 1e100].
+
+        Returns
+        -------
+        self
+        """
+        return self._fit_or_keep_state(X, y, sample_weight)
 
     def _encode_y(self, y):
         check_classification_targets(y)

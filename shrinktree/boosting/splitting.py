@@ -24,7 +24,8 @@ def _too_small(left_count, right_count, left_hessian, right_hessian, min_samples
 
 @njit(cache=True, inline="always")
 def _score(g, h, l2):
-    return g * g / (h + l2)
+    # A node without hessian mass (a saturated classifier: p(1 - p) == 0 in float64) scores 0.
+    return g * g / (h + l2) if h + l2 > 0.0 else 0.0
 
 
 @njit(cache=True, inline="always")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -9,6 +11,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import validate_data
 
+from .._integrity import DIGEST_KEY, ModelIntegrityError, check_digest, state_digest
+from .._safe_state import encode, restore
 from .._tree import FlatForest, TreeArrays
 from .inputs import tree_matrix
 from .parsed import ParsedModel
@@ -73,10 +77,64 @@ class _ShrunkModel(BaseEstimator):
         tags.input_tags.allow_nan = True
         return tags
 
+    def _prediction_state(self) -> list:
+        """Everything predictions depend on, for the digest that detects a damaged restored model."""
+        parsed = self._parsed
+        return [
+            self.n_features_in_, getattr(self, "classes_", None), parsed.tree_output, parsed.n_outputs,
+            parsed.init, parsed.aggregate, parsed.link, parsed.float32_input, parsed.cat_features,
+            parsed.cat_limit, [[getattr(tree, f.name) for f in fields(tree)] for tree in self.trees_],
+        ]
+
+    def __reduce__(self):
+        # Pickle plain Python values only: see shrinktree._safe_state for why.
+        return restore, (type(self), encode(self.__getstate__()))
+
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_forest"] = None
+        state["_forest"] = None  # derived from the trees: rebuilt on restore rather than trusted
+        if "trees_" in state:
+            state["_parsed"] = self._parsed.for_prediction()
+            state["trees_"] = state["_parsed"].trees
+            state[DIGEST_KEY] = state_digest(self._prediction_state())
         return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        expected = state.pop(DIGEST_KEY, None)
+        self.__dict__.update(state)
+        self._forest = None
+        if "trees_" not in state:
+            return
+        try:
+            check_digest(expected, self._prediction_state(), type(self).__name__)
+            self._validate_restored()
+        except ModelIntegrityError:
+            raise
+        except (AttributeError, TypeError, ValueError, IndexError, KeyError) as exc:
+            raise ModelIntegrityError(f"The restored {type(self).__name__} is damaged: {exc}") from exc
+
+    def _validate_restored(self) -> None:
+        """Check what the prediction kernel indexes: tree structure, features and output columns."""
+        parsed = self._parsed
+        n_outputs = parsed.n_outputs
+        trees = self.trees_
+        if not isinstance(n_outputs, int) or n_outputs < 1 or not trees or len(trees) != len(parsed.trees):
+            raise ModelIntegrityError("The restored model's trees or output count are inconsistent.")
+        output = np.asarray(parsed.tree_output)
+        if output.dtype.kind not in "iu" or output.shape != (len(trees),) or np.any(output < -1) \
+                or np.any(output >= n_outputs):
+            raise ModelIntegrityError("The restored model's tree-to-output map is out of range.")
+        cat = parsed.cat_features
+        if cat is not None and len(cat) and (np.asarray(cat).dtype.kind not in "iu" or np.min(cat) < 0
+                                             or np.max(cat) >= self.n_features_in_):
+            raise ModelIntegrityError("The restored model's categorical feature indices are out of range.")
+        if np.shape(parsed.init) != (n_outputs,):
+            raise ModelIntegrityError("The restored model's initial prediction has the wrong shape.")
+        for tree, column in zip(trees, output):
+            if not isinstance(tree, TreeArrays):
+                raise ModelIntegrityError(f"A tree is a {type(tree).__name__}, not TreeArrays.")
+            tree.validate(n_features=self.n_features_in_, n_outputs=n_outputs if column < 0 else None)
 
     def _get_forest(self) -> FlatForest:
         if getattr(self, "_forest", None) is None:

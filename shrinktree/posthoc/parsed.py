@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -112,6 +113,11 @@ class ParsedModel:
         if callable(self.stored_stats):
             self.stored_stats = self.stored_stats()
         return self.stored_stats
+
+    def for_prediction(self) -> ParsedModel:
+        """A copy with only what prediction needs (no node statistics, no helpers holding the original model)."""
+        return dataclasses.replace(self, stored_stats=None, in_bag=None,
+                                   split_thresholds=None if callable(self.split_thresholds) else self.split_thresholds)
 
     def release(self) -> None:
         """Drop the on-demand helpers, which hold the original model, once pooling is done."""
