@@ -5,6 +5,8 @@ library's own routing rules (LightGBM's zero threshold and integer categories, X
 ``<`` comparison and ``missing`` value) part from a plain ``x <= threshold``.
 """
 
+import pickle
+
 import lightgbm as lgb
 import numpy as np
 import pytest
@@ -116,8 +118,6 @@ def test_lightgbm_zero_as_missing_mixed_with_nan_splits_is_a_clear_error():
 
 
 def test_lightgbm_routing_survives_pickling():
-    import pickle
-
     X, y = _lightgbm_data("reg")
     model = lgb.LGBMRegressor(n_estimators=10, zero_as_missing=True, verbose=-1).fit(X, y, categorical_feature=[2])
     X_test = _edge_rows(X[:50], [0, 2], NUMERIC_EDGES + CATEGORICAL_EDGES)
@@ -144,7 +144,7 @@ def test_xgboost_missing_value_routes_as_xgboost(task, missing):
     # float64 neighbours of the missing value that round to it in float32 are missing too.
     X_test[:40, 2] = [missing, -missing, np.nextafter(missing, 1.0), float(np.float32(missing)), np.nan] * 8
     X_test[40:60, 0] = np.nextafter(np.float32(missing), np.float32(1.0))  # a different float32: not missing
-    shrunk = shrink(model, method="none")
+    shrunk = pickle.loads(pickle.dumps(shrink(model, method="none")))  # the route is saved with the model
     if task == "reg":
         np.testing.assert_allclose(shrunk.predict(X_test), model.predict(X_test), rtol=0, atol=2e-5)
     else:
@@ -232,3 +232,18 @@ def test_other_adapters_route_edge_values_as_their_library(name):
         X_test = np.repeat(X[:10], len(values), axis=0)
         X_test[:, j] = np.tile(values, 10)
         np.testing.assert_allclose(shrunk.predict(X_test), model.predict(X_test), rtol=0, atol=tol * np.std(y))
+
+
+def test_restored_route_with_out_of_range_features_is_refused():
+    from shrinktree._integrity import DIGEST_KEY
+    from shrinktree.exceptions import ModelIntegrityError
+    from shrinktree.posthoc.adapters_lightgbm import LightGBMRouting
+
+    X, y = _lightgbm_data("reg")
+    model = lgb.LGBMRegressor(n_estimators=5, zero_as_missing=True, verbose=-1).fit(X, y, categorical_feature=[2])
+    shrunk = shrink(model, method="none")
+    state = shrunk.__getstate__()
+    state.pop(DIGEST_KEY)  # past the digest: the structural check must still refuse it
+    state["_parsed"].route = LightGBMRouting(np.array([7], dtype=np.int64), 32, [0])
+    with pytest.raises(ModelIntegrityError, match="cat_features"):
+        type(shrunk).__new__(type(shrunk)).__setstate__(state)

@@ -185,6 +185,16 @@ class LightGBMRouting:
         self.n_codes = int(n_codes)
         self.zero_as_nan = np.asarray(zero_as_nan, dtype=np.int64)
 
+    def validate(self, n_features: int) -> None:
+        """Check a restored route: feature indices in range, a non-negative number of codes."""
+        for name in ("cat_features", "zero_as_nan"):
+            columns = getattr(self, name)
+            if not isinstance(columns, np.ndarray) or columns.ndim != 1 or columns.dtype.kind not in "iu" \
+                    or (len(columns) and (columns.min() < 0 or columns.max() >= n_features)):
+                raise ValueError(f"The route's {name} are not feature indices of a {n_features}-feature model.")
+        if type(self.n_codes) is not int or self.n_codes < 0:
+            raise ValueError("The route's number of categorical codes is invalid.")
+
     def __call__(self, X: np.ndarray) -> np.ndarray:
         X = np.array(X, dtype=np.float64, copy=True)
         X[(X >= -K_ZERO_THRESHOLD) & (X <= K_ZERO_THRESHOLD)] = 0.0

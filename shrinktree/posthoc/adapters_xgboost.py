@@ -55,6 +55,11 @@ class XGBoostMissing:
     def __init__(self, missing: float):
         self.missing = float(np.float32(missing))
 
+    def validate(self, n_features: int) -> None:
+        """Check a restored route: the missing value is a float."""
+        if type(self.missing) is not float:
+            raise ValueError("The route's missing value is not a number.")
+
     def __call__(self, X: np.ndarray) -> np.ndarray:
         X = np.array(X, dtype=np.float64, copy=True)
         X[X == self.missing] = np.nan

@@ -82,8 +82,8 @@ class _ShrunkModel(BaseEstimator):
         parsed = self._parsed
         return [
             self.n_features_in_, getattr(self, "classes_", None), parsed.tree_output, parsed.n_outputs,
-            parsed.init, parsed.aggregate, parsed.link, parsed.float32_input, parsed.cat_features,
-            parsed.cat_limit, [[getattr(tree, f.name) for f in fields(tree)] for tree in self.trees_],
+            parsed.init, parsed.aggregate, parsed.link, parsed.float32_input, parsed.integers_as_float32,
+            _route_state(parsed.route), [[getattr(tree, f.name) for f in fields(tree)] for tree in self.trees_],
         ]
 
     def __reduce__(self):
@@ -125,10 +125,8 @@ class _ShrunkModel(BaseEstimator):
         if output.dtype.kind not in "iu" or output.shape != (len(trees),) or np.any(output < -1) \
                 or np.any(output >= n_outputs):
             raise ModelIntegrityError("The restored model's tree-to-output map is out of range.")
-        cat = parsed.cat_features
-        if cat is not None and len(cat) and (np.asarray(cat).dtype.kind not in "iu" or np.min(cat) < 0
-                                             or np.max(cat) >= self.n_features_in_):
-            raise ModelIntegrityError("The restored model's categorical feature indices are out of range.")
+        if parsed.route is not None:
+            parsed.route.validate(self.n_features_in_)
         if np.shape(parsed.init) != (n_outputs,):
             raise ModelIntegrityError("The restored model's initial prediction has the wrong shape.")
         for tree, column in zip(trees, output):
@@ -155,6 +153,11 @@ class _ShrunkModel(BaseEstimator):
         """Raw prediction (before the link) of shape (n_rows, n_outputs)."""
         X = self._check_X(X)
         return raw_predict(self._parsed, self._get_forest(), X)
+
+
+def _route_state(route) -> list | None:
+    """An input route's class and attributes, for the digest (its repr would name its address)."""
+    return None if route is None else [type(route).__name__, sorted(vars(route).items())]
 
 
 def raw_predict(parsed: ParsedModel, forest: FlatForest, X: np.ndarray) -> np.ndarray:
