@@ -9,6 +9,7 @@ importances agree between those refits, and fit time.
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
 import sys
 import time
@@ -81,6 +82,8 @@ def _bench(args: argparse.Namespace) -> int:
     from .bench.models import MODELS
     from .bench.report import error_name, format_result
 
+    if args.output:
+        _check_output_path(Path(args.output), "results")
     models = None
     if args.models:
         models = [name.strip() for item in args.models for name in item.split(",") if name.strip()]
@@ -157,15 +160,13 @@ def _fit(args: argparse.Namespace) -> int:
     if len(X) < 2:
         raise CliError(f"{args.csv} has {len(X)} row(s) with a target value: too few to fit a model.")
     out = Path(args.out)
-    if out.parent and not out.parent.exists():
-        raise CliError(f"The output folder {out.parent} does not exist.")
+    _check_output_path(out, "model")
     cls = ShrinkBoostClassifier if task == "classification" else ShrinkBoostRegressor
     target = y.astype(str).to_numpy() if task == "classification" and y.dtype == object else y.to_numpy()
     model = cls(shrinkage=args.shrinkage, random_state=args.seed).fit(matrix, target)
     payload = {"format": MODEL_FORMAT, "version": MODEL_FORMAT_VERSION, "model": model, "encoder": encoder,
                "target": args.target, "task": task}
-    with open(out, "wb") as handle:
-        pickle.dump(payload, handle)
+    _write_file_atomically(out, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
     categorical = categorical_columns(X)
     print(f"fitted {cls.__name__} (shrinkage={args.shrinkage!r}) on {len(X):,} rows x {X.shape[1]} features "
           f"to predict {args.target!r} ({task}; {model.n_iter_} iterations)")
@@ -181,6 +182,8 @@ def _load_model(path: str) -> dict:
     path = Path(path)
     if not path.exists():
         raise CliError(f"Model file not found: {path}")
+    if path.is_dir():
+        raise CliError(f"{path} is a directory, not a model file.")
     try:
         with open(path, "rb") as handle:
             payload = pickle.load(handle)
@@ -198,6 +201,8 @@ def _load_model(path: str) -> dict:
 def _predict(args: argparse.Namespace) -> int:
     from .bench.tabular import read_csv
 
+    if args.out:
+        _check_output_path(Path(args.out), "predictions")
     payload = _load_model(args.model)
     frame = read_csv(args.csv)
     matrix = payload["encoder"].transform(frame)
@@ -215,11 +220,57 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_csv(frame: pd.DataFrame, path: str) -> None:
-    path = Path(path)
-    if path.parent and not path.parent.exists():
+def _check_output_path(path: Path, what: str) -> None:
+    """Fail early, in one line, when ``path`` cannot name a file to write.
+
+    Parameters
+    ----------
+    path : Path
+        The file to be written.
+    what : str
+        What the file holds, for the message ("model", "predictions", ...).
+
+    Raises
+    ------
+    CliError
+        When ``path`` is a directory, or its parent is missing or not a directory.
+    """
+    if path.is_dir():
+        raise CliError(f"{path} is a directory; give the name of the {what} file to write in it.")
+    if not path.parent.exists():
         raise CliError(f"The output folder {path.parent} does not exist.")
-    frame.to_csv(path, index=False)
+    if not path.parent.is_dir():
+        raise CliError(f"{path.parent} is not a folder, so {path} cannot be written.")
+
+
+def _write_file_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file next to ``path``, then rename it to ``path``.
+
+    An interrupted or failed write never leaves a truncated file under the final name.
+
+    Raises
+    ------
+    CliError
+        When ``path`` cannot name a file (see :func:`_check_output_path`) or the file cannot be
+        written (no permission, disk full, ...).
+    """
+    _check_output_path(path, "output")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        try:
+            with open(temporary, "xb") as stream:
+                stream.write(data)
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise CliError(f"Could not write {path}: {exc.strerror or exc}") from exc
+
+
+def _write_csv(frame: pd.DataFrame, path: str) -> None:
+    """Write ``frame`` as CSV (no index) to ``path`` via :func:`_write_file_atomically`."""
+    _write_file_atomically(Path(path), frame.to_csv(index=False).encode("utf-8"))
 
 
 # -- argument parsing --------------------------------------------------------------------------
@@ -293,13 +344,34 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {"bench": _bench, "fit": _fit, "predict": _predict}
 
 
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so that flushing it at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout has no file descriptor (e.g. captured in tests)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 success, 1 bad input, 2 bad usage)."""
+    """Run the command line.
+
+    Returns
+    -------
+    int
+        The exit status: 0 success; 1 bad input, or standard output closed early (e.g. piped into
+        ``head``: the command stops quietly); 2 bad usage.
+    """
     from .bench.tabular import DataError
 
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows up here rather than at interpreter exit
+        return status
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
     except (CliError, DataError) as exc:
         print(f"shrinktree {args.command}: error: {exc}", file=sys.stderr)
         return 1

@@ -1,15 +1,20 @@
 """The shrinktree command line: bench, fit and predict, including their error paths."""
 
 import io
+import os
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import shrinktree
 from shrinktree.cli import ProgressLine, main
+
+REPO = Path(shrinktree.__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -41,6 +46,19 @@ def _run(argv, capsys):
     code = main(argv)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def _cli(argv, **kwargs):
+    """Run ``python -m shrinktree`` in a fresh process on this checkout."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "shrinktree", *argv], capture_output=True, text=True, env=env,
+                          timeout=300, **kwargs)
+
+
+def _one_error_line(err, command):
+    """The error output is exactly one line, prefixed with the command."""
+    assert "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith(f"shrinktree {command}: error: "), err
 
 
 # -- bench --------------------------------------------------------------------------------------
@@ -211,6 +229,59 @@ def test_predict_errors(capsys, tmp_path):
     for argv, message in cases:
         code, _, err = _run(["predict", *argv], capsys)
         assert code == 1 and message in err, (argv, err)
+
+
+def test_directories_and_non_folders_as_paths_are_one_line_errors(capsys, tmp_path):
+    train = tmp_path / "train.csv"
+    _write_regression_csv(train, n=60)
+    model = tmp_path / "m.pkl"
+    assert main(["fit", "--csv", str(train), "--target", "price", "--out", str(model)]) == 0
+    capsys.readouterr()
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    a_file = tmp_path / "plain.txt"
+    a_file.write_text("not a folder")
+    cases = [
+        (["fit", "--csv", str(train), "--target", "price", "--out", str(folder)], "is a directory"),
+        (["fit", "--csv", str(train), "--target", "price", "--out", str(a_file / "m.pkl")], "is not a folder"),
+        (["predict", "--model", str(folder), "--csv", str(train)], "is a directory"),
+        (["predict", "--model", str(model), "--csv", str(train), "--out", str(folder)], "is a directory"),
+        (["predict", "--model", str(model), "--csv", str(train), "--out", str(a_file / "p.csv")],
+         "is not a folder"),
+        (["bench", "--output", str(folder), *FAST_BENCH], "is a directory"),  # refused before the bench runs
+    ]
+    for argv, message in cases:
+        code, _, err = _run(argv, capsys)
+        assert code == 1 and message in err, (argv, err)
+        _one_error_line(err, argv[0])
+    assert list(folder.iterdir()) == []
+
+
+def test_directory_as_out_in_a_fresh_process(tmp_path):
+    train = tmp_path / "train.csv"
+    _write_regression_csv(train, n=60)
+    done = _cli(["fit", "--csv", str(train), "--target", "price", "--out", str(tmp_path)])
+    assert done.returncode == 1
+    _one_error_line(done.stderr, "fit")
+
+
+def test_predict_into_a_pipe_closed_early_exits_quietly_with_status_1(capsys, tmp_path):
+    train = tmp_path / "train.csv"
+    _write_regression_csv(train, n=60)
+    model = tmp_path / "m.pkl"
+    assert main(["fit", "--csv", str(train), "--target", "price", "--out", str(model)]) == 0
+    many = tmp_path / "many.csv"
+    _write_regression_csv(many, n=40_000)  # far more output than a pipe buffers
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    reader = subprocess.Popen([sys.executable, "-m", "shrinktree", "predict", "--model", str(model), "--csv",
+                               str(many)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    first = reader.stdout.readline()  # like `| head -n 1`
+    reader.stdout.close()
+    err = reader.stderr.read()
+    reader.stderr.close()
+    assert reader.wait(timeout=300) == 1
+    assert first == b"prediction\n"
+    assert err == b""
 
 
 # -- plumbing -----------------------------------------------------------------------------------
