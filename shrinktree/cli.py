@@ -15,11 +15,15 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 DEFAULT_DATASET = "diabetes"
 MODEL_FORMAT = "shrinktree-cli-model"
 MODEL_FORMAT_VERSION = 1
+TASK_HELP = ("default 'auto': classification for a true/false or two-valued target, or a non-numeric one with few "
+             "distinct labels; regression for other numeric targets; an error (naming the values) for a target "
+             "that is numbers except for a few tokens such as '?', or has too many labels to be classes")
 
 
 class CliError(Exception):
@@ -148,7 +152,7 @@ def _change(ours: float, theirs: float) -> str:
 
 # -- fit / predict -----------------------------------------------------------------------------
 def _fit(args: argparse.Namespace) -> int:
-    from .bench.tabular import CategoryEncoder, categorical_columns, infer_task, read_csv, split_target
+    from .bench.tabular import CategoryEncoder, categorical_columns, class_labels, infer_task, read_csv, split_target
     from .boosting import ShrinkBoostClassifier, ShrinkBoostRegressor
 
     frame = read_csv(args.csv)
@@ -162,7 +166,7 @@ def _fit(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_output_path(out, "model")
     cls = ShrinkBoostClassifier if task == "classification" else ShrinkBoostRegressor
-    target = y.astype(str).to_numpy() if task == "classification" and y.dtype == object else y.to_numpy()
+    target = class_labels(y) if task == "classification" else y.to_numpy(dtype=np.float64)
     model = cls(shrinkage=args.shrinkage, random_state=args.seed).fit(matrix, target)
     payload = {"format": MODEL_FORMAT, "version": MODEL_FORMAT_VERSION, "model": model, "encoder": encoder,
                "target": args.target, "task": task}
@@ -310,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "scikit-learn; the R datasets need the 'bench' extra)")
     source.add_argument("--csv", metavar="FILE", help="your own CSV file (use with --target)")
     bench.add_argument("--target", metavar="COL", help="column of --csv to predict")
-    bench.add_argument("--task", choices=TASK_CHOICES, default="auto", help="task of --csv (default: inferred)")
+    bench.add_argument("--task", choices=TASK_CHOICES, default="auto", help="task of --csv; " + TASK_HELP)
     bench.add_argument("--models", nargs="+", metavar="NAME",
                        help=f"models to compare (default: all installed): {', '.join(MODELS)}")
     bench.add_argument("--quick", action="store_true",
@@ -329,8 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--csv", metavar="FILE", required=True, help="training data")
     fit.add_argument("--target", metavar="COL", required=True, help="column to predict")
     fit.add_argument("--out", metavar="MODEL", required=True, help="where to save the model")
-    fit.add_argument("--task", choices=TASK_CHOICES, default="auto",
-                     help="default: classification for a non-numeric or two-valued target, else regression")
+    fit.add_argument("--task", choices=TASK_CHOICES, default="auto", help=TASK_HELP)
     fit.add_argument("--shrinkage", choices=("eb", "none"), default="eb", help="node pooling (default 'eb')")
     fit.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 

@@ -175,6 +175,57 @@ def test_fit_predict_classification_with_text_labels(capsys, tmp_path):
     assert accuracy > 0.85
 
 
+def test_infer_task_only_infers_classification_from_a_categorical_target():
+    from shrinktree.bench.tabular import DataError, infer_task, max_inferred_classes
+
+    numbers = [f"{v:.3f}" for v in np.linspace(0, 10, 600)]
+    stray = pd.Series([*numbers[:300], "?", *numbers[300:]], name="score")
+    with pytest.raises(DataError, match=r"'score' is numeric except for 1 of 601 rows: '\?' \(1 row\).*--task"):
+        infer_task(stray)
+    with pytest.raises(DataError, match=r"'\?' \(1 row\)"):
+        infer_task(stray, "regression")
+    assert infer_task(stray, "classification") == "classification"  # asked for explicitly
+    ids = pd.Series([f"user{i}" for i in range(500)], name="user")
+    with pytest.raises(DataError, match=r"500 distinct non-numeric values in 500 rows.*--task classification"):
+        infer_task(ids)
+    assert infer_task(pd.Series(["a", "b", "c"] * 10)) == "classification"
+    assert infer_task(pd.Series([0.5, 1.5, 0.5])) == "classification"
+    assert infer_task(pd.Series([True, False])) == "classification"
+    assert infer_task(pd.Series([1, 2, 3, 4])) == "regression"
+    assert max_inferred_classes(3) == 2 and max_inferred_classes(100) == 20 and max_inferred_classes(10**6) == 100
+
+
+def test_fit_on_a_numeric_target_with_a_stray_token_names_the_token(capsys, tmp_path):
+    path = tmp_path / "scores.csv"
+    frame = _write_regression_csv(path, n=200)
+    frame["price"] = frame["price"].round(4).astype(str)
+    frame.loc[17, "price"] = "?"
+    frame.to_csv(path, index=False)
+    code, out, err = _run(["fit", "--csv", str(path), "--target", "price", "--out", str(tmp_path / "m.pkl")],
+                          capsys)
+    assert code == 1, out
+    assert "'price' is numeric except for 1 of 200 rows: '?' (1 row)" in err and "--task" in err
+    _one_error_line(err, "fit")
+    assert not (tmp_path / "m.pkl").exists()
+
+
+def test_fit_predict_two_valued_float_target_is_binary_with_labels_kept(capsys, tmp_path):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=200)
+    frame = pd.DataFrame({"x": x, "dose": np.where(x > 0, 1.5, 0.5)})
+    path, model = tmp_path / "dose.csv", tmp_path / "m.pkl"
+    frame.to_csv(path, index=False)
+    code, out, err = _run(["fit", "--csv", str(path), "--target", "dose", "--out", str(model)], capsys)
+    assert code == 0, err
+    assert "ShrinkBoostClassifier" in out and "(classification;" in out
+    code, out, err = _run(["predict", "--model", str(model), "--csv", str(path)], capsys)
+    assert code == 0, err
+    predictions = pd.read_csv(io.StringIO(out))
+    assert list(predictions.columns) == ["prediction", "proba_0.5", "proba_1.5"]
+    assert set(predictions["prediction"]) == {0.5, 1.5}
+    assert np.mean(predictions["prediction"] == frame["dose"]) > 0.95
+
+
 def test_fit_errors(capsys, tmp_path):
     good = tmp_path / "good.csv"
     _write_regression_csv(good, n=50)

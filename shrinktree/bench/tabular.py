@@ -81,28 +81,125 @@ def split_target(frame: pd.DataFrame, target: str, source: str = "the CSV") -> t
     return X, y[keep].reset_index(drop=True)
 
 
+MAX_INFERRED_CLASSES = 100
+"""``auto`` never infers more classes than this: more distinct labels are ids or numbers, not classes."""
+ROWS_PER_INFERRED_CLASS = 5
+"""``auto`` infers classification only with at least this many rows per distinct label on average."""
+
+
 def infer_task(y: pd.Series, task: str = "auto") -> str:
     """``"regression"`` or ``"classification"``.
 
-    ``auto`` treats non-numeric, boolean and two-valued targets as classification and every other
-    numeric target as regression.
+    ``auto`` infers classification only from a target that looks categorical: boolean, numeric
+    with exactly two values (labels kept as given, e.g. 0.5 and 1.5), or non-numeric with few
+    distinct labels (at most :data:`MAX_INFERRED_CLASSES`, and at least
+    :data:`ROWS_PER_INFERRED_CLASS` rows per label on average).  Other numeric targets are
+    regression.  A non-numeric target that is mostly numbers (e.g. a stray ``?``), or has too many
+    distinct labels, is an error naming what is wrong: pass ``task`` explicitly to decide.
+
+    Parameters
+    ----------
+    y : pandas.Series
+        The target without missing values; its name is used in messages.
+    task : {"auto", "regression", "classification"}
+
+    Raises
+    ------
+    DataError
+        When the target does not fit the task, or ``auto`` cannot tell the task.
     """
     if task not in TASK_CHOICES:
         raise DataError(f"Unknown task {task!r}; choose one of {', '.join(TASK_CHOICES)}.")
-    numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+    label = _target_label(y)
     if task == "regression":
-        if not numeric:
-            raise DataError("A regression target must be numeric; this one has non-numeric values.")
+        _check_numeric_target(y, label)
         return task
+    n_labels = y.nunique()
     if task == "classification":
-        if y.nunique() < 2:
-            raise DataError("A classification target needs at least two classes.")
+        if n_labels < 2:
+            raise DataError(f"A classification target needs at least two classes; the {label} has one.")
         return task
-    if not numeric or y.nunique() == 2:
-        if y.nunique() < 2:
-            raise DataError("The target has a single value: nothing to learn.")
+    if n_labels < 2:
+        raise DataError(f"The {label} has a single value: nothing to learn.")
+    if pd.api.types.is_bool_dtype(y):
         return "classification"
-    return "regression"
+    if pd.api.types.is_numeric_dtype(y):
+        return "classification" if n_labels == 2 else "regression"
+    _check_not_mostly_numeric(y, label)
+    limit = max_inferred_classes(len(y))
+    if n_labels > limit:
+        raise DataError(f"The {label} has {n_labels:,} distinct non-numeric values in {len(y):,} rows: too many "
+                        f"to infer classification (at most {limit:,} classes for this many rows). Pass --task "
+                        "classification to fit one class per value.")
+    return "classification"
+
+
+def max_inferred_classes(n_rows: int) -> int:
+    """The most distinct labels ``auto`` reads as classes in a target of ``n_rows`` rows (at least 2)."""
+    return max(2, min(MAX_INFERRED_CLASSES, n_rows // ROWS_PER_INFERRED_CLASS))
+
+
+def _target_label(y: pd.Series) -> str:
+    return f"target {y.name!r}" if y.name is not None else "target"
+
+
+def _non_numbers(y: pd.Series) -> pd.Series:
+    """The values of ``y`` that are neither numbers nor missing, with their row counts (most frequent first)."""
+    if pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y):
+        return pd.Series(dtype=np.int64)
+    numbers = pd.to_numeric(y.astype(object), errors="coerce")
+    return y[numbers.isna() & y.notna()].astype(str).value_counts()
+
+
+def _describe_tokens(counts: pd.Series, limit: int = 5) -> str:
+    shown = ", ".join(f"{token!r} ({count:,} row{'s' if count > 1 else ''})"
+                      for token, count in counts.iloc[:limit].items())
+    return shown + (f" and {len(counts) - limit:,} more" if len(counts) > limit else "")
+
+
+def _check_numeric_target(y: pd.Series, label: str) -> None:
+    if pd.api.types.is_bool_dtype(y):
+        raise DataError(f"A regression target must be numeric; the {label} holds true/false values "
+                        "(use --task classification).")
+    bad = _non_numbers(y)
+    if len(bad):
+        raise DataError(f"A regression target must be numeric; the {label} holds values that are not numbers: "
+                        f"{_describe_tokens(bad)}. Leave such cells empty (rows with a missing target are "
+                        "dropped).")
+
+
+def _check_not_mostly_numeric(y: pd.Series, label: str) -> None:
+    """Refuse to guess for a text target that is mostly numbers: a stray token is likelier than classes."""
+    bad = _non_numbers(y)
+    n_bad = int(bad.sum())
+    if 0 < n_bad <= len(y) / 2:
+        raise DataError(f"The {label} is numeric except for {n_bad:,} of {len(y):,} rows: "
+                        f"{_describe_tokens(bad)}. Leave those cells empty for regression (rows with a missing "
+                        "target are dropped), or pass --task classification to treat every value as a class.")
+
+
+def class_labels(y: pd.Series) -> np.ndarray:
+    """Class labels for a classifier, kept as given.
+
+    Text and booleans stay as they are, whole numbers become integers (a float column that only
+    holds 0.0 and 1.0 gives the labels 0 and 1), and other numbers become their text (``0.5``
+    and ``1.5`` stay ``"0.5"`` and ``"1.5"``; scikit-learn refuses fractional float labels).
+
+    Parameters
+    ----------
+    y : pandas.Series
+        The target without missing values.
+
+    Returns
+    -------
+    ndarray of shape (n_rows,)
+    """
+    if pd.api.types.is_bool_dtype(y) or not pd.api.types.is_numeric_dtype(y):
+        return y.to_numpy(dtype=object)
+    values = y.to_numpy(dtype=np.float64)
+    if np.all(values == np.round(values)) and np.all(np.abs(values) < 2.0**53):
+        return values.astype(np.int64)
+    return y.astype(str).to_numpy(dtype=object)
 
 
 def categorical_columns(X: pd.DataFrame) -> list[str]:
