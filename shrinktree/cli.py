@@ -9,10 +9,12 @@ importances agree between those refits, and fit time.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import pickle
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,7 @@ import pandas as pd
 
 DEFAULT_DATASET = "diabetes"
 MODEL_FORMAT = "shrinktree-cli-model"
-MODEL_FORMAT_VERSION = 1
+MODEL_FORMAT_VERSION = 2
 TASK_HELP = ("default 'auto': classification for a true/false or two-valued target, or a non-numeric one with few "
              "distinct labels; regression for other numeric targets; an error (naming the values) for a target "
              "that is numbers except for a few tokens such as '?', or has too many labels to be classes")
@@ -151,38 +153,104 @@ def _change(ours: float, theirs: float) -> str:
 
 
 # -- fit / predict -----------------------------------------------------------------------------
-def _fit(args: argparse.Namespace) -> int:
-    from .bench.tabular import CategoryEncoder, categorical_columns, class_labels, infer_task, read_csv, split_target
-    from .boosting import ShrinkBoostClassifier, ShrinkBoostRegressor
+@dataclass
+class SavedModel:
+    """What ``shrinktree fit`` saves: the fitted estimator and how to build its input from a CSV file.
 
-    frame = read_csv(args.csv)
-    n_read = len(frame)
-    X, y = split_target(frame, args.target, source=str(args.csv))
-    task = infer_task(y, args.task)
-    encoder = CategoryEncoder()
-    matrix = encoder.fit_transform(X)
-    if len(X) < 2:
-        raise CliError(f"{args.csv} has {len(X)} row(s) with a target value: too few to fit a model.")
+    Attributes
+    ----------
+    model : ShrinkBoostRegressor or ShrinkBoostClassifier
+    task : {"regression", "classification"}
+    target : str
+        The column the model predicts.
+    schema : shrinktree.bench.tabular.FeatureSchema
+        Feature columns and the fit-time levels of the categorical ones.
+    """
+
+    model: object
+    task: str
+    target: str
+    schema: object
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from .bench.tabular import FeatureSchema, infer_task, split_target
+
     out = Path(args.out)
     _check_output_path(out, "model")
-    cls = ShrinkBoostClassifier if task == "classification" else ShrinkBoostRegressor
-    target = class_labels(y) if task == "classification" else y.to_numpy(dtype=np.float64)
-    model = cls(shrinkage=args.shrinkage, random_state=args.seed).fit(matrix, target)
-    payload = {"format": MODEL_FORMAT, "version": MODEL_FORMAT_VERSION, "model": model, "encoder": encoder,
-               "target": args.target, "task": task}
-    _write_file_atomically(out, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
-    categorical = categorical_columns(X)
-    print(f"fitted {cls.__name__} (shrinkage={args.shrinkage!r}) on {len(X):,} rows x {X.shape[1]} features "
-          f"to predict {args.target!r} ({task}; {model.n_iter_} iterations)")
-    if n_read > len(X):
-        print(f"note: dropped {n_read - len(X):,} row(s) with a missing target")
-    print("categorical columns (ordinal-encoded, unseen levels -> missing): "
-          + (", ".join(map(str, categorical)) if categorical else "none"))
+    parameters = _model_parameters(args)
+    frame = _read_training_csv(args.csv)
+    X, y = split_target(frame, args.target, source=str(args.csv))
+    if args.target in (args.categorical or ()):
+        raise CliError(f"--categorical names the target {args.target!r}; list feature columns only.")
+    task = infer_task(y, args.task)
+    if len(X) < 2:
+        raise CliError(f"{args.csv} has {len(X)} row(s) with a target value: too few to fit a model.")
+    schema = FeatureSchema.learn(X, args.categorical or ())
+    model = _fit_model(task, schema.frame(X), y, parameters, args.threads)
+    _save_model(SavedModel(model, task, args.target, schema), out)
+    _report_fit(model, task, args.target, schema, n_rows=len(X), n_dropped=len(frame) - len(X))
     print(f"model saved to {out}")
     return 0
 
 
-def _load_model(path: str) -> dict:
+def _read_training_csv(path: str) -> pd.DataFrame:
+    """Read the training CSV with its non-numeric columns as text exactly as written, as ``predict`` reads them."""
+    from .bench.tabular import categorical_columns, read_csv
+
+    frame = read_csv(path)
+    text = categorical_columns(frame)
+    return read_csv(path, text_columns=text) if text else frame
+
+
+def _fit_model(task: str, features: pd.DataFrame, y: pd.Series, parameters: dict, threads: int):
+    """Fit the booster for ``task`` on the prepared features (categories as pandas ``category`` columns)."""
+    from .bench.stability import thread_limit
+    from .bench.tabular import class_labels
+    from .boosting import ShrinkBoostClassifier, ShrinkBoostRegressor
+
+    if task == "classification":
+        cls, target = ShrinkBoostClassifier, class_labels(y)
+    else:
+        cls, target = ShrinkBoostRegressor, pd.to_numeric(y).to_numpy(dtype=np.float64)
+    with thread_limit(threads or None):
+        return cls(categorical_features="from_dtype", **parameters).fit(features, target)
+
+
+def _report_fit(model, task: str, target: str, schema, n_rows: int, n_dropped: int) -> None:
+    """Print what was fitted: estimator, settings that differ from the defaults, rows dropped, categories."""
+    defaults = {**type(model)().get_params(), **_CLI_DEFAULTS}
+    changed = {name: value for name, value in model.get_params().items()
+               if name in _MODEL_OPTION_NAMES and value != defaults[name]}
+    print(f"fitted {type(model).__name__} (shrinkage={model.shrinkage!r}) on {n_rows:,} rows x "
+          f"{model.n_features_in_:,} features to predict {target!r} ({task}; {model.n_iter_} iterations)")
+    if changed:
+        print("settings: " + ", ".join(f"{name}={value!r}" for name, value in changed.items()))
+    if n_dropped:
+        print(f"note: dropped {n_dropped:,} row(s) with a missing target")
+    described = [f"{column} ({len(levels):,} levels{', integer-coded' if column in schema.integer_coded else ''})"
+                 for column, levels in schema.categories.items()]
+    print("categorical columns (pooled categorical splits; levels unseen at fit follow each split's default "
+          "side, like missing values): " + (", ".join(described) if described else "none"))
+
+
+def _save_model(saved: SavedModel, path: Path) -> None:
+    payload = {"format": MODEL_FORMAT, "version": MODEL_FORMAT_VERSION, "model": saved.model, "task": saved.task,
+               "target": saved.target, "columns": saved.schema.columns, "categories": saved.schema.categories,
+               "integer_coded": saved.schema.integer_coded}
+    _write_file_atomically(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def load_model(path: str | Path) -> SavedModel:
+    """Read a model file written by ``shrinktree fit``.
+
+    Raises
+    ------
+    CliError
+        When the file is missing, a directory, or not a valid shrinktree model file.
+    """
+    from .bench.tabular import FeatureSchema
+
     path = Path(path)
     if not path.exists():
         raise CliError(f"Model file not found: {path}")
@@ -199,7 +267,8 @@ def _load_model(path: str) -> dict:
     if payload.get("version") != MODEL_FORMAT_VERSION:
         raise CliError(f"{path} was saved in model format {payload.get('version')}; this shrinktree reads "
                        f"format {MODEL_FORMAT_VERSION}. Refit it with 'shrinktree fit'.")
-    return payload
+    schema = FeatureSchema(payload["columns"], payload["categories"], payload["integer_coded"])
+    return SavedModel(payload["model"], payload["task"], payload["target"], schema)
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -207,21 +276,25 @@ def _predict(args: argparse.Namespace) -> int:
 
     if args.out:
         _check_output_path(Path(args.out), "predictions")
-    payload = _load_model(args.model)
-    frame = read_csv(args.csv)
-    matrix = payload["encoder"].transform(frame)
-    model = payload["model"]
-    out = pd.DataFrame({"prediction": model.predict(matrix)})
-    if payload["task"] == "classification":
-        proba = model.predict_proba(matrix)
-        for j, label in enumerate(model.classes_):
-            out[f"proba_{label}"] = proba[:, j]
+    saved = load_model(args.model)
+    features = saved.schema.frame(read_csv(args.csv, text_columns=saved.schema.text_columns))
+    out = _predictions(saved, features)
     if args.out:
         _write_csv(out, args.out)
         print(f"wrote {len(out):,} predictions to {args.out}", file=sys.stderr)
     else:
         out.to_csv(sys.stdout, index=False)
     return 0
+
+
+def _predictions(saved: SavedModel, features: pd.DataFrame) -> pd.DataFrame:
+    """A ``prediction`` column, plus ``proba_<class>`` columns for classification."""
+    out = pd.DataFrame({"prediction": saved.model.predict(features)})
+    if saved.task == "classification":
+        proba = saved.model.predict_proba(features)
+        for j, label in enumerate(saved.model.classes_):
+            out[f"proba_{label}"] = proba[:, j]
+    return out
 
 
 def _check_output_path(path: Path, what: str) -> None:
@@ -278,21 +351,127 @@ def _write_csv(frame: pd.DataFrame, path: str) -> None:
 
 
 # -- argument parsing --------------------------------------------------------------------------
-def _integer_at_least(low: int, kind: str):
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (with a pointer to ``--help``) and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _integer_in(low: int, high: int | None = None, kind: str | None = None):
+    """An argparse type: an integer in ``[low, high]``."""
+    wanted = kind or (f"an integer >= {low}" if high is None else f"an integer from {low} to {high}")
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind} integer, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected a {kind} integer, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
         return value
 
     return parse
 
 
-_positive_int = _integer_at_least(1, "positive")
-_non_negative_int = _integer_at_least(0, "non-negative")
+def _number_in(low: float, high: float | None = None, low_open: bool = False, high_open: bool = False):
+    """An argparse type: a finite number in the interval from ``low`` to ``high`` (open or closed ends)."""
+    if high is None:
+        wanted = f"a number {'>' if low_open else '>='} {low:g}"
+    else:
+        wanted = f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+        outside = (not math.isfinite(value) or value < low or (low_open and value == low)
+                   or (high is not None and (value > high or (high_open and value == high))))
+        if outside:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _integer_in(1, kind="a positive integer")
+_non_negative_int = _integer_in(0, kind="a non-negative integer")
+
+# The estimator settings ``shrinktree fit`` exposes: flag, estimator parameter, argparse keywords, help, and
+# LightGBM's name for the same setting (None: none).  Defaults are the estimator's, except as in _CLI_DEFAULTS.
+_MODEL_OPTIONS = (
+    ("--shrinkage", "shrinkage", {"choices": ("eb", "hs", "none")},
+     "node pooling: 'eb' estimates the pooling strength of every tree from the data, 'hs' uses the fixed "
+     "--shrinkage-strength, 'none' is plain boosting", None),
+    ("--shrinkage-strength", "shrinkage_strength", {"type": _number_in(0), "metavar": "LAMBDA"},
+     "pooling strength for --shrinkage hs (required with it)", None),
+    ("--n-estimators", "n_estimators", {"type": _integer_in(1), "metavar": "N"},
+     "boosting iterations", "num_iterations"),
+    ("--learning-rate", "learning_rate", {"type": _number_in(0, low_open=True), "metavar": "RATE"},
+     "step size", "learning_rate"),
+    ("--max-leaf-nodes", "max_leaf_nodes", {"type": _integer_in(2), "metavar": "N"},
+     "leaves per tree", "num_leaves"),
+    ("--max-depth", "max_depth", {"type": _integer_in(1), "metavar": "N"},
+     "depth limit of a tree; no limit by default", "max_depth"),
+    ("--min-samples-leaf", "min_samples_leaf", {"type": _integer_in(1), "metavar": "N"},
+     "fewest rows in a leaf", "min_data_in_leaf"),
+    ("--l2-regularization", "l2_regularization", {"type": _number_in(0), "metavar": "L2"},
+     "L2 penalty on leaf values", "lambda_l2"),
+    ("--max-bins", "max_bins", {"type": _integer_in(2, 255), "metavar": "N"},
+     "histogram bins per numeric feature, at most 255", "max_bin"),
+    ("--subsample", "subsample", {"type": _number_in(0, 1, low_open=True), "metavar": "FRACTION"},
+     "fraction of rows drawn for each iteration", "bagging_fraction"),
+    ("--colsample", "colsample", {"type": _number_in(0, 1, low_open=True), "metavar": "FRACTION"},
+     "fraction of features each iteration may split on", "feature_fraction"),
+    ("--early-stopping", "early_stopping", {"choices": ("auto", "on", "off")},
+     "stop when the loss on held-out rows stops improving; 'auto' is on above 10,000 rows unless "
+     "--shrinkage is eb", None),
+    ("--validation-fraction", "validation_fraction",
+     {"type": _number_in(0, 1, low_open=True, high_open=True), "metavar": "FRACTION"},
+     "rows held out for early stopping", None),
+    ("--n-iter-no-change", "n_iter_no_change", {"type": _integer_in(1), "metavar": "N"},
+     "iterations without improvement before early stopping stops", "early_stopping_round"),
+    ("--random-state", "random_state", {"type": _integer_in(0, 2**32 - 1), "metavar": "SEED"},
+     "random seed", "seed"),
+)
+_MODEL_OPTION_NAMES = tuple(option[1] for option in _MODEL_OPTIONS)
+_CLI_DEFAULTS = {"random_state": 0}  # reproducible by default
+_EARLY_STOPPING = {"auto": "auto", "on": True, "off": False}
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Add the estimator settings of :data:`_MODEL_OPTIONS` to the ``fit`` parser, defaults from the estimator."""
+    from .boosting import ShrinkBoostRegressor
+
+    defaults = {**ShrinkBoostRegressor().get_params(), **_CLI_DEFAULTS}
+    group = parser.add_argument_group("model settings (LightGBM's name in brackets)")
+    for flag, name, keywords, text, lightgbm in _MODEL_OPTIONS:
+        default = defaults[name]
+        if name == "early_stopping":
+            default = next(key for key, value in _EARLY_STOPPING.items() if value is default)
+        flags = (flag, "--seed") if name == "random_state" else (flag,)
+        text += "" if default is None else f" (default {default})"
+        text += "" if lightgbm is None else f" [{lightgbm}]"
+        group.add_argument(*flags, dest=name, default=default, help=text, **keywords)
+
+
+def _model_parameters(args: argparse.Namespace) -> dict:
+    """The estimator keyword arguments given by the ``fit`` options.
+
+    Raises
+    ------
+    CliError
+        When --shrinkage and --shrinkage-strength do not go together.
+    """
+    parameters = {name: getattr(args, name) for name in _MODEL_OPTION_NAMES}
+    parameters["early_stopping"] = _EARLY_STOPPING[parameters["early_stopping"]]
+    hs = parameters["shrinkage"] == "hs"
+    if hs and parameters["shrinkage_strength"] is None:
+        raise CliError("--shrinkage hs needs --shrinkage-strength LAMBDA (its fixed pooling strength).")
+    if not hs and parameters["shrinkage_strength"] is not None:
+        raise CliError("--shrinkage-strength is only used with --shrinkage hs.")
+    return parameters
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -300,7 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .bench.models import MODELS
     from .bench.tabular import TASK_CHOICES
 
-    parser = argparse.ArgumentParser(prog="shrinktree", description=__doc__,
+    parser = _Parser(prog="shrinktree", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -329,13 +508,21 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--output", metavar="FILE", help="also write the result table to this CSV file")
     bench.add_argument("--no-progress", action="store_true", help="do not show the progress line")
 
-    fit = sub.add_parser("fit", help="fit a shrinktree model on a CSV file")
+    fit = sub.add_parser("fit", help="fit a shrinktree model on a CSV file",
+                         description="Fit ShrinkBoostRegressor or ShrinkBoostClassifier on a CSV file and save it "
+                                     "for 'shrinktree predict'. Text and true/false columns (and the --categorical "
+                                     "ones) are categorical: each level is pooled toward its node, and levels "
+                                     "unseen at fit follow each split's learned default side, like missing values.")
     fit.add_argument("--csv", metavar="FILE", required=True, help="training data")
-    fit.add_argument("--target", metavar="COL", required=True, help="column to predict")
+    fit.add_argument("--target", metavar="COL", required=True, help="column to predict (rows missing it are dropped)")
     fit.add_argument("--out", metavar="MODEL", required=True, help="where to save the model")
     fit.add_argument("--task", choices=TASK_CHOICES, default="auto", help=TASK_HELP)
-    fit.add_argument("--shrinkage", choices=("eb", "none"), default="eb", help="node pooling (default 'eb')")
-    fit.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    fit.add_argument("--categorical", nargs="+", metavar="COL",
+                     help="numeric columns holding integer category codes (ids) to treat as categorical; text and "
+                          "true/false columns are categorical already [categorical_feature]")
+    fit.add_argument("--threads", type=_non_negative_int, default=0, metavar="N",
+                     help="threads for fitting (default 0: all cores) [num_threads]")
+    _add_model_options(fit)
 
     predict = sub.add_parser("predict", help="apply a model saved by 'shrinktree fit' to a CSV file")
     predict.add_argument("--model", metavar="MODEL", required=True, help="file written by 'shrinktree fit'")

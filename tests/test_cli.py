@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 import shrinktree
-from shrinktree.cli import ProgressLine, main
+from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor
+from shrinktree.cli import ProgressLine, load_model, main
 
 REPO = Path(shrinktree.__file__).resolve().parents[1]
 
@@ -131,7 +132,8 @@ def test_fit_predict_round_trip_regression(capsys, tmp_path):
     code, out, err = _run(["fit", "--csv", str(train_path), "--target", "price", "--out", str(model_path)], capsys)
     assert code == 0, err
     assert "ShrinkBoostRegressor" in out and "400 rows x 3 features" in out and "(regression;" in out
-    assert "categorical columns (ordinal-encoded, unseen levels -> missing): city" in out
+    assert "categorical columns (pooled categorical splits; levels unseen at fit follow each split's default side, " \
+           "like missing values): city (4 levels)" in out
     new = pd.DataFrame({"noise": [0.0, 0.0, 0.0], "size": [0.0, 0.0, 0.0], "city": ["north", "south", "mars"],
                         "unused": [1, 2, 3]})
     new_path, pred_path = tmp_path / "new.csv", tmp_path / "pred.csv"
@@ -142,16 +144,181 @@ def test_fit_predict_round_trip_regression(capsys, tmp_path):
     predictions = pd.read_csv(pred_path)["prediction"].to_numpy()
     assert predictions.shape == (3,) and np.all(np.isfinite(predictions))
     assert predictions[0] > 1.0 and predictions[1] < -1.0  # north +2, south -2
-    assert abs(predictions[2]) < 2.0  # an unseen city is treated as missing
+    assert abs(predictions[2]) < 2.0  # an unseen city follows each split's default side
     # Predicting the training file itself (target column ignored) agrees with the saved model.
     code, out, _ = _run(["predict", "--model", str(model_path), "--csv", str(train_path)], capsys)
     assert code == 0
     from_stdout = pd.read_csv(io.StringIO(out))["prediction"].to_numpy()
-    with open(model_path, "rb") as handle:
-        payload = pickle.load(handle)
-    direct = payload["model"].predict(payload["encoder"].transform(train))
+    saved = load_model(model_path)
+    direct = saved.model.predict(saved.schema.frame(train))
     np.testing.assert_allclose(from_stdout, direct, rtol=1e-6)
     assert np.corrcoef(from_stdout, train["price"])[0, 1] > 0.9
+
+
+SMALL_FIT = ["--n-estimators", "40", "--learning-rate", "0.2", "--max-leaf-nodes", "8", "--min-samples-leaf", "5",
+             "--random-state", "3"]
+SMALL_FIT_PARAMETERS = {"n_estimators": 40, "learning_rate": 0.2, "max_leaf_nodes": 8, "min_samples_leaf": 5,
+                        "random_state": 3}
+
+
+def _write_grouped_csv(path, n=1500, seed=0):
+    """A text id (``city``, 40 levels, some missing) and an integer id (``shop``, 60 levels) with real effects."""
+    rng = np.random.default_rng(seed)
+    city = rng.choice([f"c{i}" for i in range(40)], n).astype(object)
+    shop = rng.integers(0, 60, n)
+    city_effect = dict(zip([f"c{i}" for i in range(40)], rng.normal(size=40)))
+    x = rng.normal(size=n)
+    y = pd.Series(city).map(city_effect).to_numpy() + (shop % 7) * 0.3 + x + 0.5 * rng.normal(size=n)
+    city[::37] = np.nan
+    frame = pd.DataFrame({"city": city, "shop": shop, "x": x, "y": y})
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def _with_categories(frame, columns=("city", "shop")):
+    frame = frame.copy()
+    for column in columns:
+        frame[column] = frame[column].astype("category")
+    return frame
+
+
+def test_cli_model_equals_the_python_estimator_on_category_columns(capsys, tmp_path):
+    train, model = tmp_path / "train.csv", tmp_path / "m.pkl"
+    _write_grouped_csv(train)
+    code, out, err = _run(["fit", "--csv", str(train), "--target", "y", "--out", str(model), "--categorical", "shop",
+                           *SMALL_FIT], capsys)
+    assert code == 0, err
+    assert "city (40 levels), shop (60 levels, integer-coded)" in out
+    assert "settings: learning_rate=0.2, max_leaf_nodes=8, min_samples_leaf=5, n_estimators=40, random_state=3" in out
+    frame = pd.read_csv(train)
+    reference = ShrinkBoostRegressor(**SMALL_FIT_PARAMETERS).fit(_with_categories(frame.drop(columns="y")),
+                                                                 frame["y"])
+    saved = load_model(model)
+    assert saved.model.is_categorical_.tolist() == [True, True, False]
+    assert saved.model.n_iter_ == reference.n_iter_ == 40
+    new = pd.DataFrame({"city": ["c1", "mars", None, "c2", "c3"], "shop": [1, 999, 3, 4, None],
+                        "x": [0.1, 0.2, 0.3, 0.4, 0.5]})
+    for path, rows in ((train, frame.drop(columns="y")), (tmp_path / "new.csv", new)):
+        rows.to_csv(path, index=False)
+        code, out, err = _run(["predict", "--model", str(model), "--csv", str(path)], capsys)
+        assert code == 0, err
+        from_cli = pd.read_csv(io.StringIO(out))["prediction"].to_numpy()
+        np.testing.assert_allclose(from_cli, reference.predict(_with_categories(rows)), rtol=0, atol=1e-12)
+
+
+def test_cli_classifier_equals_the_python_estimator_on_category_columns(capsys, tmp_path):
+    train, model = tmp_path / "train.csv", tmp_path / "m.pkl"
+    frame = _write_grouped_csv(train, n=600, seed=1)
+    frame["label"] = np.where(frame.pop("y") > 0.5, "high", "low")
+    frame.to_csv(train, index=False)
+    code, _, err = _run(["fit", "--csv", str(train), "--target", "label", "--out", str(model), "--categorical",
+                         "shop", *SMALL_FIT], capsys)
+    assert code == 0, err
+    frame = pd.read_csv(train)
+    reference = ShrinkBoostClassifier(**SMALL_FIT_PARAMETERS).fit(_with_categories(frame.drop(columns="label")),
+                                                                  frame["label"])
+    code, out, err = _run(["predict", "--model", str(model), "--csv", str(train)], capsys)
+    assert code == 0, err
+    from_cli = pd.read_csv(io.StringIO(out))
+    features = _with_categories(frame.drop(columns="label"))
+    np.testing.assert_allclose(from_cli[["proba_high", "proba_low"]], reference.predict_proba(features), atol=1e-12)
+    assert (from_cli["prediction"] == reference.predict(features)).all()
+
+
+def test_unseen_levels_follow_the_default_side_like_missing_values(capsys, tmp_path):
+    train, model = tmp_path / "train.csv", tmp_path / "m.pkl"
+    _write_grouped_csv(train)
+    assert main(["fit", "--csv", str(train), "--target", "y", "--out", str(model), "--categorical", "shop",
+                 *SMALL_FIT]) == 0
+    new = tmp_path / "new.csv"
+    pd.DataFrame({"city": ["mars", None, "c1", "c1"], "shop": [5, 5, 999, None], "x": 0.3}).to_csv(new, index=False)
+    capsys.readouterr()
+    code, out, err = _run(["predict", "--model", str(model), "--csv", str(new)], capsys)
+    assert code == 0, err
+    predictions = pd.read_csv(io.StringIO(out))["prediction"].to_numpy()
+    assert predictions[0] == predictions[1] and predictions[2] == predictions[3]
+
+
+def test_text_columns_are_read_as_written_at_fit_and_predict(capsys, tmp_path):
+    # "007" must stay the level "007" even when the file to predict has only number-like codes
+    # (read as numbers, it would become 7 and an unseen level).
+    rng = np.random.default_rng(5)
+    codes = rng.choice(["007", "012", "A1"], 300)
+    y = pd.Series(codes).map({"007": 3.0, "012": -3.0, "A1": 0.0}).to_numpy() + 0.1 * rng.normal(size=300)
+    train, model, new = tmp_path / "train.csv", tmp_path / "m.pkl", tmp_path / "new.csv"
+    pd.DataFrame({"code": codes, "x": rng.normal(size=300), "y": y}).to_csv(train, index=False)
+    assert main(["fit", "--csv", str(train), "--target", "y", "--out", str(model), *SMALL_FIT]) == 0
+    new.write_text("code,x\n007,0\n012,0\n,0\n")
+    capsys.readouterr()
+    code, out, err = _run(["predict", "--model", str(model), "--csv", str(new)], capsys)
+    assert code == 0, err
+    predictions = pd.read_csv(io.StringIO(out))["prediction"].to_numpy()
+    assert predictions[0] > 2.0 and predictions[1] < -2.0
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--n-estimators", "0", "argument --n-estimators: expected an integer >= 1, got '0'"),
+    ("--n-estimators", "2.5", "argument --n-estimators: expected an integer >= 1, got '2.5'"),
+    ("--learning-rate", "0", "argument --learning-rate: expected a number > 0, got '0'"),
+    ("--learning-rate", "nan", "argument --learning-rate: expected a number > 0, got 'nan'"),
+    ("--max-leaf-nodes", "1", "argument --max-leaf-nodes: expected an integer >= 2, got '1'"),
+    ("--min-samples-leaf", "0", "argument --min-samples-leaf: expected an integer >= 1, got '0'"),
+    ("--max-bins", "256", "argument --max-bins: expected an integer from 2 to 255, got '256'"),
+    ("--subsample", "1.5", "argument --subsample: expected a number in (0, 1], got '1.5'"),
+    ("--validation-fraction", "1", "argument --validation-fraction: expected a number in (0, 1), got '1'"),
+    ("--random-state", "-1", "argument --random-state/--seed: expected an integer from 0 to 4294967295, got '-1'"),
+    ("--shrinkage", "lasso", "argument --shrinkage: invalid choice: 'lasso'"),
+])
+def test_fit_rejects_bad_settings_in_one_line(option, value, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--csv", "x.csv", "--target", "y", "--out", str(tmp_path / "m"), option, value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    _one_error_line(err, "fit")
+
+
+def test_fit_setting_and_categorical_errors(capsys, tmp_path):
+    train = tmp_path / "train.csv"
+    _write_grouped_csv(train, n=200)
+    base = ["fit", "--csv", str(train), "--target", "y", "--out", str(tmp_path / "m.pkl")]
+    cases = [
+        (["--shrinkage", "hs"], "--shrinkage hs needs --shrinkage-strength"),
+        (["--shrinkage-strength", "5"], "--shrinkage-strength is only used with --shrinkage hs"),
+        (["--categorical", "nope"], "--categorical names column(s) that are not features: nope"),
+        (["--categorical", "y"], "--categorical names the target 'y'"),
+        (["--categorical", "x"], "Column 'x' holds integer category codes (--categorical) but has the value"),
+    ]
+    for extra, message in cases:
+        code, _, err = _run([*base, *extra], capsys)
+        assert code == 1 and message in err, (extra, err)
+        _one_error_line(err, "fit")
+    code, out, err = _run([*base, "--shrinkage", "hs", "--shrinkage-strength", "5", "--categorical", "city",
+                           "--n-estimators", "5"], capsys)
+    assert code == 0, err
+    assert "shrinkage='hs'" in out and "city (" in out and "integer-coded" not in out
+
+
+def test_fit_help_describes_every_setting_with_the_estimator_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    defaults = ShrinkBoostRegressor().get_params()
+    for flag, name, lightgbm in [("--n-estimators", "n_estimators", "num_iterations"),
+                                 ("--learning-rate", "learning_rate", "learning_rate"),
+                                 ("--max-leaf-nodes", "max_leaf_nodes", "num_leaves"),
+                                 ("--min-samples-leaf", "min_samples_leaf", "min_data_in_leaf"),
+                                 ("--l2-regularization", "l2_regularization", "lambda_l2"),
+                                 ("--max-bins", "max_bins", "max_bin"),
+                                 ("--subsample", "subsample", "bagging_fraction"),
+                                 ("--colsample", "colsample", "feature_fraction"),
+                                 ("--n-iter-no-change", "n_iter_no_change", "early_stopping_round")]:
+        assert flag in text
+        assert f"(default {defaults[name]}) [{lightgbm}]" in text, flag
+    for flag in ("--categorical COL", "--shrinkage {eb,hs,none}", "--shrinkage-strength LAMBDA", "--max-depth",
+                 "--early-stopping {auto,on,off}", "--validation-fraction", "--random-state SEED, --seed SEED",
+                 "--threads N"):
+        assert flag in text
 
 
 def test_fit_predict_classification_with_text_labels(capsys, tmp_path):

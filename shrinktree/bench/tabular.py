@@ -1,4 +1,5 @@
-"""Reading a user's CSV: clear errors, categorical detection, task inference and a saved ordinal encoding."""
+"""Reading a user's CSV: clear errors, categorical detection, task inference, and the feature schema
+(columns and category levels) that ``shrinktree fit`` saves and ``shrinktree predict`` re-applies."""
 
 from __future__ import annotations
 
@@ -16,12 +17,15 @@ class DataError(ValueError):
     """A problem with the user's data or file, reported as a message rather than a traceback."""
 
 
-def read_csv(path: str | Path) -> pd.DataFrame:
+def read_csv(path: str | Path, text_columns=()) -> pd.DataFrame:
     """Read a CSV file, turning every way it can fail into a :class:`DataError` with a clear message.
 
     Parameters
     ----------
     path : str or Path
+    text_columns : iterable of str, default=()
+        Columns to read as text exactly as written (no number or true/false parsing; empty cells
+        and the usual missing-value markers are still missing).  Names the file lacks are ignored.
 
     Returns
     -------
@@ -34,7 +38,7 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     if path.is_dir():
         raise DataError(f"{path} is a directory, not a CSV file.")
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, dtype={column: str for column in text_columns})
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path} is empty: no header row and no data.") from exc
     except pd.errors.ParserError as exc:
@@ -275,3 +279,124 @@ class CategoryEncoder:
     def fit_transform(self, X: pd.DataFrame) -> np.ndarray:
         """:meth:`fit` then :meth:`transform`."""
         return self.fit(X).transform(X)
+
+
+@dataclass
+class FeatureSchema:
+    """The feature columns a model is fitted on, and the levels of its categorical columns.
+
+    Categorical columns are the text (non-numeric or true/false) columns plus the numeric columns
+    named as integer-coded.  :meth:`frame` turns them into pandas ``category`` columns whose
+    categories are the levels seen at fit, so a level unseen at fit becomes missing and follows each
+    split's learned default side.
+
+    Attributes
+    ----------
+    columns : list of str
+        Feature columns in training order.
+    categories : dict of str to list
+        For each categorical column, its sorted levels seen at fit: text for text columns, ints for
+        integer-coded columns.
+    integer_coded : list of str
+        The categorical columns whose levels are integer codes (the others are text).
+    """
+
+    columns: list[str] = field(default_factory=list)
+    categories: dict[str, list] = field(default_factory=dict)
+    integer_coded: list[str] = field(default_factory=list)
+
+    @classmethod
+    def learn(cls, X: pd.DataFrame, integer_coded=()) -> FeatureSchema:
+        """Record the columns of ``X`` and the levels of its categorical ones.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Training features, text columns read as text (see :func:`read_csv`).
+        integer_coded : iterable of str
+            Numeric columns to treat as categorical (integer ids); text columns named here are text.
+
+        Raises
+        ------
+        DataError
+            When a named column is not in ``X``, or holds values that are not integers.
+        """
+        X = X.rename(columns=str)
+        absent = [c for c in integer_coded if c not in X.columns]
+        if absent:
+            raise DataError(f"--categorical names column(s) that are not features: {', '.join(absent)}.")
+        text = [str(c) for c in categorical_columns(X)]
+        integer = [c for c in dict.fromkeys(integer_coded) if c not in text]
+        categories = {}
+        for column in X.columns:
+            if column in text:
+                categories[column] = sorted(_as_text(X[column]).dropna().unique().tolist())
+            elif column in integer:
+                codes = _integer_codes(X[column], column)
+                categories[column] = sorted(int(v) for v in codes.dropna().unique())
+        return cls(list(X.columns), categories, [c for c in X.columns if c in integer])
+
+    @property
+    def text_columns(self) -> list[str]:
+        """The categorical columns holding text (to be read as text from a CSV)."""
+        return [c for c in self.categories if c not in self.integer_coded]
+
+    def frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The features of ``X`` as the booster takes them: numeric columns as float64, categorical
+        columns as ``category`` with the fit-time levels (other values become missing).
+
+        Raises
+        ------
+        DataError
+            When a fit-time column is missing, or a numeric or integer-coded column holds text.
+        """
+        X = X.rename(columns=str)
+        missing = [c for c in self.columns if c not in X.columns]
+        if missing:
+            raise DataError(f"The data lacks column(s) the model was fitted on: {', '.join(missing)}.")
+        return pd.DataFrame({c: self._column(X[c], c) for c in self.columns}, index=X.index)
+
+    def _column(self, values: pd.Series, name: str):
+        if name not in self.categories:
+            return _numbers(values, name)
+        levels = self.categories[name]
+        if name in self.integer_coded:
+            values = _integer_codes(values, name)
+            dtype = pd.CategoricalDtype(pd.Index(levels, dtype=np.int64))
+        else:
+            values = _as_text(values)
+            dtype = pd.CategoricalDtype(pd.Index(levels, dtype=object))
+        return pd.Categorical(values.where(values.isin(levels)), dtype=dtype)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """The non-missing values as text (a text column read as text is unchanged)."""
+    return values.astype(object).where(values.isna(), values.astype(str))
+
+
+def _numbers(values: pd.Series, name: str) -> pd.Series:
+    """A numeric column as float64; text that is not a number is an error naming an example."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return values.astype(np.float64)
+    numbers = pd.to_numeric(values.astype(object), errors="coerce")
+    bad = numbers.isna() & values.notna()
+    if bad.any():
+        raise DataError(f"Column {name!r} was numeric in training but holds {values[bad].iloc[0]!r}.")
+    return numbers.astype(np.float64)
+
+
+def _integer_codes(values: pd.Series, name: str) -> pd.Series:
+    """An integer-coded categorical column as float64 codes (NaN when missing).
+
+    Raises
+    ------
+    DataError
+        When a value is text or a number that is not an integer.
+    """
+    numbers = pd.to_numeric(values.astype(object), errors="coerce").astype(np.float64)
+    whole = (numbers == np.round(numbers)) & (numbers.abs() < 2.0**53)
+    bad = values.notna() & ~whole
+    if bad.any():
+        raise DataError(f"Column {name!r} holds integer category codes (--categorical) but has the value "
+                        f"{values[bad].iloc[0]!r}; give text categories without --categorical.")
+    return numbers
