@@ -9,6 +9,8 @@ importances agree between those refits, and fit time.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
 import math
 import os
 import pickle
@@ -234,41 +236,155 @@ def _report_fit(model, task: str, target: str, schema, n_rows: int, n_dropped: i
           "side, like missing values): " + (", ".join(described) if described else "none"))
 
 
+# A model file is a pickle of an envelope of plain data, {"format", "version", "sha256", "content"}, whose
+# "content" is the pickle of {"model", "task", "target", "columns", "categories", "integer_coded"} and
+# "sha256" its SHA-256 digest.  The envelope is read with no Python classes allowed, and the content is
+# unpickled only when its digest matches, so a truncated or damaged file is refused before any object
+# is rebuilt from it.  (A checksum is no defence against a file crafted on purpose: load only model
+# files you trust.)
+_ENVELOPE_KEYS = {"format", "version", "sha256", "content"}
+_CONTENT_KEYS = {"model", "task", "target", "columns", "categories", "integer_coded"}
+_LOAD_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, AttributeError, IndexError,
+                MemoryError, ImportError, OverflowError, RecursionError)
+
+
+class InvalidModelFile(ValueError):
+    """Why a file is not a valid shrinktree model file (the reason completes the sentence "... file: ")."""
+
+
+class _EnvelopeUnpickler(pickle.Unpickler):
+    """Unpickles plain data only (dict, str, int, bytes, ...): any class or function is refused."""
+
+    def find_class(self, module: str, name: str):
+        raise InvalidModelFile(f"it refers to {module}.{name} outside its checksummed content (a model saved by "
+                               "an older shrinktree must be refitted with 'shrinktree fit')")
+
+
 def _save_model(saved: SavedModel, path: Path) -> None:
-    payload = {"format": MODEL_FORMAT, "version": MODEL_FORMAT_VERSION, "model": saved.model, "task": saved.task,
-               "target": saved.target, "columns": saved.schema.columns, "categories": saved.schema.categories,
-               "integer_coded": saved.schema.integer_coded}
-    _write_file_atomically(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+    """Write ``saved`` as a model file (see the format note above) to ``path``, atomically."""
+    content = pickle.dumps({"model": saved.model, "task": saved.task, "target": saved.target,
+                            "columns": saved.schema.columns, "categories": saved.schema.categories,
+                            "integer_coded": saved.schema.integer_coded}, protocol=pickle.HIGHEST_PROTOCOL)
+    envelope = {"format": MODEL_FORMAT, "version": MODEL_FORMAT_VERSION,
+                "sha256": hashlib.sha256(content).hexdigest(), "content": content}
+    _write_file_atomically(path, pickle.dumps(envelope, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def load_model(path: str | Path) -> SavedModel:
-    """Read a model file written by ``shrinktree fit``.
+    """Read a model file written by ``shrinktree fit``, checking every part of it.
 
     Raises
     ------
     CliError
-        When the file is missing, a directory, or not a valid shrinktree model file.
+        When the file is missing or a directory, cannot be read, or is not a valid shrinktree model
+        file: damaged or truncated, another kind of file, another model format, or content of the
+        wrong keys or types.
     """
-    from .bench.tabular import FeatureSchema
-
     path = Path(path)
     if not path.exists():
         raise CliError(f"Model file not found: {path}")
     if path.is_dir():
         raise CliError(f"{path} is a directory, not a model file.")
     try:
-        with open(path, "rb") as handle:
-            payload = pickle.load(handle)
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError,
-            ValueError) as exc:
-        raise CliError(f"{path} is not a model saved by 'shrinktree fit' ({type(exc).__name__}).") from exc
-    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
-        raise CliError(f"{path} is not a model saved by 'shrinktree fit'.")
-    if payload.get("version") != MODEL_FORMAT_VERSION:
-        raise CliError(f"{path} was saved in model format {payload.get('version')}; this shrinktree reads "
-                       f"format {MODEL_FORMAT_VERSION}. Refit it with 'shrinktree fit'.")
-    schema = FeatureSchema(payload["columns"], payload["categories"], payload["integer_coded"])
-    return SavedModel(payload["model"], payload["task"], payload["target"], schema)
+        data = path.read_bytes()
+    except (OSError, MemoryError) as exc:
+        raise CliError(f"Could not read {path}: {getattr(exc, 'strerror', None) or 'too large'}") from exc
+    try:
+        content = _envelope_content(_EnvelopeUnpickler(io.BytesIO(data)).load())
+        return _saved_model(pickle.loads(content))
+    except _LOAD_ERRORS as exc:
+        raise CliError(f"{path} is not a valid shrinktree model file: {_load_failure(exc)}") from exc
+
+
+def _load_failure(exc: BaseException) -> str:
+    """One line saying why loading failed."""
+    if isinstance(exc, InvalidModelFile):
+        return str(exc)
+    detail = " ".join(str(exc).split())[:200]
+    return f"it cannot be unpickled ({type(exc).__name__}{': ' + detail if detail else ''})"
+
+
+def _envelope_content(envelope) -> bytes:
+    """The checksummed content of a model file's envelope, after checking the envelope's keys and types."""
+    if not isinstance(envelope, dict) or envelope.get("format") != MODEL_FORMAT:
+        raise InvalidModelFile("it is not a model saved by 'shrinktree fit'")
+    version = envelope.get("version")
+    if type(version) is not int:
+        raise InvalidModelFile(f"its model format version is {version!r}, not a number")
+    if version != MODEL_FORMAT_VERSION:
+        raise InvalidModelFile(f"it declares model format {version}, and this shrinktree reads format "
+                               f"{MODEL_FORMAT_VERSION} (refit the model with 'shrinktree fit')")
+    _check_keys(envelope, _ENVELOPE_KEYS, "its header")
+    digest, content = envelope["sha256"], envelope["content"]
+    if not isinstance(digest, str) or not isinstance(content, bytes):
+        raise InvalidModelFile("its header has a checksum or content of the wrong type")
+    if hashlib.sha256(content).hexdigest() != digest:
+        raise InvalidModelFile("its content does not match its checksum (the file is damaged or truncated)")
+    return content
+
+
+def _check_keys(mapping, expected: set, where: str) -> None:
+    if not isinstance(mapping, dict):
+        raise InvalidModelFile(f"{where} is of type {type(mapping).__name__}, not a dict")
+    missing, extra = sorted(expected - set(mapping)), sorted(map(repr, set(mapping) - expected))
+    problems = ([f"lacks {', '.join(missing)}"] if missing else []) + ([f"has unexpected keys {', '.join(extra)}"]
+                                                                       if extra else [])
+    if problems:
+        raise InvalidModelFile(f"{where} {' and '.join(problems)}")
+
+
+def _saved_model(payload) -> SavedModel:
+    """Check the unpickled content of a model file key by key and type by type."""
+    _check_keys(payload, _CONTENT_KEYS, "its content")
+    task, target = payload["task"], payload["target"]
+    if task not in ("regression", "classification"):
+        raise InvalidModelFile(f"its task is {task!r}, not 'regression' or 'classification'")
+    if not isinstance(target, str):
+        raise InvalidModelFile(f"its target column name is of type {type(target).__name__}, not text")
+    schema = _saved_schema(payload["columns"], payload["categories"], payload["integer_coded"])
+    _check_estimator(payload["model"], task, schema)
+    return SavedModel(payload["model"], task, target, schema)
+
+
+def _saved_schema(columns, categories, integer_coded):
+    """A :class:`~shrinktree.bench.tabular.FeatureSchema` from saved parts, each checked."""
+    from .bench.tabular import FeatureSchema
+
+    if not _is_list_of(columns, str) or not columns or len(set(columns)) != len(columns):
+        raise InvalidModelFile("its feature columns are not a non-empty list of distinct names")
+    if not _is_list_of(integer_coded, str) or not set(integer_coded) <= set(columns):
+        raise InvalidModelFile("its integer-coded columns are not a list of its feature columns")
+    if not isinstance(categories, dict) or not set(categories) <= set(columns) \
+            or not set(integer_coded) <= set(categories):
+        raise InvalidModelFile("its categories are not a dict keyed by categorical feature columns")
+    for column, levels in categories.items():
+        kind = int if column in integer_coded else str
+        if not _is_list_of(levels, kind) or len(set(levels)) != len(levels):
+            raise InvalidModelFile(f"the levels of column {column!r} are not a list of distinct "
+                                   f"{'integers' if kind is int else 'texts'}")
+    return FeatureSchema(list(columns), dict(categories), list(integer_coded))
+
+
+def _is_list_of(values, kind: type) -> bool:
+    return isinstance(values, list) and all(type(value) is kind for value in values)
+
+
+def _check_estimator(model, task: str, schema) -> None:
+    """The saved estimator is a fitted shrinktree booster for ``task`` on the schema's columns."""
+    from .boosting import ShrinkBoostClassifier, ShrinkBoostRegressor
+
+    expected = ShrinkBoostClassifier if task == "classification" else ShrinkBoostRegressor
+    if type(model) is not expected:
+        raise InvalidModelFile(f"its model is a {type(model).__name__}, not a {expected.__name__}")
+    if not hasattr(model, "_trees") or (task == "classification" and not hasattr(model, "classes_")):
+        raise InvalidModelFile(f"its {expected.__name__} is not fitted")
+    names = getattr(model, "feature_names_in_", None)
+    if names is None or [str(name) for name in names] != schema.columns:
+        raise InvalidModelFile("its model was fitted on other columns than the ones it lists")
+    categorical = np.asarray(getattr(model, "is_categorical_", ()), dtype=bool)
+    if categorical.shape != (len(schema.columns),) \
+            or {c for c, flag in zip(schema.columns, categorical) if flag} != set(schema.categories):
+        raise InvalidModelFile("its model's categorical features differ from the categories it lists")
 
 
 def _predict(args: argparse.Namespace) -> int:

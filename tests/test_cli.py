@@ -1,6 +1,9 @@
 """The shrinktree command line: bench, fit and predict, including their error paths."""
 
+import hashlib
 import io
+import json
+import operator
 import os
 import pickle
 import subprocess
@@ -13,7 +16,7 @@ import pytest
 
 import shrinktree
 from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor
-from shrinktree.cli import ProgressLine, load_model, main
+from shrinktree.cli import MODEL_FORMAT, MODEL_FORMAT_VERSION, ProgressLine, load_model, main
 
 REPO = Path(shrinktree.__file__).resolve().parents[1]
 
@@ -438,8 +441,9 @@ def test_predict_errors(capsys, tmp_path):
     malformed.write_text("city,size,noise\nnorth,1,2\nsouth,1,2,3,4\n")
     cases = [
         (["--model", str(tmp_path / "none.pkl"), "--csv", str(train)], "Model file not found"),
-        (["--model", str(garbage), "--csv", str(train)], "is not a model saved by 'shrinktree fit'"),
-        (["--model", str(foreign), "--csv", str(train)], "is not a model saved by 'shrinktree fit'"),
+        (["--model", str(garbage), "--csv", str(train)], "is not a valid shrinktree model file: it cannot be"),
+        (["--model", str(foreign), "--csv", str(train)],
+         "is not a valid shrinktree model file: it is not a model saved by 'shrinktree fit'"),
         (["--model", str(model), "--csv", str(tmp_path / "none.csv")], "CSV file not found"),
         (["--model", str(model), "--csv", str(lacking)], "lacks column(s) the model was fitted on: noise"),
         (["--model", str(model), "--csv", str(malformed)], "is not a well-formed CSV"),
@@ -447,6 +451,160 @@ def test_predict_errors(capsys, tmp_path):
     for argv, message in cases:
         code, _, err = _run(["predict", *argv], capsys)
         assert code == 1 and message in err, (argv, err)
+
+
+# -- damaged and wrong model files ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    """A small real model file (text and integer-coded categories) and a CSV to predict with it."""
+    folder = tmp_path_factory.mktemp("model")
+    train, model = folder / "train.csv", folder / "model.pkl"
+    _write_grouped_csv(train, n=400)
+    assert main(["fit", "--csv", str(train), "--target", "y", "--out", str(model), "--categorical", "shop",
+                 "--n-estimators", "5"]) == 0
+    return model, train
+
+
+class _RaisesWhenUnpickled:
+    """Unpickling calls ``function(*args)``: stands for an object whose loading fails (e.g. corrupted arrays)."""
+
+    def __init__(self, function, *args):
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return self.function, self.args
+
+
+def _envelope(payload: bytes, **changes) -> bytes:
+    """A model file around ``payload`` with the right checksum; ``changes`` override (None drops) header keys."""
+    header = {"format": MODEL_FORMAT, "version": MODEL_FORMAT_VERSION, "sha256": hashlib.sha256(payload).hexdigest(),
+              "content": payload}
+    header.update(changes)
+    return pickle.dumps({key: value for key, value in header.items() if value is not None})
+
+
+def _content_of(model_path) -> dict:
+    with open(model_path, "rb") as handle:
+        return pickle.loads(pickle.load(handle)["content"])
+
+
+def _with_content(model_path, **changes) -> bytes:
+    """The real model's file with content keys changed (None drops a key), checksum recomputed."""
+    content = _content_of(model_path)
+    content.update(changes)
+    return _envelope(pickle.dumps({key: value for key, value in content.items() if value is not None}))
+
+
+def _bad_model_files(model_path):
+    """(name, file bytes, expected reason) for files that are not valid shrinktree model files."""
+    from sklearn.linear_model import LinearRegression
+
+    real = model_path.read_bytes()
+    saved = _content_of(model_path)
+    flipped = bytearray(real)
+    flipped[len(real) // 2] ^= 0xFF
+    levels = dict(saved["categories"], city=list(range(len(saved["categories"]["city"]))))
+    yield "empty file", b"", "it cannot be unpickled (EOFError"
+    yield "random bytes", bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8)), "it cannot be"
+    yield "truncated", real[: len(real) // 2], "it cannot be unpickled (UnpicklingError: pickle data was truncated)"
+    yield "one byte flipped", bytes(flipped), "its content does not match its checksum"
+    yield "a pickled dict", pickle.dumps({"something": 1}), "it is not a model saved by 'shrinktree fit'"
+    yield "a pickled estimator", pickle.dumps(saved["model"]), "it refers to shrinktree.boosting"
+    yield "model format 1", pickle.dumps({"format": MODEL_FORMAT, "version": 1, "model": saved["model"]}), \
+        "it refers to shrinktree.boosting"
+    yield "version as text", _envelope(b"x", version="2"), "its model format version is '2', not a number"
+    yield "a later version", _envelope(b"x", version=MODEL_FORMAT_VERSION + 1), "it declares model format"
+    yield "no checksum", _envelope(b"x", sha256=None), "its header lacks sha256"
+    yield "extra header key", _envelope(b"x", extra=1), "its header has unexpected keys 'extra'"
+    yield "content as text", _envelope(b"x", content="text"), "its header has a checksum or content of the wrong type"
+    yield "content not a dict", _envelope(pickle.dumps([1, 2])), "its content is of type list, not a dict"
+    yield "content lacks columns", _with_content(model_path, columns=None), "its content lacks columns"
+    yield "unknown task", _with_content(model_path, task="ranking"), "its task is 'ranking'"
+    yield "target not text", _with_content(model_path, target=5), "its target column name is of type int, not text"
+    yield "columns as text", _with_content(model_path, columns="city"), "feature columns are not a non-empty list"
+    yield "categories as list", _with_content(model_path, categories=["city"]), "its categories are not a dict"
+    yield "levels of the wrong type", _with_content(model_path, categories=levels), \
+        "the levels of column 'city' are not a list of distinct texts"
+    yield "integer-coded not listed", _with_content(model_path, integer_coded="shop"), "integer-coded columns"
+    yield "another estimator", _with_content(model_path, model=LinearRegression()), \
+        "its model is a LinearRegression, not a ShrinkBoostRegressor"
+    yield "classifier for regression", _with_content(model_path, model=ShrinkBoostClassifier()), \
+        "its model is a ShrinkBoostClassifier, not a ShrinkBoostRegressor"
+    yield "unfitted", _with_content(model_path, model=ShrinkBoostRegressor()), "its ShrinkBoostRegressor is not fitted"
+    yield "other columns", _with_content(model_path, columns=["city", "shop", "weight"]), "fitted on other columns"
+    yield "categories differ", _with_content(model_path, categories={"shop": saved["categories"]["shop"]}), \
+        "categorical features differ"
+    for error, function, args in [("ValueError", int, ("corrupted tree arrays",)),
+                                  ("TypeError", int, (None,)),
+                                  ("KeyError", operator.getitem, ({}, "trees")),
+                                  ("IndexError", operator.getitem, ([], 0)),
+                                  ("AttributeError", getattr, (object(), "_trees")),
+                                  ("OverflowError", bytearray, (10**30,)),
+                                  ("MemoryError", bytearray, (2**62,))]:
+        yield f"{error} while unpickling", _with_content(model_path, model=_RaisesWhenUnpickled(function, *args)), \
+            f"it cannot be unpickled ({error}"
+    yield "missing module", _envelope(b"cno_such_module\nthing\n."), "it cannot be unpickled (ModuleNotFoundError"
+
+
+def test_invalid_model_files_are_one_line_errors(model_file, capsys, tmp_path):
+    model, csv = model_file
+    bad = tmp_path / "bad.pkl"
+    for name, data, reason in _bad_model_files(model):
+        bad.write_bytes(data)
+        code, out, err = _run(["predict", "--model", str(bad), "--csv", str(csv)], capsys)
+        assert code == 1 and out == "", name
+        assert f"{bad} is not a valid shrinktree model file: " in err and reason in err, (name, err)
+        _one_error_line(err, "predict")
+
+
+_CORRUPTION_DRIVER = """
+import contextlib, io, json, sys
+from shrinktree.cli import main
+model, csv, damaged = sys.argv[1:4]
+data = open(model, "rb").read()
+cuts = sorted({*range(64), *range(0, len(data), 61), len(data) - 1})
+flips = sorted({*range(64), *range(0, len(data), 11), *range(len(data) - 64, len(data))})
+cases = [("truncated to", n, data[:n]) for n in cuts]
+cases += [("byte flipped at", i, data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]) for i in flips]
+cases.insert(0, ("intact", 0, data))
+results = []
+for kind, where, damaged_data in cases:
+    with open(damaged, "wb") as handle:
+        handle.write(damaged_data)
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = main(["predict", "--model", damaged, "--csv", csv])
+    except BaseException as exc:  # an escaped exception is a failure of the test
+        status = f"{type(exc).__name__}: {exc}"
+    results.append([kind, where, status, out.getvalue(), err.getvalue()])
+print(json.dumps(results))
+"""
+
+
+def test_truncated_and_flipped_model_files_in_a_fresh_process(model_file, tmp_path):
+    model, csv = model_file
+    done = subprocess.run([sys.executable, "-c", _CORRUPTION_DRIVER, str(model), str(csv), str(tmp_path / "d.pkl")],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600)
+    assert done.returncode == 0, f"the loader crashed (status {done.returncode}): {done.stderr[-2000:]}"
+    (_, _, status, intact, _), *results = json.loads(done.stdout)
+    assert status == 0 and intact.startswith("prediction\n")
+    unharmed = 0
+    for kind, where, status, out, err in results:
+        if status == 0:  # a byte pickle does not read (e.g. the frame length): the model is intact
+            assert out == intact and err == "", (kind, where)
+            unharmed += 1
+            continue
+        assert status == 1, (kind, where, status)
+        assert "is not a valid shrinktree model file: " in err, (kind, where, err)
+        _one_error_line(err, "predict")
+    assert len(results) > 2000 and unharmed <= 8
+    for data in (model.read_bytes()[:1000], model.read_bytes()[:-1], b"\x80\x05garbage"):
+        damaged = tmp_path / "cli.pkl"
+        damaged.write_bytes(data)
+        done = _cli(["predict", "--model", str(damaged), "--csv", str(csv)])
+        assert done.returncode == 1 and done.stdout == ""
+        _one_error_line(done.stderr, "predict")
 
 
 def test_directories_and_non_folders_as_paths_are_one_line_errors(capsys, tmp_path):
