@@ -640,7 +640,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="threads for fitting (default 0: all cores) [num_threads]")
     _add_model_options(fit)
 
-    predict = sub.add_parser("predict", help="apply a model saved by 'shrinktree fit' to a CSV file")
+    predict = sub.add_parser("predict", help="apply a model saved by 'shrinktree fit' to a CSV file",
+                             description="Predict the rows of a CSV file with a model saved by 'shrinktree fit'. "
+                                         "Text columns are read as written; a categorical level unseen at fit "
+                                         "follows each split's learned default side, like a missing value. When "
+                                         "standard output is closed early (e.g. '| head'), the command stops "
+                                         "quietly with exit status 1.")
     predict.add_argument("--model", metavar="MODEL", required=True, help="file written by 'shrinktree fit'")
     predict.add_argument("--csv", metavar="FILE", required=True, help="rows to predict (extra columns are ignored)")
     predict.add_argument("--out", metavar="FILE", help="write predictions here instead of standard output")

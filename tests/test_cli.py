@@ -699,6 +699,16 @@ def test_help_lists_the_commands(capsys):
     assert all(command in out for command in ("bench", "fit", "predict"))
 
 
+def test_readme_command_line_examples_parse():
+    from shrinktree.cli import build_parser
+
+    section = (REPO / "README.md").read_text().split("## Command line", 1)[1]
+    examples = [line.split("#")[0].split()[1:] for line in section.splitlines() if line.startswith("shrinktree ")]
+    assert len(examples) >= 5
+    for argv in examples:
+        build_parser().parse_args(argv)  # exits (fails the test) on an option the parser does not know
+
+
 @pytest.mark.slow
 def test_bench_without_arguments_runs_every_installed_model(capsys):
     code, out, err = _run(["bench"], capsys)
