@@ -365,6 +365,21 @@ def test_infer_task_only_infers_classification_from_a_categorical_target():
     assert max_inferred_classes(3) == 2 and max_inferred_classes(100) == 20 and max_inferred_classes(10**6) == 100
 
 
+@pytest.mark.parametrize("y, labels", [
+    (pd.Series([0.5, 1.5, 0.5]), ["0.5", "1.5", "0.5"]),
+    (pd.Series([0.0, 1.0, 1.0]), [0, 1, 1]),
+    (pd.Series([True, False, True]), [True, False, True]),
+    (pd.Series(["ham", "spam", "ham"], dtype="str"), ["ham", "spam", "ham"]),
+])
+def test_class_labels_are_kept_as_given_and_accepted_by_the_classifier(y, labels):
+    from shrinktree.bench.tabular import class_labels
+
+    converted = class_labels(y)
+    assert converted.tolist() == labels
+    model = ShrinkBoostClassifier(n_estimators=2, min_samples_leaf=1).fit(np.arange(3.0).reshape(-1, 1), converted)
+    assert sorted(model.classes_.tolist()) == sorted(set(labels))
+
+
 def test_fit_on_a_numeric_target_with_a_stray_token_names_the_token(capsys, tmp_path):
     path = tmp_path / "scores.csv"
     frame = _write_regression_csv(path, n=200)

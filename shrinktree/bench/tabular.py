@@ -97,9 +97,10 @@ def infer_task(y: pd.Series, task: str = "auto") -> str:
     ``auto`` infers classification only from a target that looks categorical: boolean, numeric
     with exactly two values (labels kept as given, e.g. 0.5 and 1.5), or non-numeric with few
     distinct labels (at most :data:`MAX_INFERRED_CLASSES`, and at least
-    :data:`ROWS_PER_INFERRED_CLASS` rows per label on average).  Other numeric targets are
-    regression.  A non-numeric target that is mostly numbers (e.g. a stray ``?``), or has too many
-    distinct labels, is an error naming what is wrong: pass ``task`` explicitly to decide.
+    :data:`ROWS_PER_INFERRED_CLASS` rows per label on average; two labels always qualify).  Other
+    numeric targets are regression.  A non-numeric target that is mostly numbers (numbers in at
+    least half of the rows, e.g. with a stray ``?``), or has too many distinct labels, is an error
+    naming what is wrong: pass ``task`` explicitly to decide.
 
     Parameters
     ----------
@@ -198,7 +199,9 @@ def class_labels(y: pd.Series) -> np.ndarray:
     -------
     ndarray of shape (n_rows,)
     """
-    if pd.api.types.is_bool_dtype(y) or not pd.api.types.is_numeric_dtype(y):
+    if pd.api.types.is_bool_dtype(y):
+        return y.to_numpy(dtype=bool)
+    if not pd.api.types.is_numeric_dtype(y):
         return y.to_numpy(dtype=object)
     values = y.to_numpy(dtype=np.float64)
     if np.all(values == np.round(values)) and np.all(np.abs(values) < 2.0**53):
