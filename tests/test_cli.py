@@ -290,7 +290,7 @@ def test_fit_setting_and_categorical_errors(capsys, tmp_path):
         (["--shrinkage-strength", "5"], "--shrinkage-strength is only used with --shrinkage hs"),
         (["--categorical", "nope"], "--categorical names column(s) that are not features: nope"),
         (["--categorical", "y"], "--categorical names the target 'y'"),
-        (["--categorical", "x"], "Column 'x' holds integer category codes (--categorical) but has the value"),
+        (["--categorical", "x"], "Column 'x' is categorical with integer codes (--categorical) but holds"),
     ]
     for extra, message in cases:
         code, _, err = _run([*base, *extra], capsys)
@@ -559,6 +559,20 @@ def _bad_model_files(model_path):
         yield f"{error} while unpickling", _with_content(model_path, model=_RaisesWhenUnpickled(function, *args)), \
             f"it cannot be unpickled ({error}"
     yield "missing module", _envelope(b"cno_such_module\nthing\n."), "it cannot be unpickled (ModuleNotFoundError"
+
+
+def test_predict_refuses_text_in_numeric_and_integer_coded_columns(model_file, capsys, tmp_path):
+    model, _ = model_file
+    for row, message in [("c1,abc,1", "Column 'shop' is categorical with integer codes (--categorical) but holds "
+                                      "'abc', which is not an integer."),
+                         ("c1,2.5,1", "Column 'shop' is categorical with integer codes (--categorical) but holds "
+                                      "2.5, which is not an integer."),
+                         ("c1,3,big", "Column 'x' was numeric in training but holds 'big'.")]:
+        path = tmp_path / "rows.csv"
+        path.write_text(f"city,shop,x\n{row}\n")
+        code, out, err = _run(["predict", "--model", str(model), "--csv", str(path)], capsys)
+        assert code == 1 and out == "" and message in err, (row, err)
+        _one_error_line(err, "predict")
 
 
 def test_invalid_model_files_are_one_line_errors(model_file, capsys, tmp_path):

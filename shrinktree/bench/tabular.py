@@ -400,6 +400,8 @@ def _integer_codes(values: pd.Series, name: str) -> pd.Series:
     whole = (numbers == np.round(numbers)) & (numbers.abs() < 2.0**53)
     bad = values.notna() & ~whole
     if bad.any():
-        raise DataError(f"Column {name!r} holds integer category codes (--categorical) but has the value "
-                        f"{values[bad].iloc[0]!r}; give text categories without --categorical.")
+        example = values[bad].iloc[0]
+        example = example.item() if isinstance(example, np.generic) else example
+        raise DataError(f"Column {name!r} is categorical with integer codes (--categorical) but holds "
+                        f"{example!r}, which is not an integer.")
     return numbers
