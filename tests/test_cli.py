@@ -524,9 +524,9 @@ def _bad_model_files(model_path):
     yield "truncated", real[: len(real) // 2], "it cannot be unpickled (UnpicklingError: pickle data was truncated)"
     yield "one byte flipped", bytes(flipped), "its content does not match its checksum"
     yield "a pickled dict", pickle.dumps({"something": 1}), "it is not a model saved by 'shrinktree fit'"
-    yield "a pickled estimator", pickle.dumps(saved["model"]), "it refers to shrinktree.boosting"
+    yield "a pickled estimator", pickle.dumps(saved["model"]), "it refers to shrinktree."
     yield "model format 1", pickle.dumps({"format": MODEL_FORMAT, "version": 1, "model": saved["model"]}), \
-        "it refers to shrinktree.boosting"
+        "it refers to shrinktree."
     yield "version as text", _envelope(b"x", version="2"), "its model format version is '2', not a number"
     yield "a later version", _envelope(b"x", version=MODEL_FORMAT_VERSION + 1), "it declares model format"
     yield "no checksum", _envelope(b"x", sha256=None), "its header lacks sha256"
@@ -592,7 +592,7 @@ from shrinktree.cli import main
 model, csv, damaged = sys.argv[1:4]
 data = open(model, "rb").read()
 cuts = sorted({*range(64), *range(0, len(data), 61), len(data) - 1})
-flips = sorted({*range(64), *range(0, len(data), 11), *range(len(data) - 64, len(data))})
+flips = sorted({*range(64), *range(0, len(data), 7), *range(len(data) - 64, len(data))})
 cases = [("truncated to", n, data[:n]) for n in cuts]
 cases += [("byte flipped at", i, data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]) for i in flips]
 cases.insert(0, ("intact", 0, data))

@@ -226,65 +226,6 @@ def as_categories(X: pd.DataFrame) -> pd.DataFrame:
 
 
 @dataclass
-class CategoryEncoder:
-    """Ordinal encoding of categorical columns, learned on training data and re-applied to new data.
-
-    Attributes
-    ----------
-    columns : list of str
-        Feature columns in training order.
-    levels : dict
-        For each categorical column, its levels in code order; levels unseen in training become NaN.
-    """
-
-    columns: list[str] = field(default_factory=list)
-    levels: dict[str, list[str]] = field(default_factory=dict)
-
-    def fit(self, X: pd.DataFrame) -> CategoryEncoder:
-        """Record the feature columns and the levels of the categorical ones."""
-        self.columns = [str(c) for c in X.columns]
-        self.levels = {}
-        for column in categorical_columns(X):
-            values = X[column].dropna().astype(str)
-            self.levels[str(column)] = sorted(values.unique().tolist())
-        return self
-
-    def transform(self, X: pd.DataFrame) -> np.ndarray:
-        """Float matrix in training column order: categories as codes, unseen levels and missing as NaN.
-
-        Raises
-        ------
-        DataError
-            When a training column is missing, or a numeric column holds non-numeric text.
-        """
-        X = X.rename(columns=str)
-        missing = [c for c in self.columns if c not in X.columns]
-        if missing:
-            raise DataError(f"The data lacks column(s) the model was fitted on: {', '.join(missing)}.")
-        out = np.empty((len(X), len(self.columns)))
-        for j, column in enumerate(self.columns):
-            values = X[column]
-            if column in self.levels:
-                lookup = {level: float(code) for code, level in enumerate(self.levels[column])}
-                out[:, j] = values.astype(str).map(lookup).where(values.notna()).to_numpy(dtype=np.float64,
-                                                                                            na_value=np.nan)
-            else:
-                if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(values):
-                    numeric = pd.to_numeric(values.astype(object), errors="coerce")
-                    bad = numeric.isna() & values.notna()
-                    if bad.any():
-                        example = values[bad].iloc[0]
-                        raise DataError(f"Column {column!r} was numeric in training but holds {example!r}.")
-                    values = numeric
-                out[:, j] = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        return out
-
-    def fit_transform(self, X: pd.DataFrame) -> np.ndarray:
-        """:meth:`fit` then :meth:`transform`."""
-        return self.fit(X).transform(X)
-
-
-@dataclass
 class FeatureSchema:
     """The feature columns a model is fitted on, and the levels of its categorical columns.
 
