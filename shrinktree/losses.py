@@ -152,9 +152,9 @@ def _newton_baseline(loss: Loss, y, weight, offset, steps: int = 20) -> np.ndarr
         if not total_h > 0:
             break
         step = -float(np.sum(g)) / total_h
+        if value != 0.0 and abs(step) < 1e-12 * max(1.0, abs(value)):
+            break  # converged: a last step of rounding noise is not taken
         value += step
-        if abs(step) < 1e-12 * max(1.0, abs(value)):
-            break
     return np.array([value])
 
 

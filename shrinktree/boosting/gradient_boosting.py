@@ -425,7 +425,8 @@ class _BaseShrinkBoost(BaseEstimator):
         tree = grown.node_arrays(self._numeric_index, self._categorical_index, self._bin_mapper.bin_thresholds, l2,
                                  held)
         pooling_k = pool_tree(tree, plan, grown, held)
-        if loss.renews_leaves:
+        # Private measurement switch (benchmarks/loss_pooling.py): keep the surrogate's Newton values.
+        if loss.renews_leaves and getattr(self, "_renew_leaf_values", True):
             renew_leaf_values(tree, loss, grown, estimation_rows, estimation_leaf_of_row, y, raw, weight)
         # Importance: the loss reduction each split achieves with the pooled (not raw) values.
         sum_g, sum_h, _ = grown.sums(held)
