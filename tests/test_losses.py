@@ -258,3 +258,20 @@ def test_loss_objects_know_their_facts():
     assert regression_loss("quantile", quantile=0.3).renews_leaves
     assert regression_loss("poisson").link.name == "log" and not regression_loss("poisson").scale_equivariant
     assert regression_loss("huber", huber_delta=2.0).rescaled(1).delta == 1.0
+
+
+@pytest.mark.parametrize("loss, degree", [("squared_error", 2), ("huber", 2), ("absolute_error", 1), ("quantile", 1)])
+def test_reported_loss_is_in_the_targets_units(loss, degree):
+    # The booster fits y / 2^e; the loss it reports must be scaled back with the loss's own degree.
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(400, 2))
+    y = X[:, 0] + rng.normal(size=len(X))
+    params = {"loss": loss, "n_estimators": 5, "verbose": 0, "early_stopping": True, "random_state": 0,
+              "shrinkage": "none", **({"huber_delta": 0.7} if loss == "huber" else {})}
+    small = ShrinkBoostRegressor(**params).fit(X, y)
+    scaled_params = {**params, **({"huber_delta": 0.7 * 1024} if loss == "huber" else {})}
+    large = ShrinkBoostRegressor(**scaled_params).fit(X, 1024 * y)
+    np.testing.assert_allclose(large.validation_score_, 1024**degree * small.validation_score_, rtol=1e-12)
+    np.testing.assert_allclose(large.predict(X), 1024 * small.predict(X), rtol=1e-12)
+    if loss in ("absolute_error", "quantile"):
+        np.testing.assert_allclose(large.feature_importances_, small.feature_importances_, rtol=1e-12)

@@ -296,7 +296,8 @@ class _BaseShrinkBoost(BaseEstimator):
         y_exponent = self._target_exponent(train.y) if loss.scale_equivariant else 0
         loss = loss.rescaled(y_exponent)
         y, offset = _ldexp(train.y, -y_exponent), _scaled_offset(train.offset, y_exponent)
-        loss_exponent = 2 * y_exponent  # losses and gains scale with y^2
+        # Under y -> c y the reported loss scales with c^loss_degree and split gains with c^gain_degree.
+        loss_exponent, gain_exponent = loss.loss_degree * y_exponent, loss.gain_degree * y_exponent
         weight = data.weight
         n_samples, n_features = data.binned.shape[1], len(self.is_categorical_)
         n_trees_per_iteration = loss.n_trees_per_iteration
@@ -385,7 +386,7 @@ class _BaseShrinkBoost(BaseEstimator):
             for tree in (t for trees in self._trees for t in trees):
                 tree.value = np.ldexp(tree.value, y_exponent)
                 tree.raw_value = np.ldexp(tree.raw_value, y_exponent)
-                tree.gain = _ldexp(tree.gain, loss_exponent)
+                tree.gain = _ldexp(tree.gain, gain_exponent)
         self.pooling_strength_ = np.array(self.pooling_strength_)
         self.train_score_ = np.array(self.train_score_)
         if validation is not None:
@@ -425,16 +426,17 @@ class _BaseShrinkBoost(BaseEstimator):
         tree = grown.node_arrays(self._numeric_index, self._categorical_index, self._bin_mapper.bin_thresholds, l2,
                                  held)
         pooling_k = pool_tree(tree, plan, grown, held)
-        # Private measurement switch (benchmarks/loss_pooling.py): keep the surrogate's Newton values.
-        if loss.renews_leaves and getattr(self, "_renew_leaf_values", True):
-            renew_leaf_values(tree, loss, grown, estimation_rows, estimation_leaf_of_row, y, raw, weight)
-        # Importance: the loss reduction each split achieves with the pooled (not raw) values.
+        # Importance: the loss reduction each split achieves with the pooled (not raw) values, in the
+        # Newton space the splits were chosen in (the surrogate's, for losses that renew leaf values).
         sum_g, sum_h, _ = grown.sums(held)
         pooled = tree.value[:, 0]
         node_loss = sum_g * pooled + 0.5 * (sum_h + l2) * pooled**2
         for node in np.flatnonzero(grown.left >= 0):
             reduction = node_loss[node] - node_loss[grown.left[node]] - node_loss[grown.right[node]]
             importances[tree.feature[node]] += max(reduction, 0.0)
+        # Private measurement switch (benchmarks/loss_pooling.py): keep the surrogate's Newton values.
+        if loss.renews_leaves and getattr(self, "_renew_leaf_values", True):
+            renew_leaf_values(tree, loss, grown, estimation_rows, estimation_leaf_of_row, y, raw, weight)
         tree.raw_value *= self.learning_rate
         tree.value *= self.learning_rate
 
