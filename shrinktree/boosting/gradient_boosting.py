@@ -30,6 +30,7 @@ from .._tree import FlatForest, TreeArrays
 from ..losses import Loss, classification_loss, regression_loss
 from .binning import BinMapper
 from .categorical import FROM_DTYPE, CategoricalEncoder, check_columns, engine_codes, resolve_categorical_features
+from .constraints import InteractionSets, resolve_interaction_cst, resolve_monotonic_cst, split_signs
 from .grower import TreeGrower
 from .honest import held_out_mask, row_hashes, split_rows
 from .pooling import PoolingPlan, pool_tree, renew_leaf_values
@@ -85,6 +86,9 @@ class _FitData:
     constant_hessian: float
     unit_weights: bool
     row_hash: np.ndarray | None
+    # Constraints in the grower's numbering: per numeric feature, and the interaction groups.
+    monotonic_cst: np.ndarray | None = None
+    interactions: InteractionSets | None = None
 
     def leaves_of(self, grown, rows: np.ndarray) -> np.ndarray:
         """Leaf of each of ``rows`` in the grown tree, by walking it on the binned data."""
@@ -99,6 +103,7 @@ class _BaseShrinkBoost(BaseEstimator):
     def __init__(self, *, shrinkage="eb", shrinkage_strength=None, eb_method="honest", learning_rate=0.1,
                  n_estimators=300, max_leaf_nodes=31, max_depth=None, min_samples_leaf=20, l2_regularization=0.0,
                  max_bins=255, categorical_features=FROM_DTYPE,
+                 monotonic_cst=None, interaction_cst=None,
                  subsample=1.0, colsample=1.0, early_stopping="auto", validation_fraction=0.1,
                  n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0):
         self.shrinkage = shrinkage
@@ -112,6 +117,8 @@ class _BaseShrinkBoost(BaseEstimator):
         self.l2_regularization = l2_regularization
         self.max_bins = max_bins
         self.categorical_features = categorical_features
+        self.monotonic_cst = monotonic_cst
+        self.interaction_cst = interaction_cst
         self.subsample = subsample
         self.colsample = colsample
         self.early_stopping = early_stopping
@@ -176,6 +183,14 @@ class _BaseShrinkBoost(BaseEstimator):
                                                                     ensure_non_negative=True))
         return X, y, sample_weight
 
+    def _resolve_constraints(self, n_features: int, n_trees_per_iteration: int) -> None:
+        """Check ``monotonic_cst`` and ``interaction_cst`` against the fitted columns (see :mod:`.constraints`)."""
+        names = getattr(self, "feature_names_in_", None)
+        categorical = np.zeros(n_features, dtype=bool) if self._categorical is None else self._categorical.mask_
+        self._monotonic_cst = resolve_monotonic_cst(self.monotonic_cst, n_features, names, categorical,
+                                                    n_trees_per_iteration)
+        self._interaction_cst = resolve_interaction_cst(self.interaction_cst, n_features, names)
+
     def _validate_predict_input(self, X):
         check_is_fitted(self, "_trees")
         check_columns(X)
@@ -218,6 +233,7 @@ class _BaseShrinkBoost(BaseEstimator):
         sample_weight = self._weights_with_class_weight(y, sample_weight)
         loss = self._make_loss()
         loss.check_target(y)
+        self._resolve_constraints(X.shape[1], loss.n_trees_per_iteration)
         if sample_weight is not None:
             # Zero-weight rows carry no information; dropping them keeps weights equivalent to repetition.
             keep = sample_weight > 0
@@ -284,6 +300,9 @@ class _BaseShrinkBoost(BaseEstimator):
             # Every unweighted hessian equal to 1: histograms can count rows instead.
             constant_hessian=1.0 if (unit_weights and loss.constant_hessian) else 0.0, unit_weights=unit_weights,
             row_hash=row_hashes(binned, codes, train.y) if plan.honest else None,
+            monotonic_cst=None if self._monotonic_cst is None else self._monotonic_cst[self._numeric_index],
+            interactions=None if self._interaction_cst is None else InteractionSets(
+                self._interaction_cst, self._numeric_index, self._categorical_index),
         )
 
     def _boost(self, data: _FitData, plan: PoolingPlan, loss: Loss, train: _Rows, validation: _Rows | None, seeds):
@@ -415,7 +434,7 @@ class _BaseShrinkBoost(BaseEstimator):
             codes=codes, n_levels=data.n_levels, cat_feature_mask=cat_feature_mask, level_mode=plan.level_mode,
             level_k=plan.strength, pooled_level_gain=getattr(self, "_pooled_level_gain", plan.pooled_level_gain),
             constant_hessian=data.constant_hessian, unit_weights=data.unit_weights,
-            compute_within_ss=plan.in_sample_eb,
+            compute_within_ss=plan.in_sample_eb, monotonic_cst=data.monotonic_cst, interaction_cst=data.interactions,
         ).grow()
         local = (grown.feature, grown.bin_threshold)
         held = estimation_leaf_of_row = None
@@ -425,7 +444,8 @@ class _BaseShrinkBoost(BaseEstimator):
         l2 = float(self.l2_regularization)
         tree = grown.node_arrays(self._numeric_index, self._categorical_index, self._bin_mapper.bin_thresholds, l2,
                                  held)
-        pooling_k = pool_tree(tree, plan, grown, held)
+        sign = split_signs(tree, self._monotonic_cst)
+        pooling_k = pool_tree(tree, plan, grown, held, sign)
         # Importance: the loss reduction each split achieves with the pooled (not raw) values, in the
         # Newton space the splits were chosen in (the surrogate's, for losses that renew leaf values).
         sum_g, sum_h, _ = grown.sums(held)
@@ -436,7 +456,7 @@ class _BaseShrinkBoost(BaseEstimator):
             importances[tree.feature[node]] += max(reduction, 0.0)
         # Private measurement switch (benchmarks/loss_pooling.py): keep the surrogate's Newton values.
         if loss.renews_leaves and getattr(self, "_renew_leaf_values", True):
-            renew_leaf_values(tree, loss, grown, estimation_rows, estimation_leaf_of_row, y, raw, weight)
+            renew_leaf_values(tree, loss, grown, estimation_rows, estimation_leaf_of_row, y, raw, weight, sign)
         tree.raw_value *= self.learning_rate
         tree.value *= self.learning_rate
 
@@ -678,12 +698,14 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
                  shrinkage_strength=None, eb_method="honest", learning_rate=0.1,
                  n_estimators=300, max_leaf_nodes=31, max_depth=None, min_samples_leaf=20, l2_regularization=0.0,
                  max_bins=255, categorical_features=FROM_DTYPE, subsample=1.0, colsample=1.0, early_stopping="auto",
+                 monotonic_cst=None, interaction_cst=None,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0):
         super().__init__(shrinkage=shrinkage, shrinkage_strength=shrinkage_strength, eb_method=eb_method,
             learning_rate=learning_rate, n_estimators=n_estimators, max_leaf_nodes=max_leaf_nodes,
             max_depth=max_depth, min_samples_leaf=min_samples_leaf, l2_regularization=l2_regularization,
             max_bins=max_bins, categorical_features=categorical_features, subsample=subsample, colsample=colsample,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
+            monotonic_cst=monotonic_cst, interaction_cst=interaction_cst,
             n_iter_no_change=n_iter_no_change, tol=tol, random_state=random_state, verbose=verbose)
         self.loss = loss
         self.quantile = quantile
@@ -778,12 +800,14 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
                  learning_rate=0.1,
                  n_estimators=300, max_leaf_nodes=31, max_depth=None, min_samples_leaf=20, l2_regularization=0.0,
                  max_bins=255, categorical_features=FROM_DTYPE, subsample=1.0, colsample=1.0, early_stopping="auto",
+                 monotonic_cst=None, interaction_cst=None,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0):
         super().__init__(shrinkage=shrinkage, shrinkage_strength=shrinkage_strength, eb_method=eb_method,
             learning_rate=learning_rate, n_estimators=n_estimators, max_leaf_nodes=max_leaf_nodes,
             max_depth=max_depth, min_samples_leaf=min_samples_leaf, l2_regularization=l2_regularization,
             max_bins=max_bins, categorical_features=categorical_features, subsample=subsample, colsample=colsample,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
+            monotonic_cst=monotonic_cst, interaction_cst=interaction_cst,
             n_iter_no_change=n_iter_no_change, tol=tol, random_state=random_state, verbose=verbose)
         self.class_weight = class_weight
 
