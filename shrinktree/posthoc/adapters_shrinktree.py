@@ -4,7 +4,8 @@ The model's trees are copied with their *pooled* node values as the raw values: 
 reproduces the model exactly, and ``"hs"``/``"eb"`` pool on top of the model as it predicts (for a
 model fitted with ``shrinkage="none"`` that is re-pooling its Newton values).  The learning rate is
 already folded into every node value.  ``X`` goes through the model's ``tree_input`` (categorical
-levels become the codes its trees route on).
+levels become the codes its trees route on).  A model fitted with ``monotonic_cst`` passes the
+constraint of every split on, and the pooling keeps the shrunk model monotone.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .parsed import ParsedModel
 
 def parse_shrinkboost(model) -> ParsedModel | None:
     """ParsedModel of a fitted ``ShrinkBoostRegressor``/``ShrinkBoostClassifier``; ``None`` for other classes."""
+    from ..boosting.constraints import split_signs
     from ..boosting.gradient_boosting import ShrinkBoostClassifier, ShrinkBoostRegressor
 
     if not isinstance(model, (ShrinkBoostRegressor, ShrinkBoostClassifier)):
@@ -46,6 +48,7 @@ def parse_shrinkboost(model) -> ParsedModel | None:
     n_features = int(model.n_features_in_)
     max_bins = float(model.max_bins)
     names = getattr(model, "feature_names_in_", None)
+    monotonic_cst = getattr(model, "_monotonic_cst", None)  # absent from models fitted before the constraints
     return ParsedModel(
         trees=trees, kind="boosted", tree_output=np.tile(np.arange(K), len(stages)).astype(np.int64), n_outputs=K,
         aggregate="sum", init=np.asarray(model._baseline, dtype=np.float64).ravel().copy(), link=link, loss=loss,
@@ -54,4 +57,5 @@ def parse_shrinkboost(model) -> ParsedModel | None:
         split_thresholds=[np.minimum(np.maximum(t.count - 1.0, 1.0), max_bins) for t in trees],
         source=type(model).__name__, feature_names_in=None if names is None else np.asarray(names, dtype=object),
         input_map=ShrinkBoostInput(model), objective=objective, replay_objectives=(objective,),
+        split_signs=None if monotonic_cst is None else [split_signs(t, monotonic_cst) for t in trees],
     )

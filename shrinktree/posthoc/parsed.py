@@ -75,6 +75,10 @@ class ParsedModel:
         compare, where the library's own rules differ from ``x <= threshold`` and NaN by
         ``missing_left`` (LightGBM: near-zero values, zero as missing, integer categories); returns
         a new array.  ``None``: the matrix is compared as it is.
+    split_signs : list of ndarray of int8, or None
+        Per tree and node, the monotonic constraint of the node's split (1, -1, or 0), for models fitted
+        with monotonic constraints (shrinktree boosters): pooling keeps those splits ordered, so the shrunk
+        model stays monotone.  ``None``: no constraints.
     """
 
     trees: list[TreeArrays]
@@ -102,6 +106,11 @@ class ParsedModel:
     objective: str | None = None
     replay_objectives: tuple[str, ...] = ()
     input_map: Callable[[object], np.ndarray] | None = None
+    split_signs: list[np.ndarray] | None = None
+
+    def split_sign(self, t: int) -> np.ndarray | None:
+        """Monotonic constraint of every split of tree ``t`` (``None``: unconstrained)."""
+        return None if self.split_signs is None else self.split_signs[t]
 
     def thresholds(self, t: int) -> np.ndarray:
         """Candidate thresholds per feature at every node of tree ``t``."""
@@ -116,7 +125,7 @@ class ParsedModel:
 
     def for_prediction(self) -> ParsedModel:
         """A copy with only what prediction needs (no node statistics, no helpers holding the original model)."""
-        return dataclasses.replace(self, stored_stats=None, in_bag=None,
+        return dataclasses.replace(self, stored_stats=None, in_bag=None, split_signs=None,
                                    split_thresholds=None if callable(self.split_thresholds) else self.split_thresholds)
 
     def release(self) -> None:

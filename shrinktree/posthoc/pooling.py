@@ -62,12 +62,13 @@ def calibrated_null_factor(tree: TreeArrays, n_features: float, thresholds: np.n
 
 
 def eb_pool_tree(tree: TreeArrays, sigma2: np.ndarray, null_factor: np.ndarray, est: NodeStats,
-                 joint: bool) -> float:
+                 joint: bool, split_sign: np.ndarray | None = None) -> float:
     """Empirical-Bayes pooling of one tree in place; returns ``k = sigma^2/tau^2``.
 
     A single-output tree goes through :func:`shrink_tree_values`, exactly as in the booster.
     Several outputs either share one factor (``joint``: class proportions, so that they keep
-    summing to one; ``k`` from the summed moments) or get one factor each.
+    summing to one; ``k`` from the summed moments) or get one factor each.  ``split_sign``: the
+    monotonic constraint of every split, kept by the pooling (single-output trees).
     """
     if not all(np.all(np.isfinite(a)) for a in (sigma2, est.G, est.H, est.Sgg, est.Sgh, est.Shh)):
         # Sums of squared targets overflow near |y| ~ 1e150: pooling would silently give NaN or 0.
@@ -80,7 +81,7 @@ def eb_pool_tree(tree: TreeArrays, sigma2: np.ndarray, null_factor: np.ndarray, 
     n_outputs = tree.raw_value.shape[1]
     if n_outputs == 1:
         return shrink_tree_values(tree, "eb", sigma2=float(sigma2[0]), null_factor=null_factor,
-                                  estimation_weight=est_weight, estimation_raw=est_raw[:, 0])
+                                  estimation_weight=est_weight, estimation_raw=est_raw[:, 0], split_sign=split_sign)
     parent = tree.parent
     moments = [between_node_moments(tree.left, tree.right, est_weight, np.ascontiguousarray(est_raw[:, j]),
                                     float(sigma2[j]), null_factor) for j in range(n_outputs)]
@@ -217,7 +218,7 @@ def eb_boosted(parsed: ParsedModel, data) -> tuple[list[float], str]:
                                                tree.raw_value, tree.weight)
         thresholds = np.minimum(parsed.thresholds(t), np.maximum(stats.C - 1.0, 1.0))
         null = calibrated_null_factor(tree, parsed.split_features[t], thresholds, stats.C)
-        ks[t] = eb_pool_tree(tree, node_sigma2(stats, tree), null, stats, joint=False)
+        ks[t] = eb_pool_tree(tree, node_sigma2(stats, tree), null, stats, joint=False, split_sign=parsed.split_sign(t))
 
     replay_boosting(parsed, X, y, w, on_tree)
     return ks, "calibrated: gradient statistics recomputed by replaying the boosting on X, y"
@@ -225,7 +226,8 @@ def eb_boosted(parsed: ParsedModel, data) -> tuple[list[float], str]:
 
 def hs_pool(parsed: ParsedModel, strength: float) -> list[float]:
     """Hierarchical Shrinkage of every tree with ``lambda = strength``."""
-    return [shrink_tree_values(tree, "hs", strength=float(strength)) for tree in parsed.trees]
+    return [shrink_tree_values(tree, "hs", strength=float(strength), split_sign=parsed.split_sign(t))
+            for t, tree in enumerate(parsed.trees)]
 
 
 def none_pool(parsed: ParsedModel) -> list[float]:
