@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor, shrink
 from shrinktree._shrinkage import eb_factors, monotone_factors, pool_values, propagate_bounds, separate
 from shrinktree._tree import TreeArrays
+from shrinktree.boosting.constraints import split_signs
 from shrinktree.exceptions import SampleWeightScaleWarning
 
 COMMON = {"deadline": None, "derandomize": True, "suppress_health_check": [HealthCheck.too_slow],
@@ -47,10 +48,16 @@ def subtree_nodes(tree: TreeArrays, node: int) -> list[int]:
 
 def assert_separated(trees, cst):
     """At every split on a constrained feature, every node value below the low side is <= every one
-    below the high side (internal nodes included: ``shrink`` pools on top of them)."""
+    below the high side (internal nodes included: ``shrink`` pools on top of them).  And the values are
+    the pooling formula ``v_p + f (raw_c - raw_p)`` of the tree's raw values and factors up to rounding:
+    the final separation pass only absorbs rounding, it does not make the tree monotone by force."""
     n_checked = 0
     for tree in trees:
         value = tree.value[:, 0]
+        formula = np.empty_like(tree.raw_value)
+        pool_values(tree.parent, tree.raw_value, tree.pooling_factor.reshape(-1, 1), formula)
+        scale = max(1.0, float(np.max(np.abs(tree.raw_value))))
+        np.testing.assert_allclose(value, formula[:, 0], rtol=1e-12, atol=1e-12 * scale)
         for node in np.flatnonzero((tree.left >= 0) & (tree.is_categorical == 0)):
             sign = cst[tree.feature[node]]
             if sign == 0:
@@ -59,6 +66,18 @@ def assert_separated(trees, cst):
             assert value[subtree_nodes(tree, low)].max() <= value[subtree_nodes(tree, high)].min()
             n_checked += 1
     return n_checked
+
+
+def assert_bounded(trees, cst):
+    """The raw values lie within the bounds the grower propagates (the midpoint of a constrained split's two
+    values bounds its subtrees): bounding them once more changes nothing but the rounding of the learning
+    rate, multiplied into the values after they were bounded."""
+    for tree in trees:
+        sign = split_signs(tree, cst)
+        raw = tree.raw_value[:, 0].copy()
+        propagate_bounds(tree.left, tree.right, sign, raw)
+        scale = max(1.0, float(np.max(np.abs(raw))))
+        np.testing.assert_allclose(raw, tree.raw_value[:, 0], rtol=1e-12, atol=1e-12 * scale)
 
 
 def sweep(X: pd.DataFrame, j: int, n_base: int = 6) -> tuple[pd.DataFrame, int]:
@@ -179,6 +198,7 @@ def check_monotone_fit(problem, params, task):
     fit_quietly(model, X, y, weight)
     trees = [t for trees in model.trees_ for t in trees]
     assert_separated(trees, cst)
+    assert_bounded(trees, cst)
     if task == "binary":
         assert_monotone(model.decision_function, X, cst)
         assert_monotone(lambda rows: model.predict_proba(rows)[:, 1], X, cst)
@@ -246,6 +266,40 @@ def test_vacuous_constraints_give_the_unconstrained_model_bit_for_bit(Estimator)
                         {"interaction_cst": []}):
         model = Estimator(n_estimators=15, random_state=0, **constraints).fit(frame, target)
         np.testing.assert_array_equal(scores(model), reference)
+
+
+def test_the_grower_never_leaves_a_constrained_split_in_the_wrong_order(monkeypatch):
+    # The Newton values of the rows that grew the tree (all rows: no held-out rows with "calibrated"),
+    # clipped into the bounds the grower propagated, are in order at every constrained split: the pooling's
+    # own bounding then never has to give two children their parent's value.
+    from shrinktree.boosting import gradient_boosting
+
+    grown_raw, original = [], gradient_boosting.pool_tree
+
+    def recording(tree, plan, grown, held, sign=None):
+        grown_raw.append((tree.raw_value[:, 0].copy(), tree.left.copy(), tree.right.copy(), sign.copy()))
+        return original(tree, plan, grown, held, sign)
+
+    monkeypatch.setattr(gradient_boosting, "pool_tree", recording)
+    X, y = noisy_line()
+    ShrinkBoostRegressor(monotonic_cst=[-1, 0], eb_method="calibrated", n_estimators=30, random_state=0).fit(X, -y)
+    n_checked = 0
+    for raw, left, right, sign in grown_raw:
+        lower, upper = np.full(len(raw), -np.inf), np.full(len(raw), np.inf)
+        for node in np.flatnonzero(left >= 0):
+            lo, hi = left[node], right[node]
+            v_left = np.clip(raw[lo], lower[node], upper[node])
+            v_right = np.clip(raw[hi], lower[node], upper[node])
+            lower[[lo, hi]], upper[[lo, hi]] = lower[node], upper[node]
+            if sign[node] != 0:
+                assert sign[node] * (v_right - v_left) >= 0
+                mid = 0.5 * (v_left + v_right)
+                if sign[node] > 0:
+                    upper[lo], lower[hi] = mid, mid
+                else:
+                    lower[lo], upper[hi] = mid, mid
+                n_checked += 1
+    assert n_checked > 30
 
 
 def test_children_of_a_constrained_split_share_one_pooling_factor():
