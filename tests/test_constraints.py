@@ -188,6 +188,10 @@ def booster_parameters(draw, shrinkage: str):
 
 
 # -- monotonic constraints: property tests ---------------------------------------------------------
+def positive_class(model):
+    return lambda rows: model.predict_proba(rows)[:, 1]
+
+
 def check_monotone_fit(problem, params, task):
     X, y, weight, cst = problem
     if task == "binary":
@@ -201,7 +205,7 @@ def check_monotone_fit(problem, params, task):
     assert_bounded(trees, cst)
     if task == "binary":
         assert_monotone(model.decision_function, X, cst)
-        assert_monotone(lambda rows: model.predict_proba(rows)[:, 1], X, cst)
+        assert_monotone(positive_class(model), X, cst)
     else:
         assert_monotone(model.predict, X, cst)
     # Post-hoc pooling of the constrained model keeps it monotone.
@@ -210,8 +214,7 @@ def check_monotone_fit(problem, params, task):
     for method, strength in (("eb", None), ("hs", 5.0)):
         shrunk = shrink(model, X_kept, y_kept, method=method, strength=strength)
         assert_separated(shrunk.trees_, cst)
-        column = (lambda rows: shrunk.predict_proba(rows)[:, 1]) if task == "binary" else shrunk.predict
-        assert_monotone(column, X, cst)
+        assert_monotone(positive_class(shrunk) if task == "binary" else shrunk.predict, X, cst)
 
 
 @pytest.mark.parametrize("shrinkage", SHRINKAGE)
