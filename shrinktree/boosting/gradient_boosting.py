@@ -658,6 +658,22 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
         Fraction of rows drawn (without replacement) for each iteration.
     colsample : float, default=1.0
         Fraction of features each iteration may split on.
+    monotonic_cst : array-like of int of shape (n_features,), dict or None, default=None
+        Monotonic constraint of each feature, as in scikit-learn: ``1`` increasing, ``-1`` decreasing,
+        ``0`` none; by position, or a dict by feature name (fit on a DataFrame; unlisted features are
+        unconstrained).  Numeric features only: a constraint on a categorical feature raises a
+        ``ValueError``.  Splits on a constrained feature keep their children's values in order and value
+        bounds propagate down the tree as in scikit-learn's HistGradientBoosting; the pooling keeps the
+        order (the two children of a constrained split share one pooling factor, the larger of theirs),
+        so predictions are monotone along every constrained feature for every ``shrinkage`` and loss,
+        and after :func:`shrinktree.shrink` (``docs/shrinkage.md``, "Pooling keeps monotone constraints").
+        Only non-missing values are ordered: missing values go to each split's learned side.
+    interaction_cst : {"pairwise", "no_interactions"}, sequence of lists, tuples or sets, or None, default=None
+        Groups of features allowed to interact, as in scikit-learn: every root-to-leaf path of a tree
+        splits on features of one group only.  A group lists feature positions or (fit on a DataFrame)
+        column names, categorical features included; the features in no group form one more group
+        together.  ``"pairwise"``: every pair of features is a group; ``"no_interactions"``: every
+        feature is a group of its own (an additive model).
     early_stopping : "auto" or bool, default="auto"
         "auto" enables it when there are more than 10,000 rows and ``shrinkage`` is not
         ``"eb"``: with data-estimated pooling, trees that only fit noise are pooled back to
@@ -791,6 +807,11 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
     class_weight : "balanced", dict or None, default=None
         Weights of the classes, multiplied into ``sample_weight``: ``"balanced"`` gives class ``c``
         the weight ``n_samples / (n_classes * n_c)``; a dict maps labels to weights (others get 1).
+    monotonic_cst : array-like of int of shape (n_features,), dict or None, default=None
+        As for :class:`ShrinkBoostRegressor`, constraining the log-odds of ``classes_[1]`` (and so its
+        probability); binary targets only: a multiclass fit raises a ``ValueError``, as in scikit-learn.
+    interaction_cst : {"pairwise", "no_interactions"}, sequence of lists, tuples or sets, or None, default=None
+        As for :class:`ShrinkBoostRegressor`.
     """
 
     _is_classifier = True
