@@ -322,7 +322,7 @@ def test_children_of_a_constrained_split_share_one_pooling_factor():
     assert np.any(np.isfinite(model.pooling_strength_) & (model.pooling_strength_ > 0))
 
 
-def test_a_constrained_model_survives_pickling_and_shrink():
+def test_constrained_models_survive_pickling_and_shrink():
     X, y = noisy_line()
     model = ShrinkBoostRegressor(monotonic_cst=[1, 0], n_estimators=20, random_state=0).fit(X, y)
     restored = pickle.loads(pickle.dumps(model))
@@ -331,6 +331,8 @@ def test_a_constrained_model_survives_pickling_and_shrink():
     assert_monotone(shrink(restored, X, y, method="eb").predict, frame, np.array([1, 0]))
     np.testing.assert_allclose(shrink(restored, X, y, method="none").predict(X), model.predict(X), rtol=1e-12,
                                atol=1e-12)
+    interacting = ShrinkBoostRegressor(interaction_cst="no_interactions", n_estimators=10, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(interacting)).predict(X), interacting.predict(X))
 
 
 # -- the pooling kernels on a hand-made tree -------------------------------------------------------
