@@ -7,6 +7,8 @@ already folded into every node value.  ``X`` goes through the model's ``tree_inp
 levels become the codes its trees route on).  The loss is the model's own (``_make_loss()``): its
 link predicts (the log link of ``"poisson"``, ``"gamma"``, ``"tweedie"``), its gradients replay the
 fit for ``"eb"``, and an ``offset`` the model was fitted with is passed to ``shrink`` and ``predict``.
+A custom objective is refused: the shrunk model keeps a copy of the booster, which cannot be saved
+with the user's objective object.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ..losses import CustomLoss
+from ..losses import REGRESSION_LOSSES, CustomLoss
 from .inputs import ShrinkBoostInput
 from .parsed import ParsedModel
 
@@ -44,25 +46,21 @@ def parse_shrinkboost(model) -> ParsedModel | None:
     loss = model._make_loss()
     classes = np.asarray(model.classes_) if isinstance(model, ShrinkBoostClassifier) else None
     if isinstance(loss, CustomLoss):
-        if getattr(loss.objective, "inverse_link", None) is not None:
-            raise ValueError("shrink does not support a ShrinkBoostRegressor with a custom objective that has an "
-                             "inverse_link: a shrunk (and saved) model cannot hold the objective's function. "
-                             "Without inverse_link it is read with the identity link, for method='none' and 'hs'.")
-        loss_name, params, objective = None, {}, "custom"
-    else:
-        loss_name, params, objective = loss.name, loss.parameters(), loss.name
+        raise ValueError(f"shrink does not support a ShrinkBoostRegressor with a custom objective "
+                         f"({type(loss.objective).__name__}): the shrunk model keeps a copy of the booster to map "
+                         "its inputs, and a saved model cannot hold the objective object. Supported: the losses "
+                         f"{sorted(REGRESSION_LOSSES)}.")
     n_features = int(model.n_features_in_)
     max_bins = float(model.max_bins)
     names = getattr(model, "feature_names_in_", None)
     return ParsedModel(
         trees=trees, kind="boosted", tree_output=np.tile(np.arange(K), len(stages)).astype(np.int64), n_outputs=K,
         aggregate="sum", init=np.asarray(model._baseline, dtype=np.float64).ravel().copy(), link=loss.link.name,
-        loss=loss_name, loss_params=params, learning_rate=float(model.learning_rate),
+        loss=loss.name, loss_params=loss.parameters(), learning_rate=float(model.learning_rate),
         offset_supported=classes is None,
         trees_per_stage=K, classes=classes, n_features_in=n_features, float32_input=False,
         split_features=np.full(len(trees), float(model.colsample) * n_features),
         split_thresholds=[np.minimum(np.maximum(t.count - 1.0, 1.0), max_bins) for t in trees],
         source=type(model).__name__, feature_names_in=None if names is None else np.asarray(names, dtype=object),
-        input_map=ShrinkBoostInput(model), objective=objective,
-        replay_objectives=() if loss_name is None else (objective,),
+        input_map=ShrinkBoostInput(model), objective=loss.name, replay_objectives=(loss.name,),
     )

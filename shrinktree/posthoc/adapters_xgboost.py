@@ -34,15 +34,16 @@ _OBJECTIVES = {
 
 
 def _objective_parameters(objective: dict, n_outputs: int) -> tuple[str, dict]:
-    """The loss name to look up and its parameters, from the model's ``learner.objective`` entry."""
+    """The loss name to look up and its parameters, from the model's ``learner.objective`` entry
+    (XGBoost's parameters are float32: the values it trained with)."""
     name = objective["name"]
     if name == "reg:tweedie":
-        power = float(objective.get("tweedie_regression_param", {}).get("tweedie_variance_power", 1.5))
+        power = float(np.float32(objective.get("tweedie_regression_param", {}).get("tweedie_variance_power", 1.5)))
         # XGBoost's Tweedie gradients at power 1 are the Poisson ones (without max_delta_step).
         return ("count:poisson", {}) if power == 1.0 else (name, {"power": power})
     if name == "reg:quantileerror":
         alphas = str(objective.get("quantile_loss_param", {}).get("quantile_alpha", "0.5")).strip("[] ")
-        values = [float(a) for a in alphas.split(",") if a.strip()]
+        values = [float(np.float32(a)) for a in alphas.split(",") if a.strip()]
         if len(values) != 1:
             raise ValueError(f"shrink supports reg:quantileerror with one quantile_alpha, not {values}.")
         return name, {"quantile": values[0]}
