@@ -308,6 +308,15 @@ def test_shap_explainer_and_explanation_feed_shap_plots():
     plt.close("all")
 
 
+def test_exported_binary_model_explains_probabilities_with_background_data():
+    X, y = _classification(n_classes=2, seed=16)
+    model = ShrinkBoostClassifier(n_estimators=20, random_state=0).fit(X, y)
+    explainer = shap_explainer(model, X[:100], model_output="probability")
+    values = explainer.shap_values(X[:20])
+    np.testing.assert_allclose(values.sum(axis=1) + explainer.expected_value, model.predict_proba(X[:20])[:, 1],
+                               rtol=0, atol=1e-7)
+
+
 def test_categorical_models_cannot_be_exported_but_have_an_explanation():
     frame, y = _categorical_frame(n=400)
     model = ShrinkBoostRegressor(n_estimators=20, random_state=0).fit(frame, y)
