@@ -35,13 +35,15 @@ def _allowed_classes() -> dict:
     from .boosting.binning import BinMapper
     from .boosting.categorical import CategoricalEncoder
     from .boosting.gradient_boosting import ShrinkBoostClassifier, ShrinkBoostRegressor
+    from .posthoc.adapters_lightgbm import LightGBMRouting
+    from .posthoc.adapters_xgboost import XGBoostMissing
     from .posthoc.inputs import LightGBMPandasInput, ShrinkBoostInput
     from .posthoc.model import ShrunkModelClassifier, ShrunkModelRegressor
     from .posthoc.parsed import ParsedModel
 
     classes = (TreeArrays, BinMapper, CategoricalEncoder, LabelEncoder, ShrinkBoostRegressor, ShrinkBoostClassifier,
                ShrunkModelRegressor, ShrunkModelClassifier, LightGBMPandasInput, ShrinkBoostInput, ParsedModel,
-               np.random.RandomState)
+               LightGBMRouting, XGBoostMissing, np.random.RandomState)
     return {cls.__name__: cls for cls in classes}
 
 

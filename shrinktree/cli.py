@@ -9,16 +9,25 @@ importances agree between those refits, and fit time.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
+import math
+import os
 import pickle
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 DEFAULT_DATASET = "diabetes"
 MODEL_FORMAT = "shrinktree-cli-model"
-MODEL_FORMAT_VERSION = 1
+MODEL_FORMAT_VERSION = 2
+TASK_HELP = ("default 'auto': classification for a true/false or two-valued target, or a non-numeric one with few "
+             "distinct labels; regression for other numeric targets; an error (naming the values) for a target "
+             "that is numbers except for a few tokens such as '?', or has too many labels to be classes")
 
 
 class CliError(Exception):
@@ -81,6 +90,8 @@ def _bench(args: argparse.Namespace) -> int:
     from .bench.models import MODELS
     from .bench.report import error_name, format_result
 
+    if args.output:
+        _check_output_path(Path(args.output), "results")
     models = None
     if args.models:
         models = [name.strip() for item in args.models for name in item.split(",") if name.strip()]
@@ -145,69 +156,246 @@ def _change(ours: float, theirs: float) -> str:
 
 
 # -- fit / predict -----------------------------------------------------------------------------
-def _fit(args: argparse.Namespace) -> int:
-    from .bench.tabular import CategoryEncoder, categorical_columns, infer_task, read_csv, split_target
-    from .boosting import ShrinkBoostClassifier, ShrinkBoostRegressor
+@dataclass
+class SavedModel:
+    """What ``shrinktree fit`` saves: the fitted estimator and how to build its input from a CSV file.
 
-    frame = read_csv(args.csv)
-    n_read = len(frame)
+    Attributes
+    ----------
+    model : ShrinkBoostRegressor or ShrinkBoostClassifier
+    task : {"regression", "classification"}
+    target : str
+        The column the model predicts.
+    schema : shrinktree.bench.tabular.FeatureSchema
+        Feature columns and the fit-time levels of the categorical ones.
+    """
+
+    model: object
+    task: str
+    target: str
+    schema: object
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from .bench.tabular import FeatureSchema, infer_task, split_target
+
+    out = Path(args.out)
+    _check_output_path(out, "model")
+    parameters = _model_parameters(args)
+    frame = _read_training_csv(args.csv)
     X, y = split_target(frame, args.target, source=str(args.csv))
+    if args.target in (args.categorical or ()):
+        raise CliError(f"--categorical names the target {args.target!r}; list feature columns only.")
     task = infer_task(y, args.task)
-    encoder = CategoryEncoder()
-    matrix = encoder.fit_transform(X)
     if len(X) < 2:
         raise CliError(f"{args.csv} has {len(X)} row(s) with a target value: too few to fit a model.")
-    out = Path(args.out)
-    if out.parent and not out.parent.exists():
-        raise CliError(f"The output folder {out.parent} does not exist.")
-    cls = ShrinkBoostClassifier if task == "classification" else ShrinkBoostRegressor
-    target = y.astype(str).to_numpy() if task == "classification" and y.dtype == object else y.to_numpy()
-    model = cls(shrinkage=args.shrinkage, random_state=args.seed).fit(matrix, target)
-    payload = {"format": MODEL_FORMAT, "version": MODEL_FORMAT_VERSION, "model": model, "encoder": encoder,
-               "target": args.target, "task": task}
-    with open(out, "wb") as handle:
-        pickle.dump(payload, handle)
-    categorical = categorical_columns(X)
-    print(f"fitted {cls.__name__} (shrinkage={args.shrinkage!r}) on {len(X):,} rows x {X.shape[1]} features "
-          f"to predict {args.target!r} ({task}; {model.n_iter_} iterations)")
-    if n_read > len(X):
-        print(f"note: dropped {n_read - len(X):,} row(s) with a missing target")
-    print("categorical columns (ordinal-encoded, unseen levels -> missing): "
-          + (", ".join(map(str, categorical)) if categorical else "none"))
+    schema = FeatureSchema.learn(X, args.categorical or ())
+    model = _fit_model(task, schema.frame(X), y, parameters, args.threads)
+    _save_model(SavedModel(model, task, args.target, schema), out)
+    _report_fit(model, task, args.target, schema, n_rows=len(X), n_dropped=len(frame) - len(X))
     print(f"model saved to {out}")
     return 0
 
 
-def _load_model(path: str) -> dict:
+def _read_training_csv(path: str) -> pd.DataFrame:
+    """Read the training CSV with its non-numeric columns as text exactly as written, as ``predict`` reads them."""
+    from .bench.tabular import categorical_columns, read_csv
+
+    frame = read_csv(path)
+    text = categorical_columns(frame)
+    return read_csv(path, text_columns=text) if text else frame
+
+
+def _fit_model(task: str, features: pd.DataFrame, y: pd.Series, parameters: dict, threads: int):
+    """Fit the booster for ``task`` on the prepared features (categories as pandas ``category`` columns)."""
+    from .bench.stability import thread_limit
+    from .bench.tabular import class_labels
+    from .boosting import ShrinkBoostClassifier, ShrinkBoostRegressor
+
+    if task == "classification":
+        cls, target = ShrinkBoostClassifier, class_labels(y)
+    else:
+        cls, target = ShrinkBoostRegressor, pd.to_numeric(y).to_numpy(dtype=np.float64)
+    with thread_limit(threads or None):
+        return cls(categorical_features="from_dtype", **parameters).fit(features, target)
+
+
+def _report_fit(model, task: str, target: str, schema, n_rows: int, n_dropped: int) -> None:
+    """Print what was fitted: estimator, settings that differ from the defaults, rows dropped, categories."""
+    defaults = {**type(model)().get_params(), **_CLI_DEFAULTS}
+    changed = {name: value for name, value in model.get_params().items()
+               if name in _MODEL_OPTION_NAMES and value != defaults[name]}
+    print(f"fitted {type(model).__name__} (shrinkage={model.shrinkage!r}) on {n_rows:,} rows x "
+          f"{model.n_features_in_:,} features to predict {target!r} ({task}; {model.n_iter_} iterations)")
+    if changed:
+        print("settings: " + ", ".join(f"{name}={value!r}" for name, value in changed.items()))
+    if n_dropped:
+        print(f"note: dropped {n_dropped:,} row(s) with a missing target")
+    described = [f"{column} ({len(levels):,} levels{', integer-coded' if column in schema.integer_coded else ''})"
+                 for column, levels in schema.categories.items()]
+    print("categorical columns (pooled categorical splits; levels unseen at fit follow each split's default "
+          "side, like missing values): " + (", ".join(described) if described else "none"))
+
+
+# A model file is a pickle of an envelope of plain data, {"format", "version", "sha256", "content"}, whose
+# "content" is the pickle of {"model", "task", "target", "columns", "categories", "integer_coded"} and
+# "sha256" its SHA-256 digest.  The envelope is read with no Python classes allowed, and the content is
+# unpickled only when its digest matches, so a truncated or damaged file is refused before any object
+# is rebuilt from it.  (A checksum is no defence against a file crafted on purpose: load only model
+# files you trust.)
+_ENVELOPE_KEYS = {"format", "version", "sha256", "content"}
+_CONTENT_KEYS = {"model", "task", "target", "columns", "categories", "integer_coded"}
+_LOAD_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, AttributeError, IndexError,
+                MemoryError, ImportError, OverflowError, RecursionError)
+
+
+class InvalidModelFile(ValueError):
+    """Why a file is not a valid shrinktree model file (the reason completes the sentence "... file: ")."""
+
+
+class _EnvelopeUnpickler(pickle.Unpickler):
+    """Unpickles plain data only (dict, str, int, bytes, ...): any class or function is refused."""
+
+    def find_class(self, module: str, name: str):
+        raise InvalidModelFile(f"it refers to {module}.{name} outside its checksummed content (a model saved by "
+                               "an older shrinktree must be refitted with 'shrinktree fit')")
+
+
+def _save_model(saved: SavedModel, path: Path) -> None:
+    """Write ``saved`` as a model file (see the format note above) to ``path``, atomically."""
+    content = pickle.dumps({"model": saved.model, "task": saved.task, "target": saved.target,
+                            "columns": saved.schema.columns, "categories": saved.schema.categories,
+                            "integer_coded": saved.schema.integer_coded}, protocol=pickle.HIGHEST_PROTOCOL)
+    envelope = {"format": MODEL_FORMAT, "version": MODEL_FORMAT_VERSION,
+                "sha256": hashlib.sha256(content).hexdigest(), "content": content}
+    _write_file_atomically(path, pickle.dumps(envelope, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def load_model(path: str | Path) -> SavedModel:
+    """Read a model file written by ``shrinktree fit``, checking every part of it.
+
+    Raises
+    ------
+    CliError
+        When the file is missing or a directory, cannot be read, or is not a valid shrinktree model
+        file: damaged or truncated, another kind of file, another model format, or content of the
+        wrong keys or types.
+    """
     path = Path(path)
     if not path.exists():
         raise CliError(f"Model file not found: {path}")
+    if path.is_dir():
+        raise CliError(f"{path} is a directory, not a model file.")
     try:
-        with open(path, "rb") as handle:
-            payload = pickle.load(handle)
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError,
-            ValueError) as exc:
-        raise CliError(f"{path} is not a model saved by 'shrinktree fit' ({type(exc).__name__}).") from exc
-    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
-        raise CliError(f"{path} is not a model saved by 'shrinktree fit'.")
-    if payload.get("version") != MODEL_FORMAT_VERSION:
-        raise CliError(f"{path} was saved in model format {payload.get('version')}; this shrinktree reads "
-                       f"format {MODEL_FORMAT_VERSION}. Refit it with 'shrinktree fit'.")
-    return payload
+        data = path.read_bytes()
+    except (OSError, MemoryError) as exc:
+        raise CliError(f"Could not read {path}: {getattr(exc, 'strerror', None) or 'too large'}") from exc
+    try:
+        content = _envelope_content(_EnvelopeUnpickler(io.BytesIO(data)).load())
+        return _saved_model(pickle.loads(content))
+    except _LOAD_ERRORS as exc:
+        raise CliError(f"{path} is not a valid shrinktree model file: {_load_failure(exc)}") from exc
+
+
+def _load_failure(exc: BaseException) -> str:
+    """One line saying why loading failed."""
+    if isinstance(exc, InvalidModelFile):
+        return str(exc)
+    detail = " ".join(str(exc).split())[:200]
+    return f"it cannot be unpickled ({type(exc).__name__}{': ' + detail if detail else ''})"
+
+
+def _envelope_content(envelope) -> bytes:
+    """The checksummed content of a model file's envelope, after checking the envelope's keys and types."""
+    if not isinstance(envelope, dict) or envelope.get("format") != MODEL_FORMAT:
+        raise InvalidModelFile("it is not a model saved by 'shrinktree fit'")
+    version = envelope.get("version")
+    if type(version) is not int:
+        raise InvalidModelFile(f"its model format version is {version!r}, not a number")
+    if version != MODEL_FORMAT_VERSION:
+        raise InvalidModelFile(f"it declares model format {version}, and this shrinktree reads format "
+                               f"{MODEL_FORMAT_VERSION} (refit the model with 'shrinktree fit')")
+    _check_keys(envelope, _ENVELOPE_KEYS, "its header")
+    digest, content = envelope["sha256"], envelope["content"]
+    if not isinstance(digest, str) or not isinstance(content, bytes):
+        raise InvalidModelFile("its header has a checksum or content of the wrong type")
+    if hashlib.sha256(content).hexdigest() != digest:
+        raise InvalidModelFile("its content does not match its checksum (the file is damaged or truncated)")
+    return content
+
+
+def _check_keys(mapping, expected: set, where: str) -> None:
+    if not isinstance(mapping, dict):
+        raise InvalidModelFile(f"{where} is of type {type(mapping).__name__}, not a dict")
+    missing, extra = sorted(expected - set(mapping)), sorted(map(repr, set(mapping) - expected))
+    problems = ([f"lacks {', '.join(missing)}"] if missing else []) + ([f"has unexpected keys {', '.join(extra)}"]
+                                                                       if extra else [])
+    if problems:
+        raise InvalidModelFile(f"{where} {' and '.join(problems)}")
+
+
+def _saved_model(payload) -> SavedModel:
+    """Check the unpickled content of a model file key by key and type by type."""
+    _check_keys(payload, _CONTENT_KEYS, "its content")
+    task, target = payload["task"], payload["target"]
+    if task not in ("regression", "classification"):
+        raise InvalidModelFile(f"its task is {task!r}, not 'regression' or 'classification'")
+    if not isinstance(target, str):
+        raise InvalidModelFile(f"its target column name is of type {type(target).__name__}, not text")
+    schema = _saved_schema(payload["columns"], payload["categories"], payload["integer_coded"])
+    _check_estimator(payload["model"], task, schema)
+    return SavedModel(payload["model"], task, target, schema)
+
+
+def _saved_schema(columns, categories, integer_coded):
+    """A :class:`~shrinktree.bench.tabular.FeatureSchema` from saved parts, each checked."""
+    from .bench.tabular import FeatureSchema
+
+    if not _is_list_of(columns, str) or not columns or len(set(columns)) != len(columns):
+        raise InvalidModelFile("its feature columns are not a non-empty list of distinct names")
+    if not _is_list_of(integer_coded, str) or not set(integer_coded) <= set(columns):
+        raise InvalidModelFile("its integer-coded columns are not a list of its feature columns")
+    if not isinstance(categories, dict) or not set(categories) <= set(columns) \
+            or not set(integer_coded) <= set(categories):
+        raise InvalidModelFile("its categories are not a dict keyed by categorical feature columns")
+    for column, levels in categories.items():
+        kind = int if column in integer_coded else str
+        if not _is_list_of(levels, kind) or len(set(levels)) != len(levels):
+            raise InvalidModelFile(f"the levels of column {column!r} are not a list of distinct "
+                                   f"{'integers' if kind is int else 'texts'}")
+    return FeatureSchema(list(columns), dict(categories), list(integer_coded))
+
+
+def _is_list_of(values, kind: type) -> bool:
+    return isinstance(values, list) and all(type(value) is kind for value in values)
+
+
+def _check_estimator(model, task: str, schema) -> None:
+    """The saved estimator is a fitted shrinktree booster for ``task`` on the schema's columns."""
+    from .boosting import ShrinkBoostClassifier, ShrinkBoostRegressor
+
+    expected = ShrinkBoostClassifier if task == "classification" else ShrinkBoostRegressor
+    if type(model) is not expected:
+        raise InvalidModelFile(f"its model is a {type(model).__name__}, not a {expected.__name__}")
+    if not hasattr(model, "_trees") or (task == "classification" and not hasattr(model, "classes_")):
+        raise InvalidModelFile(f"its {expected.__name__} is not fitted")
+    names = getattr(model, "feature_names_in_", None)
+    if names is None or [str(name) for name in names] != schema.columns:
+        raise InvalidModelFile("its model was fitted on other columns than the ones it lists")
+    categorical = np.asarray(getattr(model, "is_categorical_", ()), dtype=bool)
+    if categorical.shape != (len(schema.columns),) \
+            or {c for c, flag in zip(schema.columns, categorical) if flag} != set(schema.categories):
+        raise InvalidModelFile("its model's categorical features differ from the categories it lists")
 
 
 def _predict(args: argparse.Namespace) -> int:
     from .bench.tabular import read_csv
 
-    payload = _load_model(args.model)
-    frame = read_csv(args.csv)
-    matrix = payload["encoder"].transform(frame)
-    model = payload["model"]
-    out = pd.DataFrame({"prediction": model.predict(matrix)})
-    if payload["task"] == "classification":
-        proba = model.predict_proba(matrix)
-        for j, label in enumerate(model.classes_):
-            out[f"proba_{label}"] = proba[:, j]
+    if args.out:
+        _check_output_path(Path(args.out), "predictions")
+    saved = load_model(args.model)
+    features = saved.schema.frame(read_csv(args.csv, text_columns=saved.schema.text_columns))
+    out = _predictions(saved, features)
     if args.out:
         _write_csv(out, args.out)
         print(f"wrote {len(out):,} predictions to {args.out}", file=sys.stderr)
@@ -216,29 +404,191 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_csv(frame: pd.DataFrame, path: str) -> None:
-    path = Path(path)
-    if path.parent and not path.parent.exists():
+def _predictions(saved: SavedModel, features: pd.DataFrame) -> pd.DataFrame:
+    """A ``prediction`` column, plus ``proba_<class>`` columns for classification."""
+    out = pd.DataFrame({"prediction": saved.model.predict(features)})
+    if saved.task == "classification":
+        proba = saved.model.predict_proba(features)
+        for j, label in enumerate(saved.model.classes_):
+            out[f"proba_{label}"] = proba[:, j]
+    return out
+
+
+def _check_output_path(path: Path, what: str) -> None:
+    """Fail early, in one line, when ``path`` cannot name a file to write.
+
+    Parameters
+    ----------
+    path : Path
+        The file to be written.
+    what : str
+        What the file holds, for the message ("model", "predictions", ...).
+
+    Raises
+    ------
+    CliError
+        When ``path`` is a directory, or its parent is missing or not a directory.
+    """
+    if path.is_dir():
+        raise CliError(f"{path} is a directory; give the name of the {what} file to write in it.")
+    if not path.parent.exists():
         raise CliError(f"The output folder {path.parent} does not exist.")
-    frame.to_csv(path, index=False)
+    if not path.parent.is_dir():
+        raise CliError(f"{path.parent} is not a folder, so {path} cannot be written.")
+
+
+def _write_file_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file next to ``path``, then rename it to ``path``.
+
+    An interrupted or failed write never leaves a truncated file under the final name.
+
+    Raises
+    ------
+    CliError
+        When ``path`` cannot name a file (see :func:`_check_output_path`) or the file cannot be
+        written (no permission, disk full, ...).
+    """
+    _check_output_path(path, "output")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        try:
+            with open(temporary, "xb") as stream:
+                stream.write(data)
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise CliError(f"Could not write {path}: {exc.strerror or exc}") from exc
+
+
+def _write_csv(frame: pd.DataFrame, path: str) -> None:
+    """Write ``frame`` as CSV (no index) to ``path`` via :func:`_write_file_atomically`."""
+    _write_file_atomically(Path(path), frame.to_csv(index=False).encode("utf-8"))
 
 
 # -- argument parsing --------------------------------------------------------------------------
-def _integer_at_least(low: int, kind: str):
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (with a pointer to ``--help``) and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _integer_in(low: int, high: int | None = None, kind: str | None = None):
+    """An argparse type: an integer in ``[low, high]``."""
+    wanted = kind or (f"an integer >= {low}" if high is None else f"an integer from {low} to {high}")
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind} integer, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected a {kind} integer, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
         return value
 
     return parse
 
 
-_positive_int = _integer_at_least(1, "positive")
-_non_negative_int = _integer_at_least(0, "non-negative")
+def _number_in(low: float, high: float | None = None, low_open: bool = False, high_open: bool = False):
+    """An argparse type: a finite number in the interval from ``low`` to ``high`` (open or closed ends)."""
+    if high is None:
+        wanted = f"a number {'>' if low_open else '>='} {low:g}"
+    else:
+        wanted = f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+        outside = (not math.isfinite(value) or value < low or (low_open and value == low)
+                   or (high is not None and (value > high or (high_open and value == high))))
+        if outside:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _integer_in(1, kind="a positive integer")
+_non_negative_int = _integer_in(0, kind="a non-negative integer")
+
+# The estimator settings ``shrinktree fit`` exposes: flag, estimator parameter, argparse keywords, help, and
+# LightGBM's name for the same setting (None: none).  Defaults are the estimator's, except as in _CLI_DEFAULTS.
+_MODEL_OPTIONS = (
+    ("--shrinkage", "shrinkage", {"choices": ("eb", "hs", "none")},
+     "node pooling: 'eb' estimates the pooling strength of every tree from the data, 'hs' uses the fixed "
+     "--shrinkage-strength, 'none' is plain boosting", None),
+    ("--shrinkage-strength", "shrinkage_strength", {"type": _number_in(0), "metavar": "LAMBDA"},
+     "pooling strength for --shrinkage hs (required with it)", None),
+    ("--n-estimators", "n_estimators", {"type": _integer_in(1), "metavar": "N"},
+     "boosting iterations", "num_iterations"),
+    ("--learning-rate", "learning_rate", {"type": _number_in(0, low_open=True), "metavar": "RATE"},
+     "step size", "learning_rate"),
+    ("--max-leaf-nodes", "max_leaf_nodes", {"type": _integer_in(2), "metavar": "N"},
+     "leaves per tree", "num_leaves"),
+    ("--max-depth", "max_depth", {"type": _integer_in(1), "metavar": "N"},
+     "depth limit of a tree; no limit by default", "max_depth"),
+    ("--min-samples-leaf", "min_samples_leaf", {"type": _integer_in(1), "metavar": "N"},
+     "fewest rows in a leaf", "min_data_in_leaf"),
+    ("--l2-regularization", "l2_regularization", {"type": _number_in(0), "metavar": "L2"},
+     "L2 penalty on leaf values", "lambda_l2"),
+    ("--max-bins", "max_bins", {"type": _integer_in(2, 255), "metavar": "N"},
+     "histogram bins per numeric feature, at most 255", "max_bin"),
+    ("--subsample", "subsample", {"type": _number_in(0, 1, low_open=True), "metavar": "FRACTION"},
+     "fraction of rows drawn for each iteration", "bagging_fraction"),
+    ("--colsample", "colsample", {"type": _number_in(0, 1, low_open=True), "metavar": "FRACTION"},
+     "fraction of features each iteration may split on", "feature_fraction"),
+    ("--early-stopping", "early_stopping", {"choices": ("auto", "on", "off")},
+     "stop when the loss on held-out rows stops improving; 'auto' is on above 10,000 rows unless "
+     "--shrinkage is eb", None),
+    ("--validation-fraction", "validation_fraction",
+     {"type": _number_in(0, 1, low_open=True, high_open=True), "metavar": "FRACTION"},
+     "rows held out for early stopping", None),
+    ("--n-iter-no-change", "n_iter_no_change", {"type": _integer_in(1), "metavar": "N"},
+     "iterations without improvement before early stopping stops", "early_stopping_round"),
+    ("--random-state", "random_state", {"type": _integer_in(0, 2**32 - 1), "metavar": "SEED"},
+     "random seed", "seed"),
+)
+_MODEL_OPTION_NAMES = tuple(option[1] for option in _MODEL_OPTIONS)
+_CLI_DEFAULTS = {"random_state": 0}  # reproducible by default
+_EARLY_STOPPING = {"auto": "auto", "on": True, "off": False}
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Add the estimator settings of :data:`_MODEL_OPTIONS` to the ``fit`` parser, defaults from the estimator."""
+    from .boosting import ShrinkBoostRegressor
+
+    defaults = {**ShrinkBoostRegressor().get_params(), **_CLI_DEFAULTS}
+    group = parser.add_argument_group("model settings (LightGBM's name in brackets)")
+    for flag, name, keywords, text, lightgbm in _MODEL_OPTIONS:
+        default = defaults[name]
+        if name == "early_stopping":
+            default = next(key for key, value in _EARLY_STOPPING.items() if value is default)
+        flags = (flag, "--seed") if name == "random_state" else (flag,)
+        text += "" if default is None else f" (default {default})"
+        text += "" if lightgbm is None else f" [{lightgbm}]"
+        group.add_argument(*flags, dest=name, default=default, help=text, **keywords)
+
+
+def _model_parameters(args: argparse.Namespace) -> dict:
+    """The estimator keyword arguments given by the ``fit`` options.
+
+    Raises
+    ------
+    CliError
+        When --shrinkage and --shrinkage-strength do not go together.
+    """
+    parameters = {name: getattr(args, name) for name in _MODEL_OPTION_NAMES}
+    parameters["early_stopping"] = _EARLY_STOPPING[parameters["early_stopping"]]
+    hs = parameters["shrinkage"] == "hs"
+    if hs and parameters["shrinkage_strength"] is None:
+        raise CliError("--shrinkage hs needs --shrinkage-strength LAMBDA (its fixed pooling strength).")
+    if not hs and parameters["shrinkage_strength"] is not None:
+        raise CliError("--shrinkage-strength is only used with --shrinkage hs.")
+    return parameters
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -246,7 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .bench.models import MODELS
     from .bench.tabular import TASK_CHOICES
 
-    parser = argparse.ArgumentParser(prog="shrinktree", description=__doc__,
+    parser = _Parser(prog="shrinktree", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -260,7 +610,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "scikit-learn; the R datasets need the 'bench' extra)")
     source.add_argument("--csv", metavar="FILE", help="your own CSV file (use with --target)")
     bench.add_argument("--target", metavar="COL", help="column of --csv to predict")
-    bench.add_argument("--task", choices=TASK_CHOICES, default="auto", help="task of --csv (default: inferred)")
+    bench.add_argument("--task", choices=TASK_CHOICES, default="auto", help="task of --csv; " + TASK_HELP)
     bench.add_argument("--models", nargs="+", metavar="NAME",
                        help=f"models to compare (default: all installed): {', '.join(MODELS)}")
     bench.add_argument("--quick", action="store_true",
@@ -275,16 +625,28 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--output", metavar="FILE", help="also write the result table to this CSV file")
     bench.add_argument("--no-progress", action="store_true", help="do not show the progress line")
 
-    fit = sub.add_parser("fit", help="fit a shrinktree model on a CSV file")
+    fit = sub.add_parser("fit", help="fit a shrinktree model on a CSV file",
+                         description="Fit ShrinkBoostRegressor or ShrinkBoostClassifier on a CSV file and save it "
+                                     "for 'shrinktree predict'. Text and true/false columns (and the --categorical "
+                                     "ones) are categorical: each level is pooled toward its node, and levels "
+                                     "unseen at fit follow each split's learned default side, like missing values.")
     fit.add_argument("--csv", metavar="FILE", required=True, help="training data")
-    fit.add_argument("--target", metavar="COL", required=True, help="column to predict")
+    fit.add_argument("--target", metavar="COL", required=True, help="column to predict (rows missing it are dropped)")
     fit.add_argument("--out", metavar="MODEL", required=True, help="where to save the model")
-    fit.add_argument("--task", choices=TASK_CHOICES, default="auto",
-                     help="default: classification for a non-numeric or two-valued target, else regression")
-    fit.add_argument("--shrinkage", choices=("eb", "none"), default="eb", help="node pooling (default 'eb')")
-    fit.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    fit.add_argument("--task", choices=TASK_CHOICES, default="auto", help=TASK_HELP)
+    fit.add_argument("--categorical", nargs="+", metavar="COL",
+                     help="numeric columns holding integer category codes (ids) to treat as categorical; text and "
+                          "true/false columns are categorical already [categorical_feature]")
+    fit.add_argument("--threads", type=_non_negative_int, default=0, metavar="N",
+                     help="threads for fitting (default 0: all cores) [num_threads]")
+    _add_model_options(fit)
 
-    predict = sub.add_parser("predict", help="apply a model saved by 'shrinktree fit' to a CSV file")
+    predict = sub.add_parser("predict", help="apply a model saved by 'shrinktree fit' to a CSV file",
+                             description="Predict the rows of a CSV file with a model saved by 'shrinktree fit'. "
+                                         "Text columns are read as written; a categorical level unseen at fit "
+                                         "follows each split's learned default side, like a missing value. When "
+                                         "standard output is closed early (e.g. '| head'), the command stops "
+                                         "quietly with exit status 1.")
     predict.add_argument("--model", metavar="MODEL", required=True, help="file written by 'shrinktree fit'")
     predict.add_argument("--csv", metavar="FILE", required=True, help="rows to predict (extra columns are ignored)")
     predict.add_argument("--out", metavar="FILE", help="write predictions here instead of standard output")
@@ -294,13 +656,34 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {"bench": _bench, "fit": _fit, "predict": _predict}
 
 
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so that flushing it at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout has no file descriptor (e.g. captured in tests)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 success, 1 bad input, 2 bad usage)."""
+    """Run the command line.
+
+    Returns
+    -------
+    int
+        The exit status: 0 success; 1 bad input, or standard output closed early (e.g. piped into
+        ``head``: the command stops quietly); 2 bad usage.
+    """
     from .bench.tabular import DataError
 
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows up here rather than at interpreter exit
+        return status
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
     except (CliError, DataError) as exc:
         print(f"shrinktree {args.command}: error: {exc}", file=sys.stderr)
         return 1

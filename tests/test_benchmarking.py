@@ -18,7 +18,7 @@ from shrinktree.bench import (
     shap_vectors,
 )
 from shrinktree.bench.report import format_result, relative_summary
-from shrinktree.bench.tabular import CategoryEncoder, DataError, infer_task, read_csv, split_target
+from shrinktree.bench.tabular import DataError, infer_task, read_csv, split_target
 
 
 # -- metrics ------------------------------------------------------------------------------------
@@ -292,19 +292,3 @@ def test_split_target_and_infer_task():
         infer_task(pd.Series(["a", "b"]), "regression")
     with pytest.raises(DataError, match="single value"):
         infer_task(pd.Series(["a", "a"]))
-
-
-def test_category_encoder_round_trip_and_unseen_levels():
-    train = pd.DataFrame({"city": ["b", "a", None, "c"], "size": [1.0, 2.0, 3.0, None], "flag": [True, False,
-                                                                                                   True, True]})
-    encoder = CategoryEncoder()
-    encoded = encoder.fit_transform(train)
-    assert encoder.levels == {"city": ["a", "b", "c"], "flag": ["False", "True"]}
-    np.testing.assert_array_equal(encoded[:, 0], [1.0, 0.0, np.nan, 2.0])
-    np.testing.assert_array_equal(encoded[:, 1], [1.0, 2.0, 3.0, np.nan])
-    new = pd.DataFrame({"size": ["4"], "extra": [0], "flag": [False], "city": ["zzz"]})
-    np.testing.assert_array_equal(encoder.transform(new), [[np.nan, 4.0, 0.0]])
-    with pytest.raises(DataError, match="lacks column"):
-        encoder.transform(new.drop(columns="city"))
-    with pytest.raises(DataError, match="numeric in training"):
-        encoder.transform(pd.DataFrame({"city": ["a"], "size": ["big"], "flag": [True]}))

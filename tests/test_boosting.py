@@ -308,7 +308,7 @@ def test_partition_is_stable_and_counts_weights():
 def test_two_class_softmax_step_equals_the_binary_newton_step():
     # With K = 2 the two softmax trees move the log-odds by the sum of their Newton steps; the
     # K / (K - 1) hessian scale makes that sum the binary Newton step instead of twice it.
-    from shrinktree.boosting.loss import BinaryLogLoss, MultinomialLogLoss
+    from shrinktree.losses import BinaryLogLoss, MultinomialLogLoss
 
     rng = np.random.default_rng(3)
     n = 500

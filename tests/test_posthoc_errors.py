@@ -6,7 +6,12 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 import xgboost as xgb
-from sklearn.ensemble import GradientBoostingRegressor, HistGradientBoostingRegressor, RandomForestRegressor
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    HistGradientBoostingRegressor,
+    RandomForestRegressor,
+)
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression
 from sklearn.svm import SVC
@@ -152,3 +157,93 @@ def test_eb_on_a_target_whose_squares_overflow():
             shrink(model, X, y)
     # hs needs no sums of squares and pools such a model fine.
     assert np.all(np.isfinite(shrink(model, X, y, method="hs", strength=5.0).predict(X)))
+
+
+@pytest.mark.parametrize("kind", ["one_output_per_tree", "multi_output_tree", "multilabel", "booster"])
+def test_multi_output_xgboost_is_a_clear_error(kind):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    Y = X[:, :2] + rng.normal(size=(200, 2))
+    if kind == "multilabel":
+        model = xgb.XGBClassifier(n_estimators=3, tree_method="hist").fit(X, (Y > 0).astype(int))
+    elif kind == "booster":
+        model = xgb.train({"tree_method": "hist"}, xgb.DMatrix(X, Y), 3)
+    else:
+        model = xgb.XGBRegressor(n_estimators=3, tree_method="hist", multi_strategy=kind).fit(X, Y)
+    with pytest.raises(ValueError, match="multi-output XGBoost models .*num_target=2.* not supported"):
+        shrink(model, method="none")
+    with pytest.raises(ValueError, match="multi-output XGBoost"):
+        shrink(model, X, Y)
+
+
+def _regression_rows():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    return X, np.abs(X[:, 0] + rng.normal(size=200)) + 0.1
+
+
+# (model, loss as named in the message, a supported loss of its library the message names)
+_NOT_REPLAYED = [
+    (lambda: GradientBoostingRegressor(loss="huber", n_estimators=3), "huber", "squared_error"),
+    (lambda: GradientBoostingRegressor(loss="quantile", n_estimators=3), "quantile", "squared_error"),
+    (lambda: GradientBoostingClassifier(loss="exponential", n_estimators=3), "exponential", "log_loss"),
+    (lambda: HistGradientBoostingRegressor(loss="absolute_error", max_iter=3), "absolute_error", "poisson"),
+    (lambda: HistGradientBoostingRegressor(loss="gamma", max_iter=3), "gamma", "squared_error"),
+    (lambda: lgb.LGBMRegressor(objective="huber", n_estimators=3, verbose=-1), "huber", "regression"),
+    (lambda: lgb.LGBMRegressor(objective="fair", n_estimators=3, verbose=-1), "fair", "poisson"),
+    (lambda: xgb.XGBRegressor(objective="reg:pseudohubererror", n_estimators=3), "reg:pseudohubererror",
+     "reg:squarederror"),
+    (lambda: xgb.XGBRegressor(objective=lambda y, p: (p - y, np.ones_like(p)), n_estimators=3), "custom",
+     "reg:squarederror"),
+]
+
+
+@pytest.mark.parametrize("index", range(len(_NOT_REPLAYED)))
+def test_eb_on_a_loss_it_cannot_replay_names_the_loss_and_what_is_supported(index):
+    make, name, supported = _NOT_REPLAYED[index]
+    X, y = _regression_rows()
+    model = make()
+    y = (y > np.median(y)).astype(int) if "Classifier" in type(model).__name__ else y
+    model.fit(X, y)
+    with pytest.raises(ValueError, match=rf"loss '{name}'.*squared error, Poisson, binary and multiclass log "
+                                         rf"loss only .*'{supported}'.*method='hs' and method='none'"):
+        shrink(model, X, y, method="eb")
+    # The other methods take the model as it is.
+    raw = model.decision_function(X) if hasattr(model, "decision_function") else model.predict(X)
+    shrunk = shrink(model, method="none")
+    np.testing.assert_allclose(shrunk.decision_function(X) if hasattr(shrunk, "decision_function")
+                               else shrunk.predict(X), raw, atol=1e-5)
+    assert np.all(np.isfinite(shrink(model, X, y, method="hs", strength=5.0).predict(X)))
+
+
+# (model, target, objective as named in the message, a supported objective the message names)
+_NOT_READ = [
+    (lambda: lgb.LGBMRegressor(objective="cross_entropy", n_estimators=3, verbose=-1), "01", "cross_entropy",
+     "regression"),
+    (lambda: lgb.LGBMRegressor(objective="regression", reg_sqrt=True, n_estimators=3, verbose=-1), "pos",
+     "regression sqrt", "without reg_sqrt"),
+    (lambda: lgb.LGBMClassifier(objective="binary", sigmoid=2.0, n_estimators=3, verbose=-1), "01",
+     "binary sigmoid:2", "sigmoid=1.0"),
+    (lambda: lgb.LGBMClassifier(objective="multiclassova", n_estimators=3, verbose=-1), "012", "multiclassova",
+     "multiclass"),
+    (lambda: xgb.XGBRegressor(objective="reg:logistic", n_estimators=3), "01", "reg:logistic", "binary:logistic"),
+    (lambda: xgb.XGBClassifier(objective="binary:hinge", n_estimators=3), "01", "binary:hinge", "binary:logistic"),
+]
+
+
+@pytest.mark.parametrize("index", range(len(_NOT_READ)))
+def test_unsupported_objective_names_it_and_what_is_supported(index):
+    make, target, name, supported = _NOT_READ[index]
+    X, y = _regression_rows()
+    y = {"pos": y, "01": (y > np.median(y)).astype(int), "012": np.digitize(y, np.quantile(y, [0.3, 0.6]))}[target]
+    model = make().fit(X, y)
+    with pytest.raises(ValueError, match=rf"objective '{name}'.*[Ss]upported.*{supported}"):
+        shrink(model, method="none")
+
+
+def test_unsupported_scikit_learn_loss_object_is_named():
+    X, y = _regression_rows()
+    model = HistGradientBoostingRegressor(max_iter=3).fit(X, y)
+    model.loss = object()  # a loss object scikit-learn's own table does not know
+    with pytest.raises(ValueError, match="loss 'object'; supported: .*'squared_error'"):
+        shrink(model, method="none")

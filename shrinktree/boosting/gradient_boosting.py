@@ -1,112 +1,42 @@
-"""scikit-learn estimators: ShrinkBoostRegressor and ShrinkBoostClassifier."""
+"""scikit-learn estimators: ShrinkBoostRegressor and ShrinkBoostClassifier.
+
+This module is the estimator layer: parameters, input checks, the boosting loop and prediction.
+Losses live in :mod:`shrinktree.losses`, the pooling plan and each tree's empirical-Bayes inputs in
+:mod:`.pooling`, the honest row split in :mod:`.honest`, growing in :mod:`.grower`.
+"""
 
 from __future__ import annotations
 
 import numbers
 import sys
 import time
-import warnings
-from dataclasses import fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
-from numba import njit, prange
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._integrity import DIGEST_KEY, ModelIntegrityError, check_digest, state_digest
 from .._safe_state import encode, restore
-from .._shrinkage import (
-    SHRINKAGE_MODES,
-    categorical_null_gain,
-    effective_tests_table,
-    null_gain_factor,
-    shrink_tree_values,
-    within_variance,
-)
+from .._shrinkage import effective_tests_table
 from .._threads import threads_for_rows
 from .._tree import FlatForest, TreeArrays
-from ..exceptions import SampleWeightScaleWarning
+from ..losses import Loss, classification_loss, regression_loss
 from .binning import BinMapper
 from .categorical import FROM_DTYPE, CategoricalEncoder, check_columns, engine_codes, resolve_categorical_features
 from .grower import TreeGrower
-from .loss import BinaryLogLoss, MultinomialLogLoss, SquaredError
+from .honest import held_out_mask, row_hashes, split_rows
+from .pooling import PoolingPlan, pool_tree, renew_leaf_values
 from .predictor import add_leaf_values, add_tree_binned, add_values_by_leaf, leaves_binned, node_statistics
-from .splitting import LEVELS_EB, LEVELS_FIXED_K, LEVELS_RAW
+from .validation import check_fit_weights, check_no_missing_labels, check_number, check_offset
 
 MIN_HESSIAN = 1e-3
-# Categorical partitions are scored by the Newton gain of the pooled level sums, except with
-# eb_method="calibrated", whose null correction is that of a scan maximizing the raw gain
-# (see docs/categorical.md for the measurements behind this choice).
-POOLED_LEVEL_GAIN = {"honest": True, "naive": True, "calibrated": False}
-EB_METHODS = ("honest", "calibrated", "naive")
-HONEST_FRACTION = 0.5
-# Weights up to this keep every sum of squared (weighted) gradients far below float64's overflow,
-# and positive weights from MIN_SAMPLE_WEIGHT keep products of weights and hessians clear of underflow.
-MAX_SAMPLE_WEIGHT = 1e100
-MIN_SAMPLE_WEIGHT = 1e-100
-# Weights are frequency weights, so their total sets how much data the pooling believes it has: a mean
-# weight outside this range is worth a warning (see docs/shrinkage.md, "Sample weights").
-TYPICAL_MEAN_WEIGHT = (0.5, 2.0)
-
-
-@njit(cache=True)
-def _mix64(x):
-    # splitmix64 finalizer: a cheap, well-spread 64-bit hash.
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
-@njit(parallel=True, cache=True)
-def hash_rows(binned, y_bits):
-    """A 64-bit hash of each row's bins and target (``y`` viewed as uint64): identical rows hash alike."""
-    n_features, n_rows = binned.shape
-    out = np.empty(n_rows, dtype=np.uint64)
-    for i in prange(n_rows):
-        h = _mix64(y_bits[i])
-        for f in range(n_features):
-            h = _mix64(h ^ (np.uint64(binned[f, i]) + np.uint64(f) * np.uint64(257)))
-        out[i] = h
-    return out
-
-
-@njit(parallel=True, cache=True)
-def hash_rows_with_codes(row_hash, codes):
-    """Mix the categorical codes into the row hashes of :func:`hash_rows`."""
-    n_features, n_rows = codes.shape
-    out = np.empty(n_rows, dtype=np.uint64)
-    for i in prange(n_rows):
-        h = row_hash[i]
-        for f in range(n_features):
-            h = _mix64(h ^ (np.uint64(codes[f, i]) + np.uint64(f + 1) * np.uint64(0x9E3779B97F4A7C15)))
-        out[i] = h
-    return out
-
-
-@njit(parallel=True, cache=True)
-def _held_out_mask_kernel(row_hash, salt, fraction):
-    out = np.empty(row_hash.shape[0], dtype=np.bool_)
-    threshold = np.uint64(fraction * 18446744073709551615.0)
-    for i in prange(row_hash.shape[0]):
-        out[i] = _mix64(row_hash[i] ^ salt) < threshold
-    return out
-
-
-def _split_rows(is_held, rows):
-    """(rows that grow the tree, rows held out), or ``None`` when one side would be empty."""
-    if rows is not None:
-        is_held_rows = is_held[rows]
-        grow_rows, held_rows = rows[~is_held_rows], rows[is_held_rows]
-    else:
-        grow_rows, held_rows = np.flatnonzero(~is_held), np.flatnonzero(is_held)
-    if len(grow_rows) == 0 or len(held_rows) == 0:
-        return None
-    return grow_rows.astype(np.int64, copy=False), held_rows.astype(np.int64, copy=False)
 
 
 def _ldexp(value, exponent):
@@ -115,79 +45,52 @@ def _ldexp(value, exponent):
         return np.ldexp(value, exponent)
 
 
-def _held_out_mask(row_hash, iteration, seed):
-    """Rows held out of growing tree ``iteration`` to estimate its pooling strength honestly."""
-    salt = np.uint64((int(seed) * 1_000_003 + iteration * 7919 + 1) % (2**63))
-    return _held_out_mask_kernel(row_hash, salt, HONEST_FRACTION)
+def _scaled_offset(offset, exponent):
+    return None if offset is None else _ldexp(offset, -exponent)
 
 
-def _check_number(name, value, low=None, high=None, integer=False, low_open=False, allow_none=False):
-    if value is None and allow_none:
-        return
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise TypeError(f"{name} must be {'an int' if integer else 'a number'}, got {value!r}.")
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}.")
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}.")
-    if high is not None and value > high:
-        raise ValueError(f"{name} must be <= {high}, got {value!r}.")
+def _start_raw(baseline, offset, n_rows):
+    raw = np.tile(baseline, (n_rows, 1))
+    if offset is not None:
+        raw += offset[:, None]
+    return raw
 
 
-def _check_no_missing_labels(y) -> None:
-    """Class labels may be of any type, but none may be missing (NaN, None, ``pd.NA``, ``NaT``)."""
-    if y is None:
-        return  # scikit-learn's validation says that y is required
-    try:
-        labels = np.asarray(y, dtype=object).ravel()
-    except (TypeError, ValueError):
-        return  # scikit-learn's target validation reports what is wrong with such a y
-    missing = np.flatnonzero(pd.isna(labels))
-    if len(missing):
-        rows = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
-        raise ValueError(f"y has {len(missing)} missing class label(s) (NaN, None or pd.NA), at rows {rows}; "
-                         "drop those rows or give them a label.")
+@dataclass
+class _Rows:
+    """Rows of one side of the validation split (``weight`` and ``offset`` may be ``None``)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray | None
+    offset: np.ndarray | None
+
+    def take(self, index: np.ndarray) -> _Rows:
+        return _Rows(self.X[index], self.y[index], None if self.weight is None else self.weight[index],
+                     None if self.offset is None else self.offset[index])
 
 
-def _check_fit_weights(sample_weight: np.ndarray) -> np.ndarray:
-    """Reject weights the arithmetic cannot carry; warn when their scale changes the pooling.
+@dataclass
+class _FitData:
+    """What every tree of one fit is grown from: binned features, codes and the binning facts."""
 
-    Weights are frequency weights (a row of weight 2 counts as two rows), so integer weights give the
-    model of repeated rows.  The pooling strength then depends on the weights' total: a mean weight far
-    from 1 makes the data look larger or smaller than it is.  Unless the weights look like counts
-    (integers that vary), :class:`SampleWeightScaleWarning` says so, with what to pass for relative
-    weights.
-    """
-    positive = sample_weight[sample_weight > 0]
-    if len(positive) == 0:
-        raise ValueError("sample_weight must have at least one positive entry.")
-    if np.max(positive) > MAX_SAMPLE_WEIGHT:
-        raise ValueError(
-            f"sample_weight values above {MAX_SAMPLE_WEIGHT:g} are not supported: sums of squared "
-            f"gradients would overflow float64. Rescale the weights (got max {np.max(positive):g})."
-        )
-    if np.min(positive) < MIN_SAMPLE_WEIGHT:
-        raise ValueError(
-            f"positive sample_weight values below {MIN_SAMPLE_WEIGHT:g} are not supported: products of "
-            f"weights and hessians would underflow float64 (got min {np.min(positive):g}). Set such weights "
-            "to 0 to drop their rows, or rescale the weights."
-        )
-    mean = float(np.mean(positive))
-    low, high = TYPICAL_MEAN_WEIGHT
-    # Integer weights that vary are read as counts of repeated rows, whatever their mean; a constant
-    # weight other than 1 carries nothing but its scale, so it is almost surely a rescaling.
-    counts = bool(np.all(positive == np.round(positive))) and np.min(positive) != np.max(positive)
-    if not low <= mean <= high and not counts:
-        warnings.warn(
-            f"sample_weight has mean {mean:.4g} over its {len(positive)} rows with positive weight, so the "
-            f"data count as {mean * len(positive):.4g} rows: shrinktree reads weights as frequency weights "
-            "(a row of weight 2 counts as two rows), and pools "
-            f"{'less' if mean > high else 'more'} than with unit weights. If these are relative weights "
-            "(survey, importance or inverse-probability weights), pass sample_weight / sample_weight.mean(); "
-            "if they are counts of repeated rows, this is intended.",
-            SampleWeightScaleWarning, stacklevel=6)
-    return sample_weight
+    binned: np.ndarray
+    codes: np.ndarray
+    n_levels: np.ndarray
+    n_bins_non_missing: np.ndarray
+    has_missing: np.ndarray
+    missing_bin: int
+    effective_tests: np.ndarray
+    weight: np.ndarray
+    constant_hessian: float
+    unit_weights: bool
+    row_hash: np.ndarray | None
+
+    def leaves_of(self, grown, rows: np.ndarray) -> np.ndarray:
+        """Leaf of each of ``rows`` in the grown tree, by walking it on the binned data."""
+        return leaves_binned(self.binned, self.codes, rows, grown.left, grown.right, grown.feature,
+                             grown.is_categorical, grown.bin_threshold, grown.missing_left, self.missing_bin,
+                             self.n_levels, grown.cat_offset, grown.cat_bitset)
 
 
 class _BaseShrinkBoost(BaseEstimator):
@@ -219,32 +122,34 @@ class _BaseShrinkBoost(BaseEstimator):
         self.verbose = verbose
 
     # -- validation -----------------------------------------------------------------------------
-    def _validate_hyperparameters(self):
-        if self.shrinkage not in SHRINKAGE_MODES:
-            raise ValueError(f"shrinkage must be one of {SHRINKAGE_MODES}, got {self.shrinkage!r}.")
-        if self.shrinkage == "hs":
-            if self.shrinkage_strength is None:
-                raise ValueError("shrinkage='hs' needs shrinkage_strength (the lambda of Hierarchical Shrinkage).")
-        if self.eb_method not in EB_METHODS:
-            raise ValueError(f"eb_method must be one of {EB_METHODS}, got {self.eb_method!r}.")
-        _check_number("shrinkage_strength", self.shrinkage_strength, low=0, allow_none=True)
-        _check_number("learning_rate", self.learning_rate, low=0, low_open=True)
-        _check_number("n_estimators", self.n_estimators, low=1, integer=True)
-        _check_number("max_leaf_nodes", self.max_leaf_nodes, low=2, integer=True)
-        _check_number("max_depth", self.max_depth, low=1, integer=True, allow_none=True)
-        _check_number("min_samples_leaf", self.min_samples_leaf, low=1, integer=True)
-        _check_number("l2_regularization", self.l2_regularization, low=0)
-        _check_number("max_bins", self.max_bins, low=2, high=255, integer=True)
-        _check_number("subsample", self.subsample, low=0, high=1, low_open=True)
-        _check_number("colsample", self.colsample, low=0, high=1, low_open=True)
+    def _validate_hyperparameters(self) -> PoolingPlan:
+        """Check every parameter; returns the resolved pooling plan."""
+        check_number("shrinkage_strength", self.shrinkage_strength, low=0, allow_none=True)
+        check_number("learning_rate", self.learning_rate, low=0, low_open=True)
+        check_number("n_estimators", self.n_estimators, low=1, integer=True)
+        check_number("max_leaf_nodes", self.max_leaf_nodes, low=2, integer=True)
+        check_number("max_depth", self.max_depth, low=1, integer=True, allow_none=True)
+        check_number("min_samples_leaf", self.min_samples_leaf, low=1, integer=True)
+        check_number("l2_regularization", self.l2_regularization, low=0)
+        check_number("max_bins", self.max_bins, low=2, high=255, integer=True)
+        check_number("subsample", self.subsample, low=0, high=1, low_open=True)
+        check_number("colsample", self.colsample, low=0, high=1, low_open=True)
         if self.early_stopping not in ("auto", True, False):
             raise ValueError(f"early_stopping must be 'auto', True or False, got {self.early_stopping!r}.")
-        _check_number("validation_fraction", self.validation_fraction, low=0, high=1, low_open=True)
+        check_number("validation_fraction", self.validation_fraction, low=0, high=1, low_open=True)
         if self.validation_fraction >= 1:
             raise ValueError(f"validation_fraction must be < 1, got {self.validation_fraction!r}.")
-        _check_number("n_iter_no_change", self.n_iter_no_change, low=1, integer=True)
-        _check_number("tol", self.tol, low=0)
-        _check_number("verbose", self.verbose, low=0, integer=True)
+        check_number("n_iter_no_change", self.n_iter_no_change, low=1, integer=True)
+        check_number("tol", self.tol, low=0)
+        check_number("verbose", self.verbose, low=0, integer=True)
+        self._check_loss_parameters()
+        return PoolingPlan.resolve(self.shrinkage, self.shrinkage_strength, self.eb_method)
+
+    def _check_loss_parameters(self) -> None:
+        """Subclasses check the parameters of their loss here."""
+
+    def _weights_with_class_weight(self, y, sample_weight):
+        return sample_weight
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -262,12 +167,12 @@ class _BaseShrinkBoost(BaseEstimator):
             self._categorical = CategoricalEncoder()
             X = self._categorical.fit_transform(X, mask)
         if not self._y_numeric:
-            _check_no_missing_labels(y)
+            check_no_missing_labels(y)
         with np.errstate(over="ignore", invalid="ignore"):  # scikit-learn's finiteness check sums X
             X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan",
                                  y_numeric=self._y_numeric, order="C")
         if sample_weight is not None:
-            sample_weight = _check_fit_weights(_check_sample_weight(sample_weight, X, dtype=np.float64,
+            sample_weight = check_fit_weights(_check_sample_weight(sample_weight, X, dtype=np.float64,
                                                                     ensure_non_negative=True))
         return X, y, sample_weight
 
@@ -289,16 +194,8 @@ class _BaseShrinkBoost(BaseEstimator):
         with np.errstate(over="ignore", invalid="ignore"):  # scikit-learn's finiteness check sums X
             return validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False, order="C")
 
-    def _level_pooling(self):
-        """How categorical levels are pooled before sorting: (mode, fixed k)."""
-        if self.shrinkage == "eb":
-            return LEVELS_EB, 0.0
-        if self.shrinkage == "hs":
-            return LEVELS_FIXED_K, float(self.shrinkage_strength)
-        return LEVELS_RAW, 0.0
-
     # -- fitting --------------------------------------------------------------------------------
-    def _fit_or_keep_state(self, X, y, sample_weight):
+    def _fit_or_keep_state(self, X, y, sample_weight, offset=None):
         """Fit; when fitting fails, restore every attribute as it was, so an earlier fit stays intact."""
         saved = dict(self.__dict__)
         try:
@@ -307,62 +204,61 @@ class _BaseShrinkBoost(BaseEstimator):
             n_rows = 0
         try:
             with threads_for_rows(n_rows):
-                return self._fit(X, y, sample_weight)
+                return self._fit(X, y, sample_weight, offset)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
 
-    def _fit(self, X, y, sample_weight):
-        self._validate_hyperparameters()
+    def _fit(self, X, y, sample_weight, offset):
+        plan = self._validate_hyperparameters()
         X, y, sample_weight = self._validate_fit_input(X, y, sample_weight)
+        offset = check_offset(offset, X.shape[0], "fit")
         y = self._encode_y(y)
+        sample_weight = self._weights_with_class_weight(y, sample_weight)
+        loss = self._make_loss()
+        loss.check_target(y)
         if sample_weight is not None:
             # Zero-weight rows carry no information; dropping them keeps weights equivalent to repetition.
             keep = sample_weight > 0
             if not np.all(keep):
                 X, y, sample_weight = X[keep], y[keep], sample_weight[keep]
+                offset = None if offset is None else offset[keep]
                 if self._categorical is not None:
                     X = self._categorical.restrict_to_present(X)
-        start_time = time.perf_counter()
         if hasattr(self, "validation_score_"):
             del self.validation_score_  # from an earlier fit with early stopping
-        seed_source = check_random_state(self.random_state)
-        seeds = seed_source.randint(0, 2**31 - 1, size=3)
-        rng = np.random.default_rng(seeds[0])
-
-        n_samples = X.shape[0]
-        # "auto" leaves pooled boosting without early stopping: trees that only fit noise are pooled back
-        # to their root, so the rows a validation split would take are worth more as training rows
-        # (measured in docs/accuracy.md, variant "shrinktree eb early stopping").
+        seeds = check_random_state(self.random_state).randint(0, 2**31 - 1, size=3)
         use_early_stopping = self.early_stopping is True or (
-            self.early_stopping == "auto" and n_samples > 10_000 and self.shrinkage != "eb")
-        X_val = y_val = w_val = None
+            self.early_stopping == "auto" and X.shape[0] > 10_000 and plan.early_stops_by_default)
+        train, validation = _Rows(X, y, sample_weight, offset), None
         if use_early_stopping:
-            n_validation = int(np.ceil(self.validation_fraction * n_samples))
-            if n_validation < 1 or n_samples - n_validation < 1:
-                raise ValueError(
-                    f"early_stopping=True holds out validation_fraction={self.validation_fraction} of the "
-                    f"{n_samples} rows, which leaves {'no validation' if n_validation < 1 else 'no training'} "
-                    "rows; pass early_stopping=False or a validation_fraction that leaves rows on both sides.")
-            # Stratify when every class can appear on both sides of the split.
-            class_counts = np.bincount(y.astype(np.int64)) if self._is_classifier else None
-            n_classes = 0 if class_counts is None else len(class_counts)
-            stratify = y if (class_counts is not None and np.min(class_counts) >= 2
-                             and min(n_validation, n_samples - n_validation) >= n_classes) else None
-            parts = train_test_split(X, y, np.arange(n_samples), test_size=n_validation,
-                                     random_state=int(seeds[1]), stratify=stratify)
-            X, X_val, y, y_val, idx_train, idx_val = parts
-            if sample_weight is not None:
-                w_val = sample_weight[idx_val]
-                sample_weight = sample_weight[idx_train]
-            n_samples = X.shape[0]
-        weight = np.ones(n_samples) if sample_weight is None else np.ascontiguousarray(sample_weight)
-        # Unweighted squared error: every hessian is 1, so histograms can count rows instead.
-        constant_hessian = 1.0 if (sample_weight is None and not self._is_classifier) else 0.0
-        unit_weights = sample_weight is None
+            train, validation = self._validation_split(train, int(seeds[1]))
+        data = self._training_data(train, plan, loss, seeds)
+        self._boost(data, plan, loss, train, validation, seeds)
+        return self
 
-        n_features = X.shape[1]
+    def _validation_split(self, rows: _Rows, seed: int) -> tuple[_Rows, _Rows]:
+        """Hold out ``validation_fraction`` of the rows for early stopping (stratified when possible)."""
+        n_samples = rows.X.shape[0]
+        n_validation = int(np.ceil(self.validation_fraction * n_samples))
+        if n_validation < 1 or n_samples - n_validation < 1:
+            raise ValueError(
+                f"early_stopping=True holds out validation_fraction={self.validation_fraction} of the "
+                f"{n_samples} rows, which leaves {'no validation' if n_validation < 1 else 'no training'} "
+                "rows; pass early_stopping=False or a validation_fraction that leaves rows on both sides.")
+        # Stratify when every class can appear on both sides of the split.
+        class_counts = np.bincount(rows.y.astype(np.int64)) if self._is_classifier else None
+        n_classes = 0 if class_counts is None else len(class_counts)
+        stratify = rows.y if (class_counts is not None and np.min(class_counts) >= 2
+                              and min(n_validation, n_samples - n_validation) >= n_classes) else None
+        train_index, validation_index = train_test_split(np.arange(n_samples), test_size=n_validation,
+                                                         random_state=seed, stratify=stratify)
+        return rows.take(train_index), rows.take(validation_index)
+
+    def _training_data(self, train: _Rows, plan: PoolingPlan, loss: Loss, seeds) -> _FitData:
+        """Bin the training rows and gather everything the trees are grown from."""
+        X, n_features = train.X, train.X.shape[1]
         encoder = self._categorical
         if encoder is None:
             self._numeric_index = np.arange(n_features, dtype=np.int64)
@@ -377,41 +273,48 @@ class _BaseShrinkBoost(BaseEstimator):
         self.is_categorical_ = np.zeros(n_features, dtype=bool)
         self.is_categorical_[self._categorical_index] = True
         codes = engine_codes(X, self._categorical_index, n_levels)
-        codes_val = None
-        self._bin_mapper = BinMapper(self.max_bins, random_state=int(seeds[2])).fit(X_numeric, sample_weight)
+        self._bin_mapper = BinMapper(self.max_bins, random_state=int(seeds[2])).fit(X_numeric, train.weight)
         binned = self._bin_mapper.transform(X_numeric)
-        missing_bin = self._bin_mapper.missing_bin_
-        has_missing = np.isnan(X_numeric).any(axis=0)
-        n_bins_non_missing = self._bin_mapper.n_bins_non_missing_
-        effective_tests = effective_tests_table(self.max_bins + 1)
-        honest = self.shrinkage == "eb" and self.eb_method == "honest"
-        row_hash = hash_rows(binned, y.view(np.uint64)) if honest else None
-        if honest and codes.shape[0] > 0:
-            row_hash = hash_rows_with_codes(row_hash, codes)
+        unit_weights = train.weight is None
+        return _FitData(
+            binned=binned, codes=codes, n_levels=n_levels, n_bins_non_missing=self._bin_mapper.n_bins_non_missing_,
+            has_missing=np.isnan(X_numeric).any(axis=0), missing_bin=self._bin_mapper.missing_bin_,
+            effective_tests=effective_tests_table(self.max_bins + 1),
+            weight=np.ones(X.shape[0]) if unit_weights else np.ascontiguousarray(train.weight),
+            # Every unweighted hessian equal to 1: histograms can count rows instead.
+            constant_hessian=1.0 if (unit_weights and loss.constant_hessian) else 0.0, unit_weights=unit_weights,
+            row_hash=row_hashes(binned, codes, train.y) if plan.honest else None,
+        )
+
+    def _boost(self, data: _FitData, plan: PoolingPlan, loss: Loss, train: _Rows, validation: _Rows | None, seeds):
+        """The boosting iterations, with early stopping on ``validation`` when given."""
+        start_time = time.perf_counter()
+        rng = np.random.default_rng(seeds[0])
         # Fit on y / 2^e (e: the binary exponent of max |y|) so that no sum of squared gradients
         # overflows or underflows whatever the target's units.  Dividing by a power of two is exact,
         # so the model is the same up to that factor, multiplied back into it at the end.
-        y_exponent = self._target_exponent(y)
-        y = _ldexp(y, -y_exponent)
-        if use_early_stopping:
-            y_val = _ldexp(y_val, -y_exponent)
-        loss_exponent = 2 * y_exponent  # losses and gains scale with y^2
-
-        loss = self._make_loss()
+        y_exponent = self._target_exponent(train.y) if loss.scale_equivariant else 0
+        loss = loss.rescaled(y_exponent)
+        y, offset = _ldexp(train.y, -y_exponent), _scaled_offset(train.offset, y_exponent)
+        # Under y -> c y the reported loss scales with c^loss_degree and split gains with c^gain_degree.
+        loss_exponent, gain_exponent = loss.loss_degree * y_exponent, loss.gain_degree * y_exponent
+        weight = data.weight
+        n_samples, n_features = data.binned.shape[1], len(self.is_categorical_)
         n_trees_per_iteration = loss.n_trees_per_iteration
-        self._baseline = loss.baseline(y, weight)
-        raw = np.tile(self._baseline, (n_samples, 1))
+        self._baseline = loss.baseline(y, weight, offset)
+        raw = _start_raw(self._baseline, offset, n_samples)
         gradients = np.empty((n_trees_per_iteration, n_samples))
         hessians = np.empty((n_trees_per_iteration, n_samples))
-        if use_early_stopping:
-            binned_val = self._bin_mapper.transform(np.ascontiguousarray(X_val[:, self._numeric_index]))
-            codes_val = engine_codes(X_val, self._categorical_index, n_levels)
-            raw_val = np.tile(self._baseline, (X_val.shape[0], 1))
-            w_val_eff = np.ones(X_val.shape[0]) if w_val is None else w_val
-            self.validation_score_ = [-_ldexp(loss.loss(y_val, raw_val, w_val_eff), loss_exponent)]
         # The training loss costs a pass over every row per iteration: track it only when reported.
-        track_train_loss = bool(self.verbose) or use_early_stopping
+        track_train_loss = bool(self.verbose) or validation is not None
         self.train_score_ = [-_ldexp(loss.loss(y, raw, weight), loss_exponent)] if track_train_loss else []
+        if validation is not None:
+            y_val, offset_val = _ldexp(validation.y, -y_exponent), _scaled_offset(validation.offset, y_exponent)
+            binned_val = self._bin_mapper.transform(np.ascontiguousarray(validation.X[:, self._numeric_index]))
+            codes_val = engine_codes(validation.X, self._categorical_index, data.n_levels)
+            raw_val = _start_raw(self._baseline, offset_val, validation.X.shape[0])
+            w_val = np.ones(validation.X.shape[0]) if validation.weight is None else validation.weight
+            self.validation_score_ = [-_ldexp(loss.loss(y_val, raw_val, w_val), loss_exponent)]
         tol = _ldexp(self.tol, -loss_exponent)  # in the fitted (scaled) loss units
 
         self._trees = []
@@ -422,12 +325,11 @@ class _BaseShrinkBoost(BaseEstimator):
         # Private measurement switch (benchmarks/eb_methods.py): score splits by pooled values with the
         # previous tree's k, as LightGBM's path_smooth does; off (-1) in normal use, see docs/shrinkage.md.
         pooled_gain_k = [getattr(self, "_pooled_split_gain_k", -1.0)] * n_trees_per_iteration
-        y_loss = y
         best_score, no_improvement = -np.inf, 0
 
         for iteration in range(self.n_estimators):
-            loss.gradients(y_loss if not self._is_classifier or n_trees_per_iteration == 1 else y_loss.astype(np.int64),
-                           raw if n_trees_per_iteration > 1 else raw, weight, gradients, hessians)
+            loss.start_iteration(y, raw, weight)
+            loss.gradients(y, raw, weight, gradients, hessians)
             if n_rows_per_tree < n_samples:
                 rows = np.sort(rng.choice(n_samples, n_rows_per_tree, replace=False))
             else:
@@ -440,24 +342,22 @@ class _BaseShrinkBoost(BaseEstimator):
             cat_feature_mask = np.ascontiguousarray(feature_mask[self._categorical_index])
             feature_mask = np.ascontiguousarray(feature_mask[self._numeric_index])
             held_out = None
-            if self.shrinkage == "eb" and self.eb_method == "honest":
+            if plan.honest:
                 # Each row's side depends only on its content and the iteration, so a row of
                 # weight w and w copies of it always land on the same side.
-                held_out = _split_rows(_held_out_mask(row_hash, iteration, seeds[0]), rows)
+                held_out = split_rows(held_out_mask(data.row_hash, iteration, seeds[0]), rows)
             iteration_trees, iteration_k = [], []
             for k in range(n_trees_per_iteration):
                 tree, pooling_k, (local, local_threshold) = self._grow_and_pool(
-                    binned, gradients[k], hessians[k], weight, rows, held_out, n_bins_non_missing, has_missing,
-                    missing_bin, feature_mask, effective_tests, pooled_gain_k[k], importances, raw[:, k],
-                    codes, n_levels, cat_feature_mask, constant_hessian, unit_weights,
-                )
+                    data, plan, loss, gradients[k], hessians[k], rows, held_out, feature_mask, cat_feature_mask,
+                    pooled_gain_k[k], importances, raw[:, k], y)
                 if pooled_gain_k[k] >= 0:
                     pooled_gain_k[k] = pooling_k if np.isfinite(pooling_k) else 1e12
-                if use_early_stopping:
-                    update = np.zeros(X_val.shape[0])
+                if validation is not None:
+                    update = np.zeros(validation.X.shape[0])
                     add_tree_binned(binned_val, codes_val, tree.left, tree.right, local, tree.is_categorical,
-                                    local_threshold, tree.missing_left, missing_bin, n_levels, tree.cat_offset,
-                                    tree.cat_bitset, np.ascontiguousarray(tree.value[:, 0]), update)
+                                    local_threshold, tree.missing_left, data.missing_bin, data.n_levels,
+                                    tree.cat_offset, tree.cat_bitset, np.ascontiguousarray(tree.value[:, 0]), update)
                     raw_val[:, k] += update
                 iteration_trees.append(tree)
                 iteration_k.append(pooling_k)
@@ -466,8 +366,8 @@ class _BaseShrinkBoost(BaseEstimator):
             if track_train_loss:
                 self.train_score_.append(-_ldexp(loss.loss(y, raw, weight), loss_exponent))
                 message = f"[{iteration + 1}/{self.n_estimators}] train loss {-self.train_score_[-1]:.5g}"
-            if use_early_stopping:
-                score = -loss.loss(y_val, raw_val, w_val_eff)
+            if validation is not None:
+                score = -loss.loss(y_val, raw_val, w_val)
                 self.validation_score_.append(_ldexp(score, loss_exponent))
                 message += f", validation loss {-self.validation_score_[-1]:.5g}"
                 if best_score == -np.inf or score > best_score + tol:
@@ -477,7 +377,7 @@ class _BaseShrinkBoost(BaseEstimator):
             if self.verbose:
                 ks = ", ".join(f"{kk:.3g}" for kk in iteration_k)
                 print(f"{message}, pooling k [{ks}], {time.perf_counter() - start_time:.2f}s", file=sys.stdout)
-            if use_early_stopping and no_improvement >= self.n_iter_no_change:
+            if validation is not None and no_improvement >= self.n_iter_no_change:
                 break
 
         self.n_iter_ = len(self._trees)
@@ -486,123 +386,73 @@ class _BaseShrinkBoost(BaseEstimator):
             for tree in (t for trees in self._trees for t in trees):
                 tree.value = np.ldexp(tree.value, y_exponent)
                 tree.raw_value = np.ldexp(tree.raw_value, y_exponent)
-                tree.gain = _ldexp(tree.gain, loss_exponent)
+                tree.gain = _ldexp(tree.gain, gain_exponent)
         self.pooling_strength_ = np.array(self.pooling_strength_)
         self.train_score_ = np.array(self.train_score_)
-        if use_early_stopping:
+        if validation is not None:
             self.validation_score_ = np.array(self.validation_score_)
         total = importances.sum()
         self.feature_importances_ = importances / total if total > 0 else importances
         self._forest = FlatForest.from_trees([t for trees in self._trees for t in trees])
         self._tree_output = np.tile(np.arange(n_trees_per_iteration), self.n_iter_)
-        return self
 
-    def _grow_and_pool(self, binned, gradients, hessians, weight, rows, held_out, n_bins_non_missing,
-                       has_missing, missing_bin, feature_mask, effective_tests, pooled_gain_k, importances, raw,
-                       codes, n_levels, cat_feature_mask, constant_hessian=0.0, unit_weights=False):
+    def _grow_and_pool(self, data: _FitData, plan: PoolingPlan, loss: Loss, gradients, hessians, rows, held_out,
+                       feature_mask, cat_feature_mask, pooled_gain_k, importances, raw, y):
         """Grow one tree, pool its node values, and add its predictions to ``raw`` (training rows).
 
         Returns the tree (features as column indices of ``X``), its pooling strength, and the grower's
         local feature indices and bin thresholds (for predicting on binned data).
         """
-        n_samples = binned.shape[1]
+        binned, codes, weight = data.binned, data.codes, data.weight
         grow_rows, estimation_rows = rows, None
         if held_out is not None:
             grow_rows, estimation_rows = held_out
-        level_mode, level_k = self._level_pooling()
         grown = TreeGrower(
-            binned, gradients, hessians, weight, grow_rows, n_bins_non_missing, has_missing, missing_bin,
-            feature_mask, effective_tests, max_leaf_nodes=self.max_leaf_nodes, max_depth=self.max_depth,
-            min_samples_leaf=self.min_samples_leaf, l2_regularization=float(self.l2_regularization),
-            min_hessian=MIN_HESSIAN, pooling_k=pooled_gain_k, codes=codes, n_levels=n_levels,
-            cat_feature_mask=cat_feature_mask, level_mode=level_mode, level_k=level_k,
-            pooled_level_gain=getattr(self, "_pooled_level_gain", POOLED_LEVEL_GAIN[self.eb_method]),
-            constant_hessian=constant_hessian, unit_weights=unit_weights,
-            compute_within_ss=self.shrinkage == "eb" and estimation_rows is None,
+            binned, gradients, hessians, weight, grow_rows, data.n_bins_non_missing, data.has_missing,
+            data.missing_bin, feature_mask, data.effective_tests, max_leaf_nodes=self.max_leaf_nodes,
+            max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=float(self.l2_regularization), min_hessian=MIN_HESSIAN, pooling_k=pooled_gain_k,
+            codes=codes, n_levels=data.n_levels, cat_feature_mask=cat_feature_mask, level_mode=plan.level_mode,
+            level_k=plan.strength, pooled_level_gain=getattr(self, "_pooled_level_gain", plan.pooled_level_gain),
+            constant_hessian=data.constant_hessian, unit_weights=data.unit_weights,
+            compute_within_ss=plan.in_sample_eb,
         ).grow()
         local = (grown.feature, grown.bin_threshold)
-        is_cat = grown.is_categorical.astype(bool)
-        internal = grown.left >= 0
-        # Local (numeric or categorical) feature indices -> column indices of X.
-        feature = np.full(len(grown.feature), -1, dtype=np.int32)
-        feature[internal & ~is_cat] = self._numeric_index[grown.feature[internal & ~is_cat]]
-        feature[internal & is_cat] = self._categorical_index[grown.feature[internal & is_cat]]
-        leaves = grown.leaf_nodes
-        sum_g, sum_h, count = grown.sum_gradients, grown.sum_hessians, grown.weighted_count
-        estimation_leaf_of_row = None
+        held = estimation_leaf_of_row = None
         if estimation_rows is not None:
-            estimation_leaf_of_row = leaves_binned(binned, codes, estimation_rows, grown.left, grown.right,
-                                                   grown.feature, grown.is_categorical, grown.bin_threshold,
-                                                   grown.missing_left, missing_bin, n_levels, grown.cat_offset,
-                                                   grown.cat_bitset)
+            estimation_leaf_of_row = data.leaves_of(grown, estimation_rows)
             held = node_statistics(estimation_rows, estimation_leaf_of_row, grown.parent, gradients, hessians, weight)
-            # Values use every row; the pooling strength only the rows that did not choose the splits.
-            sum_g, sum_h, count = sum_g + held[:, 0], sum_h + held[:, 1], count + held[:, 2]
-
         l2 = float(self.l2_regularization)
-        denominator = sum_h + l2
-        safe = np.where(denominator > 0, denominator, 1.0)
-        raw_value = np.where(denominator > 0, -sum_g / safe, 0.0)
-        mapper = self._bin_mapper
-        threshold = np.full(len(grown.left), np.nan)
-        for node in np.flatnonzero(internal & ~is_cat):
-            threshold[node] = mapper.bin_thresholds(int(grown.feature[node]), int(grown.bin_threshold[node]))
-        tree = TreeArrays(
-            parent=grown.parent, left=grown.left, right=grown.right, feature=feature, threshold=threshold,
-            missing_left=grown.missing_left, raw_value=raw_value.copy(), value=raw_value.copy(),
-            pooling_factor=np.ones(len(grown.left)), weight=sum_h.copy(), count=count.copy(), gain=grown.gain.copy(),
-            is_categorical=grown.is_categorical.copy(), cat_offset=grown.cat_offset.copy(),
-            cat_bitset=grown.cat_bitset.copy(),
-        )
-        sigma2 = null_factor = est_weight = est_raw = None
-        if self.shrinkage == "eb":
-            if estimation_rows is not None:
-                h_held = held[:, 1]
-                ok = h_held[leaves] > 0
-                ratio = np.where(ok, held[leaves, 0] / np.where(ok, h_held[leaves], 1.0), 0.0)
-                sum_sq = np.sum(held[leaves, 3] - 2 * ratio * held[leaves, 4] + ratio**2 * held[leaves, 5])
-                sigma2 = within_variance(sum_sq, float(np.sum(h_held[leaves])), float(np.sum(held[leaves, 2])),
-                                         int(ok.sum()))
-                null_factor = np.where(internal, 1.0, 0.0)
-                est_weight = h_held
-                est_raw = np.where(h_held > 0, -held[:, 0] / np.where(h_held > 0, h_held, 1.0), 0.0)
-            else:
-                sigma2 = within_variance(grown.within_ss, float(np.sum(grown.sum_hessians[leaves])),
-                                         float(np.sum(grown.weighted_count[leaves])), len(leaves))
-                if self.eb_method == "naive":
-                    null_factor = np.where(internal, 1.0, 0.0)
-                else:
-                    # A sorted-level scan searches far more partitions than an ordered feature: the node's
-                    # null gain is the larger of its numeric features' and its categorical features'.
-                    null = np.maximum(null_gain_factor(grown.null_factor_tests),
-                                      categorical_null_gain(grown.levels_scanned))
-                    null_factor = np.where(internal, null, 0.0)
-        pooling_k = shrink_tree_values(tree, self.shrinkage, self.shrinkage_strength, sigma2, null_factor,
-                                       est_weight, est_raw)
-        # Importance: the loss reduction each split achieves with the pooled (not raw) values.
+        tree = grown.node_arrays(self._numeric_index, self._categorical_index, self._bin_mapper.bin_thresholds, l2,
+                                 held)
+        pooling_k = pool_tree(tree, plan, grown, held)
+        # Importance: the loss reduction each split achieves with the pooled (not raw) values, in the
+        # Newton space the splits were chosen in (the surrogate's, for losses that renew leaf values).
+        sum_g, sum_h, _ = grown.sums(held)
         pooled = tree.value[:, 0]
-        node_loss = sum_g * pooled + 0.5 * denominator * pooled**2
-        for node in np.flatnonzero(internal):
+        node_loss = sum_g * pooled + 0.5 * (sum_h + l2) * pooled**2
+        for node in np.flatnonzero(grown.left >= 0):
             reduction = node_loss[node] - node_loss[grown.left[node]] - node_loss[grown.right[node]]
-            importances[feature[node]] += max(reduction, 0.0)
+            importances[tree.feature[node]] += max(reduction, 0.0)
+        # Private measurement switch (benchmarks/loss_pooling.py): keep the surrogate's Newton values.
+        if loss.renews_leaves and getattr(self, "_renew_leaf_values", True):
+            renew_leaf_values(tree, loss, grown, estimation_rows, estimation_leaf_of_row, y, raw, weight)
         tree.raw_value *= self.learning_rate
         tree.value *= self.learning_rate
 
         # Training predictions: grown rows from the partition, held-out rows from their leaves,
         # rows outside the subsample by walking the tree.
         value = np.ascontiguousarray(tree.value[:, 0])
+        leaves = grown.leaf_nodes
         add_leaf_values(grown.sample_indices, grown.leaf_start, grown.leaf_stop, value[leaves], raw)
         if estimation_rows is not None:
             add_values_by_leaf(estimation_rows, estimation_leaf_of_row, value, raw)
         if rows is not None:
-            outside = np.ones(n_samples, dtype=np.bool_)
+            outside = np.ones(binned.shape[1], dtype=np.bool_)
             outside[rows] = False
             outside_rows = np.flatnonzero(outside)
             if len(outside_rows):
-                leaf = leaves_binned(binned, codes, outside_rows, grown.left, grown.right, grown.feature,
-                                     grown.is_categorical, grown.bin_threshold, grown.missing_left, missing_bin,
-                                     n_levels, grown.cat_offset, grown.cat_bitset)
-                add_values_by_leaf(outside_rows, leaf, value, raw)
+                add_values_by_leaf(outside_rows, data.leaves_of(grown, outside_rows), value, raw)
         return tree, pooling_k, local
 
     # -- saving and restoring -------------------------------------------------------------------
@@ -704,13 +554,16 @@ class _BaseShrinkBoost(BaseEstimator):
         check_is_fitted(self, "_trees")
         return self._trees
 
-    def _raw_predict(self, X):
+    def _raw_predict(self, X, offset=None):
         X = self._validate_predict_input(X)
-        return self._baseline + self._forest.predict_sum(X, self._tree_output, len(self._baseline))
+        offset = check_offset(offset, X.shape[0], "predict")
+        raw = self._baseline + self._forest.predict_sum(X, self._tree_output, len(self._baseline))
+        return raw if offset is None else raw + offset[:, None]
 
-    def _staged_raw_predict(self, X):
+    def _staged_raw_predict(self, X, offset=None):
         X = self._validate_predict_input(X)
-        raw = np.tile(self._baseline, (X.shape[0], 1)).astype(np.float64)
+        offset = check_offset(offset, X.shape[0], "predict")
+        raw = _start_raw(np.asarray(self._baseline, dtype=np.float64), offset, X.shape[0])
         n_out = len(self._baseline)
         for trees in self._trees:
             forest = FlatForest.from_trees(trees)
@@ -752,6 +605,22 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
 
     Parameters
     ----------
+    loss : str or object, default="squared_error"
+        ``"squared_error"``, ``"absolute_error"``, ``"huber"`` (threshold ``huber_delta``),
+        ``"quantile"`` (level ``quantile``), or, with a log link for counts, rates and positive
+        amounts, ``"poisson"``, ``"gamma"`` and ``"tweedie"`` (variance power ``power``): these
+        predict on the response scale, and an ``offset`` (such as ``log(exposure)``) passed to
+        ``fit`` and ``predict`` models rates.  Or a custom objective: an object with
+        ``gradients(y, raw) -> (gradient, hessian)`` (see :class:`shrinktree.losses.CustomLoss`).
+        Absolute error and quantile leaves hold weighted quantiles of the residuals, pooled with
+        the factors of the row-mass surrogate (``docs/shrinkage.md``, "Pooling under every loss").
+    quantile : float, default=None
+        The quantile of ``loss="quantile"``, strictly between 0 and 1 (``None``: the median).
+    huber_delta : float, default=None
+        The threshold of ``loss="huber"`` in the target's units; ``None`` sets it before every
+        iteration to the 0.9 quantile of the absolute residuals.
+    power : float, default=1.5
+        The variance power of ``loss="tweedie"``, strictly between 1 and 2.
     shrinkage : {"eb", "hs", "none"}, default="eb"
         How each node's Newton value is pooled toward its parent's pooled value.
         ``"eb"`` estimates the pooling strength of every tree from its own gradient statistics
@@ -833,7 +702,31 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
     _is_classifier = False
     _y_numeric = True
 
-    def fit(self, X, y, sample_weight=None) -> ShrinkBoostRegressor:
+    def __init__(self, *, loss="squared_error", quantile=None, huber_delta=None, power=1.5, shrinkage="eb",
+                 shrinkage_strength=None, eb_method="honest", learning_rate=0.1,
+                 n_estimators=300, max_leaf_nodes=31, max_depth=None, min_samples_leaf=20, l2_regularization=0.0,
+                 max_bins=255, categorical_features=FROM_DTYPE, subsample=1.0, colsample=1.0, early_stopping="auto",
+                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0):
+        super().__init__(shrinkage=shrinkage, shrinkage_strength=shrinkage_strength, eb_method=eb_method,
+            learning_rate=learning_rate, n_estimators=n_estimators, max_leaf_nodes=max_leaf_nodes,
+            max_depth=max_depth, min_samples_leaf=min_samples_leaf, l2_regularization=l2_regularization,
+            max_bins=max_bins, categorical_features=categorical_features, subsample=subsample, colsample=colsample,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change, tol=tol, random_state=random_state, verbose=verbose)
+        self.loss = loss
+        self.quantile = quantile
+        self.huber_delta = huber_delta
+        self.power = power
+
+    def _check_loss_parameters(self):
+        self._make_loss()
+        if self.loss != "quantile" and self.quantile is not None:
+            raise ValueError(f"quantile={self.quantile!r} is only used with loss='quantile' (loss={self.loss!r}).")
+
+    def _make_loss(self) -> Loss:
+        return regression_loss(self.loss, quantile=self.quantile, huber_delta=self.huber_delta, power=self.power)
+
+    def fit(self, X, y, sample_weight=None, *, offset=None) -> ShrinkBoostRegressor:
         """Fit the boosted, pooled ensemble.
 
         When fitting fails (invalid data or parameters), the estimator keeps the state of its
@@ -845,7 +738,8 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
             Numeric features (NaN marks a missing value) and categorical features (see
             ``categorical_features``; missing values allowed).
         y : array-like of shape (n_samples,)
-            Finite target values.
+            Finite target values (non-negative for ``"poisson"`` and ``"tweedie"``, positive
+            for ``"gamma"``).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative frequency weights, as in scikit-learn: a row of weight 2 counts as two rows,
             so integer weights give the model of repeated rows, and zero-weight rows are dropped.
@@ -856,12 +750,15 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
             (survey, importance or inverse-probability weights) as
             ``sample_weight / sample_weight.mean()``.  Positive weights must lie in
             [1e-100, 1e100].
+        offset : array-like of shape (n_samples,), default=None
+            Added to every row's raw score (the log of the mean for the log-link losses): pass
+            ``log(exposure)`` to model a rate.  The same offset must then be passed to ``predict``.
 
         Returns
         -------
         self
         """
-        return self._fit_or_keep_state(X, y, sample_weight)
+        return self._fit_or_keep_state(X, y, sample_weight, offset)
 
     def _encode_y(self, y):
         return np.ascontiguousarray(y, dtype=np.float64)
@@ -870,17 +767,22 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
         largest = float(np.max(np.abs(y))) if len(y) else 0.0
         return int(np.frexp(largest)[1]) if largest > 0 else 0
 
-    def _make_loss(self):
-        return SquaredError()
+    def predict(self, X, offset=None) -> np.ndarray:
+        """Predicted values on the response scale (the mean for the log-link losses).
 
-    def predict(self, X):
-        """Predicted values."""
-        return self._raw_predict(X)[:, 0]
+        Parameters
+        ----------
+        X : array-like or pandas DataFrame of shape (n_samples, n_features)
+        offset : array-like of shape (n_samples,), default=None
+            The rows' offsets, when the model was fitted with one (``log(exposure)`` for rates).
+        """
+        return self._make_loss().link.inverse(self._raw_predict(X, offset)[:, 0])
 
-    def staged_predict(self, X):
+    def staged_predict(self, X, offset=None):
         """Predictions after each iteration (a generator)."""
-        for raw in self._staged_raw_predict(X):
-            yield raw[:, 0]
+        link = self._make_loss().link
+        for raw in self._staged_raw_predict(X, offset):
+            yield link.inverse(raw[:, 0])
 
 
 class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
@@ -888,11 +790,49 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
 
     Binary targets use the log loss with one tree per iteration; more classes use the softmax
     loss with one tree per class and iteration.  Labels may be of any type.  Parameters are
-    those of :class:`ShrinkBoostRegressor`.
+    those of :class:`ShrinkBoostRegressor` (without its loss parameters), and
+
+    Parameters
+    ----------
+    class_weight : "balanced", dict or None, default=None
+        Weights of the classes, multiplied into ``sample_weight``: ``"balanced"`` gives class ``c``
+        the weight ``n_samples / (n_classes * n_c)``; a dict maps labels to weights (others get 1).
     """
 
     _is_classifier = True
     _y_numeric = False
+
+    def __init__(self, *, class_weight=None, shrinkage="eb", shrinkage_strength=None, eb_method="honest",
+                 learning_rate=0.1,
+                 n_estimators=300, max_leaf_nodes=31, max_depth=None, min_samples_leaf=20, l2_regularization=0.0,
+                 max_bins=255, categorical_features=FROM_DTYPE, subsample=1.0, colsample=1.0, early_stopping="auto",
+                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0):
+        super().__init__(shrinkage=shrinkage, shrinkage_strength=shrinkage_strength, eb_method=eb_method,
+            learning_rate=learning_rate, n_estimators=n_estimators, max_leaf_nodes=max_leaf_nodes,
+            max_depth=max_depth, min_samples_leaf=min_samples_leaf, l2_regularization=l2_regularization,
+            max_bins=max_bins, categorical_features=categorical_features, subsample=subsample, colsample=colsample,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change, tol=tol, random_state=random_state, verbose=verbose)
+        self.class_weight = class_weight
+
+    def _check_loss_parameters(self):
+        weights = self.class_weight
+        if not (weights is None or weights == "balanced" or isinstance(weights, dict)):
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict mapping classes to weights; "
+                             f"got {weights!r}.")
+
+    def _weights_with_class_weight(self, y, sample_weight):
+        if self.class_weight is None:
+            return sample_weight
+        try:
+            per_class = compute_class_weight(self.class_weight, classes=self.classes_, y=self.classes_[y.astype(int)])
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"class_weight {self.class_weight!r} does not fit the classes {self.classes_.tolist()}: "
+                             f"{exc}") from exc
+        if np.any(~np.isfinite(per_class)) or np.any(per_class < 0):
+            raise ValueError("class_weight values must be finite and non-negative.")
+        weights = per_class[y.astype(np.int64)]
+        return check_fit_weights(weights if sample_weight is None else sample_weight * weights)
 
     def fit(self, X, y, sample_weight=None) -> ShrinkBoostClassifier:
         """Fit the boosted, pooled ensemble.
@@ -938,17 +878,15 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
     def _target_exponent(self, y) -> int:
         return 0  # class indices
 
-    def _make_loss(self):
-        if self.n_classes_ == 2:
-            return BinaryLogLoss()
-        loss = MultinomialLogLoss(self.n_classes_)
+    def _make_loss(self) -> Loss:
+        loss = classification_loss(self.n_classes_)
         # Private measurement switch (benchmarks/multiclass.py): the unscaled diagonal hessian p (1 - p).
-        if getattr(self, "_diagonal_multiclass_hessian", False):
+        if self.n_classes_ > 2 and getattr(self, "_diagonal_multiclass_hessian", False):
             loss.hessian_scale = 1.0
         return loss
 
     def _proba_from_raw(self, raw):
-        return BinaryLogLoss.proba(raw) if self.n_classes_ == 2 else MultinomialLogLoss.proba(raw)
+        return classification_loss(self.n_classes_).link.inverse(raw)
 
     def decision_function(self, X):
         """Raw scores: log-odds (binary, shape (n,)) or per-class logits (shape (n, n_classes))."""

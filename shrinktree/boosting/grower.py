@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from .._shrinkage import within_variance
+from .._tree import TreeArrays
 from .histogram import (
     build_categorical_histogram,
     build_histogram,
@@ -130,6 +131,46 @@ class GrownTree:
     leaf_start: np.ndarray
     leaf_stop: np.ndarray
     leaf_nodes: np.ndarray
+
+    def sums(self, extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per node, the sums of gradients, hessians and weights, with ``extra`` rows' sums added."""
+        if extra is None:
+            return self.sum_gradients, self.sum_hessians, self.weighted_count
+        return self.sum_gradients + extra[:, 0], self.sum_hessians + extra[:, 1], self.weighted_count + extra[:, 2]
+
+    def node_arrays(self, numeric_index: np.ndarray, categorical_index: np.ndarray, bin_thresholds,
+                    l2_regularization: float, extra: np.ndarray | None = None) -> TreeArrays:
+        """The tree as node arrays in the units of ``X``, with Newton values (not yet pooled).
+
+        Parameters
+        ----------
+        numeric_index, categorical_index : ndarray of int64
+            Column of ``X`` of each numeric and each categorical feature the grower indexes.
+        bin_thresholds : callable
+            ``bin_thresholds(feature, bin)``: the raw threshold of a split after ``bin``.
+        l2_regularization : float
+        extra : ndarray of shape (n_nodes, >= 3), optional
+            Sums of gradients, hessians and weights of rows that did not grow the tree (held out):
+            values use every row, the pooling strength only the rows that did not choose the splits.
+        """
+        is_cat = self.is_categorical.astype(bool)
+        internal = self.left >= 0
+        feature = np.full(len(self.feature), -1, dtype=np.int32)
+        feature[internal & ~is_cat] = numeric_index[self.feature[internal & ~is_cat]]
+        feature[internal & is_cat] = categorical_index[self.feature[internal & is_cat]]
+        sum_g, sum_h, count = self.sums(extra)
+        denominator = sum_h + l2_regularization
+        raw_value = np.where(denominator > 0, -sum_g / np.where(denominator > 0, denominator, 1.0), 0.0)
+        threshold = np.full(len(self.left), np.nan)
+        for node in np.flatnonzero(internal & ~is_cat):
+            threshold[node] = bin_thresholds(int(self.feature[node]), int(self.bin_threshold[node]))
+        return TreeArrays(
+            parent=self.parent, left=self.left, right=self.right, feature=feature, threshold=threshold,
+            missing_left=self.missing_left, raw_value=raw_value.copy(), value=raw_value.copy(),
+            pooling_factor=np.ones(len(self.left)), weight=sum_h.copy(), count=count.copy(), gain=self.gain.copy(),
+            is_categorical=self.is_categorical.copy(), cat_offset=self.cat_offset.copy(),
+            cat_bitset=self.cat_bitset.copy(),
+        )
 
 
 class _Node:

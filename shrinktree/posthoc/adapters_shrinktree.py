@@ -40,9 +40,9 @@ def parse_shrinkboost(model) -> ParsedModel | None:
         raise ValueError("The shrinktree model has no trees.")
     if isinstance(model, ShrinkBoostClassifier):
         link, loss = ("logistic", "binomial") if K == 1 else ("softmax", "multinomial")
-        classes = np.asarray(model.classes_)
+        classes, objective = np.asarray(model.classes_), "log_loss"
     else:
-        link, loss, classes = "identity", "squared_error", None
+        link, loss, classes, objective = "identity", "squared_error", None, "squared_error"
     n_features = int(model.n_features_in_)
     max_bins = float(model.max_bins)
     names = getattr(model, "feature_names_in_", None)
@@ -53,5 +53,5 @@ def parse_shrinkboost(model) -> ParsedModel | None:
         split_features=np.full(len(trees), float(model.colsample) * n_features),
         split_thresholds=[np.minimum(np.maximum(t.count - 1.0, 1.0), max_bins) for t in trees],
         source=type(model).__name__, feature_names_in=None if names is None else np.asarray(names, dtype=object),
-        input_map=ShrinkBoostInput(model),
+        input_map=ShrinkBoostInput(model), objective=objective, replay_objectives=(objective,),
     )

@@ -4,12 +4,30 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from sklearn.utils.validation import check_is_fitted
 
 from .._tree import TreeArrays
 from .node_stats import NodeStats, subtree_weighted_mean
-from .parsed import ParsedModel, build_tree
+from .parsed import ParsedModel, boosted_objective, build_tree, replayable
 
 _MSE_CRITERIA = ("squared_error", "friedman_mse")
+
+# loss: (link, loss for replaying the fit); classifiers' log loss is binomial or multinomial by class count.
+_GB_REGRESSOR_LOSSES = {"squared_error": ("identity", "squared_error"), "absolute_error": ("identity", None),
+                        "huber": ("identity", None), "quantile": ("identity", None)}
+_GB_CLASSIFIER_LOSSES = {"log_loss": ("logistic", "binomial"), "exponential": ("exp_logistic", None)}
+_HGB_REGRESSOR_LOSSES = {"squared_error": ("identity", "squared_error"), "absolute_error": ("identity", None),
+                         "quantile": ("identity", None), "poisson": ("log", "poisson"), "gamma": ("log", None)}
+_HGB_CLASSIFIER_LOSSES = {"log_loss": ("logistic", "binomial")}
+
+
+def _loss(model, table: dict, n_outputs: int) -> tuple[str, str, str | None]:
+    """``(name, link, loss)`` of a scikit-learn boosted model's loss; a clear error for one not in ``table``."""
+    name = model.loss if isinstance(model.loss, str) else type(model.loss).__name__
+    link, loss = boosted_objective(table, name, f"scikit-learn {type(model).__name__}", kind="loss")
+    if loss == "binomial" and n_outputs > 1:
+        link, loss = "softmax", "multinomial"
+    return name, link, loss
 
 
 @njit(cache=True, nogil=True)
@@ -210,14 +228,8 @@ def _gradient_boosting(model, is_classifier: bool) -> ParsedModel:
     n_features = model.n_features_in_
     init = np.asarray(model._raw_predict_init(np.zeros((1, n_features), dtype=np.float32)), dtype=np.float64)[0]
     n_stages, K = model.estimators_.shape
-    loss_name = model.loss
-    if is_classifier:
-        if loss_name == "exponential":
-            link, loss = "exp_logistic", None
-        else:
-            link, loss = ("logistic", "binomial") if K == 1 else ("softmax", "multinomial")
-    else:
-        link, loss = "identity", ("squared_error" if loss_name == "squared_error" else None)
+    table = _GB_CLASSIFIER_LOSSES if is_classifier else _GB_REGRESSOR_LOSSES
+    name, link, loss = _loss(model, table, K)
     trees, thresholds, n_split = [], [], []
     for stage in range(n_stages):
         for k in range(K):
@@ -237,6 +249,7 @@ def _gradient_boosting(model, is_classifier: bool) -> ParsedModel:
         aggregate="sum", init=init, link=link, loss=loss, trees_per_stage=K,
         classes=getattr(model, "classes_", None), n_features_in=n_features, float32_input=True,
         split_features=np.array(n_split, dtype=np.float64), split_thresholds=thresholds, source=type(model).__name__,
+        objective=name, replay_objectives=replayable(table),
     )
 
 
@@ -246,12 +259,8 @@ def _hist_gradient_boosting(model, is_classifier: bool) -> ParsedModel:
     predictors = model._predictors
     K = len(predictors[0])
     baseline = np.asarray(model._baseline_prediction, dtype=np.float64).reshape(-1)
-    if is_classifier:
-        link, loss = ("logistic", "binomial") if K == 1 else ("softmax", "multinomial")
-    else:
-        name = model.loss
-        link = "log" if name in ("poisson", "gamma") else "identity"
-        loss = {"squared_error": "squared_error", "poisson": "poisson"}.get(name)
+    table = _HGB_CLASSIFIER_LOSSES if is_classifier else _HGB_REGRESSOR_LOSSES
+    name, link, loss = _loss(model, table, K)
     n_bins = float(model.max_bins)
     max_features = getattr(model, "max_features", 1.0)
     n_split = max(1, int(np.ceil(max_features * model.n_features_in_)))
@@ -277,11 +286,24 @@ def _hist_gradient_boosting(model, is_classifier: bool) -> ParsedModel:
         n_outputs=K, aggregate="sum", init=baseline, link=link, loss=loss, trees_per_stage=K,
         classes=getattr(model, "classes_", None), n_features_in=model.n_features_in_, float32_input=False,
         split_features=np.full(len(trees), float(n_split)), split_thresholds=thresholds, source=type(model).__name__,
+        objective=name, replay_objectives=replayable(table),
     )
 
 
 def parse_sklearn(model) -> ParsedModel | None:
     """ParsedModel of a fitted scikit-learn tree model, or ``None`` when ``model`` is not one we know."""
+    try:
+        check_is_fitted(model)
+    except TypeError:
+        pass
+    parsed = _parse_sklearn(model)
+    if parsed is not None:
+        names = getattr(model, "feature_names_in_", None)
+        parsed.feature_names_in = None if names is None else np.asarray(names, dtype=object)
+    return parsed
+
+
+def _parse_sklearn(model) -> ParsedModel | None:
     from sklearn.ensemble import (
         ExtraTreesClassifier,
         ExtraTreesRegressor,

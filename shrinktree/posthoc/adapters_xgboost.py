@@ -2,7 +2,9 @@
 
 XGBoost sends a row left when ``x < split_condition`` (features as float32).  The node arrays use
 ``x <= threshold``, so the threshold is the largest float32 below the split condition and
-features are compared as float32.  XGBoost is imported lazily: it is an optional dependency.
+features are compared as float32.  An estimator's ``missing`` value other than NaN is read as NaN
+(a ``Booster`` does not store the ``missing`` of the DMatrix it predicts on: NaN is assumed).
+XGBoost is imported lazily: it is an optional dependency.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 
 from .node_stats import subtree_weighted_mean
-from .parsed import ParsedModel, boosted_objective, build_tree, wrapper_labels
+from .parsed import ParsedModel, boosted_objective, build_tree, replayable, wrapper_labels
 
 _OBJECTIVES = {
     "reg:squarederror": ("identity", "squared_error"),
@@ -43,6 +45,34 @@ def _booster(model):
     return None, None
 
 
+class XGBoostMissing:
+    """Maps the float32-rounded ``X`` so that an estimator's ``missing`` value reads as NaN (a copy; picklable).
+
+    XGBoost compares each float32 feature value with ``missing`` as a float32, so every value
+    rounding to it is missing (``-0.0`` too when ``missing`` is zero) and goes to the default side.
+    """
+
+    def __init__(self, missing: float):
+        self.missing = float(np.float32(missing))
+
+    def validate(self, n_features: int) -> None:
+        """Check a restored route: the missing value is a float."""
+        if type(self.missing) is not float:
+            raise ValueError("The route's missing value is not a number.")
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        X = np.array(X, dtype=np.float64, copy=True)
+        X[X == self.missing] = np.nan
+        return X
+
+
+def _missing_route(estimator) -> XGBoostMissing | None:
+    missing = getattr(estimator, "missing", np.nan)
+    if missing is None or np.isnan(np.float32(missing)):
+        return None
+    return XGBoostMissing(missing)
+
+
 def _tree(spec: dict):
     left = np.asarray(spec["left_children"], dtype=np.int64)
     right = np.asarray(spec["right_children"], dtype=np.int64)
@@ -64,23 +94,30 @@ def _tree(spec: dict):
     return tree
 
 
-def parse_xgboost(model) -> ParsedModel:
-    """ParsedModel of a fitted XGBoost estimator or Booster (tree boosters only)."""
+def parse_xgboost(model) -> ParsedModel | None:
+    """ParsedModel of a fitted XGBoost estimator or Booster (tree boosters only); ``None`` for other classes."""
     import xgboost
 
     booster, estimator = _booster(model)
     if booster is None:
-        from .shrink import unsupported
-
-        raise unsupported(model)
+        return None
     learner = json.loads(booster.save_raw(raw_format="json"))["learner"]
     gbm = learner["gradient_booster"]
     if gbm.get("name") not in ("gbtree", "dart"):
         raise ValueError(f"shrink supports XGBoost tree boosters, not {gbm.get('name')!r}.")
     if gbm.get("name") == "dart":
         raise ValueError("shrink does not support XGBoost's dart booster (its trees carry dropout weights).")
+    n_targets = int(learner["learner_model_param"].get("num_target", "1"))
+    if n_targets > 1:
+        raise ValueError(f"shrink: multi-output XGBoost models (num_target={n_targets}: a {n_targets}-column y, "
+                         "with multi_strategy='one_output_per_tree' or 'multi_output_tree', or multi-label "
+                         "classification) are not supported; fit one model per output.")
     objective = learner["objective"]["name"]
     link, loss = boosted_objective(_OBJECTIVES, objective, "XGBoost")
+    if callable(getattr(estimator, "objective", None)):
+        # An objective function: XGBoost predicts through the objective it names (the link), but the
+        # gradients were the function's.  (A Booster trained with ``obj=`` does not say so.)
+        objective, loss = "custom", None
     spec = gbm["model"]
     trees = [_tree(t) for t in spec["trees"]]
     if not trees:
@@ -112,5 +149,6 @@ def parse_xgboost(model) -> ParsedModel:
         n_features_in=n_features, float32_input=True, split_features=np.full(len(trees), fraction * n_features),
         split_thresholds=[np.full(t.n_nodes, max_bin) for t in trees],
         source=type(model).__name__, counts_are_rows=loss == "squared_error",
-        feature_names_in=names,
+        feature_names_in=names, objective=objective, replay_objectives=replayable(_OBJECTIVES),
+        route=_missing_route(estimator),
     )

@@ -10,16 +10,18 @@ from sklearn.utils import get_tags
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted, column_or_1d, validate_data
 
+from .adapters import adapter_for
 from .inputs import categorical_columns
 from .shrink import shrink
 
 
 def _check_categorical_base(base, columns: list, X) -> None:
     """Only base models whose categorical handling ``shrink`` can follow may see categorical columns."""
-    module = type(base).__module__ or ""
-    if module.startswith("shrinktree.boosting"):
+    adapter = adapter_for(base)
+    categorical = None if adapter is None else adapter.categorical
+    if categorical == "any":
         return
-    if module.startswith("lightgbm"):
+    if categorical == "category":
         text = [c for c in columns if not isinstance(X[c].dtype, pd.CategoricalDtype)]
         if text:
             raise ValueError(f"Columns {text[:5]} hold text but are not pandas 'category'; LightGBM (and so "

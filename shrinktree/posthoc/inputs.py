@@ -9,10 +9,14 @@ called on ``X`` both by :func:`shrinktree.shrink` (the training rows) and by the
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from sklearn.utils import check_array
+
+if TYPE_CHECKING:
+    from .parsed import ParsedModel
 
 
 def categorical_columns(X) -> list:
@@ -21,6 +25,24 @@ def categorical_columns(X) -> list:
         return []
     return [c for c, dt in zip(X.columns, X.dtypes) if isinstance(dt, pd.CategoricalDtype)
             or pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt)]
+
+
+def tree_matrix(parsed: ParsedModel, X) -> tuple[np.ndarray, np.ndarray]:
+    """Validated float64 ``X`` (categorical columns mapped to codes), and it as the parsed trees route on it."""
+    X = parsed.read(X)
+    if parsed.input_map is not None:
+        X = parsed.input_map(X)
+    else:
+        columns = categorical_columns(X)
+        if columns:
+            raise ValueError(f"X has categorical (category/text) columns {columns[:5]}, which {parsed.source} "
+                             "does not route on: shrink maps categories for LightGBM models fitted on a DataFrame "
+                             "with 'category' columns and for shrinktree boosters. Encode them as numbers for "
+                             "this model.")
+        X = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan", order="C")
+    if X.shape[1] != parsed.n_features_in:
+        raise ValueError(f"X has {X.shape[1]} features, but the model was fitted with {parsed.n_features_in}.")
+    return X, parsed.prepare_X(X)
 
 
 def _check_names(X: pd.DataFrame, names) -> None:

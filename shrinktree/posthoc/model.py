@@ -14,6 +14,7 @@ from sklearn.utils.validation import validate_data
 from .._integrity import DIGEST_KEY, ModelIntegrityError, check_digest, state_digest
 from .._safe_state import encode, restore
 from .._tree import FlatForest, TreeArrays
+from .inputs import tree_matrix
 from .parsed import ParsedModel
 
 
@@ -81,8 +82,8 @@ class _ShrunkModel(BaseEstimator):
         parsed = self._parsed
         return [
             self.n_features_in_, getattr(self, "classes_", None), parsed.tree_output, parsed.n_outputs,
-            parsed.init, parsed.aggregate, parsed.link, parsed.float32_input, parsed.cat_features,
-            parsed.cat_limit, [[getattr(tree, f.name) for f in fields(tree)] for tree in self.trees_],
+            parsed.init, parsed.aggregate, parsed.link, parsed.float32_input, parsed.integers_as_float32,
+            _route_state(parsed.route), [[getattr(tree, f.name) for f in fields(tree)] for tree in self.trees_],
         ]
 
     def __reduce__(self):
@@ -124,10 +125,8 @@ class _ShrunkModel(BaseEstimator):
         if output.dtype.kind not in "iu" or output.shape != (len(trees),) or np.any(output < -1) \
                 or np.any(output >= n_outputs):
             raise ModelIntegrityError("The restored model's tree-to-output map is out of range.")
-        cat = parsed.cat_features
-        if cat is not None and len(cat) and (np.asarray(cat).dtype.kind not in "iu" or np.min(cat) < 0
-                                             or np.max(cat) >= self.n_features_in_):
-            raise ModelIntegrityError("The restored model's categorical feature indices are out of range.")
+        if parsed.route is not None:
+            parsed.route.validate(self.n_features_in_)
         if np.shape(parsed.init) != (n_outputs,):
             raise ModelIntegrityError("The restored model's initial prediction has the wrong shape.")
         for tree, column in zip(trees, output):
@@ -145,10 +144,9 @@ class _ShrunkModel(BaseEstimator):
         if self._parsed.input_map is not None:
             # Names and width checked here; the map validates values and codes (categorical columns included).
             validate_data(self, X, skip_check_array=True, reset=False)
-            from .shrink import tree_matrix
-
             return tree_matrix(self._parsed, X)[1]
-        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False, order="C")
+        X = validate_data(self, self._parsed.read(X), dtype=np.float64, ensure_all_finite="allow-nan", reset=False,
+                          order="C")
         return self._parsed.prepare_X(X)
 
     def _raw(self, X) -> np.ndarray:
@@ -178,6 +176,11 @@ class _ShrunkModel(BaseEstimator):
         from ..explain import predict_contributions
 
         return predict_contributions(self, X)
+
+
+def _route_state(route) -> list | None:
+    """An input route's class and attributes, for the digest (its repr would name its address)."""
+    return None if route is None else [type(route).__name__, sorted(vars(route).items())]
 
 
 def raw_predict(parsed: ParsedModel, forest: FlatForest, X: np.ndarray) -> np.ndarray:

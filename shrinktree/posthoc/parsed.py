@@ -37,7 +37,15 @@ class ParsedModel:
     link : str
         Maps the raw prediction to ``predict``/``predict_proba`` (see ``LINKS``).
     loss : str or None
-        Loss whose gradients replay a boosted model's fit (``LOSSES``); ``None`` for forests.
+        Loss whose gradients replay a boosted model's fit (``LOSSES``); ``None`` for forests and for
+        boosted models whose loss cannot be replayed.
+    integers_as_float32 : bool
+        The library reads a numeric array (or list) of integers as float32 before anything else
+        (LightGBM): integers beyond ``2**24`` round.  See :meth:`read`.
+    objective : str or None
+        The boosted model's loss or objective as its library names it (``"huber"``, ``"reg:squarederror"``).
+    replay_objectives : tuple of str
+        The losses / objectives of the model's library whose fits ``"eb"`` replays (for error messages).
     trees_per_stage : int
         Boosted models: trees grown per iteration (one per class for multiclass).
     classes : ndarray or None
@@ -62,6 +70,11 @@ class ParsedModel:
     design_effect : float
         Variance inflation of node means from bootstrap multiplicities (``1 + n_boot/n``): a node mean
         over Poisson-repeated rows varies that much more than over as many distinct rows.
+    route : callable or None
+        Maps the validated float64 matrix (after float32 rounding) to the values the node arrays
+        compare, where the library's own rules differ from ``x <= threshold`` and NaN by
+        ``missing_left`` (LightGBM: near-zero values, zero as missing, integer categories); returns
+        a new array.  ``None``: the matrix is compared as it is.
     """
 
     trees: list[TreeArrays]
@@ -84,8 +97,10 @@ class ParsedModel:
     feature_names_in: np.ndarray | None = None
     counts_are_rows: bool = True
     design_effect: float = 1.0
-    cat_features: np.ndarray | None = None
-    cat_limit: int = 0
+    route: Callable[[np.ndarray], np.ndarray] | None = None
+    integers_as_float32: bool = False
+    objective: str | None = None
+    replay_objectives: tuple[str, ...] = ()
     input_map: Callable[[object], np.ndarray] | None = None
 
     def thresholds(self, t: int) -> np.ndarray:
@@ -111,30 +126,39 @@ class ParsedModel:
         if callable(self.split_thresholds):
             self.split_thresholds = None
 
+    def read(self, X):
+        """``X`` as the library reads the user's input, before validation: an integer array or list
+        becomes float32 where the library casts it so (DataFrames and float arrays are left alone)."""
+        if self.integers_as_float32 and isinstance(X, np.ndarray | list):
+            array = np.asarray(X)
+            if array.dtype.kind in "iu":
+                return array.astype(np.float32)
+        return X
+
     def prepare_X(self, X: np.ndarray) -> np.ndarray:
         """Validated float64 ``X`` as the trees compare it.
 
-        Features are rounded to float32 where the library compares float32, and categorical codes
-        outside ``[0, cat_limit)`` become NaN: they go right, as in LightGBM, and never index
-        past a node's own bitset.
+        Features are rounded to float32 where the library compares float32, then mapped by ``route``.
         """
         if self.float32_input:
             X = X.astype(np.float32).astype(np.float64)
-        if self.cat_features is not None and len(self.cat_features):
-            X = np.array(X, dtype=np.float64, copy=True)
-            cols = X[:, self.cat_features]
-            cols[(cols < 0) | (cols >= self.cat_limit)] = np.nan
-            X[:, self.cat_features] = cols
+        if self.route is not None:
+            X = self.route(X)
         return np.ascontiguousarray(X)
     notes: list[str] = field(default_factory=list)
 
 
-def boosted_objective(objectives: dict, name: str, library: str) -> tuple[str, str | None]:
-    """``(link, loss for replaying the fit)`` of a booster's objective; a clear error for one not supported."""
+def boosted_objective(objectives: dict, name: str, library: str, kind: str = "objective") -> tuple[str, str | None]:
+    """``(link, loss for replaying the fit)`` of a boosted model's loss; a clear error for one not supported."""
     if name not in objectives:
-        raise ValueError(f"shrink does not support the {library} objective {name!r}; supported: "
+        raise ValueError(f"shrink does not support the {library} {kind} {name!r}; supported: "
                          f"{sorted(objectives)}.")
     return objectives[name]
+
+
+def replayable(objectives: dict) -> tuple[str, ...]:
+    """The objectives of a ``boosted_objective`` table whose fits ``"eb"`` replays."""
+    return tuple(sorted(name for name, (_, loss) in objectives.items() if loss is not None))
 
 
 def wrapper_labels(estimator, link: str, n_outputs: int) -> tuple[np.ndarray | None, np.ndarray | None]:

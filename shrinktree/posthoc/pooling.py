@@ -181,8 +181,11 @@ def replay_boosting(parsed: ParsedModel, X: np.ndarray, y: np.ndarray, w: np.nda
     (the model's own, unpooled predictions of the earlier stages).
     """
     if parsed.loss is None:
-        raise ValueError(f"Recomputing node statistics of {parsed.source} with link {parsed.link!r} is not "
-                         "supported; supported losses: squared error, Poisson, binary and multiclass log loss.")
+        supported = ", ".join(repr(o) for o in parsed.replay_objectives) or "none of its losses"
+        raise ValueError(f"method='eb' does not support {parsed.source} fitted with the loss {parsed.objective!r}: "
+                         "it replays the fit to recompute the gradient statistics, which it can for squared error, "
+                         "Poisson, binary and multiclass log loss only (as its library names them: "
+                         f"{supported}). method='hs' and method='none' support this model.")
     raw = np.tile(parsed.init, (X.shape[0], 1)).astype(np.float64)
     per_stage = parsed.trees_per_stage
     for start in range(0, len(parsed.trees), per_stage):

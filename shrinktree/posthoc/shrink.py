@@ -6,75 +6,18 @@ import numbers
 
 import numpy as np
 from sklearn.utils import check_array
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import _check_sample_weight
 
-from .inputs import categorical_columns
+from .adapters import SUPPORTED, parse_model
+from .inputs import tree_matrix
 from .model import make_model
 from .parsed import ParsedModel
 from .pooling import eb_boosted, eb_forest, hs_pool, none_pool, recount
 from .selection import check_grid, choose_cv, choose_gcv
 
+__all__ = ["METHODS", "SUPPORTED", "parse_model", "shrink", "validate_data"]
+
 METHODS = ("eb", "hs", "none")
-SUPPORTED = (
-    "scikit-learn DecisionTreeRegressor/Classifier, RandomForestRegressor/Classifier, "
-    "ExtraTreesRegressor/Classifier, GradientBoostingRegressor/Classifier, "
-    "HistGradientBoostingRegressor/Classifier; LightGBM LGBMRegressor/LGBMClassifier/Booster; "
-    "XGBoost XGBRegressor/XGBClassifier/Booster; shrinktree ShrinkBoostRegressor/ShrinkBoostClassifier"
-)
-
-
-def parse_model(model) -> ParsedModel:
-    """Convert a fitted model into node arrays (a fresh copy: ``model`` is never modified)."""
-    module = type(model).__module__ or ""
-    if module.startswith("lightgbm"):
-        from .adapters_lightgbm import parse_lightgbm
-
-        return parse_lightgbm(model)
-    if module.startswith("xgboost"):
-        from .adapters_xgboost import parse_xgboost
-
-        return parse_xgboost(model)
-    if module.startswith("shrinktree.boosting"):
-        from .adapters_shrinktree import parse_shrinkboost
-
-        parsed = parse_shrinkboost(model)
-        if parsed is not None:
-            return parsed
-    if module.startswith("sklearn"):
-        from .adapters_sklearn import parse_sklearn
-
-        try:
-            check_is_fitted(model)
-        except TypeError:
-            pass
-        parsed = parse_sklearn(model)
-        if parsed is not None:
-            names = getattr(model, "feature_names_in_", None)
-            parsed.feature_names_in = None if names is None else np.asarray(names, dtype=object)
-            return parsed
-    raise unsupported(model)
-
-
-def unsupported(model) -> TypeError:
-    """The error for a model no adapter reads."""
-    return TypeError(f"shrink does not support {type(model).__name__}. Supported models: {SUPPORTED}.")
-
-
-def tree_matrix(parsed: ParsedModel, X) -> tuple[np.ndarray, np.ndarray]:
-    """Validated float64 ``X`` (categorical columns mapped to codes), and it as the parsed trees route on it."""
-    if parsed.input_map is not None:
-        X = parsed.input_map(X)
-    else:
-        columns = categorical_columns(X)
-        if columns:
-            raise ValueError(f"X has categorical (category/text) columns {columns[:5]}, which {parsed.source} "
-                             "does not route on: shrink maps categories for LightGBM models fitted on a DataFrame "
-                             "with 'category' columns and for shrinktree boosters. Encode them as numbers for "
-                             "this model.")
-        X = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan", order="C")
-    if X.shape[1] != parsed.n_features_in:
-        raise ValueError(f"X has {X.shape[1]} features, but the model was fitted with {parsed.n_features_in}.")
-    return X, parsed.prepare_X(X)
 
 
 def validate_data(parsed: ParsedModel, X, y, sample_weight):

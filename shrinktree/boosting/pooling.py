@@ -1,0 +1,161 @@
+"""How the booster pools: the pooling mode resolved once, and the empirical-Bayes inputs of each tree.
+
+:class:`PoolingPlan` turns the estimator's ``shrinkage``, ``shrinkage_strength`` and ``eb_method``
+into the facts the fit needs (whether rows are held out, how categorical levels are pooled, whether
+in-sample within-node variances are needed); :func:`pool_tree` assembles the within-node noise, the
+split-selection correction and the estimation masses of a grown tree and calls the shrinkage kernel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._shrinkage import (
+    SHRINKAGE_MODES,
+    categorical_null_gain,
+    null_gain_factor,
+    pool_values,
+    shrink_tree_values,
+    within_variance,
+)
+from .splitting import LEVELS_EB, LEVELS_FIXED_K, LEVELS_RAW
+
+EB_METHODS = ("honest", "calibrated", "naive")
+# Categorical partitions are scored by the Newton gain of the pooled level sums, except with
+# eb_method="calibrated", whose null correction is that of a scan maximizing the raw gain
+# (see docs/categorical.md for the measurements behind this choice).
+POOLED_LEVEL_GAIN = {"honest": True, "naive": True, "calibrated": False}
+
+
+@dataclass(frozen=True)
+class PoolingPlan:
+    """The pooling of one fit, resolved from the estimator's parameters.
+
+    Attributes
+    ----------
+    mode : {"eb", "hs", "none"}
+    strength : float
+        ``lambda`` of ``"hs"`` (0 otherwise).
+    eb_method : {"honest", "calibrated", "naive"}
+    """
+
+    mode: str
+    strength: float
+    eb_method: str
+
+    @classmethod
+    def resolve(cls, shrinkage, shrinkage_strength, eb_method) -> PoolingPlan:
+        """Validate the three parameters and resolve them (``ValueError`` on a bad combination)."""
+        if shrinkage not in SHRINKAGE_MODES:
+            raise ValueError(f"shrinkage must be one of {SHRINKAGE_MODES}, got {shrinkage!r}.")
+        if shrinkage == "hs" and shrinkage_strength is None:
+            raise ValueError("shrinkage='hs' needs shrinkage_strength (the lambda of Hierarchical Shrinkage).")
+        if eb_method not in EB_METHODS:
+            raise ValueError(f"eb_method must be one of {EB_METHODS}, got {eb_method!r}.")
+        strength = float(shrinkage_strength) if shrinkage == "hs" else 0.0
+        return cls(shrinkage, strength, eb_method)
+
+    @property
+    def honest(self) -> bool:
+        """Whether each tree's pooling strength is estimated on rows held out of growing it."""
+        return self.mode == "eb" and self.eb_method == "honest"
+
+    @property
+    def in_sample_eb(self) -> bool:
+        """Whether the pooling strength is estimated on the rows that grew the tree."""
+        return self.mode == "eb" and not self.honest
+
+    @property
+    def level_mode(self) -> int:
+        return {"eb": LEVELS_EB, "hs": LEVELS_FIXED_K, "none": LEVELS_RAW}[self.mode]
+
+    @property
+    def pooled_level_gain(self) -> bool:
+        return POOLED_LEVEL_GAIN[self.eb_method]
+
+    @property
+    def early_stops_by_default(self) -> bool:
+        """``early_stopping="auto"`` leaves data-estimated pooling without early stopping: trees that only
+        fit noise are pooled back to their root, so the validation rows are worth more as training rows
+        (measured in docs/accuracy.md, variant "shrinktree eb early stopping")."""
+        return self.mode != "eb"
+
+
+def pool_tree(tree, plan: PoolingPlan, grown, held: np.ndarray | None) -> float:
+    """Pool ``tree``'s values in place with the plan's factors; returns the tree's ``k``.
+
+    Parameters
+    ----------
+    tree : TreeArrays
+        Newton values of every row (grown and held out) in ``raw_value``.
+    plan : PoolingPlan
+    grown : GrownTree
+        The grower's statistics of the rows that chose the splits.
+    held : ndarray of shape (n_nodes, 6) or None
+        :func:`~shrinktree.boosting.predictor.node_statistics` of the held-out rows (honest ``"eb"``).
+    """
+    if plan.mode != "eb":
+        return shrink_tree_values(tree, plan.mode, plan.strength)
+    internal = grown.left >= 0
+    leaves = grown.leaf_nodes
+    if held is not None:
+        h_held = held[:, 1]
+        ok = h_held[leaves] > 0
+        ratio = np.where(ok, held[leaves, 0] / np.where(ok, h_held[leaves], 1.0), 0.0)
+        sum_sq = np.sum(held[leaves, 3] - 2 * ratio * held[leaves, 4] + ratio**2 * held[leaves, 5])
+        sigma2 = within_variance(sum_sq, float(np.sum(h_held[leaves])), float(np.sum(held[leaves, 2])), int(ok.sum()))
+        null_factor = np.where(internal, 1.0, 0.0)
+        estimation_raw = np.where(h_held > 0, -held[:, 0] / np.where(h_held > 0, h_held, 1.0), 0.0)
+        return shrink_tree_values(tree, "eb", None, sigma2, null_factor, h_held, estimation_raw)
+    sigma2 = within_variance(grown.within_ss, float(np.sum(grown.sum_hessians[leaves])),
+                             float(np.sum(grown.weighted_count[leaves])), len(leaves))
+    if plan.eb_method == "naive":
+        null_factor = np.where(internal, 1.0, 0.0)
+    else:
+        # A sorted-level scan searches far more partitions than an ordered feature: the node's null
+        # gain is the larger of its numeric features' and its categorical features'.
+        null = np.maximum(null_gain_factor(grown.null_factor_tests), categorical_null_gain(grown.levels_scanned))
+        null_factor = np.where(internal, null, 0.0)
+    return shrink_tree_values(tree, "eb", None, sigma2, null_factor)
+
+
+def renew_leaf_values(tree, loss, grown, held_rows, held_leaf, y, raw, weight) -> None:
+    """Replace the Newton values of ``tree`` by the loss's renewed values and pool those.
+
+    For losses whose hessian is degenerate (absolute error, quantile) the tree is grown and its pooling
+    factors are estimated in the Newton space of the surrogate hessian (the row mass).  Each node's
+    value is then the loss's own estimate from its rows (the weighted quantile of the residuals
+    ``y - raw`` of every row, grown and held out, in the node), pooled toward its parent's with the
+    factors the surrogate's statistics gave.
+    """
+    leaves = grown.leaf_nodes
+    parts_rows = [grown.sample_indices[start:stop] for start, stop in zip(grown.leaf_start, grown.leaf_stop)]
+    parts_leaf = [np.full(stop - start, leaf, dtype=np.int64)
+                  for leaf, start, stop in zip(leaves, grown.leaf_start, grown.leaf_stop)]
+    if held_rows is not None:
+        parts_rows.append(held_rows)
+        parts_leaf.append(np.asarray(held_leaf, dtype=np.int64))
+    rows = np.concatenate(parts_rows)
+    leaf_of_row = np.concatenate(parts_leaf)
+    order = np.argsort(leaf_of_row, kind="stable")
+    rows, leaf_of_row = rows[order], leaf_of_row[order]
+    residual = y[rows] - raw[rows]
+    row_weight = weight[rows]
+    bounds = np.searchsorted(leaf_of_row, np.arange(tree.n_nodes + 1))
+    # Rows of every node: its leaves' runs, gathered bottom-up (children have larger ids than parents).
+    members = [[] for _ in range(tree.n_nodes)]
+    for node in range(tree.n_nodes - 1, -1, -1):
+        if grown.left[node] < 0:
+            members[node] = [node]
+        else:
+            members[node] = members[grown.left[node]] + members[grown.right[node]]
+    renewed = np.empty(tree.n_nodes)
+    for node in range(tree.n_nodes):
+        index = np.concatenate([np.arange(bounds[leaf], bounds[leaf + 1]) for leaf in members[node]])
+        renewed[node] = loss.renew_value(residual[index], row_weight[index])
+    tree.raw_value = renewed.reshape(-1, 1)
+    value = np.empty_like(tree.raw_value)
+    pool_values(tree.parent, tree.raw_value, tree.pooling_factor.reshape(-1, 1), value)
+    tree.value = value
