@@ -13,7 +13,7 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.exceptions import NotFittedError
 
 from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor, shrink
-from shrinktree.explain import explanation, predict_contributions, shap_explainer, to_shap
+from shrinktree.explain import explanation, predict_contributions, shap_explainer, to_shap, tree_input
 
 shap = pytest.importorskip("shap")
 
@@ -236,6 +236,36 @@ def test_sample_weights_add_up_and_weight_the_expected_value():
     np.testing.assert_allclose(phi[0, -1], np.average(model.predict(X), weights=weight), rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize("loss", ["absolute_error", "huber", "quantile", "poisson", "gamma", "tweedie"])
+def test_every_regression_loss_adds_up_to_its_raw_score(loss):
+    X, y = _regression(seed=17)
+    if loss in ("poisson", "gamma", "tweedie"):
+        y = np.random.default_rng(17).poisson(np.exp(0.4 * np.nan_to_num(X[:, 0]))) + (loss != "poisson") * 0.5
+    model = ShrinkBoostRegressor(loss=loss, n_estimators=30, random_state=0).fit(X, y)
+    phi = model.predict_contributions(X)
+    link = np.log if loss in ("poisson", "gamma", "tweedie") else (lambda p: p)
+    np.testing.assert_allclose(phi.sum(axis=1), link(model.predict(X)), rtol=0, atol=ADDITIVITY)
+
+
+def test_offset_is_added_to_the_expected_value_column():
+    rng = np.random.default_rng(18)
+    X, _ = _regression(seed=18)
+    exposure = rng.uniform(0.5, 3.0, len(X))
+    y = rng.poisson(exposure * np.exp(0.5 * np.nan_to_num(X[:, 0])))
+    model = ShrinkBoostRegressor(loss="poisson", n_estimators=30, random_state=0).fit(X, y, offset=np.log(exposure))
+    phi = model.predict_contributions(X, offset=np.log(exposure))
+    np.testing.assert_allclose(phi.sum(axis=1), np.log(model.predict(X, offset=np.log(exposure))), rtol=0,
+                               atol=ADDITIVITY)
+    np.testing.assert_array_equal(phi[:, :-1], model.predict_contributions(X)[:, :-1])
+    np.testing.assert_allclose(phi[:, -1] - model.predict_contributions(X)[:, -1], np.log(exposure), atol=1e-12)
+    with pytest.raises(ValueError, match="one value per row"):
+        model.predict_contributions(X, offset=np.zeros(3))
+    Xc, yc = _classification(seed=18)
+    classifier = ShrinkBoostClassifier(n_estimators=5, random_state=0).fit(Xc, yc)
+    with pytest.raises(ValueError, match="offset"):
+        classifier.predict_contributions(Xc, offset=np.zeros(len(Xc)))
+
+
 def test_binary_expected_value_is_the_mean_raw_score():
     X, y = _classification(n_classes=2, seed=4)
     model = ShrinkBoostClassifier(n_estimators=30, random_state=0).fit(X, y)
@@ -381,6 +411,20 @@ def test_shrunk_lightgbm_model(task):
     # Without pooling: LightGBM's own pred_contrib (its node counts as cover, like ours).
     same = shrink(model, method="none")
     np.testing.assert_allclose(same.predict_contributions(X), model.predict(X, pred_contrib=True), rtol=0, atol=1e-9)
+
+
+def test_shrunk_lightgbm_model_with_zero_as_missing_explained_on_its_tree_input():
+    X, y = _regression(n=800, seed=19, nan=0.0)
+    X[::5, 1] = 0.0
+    model = lgb.LGBMRegressor(n_estimators=30, num_leaves=15, zero_as_missing=True, verbose=-1,
+                              random_state=0).fit(X, y)
+    shrunk = shrink(model, X, y)
+    phi = shrunk.predict_contributions(X)
+    np.testing.assert_allclose(phi.sum(axis=1), shrunk.predict(X), rtol=0, atol=ADDITIVITY)
+    routed = tree_input(shrunk, X)
+    assert np.isnan(routed[::5, 1]).all()  # zeros read as missing, as LightGBM reads them
+    exported = shap.TreeExplainer(to_shap(shrunk))
+    np.testing.assert_allclose(exported.shap_values(routed), phi[:, :-1], rtol=0, atol=SHAP_AGREEMENT)
 
 
 def test_shrunk_shrinktree_booster_with_categories_and_an_xgboost_model():

@@ -26,7 +26,8 @@ class _Ensemble:
     scale: float  # 1 / n_trees for averaged forests, 1 for boosted sums
     n_features: int
     float32_input: bool
-    link: str
+    link: str  # "identity", "log", "logit", "softmax" (boosters) or the shrunk model's link
+    objective: str | None  # shap's name of the loss, where shap knows it
     feature_names: np.ndarray | None
 
 
@@ -49,13 +50,12 @@ def _ensemble(model) -> _Ensemble:
         # Exactly what _raw_predict adds up: the flat forest, its tree-to-output map and the baseline.
         trees = [tree for iteration in model._trees for tree in iteration]
         baseline = np.asarray(model._baseline, dtype=np.float64).ravel()
-        if not model._is_classifier:
-            link = "identity"
-        else:
-            link = "logistic" if len(baseline) == 1 else "softmax"
+        loss = model._make_loss()
+        objective = {"squared_error": "squared_error", "log_loss": "binary_crossentropy" if len(baseline) == 1
+                     else None}.get(loss.name)
         return _Ensemble(trees=trees, forest=model._forest, tree_output=np.asarray(model._tree_output, np.int64),
                          n_outputs=len(baseline), init=baseline, scale=1.0, n_features=int(model.n_features_in_),
-                         float32_input=False, link=link, feature_names=names)
+                         float32_input=False, link=loss.link.name, objective=objective, feature_names=names)
     if _is_shrunk(model):
         parsed = model._parsed
         return _Ensemble(trees=list(model.trees_), forest=model._get_forest(),
@@ -63,9 +63,30 @@ def _ensemble(model) -> _Ensemble:
                          init=np.asarray(parsed.init, dtype=np.float64).ravel(),
                          scale=1.0 / len(parsed.trees) if parsed.aggregate == "mean" else 1.0,
                          n_features=int(model.n_features_in_), float32_input=bool(parsed.float32_input),
-                         link=parsed.link, feature_names=names)
+                         link={"logistic": "logit"}.get(parsed.link, parsed.link), objective=None,
+                         feature_names=names)
     raise TypeError(f"Contributions are computed for shrinktree's ShrinkBoostRegressor/ShrinkBoostClassifier and "
                     f"for the models shrinktree.shrink returns, not for {type(model).__name__}.")
+
+
+def tree_input(model, X) -> np.ndarray:
+    """``X`` as the model's trees route on it, through the model's own prediction-time validation.
+
+    Categorical levels become the codes the trees split on; a shrunk model's inputs are mapped as its
+    library reads them (float32 rounding, LightGBM's zero-as-missing columns, XGBoost's ``missing``
+    value as NaN).  Give this matrix to an explainer from :func:`to_shap` when the model remaps its
+    inputs, and it routes every row as the model does.
+
+    Parameters
+    ----------
+    model : fitted shrinktree booster or shrunk model
+    X : array-like or pandas DataFrame of shape (n_samples, n_features)
+
+    Returns
+    -------
+    ndarray of float64, shape (n_samples, n_features)
+    """
+    return _validated_input(model, X)
 
 
 def _validated_input(model, X) -> np.ndarray:
@@ -82,7 +103,7 @@ def _node_count(trees: list[TreeArrays]) -> np.ndarray:
     return np.concatenate([np.asarray(t.count, dtype=np.float64) for t in trees])
 
 
-def predict_contributions(model, X) -> np.ndarray:
+def predict_contributions(model, X, offset=None) -> np.ndarray:
     """Exact path-dependent TreeSHAP values of a fitted shrinktree model, on the raw score scale.
 
     Parameters
@@ -91,6 +112,9 @@ def predict_contributions(model, X) -> np.ndarray:
         A fitted model.
     X : array-like or pandas DataFrame of shape (n_samples, n_features)
         Validated exactly as for the model's predictions (categorical columns included).
+    offset : array-like of shape (n_samples,), optional
+        For boosted regressors fitted with an offset: the rows' offsets, added to the last column so
+        that each row sums to the raw score ``predict(X, offset)`` is computed from.
 
     Returns
     -------
@@ -98,12 +122,19 @@ def predict_contributions(model, X) -> np.ndarray:
         Shape ``(n_samples, n_features + 1)`` for models with one output (regression, binary
         classification), ``(n_samples, n_outputs, n_features + 1)`` otherwise (one block per class of a
         multiclass booster or per output column of a shrunk model).  Column ``j < n_features`` is
-        feature ``j``'s contribution, the last column the expected value; each row (block) sums to the
-        raw prediction: ``decision_function`` of boosted classifiers, ``predict`` of regressors
-        (the raw prediction before the link of a shrunk model).  ``result.reshape(n_samples, -1)``
-        is LightGBM's ``pred_contrib`` layout.
+        feature ``j``'s contribution, the last column the expected value (plus the row's offset); each
+        row (block) sums to the raw score before the link: ``decision_function`` of boosted
+        classifiers, ``predict`` of identity-link regressors, ``log(predict)`` of log-link ones
+        (Poisson, gamma, Tweedie), the averaged class proportions of a shrunk forest classifier.
+        ``result.reshape(n_samples, -1)`` is LightGBM's ``pred_contrib`` layout.
     """
     X = _validated_input(model, X)
+    if offset is not None:
+        if not _is_booster(model) or model._is_classifier:
+            raise ValueError(f"offset applies to boosted regressors fitted with one, not to {type(model).__name__}.")
+        from ..boosting.validation import check_offset
+
+        offset = check_offset(offset, X.shape[0], "predict")
     ensemble = _ensemble(model)
     phi, expected = forest_contributions(ensemble.forest, _node_count(ensemble.trees), ensemble.tree_output,
                                          ensemble.n_outputs, X, ensemble.n_features)
@@ -111,6 +142,8 @@ def predict_contributions(model, X) -> np.ndarray:
         phi *= ensemble.scale
         expected = expected * ensemble.scale
     phi[:, :, -1] = expected + ensemble.init
+    if offset is not None:
+        phi[:, :, -1] += offset[:, None]
     return phi[:, 0, :] if ensemble.n_outputs == 1 else phi
 
 
@@ -155,8 +188,10 @@ def to_shap(model) -> dict:
 
     Notes
     -----
-    Give the explainer the numbers the trees route on: for a model fitted with categorical
-    columns that never split on them, ``model.tree_input(X)`` (boosters).
+    Give the explainer the numbers the trees route on, :func:`tree_input`, when the model remaps its
+    inputs: categorical columns (that it never split on), or a shrunk LightGBM model with
+    zero-as-missing features or an XGBoost model with a ``missing`` value other than NaN.  Offsets are
+    not part of the description (add them to the expected value).
     """
     ensemble = _ensemble(model)
     if any(np.any(t.is_categorical[t.left != LEAF]) for t in ensemble.trees):
@@ -192,9 +227,11 @@ def to_shap(model) -> dict:
     }
     # Lets shap explain probabilities or the loss (interventional mode) where its conversions apply.
     if ensemble.link == "identity":
-        description.update(tree_output="raw_value", objective="squared_error")
-    elif ensemble.link == "logistic":
-        description.update(tree_output="log_odds", objective="binary_crossentropy")
+        description["tree_output"] = "raw_value"
+    elif ensemble.link == "logit":
+        description["tree_output"] = "log_odds"
+    if ensemble.objective is not None:
+        description["objective"] = ensemble.objective
     return description
 
 
@@ -225,8 +262,8 @@ def explanation(model, X):
     """
     import shap
 
-    contributions = predict_contributions(model, X)
     data = _validated_input(model, X)
+    contributions = predict_contributions(model, X)
     names = getattr(model, "feature_names_in_", None)
     names = None if names is None else [str(n) for n in names]
     if contributions.ndim == 2:
