@@ -671,6 +671,37 @@ class _BaseShrinkBoost(BaseEstimator):
             raw = raw + forest.predict_sum(X, np.arange(len(trees)), n_out)
             yield raw.copy()
 
+    # -- explanation ----------------------------------------------------------------------------
+    def predict_contributions(self, X, offset=None):
+        """Exact SHAP values (path-dependent TreeSHAP) of every feature for every row, on the raw scale.
+
+        Computed from the pooled node values, with each node's weighted training row count as its
+        cover, following the trees' own routing (missing values, categorical splits).  A method of its
+        own rather than a ``predict(X, pred_contrib=True)`` flag: ``predict`` keeps one meaning (values,
+        or class labels) and one shape, as scikit-learn's meta-estimators and pipelines expect, and the
+        contributions add up to the raw score (``decision_function`` of a classifier), not to what
+        ``predict`` returns.  See ``docs/explain.md``.
+
+        Parameters
+        ----------
+        X : array-like or pandas DataFrame of shape (n_samples, n_features)
+        offset : array-like of shape (n_samples,), default=None
+            Regressors fitted with an offset: the rows' offsets, added to the last column.
+
+        Returns
+        -------
+        ndarray of float64
+            Shape ``(n_samples, n_features + 1)`` (regression and binary classification) or
+            ``(n_samples, n_classes, n_features + 1)`` (multiclass, one block per class).  The last
+            column is the expected value (plus the offset); each row (block) sums to the raw score:
+            ``predict`` of identity-link regressors, ``log(predict)`` of log-link ones (Poisson, gamma,
+            Tweedie), ``decision_function`` of classifiers.  ``reshape(n_samples, -1)`` gives
+            LightGBM's ``pred_contrib`` layout.
+        """
+        from ..explain import predict_contributions
+
+        return predict_contributions(self, X, offset)
+
 
 
 _COMMON_PARAMETERS = """\
