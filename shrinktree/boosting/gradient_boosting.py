@@ -541,7 +541,12 @@ class _BaseShrinkBoost(BaseEstimator):
 
     def __reduce__(self):
         # Pickle plain Python values only: see shrinktree._safe_state for why.
-        return restore, (type(self), encode(self.__getstate__()))
+        try:
+            return restore, (type(self), encode(self.__getstate__()))
+        except TypeError as exc:
+            raise TypeError(f"This {type(self).__name__} cannot be pickled: {exc} Saved models hold plain data "
+                            "only (shrinktree._safe_state), so a model fitted with a custom loss object or another "
+                            "object as a parameter cannot be saved; use a built-in loss to save it.") from exc
 
     def __getstate__(self):
         state = super().__getstate__()
