@@ -720,7 +720,7 @@ def render(record: dict) -> str:
             parts += ["\n### Datasets with an exposure: offsets centred at the training rows' log mean rate\n",
                       "Test deviance, then spread, with the offset log(exposure) + log(Σy / Σexposure) of the "
                       "training rows for LightGBM, XGBoost and CatBoost (shrinktree's column is the one above: "
-                      "its baseline is fitted given the offset). See the reading below for why.\n",
+                      "its baseline is fitted given the offset). \"What the run shows\" on this page says why.\n",
                       _metric_table(exposed, "deviance", centred, with_null=True, rival=centred[1]),
                       "",
                       _metric_table(exposed, "spread", centred, with_null=False, rival=centred[1])]
