@@ -9,7 +9,8 @@ and three facts the booster acts on:
     Every unweighted hessian is 1 (histograms can count rows instead of summing hessians).
 ``scale_equivariant``
     Fitting ``y / c`` gives the model of ``y`` scaled by ``1 / c``, so the booster may fit a rescaled
-    target to keep every sum of squares inside float64's range.
+    target to keep every sum of squares inside float64's range; the reported loss then scales with
+    ``c ** loss_degree`` and the split gains with ``c ** gain_degree``.
 ``renews_leaves``
     The Newton step of the (surrogate) hessian is not the right leaf value: leaf values are
     recomputed from the rows (a weighted quantile of the residuals) and pooled with the factors
@@ -104,6 +105,8 @@ class Loss(ABC):
     n_trees_per_iteration = 1
     constant_hessian = False
     scale_equivariant = False
+    loss_degree = 2
+    gain_degree = 2
     renews_leaves = False
 
     def check_target(self, y: np.ndarray) -> None:  # noqa: B027 (most losses accept every target)
@@ -160,9 +163,9 @@ def _newton_baseline(loss: Loss, y, weight, offset, steps: int = 20) -> np.ndarr
         if not total_h > 0:
             break
         step = -float(np.sum(g)) / total_h
+        if value != 0.0 and abs(step) < 1e-12 * max(1.0, abs(value)):
+            break  # converged: a last step of rounding noise is not taken
         value += step
-        if abs(step) < 1e-12 * max(1.0, abs(value)):
-            break
     return np.array([value])
 
 
@@ -193,6 +196,8 @@ class QuantileLoss(_Regression):
     name = "quantile"
     constant_hessian = True
     scale_equivariant = True
+    loss_degree = 1
+    gain_degree = 0  # the surrogate's gradients are signs: unitless
     renews_leaves = True
 
     def __init__(self, quantile: float = 0.5):

@@ -120,8 +120,14 @@ def reported_loss_matches_predictions(model, X, y, weights):
     """``train_score_[-1]`` (recorded with ``verbose``) is minus the weighted loss of ``predict``."""
     w = np.ones(len(y)) if weights is None else weights
     keep = w > 0
-    if isinstance(model, ShrinkBoostRegressor):
+    if isinstance(model, ShrinkBoostRegressor) and model.loss == "squared_error":
         loss = 0.5 * np.average((model.predict(X)[keep] - y[keep]) ** 2, weights=w[keep])
+    elif isinstance(model, ShrinkBoostRegressor):
+        if model.loss == "huber" and model.huber_delta is None:
+            return  # the adaptive threshold of the last iteration is not kept with the model
+        raw = model._raw_predict(X)[keep]
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss = np.average(model._make_loss().pointwise_loss(y[keep], raw), weights=w[keep])
     else:
         # On the raw scores: 1 - p loses the digits that a loss near 0 is made of.
         raw = model.decision_function(X)[keep]
@@ -180,6 +186,19 @@ def valid_fits(data, params, classification):
         check_shrink_none_reproduces(model, X, y)
 
 
+def valid_fits_under_a_loss(data, params, loss):
+    X, y, weights = data
+    y = np.abs(y) if loss in ("poisson", "gamma", "tweedie") else y
+    kept = y if weights is None else y[weights > 0]
+    must_succeed = not (params["early_stopping"] is True and len(kept) < 2) and (
+        loss not in ("poisson", "tweedie") or np.any(kept > 0)) and (loss != "gamma" or np.all(kept > 0)) and (
+        loss not in ("poisson", "gamma", "tweedie") or np.max(kept) <= 1e100)  # the documented range
+    extra = {"quantile": {"quantile": 0.8}, "huber": {"huber_delta": 0.5}, "tweedie": {"power": 1.3}}.get(loss, {})
+    model = check_fit(ShrinkBoostRegressor, {**params, "loss": loss, **extra}, X, y, weights, must_succeed)
+    if model is not None and loss in ("poisson", "gamma", "tweedie"):
+        assert np.all(model.predict(X) >= 0)
+
+
 def invalid_parameters_are_rejected(data, params, classification):
     X, y, weights = data
     Estimator = ShrinkBoostClassifier if classification else ShrinkBoostRegressor
@@ -206,6 +225,16 @@ def test_valid_fits_predict_finite_and_consistent(classification):
 @pytest.mark.parametrize("classification", [False, True], ids=["regression", "classification"])
 def test_parameters_just_outside_their_range_are_rejected(classification):
     property_test(invalid_parameters_are_rejected, classification, invalid=True, examples=FAST_EXAMPLES // 2)()
+
+
+@pytest.mark.parametrize("loss", ["absolute_error", "huber", "quantile", "poisson", "gamma", "tweedie"])
+def test_valid_fits_under_every_loss(loss):
+    @settings(max_examples=FAST_EXAMPLES // 4, **COMMON)
+    @given(data=datasets(False), params=parameters(False))
+    def run(data, params):
+        valid_fits_under_a_loss(data, params, loss)
+
+    run()
 
 
 @pytest.mark.slow
