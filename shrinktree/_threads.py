@@ -7,6 +7,8 @@ every kernel runs on the calling thread.
 
 from __future__ import annotations
 
+import numbers
+import os
 from contextlib import contextmanager
 
 import numba
@@ -26,3 +28,37 @@ def threads_for_rows(n_rows: int):
     finally:
         if limit:
             numba.set_num_threads(previous)
+
+
+def check_n_jobs(n_jobs) -> None:
+    """``n_jobs`` must be ``None``, ``-1`` (every core), a positive int, or a negative int (cores + 1 + n_jobs)."""
+    if n_jobs is None:
+        return
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
+        raise ValueError(f"n_jobs must be None, -1 or a non-zero int, got {n_jobs!r}.")
+
+
+def resolve_n_jobs(n_jobs) -> int:
+    """Threads for ``n_jobs``: ``None``/``-1`` is every thread numba has; ``-2`` all but one, and so on."""
+    available = numba.config.NUMBA_NUM_THREADS
+    if n_jobs is None:
+        return available
+    if n_jobs < 0:
+        return max(1, min(available, (os.cpu_count() or available) + 1 + n_jobs))
+    return max(1, min(available, int(n_jobs)))
+
+
+@contextmanager
+def threads(n_jobs, n_rows: int):
+    """Run the block with ``n_jobs`` numba threads, and one thread when ``n_rows`` is small.
+
+    Results do not depend on the thread count: every parallel kernel splits its work by feature or
+    by fixed chunks of rows and adds its float64 partial sums in a fixed order.
+    """
+    previous = numba.get_num_threads()
+    wanted = 1 if n_rows < PARALLEL_MIN_ROWS else resolve_n_jobs(n_jobs)
+    numba.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)

@@ -209,7 +209,9 @@ def test_early_stopping_stops_on_noise():
     model = ShrinkBoostRegressor(shrinkage="none", early_stopping=True, n_estimators=500,
                                  n_iter_no_change=5, random_state=0).fit(X, y)
     assert model.n_iter_ < 100
-    assert len(model.validation_score_) == model.n_iter_ + 1
+    # The model is kept at the best validation loss; the scores cover every iteration that ran.
+    assert model.n_iter_ == model.best_iteration_ == np.argmax(model.validation_score_)
+    assert len(model.validation_score_) == model.best_iteration_ + model.n_iter_no_change + 1
 
 
 def test_verbose_prints_progress(capsys, friedman):

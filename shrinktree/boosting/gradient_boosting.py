@@ -8,7 +8,6 @@ Losses live in :mod:`shrinktree.losses`, the pooling plan and each tree's empiri
 from __future__ import annotations
 
 import numbers
-import sys
 import time
 from dataclasses import dataclass, fields
 
@@ -25,16 +24,18 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from .._integrity import DIGEST_KEY, ModelIntegrityError, check_digest, state_digest
 from .._safe_state import encode, restore
 from .._shrinkage import effective_tests_table
-from .._threads import threads_for_rows
+from .._threads import check_n_jobs, threads
 from .._tree import FlatForest, TreeArrays
+from ..callbacks import CallbackEnv, PrintProgress
 from ..losses import Loss, classification_loss, regression_loss
 from .binning import BinMapper
 from .categorical import FROM_DTYPE, CategoricalEncoder, check_columns, engine_codes, resolve_categorical_features
 from .constraints import InteractionSets, resolve_interaction_cst, resolve_monotonic_cst, split_signs
+from .evaluation import EvalSet
 from .grower import TreeGrower
 from .honest import held_out_mask, row_hashes, split_rows
 from .pooling import PoolingPlan, pool_tree, renew_leaf_values
-from .predictor import add_leaf_values, add_tree_binned, add_values_by_leaf, leaves_binned, node_statistics
+from .predictor import add_leaf_values, add_values_by_leaf, leaves_binned, node_statistics
 from .validation import check_fit_weights, check_no_missing_labels, check_number, check_offset
 
 MIN_HESSIAN = 1e-3
@@ -55,6 +56,16 @@ def _start_raw(baseline, offset, n_rows):
     if offset is not None:
         raw += offset[:, None]
     return raw
+
+
+def _check_callbacks(callbacks) -> list:
+    if callbacks is None:
+        return []
+    callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+    for callback in callbacks:
+        if not callable(callback):
+            raise TypeError(f"callbacks must be callables callback(env) -> bool | None; got {callback!r}.")
+    return callbacks
 
 
 @dataclass
@@ -105,7 +116,7 @@ class _BaseShrinkBoost(BaseEstimator):
                  max_bins=255, categorical_features=FROM_DTYPE,
                  monotonic_cst=None, interaction_cst=None,
                  subsample=1.0, colsample=1.0, early_stopping="auto", validation_fraction=0.1,
-                 n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0):
+                 n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0, n_jobs=None, importance_type="gain"):
         self.shrinkage = shrinkage
         self.shrinkage_strength = shrinkage_strength
         self.eb_method = eb_method
@@ -127,6 +138,8 @@ class _BaseShrinkBoost(BaseEstimator):
         self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
+        self.n_jobs = n_jobs
+        self.importance_type = importance_type
 
     # -- validation -----------------------------------------------------------------------------
     def _validate_hyperparameters(self) -> PoolingPlan:
@@ -149,6 +162,8 @@ class _BaseShrinkBoost(BaseEstimator):
         check_number("n_iter_no_change", self.n_iter_no_change, low=1, integer=True)
         check_number("tol", self.tol, low=0)
         check_number("verbose", self.verbose, low=0, integer=True)
+        if self.importance_type not in ("gain", "split"):
+            raise ValueError(f"importance_type must be 'gain' or 'split', got {self.importance_type!r}.")
         self._check_loss_parameters()
         return PoolingPlan.resolve(self.shrinkage, self.shrinkage_strength, self.eb_method)
 
@@ -193,6 +208,10 @@ class _BaseShrinkBoost(BaseEstimator):
 
     def _validate_predict_input(self, X):
         check_is_fitted(self, "_trees")
+        return self._encode_features(X)
+
+    def _encode_features(self, X):
+        """``X`` as the float matrix the trees route on, checked against the fitted features."""
         check_columns(X)
         encoder = getattr(self, "_categorical", None)
         if encoder is not None:
@@ -210,7 +229,8 @@ class _BaseShrinkBoost(BaseEstimator):
             return validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False, order="C")
 
     # -- fitting --------------------------------------------------------------------------------
-    def _fit_or_keep_state(self, X, y, sample_weight, offset=None):
+    def _fit_or_keep_state(self, X, y, sample_weight, offset=None, eval_set=None, eval_sample_weight=None,
+                           callbacks=None):
         """Fit; when fitting fails, restore every attribute as it was, so an earlier fit stays intact."""
         saved = dict(self.__dict__)
         try:
@@ -218,15 +238,17 @@ class _BaseShrinkBoost(BaseEstimator):
         except TypeError:
             n_rows = 0
         try:
-            with threads_for_rows(n_rows):
-                return self._fit(X, y, sample_weight, offset)
+            check_n_jobs(self.n_jobs)
+            with threads(self.n_jobs, n_rows):
+                return self._fit(X, y, sample_weight, offset, eval_set, eval_sample_weight, callbacks)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
 
-    def _fit(self, X, y, sample_weight, offset):
+    def _fit(self, X, y, sample_weight, offset, eval_set, eval_sample_weight, callbacks):
         plan = self._validate_hyperparameters()
+        callbacks = _check_callbacks(callbacks)
         X, y, sample_weight = self._validate_fit_input(X, y, sample_weight)
         offset = check_offset(offset, X.shape[0], "fit")
         y = self._encode_y(y)
@@ -242,17 +264,56 @@ class _BaseShrinkBoost(BaseEstimator):
                 offset = None if offset is None else offset[keep]
                 if self._categorical is not None:
                     X = self._categorical.restrict_to_present(X)
-        if hasattr(self, "validation_score_"):
-            del self.validation_score_  # from an earlier fit with early stopping
+        for stale in ("validation_score_", "best_iteration_"):
+            self.__dict__.pop(stale, None)  # from an earlier fit with early stopping
+        user_sets = self._check_eval_sets(eval_set, eval_sample_weight, offset is not None)
         seeds = check_random_state(self.random_state).randint(0, 2**31 - 1, size=3)
         use_early_stopping = self.early_stopping is True or (
             self.early_stopping == "auto" and X.shape[0] > 10_000 and plan.early_stops_by_default)
         train, validation = _Rows(X, y, sample_weight, offset), None
-        if use_early_stopping:
+        if use_early_stopping and not user_sets:
             train, validation = self._validation_split(train, int(seeds[1]))
         data = self._training_data(train, plan, loss, seeds)
-        self._boost(data, plan, loss, train, validation, seeds)
+        evaluated = ([] if validation is None else [("validation", validation)]) + [
+            (f"valid_{i}", rows) for i, rows in enumerate(user_sets)]
+        monitor = None if not use_early_stopping else ("valid_0" if user_sets else "validation")
+        self._boost(data, plan, loss, train, evaluated, monitor, callbacks, seeds)
         return self
+
+    def _check_eval_sets(self, eval_set, eval_sample_weight, with_offset: bool) -> list[_Rows]:
+        """The user's ``eval_set`` as rows mapped like ``X`` (levels unseen in training count as missing)."""
+        if eval_set is None:
+            if eval_sample_weight is not None:
+                raise ValueError("eval_sample_weight was given without eval_set.")
+            return []
+        if isinstance(eval_set, tuple) and len(eval_set) in (2, 3) and not isinstance(eval_set[0], tuple):
+            eval_set = [eval_set]
+        if not isinstance(eval_set, list) or not all(isinstance(s, tuple) and len(s) in (2, 3) for s in eval_set):
+            raise ValueError("eval_set must be a list of (X, y) tuples (or (X, y, offset) for a model with an "
+                             "offset).")
+        if eval_sample_weight is not None and (not isinstance(eval_sample_weight, list)
+                                               or len(eval_sample_weight) != len(eval_set)):
+            raise ValueError("eval_sample_weight must be a list with one entry (array or None) per eval_set entry.")
+        out = []
+        for i, entry in enumerate(eval_set):
+            X_eval, y_eval = entry[0], entry[1]
+            offset = entry[2] if len(entry) == 3 else None
+            if with_offset and offset is None:
+                raise ValueError(f"eval_set[{i}] needs an offset: the model is fitted with one; pass (X, y, offset).")
+            try:
+                X_eval = self._encode_features(X_eval)
+                y_eval = self._encode_eval_y(y_eval)
+                if len(y_eval) != X_eval.shape[0]:
+                    raise ValueError(f"X has {X_eval.shape[0]} rows and y has {len(y_eval)}.")
+                weight = None if eval_sample_weight is None else eval_sample_weight[i]
+                if weight is not None:
+                    weight = check_fit_weights(_check_sample_weight(weight, X_eval, dtype=np.float64,
+                                                                    ensure_non_negative=True))
+                offset = check_offset(offset, X_eval.shape[0], "fit")
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(f"eval_set[{i}]: {exc}") from exc
+            out.append(_Rows(X_eval, y_eval, weight, offset))
+        return out
 
     def _validation_split(self, rows: _Rows, seed: int) -> tuple[_Rows, _Rows]:
         """Hold out ``validation_fraction`` of the rows for early stopping (stratified when possible)."""
@@ -305,8 +366,9 @@ class _BaseShrinkBoost(BaseEstimator):
                 self._interaction_cst, self._numeric_index, self._categorical_index),
         )
 
-    def _boost(self, data: _FitData, plan: PoolingPlan, loss: Loss, train: _Rows, validation: _Rows | None, seeds):
-        """The boosting iterations, with early stopping on ``validation`` when given."""
+    def _boost(self, data: _FitData, plan: PoolingPlan, loss: Loss, train: _Rows, evaluated: list, monitor,
+               callbacks: list, seeds):
+        """The boosting iterations, scoring the ``evaluated`` sets; early stopping on the ``monitor`` set."""
         start_time = time.perf_counter()
         rng = np.random.default_rng(seeds[0])
         # Fit on y / 2^e (e: the binary exponent of max |y|) so that no sum of squared gradients
@@ -324,27 +386,34 @@ class _BaseShrinkBoost(BaseEstimator):
         raw = _start_raw(self._baseline, offset, n_samples)
         gradients = np.empty((n_trees_per_iteration, n_samples))
         hessians = np.empty((n_trees_per_iteration, n_samples))
+        sets = [EvalSet(name, rows.X, _ldexp(rows.y, -y_exponent), rows.weight,
+                        _scaled_offset(rows.offset, y_exponent), self._baseline, self._bin_mapper,
+                        self._numeric_index, self._categorical_index, data.n_levels) for name, rows in evaluated]
+        if self.verbose:
+            callbacks = [PrintProgress(), *callbacks]
         # The training loss costs a pass over every row per iteration: track it only when reported.
-        track_train_loss = bool(self.verbose) or validation is not None
-        self.train_score_ = [-_ldexp(loss.loss(y, raw, weight), loss_exponent)] if track_train_loss else []
-        if validation is not None:
-            y_val, offset_val = _ldexp(validation.y, -y_exponent), _scaled_offset(validation.offset, y_exponent)
-            binned_val = self._bin_mapper.transform(np.ascontiguousarray(validation.X[:, self._numeric_index]))
-            codes_val = engine_codes(validation.X, self._categorical_index, data.n_levels)
-            raw_val = _start_raw(self._baseline, offset_val, validation.X.shape[0])
-            w_val = np.ones(validation.X.shape[0]) if validation.weight is None else validation.weight
-            self.validation_score_ = [-_ldexp(loss.loss(y_val, raw_val, w_val), loss_exponent)]
+        track_train_loss = bool(callbacks) or monitor is not None
+        metric = loss.name
+
+        def in_target_units(value):
+            return float(_ldexp(value, loss_exponent))
+
+        self.evals_result_ = {name: {metric: [in_target_units(s.loss(loss))]} for name, s in
+                              zip((n for n, _ in evaluated), sets)}
+        if track_train_loss:
+            self.evals_result_ = {"training": {metric: [in_target_units(loss.loss(y, raw, weight))]},
+                                  **self.evals_result_}
         tol = _ldexp(self.tol, -loss_exponent)  # in the fitted (scaled) loss units
 
         self._trees = []
         self.pooling_strength_ = []
-        importances = np.zeros(n_features)
+        importances = []  # per iteration: (gain, split count) of every feature
         n_features_per_tree = max(1, int(np.ceil(self.colsample * n_features)))
         n_rows_per_tree = max(1, int(np.ceil(self.subsample * n_samples)))
         # Private measurement switch (benchmarks/eb_methods.py): score splits by pooled values with the
         # previous tree's k, as LightGBM's path_smooth does; off (-1) in normal use, see docs/shrinkage.md.
         pooled_gain_k = [getattr(self, "_pooled_split_gain_k", -1.0)] * n_trees_per_iteration
-        best_score, no_improvement = -np.inf, 0
+        best_score, best_iteration, no_improvement = -np.inf, 0, 0
 
         for iteration in range(self.n_estimators):
             loss.start_iteration(y, raw, weight)
@@ -366,39 +435,42 @@ class _BaseShrinkBoost(BaseEstimator):
                 # weight w and w copies of it always land on the same side.
                 held_out = split_rows(held_out_mask(data.row_hash, iteration, seeds[0]), rows)
             iteration_trees, iteration_k = [], []
+            iteration_importance = np.zeros((2, n_features))
             for k in range(n_trees_per_iteration):
                 tree, pooling_k, (local, local_threshold) = self._grow_and_pool(
                     data, plan, loss, gradients[k], hessians[k], rows, held_out, feature_mask, cat_feature_mask,
-                    pooled_gain_k[k], importances, raw[:, k], y)
+                    pooled_gain_k[k], iteration_importance, raw[:, k], y)
                 if pooled_gain_k[k] >= 0:
                     pooled_gain_k[k] = pooling_k if np.isfinite(pooling_k) else 1e12
-                if validation is not None:
-                    update = np.zeros(validation.X.shape[0])
-                    add_tree_binned(binned_val, codes_val, tree.left, tree.right, local, tree.is_categorical,
-                                    local_threshold, tree.missing_left, data.missing_bin, data.n_levels,
-                                    tree.cat_offset, tree.cat_bitset, np.ascontiguousarray(tree.value[:, 0]), update)
-                    raw_val[:, k] += update
+                for eval_rows in sets:
+                    eval_rows.add_tree(tree, local, local_threshold, k)
                 iteration_trees.append(tree)
                 iteration_k.append(pooling_k)
             self._trees.append(iteration_trees)
             self.pooling_strength_.append(iteration_k)
+            importances.append(iteration_importance)
             if track_train_loss:
-                self.train_score_.append(-_ldexp(loss.loss(y, raw, weight), loss_exponent))
-                message = f"[{iteration + 1}/{self.n_estimators}] train loss {-self.train_score_[-1]:.5g}"
-            if validation is not None:
-                score = -loss.loss(y_val, raw_val, w_val)
-                self.validation_score_.append(_ldexp(score, loss_exponent))
-                message += f", validation loss {-self.validation_score_[-1]:.5g}"
-                if best_score == -np.inf or score > best_score + tol:
-                    best_score, no_improvement = score, 0
-                else:
-                    no_improvement += 1
-            if self.verbose:
-                ks = ", ".join(f"{kk:.3g}" for kk in iteration_k)
-                print(f"{message}, pooling k [{ks}], {time.perf_counter() - start_time:.2f}s", file=sys.stdout)
-            if validation is not None and no_improvement >= self.n_iter_no_change:
+                self.evals_result_["training"][metric].append(in_target_units(loss.loss(y, raw, weight)))
+            for (name, _), eval_rows in zip(evaluated, sets):
+                score = -eval_rows.loss(loss)
+                self.evals_result_[name][metric].append(in_target_units(-score))
+                if name == monitor:
+                    if best_score == -np.inf or score > best_score + tol:
+                        best_score, best_iteration, no_improvement = score, iteration + 1, 0
+                    else:
+                        no_improvement += 1
+            stop = monitor is not None and no_improvement >= self.n_iter_no_change
+            if callbacks:
+                env = CallbackEnv(self, iteration + 1, self.n_estimators, self.evals_result_, self._trees,
+                                  iteration_k, time.perf_counter() - start_time)
+                stop = any([bool(callback(env)) for callback in callbacks]) or stop
+            if stop:
                 break
 
+        if monitor is not None and best_iteration > 0:
+            # Early stopping chose the iteration with the best validation loss: keep the model there.
+            self.best_iteration_ = best_iteration
+            del self._trees[best_iteration:], self.pooling_strength_[best_iteration:], importances[best_iteration:]
         self.n_iter_ = len(self._trees)
         if y_exponent != 0:
             self._baseline = np.ldexp(self._baseline, y_exponent)
@@ -407,11 +479,10 @@ class _BaseShrinkBoost(BaseEstimator):
                 tree.raw_value = np.ldexp(tree.raw_value, y_exponent)
                 tree.gain = _ldexp(tree.gain, gain_exponent)
         self.pooling_strength_ = np.array(self.pooling_strength_)
-        self.train_score_ = np.array(self.train_score_)
-        if validation is not None:
-            self.validation_score_ = np.array(self.validation_score_)
-        total = importances.sum()
-        self.feature_importances_ = importances / total if total > 0 else importances
+        self.train_score_ = -np.array(self.evals_result_["training"][metric]) if track_train_loss else np.array([])
+        if monitor is not None:
+            self.validation_score_ = -np.array(self.evals_result_[monitor][metric])
+        self._importances = np.sum(importances, axis=0) if importances else np.zeros((2, n_features))
         self._forest = FlatForest.from_trees([t for trees in self._trees for t in trees])
         self._tree_output = np.tile(np.arange(n_trees_per_iteration), self.n_iter_)
 
@@ -453,7 +524,8 @@ class _BaseShrinkBoost(BaseEstimator):
         node_loss = sum_g * pooled + 0.5 * (sum_h + l2) * pooled**2
         for node in np.flatnonzero(grown.left >= 0):
             reduction = node_loss[node] - node_loss[grown.left[node]] - node_loss[grown.right[node]]
-            importances[tree.feature[node]] += max(reduction, 0.0)
+            importances[0, tree.feature[node]] += max(reduction, 0.0)
+            importances[1, tree.feature[node]] += 1
         # Private measurement switch (benchmarks/loss_pooling.py): keep the surrogate's Newton values.
         if loss.renews_leaves and getattr(self, "_renew_leaf_values", True):
             renew_leaf_values(tree, loss, grown, estimation_rows, estimation_leaf_of_row, y, raw, weight, sign)
@@ -489,7 +561,12 @@ class _BaseShrinkBoost(BaseEstimator):
 
     def __reduce__(self):
         # Pickle plain Python values only: see shrinktree._safe_state for why.
-        return restore, (type(self), encode(self.__getstate__()))
+        try:
+            return restore, (type(self), encode(self.__getstate__()))
+        except TypeError as exc:
+            raise TypeError(f"This {type(self).__name__} cannot be pickled: {exc} Saved models hold plain data "
+                            "only (shrinktree._safe_state), so a model fitted with a custom loss object or another "
+                            "object as a parameter cannot be saved; use a built-in loss to save it.") from exc
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -577,8 +654,37 @@ class _BaseShrinkBoost(BaseEstimator):
     def _raw_predict(self, X, offset=None):
         X = self._validate_predict_input(X)
         offset = check_offset(offset, X.shape[0], "predict")
-        raw = self._baseline + self._forest.predict_sum(X, self._tree_output, len(self._baseline))
+        with threads(self.n_jobs, X.shape[0]):
+            raw = self._baseline + self._forest.predict_sum(X, self._tree_output, len(self._baseline))
         return raw if offset is None else raw + offset[:, None]
+
+    def apply(self, X) -> np.ndarray:
+        """Leaf index of every row in every tree (node ids as in ``trees_[i][k].to_frame()``).
+
+        Returns
+        -------
+        ndarray of int64
+            Shape ``(n_samples, n_iter_)`` for the regressor and ``(n_samples, n_iter_, n_trees_per_iteration)``
+            for the classifier (one tree per class for multiclass, one for binary), as scikit-learn's
+            gradient boosting.
+        """
+        X = self._validate_predict_input(X)
+        with threads(self.n_jobs, X.shape[0]):
+            leaves = self._forest.apply(X)
+        if not self._is_classifier:
+            return leaves
+        return leaves.reshape(X.shape[0], self.n_iter_, len(self._baseline))
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """Per feature: ``importance_type="gain"``, the loss reduction of its splits at the pooled values
+        (in each tree's Newton space), normalized to sum to one; ``"split"``, the number of splits on it."""
+        check_is_fitted(self, "_trees")
+        gain, splits = self._importances
+        if self.importance_type == "split":
+            return splits.astype(np.int64)
+        total = gain.sum()
+        return gain / total if total > 0 else gain
 
     def _staged_raw_predict(self, X, offset=None):
         X = self._validate_predict_input(X)
@@ -590,29 +696,40 @@ class _BaseShrinkBoost(BaseEstimator):
             raw = raw + forest.predict_sum(X, np.arange(len(trees)), n_out)
             yield raw.copy()
 
+    # -- explanation ----------------------------------------------------------------------------
+    def predict_contributions(self, X, offset=None):
+        """Exact SHAP values (path-dependent TreeSHAP) of every feature for every row, on the raw scale.
+
+        Computed from the pooled node values, with each node's weighted training row count as its
+        cover, following the trees' own routing (missing values, categorical splits).  A method of its
+        own rather than a ``predict(X, pred_contrib=True)`` flag: ``predict`` keeps one meaning (values,
+        or class labels) and one shape, as scikit-learn's meta-estimators and pipelines expect, and the
+        contributions add up to the raw score (``decision_function`` of a classifier), not to what
+        ``predict`` returns.  See ``docs/explain.md``.
+
+        Parameters
+        ----------
+        X : array-like or pandas DataFrame of shape (n_samples, n_features)
+        offset : array-like of shape (n_samples,), default=None
+            Regressors fitted with an offset: the rows' offsets, added to the last column.
+
+        Returns
+        -------
+        ndarray of float64
+            Shape ``(n_samples, n_features + 1)`` (regression and binary classification) or
+            ``(n_samples, n_classes, n_features + 1)`` (multiclass, one block per class).  The last
+            column is the expected value (plus the offset); each row (block) sums to the raw score:
+            ``predict`` of identity-link regressors, ``log(predict)`` of log-link ones (Poisson, gamma,
+            Tweedie), ``decision_function`` of classifiers.  ``reshape(n_samples, -1)`` gives
+            LightGBM's ``pred_contrib`` layout.
+        """
+        from ..explain import predict_contributions
+
+        return predict_contributions(self, X, offset)
 
 
-class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
-    """Gradient-boosted regression trees with hierarchical (partial-pooling) node shrinkage.
 
-    Parameters
-    ----------
-    loss : str or object, default="squared_error"
-        ``"squared_error"``, ``"absolute_error"``, ``"huber"`` (threshold ``huber_delta``),
-        ``"quantile"`` (level ``quantile``), or, with a log link for counts, rates and positive
-        amounts, ``"poisson"``, ``"gamma"`` and ``"tweedie"`` (variance power ``power``): these
-        predict on the response scale, and an ``offset`` (such as ``log(exposure)``) passed to
-        ``fit`` and ``predict`` models rates.  Or a custom objective: an object with
-        ``gradients(y, raw) -> (gradient, hessian)`` (see :class:`shrinktree.losses.CustomLoss`).
-        Absolute error and quantile leaves hold weighted quantiles of the residuals, pooled with
-        the factors of the row-mass surrogate (``docs/shrinkage.md``, "Pooling under every loss").
-    quantile : float, default=None
-        The quantile of ``loss="quantile"``, strictly between 0 and 1 (``None``: the median).
-    huber_delta : float, default=None
-        The threshold of ``loss="huber"`` in the target's units; ``None`` sets it before every
-        iteration to the 0.9 quantile of the absolute residuals.
-    power : float, default=1.5
-        The variance power of ``loss="tweedie"``, strictly between 1 and 2.
+_COMMON_PARAMETERS = """\
     shrinkage : {"eb", "hs", "none"}, default="eb"
         How each node's Newton value is pooled toward its parent's pooled value.
         ``"eb"`` estimates the pooling strength of every tree from its own gradient statistics
@@ -667,7 +784,9 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
         order (the two children of a constrained split share one pooling factor, the larger of theirs),
         so predictions are monotone along every constrained feature for every ``shrinkage`` and loss,
         and after :func:`shrinktree.shrink` (``docs/shrinkage.md``, "Pooling keeps monotone constraints").
-        Only non-missing values are ordered: missing values go to each split's learned side.
+        Only non-missing values are ordered: missing values go to each split's learned side.  In the
+        classifier it constrains the log-odds of ``classes_[1]``, for binary targets only (a multiclass
+        fit raises a ``ValueError``, as in scikit-learn).
     interaction_cst : {"pairwise", "no_interactions"}, sequence of lists, tuples or sets, or None, default=None
         Groups of features allowed to interact, as in scikit-learn: every root-to-leaf path of a tree
         splits on features of one group only.  A group lists feature positions or (fit on a DataFrame)
@@ -683,8 +802,18 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
     tol : float, default=1e-7
     random_state : int, RandomState or None
     verbose : int, default=0
-        Print a progress line per iteration when positive.
+        Print a progress line per iteration when positive (the :class:`~shrinktree.callbacks.PrintProgress`
+        callback).
+    n_jobs : int or None, default=None
+        Threads for fitting and prediction: ``None`` or ``-1`` uses every core, ``-2`` all but one.
+        The model is bit-identical for any value (every parallel kernel splits its work by feature or
+        by row and adds float64 sums in a fixed order); fits on fewer than 20,000 rows run on one thread.
+    importance_type : {"gain", "split"}, default="gain"
+        What ``feature_importances_`` measures (LightGBM's names): ``"gain"``, the loss reduction of a
+        feature's splits at the pooled values, normalized to sum to one; ``"split"``, its number of splits.
+"""
 
+_COMMON_ATTRIBUTES = """\
     Attributes
     ----------
     trees_ : list of list of TreeArrays
@@ -692,7 +821,7 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
     pooling_strength_ : ndarray of shape (n_iter_, n_trees_per_iteration)
         The estimated ``k = sigma^2/tau^2`` of each tree (``inf``: pooled to the root).
     feature_importances_ : ndarray
-        Loss reduction of each feature's splits at the pooled values, normalized to sum to one.
+        See ``importance_type``.
     is_categorical_ : ndarray of bool
         Which features were handled as categorical.
     categories_ : list
@@ -704,8 +833,25 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
         Negative training loss before the first and after every iteration, in the target's units
         (only recorded with early stopping or ``verbose``; empty otherwise).
     validation_score_ : ndarray
-        Negative loss on the validation split, likewise; only set when early stopping is used.
-    """
+        Negative loss on the set early stopping watches (the first ``eval_set``, or the internal
+        ``validation_fraction`` split) before the first and after every iteration that ran; only set
+        when early stopping is used.
+    best_iteration_ : int
+        With early stopping, the number of iterations at the best validation loss: the model keeps
+        those (``n_iter_ == best_iteration_``), the later ones are dropped.
+    evals_result_ : dict
+        ``{set: {metric: [loss before the first and after every iteration]}}`` in the target's units:
+        ``"training"`` (tracked with early stopping, ``verbose`` or callbacks), ``"validation"`` (the
+        internal early-stopping split) and ``"valid_0"``, ``"valid_1"``, ... for ``eval_set``; the
+        metric is the loss's name.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``X`` had column names.
+"""
+
+
+class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
+    """Regressor docstring: composed below from the shared parameter and attribute texts."""
 
     _is_classifier = False
     _y_numeric = True
@@ -715,14 +861,16 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
                  n_estimators=300, max_leaf_nodes=31, max_depth=None, min_samples_leaf=20, l2_regularization=0.0,
                  max_bins=255, categorical_features=FROM_DTYPE, subsample=1.0, colsample=1.0, early_stopping="auto",
                  monotonic_cst=None, interaction_cst=None,
-                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0):
+                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0,
+                 n_jobs=None, importance_type="gain"):
         super().__init__(shrinkage=shrinkage, shrinkage_strength=shrinkage_strength, eb_method=eb_method,
             learning_rate=learning_rate, n_estimators=n_estimators, max_leaf_nodes=max_leaf_nodes,
             max_depth=max_depth, min_samples_leaf=min_samples_leaf, l2_regularization=l2_regularization,
             max_bins=max_bins, categorical_features=categorical_features, subsample=subsample, colsample=colsample,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             monotonic_cst=monotonic_cst, interaction_cst=interaction_cst,
-            n_iter_no_change=n_iter_no_change, tol=tol, random_state=random_state, verbose=verbose)
+            n_iter_no_change=n_iter_no_change, tol=tol, random_state=random_state, verbose=verbose,
+            n_jobs=n_jobs, importance_type=importance_type)
         self.loss = loss
         self.quantile = quantile
         self.huber_delta = huber_delta
@@ -736,7 +884,8 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
     def _make_loss(self) -> Loss:
         return regression_loss(self.loss, quantile=self.quantile, huber_delta=self.huber_delta, power=self.power)
 
-    def fit(self, X, y, sample_weight=None, *, offset=None) -> ShrinkBoostRegressor:
+    def fit(self, X, y, sample_weight=None, *, offset=None, eval_set=None, eval_sample_weight=None,
+            callbacks=None) -> ShrinkBoostRegressor:
         """Fit the boosted, pooled ensemble.
 
         When fitting fails (invalid data or parameters), the estimator keeps the state of its
@@ -763,15 +912,36 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
         offset : array-like of shape (n_samples,), default=None
             Added to every row's raw score (the log of the mean for the log-link losses): pass
             ``log(exposure)`` to model a rate.  The same offset must then be passed to ``predict``.
+        eval_set : list of (X, y) tuples, default=None
+            Sets scored with the model's loss after every iteration (``evals_result_``), mapped like
+            ``X`` (levels unseen in training count as missing).  With early stopping the first one is
+            watched instead of an internal ``validation_fraction`` split. With an ``offset`` the
+            entries are ``(X, y, offset)``.
+        eval_sample_weight : list of array-like or None, default=None
+            One weight array (or ``None``) per ``eval_set`` entry.
+        callbacks : list of callables, default=None
+            Called after every iteration with a :class:`~shrinktree.callbacks.CallbackEnv`; one that
+            returns ``True`` stops training (the model keeps the iterations so far).
 
         Returns
         -------
         self
         """
-        return self._fit_or_keep_state(X, y, sample_weight, offset)
+        return self._fit_or_keep_state(X, y, sample_weight, offset, eval_set, eval_sample_weight, callbacks)
 
     def _encode_y(self, y):
         return np.ascontiguousarray(y, dtype=np.float64)
+
+    def _encode_eval_y(self, y):
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"y must be one-dimensional, got shape {y.shape}.")
+        try:
+            y = np.ascontiguousarray(y, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"y must be numbers ({exc}).") from exc
+        self._make_loss().check_target(y)
+        return y
 
     def _target_exponent(self, y) -> int:
         largest = float(np.max(np.abs(y))) if len(y) else 0.0
@@ -796,23 +966,7 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
 
 
 class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
-    """Gradient-boosted classification trees with hierarchical (partial-pooling) node shrinkage.
-
-    Binary targets use the log loss with one tree per iteration; more classes use the softmax
-    loss with one tree per class and iteration.  Labels may be of any type.  Parameters are
-    those of :class:`ShrinkBoostRegressor` (without its loss parameters), and
-
-    Parameters
-    ----------
-    class_weight : "balanced", dict or None, default=None
-        Weights of the classes, multiplied into ``sample_weight``: ``"balanced"`` gives class ``c``
-        the weight ``n_samples / (n_classes * n_c)``; a dict maps labels to weights (others get 1).
-    monotonic_cst : array-like of int of shape (n_features,), dict or None, default=None
-        As for :class:`ShrinkBoostRegressor`, constraining the log-odds of ``classes_[1]`` (and so its
-        probability); binary targets only: a multiclass fit raises a ``ValueError``, as in scikit-learn.
-    interaction_cst : {"pairwise", "no_interactions"}, sequence of lists, tuples or sets, or None, default=None
-        As for :class:`ShrinkBoostRegressor`.
-    """
+    """Classifier docstring: composed below from the shared parameter and attribute texts."""
 
     _is_classifier = True
     _y_numeric = False
@@ -822,14 +976,16 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
                  n_estimators=300, max_leaf_nodes=31, max_depth=None, min_samples_leaf=20, l2_regularization=0.0,
                  max_bins=255, categorical_features=FROM_DTYPE, subsample=1.0, colsample=1.0, early_stopping="auto",
                  monotonic_cst=None, interaction_cst=None,
-                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0):
+                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0,
+                 n_jobs=None, importance_type="gain"):
         super().__init__(shrinkage=shrinkage, shrinkage_strength=shrinkage_strength, eb_method=eb_method,
             learning_rate=learning_rate, n_estimators=n_estimators, max_leaf_nodes=max_leaf_nodes,
             max_depth=max_depth, min_samples_leaf=min_samples_leaf, l2_regularization=l2_regularization,
             max_bins=max_bins, categorical_features=categorical_features, subsample=subsample, colsample=colsample,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             monotonic_cst=monotonic_cst, interaction_cst=interaction_cst,
-            n_iter_no_change=n_iter_no_change, tol=tol, random_state=random_state, verbose=verbose)
+            n_iter_no_change=n_iter_no_change, tol=tol, random_state=random_state, verbose=verbose,
+            n_jobs=n_jobs, importance_type=importance_type)
         self.class_weight = class_weight
 
     def _check_loss_parameters(self):
@@ -851,7 +1007,8 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
         weights = per_class[y.astype(np.int64)]
         return check_fit_weights(weights if sample_weight is None else sample_weight * weights)
 
-    def fit(self, X, y, sample_weight=None) -> ShrinkBoostClassifier:
+    def fit(self, X, y, sample_weight=None, *, eval_set=None, eval_sample_weight=None,
+            callbacks=None) -> ShrinkBoostClassifier:
         """Fit the boosted, pooled ensemble.
 
         When fitting fails (invalid data or parameters), the estimator keeps the state of its
@@ -875,11 +1032,21 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
             ``sample_weight / sample_weight.mean()``.  Positive weights must lie in
             [1e-100, 1e100].
 
+        eval_set : list of (X, y) tuples, default=None
+            Sets scored with the model's loss after every iteration (``evals_result_``), mapped like
+            ``X`` (levels unseen in training count as missing).  With early stopping the first one is
+            watched instead of an internal ``validation_fraction`` split.
+        eval_sample_weight : list of array-like or None, default=None
+            One weight array (or ``None``) per ``eval_set`` entry.
+        callbacks : list of callables, default=None
+            Called after every iteration with a :class:`~shrinktree.callbacks.CallbackEnv`; one that
+            returns ``True`` stops training (the model keeps the iterations so far).
+
         Returns
         -------
         self
         """
-        return self._fit_or_keep_state(X, y, sample_weight)
+        return self._fit_or_keep_state(X, y, sample_weight, None, eval_set, eval_sample_weight, callbacks)
 
     def _encode_y(self, y):
         check_classification_targets(y)
@@ -894,6 +1061,16 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
 
     def _target_exponent(self, y) -> int:
         return 0  # class indices
+
+    def _encode_eval_y(self, y):
+        check_no_missing_labels(y)
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"y must be one-dimensional, got shape {y.shape}.")
+        unseen = np.setdiff1d(np.unique(y), self.classes_)
+        if len(unseen):
+            raise ValueError(f"y has labels not seen in training: {unseen[:5].tolist()}.")
+        return self._label_encoder.transform(y).astype(np.float64)
 
     def _make_loss(self) -> Loss:
         loss = classification_loss(self.n_classes_)
@@ -937,3 +1114,48 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
         """Predicted labels after each iteration (a generator)."""
         for raw in self._staged_raw_predict(X):
             yield self._labels_from_raw(raw)
+
+
+
+_REGRESSOR_INTRO = """\
+Gradient-boosted regression trees with hierarchical (partial-pooling) node shrinkage.
+
+    Parameters
+    ----------
+    loss : str or object, default="squared_error"
+        ``"squared_error"``, ``"absolute_error"``, ``"huber"`` (threshold ``huber_delta``),
+        ``"quantile"`` (level ``quantile``), or, with a log link for counts, rates and positive
+        amounts, ``"poisson"``, ``"gamma"`` and ``"tweedie"`` (variance power ``power``): these
+        predict on the response scale, and an ``offset`` (such as ``log(exposure)``) passed to
+        ``fit`` and ``predict`` models rates.  Or a custom objective: an object with
+        ``gradients(y, raw) -> (gradient, hessian)`` (see :class:`shrinktree.losses.CustomLoss`).
+        Absolute error and quantile leaves hold weighted quantiles of the residuals, pooled with
+        the factors of the row-mass surrogate (``docs/shrinkage.md``, "Pooling under every loss").
+    quantile : float, default=None
+        The quantile of ``loss="quantile"``, strictly between 0 and 1 (``None``: the median).
+    huber_delta : float, default=None
+        The threshold of ``loss="huber"`` in the target's units; ``None`` sets it before every
+        iteration to the 0.9 quantile of the absolute residuals.
+    power : float, default=1.5
+        The variance power of ``loss="tweedie"``, strictly between 1 and 2.
+"""
+_CLASSIFIER_INTRO = """\
+Gradient-boosted classification trees with hierarchical (partial-pooling) node shrinkage.
+
+    Binary targets use the log loss with one tree per iteration; more classes use the softmax
+    loss with one tree per class and iteration.  Labels may be of any type.
+
+    Parameters
+    ----------
+    class_weight : "balanced", dict or None, default=None
+        Weights of the classes, multiplied into ``sample_weight``: ``"balanced"`` gives class ``c``
+        the weight ``n_samples / (n_classes * n_c)``; a dict maps labels to weights (others get 1).
+"""
+_CLASSIFIER_ATTRIBUTES = """\
+    classes_ : ndarray
+        The class labels, in the order of ``predict_proba``'s columns.
+    n_classes_ : int
+"""
+ShrinkBoostRegressor.__doc__ = _REGRESSOR_INTRO + _COMMON_PARAMETERS + "\n" + _COMMON_ATTRIBUTES
+ShrinkBoostClassifier.__doc__ = (_CLASSIFIER_INTRO + _COMMON_PARAMETERS + "\n" + _COMMON_ATTRIBUTES
+                                 + _CLASSIFIER_ATTRIBUTES)
