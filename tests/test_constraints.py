@@ -510,6 +510,7 @@ def test_bad_interaction_constraints_get_clear_errors():
         (frame, [["x0", "nope"]], r"interaction_cst\[0\] names the feature 'nope', which X does not have"),
         (frame, [[0, 1.5]], r"interaction_cst\[0\] holds 1.5"),
         (frame, [[True]], r"interaction_cst\[0\] holds True"),
+        (frame, iter([[0, 1]]), "not an iterator"),
         (numeric, [["x0", "x1"]], "X has no feature names"),
     ]
     for data, spec, message in cases:

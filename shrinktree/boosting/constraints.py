@@ -115,6 +115,9 @@ def resolve_interaction_cst(spec, n_features: int, feature_names) -> list[list[i
         if isinstance(spec, (bytes, numbers.Number, dict)) or not hasattr(spec, "__iter__"):
             raise ValueError(f"interaction_cst must be 'pairwise', 'no_interactions' or a sequence of feature "
                              f"groups (lists, tuples or sets); got {spec!r}.")
+        if iter(spec) is spec:
+            raise ValueError("interaction_cst must be a sequence of feature groups (a list or tuple), not an "
+                             "iterator: an iterator is used up by the first fit.")
         groups = [_group_members(group, n_features, feature_names, f"interaction_cst[{i}]")
                   for i, group in enumerate(spec)]
     rest = set(range(n_features)).difference(*groups)
