@@ -172,3 +172,24 @@ def test_classifier_help_lists_its_own_parameters():
         assert name in doc, name
     for name in ("loss", "quantile", "offset"):
         assert f"\n    {name} :" in ShrinkBoostRegressor.__doc__ or name == "offset"
+
+
+def test_eval_metrics_are_recorded_for_every_eval_set():
+    from sklearn.metrics import log_loss, mean_absolute_error
+
+    X, y = frame()
+    X_val, y_val = frame(300, seed=9)
+    model = ShrinkBoostRegressor(n_estimators=6, random_state=0).fit(
+        X, y, eval_set=[(X_val, y_val)], eval_metric=[mean_absolute_error])
+    maes = model.evals_result_["valid_0"]["mean_absolute_error"]
+    assert len(maes) == 7
+    staged = [mean_absolute_error(y_val, p) for p in model.staged_predict(X_val)]
+    np.testing.assert_allclose(maes[1:], staged, rtol=1e-10)
+    labels = np.where(y > 0.5, "up", "down")
+    labels_val = np.where(y_val > 0.5, "up", "down")
+    classifier = ShrinkBoostClassifier(n_estimators=4, random_state=0).fit(
+        X, labels, eval_set=[(X_val, labels_val)], eval_metric={"logloss": log_loss})
+    assert classifier.evals_result_["valid_0"]["logloss"][-1] == pytest.approx(
+        log_loss(labels_val, classifier.predict_proba(X_val)), rel=1e-9)
+    with pytest.raises(TypeError, match="eval_metric"):
+        ShrinkBoostRegressor(n_estimators=2).fit(X, y, eval_set=[(X_val, y_val)], eval_metric="mae")

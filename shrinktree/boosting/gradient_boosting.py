@@ -58,6 +58,25 @@ def _start_raw(baseline, offset, n_rows):
     return raw
 
 
+def _check_metrics(eval_metric) -> dict:
+    """``eval_metric`` as ``{name: metric(y_true, y_pred)}``: callables, a list of them, or a dict."""
+    if eval_metric is None:
+        return {}
+    if callable(eval_metric):
+        eval_metric = [eval_metric]
+    if isinstance(eval_metric, dict):
+        items = list(eval_metric.items())
+    elif isinstance(eval_metric, (list, tuple)):
+        items = [(getattr(f, "__name__", f"metric_{i}"), f) for i, f in enumerate(eval_metric)]
+    else:
+        raise TypeError(f"eval_metric must be a callable metric(y_true, y_pred), a list or a dict of them; got "
+                        f"{eval_metric!r}.")
+    for name, function in items:
+        if not callable(function) or not isinstance(name, str):
+            raise TypeError(f"eval_metric entries must be named callables metric(y_true, y_pred); got {function!r}.")
+    return dict(items)
+
+
 def _check_callbacks(callbacks) -> list:
     if callbacks is None:
         return []
@@ -230,7 +249,7 @@ class _BaseShrinkBoost(BaseEstimator):
 
     # -- fitting --------------------------------------------------------------------------------
     def _fit_or_keep_state(self, X, y, sample_weight, offset=None, eval_set=None, eval_sample_weight=None,
-                           callbacks=None):
+                           callbacks=None, eval_metric=None):
         """Fit; when fitting fails, restore every attribute as it was, so an earlier fit stays intact."""
         saved = dict(self.__dict__)
         try:
@@ -240,15 +259,16 @@ class _BaseShrinkBoost(BaseEstimator):
         try:
             check_n_jobs(self.n_jobs)
             with threads(self.n_jobs, n_rows):
-                return self._fit(X, y, sample_weight, offset, eval_set, eval_sample_weight, callbacks)
+                return self._fit(X, y, sample_weight, offset, eval_set, eval_sample_weight, callbacks, eval_metric)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
 
-    def _fit(self, X, y, sample_weight, offset, eval_set, eval_sample_weight, callbacks):
+    def _fit(self, X, y, sample_weight, offset, eval_set, eval_sample_weight, callbacks, eval_metric):
         plan = self._validate_hyperparameters()
         callbacks = _check_callbacks(callbacks)
+        metrics = _check_metrics(eval_metric)
         X, y, sample_weight = self._validate_fit_input(X, y, sample_weight)
         offset = check_offset(offset, X.shape[0], "fit")
         y = self._encode_y(y)
@@ -277,7 +297,7 @@ class _BaseShrinkBoost(BaseEstimator):
         evaluated = ([] if validation is None else [("validation", validation)]) + [
             (f"valid_{i}", rows) for i, rows in enumerate(user_sets)]
         monitor = None if not use_early_stopping else ("valid_0" if user_sets else "validation")
-        self._boost(data, plan, loss, train, evaluated, monitor, callbacks, seeds)
+        self._boost(data, plan, loss, train, evaluated, monitor, callbacks, metrics, seeds)
         return self
 
     def _check_eval_sets(self, eval_set, eval_sample_weight, with_offset: bool) -> list[_Rows]:
@@ -367,7 +387,7 @@ class _BaseShrinkBoost(BaseEstimator):
         )
 
     def _boost(self, data: _FitData, plan: PoolingPlan, loss: Loss, train: _Rows, evaluated: list, monitor,
-               callbacks: list, seeds):
+               callbacks: list, metrics: dict, seeds):
         """The boosting iterations, scoring the ``evaluated`` sets; early stopping on the ``monitor`` set."""
         start_time = time.perf_counter()
         rng = np.random.default_rng(seeds[0])
@@ -398,8 +418,17 @@ class _BaseShrinkBoost(BaseEstimator):
         def in_target_units(value):
             return float(_ldexp(value, loss_exponent))
 
-        self.evals_result_ = {name: {metric: [in_target_units(s.loss(loss))]} for name, s in
-                              zip((n for n, _ in evaluated), sets)}
+        def extra_metrics(name, eval_rows, rows):
+            if metrics:
+                prediction = self._prediction_from_raw(_ldexp(eval_rows.raw, y_exponent), loss)
+                truth = self._target_values(rows.y)
+                for metric_name, function in metrics.items():
+                    self.evals_result_[name][metric_name].append(float(function(truth, prediction)))
+
+        self.evals_result_ = {name: {metric: [in_target_units(s.loss(loss))], **{m: [] for m in metrics}}
+                              for name, s in zip((n for n, _ in evaluated), sets)}
+        for (name, rows), eval_rows in zip(evaluated, sets):
+            extra_metrics(name, eval_rows, rows)
         if track_train_loss:
             self.evals_result_ = {"training": {metric: [in_target_units(loss.loss(y, raw, weight))]},
                                   **self.evals_result_}
@@ -451,9 +480,10 @@ class _BaseShrinkBoost(BaseEstimator):
             importances.append(iteration_importance)
             if track_train_loss:
                 self.evals_result_["training"][metric].append(in_target_units(loss.loss(y, raw, weight)))
-            for (name, _), eval_rows in zip(evaluated, sets):
+            for (name, rows), eval_rows in zip(evaluated, sets):
                 score = -eval_rows.loss(loss)
                 self.evals_result_[name][metric].append(in_target_units(-score))
+                extra_metrics(name, eval_rows, rows)
                 if name == monitor:
                     if best_score == -np.inf or score > best_score + tol:
                         best_score, best_iteration, no_improvement = score, iteration + 1, 0
@@ -725,7 +755,8 @@ class _BaseShrinkBoost(BaseEstimator):
         """
         from ..explain import predict_contributions
 
-        return predict_contributions(self, X, offset)
+        with threads(self.n_jobs, len(X) if hasattr(X, "__len__") else 0):
+            return predict_contributions(self, X, offset)
 
 
 
@@ -885,7 +916,7 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
         return regression_loss(self.loss, quantile=self.quantile, huber_delta=self.huber_delta, power=self.power)
 
     def fit(self, X, y, sample_weight=None, *, offset=None, eval_set=None, eval_sample_weight=None,
-            callbacks=None) -> ShrinkBoostRegressor:
+            eval_metric=None, callbacks=None) -> ShrinkBoostRegressor:
         """Fit the boosted, pooled ensemble.
 
         When fitting fails (invalid data or parameters), the estimator keeps the state of its
@@ -919,6 +950,11 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
             entries are ``(X, y, offset)``.
         eval_sample_weight : list of array-like or None, default=None
             One weight array (or ``None``) per ``eval_set`` entry.
+        eval_metric : callable, list or dict of callables, default=None
+            More metrics ``metric(y_true, y_pred) -> float`` recorded for every eval set after every
+            iteration in ``evals_result_`` under their ``__name__`` (or dict key); ``y_pred`` is what
+            ``predict`` returns for a regressor and ``predict_proba`` for a classifier, so scikit-learn's
+            metrics work as they are.  Early stopping still watches the loss.
         callbacks : list of callables, default=None
             Called after every iteration with a :class:`~shrinktree.callbacks.CallbackEnv`; one that
             returns ``True`` stops training (the model keeps the iterations so far).
@@ -927,10 +963,17 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
         -------
         self
         """
-        return self._fit_or_keep_state(X, y, sample_weight, offset, eval_set, eval_sample_weight, callbacks)
+        return self._fit_or_keep_state(X, y, sample_weight, offset, eval_set, eval_sample_weight, callbacks,
+                                       eval_metric)
 
     def _encode_y(self, y):
         return np.ascontiguousarray(y, dtype=np.float64)
+
+    def _target_values(self, y):
+        return y
+
+    def _prediction_from_raw(self, raw, loss):
+        return loss.link.inverse(raw[:, 0])
 
     def _encode_eval_y(self, y):
         y = np.asarray(y)
@@ -1007,7 +1050,7 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
         weights = per_class[y.astype(np.int64)]
         return check_fit_weights(weights if sample_weight is None else sample_weight * weights)
 
-    def fit(self, X, y, sample_weight=None, *, eval_set=None, eval_sample_weight=None,
+    def fit(self, X, y, sample_weight=None, *, eval_set=None, eval_sample_weight=None, eval_metric=None,
             callbacks=None) -> ShrinkBoostClassifier:
         """Fit the boosted, pooled ensemble.
 
@@ -1038,6 +1081,11 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
             watched instead of an internal ``validation_fraction`` split.
         eval_sample_weight : list of array-like or None, default=None
             One weight array (or ``None``) per ``eval_set`` entry.
+        eval_metric : callable, list or dict of callables, default=None
+            More metrics ``metric(y_true, y_pred) -> float`` recorded for every eval set after every
+            iteration in ``evals_result_`` under their ``__name__`` (or dict key); ``y_pred`` is what
+            ``predict`` returns for a regressor and ``predict_proba`` for a classifier, so scikit-learn's
+            metrics work as they are.  Early stopping still watches the loss.
         callbacks : list of callables, default=None
             Called after every iteration with a :class:`~shrinktree.callbacks.CallbackEnv`; one that
             returns ``True`` stops training (the model keeps the iterations so far).
@@ -1046,7 +1094,8 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
         -------
         self
         """
-        return self._fit_or_keep_state(X, y, sample_weight, None, eval_set, eval_sample_weight, callbacks)
+        return self._fit_or_keep_state(X, y, sample_weight, None, eval_set, eval_sample_weight, callbacks,
+                                       eval_metric)
 
     def _encode_y(self, y):
         check_classification_targets(y)
@@ -1061,6 +1110,12 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
 
     def _target_exponent(self, y) -> int:
         return 0  # class indices
+
+    def _target_values(self, y):
+        return self.classes_[y.astype(np.int64)]
+
+    def _prediction_from_raw(self, raw, loss):
+        return loss.link.inverse(raw)
 
     def _encode_eval_y(self, y):
         check_no_missing_labels(y)
