@@ -11,6 +11,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -141,3 +143,42 @@ def write_results(path: Path, script: str, title: str, intro: str, block: str, k
     text = text[:start] + begin + "\n\n" + block.strip() + "\n\n" + text[stop:]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+def mean_se(values) -> tuple[float, float]:
+    """Mean and standard error of the mean.
+
+    Parameters
+    ----------
+    values : sequence of float
+
+    Returns
+    -------
+    (float, float)
+        The standard error is NaN for a single value.
+    """
+    values = np.asarray(values, dtype=float)
+    se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else np.nan
+    return float(values.mean()), float(se)
+
+
+def verdict(diff: float, se: float) -> str:
+    """Word for a paired difference of a lower-is-better metric (shrinktree minus rival).
+
+    Parameters
+    ----------
+    diff, se : float
+
+    Returns
+    -------
+    str
+        ``better`` beyond one standard error, ``worse`` beyond one standard error, else ``tie``
+        (with the sign of the mean difference).
+    """
+    if not np.isfinite(se):
+        return "better" if diff < 0 else "worse" if diff > 0 else "tie"
+    if diff < -se:
+        return "better"
+    if diff > se:
+        return "worse"
+    return "tie (-)" if diff < 0 else "tie (+)" if diff > 0 else "tie"

@@ -47,7 +47,16 @@ from sklearn.metrics import accuracy_score, log_loss, roc_auc_score  # noqa: E40
 from sklearn.model_selection import GridSearchCV, KFold, ShuffleSplit, StratifiedKFold, StratifiedShuffleSplit  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO_ROOT, command_line, git_commit, markdown_table, run_header, write_results  # noqa: E402
+from _common import (  # noqa: E402
+    REPO_ROOT,
+    command_line,
+    git_commit,
+    markdown_table,
+    mean_se,
+    run_header,
+    verdict,
+    write_results,
+)
 
 from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor  # noqa: E402
 from shrinktree.datasets import HOLDOUT, load_dataset, ordinal_encode  # noqa: E402
@@ -268,23 +277,6 @@ def run_dataset(name: str, repeats: int, grid: tuple, max_rows: int, log, models
     return result
 
 
-def mean_se(values) -> tuple[float, float]:
-    """Mean and standard error of the mean.
-
-    Parameters
-    ----------
-    values : sequence of float
-
-    Returns
-    -------
-    (float, float)
-        The standard error is NaN for a single value.
-    """
-    values = np.asarray(values, dtype=float)
-    se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else np.nan
-    return float(values.mean()), float(se)
-
-
 def paired(result: DatasetResult, metric: str, model: str, rival: str) -> tuple[float, float]:
     """Mean and standard error over splits of ``metric(model) - metric(rival)``.
 
@@ -300,28 +292,6 @@ def paired(result: DatasetResult, metric: str, model: str, rival: str) -> tuple[
     """
     diff = np.asarray(result.scores[model][metric]) - np.asarray(result.scores[rival][metric])
     return mean_se(diff)
-
-
-def verdict(diff: float, se: float) -> str:
-    """Word for a paired difference of a lower-is-better metric (shrinktree minus rival).
-
-    Parameters
-    ----------
-    diff, se : float
-
-    Returns
-    -------
-    str
-        ``better`` beyond one standard error, ``worse`` beyond one standard error, else ``tie``
-        (with the sign of the mean difference).
-    """
-    if not np.isfinite(se):
-        return "better" if diff < 0 else "worse" if diff > 0 else "tie"
-    if diff < -se:
-        return "better"
-    if diff > se:
-        return "worse"
-    return "tie (-)" if diff < 0 else "tie (+)" if diff > 0 else "tie"
 
 
 def _cell(values, digits=4) -> str:

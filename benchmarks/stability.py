@@ -3,14 +3,16 @@
 Every model is fitted on the same train/test splits and the same random halves of the training
 rows (see :mod:`shrinktree.bench.stability` for the protocol).  Reported per dataset and model:
 test accuracy, the spread of test predictions across refits on random halves, the rank
-correlation of permutation importances across those refits, and fit time; plus a summary
-relative to LightGBM with default settings and two plots.
+correlation of permutation importances across those refits, the agreement of the refits' exact
+SHAP values, and fit time; plus a summary relative to LightGBM with default settings and two plots.
 
 Usage (needs ``pip install -e ".[bench]"``; the full run takes tens of minutes on 2 cores)::
 
     python benchmarks/stability.py > stability.log 2>&1      # full run, writes docs/benchmarks.md
     python benchmarks/stability.py --quick                   # 2 refits, 10,000-row cap
     python benchmarks/stability.py --datasets diabetes hsb82 --models shrinktree lightgbm --output -
+    python benchmarks/stability.py --quick --models shrinktree shrinktree-none lightgbm --block shap
+                                                             # only the SHAP-agreement block of the page
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from shrinktree.bench import MODELS, run_stability
 from shrinktree.bench.report import error_name, format_result, format_summary, relative_summary
 from shrinktree.cli import ProgressLine
 from shrinktree.datasets import load_dataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import run_header, write_results  # noqa: E402
 
 # Regression and classification, small and large; most have grouped structure or high-cardinality categoricals.
 DATASETS = ("diabetes", "breast_cancer", "wine", "hsb82", "wages", "churn", "lending_club", "star", "insteval",
@@ -152,6 +157,12 @@ def _losses(results: pd.DataFrame) -> list[str]:
             lines.append(f"- **{dataset}** (stability): spread {ours['spread']:.4f} vs "
                          f"{more_stable.loc[best, 'spread']:.4f} for `{best}`; also more stable: "
                          + (", ".join(f"`{m}`" for m in more_stable.index if m != best) or "none") + ".")
+        shap_better = others[others["shap_corr"] > ours["shap_corr"]] if "shap_corr" in others else others[:0]
+        if len(shap_better):
+            best = shap_better["shap_corr"].idxmax()
+            lines.append(f"- **{dataset}** (SHAP agreement): correlation {ours['shap_corr']:.3f} vs "
+                         f"{shap_better.loc[best, 'shap_corr']:.3f} for `{best}`; also higher: "
+                         + (", ".join(f"`{m}`" for m in shap_better.index if m != best) or "none") + ".")
         agreeing = others[others["importance_corr"] > ours["importance_corr"]]
         if len(agreeing):
             best = agreeing["importance_corr"].idxmax()
@@ -236,6 +247,12 @@ def write_markdown(results: pd.DataFrame, notes: list[str], skipped: list[str], 
         "up to 2,000 test rows (the same rows and permutations for every model), Spearman rank correlation "
         "averaged over all pairs of refits. Permutation importances are used for every model so that all are "
         "measured the same way (HistGradientBoosting has no built-in importances). Higher is more stable.",
+        f"- **SHAP corr** (stability of explanations, row by row): on the same test rows each of the {halves} "
+        "refits' exact SHAP values (path-dependent TreeSHAP on the raw score scale: shrinktree's "
+        "`predict_contributions`, LightGBM's and XGBoost's `pred_contrib`) give every row a vector of "
+        "per-feature contributions (multiclass: the class blocks one after the other); the Pearson correlation "
+        "of a row's vectors from two refits, averaged over rows and pairs of refits "
+        "(`shrinktree.bench.shap_agreement`). `-` for models without exact TreeSHAP. Higher is more stable.",
         "- **Fit s**: seconds to fit on the whole training part, "
         + (f"every library limited to {threads} thread{'s' if threads > 1 else ''}" if threads
            else "every library with its default threads")
@@ -290,6 +307,7 @@ def write_markdown(results: pd.DataFrame, notes: list[str], skipped: list[str], 
             "",
         ]
     lines += [
+        *shap_section(results),
         "## Plots",
         "",
         "![prediction spread per dataset](stability_spread.png)",
@@ -303,6 +321,47 @@ def write_markdown(results: pd.DataFrame, notes: list[str], skipped: list[str], 
     if skipped:
         lines.append(f"- skipped (package not installed): {', '.join(skipped)}")
     output.write_text("\n".join(lines) + "\n")
+
+
+def shap_section(results: pd.DataFrame) -> list[str]:
+    """Markdown lines: the SHAP agreement of every model that has one, per dataset and on average."""
+    if "shap_corr" not in results:
+        return []
+    ok = results[~results["failed"] & results["shap_corr"].notna()]
+    if ok.empty:
+        return []
+    pivot = ok.pivot(index="dataset", columns="model", values="shap_corr")
+    models = [m for m in MODELS if m in pivot.columns]
+    datasets = [d for d in dict.fromkeys(results["dataset"]) if d in pivot.index]
+    pivot = pivot.loc[datasets, models]
+    rows = []
+    for dataset, record in pivot.iterrows():
+        best = record.max()
+        rows.append([dataset] + [("-" if np.isnan(v) else (f"**{v:.3f}**" if v == best else f"{v:.3f}"))
+                                 for v in record])
+    rows.append(["mean"] + [f"{pivot[m].mean():.3f}" for m in models])
+    wins = {m: int((pivot[m] == pivot.max(axis=1)).sum()) for m in models}
+    lines = [
+        "## Stability of SHAP values",
+        "",
+        "Agreement of the exact SHAP values of the same test rows across the refits on random halves (mean "
+        "correlation of a row's per-feature vectors between two refits; higher is more stable). Bold: highest "
+        "on the dataset.",
+        "",
+        "| dataset | " + " | ".join(f"`{m}`" for m in models) + " |",
+        "|:---|" + "---:|" * len(models),
+        *["| " + " | ".join(row) + " |" for row in rows],
+        "",
+        "- Highest SHAP agreement on: " + ", ".join(f"`{m}` {wins[m]}/{len(pivot)}" for m in models) + ".",
+    ]
+    if {"shrinktree", "shrinktree-none"} <= set(models):
+        higher = int((pivot["shrinktree"] > pivot["shrinktree-none"]).sum())
+        lines.append(f"- Pooling (`shrinktree` against `shrinktree-none`, the same booster without it) gives the "
+                     f"higher agreement on {higher} of {len(pivot)} datasets.")
+    if {"shrinktree", "lightgbm"} <= set(models):
+        higher = int((pivot["shrinktree"] > pivot["lightgbm"]).sum())
+        lines.append(f"- `shrinktree` against `lightgbm`: higher agreement on {higher} of {len(pivot)} datasets.")
+    return lines + [""]
 
 
 def _cores() -> int:
@@ -329,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
                                               "to FILE.json)")
     parser.add_argument("--from-csv", metavar="FILE", help="re-render the report from a --results-csv run "
                                                            "instead of fitting anything")
+    parser.add_argument("--block", metavar="NAME", help="write only the SHAP-agreement section, as the result block "
+                                                        "NAME of --output (the rest of the page is kept)")
     args = parser.parse_args(argv)
     if args.from_csv:
         results = pd.read_csv(args.from_csv)
@@ -360,6 +421,18 @@ def main(argv: list[str] | None = None) -> int:
                                                                "skipped": skipped}, indent=1))
     if REFERENCE in results["model"].unique():
         print(format_summary(relative_summary(results, REFERENCE), REFERENCE))
+    if args.block:
+        if args.output == "-":
+            parser.error("--block needs an --output page")
+        halves_note = (f"{args.halves} random-half refits per model, datasets capped at {args.max_rows:,} rows, "
+                       f"{args.small_repeats} split(s) for datasets under {SMALL_ROWS:,} rows.")
+        section = shap_section(results)
+        block = "\n".join(["### SHAP agreement, " + ("quick run" if args.quick else "run"), "",
+                           *run_header("stability.py"), halves_note, "", *section[2:]])
+        write_results(Path(args.output), "benchmarks/stability.py", "Stability benchmark", "", block,
+                      key=args.block)
+        print(f"block {args.block!r} written to {args.output}")
+        return 0
     if args.output != "-":
         if REFERENCE not in results["model"].unique():
             parser.error(f"the report needs the reference model {REFERENCE!r} among --models")

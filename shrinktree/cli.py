@@ -113,7 +113,8 @@ def _bench(args: argparse.Namespace) -> int:
     print("spread: mean over test rows of the sd of predictions across the random-half refits"
           + (" / sd(y)" if task == "regression" else " (class probabilities)") + " (lower is more stable).")
     print("importance rank corr: Spearman correlation of permutation importances between refits (higher is "
-          "more stable). fit s: seconds to fit on the training rows.")
+          "more stable). SHAP corr: correlation of each test row's exact SHAP values between refits, averaged "
+          "(higher is more stable; '-' for models without TreeSHAP). fit s: seconds to fit on the training rows.")
     for note in result.notes:
         print(f"note: {note}")
     if result.skipped:

@@ -14,6 +14,8 @@ from shrinktree.bench import (
     random_half,
     resolve_models,
     run_stability,
+    shap_agreement,
+    shap_vectors,
 )
 from shrinktree.bench.report import format_result, relative_summary
 from shrinktree.bench.tabular import DataError, infer_task, read_csv, split_target
@@ -101,6 +103,43 @@ def test_resolve_models():
         resolve_models(["shrinktree", "shrinktree"])
 
 
+def test_shap_agreement_is_the_mean_row_correlation_between_refits():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(20, 5))
+    assert shap_agreement(np.stack([base, 3.0 * base])) == pytest.approx(1.0)  # same up to scale
+    assert shap_agreement(np.stack([base, -base, base])) == pytest.approx(-1 / 3)  # pairs: -1, 1, -1
+    other = rng.normal(size=(20, 5))
+    expected = np.mean([np.corrcoef(a, b)[0, 1] for a, b in zip(base, other)])
+    assert shap_agreement(np.stack([base, other])) == pytest.approx(expected)
+    # A refit whose row is explained by nothing (all zero) has no correlation with that row: left out.
+    zeroed = other.copy()
+    zeroed[0] = 0.0
+    expected = np.mean([np.corrcoef(a, b)[0, 1] for a, b in zip(base[1:], other[1:])])
+    assert shap_agreement(np.stack([base, zeroed])) == pytest.approx(expected)
+    assert np.isnan(shap_agreement(np.zeros((2, 4, 3))))
+    assert np.isnan(shap_agreement(base[None, :, :1].repeat(2, axis=0)))
+    with pytest.raises(ValueError, match="n_refits"):
+        shap_agreement(base[None])
+
+
+def test_shap_vectors_drop_the_bias_and_line_up_class_blocks():
+    import lightgbm
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from shrinktree import ShrinkBoostClassifier
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 3))
+    y = np.digitize(X[:, 0] + 0.3 * rng.normal(size=300), [-0.5, 0.5])
+    ours = ShrinkBoostClassifier(n_estimators=10, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(shap_vectors(ours, X[:7]), ours.predict_contributions(X[:7])[:, :, :3]
+                                  .reshape(7, 9))
+    theirs = lightgbm.LGBMClassifier(n_estimators=10, verbose=-1).fit(X, y)
+    contrib = theirs.predict(X[:7], pred_contrib=True).reshape(7, 3, 4)
+    np.testing.assert_array_equal(shap_vectors(theirs, X[:7]), contrib[:, :, :3].reshape(7, 9))
+    assert shap_vectors(HistGradientBoostingClassifier(max_iter=5).fit(X, y), X[:7]) is None
+
+
 # -- the protocol -------------------------------------------------------------------------------
 def _noisy_groups(n=600, seed=0):
     rng = np.random.default_rng(seed)
@@ -123,6 +162,7 @@ def test_run_stability_table_and_determinism():
     assert (table["spread"] > 0).all() and (table["fit_seconds"] > 0).all()
     assert table["auc"].isna().all()
     assert table["importance_corr"].between(-1, 1).all()
+    assert -1 <= table.loc[0, "shap_corr"] <= 1 and np.isnan(table.loc[1, "shap_corr"])  # HGB: no TreeSHAP
     again = run_stability(X, y, "regression", ["shrinktree", "sklearn-hgb"], dataset="toy", n_halves=2,
                           importance_rows=100, random_state=3, n_threads=1)
     pd.testing.assert_frame_equal(table.drop(columns="fit_seconds"), again.table.drop(columns="fit_seconds"))
@@ -136,6 +176,8 @@ def test_pooling_is_more_stable_than_plain_boosting_on_noise():
                           importance_rows=100, random_state=0, n_threads=1).table.set_index("model")
     assert table.loc["shrinktree", "spread"] < 0.7 * table.loc["shrinktree-none", "spread"]
     assert table.loc["shrinktree", "error"] < table.loc["shrinktree-none", "error"]
+    # Pooling away the noise splits also makes the refits explain the test rows more alike.
+    assert table.loc["shrinktree", "shap_corr"] > table.loc["shrinktree-none", "shap_corr"] + 0.1
 
 
 def test_run_stability_classification_subsample_and_progress():

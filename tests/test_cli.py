@@ -77,8 +77,11 @@ def test_bench_on_a_bundled_dataset(capsys, tmp_path):
     lines = {line.split()[0]: line.split() for line in rows}
     assert set(lines) == {"shrinktree", "sklearn-hgb"}
     for model in ("shrinktree", "sklearn-hgb"):
-        error, spread, corr, seconds = map(float, lines[model][1:5])
+        error, spread, corr = map(float, lines[model][1:4])
+        seconds = float(lines[model][5])
         assert 0.5 < error < 1.0 and 0 < spread < 1 and -1 <= corr <= 1 and seconds > 0
+    # SHAP agreement: exact TreeSHAP for shrinktree, none for HistGradientBoosting.
+    assert 0 < float(lines["shrinktree"][4]) <= 1 and lines["sklearn-hgb"][4] == "-"
     headline = next(line for line in out.splitlines() if line.startswith("shrinktree vs sklearn-hgb:"))
     assert f"prediction spread {float(lines['shrinktree'][2]):.4f} vs {float(lines['sklearn-hgb'][2]):.4f}" in headline
     table = pd.read_csv(out_csv)

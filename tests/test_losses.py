@@ -275,3 +275,12 @@ def test_reported_loss_is_in_the_targets_units(loss, degree):
     np.testing.assert_allclose(large.predict(X), 1024 * small.predict(X), rtol=1e-12)
     if loss in ("absolute_error", "quantile"):
         np.testing.assert_allclose(large.feature_importances_, small.feature_importances_, rtol=1e-12)
+
+
+def test_a_model_with_a_custom_objective_says_why_it_cannot_be_pickled():
+    import pickle
+
+    X, y = np.arange(40, dtype=float).reshape(-1, 1), np.linspace(1, 2, 40)
+    model = ShrinkBoostRegressor(loss=SquaredErrorObjective(), n_estimators=2).fit(X, y)
+    with pytest.raises(TypeError, match="custom loss object"):
+        pickle.dumps(model)

@@ -9,6 +9,8 @@ from .stability import (
     prediction_spread,
     random_half,
     run_stability,
+    shap_agreement,
+    shap_vectors,
 )
 
 __all__ = [
@@ -23,4 +25,6 @@ __all__ = [
     "random_half",
     "resolve_models",
     "run_stability",
+    "shap_agreement",
+    "shap_vectors",
 ]

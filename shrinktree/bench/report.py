@@ -27,7 +27,7 @@ def result_rows(table: pd.DataFrame, markdown: bool = False) -> tuple[list[str],
     headers = ["model", f"test {error_name(task)}"]
     if task != "regression":
         headers.append("AUC")
-    headers += ["spread across half refits", "importance rank corr", "fit s"]
+    headers += ["spread across half refits", "importance rank corr", "SHAP corr", "fit s"]
     best_error = table.loc[~table["failed"], "error"].min()
     best_spread = table.loc[~table["failed"], "spread"].min()
     rows = []
@@ -44,7 +44,8 @@ def result_rows(table: pd.DataFrame, markdown: bool = False) -> tuple[list[str],
         cells = [name, error]
         if task != "regression":
             cells.append(_number(record.auc, 4))
-        cells += [spread, _number(record.importance_corr, 3), _number(record.fit_seconds, 2)]
+        cells += [spread, _number(record.importance_corr, 3), _number(getattr(record, "shap_corr", np.nan), 3),
+                  _number(record.fit_seconds, 2)]
         rows.append(cells)
     return headers, rows
 
@@ -86,7 +87,8 @@ def relative_summary(results: pd.DataFrame, reference: str = "lightgbm") -> pd.D
     pandas.DataFrame
         Indexed by model: ``error_ratio`` and ``spread_ratio`` (geometric means; < 1 is better),
         ``error_wins`` / ``spread_wins`` (datasets where the model beats the reference), mean
-        ``importance_corr``, median ``fit_seconds`` and ``n_datasets``.
+        ``importance_corr`` and ``shap_corr`` (NaN where a model has no SHAP agreement), median
+        ``fit_seconds`` and ``n_datasets``.
     """
     ok = results[~results["failed"]]
     ref = ok[ok["model"] == reference].set_index("dataset")
@@ -107,6 +109,7 @@ def relative_summary(results: pd.DataFrame, reference: str = "lightgbm") -> pd.D
             "error_wins": int((error_ratio < 1).sum()),
             "spread_wins": int((spread_ratio < 1).sum()),
             "importance_corr": float(group.loc[common, "importance_corr"].mean()),
+            "shap_corr": float(group.loc[common, "shap_corr"].mean()) if "shap_corr" in group else np.nan,
             "fit_seconds": float(group.loc[common, "fit_seconds"].median()),
             "n_datasets": len(common),
         })
@@ -118,7 +121,7 @@ def format_summary(summary: pd.DataFrame, reference: str = "lightgbm") -> str:
     """Markdown table of :func:`relative_summary`."""
     headers = ["model", f"test error vs `{reference}` (geo. mean)", f"spread vs `{reference}` (geo. mean)",
                "datasets with lower error", "datasets with lower spread", "importance rank corr (mean)",
-               "fit s (median)"]
+               "SHAP corr (mean)", "fit s (median)"]
     rows = []
     for model, record in summary.iterrows():
         n = record["n_datasets"]
@@ -127,6 +130,7 @@ def format_summary(summary: pd.DataFrame, reference: str = "lightgbm") -> str:
             f"`{model}`", f"{record['error_ratio']:.3f}", f"{record['spread_ratio']:.3f}",
             "-" if reference_row else f"{int(record['error_wins'])}/{int(n)}",
             "-" if reference_row else f"{int(record['spread_wins'])}/{int(n)}",
-            _number(record["importance_corr"], 3), _number(record["fit_seconds"], 2),
+            _number(record["importance_corr"], 3), _number(record.get("shap_corr", np.nan), 3),
+            _number(record["fit_seconds"], 2),
         ])
     return markdown_table(headers, rows)

@@ -11,6 +11,11 @@ Protocol, identical for every model on a dataset:
 4. For each half-sample refit compute permutation importances on (up to ``importance_rows``)
    test rows, with the same rows and permutations for every model and refit, and average the
    Spearman rank correlation over all pairs of refits: the *importance agreement*.
+5. On the same test rows, each refit's exact SHAP values (path-dependent TreeSHAP on the raw
+   score scale: shrinktree's ``predict_contributions``, LightGBM's and XGBoost's ``pred_contrib``)
+   give every row a vector of per-feature contributions (for multiclass, the class blocks one
+   after the other).  The Pearson correlation of a row's vectors from two refits, averaged over
+   the rows and all pairs of refits, is the *SHAP agreement* (see :func:`shap_agreement`).
 
 Steps 1-4 are repeated ``n_repeats`` times with different splits and averaged.
 """
@@ -37,7 +42,7 @@ from .models import ModelSpec, resolve_models
 Progress = Callable[[int, int, str], None]
 
 RESULT_COLUMNS = ("dataset", "task", "model", "n_rows", "n_features", "n_train", "error", "auc", "spread",
-                  "importance_corr", "fit_seconds", "failed")
+                  "importance_corr", "shap_corr", "fit_seconds", "failed")
 
 
 @dataclass
@@ -51,8 +56,9 @@ class BenchmarkResult:
         by the standard deviation of ``y`` (regression) or the test log loss (classification);
         ``auc`` is the test ROC AUC (one-vs-rest for more than two classes; NaN for regression);
         ``spread`` the mean prediction spread across half-sample refits; ``importance_corr`` the
-        mean Spearman correlation of permutation importances between refits; ``fit_seconds`` the
-        time to fit on the whole training part.
+        mean Spearman correlation of permutation importances between refits; ``shap_corr`` the SHAP
+        agreement between refits (NaN for models without exact TreeSHAP); ``fit_seconds`` the time to
+        fit on the whole training part.
     skipped : list of str
         Requested models whose package is not installed.
     notes : list of str
@@ -180,6 +186,73 @@ def importance_agreement(importances: np.ndarray) -> float:
             continue
         correlations.append(spearmanr(importances[a], importances[b]).statistic)
     return float(np.mean(correlations)) if correlations else np.nan
+
+
+def shap_vectors(model, X) -> np.ndarray | None:
+    """Exact path-dependent SHAP values of every row on the raw score scale, bias columns dropped.
+
+    Parameters
+    ----------
+    model : fitted estimator
+        A shrinktree booster (``predict_contributions``), a LightGBM or XGBoost scikit-learn model
+        (``pred_contrib``), or a fitted search over one (its ``best_estimator_``).
+    X : ndarray or pandas.DataFrame
+        The model's own input.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_features * n_outputs) or None
+        Per row the feature contributions, the blocks of the outputs (classes) one after the other;
+        ``None`` for models without exact TreeSHAP.
+    """
+    model = getattr(model, "best_estimator_", model)
+    n_features = X.shape[1]
+    module = type(model).__module__ or ""
+    if hasattr(model, "predict_contributions"):
+        values = model.predict_contributions(X)
+    elif module.startswith("lightgbm"):
+        values = np.asarray(model.predict(X, pred_contrib=True))
+    elif module.startswith("xgboost"):
+        import xgboost
+
+        values = np.asarray(model.get_booster().predict(xgboost.DMatrix(X), pred_contribs=True))
+    else:
+        return None
+    values = np.asarray(values, dtype=np.float64).reshape(values.shape[0], -1, n_features + 1)
+    return values[:, :, :-1].reshape(values.shape[0], -1)
+
+
+def shap_agreement(values: np.ndarray) -> float:
+    """Mean Pearson correlation of each row's SHAP vectors over all pairs of refits.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_refits, n_rows, n_columns)
+        Each refit's per-row SHAP vectors (:func:`shap_vectors`).
+
+    Returns
+    -------
+    float
+        The correlation between the two vectors of a row (over its feature columns) is averaged
+        over every row and pair of refits; pairs where either vector is constant (for example all
+        zero: every tree pooled to its root) have no correlation and are left out.  NaN with fewer
+        than two columns or no such pair.  1 means the refits explain every row the same way up
+        to scale.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 3 or values.shape[0] < 2:
+        raise ValueError("SHAP agreement needs an (n_refits >= 2, n_rows, n_columns) array.")
+    if values.shape[2] < 2:
+        return np.nan
+    centered = values - values.mean(axis=2, keepdims=True)
+    norms = np.sqrt(np.sum(centered**2, axis=2))
+    correlations = []
+    for a, b in combinations(range(values.shape[0]), 2):
+        scale = norms[a] * norms[b]
+        ok = scale > 1e-12 * np.maximum(np.max(norms[a]) * np.max(norms[b]), 1e-300)
+        correlations.append(np.sum(centered[a][ok] * centered[b][ok], axis=1) / scale[ok])
+    correlations = np.concatenate(correlations)
+    return float(np.mean(correlations)) if len(correlations) else np.nan
 
 
 def permutation_importances(model, X, y: np.ndarray, task: str, n_classes: int,
@@ -358,12 +431,13 @@ def run_stability(X: pd.DataFrame, y, task: str, models: list[str] | None = None
                     if progress:
                         progress(done, total, f"{dataset}: {spec.name} on the training rows ({seconds:.1f}s)")
                     error, auc = _accuracy(y_test, _predict(model, _take(data, test), task), task, n_classes, y_scale)
-                    predictions, importances = [], []
+                    predictions, importances, shaps = [], [], []
                     for h, half in enumerate(halves):
                         refit, _ = _fit(spec, task, seed + h + 1, n_threads, _take(data, half), y[half])
                         predictions.append(_predict(refit, _take(data, test), task))
                         importances.append(permutation_importances(refit, _take(data, importance_idx),
                                                                    y[importance_idx], task, n_classes, permutations))
+                        shaps.append(shap_vectors(refit, _take(data, importance_idx)))
                         done, fits_done = done + 1, fits_done + 1
                         if progress:
                             progress(done, total, f"{dataset}: {spec.name} on random half {h + 1}/{n_halves}")
@@ -377,6 +451,7 @@ def run_stability(X: pd.DataFrame, y, task: str, models: list[str] | None = None
                     "error": error, "auc": auc, "fit_seconds": seconds,
                     "spread": prediction_spread(np.array(predictions), task, y_scale),
                     "importance_corr": importance_agreement(np.array(importances)),
+                    "shap_corr": np.nan if any(v is None for v in shaps) else shap_agreement(np.array(shaps)),
                 })
     rows = []
     for spec in specs:
@@ -386,6 +461,7 @@ def run_stability(X: pd.DataFrame, y, task: str, models: list[str] | None = None
             "n_train": len(X) - int(round(test_size * len(X))),
             "error": summary.get("error", np.nan), "auc": summary.get("auc", np.nan),
             "spread": summary.get("spread", np.nan), "importance_corr": summary.get("importance_corr", np.nan),
+            "shap_corr": summary.get("shap_corr", np.nan),
             "fit_seconds": summary.get("fit_seconds", np.nan), "failed": spec.name in failed,
         })
     return BenchmarkResult(pd.DataFrame(rows, columns=list(RESULT_COLUMNS)), skipped, notes)

@@ -541,7 +541,12 @@ class _BaseShrinkBoost(BaseEstimator):
 
     def __reduce__(self):
         # Pickle plain Python values only: see shrinktree._safe_state for why.
-        return restore, (type(self), encode(self.__getstate__()))
+        try:
+            return restore, (type(self), encode(self.__getstate__()))
+        except TypeError as exc:
+            raise TypeError(f"This {type(self).__name__} cannot be pickled: {exc} Saved models hold plain data "
+                            "only (shrinktree._safe_state), so a model fitted with a custom loss object or another "
+                            "object as a parameter cannot be saved; use a built-in loss to save it.") from exc
 
     def save_model(self, path, metadata=None) -> None:
         """Save the fitted model to ``path`` as a shrinktree model file; load it with ``shrinktree.load_model``.
@@ -687,29 +692,40 @@ class _BaseShrinkBoost(BaseEstimator):
             raw = raw + forest.predict_sum(X, np.arange(len(trees)), n_out)
             yield raw.copy()
 
+    # -- explanation ----------------------------------------------------------------------------
+    def predict_contributions(self, X, offset=None):
+        """Exact SHAP values (path-dependent TreeSHAP) of every feature for every row, on the raw scale.
+
+        Computed from the pooled node values, with each node's weighted training row count as its
+        cover, following the trees' own routing (missing values, categorical splits).  A method of its
+        own rather than a ``predict(X, pred_contrib=True)`` flag: ``predict`` keeps one meaning (values,
+        or class labels) and one shape, as scikit-learn's meta-estimators and pipelines expect, and the
+        contributions add up to the raw score (``decision_function`` of a classifier), not to what
+        ``predict`` returns.  See ``docs/explain.md``.
+
+        Parameters
+        ----------
+        X : array-like or pandas DataFrame of shape (n_samples, n_features)
+        offset : array-like of shape (n_samples,), default=None
+            Regressors fitted with an offset: the rows' offsets, added to the last column.
+
+        Returns
+        -------
+        ndarray of float64
+            Shape ``(n_samples, n_features + 1)`` (regression and binary classification) or
+            ``(n_samples, n_classes, n_features + 1)`` (multiclass, one block per class).  The last
+            column is the expected value (plus the offset); each row (block) sums to the raw score:
+            ``predict`` of identity-link regressors, ``log(predict)`` of log-link ones (Poisson, gamma,
+            Tweedie), ``decision_function`` of classifiers.  ``reshape(n_samples, -1)`` gives
+            LightGBM's ``pred_contrib`` layout.
+        """
+        from ..explain import predict_contributions
+
+        return predict_contributions(self, X, offset)
 
 
-class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
-    """Gradient-boosted regression trees with hierarchical (partial-pooling) node shrinkage.
 
-    Parameters
-    ----------
-    loss : str or object, default="squared_error"
-        ``"squared_error"``, ``"absolute_error"``, ``"huber"`` (threshold ``huber_delta``),
-        ``"quantile"`` (level ``quantile``), or, with a log link for counts, rates and positive
-        amounts, ``"poisson"``, ``"gamma"`` and ``"tweedie"`` (variance power ``power``): these
-        predict on the response scale, and an ``offset`` (such as ``log(exposure)``) passed to
-        ``fit`` and ``predict`` models rates.  Or a custom objective: an object with
-        ``gradients(y, raw) -> (gradient, hessian)`` (see :class:`shrinktree.losses.CustomLoss`).
-        Absolute error and quantile leaves hold weighted quantiles of the residuals, pooled with
-        the factors of the row-mass surrogate (``docs/shrinkage.md``, "Pooling under every loss").
-    quantile : float, default=None
-        The quantile of ``loss="quantile"``, strictly between 0 and 1 (``None``: the median).
-    huber_delta : float, default=None
-        The threshold of ``loss="huber"`` in the target's units; ``None`` sets it before every
-        iteration to the 0.9 quantile of the absolute residuals.
-    power : float, default=1.5
-        The variance power of ``loss="tweedie"``, strictly between 1 and 2.
+_COMMON_PARAMETERS = """\
     shrinkage : {"eb", "hs", "none"}, default="eb"
         How each node's Newton value is pooled toward its parent's pooled value.
         ``"eb"`` estimates the pooling strength of every tree from its own gradient statistics
@@ -773,6 +789,9 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
     importance_type : {"gain", "split"}, default="gain"
         What ``feature_importances_`` measures (LightGBM's names): ``"gain"``, the loss reduction of a
         feature's splits at the pooled values, normalized to sum to one; ``"split"``, its number of splits.
+"""
+
+_COMMON_ATTRIBUTES = """\
     Attributes
     ----------
     trees_ : list of list of TreeArrays
@@ -806,7 +825,11 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when ``X`` had column names.
-    """
+"""
+
+
+class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
+    """Regressor docstring: composed below from the shared parameter and attribute texts."""
 
     _is_classifier = False
     _y_numeric = True
@@ -919,117 +942,7 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
 
 
 class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
-    """Gradient-boosted classification trees with hierarchical (partial-pooling) node shrinkage.
-
-    Binary targets use the log loss with one tree per iteration; more classes use the softmax
-    loss with one tree per class and iteration.  Labels may be of any type.
-
-    Parameters
-    ----------
-    class_weight : "balanced", dict or None, default=None
-        Weights of the classes, multiplied into ``sample_weight``: ``"balanced"`` gives class ``c``
-        the weight ``n_samples / (n_classes * n_c)``; a dict maps labels to weights (others get 1).
-    shrinkage : {"eb", "hs", "none"}, default="eb"
-        How each node's Newton value is pooled toward its parent's pooled value.
-        ``"eb"`` estimates the pooling strength of every tree from its own gradient statistics
-        (empirical Bayes); ``"hs"`` uses the fixed ``shrinkage_strength`` (Hierarchical
-        Shrinkage); ``"none"`` is plain boosting.
-    shrinkage_strength : float, default=None
-        ``lambda`` of ``"hs"``; ignored otherwise.
-    eb_method : {"honest", "calibrated", "naive"}, default="honest"
-        How ``"eb"`` keeps split selection from inflating the between-node spread.
-        ``"honest"``: each tree is grown on half of the rows and its pooling strength is
-        estimated on the other half (the values still use every row); ``"calibrated"``: every
-        row grows the tree and the spread is corrected by the gain that noise alone gives
-        for the number of candidate thresholds searched; ``"naive"``: no correction (for
-        comparison only: it pools far too little).  A row's half depends on its content
-        (bins, categories, target) and the iteration, so repeated rows share a side; a
-        rescaled target draws other halves (the other methods give the same model up to
-        the scale).
-    learning_rate : float, default=0.1
-    n_estimators : int, default=300
-        Maximum number of boosting iterations.  Three times LightGBM's default on purpose:
-        pooling pulls trees that only fit noise back to their root, so extra iterations cost
-        little variance, while the step each tree takes is smaller than in plain boosting.
-        ``python benchmarks/accuracy.py --variants`` measured a lower test error with 300 trees
-        than with 100 on 11 of 13 real datasets, the other two within 0.001 (``docs/accuracy.md``).
-    max_leaf_nodes : int, default=31
-        Leaves per tree; trees grow best-first (leaf-wise).
-    max_depth : int or None, default=None
-    min_samples_leaf : int, default=20
-    l2_regularization : float, default=0.0
-    max_bins : int, default=255
-        Bins for non-missing values (at most 255); missing values get their own bin.
-    categorical_features : "from_dtype", None, or array-like of int, str or bool, default="from_dtype"
-        Which features are categorical.  ``"from_dtype"``: the DataFrame columns of ``category``,
-        ``object`` or string dtype (numpy input has none); indices, column names or a boolean mask
-        select features explicitly (numeric values are levels by value and must be integers);
-        ``None``: no categorical features.  Any number of levels is allowed.  A categorical split
-        sends a set of levels left: the levels present in a node are pooled toward the node's value
-        (``n / (n + k)``, ``k`` estimated from the spread of the levels in that node for
-        ``shrinkage="eb"``, ``shrinkage_strength`` for ``"hs"``, none for ``"none"``), sorted, and
-        every prefix is a candidate.  Missing values and levels not seen at fit time go to each
-        split's learned default side.  See ``docs/categorical.md``.
-    subsample : float, default=1.0
-        Fraction of rows drawn (without replacement) for each iteration.
-    colsample : float, default=1.0
-        Fraction of features each iteration may split on.
-    early_stopping : "auto" or bool, default="auto"
-        "auto" enables it when there are more than 10,000 rows and ``shrinkage`` is not
-        ``"eb"``: with data-estimated pooling, trees that only fit noise are pooled back to
-        their root, and the validation rows are worth more as training rows.
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
-    tol : float, default=1e-7
-    random_state : int, RandomState or None
-    verbose : int, default=0
-        Print a progress line per iteration when positive (the :class:`~shrinktree.callbacks.PrintProgress`
-        callback).
-    n_jobs : int or None, default=None
-        Threads for fitting and prediction: ``None`` or ``-1`` uses every core, ``-2`` all but one.
-        The model is bit-identical for any value (every parallel kernel splits its work by feature or
-        by row and adds float64 sums in a fixed order); fits on fewer than 20,000 rows run on one thread.
-    importance_type : {"gain", "split"}, default="gain"
-        What ``feature_importances_`` measures (LightGBM's names): ``"gain"``, the loss reduction of a
-        feature's splits at the pooled values, normalized to sum to one; ``"split"``, its number of splits.
-
-    Attributes
-    ----------
-    trees_ : list of list of TreeArrays
-        Each tree's node arrays: ``raw_value``, pooled ``value`` and ``pooling_factor`` per node.
-    pooling_strength_ : ndarray of shape (n_iter_, n_trees_per_iteration)
-        The estimated ``k = sigma^2/tau^2`` of each tree (``inf``: pooled to the root).
-    feature_importances_ : ndarray
-        See ``importance_type``.
-    is_categorical_ : ndarray of bool
-        Which features were handled as categorical.
-    categories_ : list
-        Per feature, the levels seen at fit time (the code of a level is its position), ``None``
-        for numeric features.
-    n_iter_ : int
-        Number of iterations fitted (fewer than ``n_estimators`` when early stopping stopped).
-    train_score_ : ndarray
-        Negative training loss before the first and after every iteration, in the target's units
-        (only recorded with early stopping or ``verbose``; empty otherwise).
-    validation_score_ : ndarray
-        Negative loss on the set early stopping watches (the first ``eval_set``, or the internal
-        ``validation_fraction`` split) before the first and after every iteration that ran; only set
-        when early stopping is used.
-    best_iteration_ : int
-        With early stopping, the number of iterations at the best validation loss: the model keeps
-        those (``n_iter_ == best_iteration_``), the later ones are dropped.
-    evals_result_ : dict
-        ``{set: {metric: [loss before the first and after every iteration]}}`` in the target's units:
-        ``"training"`` (tracked with early stopping, ``verbose`` or callbacks), ``"validation"`` (the
-        internal early-stopping split) and ``"valid_0"``, ``"valid_1"``, ... for ``eval_set``; the
-        metric is the loss's name.
-    n_features_in_ : int
-    feature_names_in_ : ndarray of str
-        Only when ``X`` had column names.
-    classes_ : ndarray
-        The class labels, in the order of ``predict_proba``'s columns.
-    n_classes_ : int
-    """
+    """Classifier docstring: composed below from the shared parameter and attribute texts."""
 
     _is_classifier = True
     _y_numeric = False
@@ -1175,3 +1088,48 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
         """Predicted labels after each iteration (a generator)."""
         for raw in self._staged_raw_predict(X):
             yield self._labels_from_raw(raw)
+
+
+
+_REGRESSOR_INTRO = """\
+Gradient-boosted regression trees with hierarchical (partial-pooling) node shrinkage.
+
+    Parameters
+    ----------
+    loss : str or object, default="squared_error"
+        ``"squared_error"``, ``"absolute_error"``, ``"huber"`` (threshold ``huber_delta``),
+        ``"quantile"`` (level ``quantile``), or, with a log link for counts, rates and positive
+        amounts, ``"poisson"``, ``"gamma"`` and ``"tweedie"`` (variance power ``power``): these
+        predict on the response scale, and an ``offset`` (such as ``log(exposure)``) passed to
+        ``fit`` and ``predict`` models rates.  Or a custom objective: an object with
+        ``gradients(y, raw) -> (gradient, hessian)`` (see :class:`shrinktree.losses.CustomLoss`).
+        Absolute error and quantile leaves hold weighted quantiles of the residuals, pooled with
+        the factors of the row-mass surrogate (``docs/shrinkage.md``, "Pooling under every loss").
+    quantile : float, default=None
+        The quantile of ``loss="quantile"``, strictly between 0 and 1 (``None``: the median).
+    huber_delta : float, default=None
+        The threshold of ``loss="huber"`` in the target's units; ``None`` sets it before every
+        iteration to the 0.9 quantile of the absolute residuals.
+    power : float, default=1.5
+        The variance power of ``loss="tweedie"``, strictly between 1 and 2.
+"""
+_CLASSIFIER_INTRO = """\
+Gradient-boosted classification trees with hierarchical (partial-pooling) node shrinkage.
+
+    Binary targets use the log loss with one tree per iteration; more classes use the softmax
+    loss with one tree per class and iteration.  Labels may be of any type.
+
+    Parameters
+    ----------
+    class_weight : "balanced", dict or None, default=None
+        Weights of the classes, multiplied into ``sample_weight``: ``"balanced"`` gives class ``c``
+        the weight ``n_samples / (n_classes * n_c)``; a dict maps labels to weights (others get 1).
+"""
+_CLASSIFIER_ATTRIBUTES = """\
+    classes_ : ndarray
+        The class labels, in the order of ``predict_proba``'s columns.
+    n_classes_ : int
+"""
+ShrinkBoostRegressor.__doc__ = _REGRESSOR_INTRO + _COMMON_PARAMETERS + "\n" + _COMMON_ATTRIBUTES
+ShrinkBoostClassifier.__doc__ = (_CLASSIFIER_INTRO + _COMMON_PARAMETERS + "\n" + _COMMON_ATTRIBUTES
+                                 + _CLASSIFIER_ATTRIBUTES)

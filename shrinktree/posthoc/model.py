@@ -170,6 +170,29 @@ class _ShrunkModel(BaseEstimator):
         X = self._check_X(X)
         return raw_predict(self._parsed, self._get_forest(), X)
 
+    def predict_contributions(self, X) -> np.ndarray:
+        """Exact SHAP values (path-dependent TreeSHAP) of every feature for every row, on the raw scale.
+
+        Computed from the pooled node values with each node's weighted row count as its cover (see
+        ``docs/explain.md``); a method of its own rather than a ``predict`` flag, as for the boosters.
+
+        Parameters
+        ----------
+        X : array-like or pandas DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of float64
+            Shape ``(n_samples, n_features + 1)`` for one output, ``(n_samples, n_outputs, n_features + 1)``
+            otherwise (one block per output column).  The last column is the expected value; each row
+            (block) sums to the raw prediction before the link (``decision_function`` of boosted
+            classifiers; the averaged class proportions of forest classifiers; ``predict`` of
+            identity-link regressors, its log for Poisson models).
+        """
+        from ..explain import predict_contributions
+
+        return predict_contributions(self, X)
+
 
 def _route_state(route) -> list | None:
     """An input route's class and attributes, for the digest (its repr would name its address)."""

@@ -1,0 +1,363 @@
+"""Exact path-dependent TreeSHAP on flat node arrays (numba).
+
+The algorithm is the polynomial-time "path-dependent" TreeSHAP of Lundberg, Erion and Lee
+(*Consistent individualized feature attribution for tree ensembles*, 2018, Algorithm 2).  For one
+tree ``f`` and one row ``x`` it returns the exact Shapley values of the game
+
+    v(S) = E[f(x) | x_S],
+
+where the conditional expectation is taken the "path-dependent" way: at a split on a feature in
+``S`` follow ``x``; at a split on any other feature average both children, weighted by the share
+of the node's *cover* (training mass) that each child holds.  Walking the tree once, the kernel
+keeps, for the features met on the way to a node, the weights of all subset sizes at once
+("extending" the path by one feature, "unwinding" it again to read one feature's share off at a
+leaf, or when a feature splits a second time), so that a tree of ``L`` leaves and depth ``D``
+costs ``O(L D^2)`` per row instead of ``2^M`` evaluations of ``v``.
+
+Conventions shared with the rest of shrinktree:
+
+* Routing is that of prediction, :func:`shrinktree._tree._goes_left` itself: NaN goes to
+  ``missing_left``; a categorical split sends a level left when its bit is set (codes outside the
+  bitset follow ``missing_left``); a numeric split sends ``x <= threshold`` left.
+* Values are the **pooled** node values ``TreeArrays.value``.
+* Cover is the weighted number of training rows, ``TreeArrays.count``, summed up from the leaves
+  (see :func:`flat_cover`).
+
+Everything is accumulated in float64; rows run in parallel (``prange``).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from .._tree import _goes_left
+
+# A leaf that no training row reached gets this fraction of its tree's total cover: it then weighs
+# (almost) nothing in the expectation, every cover ratio stays finite, and shap's TreeExplainer, which
+# rejects nodes of zero cover, accepts the exported trees.
+EMPTY_LEAF_MASS = 1e-12
+# Below this many row-trees the kernel runs on the calling thread (a parallel region costs more).
+PARALLEL_MIN_WORK = 20_000
+
+
+@njit(cache=True)
+def flat_cover(left, right, count, tree_start):
+    """Cover of every node of a flat forest: leaf counts, internal nodes the sum of their two children.
+
+    Parameters
+    ----------
+    left, right : ndarray of int64
+        Child links of the concatenated trees (global node ids, ``-1`` for leaves); every child
+        has a larger id than its parent.
+    count : ndarray of float64
+        The stored weighted row count of every node; only the leaves' are read.
+    tree_start : ndarray of int64
+        First node of each tree.
+
+    Returns
+    -------
+    ndarray of float64
+        Summing up from the leaves makes a parent's cover exactly its children's sum, so the cover
+        fractions at each split add up to one.  Leaves with a non-positive or non-finite count get
+        ``EMPTY_LEAF_MASS`` times their tree's total (1 each if no leaf of the tree has a positive count).
+    """
+    n_nodes = left.shape[0]
+    n_trees = tree_start.shape[0]
+    cover = np.zeros(n_nodes)
+    for t in range(n_trees):
+        start = tree_start[t]
+        stop = tree_start[t + 1] if t + 1 < n_trees else n_nodes
+        total = 0.0
+        for node in range(start, stop):
+            c = count[node]
+            if left[node] < 0 and c > 0 and np.isfinite(c):
+                total += c
+        floor = EMPTY_LEAF_MASS * total if total > 0 else 1.0
+        for node in range(stop - 1, start - 1, -1):
+            if left[node] < 0:
+                c = count[node]
+                cover[node] = c if (c > 0 and np.isfinite(c) and total > 0) else floor
+            else:
+                cover[node] = cover[left[node]] + cover[right[node]]
+    return cover
+
+
+@njit(cache=True)
+def flat_depth(left, right, tree_start):
+    """Largest depth of any tree in a flat forest (a lone root has depth 0)."""
+    n_nodes = left.shape[0]
+    depth = np.zeros(n_nodes, dtype=np.int64)
+    deepest = 0
+    for t in range(tree_start.shape[0]):
+        depth[tree_start[t]] = 0
+    for node in range(n_nodes):
+        if left[node] >= 0:
+            d = depth[node] + 1
+            depth[left[node]] = d
+            depth[right[node]] = d
+            if d > deepest:
+                deepest = d
+    return deepest
+
+
+@njit(cache=True)
+def expected_values(left, right, value, cover, tree_start, tree_output, n_outputs):
+    """Sum over trees of each tree's cover-weighted mean leaf value, per output column.
+
+    This is ``v(empty set)`` of the TreeSHAP game, the value every row's contributions start from.
+    """
+    n_nodes = left.shape[0]
+    n_trees = tree_start.shape[0]
+    n_cols = value.shape[1]
+    mean = np.zeros((n_nodes, n_cols))
+    out = np.zeros(n_outputs)
+    for node in range(n_nodes - 1, -1, -1):
+        if left[node] < 0:
+            for k in range(n_cols):
+                mean[node, k] = value[node, k]
+        else:
+            a, b = left[node], right[node]
+            inv = 1.0 / (cover[a] + cover[b])
+            for k in range(n_cols):
+                mean[node, k] = (cover[a] * mean[a, k] + cover[b] * mean[b, k]) * inv
+    for t in range(n_trees):
+        root = tree_start[t]
+        col = tree_output[t]
+        if col >= 0:
+            out[col] += mean[root, 0]
+        else:
+            for k in range(n_cols):
+                out[k] += mean[root, k]
+    return out
+
+
+# -- the path of unique features -------------------------------------------------------------------
+# Level ``r`` of the four path arrays holds the path of the node being visited at tree depth ``r``:
+# entries 0..m, entry 0 a placeholder (feature -1) that carries the weight of the empty subset.  For
+# entry i: ``feat`` the feature, ``zero`` the fraction of the cover that reaches this node when the
+# feature is unknown, ``one`` 1 or 0 whether x itself goes this way, and ``w`` the summed weight of
+# the subsets of path features of size i.
+
+
+# The fractions ``one`` are always 0 or 1 (whether x goes this way, multiplied over the splits of a
+# feature), which the loops below use; ``inv[k]`` is ``1 / k``.
+
+
+@njit(cache=True)
+def _extend(feat, zero, one, w, inv, r, m, z, o, f):
+    """Append feature ``f`` (fractions ``z``, ``o``) as entry ``m`` of level ``r`` and update the weights."""
+    feat[r, m] = f
+    zero[r, m] = z
+    one[r, m] = o
+    w[r, m] = 1.0 if m == 0 else 0.0
+    scale = inv[m + 1]
+    if o != 0.0:
+        for i in range(m - 1, -1, -1):
+            w[r, i + 1] += w[r, i] * (i + 1) * scale
+            w[r, i] = z * w[r, i] * (m - i) * scale
+    else:
+        for i in range(m - 1, -1, -1):
+            w[r, i] = z * w[r, i] * (m - i) * scale
+
+
+@njit(cache=True)
+def _unwind(feat, zero, one, w, inv, r, m, e):
+    """Remove entry ``e`` from the ``m + 1``-entry path of level ``r`` (the inverse of :func:`_extend`)."""
+    z = zero[r, e]
+    if one[r, e] != 0.0:
+        carry = w[r, m]
+        for i in range(m - 1, -1, -1):
+            previous = w[r, i]
+            w[r, i] = carry * (m + 1) * inv[i + 1]
+            carry = previous - w[r, i] * z * (m - i) * inv[m + 1]
+    else:
+        factor = (m + 1) / z
+        for i in range(m - 1, -1, -1):
+            w[r, i] = w[r, i] * factor * inv[m - i]
+    for i in range(e, m):
+        feat[r, i] = feat[r, i + 1]
+        zero[r, i] = zero[r, i + 1]
+        one[r, i] = one[r, i + 1]
+
+
+@njit(cache=True)
+def _add_leaf(zero, one, w, inv, r, m, feat, value, node, col, out, row):
+    """Add each path feature's share of leaf ``node``'s value: the path's total weight without that feature.
+
+    The total without an entry whose ``one`` is 0 is ``(m + 1) / zero * sum_j w[j] / (m - j)``, and its
+    share ``(one - zero) * total`` is minus the ``(m + 1) * sum_j w[j] / (m - j)`` that all such entries
+    have in common.  Entries whose ``one`` is 1 undo their extension step from the top.
+    """
+    shared = 0.0
+    for j in range(m):
+        shared += w[r, j] * inv[m - j]
+    shared *= m + 1
+    n_cols = value.shape[1]
+    for e in range(1, m + 1):
+        z = zero[r, e]
+        if one[r, e] != 0.0:
+            total = 0.0
+            carry = w[r, m]
+            for i in range(m - 1, -1, -1):
+                part = carry * inv[i + 1]
+                total += part
+                carry = w[r, i] - part * z * (m - i)
+            scale = total * (m + 1) * (1.0 - z)
+        else:
+            # (one - zero) * total = -zero * shared / zero: the same for every such entry.
+            scale = -shared
+        f = feat[r, e]
+        if col >= 0:
+            out[row, col, f] += scale * value[node, 0]
+        else:
+            for k in range(n_cols):
+                out[row, k, f] += scale * value[node, k]
+
+
+@njit(cache=True)
+def _row_tree(X, row, root, left, right, feature, threshold, missing_left, is_categorical, cat_offset, cat_bitset,
+              value, cover, col, out, feat, zero, one, w, inv, s_node, s_depth, s_len, s_zero, s_one, s_feat):
+    """Add one tree's contributions for one row into ``out[row]`` (shape ``(n_outputs, n_features + 1)``)."""
+    s_node[0] = root
+    s_depth[0] = 0
+    s_len[0] = 0
+    s_zero[0] = 1.0
+    s_one[0] = 1.0
+    s_feat[0] = -1
+    top = 1
+    while top > 0:
+        top -= 1
+        node = s_node[top]
+        r = s_depth[top]
+        m = s_len[top]
+        if r > 0:
+            for i in range(m):
+                feat[r, i] = feat[r - 1, i]
+                zero[r, i] = zero[r - 1, i]
+                one[r, i] = one[r - 1, i]
+                w[r, i] = w[r - 1, i]
+        _extend(feat, zero, one, w, inv, r, m, s_zero[top], s_one[top], s_feat[top])
+        if left[node] < 0:
+            _add_leaf(zero, one, w, inv, r, m, feat, value, node, col, out, row)
+            continue
+        f = feature[node]
+        if _goes_left(X[row, f], node, threshold, missing_left, is_categorical, cat_offset, cat_bitset):
+            hot, cold = left[node], right[node]
+        else:
+            hot, cold = right[node], left[node]
+        inv_cover = 1.0 / cover[node]
+        carried_zero = 1.0
+        carried_one = 1.0
+        # A feature already on the path is taken off and put back with both splits' fractions combined.
+        for i in range(1, m + 1):
+            if feat[r, i] == f:
+                carried_zero = zero[r, i]
+                carried_one = one[r, i]
+                _unwind(feat, zero, one, w, inv, r, m, i)
+                m -= 1
+                break
+        # Cold child below, hot child on top: the hot subtree is finished before the cold child
+        # reads this level's path again.
+        s_node[top] = cold
+        s_depth[top] = r + 1
+        s_len[top] = m + 1
+        s_zero[top] = cover[cold] * inv_cover * carried_zero
+        s_one[top] = 0.0
+        s_feat[top] = f
+        s_node[top + 1] = hot
+        s_depth[top + 1] = r + 1
+        s_len[top + 1] = m + 1
+        s_zero[top + 1] = cover[hot] * inv_cover * carried_zero
+        s_one[top + 1] = carried_one
+        s_feat[top + 1] = f
+        top += 2
+
+
+@njit(parallel=True, cache=True)
+def _treeshap_forest(X, tree_start, left, right, feature, threshold, missing_left, is_categorical, cat_offset,
+                     cat_bitset, value, cover, tree_output, max_depth, out):
+    n_rows = X.shape[0]
+    n_trees = tree_start.shape[0]
+    levels = max_depth + 1
+    for row in prange(n_rows):
+        feat = np.empty((levels, levels), dtype=np.int64)
+        zero = np.empty((levels, levels))
+        one = np.empty((levels, levels))
+        w = np.empty((levels, levels))
+        s_node = np.empty(levels + 1, dtype=np.int64)
+        s_depth = np.empty(levels + 1, dtype=np.int64)
+        s_len = np.empty(levels + 1, dtype=np.int64)
+        s_zero = np.empty(levels + 1)
+        s_one = np.empty(levels + 1)
+        s_feat = np.empty(levels + 1, dtype=np.int64)
+        inv = np.empty(levels + 2)
+        inv[0] = 0.0
+        for k in range(1, levels + 2):
+            inv[k] = 1.0 / k
+        for t in range(n_trees):
+            _row_tree(X, row, tree_start[t], left, right, feature, threshold, missing_left, is_categorical,
+                      cat_offset, cat_bitset, value, cover, tree_output[t], out, feat, zero, one, w, inv,
+                      s_node, s_depth, s_len, s_zero, s_one, s_feat)
+
+
+@contextmanager
+def _threads_for_work(work: int):
+    previous = numba.get_num_threads()
+    limit = work < PARALLEL_MIN_WORK and previous > 1
+    if limit:
+        numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if limit:
+            numba.set_num_threads(previous)
+
+
+def forest_contributions(forest, count: np.ndarray, tree_output: np.ndarray, n_outputs: int, X: np.ndarray,
+                         n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row, per-feature TreeSHAP values of a flat forest, and the expected value.
+
+    Parameters
+    ----------
+    forest : FlatForest
+        The trees (``value`` holds the pooled node values).
+    count : ndarray of float64
+        ``TreeArrays.count`` of every node, concatenated in the forest's order.
+    tree_output : ndarray of int64
+        Output column of each tree; ``-1`` when the tree's values hold every column.
+    n_outputs : int
+    X : ndarray of float64, shape (n_rows, n_features)
+        Validated input, as the prediction kernels route on it.
+    n_features : int
+
+    Returns
+    -------
+    phi : ndarray of float64, shape (n_rows, n_outputs, n_features + 1)
+        The last column is left zero for the caller's expected value.
+    expected : ndarray of float64, shape (n_outputs,)
+        Sum over trees of their expected values (without any offset).
+    """
+    left = np.ascontiguousarray(forest.left, dtype=np.int64)
+    right = np.ascontiguousarray(forest.right, dtype=np.int64)
+    starts = np.ascontiguousarray(forest.tree_start, dtype=np.int64)
+    cover = flat_cover(left, right, np.ascontiguousarray(count, dtype=np.float64), starts)
+    output = np.ascontiguousarray(tree_output, dtype=np.int64)
+    value = np.ascontiguousarray(forest.value, dtype=np.float64)
+    expected = expected_values(left, right, value, cover, starts, output, int(n_outputs))
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    phi = np.zeros((X.shape[0], int(n_outputs), int(n_features) + 1))
+    if X.shape[0] == 0:
+        return phi, expected
+    depth = flat_depth(left, right, starts)
+    with _threads_for_work(X.shape[0] * len(starts)):
+        _treeshap_forest(X, starts, left, right, np.ascontiguousarray(forest.feature, dtype=np.int64),
+                         np.ascontiguousarray(forest.threshold, dtype=np.float64),
+                         np.ascontiguousarray(forest.missing_left, dtype=np.uint8),
+                         np.ascontiguousarray(forest.is_categorical, dtype=np.uint8),
+                         np.ascontiguousarray(forest.cat_offset, dtype=np.int64),
+                         np.ascontiguousarray(forest.cat_bitset, dtype=np.uint32), value, cover, output, depth, phi)
+    return phi, expected
