@@ -92,8 +92,14 @@ def dumps(model, metadata: dict | None = None) -> bytes:
     if type(metadata) is not dict:
         raise TypeError(f"metadata must be a dict of JSON values, not a {type(metadata).__name__}.")
     _check_metadata(metadata)
+    try:
+        state = encode(model.__getstate__())
+    except TypeError as exc:
+        raise TypeError(f"This {name} cannot be saved: {exc} A model file holds plain data only, so a model "
+                        "fitted with a custom loss object or another object as a parameter cannot be saved; use "
+                        "a built-in loss to save it.") from exc
     document = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "library_version": __version__,
-                "model_class": name, "metadata": metadata, "state": _to_json(encode(model.__getstate__()))}
+                "model_class": name, "metadata": metadata, "state": _to_json(state)}
     document["checksum"] = _checksum(document)
     return json.dumps(document, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 

@@ -230,7 +230,7 @@ def test_save_model_errors(tmp_path):
 
     X, signal, _ = frame(n=100)
     custom = ShrinkBoostRegressor(loss=Squared(), n_estimators=2).fit(X, signal)
-    with pytest.raises(TypeError, match="Squared"):
+    with pytest.raises(TypeError, match="ShrinkBoostRegressor cannot be saved: Cannot save a value of type Squared"):
         custom.save_model(tmp_path / "m.json")
     with pytest.raises(FileNotFoundError):
         ShrinkBoostRegressor(n_estimators=2).fit(X, signal).save_model(tmp_path / "no folder" / "m.json")
