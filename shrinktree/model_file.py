@@ -52,6 +52,9 @@ class ModelFileError(ModelIntegrityError):
         self.source, self.reason = str(source), reason
         super().__init__(f"{source} is not a valid shrinktree model file: {reason}")
 
+    def __reduce__(self):  # the error itself pickles (e.g. raised in a worker process)
+        return type(self), (self.source, self.reason)
+
 
 class _Invalid(Exception):
     """A reason why a document is not a valid model file (turned into :class:`ModelFileError`)."""

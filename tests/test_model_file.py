@@ -418,6 +418,8 @@ def test_former_pickle_files_and_other_files_say_why_not(saved, tmp_path):
             load_bytes(data, tmp_path)
         assert reason in str(info.value) and "\n" not in str(info.value), (reason, str(info.value))
         assert isinstance(info.value, ValueError) and isinstance(info.value, ModelIntegrityError)
+        assert info.value.reason in str(info.value) and info.value.source.endswith("x.json")
+        assert str(pickle.loads(pickle.dumps(info.value))) == str(info.value)
 
 
 # -- crafted files: a valid checksum over a bad state ----------------------------------------------
