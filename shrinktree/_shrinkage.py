@@ -123,7 +123,7 @@ def within_variance(sum_sq: float, mass: float, count: float, n_groups: int) -> 
 
 def shrink_tree_values(tree, mode: str, strength: float | None = None, sigma2: float | None = None,
                        null_factor: np.ndarray | None = None, estimation_weight: np.ndarray | None = None,
-                       estimation_raw: np.ndarray | None = None) -> float:
+                       estimation_raw: np.ndarray | None = None, split_sign: np.ndarray | None = None) -> float:
     """Pool ``tree.raw_value`` into ``tree.value`` in place and set ``tree.pooling_factor``.
 
     Parameters
@@ -141,6 +141,10 @@ def shrink_tree_values(tree, mode: str, strength: float | None = None, sigma2: f
         Node masses and raw values used to estimate ``tau^2`` (``"eb"`` only), when they come
         from other rows than the values (honest estimation on held-out rows).  Default: the
         tree's own ``weight`` and ``raw_value``.
+    split_sign : ndarray of int8, optional
+        Per node, the monotonic constraint of its split (``1`` increasing, ``-1`` decreasing, ``0``
+        none or a leaf).  When given, the pooled tree keeps every such split ordered: see
+        :func:`keep_monotone` (single-output trees only).
 
     Returns
     -------
@@ -172,11 +176,148 @@ def shrink_tree_values(tree, mode: str, strength: float | None = None, sigma2: f
         k = float(np.mean(ks)) if n_outputs > 1 else ks[0]
     else:
         raise ValueError(f"shrinkage must be one of {SHRINKAGE_MODES}, got {mode!r}.")
+    if split_sign is not None:
+        keep_monotone(tree, split_sign, factor)
+        return k
     out = np.empty_like(tree.raw_value)
     pool_values(tree.parent, tree.raw_value, factor, out)
     tree.value = out
     tree.pooling_factor = factor[:, 0].copy() if factor.shape[1] == 1 else factor.mean(axis=1)
     return k
+
+
+# --- monotonic constraints --------------------------------------------------------------------
+# A tree is monotone along a feature when every split on it is *separated*: every node below the
+# child on the low side has a value no larger than every node below the child on the high side.
+# docs/shrinkage.md, "Pooling keeps monotone constraints", shows why the pooled values of a tree
+# whose raw values are separated are separated too, once the factors follow the two rules of
+# :func:`monotone_factors`.
+
+
+@njit(cache=True, inline="always")
+def _clip(value, lower, upper):
+    return lower if value < lower else (upper if value > upper else value)
+
+
+@njit(cache=True)
+def propagate_bounds(left, right, split_sign, value):
+    """Clip ``value`` (one per node, in place) into bounds propagated from the root, as the grower does.
+
+    Every node starts with the bounds of its parent; the two children of a constrained split are
+    first clipped into them, and when they are in the wrong order both take the parent's (clipped)
+    value (the rows do not support the split's direction).  Then the child on the low side gets
+    the upper bound and the one on the high side the lower bound ``(value_L + value_R) / 2``.  The
+    result is separated at every constrained split; values already within their bounds are kept.
+    """
+    n_nodes = left.shape[0]
+    lower = np.full(n_nodes, -np.inf)
+    upper = np.full(n_nodes, np.inf)
+    for node in range(n_nodes):
+        v = _clip(value[node], lower[node], upper[node])
+        value[node] = v
+        lo = left[node]
+        if lo < 0:
+            continue
+        hi = right[node]
+        sign = split_sign[node]
+        if sign == 0:
+            lower[lo], upper[lo] = lower[node], upper[node]
+            lower[hi], upper[hi] = lower[node], upper[node]
+            continue
+        v_left = _clip(value[lo], lower[node], upper[node])
+        v_right = _clip(value[hi], lower[node], upper[node])
+        if sign * (v_right - v_left) < 0.0:
+            v_left = v_right = v
+        value[lo], value[hi] = v_left, v_right
+        mid = 0.5 * (v_left + v_right)
+        if sign > 0:
+            lower[lo], upper[lo], lower[hi], upper[hi] = lower[node], mid, mid, upper[node]
+        else:
+            lower[lo], upper[lo], lower[hi], upper[hi] = mid, upper[node], lower[node], mid
+
+
+@njit(cache=True)
+def monotone_factors(parent, left, right, split_sign, factor):
+    """Make the pooling factors (one per node, in place) keep constrained splits ordered.
+
+    1. The two children of a constrained split share one factor, the larger of their two.
+    2. Factors do not increase from a node to its children (empirical-Bayes and Hierarchical
+       Shrinkage factors already do not, up to rounding, since a child holds part of its parent's
+       rows; rule 1 keeps that).
+    """
+    n_nodes = parent.shape[0]
+    for node in range(n_nodes):
+        lo = left[node]
+        if lo >= 0 and split_sign[node] != 0:
+            hi = right[node]
+            shared = max(factor[lo], factor[hi])
+            factor[lo] = shared
+            factor[hi] = shared
+    for node in range(1, n_nodes):
+        p = parent[node]
+        if p > 0 and factor[node] > factor[p]:
+            factor[node] = factor[p]
+
+
+@njit(cache=True)
+def separate(parent, left, right, split_sign, value):
+    """Clip ``value`` (one per node, in place) so that every constrained split is separated.
+
+    A split already separated keeps all its values (the cut is the extreme value of its low side),
+    so this changes nothing on a separated tree: it only absorbs rounding, where exact arithmetic
+    would give a separated tree (see :func:`keep_monotone`).  Where a split is not separated, the
+    two sides are clipped at the midpoint of their overlap.
+    """
+    n_nodes = parent.shape[0]
+    low = value.copy()  # extremes of every subtree, children before parents
+    high = value.copy()
+    for node in range(n_nodes - 1, 0, -1):
+        p = parent[node]
+        low[p] = min(low[p], low[node])
+        high[p] = max(high[p], high[node])
+    lower = np.full(n_nodes, -np.inf)
+    upper = np.full(n_nodes, np.inf)
+    for node in range(n_nodes):
+        value[node] = _clip(value[node], lower[node], upper[node])
+        lo = left[node]
+        if lo < 0:
+            continue
+        hi = right[node]
+        sign = split_sign[node]
+        lower[lo], upper[lo] = lower[node], upper[node]
+        lower[hi], upper[hi] = lower[node], upper[node]
+        if sign == 0:
+            continue
+        small, large = (lo, hi) if sign > 0 else (hi, lo)
+        cut = high[small] if high[small] <= low[large] else 0.5 * (high[small] + low[large])
+        cut = _clip(cut, lower[node], upper[node])
+        upper[small] = cut
+        lower[large] = cut
+
+
+def keep_monotone(tree, split_sign: np.ndarray, factor: np.ndarray) -> None:
+    """Pool a single-output tree with ``factor`` so that every constrained split stays separated.
+
+    The raw values are separated first (a no-op for the booster's raw values, already bounded by
+    :func:`propagate_bounds`, and for a model's own pooled values read back by ``shrink``), the
+    factors follow :func:`monotone_factors`, and the pooled values are separated once more, which
+    only absorbs rounding.
+    """
+    if tree.raw_value.shape[1] != 1 or factor.shape[1] != 1:
+        raise ValueError("Monotonic constraints apply to single-output trees only.")
+    sign = np.ascontiguousarray(split_sign, dtype=np.int8)
+    parent, left, right = tree.parent, tree.left, tree.right
+    raw = np.ascontiguousarray(tree.raw_value[:, 0], dtype=np.float64).copy()
+    separate(parent, left, right, sign, raw)
+    edge = np.ascontiguousarray(factor[:, 0], dtype=np.float64).copy()
+    monotone_factors(parent, left, right, sign, edge)
+    tree.raw_value = raw.reshape(-1, 1)
+    out = np.empty_like(tree.raw_value)
+    pool_values(parent, tree.raw_value, edge.reshape(-1, 1), out)
+    value = out[:, 0].copy()
+    separate(parent, left, right, sign, value)
+    tree.value = value.reshape(-1, 1)
+    tree.pooling_factor = edge
 
 
 # --- calibration of the split-selection bias -------------------------------------------------

@@ -82,6 +82,10 @@ class SoftmaxLink:
         return softmax(raw, axis=1)
 
 
+#: Every link by its ``name`` (what a saved post-hoc model stores instead of the object).
+LINKS = {link.name: link for link in (IdentityLink(), LogLink(), LogitLink(), SoftmaxLink())}
+
+
 # -- the base class -------------------------------------------------------------------------------
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, quantile: float) -> float:
     """The lower weighted ``quantile`` of ``values`` (the smallest value whose weight share reaches it)."""
@@ -135,6 +139,10 @@ class Loss(ABC):
     def renew_value(self, residuals: np.ndarray, weights: np.ndarray) -> float:
         """A node's value from the residuals ``y - raw`` of its rows (only when ``renews_leaves``)."""
         raise TypeError(f"loss {self.name!r} keeps its Newton leaf values.")
+
+    def parameters(self) -> dict:
+        """The keyword arguments that give this loss back from :func:`loss_for_name` under its ``name``."""
+        return {}
 
 
 class _Regression(Loss):
@@ -210,6 +218,9 @@ class QuantileLoss(_Regression):
     def renew_value(self, residuals, weights):
         return weighted_quantile(residuals, weights, self.quantile)
 
+    def parameters(self):
+        return {"quantile": self.quantile}
+
 
 class AbsoluteError(QuantileLoss):
     """Absolute error ``|raw - y|`` (the 0.5 quantile; leaf values are weighted medians)."""
@@ -222,13 +233,16 @@ class AbsoluteError(QuantileLoss):
     def pointwise_loss(self, y, raw):
         return np.abs(y - raw[:, 0])
 
+    def parameters(self):
+        return {}
+
 
 class HuberLoss(_Regression):
     """Huber loss: squared within ``delta`` of the target, linear beyond.
 
-    ``delta=None`` sets the threshold before each iteration to the weighted 0.9 quantile of the
-    absolute residuals (as scikit-learn's ``GradientBoostingRegressor(loss="huber")``), which adapts
-    to the target's units; a number fixes it, in the target's units.
+    ``delta=None`` sets the threshold before each iteration to the weighted ``adaptive_quantile``
+    (0.9) quantile of the absolute residuals (as scikit-learn's ``GradientBoostingRegressor(loss="huber")``
+    with its ``alpha``), which adapts to the target's units; a number fixes it, in the target's units.
     """
 
     name = "huber"
@@ -236,12 +250,16 @@ class HuberLoss(_Regression):
     scale_equivariant = True
     ADAPTIVE_QUANTILE = 0.9
 
-    def __init__(self, delta: float | None = None):
+    def __init__(self, delta: float | None = None, adaptive_quantile: float = ADAPTIVE_QUANTILE):
         if delta is not None and (isinstance(delta, bool) or not isinstance(delta, numbers.Real)
                                   or not np.isfinite(delta) or delta <= 0):
             raise ValueError(f"huber_delta must be a positive number or None (adaptive), got {delta!r}.")
+        if isinstance(adaptive_quantile, bool) or not isinstance(adaptive_quantile, numbers.Real) \
+                or not 0 < adaptive_quantile < 1:
+            raise ValueError(f"huber_quantile must be strictly between 0 and 1, got {adaptive_quantile!r}.")
         self.fixed_delta = None if delta is None else float(delta)
         self.delta = 1.0 if delta is None else float(delta)
+        self.adaptive_quantile = float(adaptive_quantile)
 
     def rescaled(self, exponent):
         if self.fixed_delta is None or exponent == 0:
@@ -255,7 +273,7 @@ class HuberLoss(_Regression):
 
     def start_iteration(self, y, raw, weight):
         if self.fixed_delta is None:
-            self.delta = max(weighted_quantile(np.abs(y - raw[:, 0]), weight, self.ADAPTIVE_QUANTILE), 1e-300)
+            self.delta = max(weighted_quantile(np.abs(y - raw[:, 0]), weight, self.adaptive_quantile), 1e-300)
 
     def gradients(self, y, raw, weight, gradients, hessians):
         kernels.huber_gradients(y, raw[:, 0], weight, self.delta, gradients[0], hessians[0])
@@ -263,6 +281,9 @@ class HuberLoss(_Regression):
     def pointwise_loss(self, y, raw):
         r = np.abs(y - raw[:, 0])
         return np.where(r <= self.delta, 0.5 * r**2, self.delta * (r - 0.5 * self.delta))
+
+    def parameters(self):
+        return {"huber_delta": self.fixed_delta, "huber_quantile": self.adaptive_quantile}
 
 
 class TweedieLoss(_Regression):
@@ -311,6 +332,9 @@ class TweedieLoss(_Regression):
             first = np.where(y > 0, np.power(y, 2 - p) / ((1 - p) * (2 - p)), 0.0)
             return first - y * np.exp((1 - p) * r) / (1 - p) + np.exp((2 - p) * r) / (2 - p)
 
+    def parameters(self):
+        return {"power": self.power}
+
 
 class PoissonLoss(TweedieLoss):
     """Half Poisson deviance with a log link: counts, and rates with ``offset = log(exposure)``.
@@ -322,6 +346,9 @@ class PoissonLoss(TweedieLoss):
 
     def __init__(self):
         self.power = 1.0
+
+    def parameters(self):
+        return {}
 
     def pointwise_loss(self, y, raw):
         r = raw[:, 0]
@@ -337,6 +364,9 @@ class GammaLoss(TweedieLoss):
 
     def __init__(self):
         self.power = 2.0
+
+    def parameters(self):
+        return {}
 
     def check_target(self, y):
         _Regression.check_target(self, y)
@@ -407,6 +437,9 @@ class CustomLoss(_Regression):
         np.multiply(weight, g, out=gradients[0])
         np.multiply(weight, h, out=hessians[0])
 
+    def parameters(self):
+        raise TypeError("A custom loss has no name to be looked up by: it holds the user's objective object.")
+
     @property
     def has_loss(self) -> bool:
         return callable(getattr(self.objective, "loss", None))
@@ -444,6 +477,9 @@ class BinaryLogLoss(Loss):
     def proba(raw):
         return LogitLink.inverse(raw)
 
+    def parameters(self):
+        return {"n_classes": 2}
+
 
 class MultinomialLogLoss(Loss):
     """Softmax cross-entropy; one tree per class and iteration.
@@ -478,12 +514,16 @@ class MultinomialLogLoss(Loss):
     def proba(raw):
         return SoftmaxLink.inverse(raw)
 
+    def parameters(self):
+        return {"n_classes": self.n_trees_per_iteration}
+
 
 # -- the registry ----------------------------------------------------------------------------------
 REGRESSION_LOSSES = {
     "squared_error": lambda params: SquaredError(),
     "absolute_error": lambda params: AbsoluteError(),
-    "huber": lambda params: HuberLoss(params.get("huber_delta")),
+    "huber": lambda params: HuberLoss(params.get("huber_delta"),
+                                      params.get("huber_quantile", HuberLoss.ADAPTIVE_QUANTILE)),
     "quantile": lambda params: QuantileLoss(0.5 if params.get("quantile") is None else params["quantile"]),
     "poisson": lambda params: PoissonLoss(),
     "gamma": lambda params: GammaLoss(),
@@ -504,3 +544,20 @@ def regression_loss(loss, **params) -> Loss:
 def classification_loss(n_classes: int) -> Loss:
     """Log loss: binary for two classes, softmax beyond."""
     return BinaryLogLoss() if n_classes == 2 else MultinomialLogLoss(n_classes)
+
+
+def loss_for_name(name: str, **params) -> Loss:
+    """The loss registered as ``name`` with its parameters: a name of ``REGRESSION_LOSSES`` (``quantile=``,
+    ``huber_delta=``, ``huber_quantile=``, ``power=``) or ``"log_loss"`` (``n_classes=``).
+
+    ``loss_for_name(loss.name, **loss.parameters())`` gives ``loss`` back for every loss but a custom one
+    (the post-hoc wrapper stores a loss this way).
+    """
+    if name == "log_loss":
+        n_classes = params.get("n_classes")
+        if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 2:
+            raise ValueError(f"loss 'log_loss' needs n_classes, an integer >= 2; got {n_classes!r}.")
+        return classification_loss(int(n_classes))
+    if not isinstance(name, str) or name not in REGRESSION_LOSSES:
+        raise ValueError(f"Unknown loss {name!r}; the losses are {sorted(REGRESSION_LOSSES) + ['log_loss']}.")
+    return REGRESSION_LOSSES[name](params)

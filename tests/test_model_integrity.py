@@ -59,8 +59,13 @@ def models():
     numeric = X[["x", "z"]].fillna(0.0).to_numpy()
     forest = RandomForestRegressor(n_estimators=2, max_depth=3, random_state=0).fit(numeric, y)
     shrunk = shrink(forest, numeric, y, method="eb")
+    # A log-link booster shrunk post hoc: its loss (name and parameters) is part of the saved state.
+    amounts = np.exp(0.3 * numeric[:, 0]) * rng.gamma(2.0, 1.0, size=n) * (rng.random(n) < 0.7)
+    tweedie = ShrinkBoostRegressor(loss="tweedie", power=1.4, n_estimators=2, max_leaf_nodes=3,
+                                   random_state=0).fit(numeric, amounts)
+    shrunk_tweedie = shrink(tweedie, numeric, amounts, method="eb")
     return {"regressor": (regressor, X, "predict"), "classifier": (classifier, X, "predict_proba"),
-            "shrunk_forest": (shrunk, numeric, "predict")}
+            "shrunk_forest": (shrunk, numeric, "predict"), "shrunk_tweedie": (shrunk_tweedie, numeric, "predict")}
 
 
 def flips_for(blob: bytes, limit: int | None, seed: int):

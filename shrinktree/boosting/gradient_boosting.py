@@ -30,6 +30,7 @@ from ..callbacks import CallbackEnv, PrintProgress
 from ..losses import Loss, classification_loss, regression_loss
 from .binning import BinMapper
 from .categorical import FROM_DTYPE, CategoricalEncoder, check_columns, engine_codes, resolve_categorical_features
+from .constraints import InteractionSets, resolve_interaction_cst, resolve_monotonic_cst, split_signs
 from .evaluation import EvalSet
 from .grower import TreeGrower
 from .honest import held_out_mask, row_hashes, split_rows
@@ -96,6 +97,9 @@ class _FitData:
     constant_hessian: float
     unit_weights: bool
     row_hash: np.ndarray | None
+    # Constraints in the grower's numbering: per numeric feature, and the interaction groups.
+    monotonic_cst: np.ndarray | None = None
+    interactions: InteractionSets | None = None
 
     def leaves_of(self, grown, rows: np.ndarray) -> np.ndarray:
         """Leaf of each of ``rows`` in the grown tree, by walking it on the binned data."""
@@ -110,6 +114,7 @@ class _BaseShrinkBoost(BaseEstimator):
     def __init__(self, *, shrinkage="eb", shrinkage_strength=None, eb_method="honest", learning_rate=0.1,
                  n_estimators=300, max_leaf_nodes=31, max_depth=None, min_samples_leaf=20, l2_regularization=0.0,
                  max_bins=255, categorical_features=FROM_DTYPE,
+                 monotonic_cst=None, interaction_cst=None,
                  subsample=1.0, colsample=1.0, early_stopping="auto", validation_fraction=0.1,
                  n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0, n_jobs=None, importance_type="gain"):
         self.shrinkage = shrinkage
@@ -123,6 +128,8 @@ class _BaseShrinkBoost(BaseEstimator):
         self.l2_regularization = l2_regularization
         self.max_bins = max_bins
         self.categorical_features = categorical_features
+        self.monotonic_cst = monotonic_cst
+        self.interaction_cst = interaction_cst
         self.subsample = subsample
         self.colsample = colsample
         self.early_stopping = early_stopping
@@ -191,6 +198,14 @@ class _BaseShrinkBoost(BaseEstimator):
                                                                     ensure_non_negative=True))
         return X, y, sample_weight
 
+    def _resolve_constraints(self, n_features: int, n_trees_per_iteration: int) -> None:
+        """Check ``monotonic_cst`` and ``interaction_cst`` against the fitted columns (see :mod:`.constraints`)."""
+        names = getattr(self, "feature_names_in_", None)
+        categorical = np.zeros(n_features, dtype=bool) if self._categorical is None else self._categorical.mask_
+        self._monotonic_cst = resolve_monotonic_cst(self.monotonic_cst, n_features, names, categorical,
+                                                    n_trees_per_iteration)
+        self._interaction_cst = resolve_interaction_cst(self.interaction_cst, n_features, names)
+
     def _validate_predict_input(self, X):
         check_is_fitted(self, "_trees")
         return self._encode_features(X)
@@ -240,6 +255,7 @@ class _BaseShrinkBoost(BaseEstimator):
         sample_weight = self._weights_with_class_weight(y, sample_weight)
         loss = self._make_loss()
         loss.check_target(y)
+        self._resolve_constraints(X.shape[1], loss.n_trees_per_iteration)
         if sample_weight is not None:
             # Zero-weight rows carry no information; dropping them keeps weights equivalent to repetition.
             keep = sample_weight > 0
@@ -345,6 +361,9 @@ class _BaseShrinkBoost(BaseEstimator):
             # Every unweighted hessian equal to 1: histograms can count rows instead.
             constant_hessian=1.0 if (unit_weights and loss.constant_hessian) else 0.0, unit_weights=unit_weights,
             row_hash=row_hashes(binned, codes, train.y) if plan.honest else None,
+            monotonic_cst=None if self._monotonic_cst is None else self._monotonic_cst[self._numeric_index],
+            interactions=None if self._interaction_cst is None else InteractionSets(
+                self._interaction_cst, self._numeric_index, self._categorical_index),
         )
 
     def _boost(self, data: _FitData, plan: PoolingPlan, loss: Loss, train: _Rows, evaluated: list, monitor,
@@ -486,7 +505,7 @@ class _BaseShrinkBoost(BaseEstimator):
             codes=codes, n_levels=data.n_levels, cat_feature_mask=cat_feature_mask, level_mode=plan.level_mode,
             level_k=plan.strength, pooled_level_gain=getattr(self, "_pooled_level_gain", plan.pooled_level_gain),
             constant_hessian=data.constant_hessian, unit_weights=data.unit_weights,
-            compute_within_ss=plan.in_sample_eb,
+            compute_within_ss=plan.in_sample_eb, monotonic_cst=data.monotonic_cst, interaction_cst=data.interactions,
         ).grow()
         local = (grown.feature, grown.bin_threshold)
         held = estimation_leaf_of_row = None
@@ -496,7 +515,8 @@ class _BaseShrinkBoost(BaseEstimator):
         l2 = float(self.l2_regularization)
         tree = grown.node_arrays(self._numeric_index, self._categorical_index, self._bin_mapper.bin_thresholds, l2,
                                  held)
-        pooling_k = pool_tree(tree, plan, grown, held)
+        sign = split_signs(tree, self._monotonic_cst)
+        pooling_k = pool_tree(tree, plan, grown, held, sign)
         # Importance: the loss reduction each split achieves with the pooled (not raw) values, in the
         # Newton space the splits were chosen in (the surrogate's, for losses that renew leaf values).
         sum_g, sum_h, _ = grown.sums(held)
@@ -508,7 +528,7 @@ class _BaseShrinkBoost(BaseEstimator):
             importances[1, tree.feature[node]] += 1
         # Private measurement switch (benchmarks/loss_pooling.py): keep the surrogate's Newton values.
         if loss.renews_leaves and getattr(self, "_renew_leaf_values", True):
-            renew_leaf_values(tree, loss, grown, estimation_rows, estimation_leaf_of_row, y, raw, weight)
+            renew_leaf_values(tree, loss, grown, estimation_rows, estimation_leaf_of_row, y, raw, weight, sign)
         tree.raw_value *= self.learning_rate
         tree.value *= self.learning_rate
 
@@ -771,6 +791,24 @@ _COMMON_PARAMETERS = """\
         Fraction of rows drawn (without replacement) for each iteration.
     colsample : float, default=1.0
         Fraction of features each iteration may split on.
+    monotonic_cst : array-like of int of shape (n_features,), dict or None, default=None
+        Monotonic constraint of each feature, as in scikit-learn: ``1`` increasing, ``-1`` decreasing,
+        ``0`` none; by position, or a dict by feature name (fit on a DataFrame; unlisted features are
+        unconstrained).  Numeric features only: a constraint on a categorical feature raises a
+        ``ValueError``.  Splits on a constrained feature keep their children's values in order and value
+        bounds propagate down the tree as in scikit-learn's HistGradientBoosting; the pooling keeps the
+        order (the two children of a constrained split share one pooling factor, the larger of theirs),
+        so predictions are monotone along every constrained feature for every ``shrinkage`` and loss,
+        and after :func:`shrinktree.shrink` (``docs/shrinkage.md``, "Pooling keeps monotone constraints").
+        Only non-missing values are ordered: missing values go to each split's learned side.  In the
+        classifier it constrains the log-odds of ``classes_[1]``, for binary targets only (a multiclass
+        fit raises a ``ValueError``, as in scikit-learn).
+    interaction_cst : {"pairwise", "no_interactions"}, sequence of lists, tuples or sets, or None, default=None
+        Groups of features allowed to interact, as in scikit-learn: every root-to-leaf path of a tree
+        splits on features of one group only.  A group lists feature positions or (fit on a DataFrame)
+        column names, categorical features included; the features in no group form one more group
+        together.  ``"pairwise"``: every pair of features is a group; ``"no_interactions"``: every
+        feature is a group of its own (an additive model).
     early_stopping : "auto" or bool, default="auto"
         "auto" enables it when there are more than 10,000 rows and ``shrinkage`` is not
         ``"eb"``: with data-estimated pooling, trees that only fit noise are pooled back to
@@ -838,6 +876,7 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
                  shrinkage_strength=None, eb_method="honest", learning_rate=0.1,
                  n_estimators=300, max_leaf_nodes=31, max_depth=None, min_samples_leaf=20, l2_regularization=0.0,
                  max_bins=255, categorical_features=FROM_DTYPE, subsample=1.0, colsample=1.0, early_stopping="auto",
+                 monotonic_cst=None, interaction_cst=None,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0,
                  n_jobs=None, importance_type="gain"):
         super().__init__(shrinkage=shrinkage, shrinkage_strength=shrinkage_strength, eb_method=eb_method,
@@ -845,6 +884,7 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
             max_depth=max_depth, min_samples_leaf=min_samples_leaf, l2_regularization=l2_regularization,
             max_bins=max_bins, categorical_features=categorical_features, subsample=subsample, colsample=colsample,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
+            monotonic_cst=monotonic_cst, interaction_cst=interaction_cst,
             n_iter_no_change=n_iter_no_change, tol=tol, random_state=random_state, verbose=verbose,
             n_jobs=n_jobs, importance_type=importance_type)
         self.loss = loss
@@ -951,6 +991,7 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
                  learning_rate=0.1,
                  n_estimators=300, max_leaf_nodes=31, max_depth=None, min_samples_leaf=20, l2_regularization=0.0,
                  max_bins=255, categorical_features=FROM_DTYPE, subsample=1.0, colsample=1.0, early_stopping="auto",
+                 monotonic_cst=None, interaction_cst=None,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0,
                  n_jobs=None, importance_type="gain"):
         super().__init__(shrinkage=shrinkage, shrinkage_strength=shrinkage_strength, eb_method=eb_method,
@@ -958,6 +999,7 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
             max_depth=max_depth, min_samples_leaf=min_samples_leaf, l2_regularization=l2_regularization,
             max_bins=max_bins, categorical_features=categorical_features, subsample=subsample, colsample=colsample,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
+            monotonic_cst=monotonic_cst, interaction_cst=interaction_cst,
             n_iter_no_change=n_iter_no_change, tol=tol, random_state=random_state, verbose=verbose,
             n_jobs=n_jobs, importance_type=importance_type)
         self.class_weight = class_weight

@@ -175,7 +175,7 @@ class GrownTree:
 
 class _Node:
     __slots__ = ("start", "stop", "g", "h", "count", "weight", "depth", "hist", "cat_hist", "split", "parent",
-                 "left", "right", "value", "raw", "bitset")
+                 "left", "right", "value", "raw", "bitset", "lower", "upper", "groups")
 
     def __init__(self, start, stop, g, h, count, weight, depth, parent):
         self.start, self.stop = start, stop
@@ -185,6 +185,10 @@ class _Node:
         self.split = None
         self.left = self.right = -1
         self.value = self.raw = 0.0
+        # Bounds of the node's value under monotonic constraints; interaction groups its path allows
+        # (``None``: every group).
+        self.lower, self.upper = -np.inf, np.inf
+        self.groups = None
 
 
 class TreeGrower:
@@ -221,13 +225,25 @@ class TreeGrower:
         of the pooling strength need them).
     unit_weights : bool
         Whether every sample weight is 1 (the partition then counts rows instead of summing weights).
+    monotonic_cst : ndarray of int8 or None
+        Per numeric feature, 1 (increasing), -1 (decreasing) or 0.  Splits on a constrained feature keep
+        their children's values in order, and every node's value stays within bounds propagated from
+        the root (the midpoint of a constrained split's two values bounds the two subtrees).
+    interaction_cst : InteractionSets or None
+        The feature groups a root-to-leaf path may draw its features from (see
+        :class:`~shrinktree.boosting.constraints.InteractionSets`).
     """
 
     def __init__(self, binned, gradients, hessians, sample_weight, sample_indices, n_bins_non_missing,
                  has_missing, missing_bin, feature_mask, effective_tests, max_leaf_nodes=31, max_depth=None,
                  min_samples_leaf=20, l2_regularization=0.0, min_hessian=1e-3, pooling_k=-1.0, codes=None,
                  n_levels=None, cat_feature_mask=None, level_mode=LEVELS_RAW, level_k=0.0, pooled_level_gain=False,
-                 constant_hessian=0.0, compute_within_ss=True, unit_weights=False):
+                 constant_hessian=0.0, compute_within_ss=True, unit_weights=False, monotonic_cst=None,
+                 interaction_cst=None):
+        self.constrained = monotonic_cst is not None and bool(np.any(monotonic_cst != 0))
+        self.monotonic_cst = (np.ascontiguousarray(monotonic_cst, dtype=np.int8) if self.constrained
+                              else np.zeros(len(n_bins_non_missing), dtype=np.int8))
+        self.interactions = interaction_cst
         self.constant_hessian = float(constant_hessian)
         self.unit_weights = bool(unit_weights)
         self.compute_within_ss = compute_within_ss
@@ -298,19 +314,27 @@ class TreeGrower:
     def _find_split(self, node):
         if node.count < 2 * self.min_samples_leaf or (self.max_depth is not None and node.depth >= self.max_depth):
             return
+        feature_mask = self.feature_mask
+        cat_feature_mask = self.cat_feature_mask if self.codes is not None else None
+        if self.interactions is not None:
+            allowed, cat_allowed = self.interactions.masks(node.groups)
+            feature_mask = feature_mask & allowed
+            if cat_feature_mask is not None:
+                cat_feature_mask = cat_feature_mask & cat_allowed
         split = find_node_split(
-            node.hist, self.n_bins_non_missing, self.has_missing, self.feature_mask, self.missing_bin,
+            node.hist, self.n_bins_non_missing, self.has_missing, feature_mask, self.missing_bin,
             node.g, node.h, float(node.count), self.l2, float(self.min_samples_leaf), self.min_hessian,
-            self.effective_tests, self.pooling_k, node.value, node.raw,
+            self.effective_tests, self.pooling_k, node.value, node.raw, self.constrained, self.monotonic_cst,
+            node.lower, node.upper,
         )
         # Split tuple: (gain, feature, bin, missing_left, gl, hl, cl, n_tests, is_categorical, left_levels,
         # levels_scanned); ``feature`` indexes the numeric or the categorical features.
         split = (*split, False, None, 0)
         if self.codes is not None:
             cat = find_categorical_split(
-                node.cat_hist, self.cat_offsets, self.cat_feature_mask, node.g, node.h, float(node.count), self.l2,
+                node.cat_hist, self.cat_offsets, cat_feature_mask, node.g, node.h, float(node.count), self.l2,
                 float(self.min_samples_leaf), self.min_hessian, self.level_sigma2, self.level_mode, self.level_k,
-                self.pooled_level_gain,
+                self.pooled_level_gain, self.constrained, node.lower, node.upper,
             )
             gain, feature, missing_left, gl, hl, cl, scanned, left_levels = cat
             if feature >= 0 and gain > split[0]:
@@ -326,6 +350,23 @@ class TreeGrower:
         else:
             f = node.h / (node.h + self.pooling_k) if node.h + self.pooling_k > 0 else 1.0
             node.value = parent.value + f * (node.raw - parent.raw)
+
+    def _constrain_children(self, node, left, right, feature, is_cat):
+        """Bounds and interaction groups of the two children of ``node`` split on ``feature``."""
+        if self.constrained:
+            sign = 0 if is_cat else int(self.monotonic_cst[feature])
+            left.lower = right.lower = node.lower
+            left.upper = right.upper = node.upper
+            if sign != 0:
+                v_left = min(max(left.raw, node.lower), node.upper)
+                v_right = min(max(right.raw, node.lower), node.upper)
+                mid = 0.5 * (v_left + v_right)
+                low_side, high_side = (left, right) if sign > 0 else (right, left)
+                low_side.upper = mid
+                high_side.lower = mid
+        if self.interactions is not None:
+            groups = self.interactions.after_split(node.groups, feature, bool(is_cat))
+            left.groups = right.groups = groups
 
     def grow(self) -> GrownTree:
         rows = self.sample_indices
@@ -371,6 +412,8 @@ class TreeGrower:
                           node.depth + 1, node_id)
             self._set_values(left, node)
             self._set_values(right, node)
+            if self.constrained or self.interactions is not None:
+                self._constrain_children(node, left, right, feature, is_cat)
             small, large = (left, right) if n_left <= node.count - n_left else (right, left)
             small.hist, small.cat_hist = self._histogram(small)
             large.hist = subtract_histograms(node.hist, small.hist)

@@ -15,8 +15,10 @@ import numpy as np
 from .._shrinkage import (
     SHRINKAGE_MODES,
     categorical_null_gain,
+    keep_monotone,
     null_gain_factor,
     pool_values,
+    propagate_bounds,
     shrink_tree_values,
     within_variance,
 )
@@ -83,7 +85,17 @@ class PoolingPlan:
         return self.mode != "eb"
 
 
-def pool_tree(tree, plan: PoolingPlan, grown, held: np.ndarray | None) -> float:
+def bound_raw_values(tree, split_sign: np.ndarray) -> None:
+    """Clip ``tree.raw_value`` into the bounds of its monotonic splits, propagated from the root as the grower
+    does (:func:`~shrinktree._shrinkage.propagate_bounds`).  The grower bounded the values of the rows that
+    chose the splits; the values of every row (held-out rows included) or renewed leaf values are bounded
+    again here, with the same rule."""
+    raw = np.ascontiguousarray(tree.raw_value[:, 0], dtype=np.float64).copy()
+    propagate_bounds(tree.left, tree.right, split_sign, raw)
+    tree.raw_value = raw.reshape(-1, 1)
+
+
+def pool_tree(tree, plan: PoolingPlan, grown, held: np.ndarray | None, split_sign: np.ndarray | None = None) -> float:
     """Pool ``tree``'s values in place with the plan's factors; returns the tree's ``k``.
 
     Parameters
@@ -95,9 +107,15 @@ def pool_tree(tree, plan: PoolingPlan, grown, held: np.ndarray | None) -> float:
         The grower's statistics of the rows that chose the splits.
     held : ndarray of shape (n_nodes, 6) or None
         :func:`~shrinktree.boosting.predictor.node_statistics` of the held-out rows (honest ``"eb"``).
+    split_sign : ndarray of int8 or None
+        Per node, the monotonic constraint of its split (``None``: the model has none).  The raw values
+        are then bounded (:func:`bound_raw_values`) and pooled so that the tree stays monotone
+        (``docs/shrinkage.md``, "Pooling keeps monotone constraints").
     """
+    if split_sign is not None:
+        bound_raw_values(tree, split_sign)
     if plan.mode != "eb":
-        return shrink_tree_values(tree, plan.mode, plan.strength)
+        return shrink_tree_values(tree, plan.mode, plan.strength, split_sign=split_sign)
     internal = grown.left >= 0
     leaves = grown.leaf_nodes
     if held is not None:
@@ -108,7 +126,7 @@ def pool_tree(tree, plan: PoolingPlan, grown, held: np.ndarray | None) -> float:
         sigma2 = within_variance(sum_sq, float(np.sum(h_held[leaves])), float(np.sum(held[leaves, 2])), int(ok.sum()))
         null_factor = np.where(internal, 1.0, 0.0)
         estimation_raw = np.where(h_held > 0, -held[:, 0] / np.where(h_held > 0, h_held, 1.0), 0.0)
-        return shrink_tree_values(tree, "eb", None, sigma2, null_factor, h_held, estimation_raw)
+        return shrink_tree_values(tree, "eb", None, sigma2, null_factor, h_held, estimation_raw, split_sign)
     sigma2 = within_variance(grown.within_ss, float(np.sum(grown.sum_hessians[leaves])),
                              float(np.sum(grown.weighted_count[leaves])), len(leaves))
     if plan.eb_method == "naive":
@@ -118,17 +136,19 @@ def pool_tree(tree, plan: PoolingPlan, grown, held: np.ndarray | None) -> float:
         # gain is the larger of its numeric features' and its categorical features'.
         null = np.maximum(null_gain_factor(grown.null_factor_tests), categorical_null_gain(grown.levels_scanned))
         null_factor = np.where(internal, null, 0.0)
-    return shrink_tree_values(tree, "eb", None, sigma2, null_factor)
+    return shrink_tree_values(tree, "eb", None, sigma2, null_factor, split_sign=split_sign)
 
 
-def renew_leaf_values(tree, loss, grown, held_rows, held_leaf, y, raw, weight) -> None:
+def renew_leaf_values(tree, loss, grown, held_rows, held_leaf, y, raw, weight,
+                      split_sign: np.ndarray | None = None) -> None:
     """Replace the Newton values of ``tree`` by the loss's renewed values and pool those.
 
     For losses whose hessian is degenerate (absolute error, quantile) the tree is grown and its pooling
     factors are estimated in the Newton space of the surrogate hessian (the row mass).  Each node's
     value is then the loss's own estimate from its rows (the weighted quantile of the residuals
     ``y - raw`` of every row, grown and held out, in the node), pooled toward its parent's with the
-    factors the surrogate's statistics gave.
+    factors the surrogate's statistics gave.  With monotonic constraints (``split_sign``) the renewed values
+    are bounded like Newton values before pooling (:func:`bound_raw_values`), and pooled to stay monotone.
     """
     leaves = grown.leaf_nodes
     parts_rows = [grown.sample_indices[start:stop] for start, stop in zip(grown.leaf_start, grown.leaf_stop)]
@@ -156,6 +176,10 @@ def renew_leaf_values(tree, loss, grown, held_rows, held_leaf, y, raw, weight) -
         index = np.concatenate([np.arange(bounds[leaf], bounds[leaf + 1]) for leaf in members[node]])
         renewed[node] = loss.renew_value(residual[index], row_weight[index])
     tree.raw_value = renewed.reshape(-1, 1)
+    if split_sign is not None:
+        bound_raw_values(tree, split_sign)
+        keep_monotone(tree, split_sign, tree.pooling_factor.reshape(-1, 1))
+        return
     value = np.empty_like(tree.raw_value)
     pool_values(tree.parent, tree.raw_value, tree.pooling_factor.reshape(-1, 1), value)
     tree.value = value

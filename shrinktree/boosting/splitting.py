@@ -36,15 +36,48 @@ def _pooled_score(g, h, l2, f, parent_value, parent_raw):
     return -2.0 * (g * v + 0.5 * (h + l2) * v * v)
 
 
+@njit(cache=True, inline="always")
+def _clip(value, lower, upper):
+    return lower if value < lower else (upper if value > upper else value)
+
+
+@njit(cache=True, inline="always")
+def bounded_value(g, h, l2, lower, upper):
+    """The Newton value ``-G / (H + l2)`` clipped into ``[lower, upper]`` (0 without mass)."""
+    return _clip(-g / (h + l2) if h + l2 > 0.0 else 0.0, lower, upper)
+
+
+@njit(cache=True, inline="always")
+def _score_at(g, h, l2, v):
+    # Loss reduction -2 (G v + (H + l2) v^2 / 2) at the value v: G^2 / (H + l2) at the Newton value.
+    return -2.0 * (g * v + 0.5 * (h + l2) * v * v)
+
+
+@njit(cache=True, inline="always")
+def _bounded_gain(gl, hl, gr, hr, l2, lower, upper, sign, parent_score):
+    """Gain of a split whose children's values are clipped into the node's bounds; ``-inf`` when a
+    monotonic constraint (``sign`` 1: increasing, -1: decreasing) orders them the other way."""
+    vl = bounded_value(gl, hl, l2, lower, upper)
+    vr = bounded_value(gr, hr, l2, lower, upper)
+    if sign * (vr - vl) < 0.0:
+        return -np.inf
+    return _score_at(gl, hl, l2, vl) + _score_at(gr, hr, l2, vr) - parent_score
+
+
 @njit(cache=True)
 def find_node_split(hist, n_bins_non_missing, has_missing, feature_mask, missing_bin,
                     sum_g, sum_h, count, l2, min_samples_leaf, min_hessian, effective_tests,
-                    pooling_k, parent_value, parent_raw):
+                    pooling_k, parent_value, parent_raw, constrained, monotonic_cst, lower, upper):
     """Best split of one node.
 
     ``pooling_k < 0`` scores candidates by the raw Newton gain; ``pooling_k >= 0`` scores them
     by the loss reduction of the children's pooled values ``f = H / (H + k)`` (the
     ``path_smooth``-like variant, used only to measure that choice).
+
+    ``constrained`` (a tree with monotonic constraints): the children's values are clipped into the
+    node's bounds ``[lower, upper]`` and candidates are scored by the loss reduction at those values;
+    on a feature with ``monotonic_cst[f]`` 1 (-1) a candidate whose left value exceeds (falls below)
+    its right value is not a split.  Otherwise ``monotonic_cst``, ``lower`` and ``upper`` are unused.
 
     Returns
     -------
@@ -56,7 +89,9 @@ def find_node_split(hist, n_bins_non_missing, has_missing, feature_mask, missing
     best_missing_left = np.zeros(n_features, dtype=np.uint8)
     best_stats = np.zeros((n_features, 3))
     n_admissible = np.zeros(n_features, dtype=np.int64)
-    if pooling_k >= 0.0:
+    if constrained:
+        parent_score = _score_at(sum_g, sum_h, l2, bounded_value(sum_g, sum_h, l2, lower, upper))
+    elif pooling_k >= 0.0:
         parent_score = -2.0 * (sum_g * parent_value + 0.5 * (sum_h + l2) * parent_value * parent_value)
     else:
         parent_score = _score(sum_g, sum_h, l2)
@@ -88,7 +123,9 @@ def find_node_split(hist, n_bins_non_missing, has_missing, feature_mask, missing
                 if direction == 0 and h[b, 2] > 0:
                     # Only thresholds after a non-empty bin give a new partition of the rows.
                     admissible += 1
-                if pooling_k >= 0.0:
+                if constrained:
+                    gain = _bounded_gain(gl, hl, gr, hr, l2, lower, upper, monotonic_cst[f], parent_score)
+                elif pooling_k >= 0.0:
                     fl = hl / (hl + pooling_k) if hl + pooling_k > 0 else 1.0
                     fr = hr / (hr + pooling_k) if hr + pooling_k > 0 else 1.0
                     gain = (_pooled_score(gl, hl, l2, fl, parent_value, parent_raw)
@@ -156,7 +193,7 @@ def level_pooling_k(level_g, level_h, n_present, sum_g, sum_h, sigma2):
 
 @njit(cache=True)
 def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count, l2, min_samples_leaf, min_hessian,
-                           sigma2, level_mode, fixed_k, pooled_gain):
+                           sigma2, level_mode, fixed_k, pooled_gain, constrained, lower, upper):
     """Best partition of the levels of one categorical feature into two sets, over all categorical features.
 
     Each level present in the node (the missing code counts as a level when it has rows) gets its
@@ -166,6 +203,8 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
     the levels do not differ beyond noise: no split on that feature).  Levels are sorted by ``r~_l``
     and every prefix is a candidate left set.  The gain is the Newton gain of the two sides computed
     from the raw sums (``pooled_gain`` False) or from the pooled level sums ``-r~_l H_l`` (True).
+    ``constrained`` (a tree with monotonic constraints on other features): the sides' values are clipped
+    into the node's bounds ``[lower, upper]`` and scored at those values, as in :func:`find_node_split`.
 
     Returns
     -------
@@ -224,7 +263,10 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
             gsum[t] = -key[t] * h if pooled_gain else level_g[t]
             total_gsum += gsum[t]
         order = np.argsort(key[:m], kind="mergesort")
-        parent_score = total_gsum * total_gsum / (sum_h + l2)
+        if constrained:
+            parent_score = _score_at(total_gsum, sum_h, l2, bounded_value(total_gsum, sum_h, l2, lower, upper))
+        else:
+            parent_score = total_gsum * total_gsum / (sum_h + l2)
         gl = 0.0
         hl = 0.0
         cl = 0.0
@@ -246,7 +288,10 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
                 continue
             admissible += 1
             sr = total_gsum - sl
-            gain = sl * sl / (hl + l2) + sr * sr / (hr + l2) - parent_score
+            if constrained:
+                gain = _bounded_gain(sl, hl, sr, hr, l2, lower, upper, 0, parent_score)
+            else:
+                gain = sl * sl / (hl + l2) + sr * sr / (hr + l2) - parent_score
             if gain > feature_best:
                 feature_best = gain
                 feature_j = j

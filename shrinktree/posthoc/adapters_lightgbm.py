@@ -1,6 +1,11 @@
 """Adapter for LightGBM models (``LGBMRegressor``, ``LGBMClassifier``, ``Booster``), read from ``dump_model``.
 
-LightGBM is imported lazily: it is an optional dependency.
+The objective's parameters (``alpha`` of huber and quantile, ``tweedie_variance_power``,
+``learning_rate``, ``boost_from_average``) are read from the parameters the model text stores.
+LightGBM adds its starting score (``boost_from_average``: the mean, log mean or quantile of the
+training target) to the first iteration's trees rather than storing it: ``"eb"`` computes it from the
+training rows to replay the first iteration at it.  LightGBM is imported lazily: it is an optional
+dependency.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from sklearn.exceptions import NotFittedError
 
 from .inputs import LightGBMPandasInput
 from .node_stats import subtree_weighted_mean
-from .parsed import ParsedModel, boosted_objective, build_tree, replayable, wrapper_labels
+from .parsed import NoLoss, ParsedModel, boosted_objective, build_tree, replayable, wrapper_labels
 
 # LightGBM's kZeroThreshold (include/LightGBM/meta.h) is the float literal 1e-35f, read as a double.
 K_ZERO_THRESHOLD = float(np.float32(1e-35))
@@ -20,20 +25,25 @@ _DUMP_CAP = 1e300  # dump_model writes larger thresholds (+-inf) as +-1e300
 _MISSING_TYPES = {"None": 0, "Zero": 1, "NaN": 2}
 
 _OBJECTIVES = {
-    # objective name: (link, loss for replaying the fit)
-    "regression": ("identity", "squared_error"),
-    "regression_l1": ("identity", None),
-    "huber": ("identity", None),
-    "fair": ("identity", None),
-    "quantile": ("identity", None),
-    "mape": ("identity", None),
-    "poisson": ("log", "poisson"),
-    "gamma": ("log", None),
-    "tweedie": ("log", None),
-    "binary": ("logistic", "binomial"),
-    "multiclass": ("softmax", "multinomial"),
-    "custom": ("identity", None),  # an objective function: LightGBM predicts the raw score
+    # objective name: its shrinktree.losses loss (the parameters from the model), or NoLoss(link)
+    "regression": "squared_error",
+    "regression_l1": "absolute_error",
+    "huber": "huber",
+    "fair": NoLoss(),
+    "quantile": "quantile",
+    "mape": NoLoss(),
+    "poisson": "poisson",  # poisson_max_delta_step scales the training hessians only: the same pooling
+    "gamma": "gamma",
+    "tweedie": "tweedie",
+    "binary": "log_loss",
+    "multiclass": "log_loss",
+    "custom": NoLoss(),  # an objective function: LightGBM predicts the raw score
 }
+# LightGBM's starting score (BoostFromScore) by objective: "mean" of y, "log_mean" (log of the mean),
+# "quantile" (the loss's own weighted quantile, LightGBM interpolates between neighbours).  The log-odds
+# of the classifiers need none: a constant starting score leaves their pooling factors unchanged.
+_START_SCORES = {"regression": "mean", "huber": "mean", "poisson": "log_mean", "gamma": "log_mean",
+                 "tweedie": "log_mean", "regression_l1": "quantile", "quantile": "quantile"}
 
 
 def _booster(model):
@@ -48,12 +58,39 @@ def _booster(model):
     return None, None
 
 
-def _objective(dump: dict) -> tuple[str, str, str | None]:
-    """``(name, link, loss)`` of the objective as ``dump_model`` writes it (``"binary sigmoid:1"``,
-    ``"regression sqrt"``; nothing for an objective function)."""
+def _model_parameters(text: str) -> dict[str, str]:
+    """The ``[name: value]`` lines of the ``parameters:`` section of a LightGBM model text (empty if none)."""
+    head, _, rest = text.partition("\nparameters:\n")
+    if not rest:
+        return {}
+    section = rest.partition("end of parameters")[0]
+    return dict(re.findall(r"^\[([^:\]]+): ?(.*)\]$", section, flags=re.MULTILINE))
+
+
+def _number(parameters: dict, name: str, default: float) -> float:
+    try:
+        return float(parameters.get(name, default))
+    except ValueError:
+        raise ValueError(f"The LightGBM model stores the parameter {name}={parameters[name]!r}, "
+                         "which is not a number.") from None
+
+
+def _objective(dump: dict, parameters: dict, n_outputs: int) -> tuple[str, str | None, dict, str]:
+    """``(name, loss, loss_params, link)`` of the objective as ``dump_model`` writes it (``"binary sigmoid:1"``,
+    ``"regression sqrt"``; nothing for an objective function), with the loss's parameters."""
     text = str(dump.get("objective", "custom"))
     name, *options = text.split()
-    link, loss = boosted_objective(_OBJECTIVES, name, "LightGBM")
+    params = {}
+    if name in ("huber", "quantile"):
+        params = {"huber_delta" if name == "huber" else "quantile": _number(parameters, "alpha", 0.9)}
+    elif name == "tweedie":
+        params = {"power": _number(parameters, "tweedie_variance_power", 1.5)}
+        if params["power"] == 1.0:  # LightGBM's Tweedie gradients at power 1 are the Poisson ones
+            name, params = "poisson", {}
+    elif name in ("binary", "multiclass"):
+        params = {"n_classes": 2 if n_outputs == 1 else n_outputs}
+    loss, loss_params, link = boosted_objective(_OBJECTIVES, name, "LightGBM", **params)
+    name = text.split()[0]
     if "sqrt" in options:
         raise ValueError(f"shrink does not support the LightGBM objective {text!r}: with reg_sqrt=True LightGBM "
                          "predicts the signed square of the raw score. Supported: the objectives "
@@ -63,7 +100,22 @@ def _objective(dump: dict) -> tuple[str, str, str | None]:
         raise ValueError(f"shrink does not support the LightGBM objective {text!r}: with sigmoid={sigmoid[0]:g} "
                          "LightGBM's probabilities are 1/(1+exp(-sigmoid*score)). Supported: 'binary' with "
                          "sigmoid=1.0 (the default).")
-    return name, link, loss
+    return name, loss, loss_params, link
+
+
+class LightGBMStartScore:
+    """LightGBM's starting score of a regression objective (``boost_from_average``), from the training rows."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def __call__(self, y: np.ndarray, w: np.ndarray, loss) -> np.ndarray:
+        if self.kind == "quantile":
+            return loss.baseline(y, w)
+        mean = float(np.average(y, weights=w))
+        if self.kind == "mean":
+            return np.array([mean])
+        return np.array([np.log(mean) if mean > 0 else -np.inf])
 
 
 def _flatten(structure: dict) -> dict:
@@ -125,13 +177,13 @@ def _flatten(structure: dict) -> dict:
                 weight=weight, count=count, gain=gain, is_cat=is_cat, cat_slot=cat_offset, categories=bitsets)
 
 
-def _exact_thresholds(booster, parts: list[dict]) -> None:
+def _exact_thresholds(text: str, parts: list[dict]) -> None:
     """Put back the numerical thresholds that ``dump_model`` caps at +-1e300 (a split of every number from
     NaN has threshold +inf), from the model text, which writes every threshold exactly."""
     capped = [np.flatnonzero((p["missing_type"] >= 0) & (np.abs(p["threshold"]) >= _DUMP_CAP)) for p in parts]
     if not any(len(c) for c in capped):
         return
-    lines = re.findall(r"^threshold=(.*)$", booster.model_to_string(), flags=re.MULTILINE)
+    lines = re.findall(r"^threshold=(.*)$", text, flags=re.MULTILINE)
     if len(lines) != len(parts):  # pragma: no cover - the text and the dump hold the same trees
         raise ValueError("The LightGBM model text and its dump disagree on the number of trees.")
     for p, nodes, line in zip(parts, capped, lines):
@@ -234,13 +286,15 @@ def parse_lightgbm(model) -> ParsedModel | None:
     dump = booster.dump_model()
     if dump.get("average_output", False):
         raise ValueError("shrink does not support LightGBM random-forest mode (boosting='rf').")
-    objective, link, loss = _objective(dump)
+    text = booster.model_to_string()
+    parameters = _model_parameters(text)
     K = int(dump["num_tree_per_iteration"])
+    objective, loss, loss_params, link = _objective(dump, parameters, K)
     parts = [_flatten(info["tree_structure"]) for info in dump["tree_info"]]
     if not parts:
         raise ValueError("The LightGBM model has no trees.")
     n_features = int(dump["max_feature_idx"]) + 1
-    _exact_thresholds(booster, parts)
+    _exact_thresholds(text, parts)
     zero_as_nan = _route_missing(parts, n_features)
     max_cat = max((int(c.max()) for p in parts for c in p["categories"]), default=-1)
     n_words = max_cat // 32 + 1 if max_cat >= 0 else 0
@@ -256,9 +310,14 @@ def parse_lightgbm(model) -> ParsedModel | None:
     input_map = None
     if pandas_categorical:
         input_map = LightGBMPandasInput(pandas_categorical, n_features, names, cat_features)
+    start = None
+    if objective in _START_SCORES and str(parameters.get("boost_from_average", "1")).strip() not in ("0", "false"):
+        start = LightGBMStartScore(_START_SCORES[objective])
     return ParsedModel(
         trees=trees, kind="boosted", tree_output=(np.arange(len(trees)) % K).astype(np.int64), n_outputs=K,
-        aggregate="sum", init=np.zeros(K), link=link, loss=loss, trees_per_stage=K, classes=classes,
+        aggregate="sum", init=np.zeros(K), link=link, loss=loss, loss_params=loss_params,
+        learning_rate=_number(parameters, "learning_rate", 0.1), start_score=start,
+        trees_per_stage=K, classes=classes,
         n_features_in=n_features, float32_input=False, split_features=np.full(len(trees), fraction * n_features),
         split_thresholds=thresholds, source=type(model).__name__,
         feature_names_in=names,

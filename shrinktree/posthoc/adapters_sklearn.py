@@ -8,26 +8,35 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._tree import TreeArrays
 from .node_stats import NodeStats, subtree_weighted_mean
-from .parsed import ParsedModel, boosted_objective, build_tree, replayable
+from .parsed import NoLoss, ParsedModel, boosted_objective, build_tree, replayable
 
 _MSE_CRITERIA = ("squared_error", "friedman_mse")
 
-# loss: (link, loss for replaying the fit); classifiers' log loss is binomial or multinomial by class count.
-_GB_REGRESSOR_LOSSES = {"squared_error": ("identity", "squared_error"), "absolute_error": ("identity", None),
-                        "huber": ("identity", None), "quantile": ("identity", None)}
-_GB_CLASSIFIER_LOSSES = {"log_loss": ("logistic", "binomial"), "exponential": ("exp_logistic", None)}
-_HGB_REGRESSOR_LOSSES = {"squared_error": ("identity", "squared_error"), "absolute_error": ("identity", None),
-                         "quantile": ("identity", None), "poisson": ("log", "poisson"), "gamma": ("log", None)}
-_HGB_CLASSIFIER_LOSSES = {"log_loss": ("logistic", "binomial")}
+# loss: its shrinktree.losses loss (the parameters from the model), or NoLoss(link).
+_GB_REGRESSOR_LOSSES = {"squared_error": "squared_error", "absolute_error": "absolute_error", "huber": "huber",
+                        "quantile": "quantile"}
+_GB_CLASSIFIER_LOSSES = {"log_loss": "log_loss", "exponential": NoLoss("exp_logit")}
+_HGB_REGRESSOR_LOSSES = {"squared_error": "squared_error", "absolute_error": "absolute_error",
+                         "quantile": "quantile", "poisson": "poisson", "gamma": "gamma"}
+_HGB_CLASSIFIER_LOSSES = {"log_loss": "log_loss"}
 
 
-def _loss(model, table: dict, n_outputs: int) -> tuple[str, str, str | None]:
-    """``(name, link, loss)`` of a scikit-learn boosted model's loss; a clear error for one not in ``table``."""
+def _loss(model, table: dict, n_outputs: int) -> tuple[str, str | None, dict, str]:
+    """``(name, loss, loss_params, link)`` of a scikit-learn boosted model's loss; a clear error for one not
+    in ``table``."""
     name = model.loss if isinstance(model.loss, str) else type(model.loss).__name__
-    link, loss = boosted_objective(table, name, f"scikit-learn {type(model).__name__}", kind="loss")
-    if loss == "binomial" and n_outputs > 1:
-        link, loss = "softmax", "multinomial"
-    return name, link, loss
+    params = {}
+    if name == "log_loss":
+        params = {"n_classes": 2 if n_outputs == 1 else n_outputs}
+    elif name == "quantile":
+        # GradientBoostingRegressor's level is alpha, HistGradientBoostingRegressor's quantile.
+        params = {"quantile": float(model.alpha if hasattr(model, "alpha") else model.quantile)}
+    elif name == "huber":
+        # GradientBoostingRegressor: the threshold is the alpha quantile of |residual| at every stage.
+        params = {"huber_delta": None, "huber_quantile": float(model.alpha)}
+    loss, loss_params, link = boosted_objective(table, name, f"scikit-learn {type(model).__name__}", kind="loss",
+                                                **params)
+    return name, loss, loss_params, link
 
 
 @njit(cache=True, nogil=True)
@@ -177,7 +186,7 @@ def _forest(model, estimators, is_classifier: bool) -> ParsedModel:
         trees=trees, kind="forest",
         tree_output=np.full(len(trees), -1, dtype=np.int64),
         n_outputs=trees[0].raw_value.shape[1], aggregate="mean",
-        init=np.zeros(trees[0].raw_value.shape[1]), link="proba" if is_classifier else "identity",
+        init=np.zeros(trees[0].raw_value.shape[1]), link="proportions" if is_classifier else "identity",
         loss=None, trees_per_stage=1, classes=getattr(model, "classes_", None) if is_classifier else None,
         n_features_in=model.n_features_in_, float32_input=True, split_features=np.array(n_split, dtype=np.float64),
         split_thresholds=_Thresholds(estimators), source=type(model).__name__,
@@ -229,7 +238,7 @@ def _gradient_boosting(model, is_classifier: bool) -> ParsedModel:
     init = np.asarray(model._raw_predict_init(np.zeros((1, n_features), dtype=np.float32)), dtype=np.float64)[0]
     n_stages, K = model.estimators_.shape
     table = _GB_CLASSIFIER_LOSSES if is_classifier else _GB_REGRESSOR_LOSSES
-    name, link, loss = _loss(model, table, K)
+    name, loss, loss_params, link = _loss(model, table, K)
     trees, thresholds, n_split = [], [], []
     for stage in range(n_stages):
         for k in range(K):
@@ -246,7 +255,8 @@ def _gradient_boosting(model, is_classifier: bool) -> ParsedModel:
             n_split.append(est.max_features_)
     return ParsedModel(
         trees=trees, kind="boosted", tree_output=np.tile(np.arange(K), n_stages).astype(np.int64), n_outputs=K,
-        aggregate="sum", init=init, link=link, loss=loss, trees_per_stage=K,
+        aggregate="sum", init=init, link=link, loss=loss, loss_params=loss_params,
+        learning_rate=float(model.learning_rate), trees_per_stage=K,
         classes=getattr(model, "classes_", None), n_features_in=n_features, float32_input=True,
         split_features=np.array(n_split, dtype=np.float64), split_thresholds=thresholds, source=type(model).__name__,
         objective=name, replay_objectives=replayable(table),
@@ -260,7 +270,7 @@ def _hist_gradient_boosting(model, is_classifier: bool) -> ParsedModel:
     K = len(predictors[0])
     baseline = np.asarray(model._baseline_prediction, dtype=np.float64).reshape(-1)
     table = _HGB_CLASSIFIER_LOSSES if is_classifier else _HGB_REGRESSOR_LOSSES
-    name, link, loss = _loss(model, table, K)
+    name, loss, loss_params, link = _loss(model, table, K)
     n_bins = float(model.max_bins)
     max_features = getattr(model, "max_features", 1.0)
     n_split = max(1, int(np.ceil(max_features * model.n_features_in_)))
@@ -283,7 +293,8 @@ def _hist_gradient_boosting(model, is_classifier: bool) -> ParsedModel:
             thresholds.append(np.minimum(np.maximum(tree.count - 1.0, 1.0), n_bins))
     return ParsedModel(
         trees=trees, kind="boosted", tree_output=np.tile(np.arange(K), len(predictors)).astype(np.int64),
-        n_outputs=K, aggregate="sum", init=baseline, link=link, loss=loss, trees_per_stage=K,
+        n_outputs=K, aggregate="sum", init=baseline, link=link, loss=loss, loss_params=loss_params,
+        learning_rate=float(model.learning_rate), trees_per_stage=K,
         classes=getattr(model, "classes_", None), n_features_in=model.n_features_in_, float32_input=False,
         split_features=np.full(len(trees), float(n_split)), split_thresholds=thresholds, source=type(model).__name__,
         objective=name, replay_objectives=replayable(table),

@@ -14,21 +14,42 @@ import json
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
+from ..losses import loss_for_name
 from .node_stats import subtree_weighted_mean
-from .parsed import ParsedModel, boosted_objective, build_tree, replayable, wrapper_labels
+from .parsed import NoLoss, ParsedModel, boosted_objective, build_tree, replayable, wrapper_labels
 
 _OBJECTIVES = {
-    "reg:squarederror": ("identity", "squared_error"),
-    "reg:absoluteerror": ("identity", None),
-    "reg:pseudohubererror": ("identity", None),
-    "reg:quantileerror": ("identity", None),
-    "count:poisson": ("log", "poisson"),
-    "reg:gamma": ("log", None),
-    "reg:tweedie": ("log", None),
-    "binary:logistic": ("logistic", "binomial"),
-    "multi:softprob": ("softmax", "multinomial"),
-    "multi:softmax": ("softmax", "multinomial"),
+    # objective name: its shrinktree.losses loss (the parameters from the model), or NoLoss(link)
+    "reg:squarederror": "squared_error",
+    "reg:absoluteerror": "absolute_error",
+    "reg:pseudohubererror": NoLoss(),
+    "reg:quantileerror": "quantile",
+    "count:poisson": "poisson",  # max_delta_step scales the training hessians only: the same pooling
+    "reg:gamma": "gamma",
+    "reg:tweedie": "tweedie",
+    "binary:logistic": "log_loss",
+    "multi:softprob": "log_loss",
+    "multi:softmax": "log_loss",
 }
+
+
+def _objective_parameters(objective: dict, n_outputs: int) -> tuple[str, dict]:
+    """The loss name to look up and its parameters, from the model's ``learner.objective`` entry
+    (XGBoost's parameters are float32: the values it trained with)."""
+    name = objective["name"]
+    if name == "reg:tweedie":
+        power = float(np.float32(objective.get("tweedie_regression_param", {}).get("tweedie_variance_power", 1.5)))
+        # XGBoost's Tweedie gradients at power 1 are the Poisson ones (without max_delta_step).
+        return ("count:poisson", {}) if power == 1.0 else (name, {"power": power})
+    if name == "reg:quantileerror":
+        alphas = str(objective.get("quantile_loss_param", {}).get("quantile_alpha", "0.5")).strip("[] ")
+        values = [float(np.float32(a)) for a in alphas.split(",") if a.strip()]
+        if len(values) != 1:
+            raise ValueError(f"shrink supports reg:quantileerror with one quantile_alpha, not {values}.")
+        return name, {"quantile": values[0]}
+    if name in ("binary:logistic", "multi:softprob", "multi:softmax"):
+        return name, {"n_classes": 2 if n_outputs == 1 else n_outputs}
+    return name, {}
 
 
 def _booster(model):
@@ -113,17 +134,18 @@ def parse_xgboost(model) -> ParsedModel | None:
                          "with multi_strategy='one_output_per_tree' or 'multi_output_tree', or multi-label "
                          "classification) are not supported; fit one model per output.")
     objective = learner["objective"]["name"]
-    link, loss = boosted_objective(_OBJECTIVES, objective, "XGBoost")
+    K = max(1, int(learner["learner_model_param"].get("num_class", "0")))
+    lookup, params = _objective_parameters(learner["objective"], K) if objective in _OBJECTIVES else (objective, {})
+    loss, loss_params, link = boosted_objective(_OBJECTIVES, lookup, "XGBoost", **params)
     if callable(getattr(estimator, "objective", None)):
         # An objective function: XGBoost predicts through the objective it names (the link), but the
         # gradients were the function's.  (A Booster trained with ``obj=`` does not say so.)
-        objective, loss = "custom", None
+        objective, loss, loss_params = "custom", None, {}
     spec = gbm["model"]
     trees = [_tree(t) for t in spec["trees"]]
     if not trees:
         raise ValueError("The XGBoost model has no trees.")
     n_features = int(learner["learner_model_param"]["num_feature"])
-    K = max(1, int(learner["learner_model_param"].get("num_class", "0")))
     per_stage = K * int(spec["gbtree_model_param"].get("num_parallel_tree", "1"))
     tree_output = np.asarray(spec["tree_info"], dtype=np.int64)
     # The constant margin (base score): the model's margin at any row minus its trees' sum there.
@@ -138,17 +160,21 @@ def parse_xgboost(model) -> ParsedModel | None:
     config = json.loads(booster.save_config())["learner"]["gradient_booster"]
     train = config.get("tree_train_param", {}) or config.get("updater", {})
     max_bin = float(train.get("max_bin", 256)) if isinstance(train, dict) else 256.0
+    eta = float(train.get("eta", train.get("learning_rate", 0.3))) if isinstance(train, dict) else 0.3
     fraction = 1.0
     if isinstance(train, dict):
         for key in ("colsample_bytree", "colsample_bylevel", "colsample_bynode"):
             fraction *= float(train.get(key, 1.0))
     classes, names = wrapper_labels(estimator, link, K)
+    # Nodes store hessian sums ("cover"): weighted row counts where every hessian is the row's weight.
+    constant_hessian = loss is not None and loss_for_name(loss, **loss_params).constant_hessian
     return ParsedModel(
         trees=trees, kind="boosted", tree_output=tree_output, n_outputs=K, aggregate="sum",
-        init=margin - tree_sum, link=link, loss=loss, trees_per_stage=per_stage, classes=classes,
+        init=margin - tree_sum, link=link, loss=loss, loss_params=loss_params, learning_rate=eta,
+        trees_per_stage=per_stage, classes=classes,
         n_features_in=n_features, float32_input=True, split_features=np.full(len(trees), fraction * n_features),
         split_thresholds=[np.full(t.n_nodes, max_bin) for t in trees],
-        source=type(model).__name__, counts_are_rows=loss == "squared_error",
+        source=type(model).__name__, counts_are_rows=constant_hessian,
         feature_names_in=names, objective=objective, replay_objectives=replayable(_OBJECTIVES),
         route=_missing_route(estimator),
     )

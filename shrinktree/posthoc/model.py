@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import fields
 
 import numpy as np
-from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.metaestimators import available_if
@@ -14,6 +13,7 @@ from sklearn.utils.validation import validate_data
 from .._integrity import DIGEST_KEY, ModelIntegrityError, check_digest, state_digest
 from .._safe_state import encode, restore
 from .._tree import FlatForest, TreeArrays
+from ..boosting.validation import check_offset
 from .inputs import tree_matrix
 from .parsed import ParsedModel
 
@@ -82,7 +82,8 @@ class _ShrunkModel(BaseEstimator):
         parsed = self._parsed
         return [
             self.n_features_in_, getattr(self, "classes_", None), parsed.tree_output, parsed.n_outputs,
-            parsed.init, parsed.aggregate, parsed.link, parsed.float32_input, parsed.integers_as_float32,
+            parsed.init, parsed.aggregate, parsed.link, parsed.loss, sorted(parsed.loss_params.items()),
+            parsed.offset_supported, parsed.float32_input, parsed.integers_as_float32,
             _route_state(parsed.route), [[getattr(tree, f.name) for f in fields(tree)] for tree in self.trees_],
         ]
 
@@ -165,10 +166,13 @@ class _ShrunkModel(BaseEstimator):
                           order="C")
         return self._parsed.prepare_X(X)
 
-    def _raw(self, X) -> np.ndarray:
-        """Raw prediction (before the link) of shape (n_rows, n_outputs)."""
+    def _raw(self, X, offset=None) -> np.ndarray:
+        """Raw prediction (before the link) of shape (n_rows, n_outputs), plus ``offset`` when given."""
         X = self._check_X(X)
-        return raw_predict(self._parsed, self._get_forest(), X)
+        raw = raw_predict(self._parsed, self._get_forest(), X)
+        if offset is not None:
+            raw += check_model_offset(self._parsed, offset, X.shape[0], "predict")[:, None]
+        return raw
 
     def predict_contributions(self, X) -> np.ndarray:
         """Exact SHAP values (path-dependent TreeSHAP) of every feature for every row, on the raw scale.
@@ -208,37 +212,42 @@ def raw_predict(parsed: ParsedModel, forest: FlatForest, X: np.ndarray) -> np.nd
 
 
 def apply_link(parsed: ParsedModel, raw: np.ndarray) -> np.ndarray:
-    """``predict`` of regressors / ``predict_proba`` of classifiers from the raw prediction."""
-    link = parsed.link
-    if link == "identity":
-        return raw
-    if link == "log":
-        return np.exp(raw)
-    if link in ("logistic", "exp_logistic"):
-        p = expit(raw[:, 0] * (2.0 if link == "exp_logistic" else 1.0))
-        return np.column_stack([1.0 - p, p])
-    if link == "softmax":
-        return softmax(raw, axis=1)
-    # Averaged class proportions: pooling can push a node a hair outside [0, 1]; clip and renormalize.
-    proba = np.clip(raw, 0.0, 1.0)
-    total = proba.sum(axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, proba / total, 1.0 / proba.shape[1])
+    """``predict`` of regressors / ``predict_proba`` of classifiers from the raw prediction: the inverse
+    link of the model's loss (or, without a loss, of the model: see ``ParsedModel.link``)."""
+    return parsed.link_function.inverse(raw)
+
+
+def check_model_offset(parsed: ParsedModel, offset, n_rows: int, where: str) -> np.ndarray:
+    """``offset`` as a float64 array of ``n_rows`` finite values; an error for a model whose own fit and
+    predict take none."""
+    if not parsed.offset_supported:
+        raise ValueError(f"offset is supported for shrinktree regressors, whose fit and predict take one; "
+                         f"{parsed.source} does not (LightGBM's init_score and XGBoost's base_margin are not "
+                         "read).")
+    return check_offset(offset, n_rows, where)
 
 
 class ShrunkModelRegressor(RegressorMixin, _ShrunkModel):
     """A shrunk regression model (see :func:`shrinktree.shrink`)."""
 
-    def predict(self, X) -> np.ndarray:
-        """Predicted values, shape (n_samples,) (or (n_samples, n_outputs) for multi-output trees)."""
-        raw = self._raw(X)
+    def predict(self, X, offset=None) -> np.ndarray:
+        """Predicted values, shape (n_samples,) (or (n_samples, n_outputs) for multi-output trees).
+
+        Parameters
+        ----------
+        X : array-like or pandas DataFrame of shape (n_samples, n_features)
+        offset : array-like of shape (n_samples,), optional
+            Shrunk shrinktree regressors only: the rows' offsets (``log(exposure)`` for rates), added to
+            the raw score before the inverse link, as in ``ShrinkBoostRegressor.predict``.
+        """
+        raw = self._raw(X, offset)
         out = apply_link(self._parsed, raw)
         return out[:, 0] if out.shape[1] == 1 else out
 
 
 def _has_scores(model) -> bool:
     parsed = getattr(model, "_parsed", None)
-    return parsed is None or parsed.link != "proba"
+    return parsed is None or parsed.link != "proportions"
 
 
 class ShrunkModelClassifier(ClassifierMixin, _ShrunkModel):
@@ -261,8 +270,9 @@ class ShrunkModelClassifier(ClassifierMixin, _ShrunkModel):
 
 
 def make_model(parsed: ParsedModel, method: str, strength, pooling_strength, stats_source: str) -> _ShrunkModel:
-    cls = ShrunkModelRegressor if parsed.link in ("identity", "log") else ShrunkModelClassifier
+    cls = ShrunkModelClassifier if parsed.is_classifier else ShrunkModelRegressor
     return cls()._set_state(parsed, method, strength, pooling_strength, stats_source)
 
 
-__all__ = ["ShrunkModelClassifier", "ShrunkModelRegressor", "TreeArrays", "apply_link", "make_model", "raw_predict"]
+__all__ = ["ShrunkModelClassifier", "ShrunkModelRegressor", "TreeArrays", "apply_link", "check_model_offset",
+           "make_model", "raw_predict"]

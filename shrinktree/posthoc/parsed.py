@@ -7,12 +7,43 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import expit
 
 from .._tree import LEAF, TreeArrays
+from ..losses import LINKS, Loss, loss_for_name
 from .node_stats import NodeStats
 
-LINKS = ("identity", "log", "logistic", "exp_logistic", "softmax", "proba")
-LOSSES = ("squared_error", "binomial", "multinomial", "poisson")
+
+class ClassProportions:
+    """Averaged class proportions (classifier forests): pooling can push a node a hair outside [0, 1],
+    so they are clipped and renormalized.  Not a loss's link: forests have no loss."""
+
+    name = "proportions"
+
+    @staticmethod
+    def inverse(raw: np.ndarray) -> np.ndarray:
+        proba = np.clip(raw, 0.0, 1.0)
+        total = proba.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, proba / total, 1.0 / proba.shape[1])
+
+
+class ExponentialLink:
+    """scikit-learn's exponential (AdaBoost) loss: ``P(y=1) = expit(2 raw)``.  shrinktree.losses has no
+    such loss, so ``"eb"`` cannot replay it; this is only how such a model predicts."""
+
+    name = "exp_logit"
+
+    @staticmethod
+    def inverse(raw: np.ndarray) -> np.ndarray:
+        p = expit(raw[:, 0] * 2.0)
+        return np.column_stack([1.0 - p, p])
+
+
+#: The links a parsed model can name: every loss's link (``shrinktree.losses.LINKS``) and the two above.
+MODEL_LINKS = {**LINKS, ClassProportions.name: ClassProportions(), ExponentialLink.name: ExponentialLink()}
+#: Links whose predictions are class probabilities.
+CLASSIFIER_LINKS = ("logit", "softmax", "exp_logit", "proportions")
 
 
 @dataclass
@@ -35,10 +66,27 @@ class ParsedModel:
         Forests average their trees, boosted models add them to ``init``.
     init : ndarray of shape (n_outputs,)
     link : str
-        Maps the raw prediction to ``predict``/``predict_proba`` (see ``LINKS``).
+        Name of the link (``MODEL_LINKS``) that maps the raw prediction to ``predict``/``predict_proba``:
+        the loss's own link when there is a loss (checked), else the model's (forests, objectives
+        without a loss in ``shrinktree.losses``).  See :attr:`link_function`.
     loss : str or None
-        Loss whose gradients replay a boosted model's fit (``LOSSES``); ``None`` for forests and for
-        boosted models whose loss cannot be replayed.
+        Name of the :mod:`shrinktree.losses` loss that the boosted model was fitted with (resolved once by
+        ``loss_for_name(loss, **loss_params)`` into :attr:`loss_function`): its gradients and hessians
+        replay the fit for ``"eb"`` and its link predicts.  ``None`` for forests and for objectives that
+        have no such loss (``"eb"`` then refuses the model, naming its objective).
+    loss_params : dict
+        The loss's parameters (``Loss.parameters()``: a quantile, a Huber threshold, a Tweedie power,
+        the number of classes), plain values only.
+    learning_rate : float or None
+        Boosted models whose loss renews its leaf values (absolute error, quantile): the factor the
+        library multiplied each renewed leaf value by, so that ``"eb"`` renews the internal nodes alike.
+    start_score : callable or None
+        ``start_score(y, w, loss)``: the score the library started from and folded into the first
+        iteration's trees instead of ``init`` (LightGBM's ``boost_from_average``), computed from the
+        training rows for the replay.  Not kept for prediction.
+    offset_supported : bool
+        The model's own ``fit``/``predict`` take an ``offset`` added to the raw score (shrinktree's
+        regressors): ``shrink`` and the shrunk model's ``predict`` then accept one too.
     integers_as_float32 : bool
         The library reads a numeric array (or list) of integers as float32 before anything else
         (LightGBM): integers beyond ``2**24`` round.  See :meth:`read`.
@@ -75,6 +123,10 @@ class ParsedModel:
         compare, where the library's own rules differ from ``x <= threshold`` and NaN by
         ``missing_left`` (LightGBM: near-zero values, zero as missing, integer categories); returns
         a new array.  ``None``: the matrix is compared as it is.
+    split_signs : list of ndarray of int8, or None
+        Per tree and node, the monotonic constraint of the node's split (1, -1, or 0), for models fitted
+        with monotonic constraints (shrinktree boosters): pooling keeps those splits ordered, so the shrunk
+        model stays monotone.  ``None``: no constraints.
     """
 
     trees: list[TreeArrays]
@@ -83,7 +135,7 @@ class ParsedModel:
     n_outputs: int
     aggregate: str
     init: np.ndarray
-    link: str
+    link: str | None
     loss: str | None
     trees_per_stage: int
     classes: np.ndarray | None
@@ -102,6 +154,46 @@ class ParsedModel:
     objective: str | None = None
     replay_objectives: tuple[str, ...] = ()
     input_map: Callable[[object], np.ndarray] | None = None
+    loss_params: dict = field(default_factory=dict)
+    learning_rate: float | None = None
+    start_score: Callable | None = None
+    offset_supported: bool = False
+    split_signs: list[np.ndarray] | None = None
+
+    def __post_init__(self):
+        # The loss is resolved once, here (also when a saved model is restored: a damaged name or
+        # parameter is an error, not a different loss); its link is the model's link.
+        if self.loss is None:
+            self._loss = None
+        else:
+            if not isinstance(self.loss_params, dict):
+                raise ValueError("The model's loss parameters are not a mapping.")
+            self._loss = loss_for_name(self.loss, **self.loss_params)
+            if self.link is None:
+                self.link = self._loss.link.name
+            elif self.link != self._loss.link.name:
+                raise ValueError(f"The loss {self.loss!r} predicts through the {self._loss.link.name!r} link, "
+                                 f"not {self.link!r}.")
+        if self.link not in MODEL_LINKS:
+            raise ValueError(f"Unknown link {self.link!r}.")
+
+    @property
+    def loss_function(self) -> Loss | None:
+        """The :mod:`shrinktree.losses` loss of a boosted model (``None``: see ``loss``)."""
+        return self._loss
+
+    @property
+    def link_function(self):
+        """The link object: ``inverse(raw)`` gives ``predict`` (regressors) or ``predict_proba`` (classifiers)."""
+        return MODEL_LINKS[self.link]
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.link in CLASSIFIER_LINKS
+
+    def split_sign(self, t: int) -> np.ndarray | None:
+        """Monotonic constraint of every split of tree ``t`` (``None``: unconstrained)."""
+        return None if self.split_signs is None else self.split_signs[t]
 
     def thresholds(self, t: int) -> np.ndarray:
         """Candidate thresholds per feature at every node of tree ``t``."""
@@ -116,7 +208,7 @@ class ParsedModel:
 
     def for_prediction(self) -> ParsedModel:
         """A copy with only what prediction needs (no node statistics, no helpers holding the original model)."""
-        return dataclasses.replace(self, stored_stats=None, in_bag=None,
+        return dataclasses.replace(self, stored_stats=None, in_bag=None, start_score=None, split_signs=None,
                                    split_thresholds=None if callable(self.split_thresholds) else self.split_thresholds)
 
     def release(self) -> None:
@@ -125,6 +217,7 @@ class ParsedModel:
             self.stored_stats = None
         if callable(self.split_thresholds):
             self.split_thresholds = None
+        self.start_score = None
 
     def read(self, X):
         """``X`` as the library reads the user's input, before validation: an integer array or list
@@ -148,24 +241,46 @@ class ParsedModel:
     notes: list[str] = field(default_factory=list)
 
 
-def boosted_objective(objectives: dict, name: str, library: str, kind: str = "objective") -> tuple[str, str | None]:
-    """``(link, loss for replaying the fit)`` of a boosted model's loss; a clear error for one not supported."""
+def boosted_objective(objectives: dict, name: str, library: str, kind: str = "objective",
+                      **params) -> tuple[str | None, dict, str]:
+    """``(loss, loss_params, link)`` of one of a library's boosted objectives, for ``ParsedModel``
+    (the link is the loss's own when there is a loss).
+
+    ``objectives`` maps each objective the adapter reads to the name of its :mod:`shrinktree.losses`
+    loss, or to ``NoLoss(link)`` for one without such a loss (predicted through ``link``; ``"eb"``
+    refuses it).  ``params`` are the loss's parameters read from the model.  An objective not in the
+    table is a clear error that names it and lists the supported ones.
+    """
     if name not in objectives:
         raise ValueError(f"shrink does not support the {library} {kind} {name!r}; supported: "
                          f"{sorted(objectives)}.")
-    return objectives[name]
+    entry = objectives[name]
+    if isinstance(entry, NoLoss):
+        return None, {}, entry.link
+    try:
+        loss = loss_for_name(entry, **params)
+    except ValueError as exc:
+        raise ValueError(f"shrink cannot read the {library} {kind} {name!r} with {params}: {exc}") from None
+    return loss.name, loss.parameters(), loss.link.name
+
+
+@dataclass(frozen=True)
+class NoLoss:
+    """An objective without a loss in :mod:`shrinktree.losses`: read for ``"none"``/``"hs"`` only."""
+
+    link: str = "identity"
 
 
 def replayable(objectives: dict) -> tuple[str, ...]:
     """The objectives of a ``boosted_objective`` table whose fits ``"eb"`` replays."""
-    return tuple(sorted(name for name, (_, loss) in objectives.items() if loss is not None))
+    return tuple(sorted(name for name, entry in objectives.items() if not isinstance(entry, NoLoss)))
 
 
 def wrapper_labels(estimator, link: str, n_outputs: int) -> tuple[np.ndarray | None, np.ndarray | None]:
     """``(classes, feature names)`` of the scikit-learn wrapper around a booster (``None`` for a bare
     booster): a classifier without a wrapper gets its class indices as labels."""
     classes = None
-    if link in ("logistic", "softmax"):
+    if link in ("logit", "softmax"):
         classes = getattr(estimator, "classes_", None)
         if classes is None:
             classes = np.arange(2 if n_outputs == 1 else n_outputs)

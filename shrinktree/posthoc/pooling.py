@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, softmax
 
 from .._shrinkage import (
     between_node_moments,
@@ -62,12 +61,13 @@ def calibrated_null_factor(tree: TreeArrays, n_features: float, thresholds: np.n
 
 
 def eb_pool_tree(tree: TreeArrays, sigma2: np.ndarray, null_factor: np.ndarray, est: NodeStats,
-                 joint: bool) -> float:
+                 joint: bool, split_sign: np.ndarray | None = None) -> float:
     """Empirical-Bayes pooling of one tree in place; returns ``k = sigma^2/tau^2``.
 
     A single-output tree goes through :func:`shrink_tree_values`, exactly as in the booster.
     Several outputs either share one factor (``joint``: class proportions, so that they keep
-    summing to one; ``k`` from the summed moments) or get one factor each.
+    summing to one; ``k`` from the summed moments) or get one factor each.  ``split_sign``: the
+    monotonic constraint of every split, kept by the pooling (single-output trees).
     """
     if not all(np.all(np.isfinite(a)) for a in (sigma2, est.G, est.H, est.Sgg, est.Sgh, est.Shh)):
         # Sums of squared targets overflow near |y| ~ 1e150: pooling would silently give NaN or 0.
@@ -80,7 +80,7 @@ def eb_pool_tree(tree: TreeArrays, sigma2: np.ndarray, null_factor: np.ndarray, 
     n_outputs = tree.raw_value.shape[1]
     if n_outputs == 1:
         return shrink_tree_values(tree, "eb", sigma2=float(sigma2[0]), null_factor=null_factor,
-                                  estimation_weight=est_weight, estimation_raw=est_raw[:, 0])
+                                  estimation_weight=est_weight, estimation_raw=est_raw[:, 0], split_sign=split_sign)
     parent = tree.parent
     moments = [between_node_moments(tree.left, tree.right, est_weight, np.ascontiguousarray(est_raw[:, j]),
                                     float(sigma2[j]), null_factor) for j in range(n_outputs)]
@@ -106,30 +106,9 @@ def eb_pool_tree(tree: TreeArrays, sigma2: np.ndarray, null_factor: np.ndarray, 
     return float(k)
 
 
-def loss_gradients(loss: str, raw: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row gradients and hessians of ``loss`` at the raw prediction ``raw`` (n_rows, n_outputs).
-
-    ``y`` is the target (regression) or the class index (classification).
-    """
-    if loss == "squared_error":
-        return raw - y[:, None], np.ones_like(raw)
-    if loss == "poisson":
-        mu = np.exp(raw)
-        return mu - y[:, None], mu
-    if loss == "binomial":
-        p = expit(raw)
-        return p - y[:, None], p * (1.0 - p)
-    if loss == "multinomial":
-        p = softmax(raw, axis=1)
-        onehot = np.zeros_like(p)
-        onehot[np.arange(len(y)), y.astype(np.int64)] = 1.0
-        return p - onehot, p * (1.0 - p)
-    raise ValueError(f"Unknown loss {loss!r}.")
-
-
 def forest_targets(parsed: ParsedModel, y: np.ndarray) -> np.ndarray:
     """``g = -y`` per output: one-hot class indicators for classifiers, the target(s) for regressors."""
-    if parsed.link == "proba":
+    if parsed.is_classifier:
         onehot = np.zeros((len(y), parsed.n_outputs))
         onehot[np.arange(len(y)), y.astype(np.int64)] = 1.0
         return -onehot
@@ -139,7 +118,7 @@ def forest_targets(parsed: ParsedModel, y: np.ndarray) -> np.ndarray:
 def eb_forest(parsed: ParsedModel, data) -> tuple[list[float], str]:
     """EB pooling of every tree of a forest; returns the per-tree ``k`` and where the statistics came from."""
     trees = parsed.trees
-    joint = parsed.link == "proba"
+    joint = parsed.is_classifier
     honest = data is not None and parsed.in_bag is not None
     if honest:
         X, y, w, weighted = data
@@ -174,58 +153,131 @@ def eb_forest(parsed: ParsedModel, data) -> tuple[list[float], str]:
     return ks, source
 
 
-def replay_boosting(parsed: ParsedModel, X: np.ndarray, y: np.ndarray, w: np.ndarray, on_tree) -> None:
-    """Pass ``X, y`` through a boosted model stage by stage, recomputing each tree's gradient statistics.
-
-    ``on_tree(t, stats)`` receives the statistics of tree ``t`` at the gradients of the stage that grew it
-    (the model's own, unpooled predictions of the earlier stages).
-    """
-    if parsed.loss is None:
+def replay_loss(parsed: ParsedModel):
+    """The loss whose gradients replay a boosted model's fit; a clear error for an objective without one."""
+    loss = parsed.loss_function
+    if loss is None:
         supported = ", ".join(repr(o) for o in parsed.replay_objectives) or "none of its losses"
         raise ValueError(f"method='eb' does not support {parsed.source} fitted with the loss {parsed.objective!r}: "
-                         "it replays the fit to recompute the gradient statistics, which it can for squared error, "
-                         "Poisson, binary and multiclass log loss only (as its library names them: "
+                         "it replays the fit with the matching loss of shrinktree.losses to recompute the gradient "
+                         f"statistics, and {parsed.objective!r} has none (its library's objectives that it replays: "
                          f"{supported}). method='hs' and method='none' support this model.")
-    raw = np.tile(parsed.init, (X.shape[0], 1)).astype(np.float64)
+    return loss
+
+
+def replay_boosting(parsed: ParsedModel, X: np.ndarray, y: np.ndarray, w: np.ndarray, on_tree,
+                    offset: np.ndarray | None = None) -> None:
+    """Pass ``X, y`` through a boosted model stage by stage, recomputing each tree's gradient statistics.
+
+    The gradients and hessians are the model's loss's (``parsed.loss_function``) at the model's own,
+    unpooled raw predictions of the earlier stages: ``init``, plus ``offset`` when given, plus the
+    library's starting score (``parsed.start_score``, folded into the first stage's trees), plus the
+    earlier trees.  ``on_tree(t, stats, leaf, raw, start)`` receives tree ``t``'s statistics, each row's
+    leaf, the raw score column the tree was grown at and the starting score its values include.
+    """
+    loss = replay_loss(parsed)
+    loss.check_target(y)
+    n, n_outputs = X.shape[0], parsed.n_outputs
+    raw = np.tile(parsed.init, (n, 1)).astype(np.float64)
+    if offset is not None:
+        raw += offset[:, None]
+    start = np.zeros(n_outputs)
+    if parsed.start_score is not None and offset is None:
+        start = np.asarray(parsed.start_score(y, w, loss), dtype=np.float64).reshape(n_outputs)
+        raw += start
+    unit = np.ones(n)
+    gradients, hessians = np.empty((n_outputs, n)), np.empty((n_outputs, n))
     per_stage = parsed.trees_per_stage
-    for start in range(0, len(parsed.trees), per_stage):
-        g, h = loss_gradients(parsed.loss, raw, y)
+    for first in range(0, len(parsed.trees), per_stage):
+        loss.start_iteration(y, raw, w)
+        # Unweighted derivatives: tree_stats weights every row.
+        loss.gradients(y, raw, unit, gradients, hessians)
+        stage_start = start if first == 0 else np.zeros(n_outputs)
         updates = []
-        for t in range(start, start + per_stage):
+        for t in range(first, first + per_stage):
             k = int(parsed.tree_output[t])
             tree = parsed.trees[t]
-            stats, leaf = tree_stats(tree, X, np.ascontiguousarray(g[:, k:k + 1]), np.ascontiguousarray(h[:, k]), w)
-            updates.append((k, tree.raw_value[leaf, 0]))
-            on_tree(t, stats)
+            stats, leaf = tree_stats(tree, X, np.ascontiguousarray(gradients[k][:, None]),
+                                     np.ascontiguousarray(hessians[k]), w)
+            updates.append((k, tree.raw_value[leaf, 0] - stage_start[k]))
+            on_tree(t, stats, leaf, raw[:, k], float(stage_start[k]))
         for k, update in updates:
             raw[:, k] += update
 
 
-def eb_boosted(parsed: ParsedModel, data) -> tuple[list[float], str]:
-    """EB pooling of every tree of a boosted model from replayed gradient statistics."""
+def renewed_values(tree: TreeArrays, leaf: np.ndarray, residual: np.ndarray, w: np.ndarray, loss,
+                   learning_rate: float, start: float) -> np.ndarray:
+    """Node values of a tree whose leaves the library renewed (absolute error, quantile), as the booster
+    renews them: every internal node gets ``start + learning_rate * loss.renew_value`` of the residuals
+    of its rows (``shrinktree.boosting.pooling.renew_leaf_values``); leaves keep the model's values, and
+    a node without rows the mass-weighted mean of its leaves."""
+    values = subtree_weighted_mean(tree.parent.astype(np.int64), tree.left.astype(np.int64), tree.raw_value,
+                                   tree.weight)
+    keep = w > 0
+    leaf, residual, w = leaf[keep], residual[keep], w[keep]
+    order = np.argsort(leaf, kind="stable")
+    leaf, residual, w = leaf[order], residual[order], w[order]
+    bounds = np.searchsorted(leaf, np.arange(tree.n_nodes + 1))
+    below = [[] for _ in range(tree.n_nodes)]
+    for node in range(tree.n_nodes - 1, -1, -1):
+        below[node] = [node] if tree.left[node] < 0 else below[tree.left[node]] + below[tree.right[node]]
+    for node in np.flatnonzero(tree.left >= 0):
+        rows = np.concatenate([np.arange(bounds[lf], bounds[lf + 1]) for lf in below[node]])
+        if len(rows):
+            values[node, 0] = start + learning_rate * loss.renew_value(residual[rows], w[rows])
+    return values
+
+
+def within_leaf_range(tree: TreeArrays, values: np.ndarray) -> np.ndarray:
+    """``values`` (n_nodes, 1) with every internal node's clipped into the range of the leaves below it."""
+    low = np.where(tree.left < 0, values[:, 0], np.inf)
+    high = np.where(tree.left < 0, values[:, 0], -np.inf)
+    for node in range(tree.n_nodes - 1, 0, -1):
+        parent = tree.parent[node]
+        low[parent] = min(low[parent], low[node])
+        high[parent] = max(high[parent], high[node])
+    return np.clip(values[:, 0], low, high).reshape(-1, 1)
+
+
+def eb_boosted(parsed: ParsedModel, data, offset: np.ndarray | None = None) -> tuple[list[float], str]:
+    """EB pooling of every tree of a boosted model from replayed gradient statistics.
+
+    For losses that renew their leaf values the factors come from the surrogate's statistics (the row
+    mass) and the pooled values are the renewed ones, as in the booster.
+    """
     if data is None:
         raise ValueError(f"method='eb' for {parsed.source} needs the training rows X, y: boosted trees do not "
                          "store the gradient statistics that the pooling strength is estimated from.")
     X, y, w, _ = data
     ks = [0.0] * len(parsed.trees)
+    loss = replay_loss(parsed)
+    renew = loss.renews_leaves and parsed.learning_rate is not None
 
-    def on_tree(t, stats):
+    def on_tree(t, stats, leaf, raw, start):
         tree = parsed.trees[t]
         tree.weight = stats.H.copy()
         tree.count = stats.C.copy()
-        tree.raw_value = subtree_weighted_mean(tree.parent.astype(np.int64), tree.left.astype(np.int64),
-                                               tree.raw_value, tree.weight)
+        if renew:
+            tree.raw_value = renewed_values(tree, leaf, y - raw, w, loss, float(parsed.learning_rate), start)
+            if parsed.split_sign(t) is not None:
+                # A monotone model's leaves are separated at its constrained splits; internal nodes kept
+                # within their leaves' range keep that, so the pooling keeps the model monotone.
+                tree.raw_value = within_leaf_range(tree, tree.raw_value)
+        else:
+            tree.raw_value = subtree_weighted_mean(tree.parent.astype(np.int64), tree.left.astype(np.int64),
+                                                   tree.raw_value, tree.weight)
         thresholds = np.minimum(parsed.thresholds(t), np.maximum(stats.C - 1.0, 1.0))
         null = calibrated_null_factor(tree, parsed.split_features[t], thresholds, stats.C)
-        ks[t] = eb_pool_tree(tree, node_sigma2(stats, tree), null, stats, joint=False)
+        ks[t] = eb_pool_tree(tree, node_sigma2(stats, tree), null, stats, joint=False, split_sign=parsed.split_sign(t))
 
-    replay_boosting(parsed, X, y, w, on_tree)
+    replay_boosting(parsed, X, y, w, on_tree, offset)
     return ks, "calibrated: gradient statistics recomputed by replaying the boosting on X, y"
 
 
 def hs_pool(parsed: ParsedModel, strength: float) -> list[float]:
     """Hierarchical Shrinkage of every tree with ``lambda = strength``."""
-    return [shrink_tree_values(tree, "hs", strength=float(strength)) for tree in parsed.trees]
+    return [shrink_tree_values(tree, "hs", strength=float(strength), split_sign=parsed.split_sign(t))
+            for t, tree in enumerate(parsed.trees)]
 
 
 def none_pool(parsed: ParsedModel) -> list[float]:

@@ -31,6 +31,11 @@ def _default_score(model, X, y, w) -> float:
     if hasattr(model, "predict_proba"):
         proba = np.clip(model.predict_proba(X), 1e-15, 1.0)
         return -log_loss(y, proba, sample_weight=w, labels=model.classes_)
+    loss = model._parsed.loss_function
+    if loss is not None:
+        # A boosted regressor is scored by the mean loss it was fitted with (half squared error, which
+        # ranks the grid as the squared error does, half Poisson deviance, pinball loss, ...).
+        return -loss.loss(np.asarray(y, dtype=np.float64), model._raw(X), np.ones(len(y)) if w is None else w)
     pred = model.predict(X)
     return -mean_squared_error(y, pred, sample_weight=w)
 
@@ -105,7 +110,7 @@ def choose_gcv(parsed: ParsedModel, X: np.ndarray, y: np.ndarray, w: np.ndarray,
     For regression trees and forests, whose shrunk prediction is linear in the training targets.
     ``X, y`` must be the rows the model was fitted on.
     """
-    if parsed.kind != "forest" or parsed.link != "identity":
+    if parsed.kind != "forest" or parsed.is_classifier:
         raise ValueError("strength='gcv' is available for regression trees and forests; use strength='cv' for "
                          f"{parsed.source}.")
     W = float(np.sum(w))

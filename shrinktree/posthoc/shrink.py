@@ -10,7 +10,7 @@ from sklearn.utils.validation import _check_sample_weight
 
 from .adapters import SUPPORTED, parse_model
 from .inputs import tree_matrix
-from .model import make_model
+from .model import check_model_offset, make_model
 from .parsed import ParsedModel
 from .pooling import eb_boosted, eb_forest, hs_pool, none_pool, recount
 from .selection import check_grid, choose_cv, choose_gcv
@@ -40,8 +40,7 @@ def validate_data(parsed: ParsedModel, X, y, sample_weight):
         y = y.ravel()
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"y has {y.shape[0]} rows but X has {X.shape[0]}.")
-    is_classifier = parsed.link not in ("identity", "log")
-    if is_classifier:
+    if parsed.is_classifier:
         if y.ndim != 1:
             raise ValueError("y must be one-dimensional for a classifier.")
         classes = np.asarray(parsed.classes)
@@ -84,7 +83,7 @@ def _check_strength(method: str, strength):
 
 
 def shrink(model, X=None, y=None, *, method: str = "eb", strength: float | str | None = None, sample_weight=None,
-           cv: int = 5, scoring=None, grid=None, random_state: int | None = 0):
+           offset=None, cv: int = 5, scoring=None, grid=None, random_state: int | None = 0):
     """Shrink the node values of a fitted tree model toward their parents, keeping its structure.
 
     ``value(child) = value(parent) + (raw(child) - raw(parent)) * f``; the methods differ in ``f``.
@@ -111,11 +110,17 @@ def shrink(model, X=None, y=None, *, method: str = "eb", strength: float | str |
         cross-validation without refits (regression trees and forests).
     sample_weight : array-like of shape (n_samples,), optional
         Weights of the rows of ``X`` (used in the statistics, the folds' fits and their scores).
+    offset : array-like of shape (n_samples,), optional
+        shrinktree regressors fitted with ``fit(..., offset=)`` (``log(exposure)`` for rates): the
+        offsets of the rows of ``X``, which ``"eb"`` adds to the raw scores it replays the fit at.
+        The shrunk model's ``predict(X, offset=)`` takes the offsets of the rows it predicts.
     cv : int, default=5
         Folds for ``strength='cv'``.
     scoring : str or callable, optional
         scikit-learn scorer for ``strength='cv'``; default: negative (weighted) log loss for
-        classifiers, negative mean squared error for regressors.
+        classifiers, the negative mean loss a boosted regressor was fitted with (half squared error,
+        half Poisson / gamma / Tweedie deviance, pinball loss, ...) and negative mean squared error
+        for trees and forests.
     grid : sequence of float, optional
         Candidate ``lambda`` values (default ``selection.DEFAULT_GRID``).
     random_state : int or None, default=0
@@ -133,6 +138,13 @@ def shrink(model, X=None, y=None, *, method: str = "eb", strength: float | str |
     parsed = parse_model(model)
     checked = validate_data(parsed, X, y, sample_weight)
     data = None if checked is None else checked[:4]
+    if offset is not None:
+        if data is None:
+            raise ValueError("offset was given without X and y: it holds the offsets of the training rows.")
+        offset = check_model_offset(parsed, offset, data[0].shape[0], "fit")
+        if method == "hs" and isinstance(strength, str):
+            raise ValueError(f"strength={strength!r} refits the model on folds without offsets; pass a number "
+                             "or use method='eb'.")
     if data is not None and not parsed.counts_are_rows:
         recount(parsed, data[0], data[2])
     chosen = strength
@@ -146,7 +158,7 @@ def shrink(model, X=None, y=None, *, method: str = "eb", strength: float | str |
             X_raw, y_raw = checked[4], checked[5]
             chosen, _ = choose_cv(model, X_raw, y_raw, None if sample_weight is None else data[2],
                                   parse=parse_model, grid=lam_grid, cv=cv, scoring=scoring,
-                                  random_state=random_state, is_classifier=parsed.link not in ("identity", "log"))
+                                  random_state=random_state, is_classifier=parsed.is_classifier)
     if method == "hs":
         ks = hs_pool(parsed, float(chosen))
         source = "node counts stored in the model" if parsed.counts_are_rows or data is None \
@@ -156,6 +168,6 @@ def shrink(model, X=None, y=None, *, method: str = "eb", strength: float | str |
     elif parsed.kind == "forest":
         ks, source = eb_forest(parsed, data)
     else:
-        ks, source = eb_boosted(parsed, data)
+        ks, source = eb_boosted(parsed, data, offset)
     parsed.release()
     return make_model(parsed, method, None if method != "hs" else float(chosen), ks, source)
