@@ -2,6 +2,7 @@
 
 from ._tree import TreeArrays
 from .boosting import ShrinkBoostClassifier, ShrinkBoostRegressor
+from .model_file import load_model
 from .posthoc import ShrunkClassifier, ShrunkRegressor, shrink
 
 __version__ = "0.1.0"
@@ -13,5 +14,6 @@ __all__ = [
     "ShrunkRegressor",
     "TreeArrays",
     "__version__",
+    "load_model",
     "shrink",
 ]

@@ -23,8 +23,10 @@ class ModelIntegrityError(ValueError):
 
 def _feed(hasher, value) -> None:
     if isinstance(value, np.ndarray) and value.dtype.kind != "O":
-        hasher.update(f"a{value.dtype.str}{value.shape}".encode())
-        hasher.update(np.ascontiguousarray(value).tobytes())
+        # Little-endian bytes whatever the machine's order, so a model saved on one machine checks on another.
+        little = value.dtype.newbyteorder("<")
+        hasher.update(f"a{little.str}{value.shape}".encode())
+        hasher.update(np.ascontiguousarray(value, dtype=little).tobytes())
     elif isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.dtype.kind == "O"):
         hasher.update(f"l{len(value)}".encode())
         for item in value:

@@ -101,7 +101,8 @@ def _decode_array(encoded: dict) -> np.ndarray:
     itemsize = np.dtype(dtype).itemsize
     if len(data) != math.prod(shape) * itemsize:
         raise StateError(f"An array of shape {tuple(shape)} and dtype {dtype} holds {len(data)} bytes.")
-    return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+    # The dtype names the byte order the bytes were saved in; the restored array is in this machine's order.
+    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(np.dtype(dtype).newbyteorder("="))
 
 
 def _decode_shape(shape) -> tuple:
@@ -126,7 +127,7 @@ def _decode_values(encoded: dict) -> np.ndarray:
         return out.reshape(shape)
     if not all(isinstance(v, str if dtype[1] == "U" else bytes) for v in values):
         raise StateError("An array of strings holds other values.")
-    return np.array(values, dtype=dtype).reshape(shape)
+    return np.array(values, dtype=np.dtype(dtype).newbyteorder("=")).reshape(shape)
 
 
 def decode(encoded):

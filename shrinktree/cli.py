@@ -9,11 +9,8 @@ importances agree between those refits, and fit time.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
 import math
 import os
-import pickle
 import sys
 import time
 from dataclasses import dataclass
@@ -23,8 +20,6 @@ import numpy as np
 import pandas as pd
 
 DEFAULT_DATASET = "diabetes"
-MODEL_FORMAT = "shrinktree-cli-model"
-MODEL_FORMAT_VERSION = 2
 TASK_HELP = ("default 'auto': classification for a true/false or two-valued target, or a non-numeric one with few "
              "distinct labels; regression for other numeric targets; an error (naming the values) for a target "
              "that is numbers except for a few tokens such as '?', or has too many labels to be classes")
@@ -237,38 +232,24 @@ def _report_fit(model, task: str, target: str, schema, n_rows: int, n_dropped: i
           "side, like missing values): " + (", ".join(described) if described else "none"))
 
 
-# A model file is a pickle of an envelope of plain data, {"format", "version", "sha256", "content"}, whose
-# "content" is the pickle of {"model", "task", "target", "columns", "categories", "integer_coded"} and
-# "sha256" its SHA-256 digest.  The envelope is read with no Python classes allowed, and the content is
-# unpickled only when its digest matches, so a truncated or damaged file is refused before any object
-# is rebuilt from it.  (A checksum is no defence against a file crafted on purpose: load only model
-# files you trust.)
-_ENVELOPE_KEYS = {"format", "version", "sha256", "content"}
-_CONTENT_KEYS = {"model", "task", "target", "columns", "categories", "integer_coded"}
-_LOAD_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, AttributeError, IndexError,
-                MemoryError, ImportError, OverflowError, RecursionError)
+# A model file is shrinktree's model file (shrinktree.model_file, docs/model_file.md): a checksummed,
+# versioned JSON document that loads without running code.  'shrinktree fit' saves in its metadata what
+# 'predict' needs to read a CSV file: {"task", "target", "columns", "categories", "integer_coded"}, each
+# checked on loading against the model it describes.
+_METADATA_KEYS = {"task", "target", "columns", "categories", "integer_coded"}
 
 
 class InvalidModelFile(ValueError):
     """Why a file is not a valid shrinktree model file (the reason completes the sentence "... file: ")."""
 
 
-class _EnvelopeUnpickler(pickle.Unpickler):
-    """Unpickles plain data only (dict, str, int, bytes, ...): any class or function is refused."""
-
-    def find_class(self, module: str, name: str):
-        raise InvalidModelFile(f"it refers to {module}.{name} outside its checksummed content (a model saved by "
-                               "an older shrinktree must be refitted with 'shrinktree fit')")
-
-
 def _save_model(saved: SavedModel, path: Path) -> None:
-    """Write ``saved`` as a model file (see the format note above) to ``path``, atomically."""
-    content = pickle.dumps({"model": saved.model, "task": saved.task, "target": saved.target,
-                            "columns": saved.schema.columns, "categories": saved.schema.categories,
-                            "integer_coded": saved.schema.integer_coded}, protocol=pickle.HIGHEST_PROTOCOL)
-    envelope = {"format": MODEL_FORMAT, "version": MODEL_FORMAT_VERSION,
-                "sha256": hashlib.sha256(content).hexdigest(), "content": content}
-    _write_file_atomically(path, pickle.dumps(envelope, protocol=pickle.HIGHEST_PROTOCOL))
+    """Write ``saved`` as a model file, with the CSV schema in its metadata, to ``path``, atomically."""
+    from .model_file import dumps
+
+    metadata = {"task": saved.task, "target": saved.target, "columns": saved.schema.columns,
+                "categories": saved.schema.categories, "integer_coded": saved.schema.integer_coded}
+    _write_file_atomically(path, dumps(saved.model, metadata))
 
 
 def load_model(path: str | Path) -> SavedModel:
@@ -278,9 +259,11 @@ def load_model(path: str | Path) -> SavedModel:
     ------
     CliError
         When the file is missing or a directory, cannot be read, or is not a valid shrinktree model
-        file: damaged or truncated, another kind of file, another model format, or content of the
-        wrong keys or types.
+        file: damaged or truncated, another kind of file, another format version, a model that fails
+        its checks, or metadata of the wrong keys or types.
     """
+    from .model_file import ModelFileError, loads
+
     path = Path(path)
     if not path.exists():
         raise CliError(f"Model file not found: {path}")
@@ -291,37 +274,12 @@ def load_model(path: str | Path) -> SavedModel:
     except (OSError, MemoryError) as exc:
         raise CliError(f"Could not read {path}: {getattr(exc, 'strerror', None) or 'too large'}") from exc
     try:
-        content = _envelope_content(_EnvelopeUnpickler(io.BytesIO(data)).load())
-        return _saved_model(pickle.loads(content))
-    except _LOAD_ERRORS as exc:
-        raise CliError(f"{path} is not a valid shrinktree model file: {_load_failure(exc)}") from exc
-
-
-def _load_failure(exc: BaseException) -> str:
-    """One line saying why loading failed."""
-    if isinstance(exc, InvalidModelFile):
-        return str(exc)
-    detail = " ".join(str(exc).split())[:200]
-    return f"it cannot be unpickled ({type(exc).__name__}{': ' + detail if detail else ''})"
-
-
-def _envelope_content(envelope) -> bytes:
-    """The checksummed content of a model file's envelope, after checking the envelope's keys and types."""
-    if not isinstance(envelope, dict) or envelope.get("format") != MODEL_FORMAT:
-        raise InvalidModelFile("it is not a model saved by 'shrinktree fit'")
-    version = envelope.get("version")
-    if type(version) is not int:
-        raise InvalidModelFile(f"its model format version is {version!r}, not a number")
-    if version != MODEL_FORMAT_VERSION:
-        raise InvalidModelFile(f"it declares model format {version}, and this shrinktree reads format "
-                               f"{MODEL_FORMAT_VERSION} (refit the model with 'shrinktree fit')")
-    _check_keys(envelope, _ENVELOPE_KEYS, "its header")
-    digest, content = envelope["sha256"], envelope["content"]
-    if not isinstance(digest, str) or not isinstance(content, bytes):
-        raise InvalidModelFile("its header has a checksum or content of the wrong type")
-    if hashlib.sha256(content).hexdigest() != digest:
-        raise InvalidModelFile("its content does not match its checksum (the file is damaged or truncated)")
-    return content
+        loaded = loads(data, source=str(path))
+        return _saved_model(loaded.model, loaded.metadata)
+    except ModelFileError as exc:
+        raise CliError(str(exc).replace("\n", " ")) from exc
+    except InvalidModelFile as exc:
+        raise CliError(f"{path} is not a valid shrinktree model file: {exc}") from exc
 
 
 def _check_keys(mapping, expected: set, where: str) -> None:
@@ -334,17 +292,20 @@ def _check_keys(mapping, expected: set, where: str) -> None:
         raise InvalidModelFile(f"{where} {' and '.join(problems)}")
 
 
-def _saved_model(payload) -> SavedModel:
-    """Check the unpickled content of a model file key by key and type by type."""
-    _check_keys(payload, _CONTENT_KEYS, "its content")
-    task, target = payload["task"], payload["target"]
+def _saved_model(model, metadata: dict) -> SavedModel:
+    """Check a loaded model file's metadata key by key and type by type, and the model against it."""
+    if not metadata:
+        raise InvalidModelFile("it has no metadata of 'shrinktree fit' (task, target, columns): it was saved "
+                               "with save_model() in Python; load it there with shrinktree.load_model")
+    _check_keys(metadata, _METADATA_KEYS, "its metadata")
+    task, target = metadata["task"], metadata["target"]
     if task not in ("regression", "classification"):
         raise InvalidModelFile(f"its task is {task!r}, not 'regression' or 'classification'")
     if not isinstance(target, str):
         raise InvalidModelFile(f"its target column name is of type {type(target).__name__}, not text")
-    schema = _saved_schema(payload["columns"], payload["categories"], payload["integer_coded"])
-    _check_estimator(payload["model"], task, schema)
-    return SavedModel(payload["model"], task, target, schema)
+    schema = _saved_schema(metadata["columns"], metadata["categories"], metadata["integer_coded"])
+    _check_estimator(model, task, schema)
+    return SavedModel(model, task, target, schema)
 
 
 def _saved_schema(columns, categories, integer_coded):

@@ -1,6 +1,7 @@
 """Warnings and errors that shrinktree raises, for users who want to filter or catch them."""
 
 from ._integrity import ModelIntegrityError
+from .model_file import ModelFileError
 
 
 class SampleWeightScaleWarning(UserWarning):
@@ -14,4 +15,4 @@ class SampleWeightScaleWarning(UserWarning):
     """
 
 
-__all__ = ["ModelIntegrityError", "SampleWeightScaleWarning"]
+__all__ = ["ModelFileError", "ModelIntegrityError", "SampleWeightScaleWarning"]

@@ -1,9 +1,10 @@
 """The shrinktree command line: bench, fit and predict, including their error paths."""
 
+import base64
+import collections
 import hashlib
 import io
 import json
-import operator
 import os
 import pickle
 import subprocess
@@ -16,7 +17,8 @@ import pytest
 
 import shrinktree
 from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor
-from shrinktree.cli import MODEL_FORMAT, MODEL_FORMAT_VERSION, ProgressLine, load_model, main
+from shrinktree.cli import ProgressLine, load_model, main
+from shrinktree.model_file import FORMAT_VERSION
 
 REPO = Path(shrinktree.__file__).resolve().parents[1]
 
@@ -133,7 +135,7 @@ def test_bench_usage_errors_exit_2(capsys):
 
 # -- fit / predict ------------------------------------------------------------------------------
 def test_fit_predict_round_trip_regression(capsys, tmp_path):
-    train_path, model_path = tmp_path / "train.csv", tmp_path / "model.pkl"
+    train_path, model_path = tmp_path / "train.csv", tmp_path / "model.json"
     train = _write_regression_csv(train_path)
     code, out, err = _run(["fit", "--csv", str(train_path), "--target", "price", "--out", str(model_path)], capsys)
     assert code == 0, err
@@ -189,7 +191,7 @@ def _with_categories(frame, columns=("city", "shop")):
 
 
 def test_cli_model_equals_the_python_estimator_on_category_columns(capsys, tmp_path):
-    train, model = tmp_path / "train.csv", tmp_path / "m.pkl"
+    train, model = tmp_path / "train.csv", tmp_path / "m.json"
     _write_grouped_csv(train)
     code, out, err = _run(["fit", "--csv", str(train), "--target", "y", "--out", str(model), "--categorical", "shop",
                            *SMALL_FIT], capsys)
@@ -213,7 +215,7 @@ def test_cli_model_equals_the_python_estimator_on_category_columns(capsys, tmp_p
 
 
 def test_cli_classifier_equals_the_python_estimator_on_category_columns(capsys, tmp_path):
-    train, model = tmp_path / "train.csv", tmp_path / "m.pkl"
+    train, model = tmp_path / "train.csv", tmp_path / "m.json"
     frame = _write_grouped_csv(train, n=600, seed=1)
     frame["label"] = np.where(frame.pop("y") > 0.5, "high", "low")
     frame.to_csv(train, index=False)
@@ -232,7 +234,7 @@ def test_cli_classifier_equals_the_python_estimator_on_category_columns(capsys, 
 
 
 def test_unseen_levels_follow_the_default_side_like_missing_values(capsys, tmp_path):
-    train, model = tmp_path / "train.csv", tmp_path / "m.pkl"
+    train, model = tmp_path / "train.csv", tmp_path / "m.json"
     _write_grouped_csv(train)
     assert main(["fit", "--csv", str(train), "--target", "y", "--out", str(model), "--categorical", "shop",
                  *SMALL_FIT]) == 0
@@ -251,7 +253,7 @@ def test_text_columns_are_read_as_written_at_fit_and_predict(capsys, tmp_path):
     rng = np.random.default_rng(5)
     codes = rng.choice(["007", "012", "A1"], 300)
     y = pd.Series(codes).map({"007": 3.0, "012": -3.0, "A1": 0.0}).to_numpy() + 0.1 * rng.normal(size=300)
-    train, model, new = tmp_path / "train.csv", tmp_path / "m.pkl", tmp_path / "new.csv"
+    train, model, new = tmp_path / "train.csv", tmp_path / "m.json", tmp_path / "new.csv"
     pd.DataFrame({"code": codes, "x": rng.normal(size=300), "y": y}).to_csv(train, index=False)
     assert main(["fit", "--csv", str(train), "--target", "y", "--out", str(model), *SMALL_FIT]) == 0
     new.write_text("code,x\n007,0\n012,0\n,0\n")
@@ -287,7 +289,7 @@ def test_fit_rejects_bad_settings_in_one_line(option, value, message, capsys, tm
 def test_fit_setting_and_categorical_errors(capsys, tmp_path):
     train = tmp_path / "train.csv"
     _write_grouped_csv(train, n=200)
-    base = ["fit", "--csv", str(train), "--target", "y", "--out", str(tmp_path / "m.pkl")]
+    base = ["fit", "--csv", str(train), "--target", "y", "--out", str(tmp_path / "m.json")]
     cases = [
         (["--shrinkage", "hs"], "--shrinkage hs needs --shrinkage-strength"),
         (["--shrinkage-strength", "5"], "--shrinkage-strength is only used with --shrinkage hs"),
@@ -333,7 +335,7 @@ def test_fit_predict_classification_with_text_labels(capsys, tmp_path):
     frame = pd.DataFrame({"x": x, "group": rng.choice(["a", "b"], 300),
                           "label": np.where(x + 0.3 * rng.normal(size=300) > 0, "spam", "ham")})
     frame.loc[::50, "label"] = np.nan
-    path, model_path = tmp_path / "mail.csv", tmp_path / "m.pkl"
+    path, model_path = tmp_path / "mail.csv", tmp_path / "m.json"
     frame.to_csv(path, index=False)
     code, out, err = _run(["fit", "--csv", str(path), "--target", "label", "--out", str(model_path)], capsys)
     assert code == 0, err
@@ -389,19 +391,19 @@ def test_fit_on_a_numeric_target_with_a_stray_token_names_the_token(capsys, tmp_
     frame["price"] = frame["price"].round(4).astype(str)
     frame.loc[17, "price"] = "?"
     frame.to_csv(path, index=False)
-    code, out, err = _run(["fit", "--csv", str(path), "--target", "price", "--out", str(tmp_path / "m.pkl")],
+    code, out, err = _run(["fit", "--csv", str(path), "--target", "price", "--out", str(tmp_path / "m.json")],
                           capsys)
     assert code == 1, out
     assert "'price' is numeric except for 1 of 200 rows: '?' (1 row)" in err and "--task" in err
     _one_error_line(err, "fit")
-    assert not (tmp_path / "m.pkl").exists()
+    assert not (tmp_path / "m.json").exists()
 
 
 def test_fit_predict_two_valued_float_target_is_binary_with_labels_kept(capsys, tmp_path):
     rng = np.random.default_rng(4)
     x = rng.normal(size=200)
     frame = pd.DataFrame({"x": x, "dose": np.where(x > 0, 1.5, 0.5)})
-    path, model = tmp_path / "dose.csv", tmp_path / "m.pkl"
+    path, model = tmp_path / "dose.csv", tmp_path / "m.json"
     frame.to_csv(path, index=False)
     code, out, err = _run(["fit", "--csv", str(path), "--target", "dose", "--out", str(model)], capsys)
     assert code == 0, err
@@ -417,7 +419,7 @@ def test_fit_predict_two_valued_float_target_is_binary_with_labels_kept(capsys, 
 def test_fit_errors(capsys, tmp_path):
     good = tmp_path / "good.csv"
     _write_regression_csv(good, n=50)
-    model = str(tmp_path / "m.pkl")
+    model = str(tmp_path / "m.json")
     cases = {
         "missing": (["--csv", str(tmp_path / "nope.csv"), "--target", "price"], "CSV file not found"),
         "target": (["--csv", str(good), "--target", "cost"], "Target column 'cost' is not in"),
@@ -432,7 +434,7 @@ def test_fit_errors(capsys, tmp_path):
     pd.DataFrame({"x": [1, 2, 3], "y": ["a", "b", "c"]}).to_csv(text_target, index=False)
     cases["regression on text"] = (["--csv", str(text_target), "--target", "y", "--task", "regression"],
                                    "must be numeric")
-    cases["no folder"] = (["--csv", str(good), "--target", "price", "--out", str(tmp_path / "no" / "m.pkl")],
+    cases["no folder"] = (["--csv", str(good), "--target", "price", "--out", str(tmp_path / "no" / "m.json")],
                           "does not exist")
     for name, (argv, message) in cases.items():
         if "--out" not in argv:
@@ -446,22 +448,23 @@ def test_fit_errors(capsys, tmp_path):
 def test_predict_errors(capsys, tmp_path):
     train = tmp_path / "train.csv"
     _write_regression_csv(train, n=80)
-    model = tmp_path / "m.pkl"
+    model = tmp_path / "m.json"
     assert main(["fit", "--csv", str(train), "--target", "price", "--out", str(model)]) == 0
     capsys.readouterr()
-    garbage = tmp_path / "garbage.pkl"
+    garbage = tmp_path / "garbage.json"
     garbage.write_bytes(b"this is not a model")
-    foreign = tmp_path / "foreign.pkl"
-    foreign.write_bytes(pickle.dumps({"something": 1}))
+    foreign = tmp_path / "foreign.json"
+    foreign.write_bytes(json.dumps({"something": 1}).encode())
     lacking = tmp_path / "lacking.csv"
     pd.DataFrame({"city": ["north"], "size": [1.0]}).to_csv(lacking, index=False)
     malformed = tmp_path / "bad.csv"
     malformed.write_text("city,size,noise\nnorth,1,2\nsouth,1,2,3,4\n")
     cases = [
-        (["--model", str(tmp_path / "none.pkl"), "--csv", str(train)], "Model file not found"),
-        (["--model", str(garbage), "--csv", str(train)], "is not a valid shrinktree model file: it cannot be"),
+        (["--model", str(tmp_path / "none.json"), "--csv", str(train)], "Model file not found"),
+        (["--model", str(garbage), "--csv", str(train)],
+         "is not a valid shrinktree model file: it is not a complete JSON document"),
         (["--model", str(foreign), "--csv", str(train)],
-         "is not a valid shrinktree model file: it is not a model saved by 'shrinktree fit'"),
+         "is not a valid shrinktree model file: it is not a shrinktree model file"),
         (["--model", str(model), "--csv", str(tmp_path / "none.csv")], "CSV file not found"),
         (["--model", str(model), "--csv", str(lacking)], "lacks column(s) the model was fitted on: noise"),
         (["--model", str(model), "--csv", str(malformed)], "is not a well-formed CSV"),
@@ -476,92 +479,145 @@ def test_predict_errors(capsys, tmp_path):
 def model_file(tmp_path_factory):
     """A small real model file (text and integer-coded categories) and a CSV to predict with it."""
     folder = tmp_path_factory.mktemp("model")
-    train, model = folder / "train.csv", folder / "model.pkl"
+    train, model = folder / "train.csv", folder / "model.json"
     _write_grouped_csv(train, n=400)
     assert main(["fit", "--csv", str(train), "--target", "y", "--out", str(model), "--categorical", "shop",
                  "--n-estimators", "5"]) == 0
     return model, train
 
 
-class _RaisesWhenUnpickled:
-    """Unpickling calls ``function(*args)``: stands for an object whose loading fails (e.g. corrupted arrays)."""
-
-    def __init__(self, function, *args):
-        self.function, self.args = function, args
-
-    def __reduce__(self):
-        return self.function, self.args
+def _document_of(model_path) -> dict:
+    return json.loads(Path(model_path).read_text())
 
 
-def _envelope(payload: bytes, **changes) -> bytes:
-    """A model file around ``payload`` with the right checksum; ``changes`` override (None drops) header keys."""
-    header = {"format": MODEL_FORMAT, "version": MODEL_FORMAT_VERSION, "sha256": hashlib.sha256(payload).hexdigest(),
-              "content": payload}
-    header.update(changes)
-    return pickle.dumps({key: value for key, value in header.items() if value is not None})
+def _resigned(document: dict) -> bytes:
+    """A model file of ``document`` with its checksum recomputed (the rule of docs/model_file.md)."""
+    body = {key: value for key, value in document.items() if key != "checksum"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return json.dumps({**body, "checksum": "sha256:" + hashlib.sha256(text.encode()).hexdigest()}).encode()
 
 
-def _content_of(model_path) -> dict:
-    with open(model_path, "rb") as handle:
-        return pickle.loads(pickle.load(handle)["content"])
+def _with_header(model_path, **changes) -> bytes:
+    """The real model's file with header keys changed (None drops a key), checksum recomputed."""
+    document = {**_document_of(model_path), **changes}
+    return _resigned({key: value for key, value in document.items() if value is not None})
 
 
-def _with_content(model_path, **changes) -> bytes:
-    """The real model's file with content keys changed (None drops a key), checksum recomputed."""
-    content = _content_of(model_path)
-    content.update(changes)
-    return _envelope(pickle.dumps({key: value for key, value in content.items() if value is not None}))
+def _with_metadata(model_path, **changes) -> bytes:
+    """The real model's file with metadata keys changed (None drops a key), checksum recomputed."""
+    document = _document_of(model_path)
+    metadata = {**document["metadata"], **changes}
+    return _with_header(model_path, metadata={key: value for key, value in metadata.items() if value is not None})
+
+
+def _with_model(model_path, model) -> bytes:
+    """The real model's file (its metadata) around another model, checksum recomputed."""
+    from shrinktree.model_file import dumps
+
+    other = json.loads(dumps(model))
+    return _with_header(model_path, model_class=other["model_class"], state=other["state"])
+
+
+def _with_tree(model_path, edit, keep_digest=False) -> bytes:
+    """The real model's file with its first tree's attributes edited by ``edit``, checksum recomputed."""
+    document = _document_of(model_path)
+    state = document["state"]["__dict__"]
+    if not keep_digest:
+        del state["_prediction_state_digest"]
+    edit(state["_trees"][0][0])
+    return _resigned(document)
+
+
+def _set_left(tree, values):
+    entry = tree["attributes"]["__dict__"]["left"]
+    entry["data"] = base64.b64encode(np.asarray(values, dtype=entry["__array__"]).tobytes()).decode()
+
+
+def _first_left(tree):
+    entry = tree["attributes"]["__dict__"]["left"]
+    return np.frombuffer(base64.b64decode(entry["data"]), dtype=entry["__array__"]).copy()
+
+
+def _nudge_value(tree):
+    entry = tree["attributes"]["__dict__"]["value"]
+    value = np.frombuffer(base64.b64decode(entry["data"]), dtype=entry["__array__"]) + 1e-12
+    entry["data"] = base64.b64encode(value.tobytes()).decode()
 
 
 def _bad_model_files(model_path):
     """(name, file bytes, expected reason) for files that are not valid shrinktree model files."""
-    from sklearn.linear_model import LinearRegression
-
     real = model_path.read_bytes()
-    saved = _content_of(model_path)
-    flipped = bytearray(real)
-    flipped[len(real) // 2] ^= 0xFF
-    levels = dict(saved["categories"], city=list(range(len(saved["categories"]["city"]))))
-    yield "empty file", b"", "it cannot be unpickled (EOFError"
-    yield "random bytes", bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8)), "it cannot be"
-    yield "truncated", real[: len(real) // 2], "it cannot be unpickled (UnpicklingError: pickle data was truncated)"
-    yield "one byte flipped", bytes(flipped), "its content does not match its checksum"
-    yield "a pickled dict", pickle.dumps({"something": 1}), "it is not a model saved by 'shrinktree fit'"
-    yield "a pickled estimator", pickle.dumps(saved["model"]), "it refers to shrinktree."
-    yield "model format 1", pickle.dumps({"format": MODEL_FORMAT, "version": 1, "model": saved["model"]}), \
-        "it refers to shrinktree."
-    yield "version as text", _envelope(b"x", version="2"), "its model format version is '2', not a number"
-    yield "a later version", _envelope(b"x", version=MODEL_FORMAT_VERSION + 1), "it declares model format"
-    yield "no checksum", _envelope(b"x", sha256=None), "its header lacks sha256"
-    yield "extra header key", _envelope(b"x", extra=1), "its header has unexpected keys 'extra'"
-    yield "content as text", _envelope(b"x", content="text"), "its header has a checksum or content of the wrong type"
-    yield "content not a dict", _envelope(pickle.dumps([1, 2])), "its content is of type list, not a dict"
-    yield "content lacks columns", _with_content(model_path, columns=None), "its content lacks columns"
-    yield "unknown task", _with_content(model_path, task="ranking"), "its task is 'ranking'"
-    yield "target not text", _with_content(model_path, target=5), "its target column name is of type int, not text"
-    yield "columns as text", _with_content(model_path, columns="city"), "feature columns are not a non-empty list"
-    yield "categories as list", _with_content(model_path, categories=["city"]), "its categories are not a dict"
-    yield "levels of the wrong type", _with_content(model_path, categories=levels), \
+    document = _document_of(model_path)
+    saved = load_model(model_path)
+    metadata = document["metadata"]
+    middle = len(real) // 2
+    flipped, bit_flipped = bytearray(real), bytearray(real)
+    flipped[middle] ^= 0xFF
+    # A bit of a letter or digit (inside a string, as the JSON stays valid): only the checksum can notice it.
+    letter = next(i for i in range(middle, len(real)) if chr(real[i]).isascii() and chr(real[i]).isalnum())
+    bit_flipped[letter] ^= 0x01
+    levels = dict(metadata["categories"], city=list(range(len(metadata["categories"]["city"]))))
+    old_content = pickle.dumps({"model": saved.model, "task": "regression"})
+    old_envelope = {"format": "shrinktree-cli-model", "version": 2, "sha256": hashlib.sha256(old_content).hexdigest(),
+                    "content": old_content}
+    out_of_range = lambda tree: _set_left(tree, np.where(_first_left(tree) >= 0, 10_000, -1))  # noqa: E731
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=60)
+    X = pd.DataFrame({"city": pd.Categorical(rng.choice(["c1", "c2"], 60)),
+                      "shop": pd.Categorical(rng.integers(0, 3, 60)), "x": rng.normal(size=60)})
+    yield "empty file", b"", "it is empty"
+    yield "random bytes", bytes(rng.integers(0, 256, 5000, dtype=np.uint8)), "it is not"
+    yield "truncated", real[:middle], "it is not a complete JSON document (the file is truncated or damaged"
+    yield "one byte flipped", bytes(flipped), "it is not JSON text (the file is damaged"
+    yield "one bit flipped", bytes(bit_flipped), "its content does not match its checksum"
+    yield "a pickled dict", pickle.dumps({"something": 1}), "it is a Python pickle, which shrinktree does not load"
+    yield "a pickled estimator", pickle.dumps(saved.model), "it is a Python pickle"
+    yield "model format 2", pickle.dumps(old_envelope), "former pickle format of 'shrinktree fit'"
+    yield "model format 1", pickle.dumps({"format": "shrinktree-cli-model", "version": 1, "model": saved.model}), \
+        "former pickle format of 'shrinktree fit'"
+    yield "a JSON dict", b'{"something": 1}', 'it is not a shrinktree model file (it lacks "format"'
+    yield "version as text", _with_header(model_path, format_version="1"), "its format version is '1', not a whole"
+    yield "a later version", _with_header(model_path, format_version=FORMAT_VERSION + 1), \
+        f"it is in model file format {FORMAT_VERSION + 1}, newer than format {FORMAT_VERSION}"
+    yield "an earlier version", _with_header(model_path, format_version=0), "format 0, which this shrinktree"
+    yield "no checksum", json.dumps({k: v for k, v in document.items() if k != "checksum"}).encode(), \
+        "its header lacks checksum"
+    yield "stale checksum", json.dumps({**document, "library_version": "0.0.1"}).encode(), \
+        "its content does not match its checksum"
+    yield "extra header key", _with_header(model_path, extra=1), "its header has unexpected keys 'extra'"
+    yield "checksum as a number", json.dumps({**document, "checksum": 5}).encode(), "its checksum is not text"
+    yield "metadata as a list", _with_header(model_path, metadata=[1]), "its metadata is a list, not a JSON object"
+    yield "saved from Python", _with_header(model_path, metadata={}), "it has no metadata of 'shrinktree fit'"
+    yield "metadata lacks columns", _with_metadata(model_path, columns=None), "its metadata lacks columns"
+    yield "extra metadata", _with_metadata(model_path, owner="me"), "its metadata has unexpected keys 'owner'"
+    yield "unknown task", _with_metadata(model_path, task="ranking"), "its task is 'ranking'"
+    yield "target not text", _with_metadata(model_path, target=5), "its target column name is of type int, not text"
+    yield "columns as text", _with_metadata(model_path, columns="city"), "feature columns are not a non-empty list"
+    yield "categories as list", _with_metadata(model_path, categories=["city"]), "its categories are not a dict"
+    yield "levels of the wrong type", _with_metadata(model_path, categories=levels), \
         "the levels of column 'city' are not a list of distinct texts"
-    yield "integer-coded not listed", _with_content(model_path, integer_coded="shop"), "integer-coded columns"
-    yield "another estimator", _with_content(model_path, model=LinearRegression()), \
-        "its model is a LinearRegression, not a ShrinkBoostRegressor"
-    yield "classifier for regression", _with_content(model_path, model=ShrinkBoostClassifier()), \
-        "its model is a ShrinkBoostClassifier, not a ShrinkBoostRegressor"
-    yield "unfitted", _with_content(model_path, model=ShrinkBoostRegressor()), "its ShrinkBoostRegressor is not fitted"
-    yield "other columns", _with_content(model_path, columns=["city", "shop", "weight"]), "fitted on other columns"
-    yield "categories differ", _with_content(model_path, categories={"shop": saved["categories"]["shop"]}), \
+    yield "integer-coded not listed", _with_metadata(model_path, integer_coded="shop"), "integer-coded columns"
+    yield "other columns", _with_metadata(model_path, columns=["city", "shop", "weight"]), "fitted on other columns"
+    yield "categories differ", _with_metadata(model_path, categories={"shop": metadata["categories"]["shop"]}), \
         "categorical features differ"
-    for error, function, args in [("ValueError", int, ("corrupted tree arrays",)),
-                                  ("TypeError", int, (None,)),
-                                  ("KeyError", operator.getitem, ({}, "trees")),
-                                  ("IndexError", operator.getitem, ([], 0)),
-                                  ("AttributeError", getattr, (object(), "_trees")),
-                                  ("OverflowError", bytearray, (10**30,)),
-                                  ("MemoryError", bytearray, (2**62,))]:
-        yield f"{error} while unpickling", _with_content(model_path, model=_RaisesWhenUnpickled(function, *args)), \
-            f"it cannot be unpickled ({error}"
-    yield "missing module", _envelope(b"cno_such_module\nthing\n."), "it cannot be unpickled (ModuleNotFoundError"
+    yield "another model class", _with_header(model_path, model_class="LinearRegression"), \
+        "its model class is 'LinearRegression', not one of"
+    yield "classifier for regression", _with_model(model_path, ShrinkBoostClassifier(n_estimators=2).fit(X, y > 0)), \
+        "its model is a ShrinkBoostClassifier, not a ShrinkBoostRegressor"
+    yield "shrunk model", _with_model(model_path, shrinktree.shrink(saved.model, method="none")), \
+        "its model is a ShrunkModelRegressor, not a ShrinkBoostRegressor"
+    yield "unfitted", _with_header(model_path, state={"__dict__": {"shrinkage": "eb"}}), \
+        "its ShrinkBoostRegressor is not fitted"
+    yield "tree links out of range", _with_tree(model_path, out_of_range), \
+        "its model state is damaged (The restored ShrinkBoostRegressor is damaged: Child index out of range.)"
+    yield "a changed value", _with_tree(model_path, _nudge_value, keep_digest=True), \
+        "does not match the model that was saved"
+    yield "unknown class", _with_tree(model_path, lambda tree: tree.update(__object__="Popen")), \
+        "names the class 'Popen'"
+    yield "time deltas", _with_tree(model_path, lambda tree: tree["attributes"]["__dict__"]["left"].update(
+        __array__="<m8")), "An array has the dtype '<m8'"
+    yield "array bytes missing", _with_tree(model_path, lambda tree: _set_left(tree, [1])), "holds 4 bytes"
+    yield "deeply nested", b"[" * 100_000 + b"]" * 100_000, "nested deeper than any model file"
 
 
 def test_predict_refuses_text_in_numeric_and_integer_coded_columns(model_file, capsys, tmp_path):
@@ -580,7 +636,7 @@ def test_predict_refuses_text_in_numeric_and_integer_coded_columns(model_file, c
 
 def test_invalid_model_files_are_one_line_errors(model_file, capsys, tmp_path):
     model, csv = model_file
-    bad = tmp_path / "bad.pkl"
+    bad = tmp_path / "bad.json"
     for name, data, reason in _bad_model_files(model):
         bad.write_bytes(data)
         code, out, err = _run(["predict", "--model", str(bad), "--csv", str(csv)], capsys)
@@ -597,7 +653,8 @@ data = open(model, "rb").read()
 cuts = sorted({*range(64), *range(0, len(data), 61), len(data) - 1})
 flips = sorted({*range(64), *range(0, len(data), 7), *range(len(data) - 64, len(data))})
 cases = [("truncated to", n, data[:n]) for n in cuts]
-cases += [("byte flipped at", i, data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]) for i in flips]
+cases += [("byte flipped at", i, data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]) for i in flips[::4]]
+cases += [("bit flipped at", i, data[:i] + bytes([data[i] ^ (1 << (i % 7))]) + data[i + 1:]) for i in flips]
 cases.insert(0, ("intact", 0, data))
 results = []
 for kind, where, damaged_data in cases:
@@ -616,23 +673,29 @@ print(json.dumps(results))
 
 def test_truncated_and_flipped_model_files_in_a_fresh_process(model_file, tmp_path):
     model, csv = model_file
-    done = subprocess.run([sys.executable, "-c", _CORRUPTION_DRIVER, str(model), str(csv), str(tmp_path / "d.pkl")],
+    done = subprocess.run([sys.executable, "-c", _CORRUPTION_DRIVER, str(model), str(csv), str(tmp_path / "d.json")],
                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600)
     assert done.returncode == 0, f"the loader crashed (status {done.returncode}): {done.stderr[-2000:]}"
     (_, _, status, intact, _), *results = json.loads(done.stdout)
     assert status == 0 and intact.startswith("prediction\n")
-    unharmed = 0
+    unharmed, reasons = 0, collections.Counter()
     for kind, where, status, out, err in results:
-        if status == 0:  # a byte pickle does not read (e.g. the frame length): the model is intact
+        if status == 0:  # a flip that JSON reads as the same document (e.g. the case of a hex escape)
             assert out == intact and err == "", (kind, where)
             unharmed += 1
             continue
         assert status == 1, (kind, where, status)
         assert "is not a valid shrinktree model file: " in err, (kind, where, err)
         _one_error_line(err, "predict")
+        reasons[kind, err.split("model file: ", 1)[1].split(" (")[0].split(":")[0].strip()] += 1
     assert len(results) > 2000 and unharmed <= 8
+    # Each kind of damage is caught where it should be: cuts by the JSON parser, bit flips that leave valid
+    # JSON by the checksum, byte flips (never UTF-8) by the text decoder.
+    assert all(r.startswith(("it is not a complete JSON", "it is empty")) for k, r in reasons if k == "truncated to")
+    assert reasons["bit flipped at", "its content does not match its checksum"] > 1000, reasons
+    assert all(r.startswith("it is not JSON text") for k, r in reasons if k == "byte flipped at"), reasons
     for data in (model.read_bytes()[:1000], model.read_bytes()[:-1], b"\x80\x05garbage"):
-        damaged = tmp_path / "cli.pkl"
+        damaged = tmp_path / "cli.json"
         damaged.write_bytes(data)
         done = _cli(["predict", "--model", str(damaged), "--csv", str(csv)])
         assert done.returncode == 1 and done.stdout == ""
@@ -642,7 +705,7 @@ def test_truncated_and_flipped_model_files_in_a_fresh_process(model_file, tmp_pa
 def test_directories_and_non_folders_as_paths_are_one_line_errors(capsys, tmp_path):
     train = tmp_path / "train.csv"
     _write_regression_csv(train, n=60)
-    model = tmp_path / "m.pkl"
+    model = tmp_path / "m.json"
     assert main(["fit", "--csv", str(train), "--target", "price", "--out", str(model)]) == 0
     capsys.readouterr()
     folder = tmp_path / "folder"
@@ -651,7 +714,7 @@ def test_directories_and_non_folders_as_paths_are_one_line_errors(capsys, tmp_pa
     a_file.write_text("not a folder")
     cases = [
         (["fit", "--csv", str(train), "--target", "price", "--out", str(folder)], "is a directory"),
-        (["fit", "--csv", str(train), "--target", "price", "--out", str(a_file / "m.pkl")], "is not a folder"),
+        (["fit", "--csv", str(train), "--target", "price", "--out", str(a_file / "m.json")], "is not a folder"),
         (["predict", "--model", str(folder), "--csv", str(train)], "is a directory"),
         (["predict", "--model", str(model), "--csv", str(train), "--out", str(folder)], "is a directory"),
         (["predict", "--model", str(model), "--csv", str(train), "--out", str(a_file / "p.csv")],
@@ -676,7 +739,7 @@ def test_directory_as_out_in_a_fresh_process(tmp_path):
 def test_predict_into_a_pipe_closed_early_exits_quietly_with_status_1(capsys, tmp_path):
     train = tmp_path / "train.csv"
     _write_regression_csv(train, n=60)
-    model = tmp_path / "m.pkl"
+    model = tmp_path / "m.json"
     assert main(["fit", "--csv", str(train), "--target", "price", "--out", str(model)]) == 0
     many = tmp_path / "many.csv"
     _write_regression_csv(many, n=40_000)  # far more output than a pipe buffers

@@ -254,6 +254,15 @@ class CategoricalEncoder:
         if not (len(levels) == len(index) == len(n_levels) == len(from_text)) or n_levels.dtype.kind not in "iu" \
                 or any(int(n) != len(level) for n, level in zip(n_levels, levels)):
             raise ValueError("The categorical encoder's level lists and level counts disagree.")
+        if from_text.dtype != bool:
+            raise ValueError("The categorical encoder's column kinds are not true/false.")
+        # Levels are looked up by value: numeric columns' as sorted distinct floats, text columns' as objects.
+        for level, text in zip(levels, from_text):
+            if not isinstance(level, np.ndarray) or level.ndim != 1 or level.dtype.kind != ("O" if text else "f"):
+                raise ValueError("The categorical encoder's levels do not match the kinds of their columns.")
+            distinct = bool(np.all(np.diff(level) > 0)) if not text else pd.Index(level).is_unique
+            if not distinct:
+                raise ValueError("The categorical encoder's levels are not distinct (and sorted, for numbers).")
 
     # -- helpers ---------------------------------------------------------------------------------
     @staticmethod

@@ -598,6 +598,22 @@ class _BaseShrinkBoost(BaseEstimator):
                             "only (shrinktree._safe_state), so a model fitted with a custom loss object or another "
                             "object as a parameter cannot be saved; use a built-in loss to save it.") from exc
 
+    def save_model(self, path, metadata=None) -> None:
+        """Save the fitted model to ``path`` as a shrinktree model file; load it with ``shrinktree.load_model``.
+
+        The file is a versioned JSON document (``docs/model_file.md``) that loads without running code
+        from it, on any machine, with predictions bit for bit those of this model.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        metadata : dict, optional
+            JSON values saved with the model (``shrinktree.model_file.read_model_file(path).metadata``).
+        """
+        from ..model_file import save_model
+
+        save_model(self, path, metadata)
+
     def __getstate__(self):
         state = super().__getstate__()
         if "_trees" in state:

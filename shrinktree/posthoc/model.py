@@ -91,6 +91,22 @@ class _ShrunkModel(BaseEstimator):
         # Pickle plain Python values only: see shrinktree._safe_state for why.
         return restore, (type(self), encode(self.__getstate__()))
 
+    def save_model(self, path, metadata=None) -> None:
+        """Save the fitted model to ``path`` as a shrinktree model file; load it with ``shrinktree.load_model``.
+
+        The file is a versioned JSON document (``docs/model_file.md``) that loads without running code
+        from it, on any machine, with predictions bit for bit those of this model.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        metadata : dict, optional
+            JSON values saved with the model (``shrinktree.model_file.read_model_file(path).metadata``).
+        """
+        from ..model_file import save_model
+
+        save_model(self, path, metadata)
+
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_forest"] = None  # derived from the trees: rebuilt on restore rather than trusted
