@@ -38,6 +38,12 @@ region holding the posterior mass).  No sampling: deterministic and fast.
 All four return the BLUP shrinkage factors ``f_i = W_i / (W_i + k)``, ``k = sigma^2 / tau^2``
 (for ``"bayes"`` at the posterior means), the BLUPs ``b_i = f_i (ybar_i - mu)`` and their
 conditional variances ``sigma^2 / (W_i + k)``.
+
+The moment estimators the booster runs inside its numba kernels are here too:
+:func:`anova_between_variance` (the level pooling of categorical splits, with ``sigma^2`` given),
+:func:`between_node_moments` / :func:`between_node_variance` (the same ANOVA pooled over the
+two-group designs that a tree's splits are, with a null factor for split selection) and
+:func:`within_variance` (``sigma^2`` per unit of hessian mass).
 """
 
 from __future__ import annotations
@@ -198,12 +204,9 @@ def _posterior_means(mass, mean, within_ss, n_rows, scale):
 def _moments(mass, mean, within_ss, n_rows):
     m = mass.shape[0]
     sigma2 = within_ss / (n_rows - m)
-    total = mass.sum()
-    grand = np.dot(mass, mean) / total
-    between = np.dot(mass, (mean - grand) ** 2)
-    denominator = total - np.dot(mass, mass) / total
-    tau2 = (between - (m - 1) * sigma2) / denominator
-    return float(sigma2), float(max(tau2, 0.0))
+    total = float(mass.sum())
+    tau2 = anova_between_variance(mass, mean, m, total, float(np.dot(mass, mean) / total), sigma2)
+    return float(sigma2), float(tau2)
 
 
 def _as_float_array(name, values):
@@ -342,3 +345,83 @@ def fit_variance_components(y, groups, sample_weight=None, method: str = "reml")
     return VarianceComponents(method=result.method, tau2=result.tau2, sigma2=result.sigma2, mean=result.mean,
                               factors=result.factors, blups=result.blups,
                               conditional_variance=result.conditional_variance, levels=levels)
+
+
+# --- moment estimators of the booster (node and level pooling) -------------------------------------------
+
+
+@njit(cache=True)
+def anova_between_variance(mass, mean, n_groups, total_mass, grand_mean, sigma2):
+    """Method-of-moments ``tau^2`` of a one-way design with known ``sigma^2``, truncated at zero.
+
+    ``B = sum_i W_i (ybar_i - ybar)^2`` over the first ``n_groups`` entries with ``W_i > 0`` has
+    expectation ``(m - 1) sigma^2 + tau^2 (W - sum W_i^2 / W)`` (``W = total_mass``,
+    ``ybar = grand_mean``, ``m`` the groups counted); ``0`` when ``m < 2``.
+    """
+    q = 0.0
+    sum_h2 = 0.0
+    m = 0
+    for t in range(n_groups):
+        h = mass[t]
+        if h <= 0.0:
+            continue
+        d = mean[t] - grand_mean
+        q += h * d * d
+        sum_h2 += h * h
+        m += 1
+    denominator = total_mass - sum_h2 / total_mass
+    if m < 2 or denominator <= 0.0:
+        return 0.0
+    tau2 = (q - (m - 1) * sigma2) / denominator
+    return tau2 if tau2 > 0.0 else 0.0
+
+
+@njit(cache=True)
+def between_node_moments(left, right, weight, raw_value, sigma2, null_factor):
+    """Method-of-moments estimate of tau^2, the spread of child values around their parent.
+
+    For a split of ``p`` into ``L`` and ``R`` with information masses ``H``, the statistic
+    ``D = H_L H_R / H_p * (raw_L - raw_R)^2`` has expectation ``sigma^2 + 2 tau^2 H_L H_R / H_p``
+    for a split fixed in advance.  The split was instead chosen as the best of many candidates,
+    which inflates the noise term to ``sigma^2 * null_factor`` (the expected best gain that
+    noise alone gives for those candidates).  Summing over the splits of a tree pools the
+    estimate so that it is stable even when each split is small.
+    """
+    numerator = 0.0
+    denominator = 0.0
+    for node in range(left.shape[0]):
+        lo = left[node]
+        if lo < 0:
+            continue
+        hi = right[node]
+        h_left = weight[lo]
+        h_right = weight[hi]
+        if h_left <= 0.0 or h_right <= 0.0:
+            continue
+        information = h_left * h_right / (h_left + h_right)
+        diff = raw_value[lo] - raw_value[hi]
+        numerator += information * diff * diff - sigma2 * null_factor[node]
+        denominator += 2.0 * information
+    return numerator, denominator
+
+
+@njit(cache=True)
+def between_node_variance(left, right, weight, raw_value, sigma2, null_factor):
+    """tau^2 from the moments of one tree, truncated at zero."""
+    numerator, denominator = between_node_moments(left, right, weight, raw_value, sigma2, null_factor)
+    if denominator <= 0.0 or numerator <= 0.0:
+        return 0.0
+    return numerator / denominator
+
+
+
+def within_variance(sum_sq: float, mass: float, count: float, n_groups: int) -> float:
+    """Pooled within-node variance per unit of information mass, with a degrees-of-freedom correction.
+
+    ``sum_sq`` is the within-node sum of squares ``sum_i w_i (g~_i - h~_i m_node)^2`` added over the
+    leaves, ``mass`` their total hessian mass and ``count`` their total (weighted) row count.
+    """
+    if mass <= 0.0:
+        return 0.0
+    dof = count / (count - n_groups) if count > n_groups + 1 else 1.0
+    return max(sum_sq, 0.0) / mass * dof

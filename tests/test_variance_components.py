@@ -233,3 +233,17 @@ def test_errors():
         fit_variance_components(y, groups, sample_weight=np.zeros(len(y)))
     with pytest.raises(ValueError, match="at least 4 rows"):
         fit_variance_components(np.array([0.0, 1.0, 3.0]), np.array([0, 0, 1]), method="bayes")
+
+
+def test_level_pooling_of_categorical_splits_is_the_moments_estimator():
+    from shrinktree.boosting.splitting import level_pooling_k
+
+    y, groups = unequal_design(seed=9)
+    levels, mass, mean, count, within = group_statistics(y, groups)
+    vc = estimate_variance_components(mass, mean, count, within, method="moments")
+    # squared error: g = -y, h = 1 per row, so G_l = -mass_l * mean_l and H_l = mass_l
+    level_g = -mass * mean
+    k = level_pooling_k(level_g, mass, len(mass), level_g.sum(), mass.sum(), vc.sigma2)
+    assert k == pytest.approx(vc.k, rel=1e-10)
+    noise = np.zeros_like(mass)
+    assert level_pooling_k(noise, mass, len(mass), 0.0, mass.sum(), vc.sigma2) == np.inf
