@@ -32,8 +32,8 @@ mean that is signal -- is uniform on ``(0, 1)``, ``W0`` the mean group mass; tha
 ``p(lambda | y) ~ p(lambda) exp(-REML(lambda) / 2)``; given ``lambda``, ``sigma^2`` is
 inverse-gamma with mean ``Q / (N - 3)``.  So ``E[sigma^2] = E[Q / (N - 3)]`` and
 ``E[tau^2] = E[lambda Q / (N - 3)]``, computed by the trapezoid rule on a grid over
-``log lambda`` (a coarse grid over 70 units of ``log(lambda W0)``, then 801 points over the
-region holding the posterior mass).  No sampling: deterministic and fast.
+``log lambda`` (a 71-point grid over 70 units of ``log(lambda W0)``, then twice a 201-point
+grid over the region holding the posterior mass).  No sampling: deterministic and fast.
 
 All four return the BLUP shrinkage factors ``f_i = W_i / (W_i + k)``, ``k = sigma^2 / tau^2``
 (for ``"bayes"`` at the posterior means), the BLUPs ``b_i = f_i (ybar_i - mu)`` and their
@@ -57,7 +57,7 @@ from scipy.optimize import brentq
 VARIANCE_ESTIMATORS = ("moments", "ml", "reml", "bayes")
 
 _COARSE_LOW, _COARSE_HIGH, _COARSE_POINTS = -30.0, 40.0, 141
-_FINE_POINTS = 801
+_BAYES_COARSE_POINTS, _BAYES_FINE_POINTS, _BAYES_REFINEMENTS = 71, 201, 2
 
 
 @dataclass(frozen=True)
@@ -186,18 +186,18 @@ def _posterior_means(mass, mean, within_ss, n_rows, scale):
         log_prior = t - 2.0 * np.log1p(np.exp(t))
         return log_prior - 0.5 * _deviance(terms, within_ss, n_rows, True), lam, q
 
-    t_coarse = np.linspace(_COARSE_LOW, _COARSE_HIGH, _COARSE_POINTS)
-    lp, lam, _ = log_posterior(t_coarse)
-    keep = (lp > lp.max() - 40.0) | (lp + np.log(lam) > (lp + np.log(lam)).max() - 40.0)
-    idx = np.flatnonzero(keep)
-    lo = t_coarse[max(idx[0] - 1, 0)]
-    hi = t_coarse[min(idx[-1] + 1, len(t_coarse) - 1)]
-    t_fine = np.linspace(lo, hi, _FINE_POINTS)
-    lp, lam, q = log_posterior(t_fine)
+    t = np.linspace(_COARSE_LOW, _COARSE_HIGH, _BAYES_COARSE_POINTS)
+    lp, lam, q = log_posterior(t)
+    for _ in range(_BAYES_REFINEMENTS):
+        # zoom in on the region holding the mass of both integrands (1 and lambda)
+        keep = (lp > lp.max() - 40.0) | (lp + np.log(lam) > (lp + np.log(lam)).max() - 40.0)
+        idx = np.flatnonzero(keep)
+        t = np.linspace(t[max(idx[0] - 1, 0)], t[min(idx[-1] + 1, len(t) - 1)], _BAYES_FINE_POINTS)
+        lp, lam, q = log_posterior(t)
     weight = np.exp(lp - lp.max())
-    norm = np.trapezoid(weight, t_fine)
-    sigma2 = np.trapezoid(weight * q, t_fine) / norm / (n_rows - 3)
-    tau2 = np.trapezoid(weight * lam * q, t_fine) / norm / (n_rows - 3)
+    norm = np.trapezoid(weight, t)
+    sigma2 = np.trapezoid(weight * q, t) / norm / (n_rows - 3)
+    tau2 = np.trapezoid(weight * lam * q, t) / norm / (n_rows - 3)
     return float(sigma2), float(tau2)
 
 
