@@ -10,7 +10,8 @@ with a pooling factor ``f`` in ``[0, 1]``.  The modes differ only in ``f``:
 * ``"hs"``:   ``f = N(p) / (N(p) + lambda)``, Hierarchical Shrinkage (Agarwal et al. 2022),
   ``N`` the parent's (weighted) sample count.
 * ``"eb"``:   ``f = n(c) / (n(c) + k)``, ``n`` the child's information mass (hessian sum) and
-  ``k = sigma^2 / tau^2`` estimated from the data (empirical Bayes, method of moments).
+  ``k = sigma^2 / tau^2`` estimated from the data (empirical Bayes, method of moments; the
+  estimators of ``sigma^2`` and ``tau^2`` live in :mod:`shrinktree.variance_components`).
 
 The same functions serve the booster (pooling Newton values while it grows) and the
 post-hoc wrapper (pooling fitted trees read from other libraries).
@@ -22,6 +23,8 @@ from functools import lru_cache
 
 import numpy as np
 from numba import njit
+
+from .variance_components import between_node_moments, between_node_variance, within_variance  # noqa: F401
 
 SHRINKAGE_MODES = ("eb", "hs", "none")
 
@@ -58,44 +61,6 @@ def hs_factors(parent, count, strength):
 
 
 @njit(cache=True)
-def between_node_moments(left, right, weight, raw_value, sigma2, null_factor):
-    """Method-of-moments estimate of tau^2, the spread of child values around their parent.
-
-    For a split of ``p`` into ``L`` and ``R`` with information masses ``H``, the statistic
-    ``D = H_L H_R / H_p * (raw_L - raw_R)^2`` has expectation ``sigma^2 + 2 tau^2 H_L H_R / H_p``
-    for a split fixed in advance.  The split was instead chosen as the best of many candidates,
-    which inflates the noise term to ``sigma^2 * null_factor`` (the expected best gain that
-    noise alone gives for those candidates).  Summing over the splits of a tree pools the
-    estimate so that it is stable even when each split is small.
-    """
-    numerator = 0.0
-    denominator = 0.0
-    for node in range(left.shape[0]):
-        lo = left[node]
-        if lo < 0:
-            continue
-        hi = right[node]
-        h_left = weight[lo]
-        h_right = weight[hi]
-        if h_left <= 0.0 or h_right <= 0.0:
-            continue
-        information = h_left * h_right / (h_left + h_right)
-        diff = raw_value[lo] - raw_value[hi]
-        numerator += information * diff * diff - sigma2 * null_factor[node]
-        denominator += 2.0 * information
-    return numerator, denominator
-
-
-@njit(cache=True)
-def between_node_variance(left, right, weight, raw_value, sigma2, null_factor):
-    """tau^2 from the moments of one tree, truncated at zero."""
-    numerator, denominator = between_node_moments(left, right, weight, raw_value, sigma2, null_factor)
-    if denominator <= 0.0 or numerator <= 0.0:
-        return 0.0
-    return numerator / denominator
-
-
-@njit(cache=True)
 def eb_factors(parent, weight, sigma2, tau2):
     """Empirical-Bayes factors ``n / (n + k)`` with ``k = sigma^2 / tau^2`` and ``n`` = child mass."""
     n_nodes = parent.shape[0]
@@ -107,18 +72,6 @@ def eb_factors(parent, weight, sigma2, tau2):
         # tau2 == 0 means the splits explain nothing beyond selection noise: pool fully.
         factor[node, 0] = n * tau2 / (n * tau2 + sigma2) if n > 0.0 else 0.0
     return factor
-
-
-def within_variance(sum_sq: float, mass: float, count: float, n_groups: int) -> float:
-    """Pooled within-node variance per unit of information mass, with a degrees-of-freedom correction.
-
-    ``sum_sq`` is the within-node sum of squares ``sum_i w_i (g~_i - h~_i m_node)^2`` added over the
-    leaves, ``mass`` their total hessian mass and ``count`` their total (weighted) row count.
-    """
-    if mass <= 0.0:
-        return 0.0
-    dof = count / (count - n_groups) if count > n_groups + 1 else 1.0
-    return max(sum_sq, 0.0) / mass * dof
 
 
 def shrink_tree_values(tree, mode: str, strength: float | None = None, sigma2: float | None = None,

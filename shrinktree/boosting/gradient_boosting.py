@@ -28,6 +28,7 @@ from .._threads import check_n_jobs, threads
 from .._tree import FlatForest, TreeArrays
 from ..callbacks import CallbackEnv, PrintProgress
 from ..losses import Loss, classification_loss, regression_loss
+from . import random_effects as _re
 from .binning import BinMapper
 from .categorical import FROM_DTYPE, CategoricalEncoder, check_columns, engine_codes, resolve_categorical_features
 from .constraints import InteractionSets, resolve_interaction_cst, resolve_monotonic_cst, split_signs
@@ -258,8 +259,11 @@ class _BaseShrinkBoost(BaseEstimator):
             n_rows = 0
         try:
             check_n_jobs(self.n_jobs)
+            self.__dict__.pop("_random_effects_fit", None)
+            # the default path calls _fit directly: the weight warning's stacklevel counts these frames
+            fit = self._fit if getattr(self, "random_effects", None) is None else self._fit_mixed
             with threads(self.n_jobs, n_rows):
-                return self._fit(X, y, sample_weight, offset, eval_set, eval_sample_weight, callbacks, eval_metric)
+                return fit(X, y, sample_weight, offset, eval_set, eval_sample_weight, callbacks, eval_metric)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
@@ -909,7 +913,7 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
                  max_bins=255, categorical_features=FROM_DTYPE, subsample=1.0, colsample=1.0, early_stopping="auto",
                  monotonic_cst=None, interaction_cst=None,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0,
-                 n_jobs=None, importance_type="gain"):
+                 n_jobs=None, importance_type="gain", random_effects=None):
         super().__init__(shrinkage=shrinkage, shrinkage_strength=shrinkage_strength, eb_method=eb_method,
             learning_rate=learning_rate, n_estimators=n_estimators, max_leaf_nodes=max_leaf_nodes,
             max_depth=max_depth, min_samples_leaf=min_samples_leaf, l2_regularization=l2_regularization,
@@ -922,6 +926,7 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
         self.quantile = quantile
         self.huber_delta = huber_delta
         self.power = power
+        self.random_effects = random_effects
 
     def _check_loss_parameters(self):
         self._make_loss()
@@ -1006,7 +1011,7 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
         largest = float(np.max(np.abs(y))) if len(y) else 0.0
         return int(np.frexp(largest)[1]) if largest > 0 else 0
 
-    def predict(self, X, offset=None) -> np.ndarray:
+    def predict(self, X, offset=None, include_random_effects=True) -> np.ndarray:
         """Predicted values on the response scale (the mean for the log-link losses).
 
         Parameters
@@ -1014,8 +1019,128 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
         X : array-like or pandas DataFrame of shape (n_samples, n_features)
         offset : array-like of shape (n_samples,), default=None
             The rows' offsets, when the model was fitted with one (``log(exposure)`` for rates).
+        include_random_effects : bool, default=True
+            With ``random_effects``: add each row's group intercept to the fixed part (0 for a group
+            not seen in fit: the population level); ``False`` gives the fixed part only.
         """
-        return self._make_loss().link.inverse(self._raw_predict(X, offset)[:, 0])
+        fitted = getattr(self, "_random_effects_fit", None)
+        if fitted is None:
+            return self._make_loss().link.inverse(self._raw_predict(X, offset)[:, 0])
+        check_is_fitted(self, "_trees")
+        if offset is not None:
+            raise ValueError("offset cannot be combined with random_effects.")
+        rest, labels, _, _ = _re.resolve_grouping(X, fitted["spec"])
+        with threads(self.n_jobs, len(labels)):
+            fixed = self._baseline[0] + self._forest.predict_sum(self._encode_features(rest), self._tree_output, 1)
+        fixed = fixed[:, 0]
+        if not include_random_effects:
+            return fixed
+        _re.check_labels(labels)
+        return fixed + _re.lookup(fitted["levels"], fitted["estimate"], labels)
+
+    # -- random effects -------------------------------------------------------------------------
+    def _validate_predict_input(self, X):
+        fitted = getattr(self, "_random_effects_fit", None)
+        if fitted is not None:
+            check_is_fitted(self, "_trees")
+            X = _re.resolve_grouping(X, fitted["spec"])[0]
+        return super()._validate_predict_input(X)
+
+    def _prediction_state(self) -> list:
+        state = super()._prediction_state()
+        fitted = getattr(self, "_random_effects_fit", None)
+        if fitted is not None:
+            state.append([fitted[key] for key in sorted(fitted)])
+        return state
+
+    def _fit_mixed(self, X, y, sample_weight, offset, eval_set, eval_sample_weight, callbacks, eval_metric):
+        """Backfitting of the booster and the random intercepts (see :mod:`.random_effects`)."""
+        if self.loss != "squared_error":
+            raise ValueError(f"random_effects needs loss='squared_error', got loss={self.loss!r}.")
+        for what, value in (("offset", offset), ("eval_set", eval_set), ("callbacks", callbacks),
+                            ("eval_metric", eval_metric)):
+            if value is not None:
+                raise ValueError(f"{what} cannot be combined with random_effects.")
+        selection = self.categorical_features
+        if not (selection is None or isinstance(selection, str)
+                or all(isinstance(c, str) for c in np.atleast_1d(np.asarray(selection, dtype=object)))):
+            raise ValueError("With random_effects, give categorical_features by column name (indices and masks "
+                             "would refer to the columns left after the grouping column is removed).")
+        check_columns(X)
+        rest, labels, name, _ = _re.resolve_grouping(X, self.random_effects)
+        spec = self.random_effects[0] if isinstance(self.random_effects, (list, tuple)) else self.random_effects
+        try:
+            y = np.asarray(y, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"y must be numbers ({exc}).") from exc
+        if y.ndim != 1 or len(y) != len(labels):
+            raise ValueError(f"y must be one-dimensional with one value per row of X ({len(labels)}), "
+                             f"got shape {y.shape}.")
+        _re.check_labels(labels)
+        weight = None
+        if sample_weight is not None:
+            weight = np.asarray(sample_weight, dtype=np.float64)
+            if weight.shape != y.shape or not np.all(np.isfinite(weight)) or np.any(weight < 0):
+                raise ValueError("sample_weight must hold one finite, non-negative weight per row.")
+            keep = weight > 0
+            if not np.all(keep):
+                rest = rest.iloc[np.flatnonzero(keep)] if isinstance(rest, pd.DataFrame) else rest[keep]
+                labels, y, weight = labels[keep], y[keep], weight[keep]
+        levels, codes = _re.encode_labels(labels)
+        if len(levels) < 2:
+            raise ValueError(f"The random-effects column {name!r} has a single level: a grouping needs at least "
+                             "two levels to estimate a between-group variance.")
+        scale = float(np.std(y)) or 1.0
+        estimate = np.zeros(len(levels))
+        rounds = 0
+        while rounds < _re.MAX_ITERATIONS:
+            rounds += 1
+            self._fit(rest, y, weight, estimate[codes], None, None, None, None)
+            fixed = self._baseline[0] + self._forest.predict_sum(self._encode_features(rest), self._tree_output, 1)
+            components = _re.estimate_intercepts(y - fixed[:, 0], codes, weight)
+            moved = (components.blups - estimate)[codes]
+            change = float(np.sqrt(np.average(moved * moved, weights=weight)))
+            estimate = components.blups
+            if change <= _re.TOLERANCE * scale:
+                break
+        self._random_effects_fit = {
+            "spec": spec, "name": name, "levels": levels, "estimate": np.asarray(estimate, dtype=np.float64),
+            "conditional_variance": np.asarray(components.conditional_variance, dtype=np.float64),
+            "rows": np.bincount(codes, minlength=len(levels)).astype(np.float64),
+            "tau2": float(components.tau2), "sigma2": float(components.sigma2), "n_iterations": rounds,
+            "converged": bool(change <= _re.TOLERANCE * scale)}
+        return self
+
+    @property
+    def variance_components_(self) -> pd.DataFrame:
+        """With ``random_effects``: variance, standard deviation and intraclass correlation of the grouping,
+        and the residual variance (REML, on the residuals of the fixed part)."""
+        fitted = self._fitted_random_effects()
+        tau2, sigma2 = fitted["tau2"], fitted["sigma2"]
+        return pd.DataFrame({"variance": [tau2, sigma2], "std": [np.sqrt(tau2), np.sqrt(sigma2)],
+                             "icc": [tau2 / (tau2 + sigma2), np.nan]},
+                            index=pd.Index([fitted["name"], "Residual"], name="grouping"))
+
+    @property
+    def random_effects_(self) -> dict:
+        """With ``random_effects``: ``{grouping: DataFrame}`` of each level's intercept (BLUP), its conditional
+        standard deviation and its number of rows."""
+        fitted = self._fitted_random_effects()
+        return {fitted["name"]: pd.DataFrame({"level": fitted["levels"], "estimate": fitted["estimate"],
+                                              "conditional_sd": np.sqrt(fitted["conditional_variance"]),
+                                              "rows": fitted["rows"].astype(np.int64)})}
+
+    @property
+    def n_mixed_iter_(self) -> int:
+        """With ``random_effects``: rounds of booster refits and intercept updates that ran."""
+        return self._fitted_random_effects()["n_iterations"]
+
+    def _fitted_random_effects(self) -> dict:
+        check_is_fitted(self, "_trees")
+        fitted = getattr(self, "_random_effects_fit", None)
+        if fitted is None:
+            raise AttributeError("The model was fitted without random_effects.")
+        return fitted
 
     def staged_predict(self, X, offset=None):
         """Predictions after each iteration (a generator)."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..variance_components import anova_between_variance
+
 
 @njit(cache=True, inline="always")
 def _too_small(left_count, right_count, left_hessian, right_hessian, min_samples_leaf, min_hessian):
@@ -165,27 +167,17 @@ LEVELS_RAW, LEVELS_FIXED_K, LEVELS_EB = 0, 1, 2
 def level_pooling_k(level_g, level_h, n_present, sum_g, sum_h, sigma2):
     """``k = sigma^2 / tau^2`` of the levels present in a node (method of moments); ``inf`` when tau^2 = 0.
 
-    One-way random-effects ANOVA with unequal masses: ``Q = sum_l H_l (r_l - r)^2`` (``r_l = -G_l/H_l``,
-    ``r = -G/H``) has expectation ``(m - 1) sigma^2 + tau^2 (H - sum_l H_l^2 / H)``.
+    One-way random-effects ANOVA with unequal masses (:func:`shrinktree.variance_components.anova_between_variance`):
+    ``Q = sum_l H_l (r_l - r)^2`` (``r_l = -G_l/H_l``, ``r = -G/H``) has expectation
+    ``(m - 1) sigma^2 + tau^2 (H - sum_l H_l^2 / H)``.
     """
     if sum_h <= 0.0:
         return np.inf
-    r_node = -sum_g / sum_h
-    q = 0.0
-    sum_h2 = 0.0
-    m = 0
+    level_r = np.zeros(n_present)
     for t in range(n_present):
-        h = level_h[t]
-        if h <= 0.0:
-            continue
-        d = -level_g[t] / h - r_node
-        q += h * d * d
-        sum_h2 += h * h
-        m += 1
-    denominator = sum_h - sum_h2 / sum_h
-    if m < 2 or denominator <= 0.0:
-        return np.inf
-    tau2 = (q - (m - 1) * sigma2) / denominator
+        if level_h[t] > 0.0:
+            level_r[t] = -level_g[t] / level_h[t]
+    tau2 = anova_between_variance(level_h, level_r, n_present, sum_h, -sum_g / sum_h, sigma2)
     if tau2 <= 0.0:
         return np.inf
     return sigma2 / tau2
