@@ -194,3 +194,31 @@ def restore(cls, encoded_state):
     obj = cls.__new__(cls)
     obj.__setstate__(state)
     return obj
+
+
+class SafeStateMixin:
+    """Pickling and ``save_model`` for fitted models through the plain-value state of this module."""
+
+    def __reduce__(self):
+        try:
+            return restore, (type(self), encode(self.__getstate__()))
+        except TypeError as exc:
+            raise TypeError(f"This {type(self).__name__} cannot be pickled: {exc} Saved models hold plain data "
+                            "only (shrinktree._safe_state), so a model fitted with a custom loss object or another "
+                            "object as a parameter cannot be saved; use a built-in loss to save it.") from exc
+
+    def save_model(self, path, metadata=None) -> None:
+        """Save the fitted model to ``path`` as a shrinktree model file; load it with ``shrinktree.load_model``.
+
+        The file is a versioned JSON document (``docs/model_file.md``) that loads without running code
+        from it, on any machine, with predictions bit for bit those of this model.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        metadata : dict, optional
+            JSON values saved with the model (``shrinktree.model_file.read_model_file(path).metadata``).
+        """
+        from .model_file import save_model
+
+        save_model(self, path, metadata)

@@ -17,10 +17,11 @@ PARALLEL_MIN_ROWS = 20_000
 
 
 @contextmanager
-def threads_for_rows(n_rows: int):
-    """Run the block with one numba thread when ``n_rows`` is small (numba's setting is per thread)."""
+def threads_for_rows(n_rows: int, minimum: int = PARALLEL_MIN_ROWS):
+    """Run the block with one numba thread when ``n_rows`` (or another measure of the work) is below
+    ``minimum`` (numba's setting is per thread)."""
     previous = numba.get_num_threads()
-    limit = n_rows < PARALLEL_MIN_ROWS and previous > 1
+    limit = n_rows < minimum and previous > 1
     if limit:
         numba.set_num_threads(1)
     try:

@@ -22,7 +22,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._integrity import DIGEST_KEY, ModelIntegrityError, check_digest, state_digest
-from .._safe_state import encode, restore
+from .._safe_state import SafeStateMixin
 from .._shrinkage import effective_tests_table
 from .._threads import check_n_jobs, threads
 from .._tree import FlatForest, TreeArrays
@@ -128,7 +128,7 @@ class _FitData:
                              self.n_levels, grown.cat_offset, grown.cat_bitset)
 
 
-class _BaseShrinkBoost(BaseEstimator):
+class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
     """Histogram gradient boosting whose node values are pooled toward their parents."""
 
     def __init__(self, *, shrinkage="eb", shrinkage_strength=None, eb_method="honest", learning_rate=0.1,
@@ -592,31 +592,6 @@ class _BaseShrinkBoost(BaseEstimator):
             None if encoder is None else [encoder.mask_, encoder.categorical_index_, encoder.n_levels_,
                                           encoder.from_text_, list(encoder.levels_)],
         ]
-
-    def __reduce__(self):
-        # Pickle plain Python values only: see shrinktree._safe_state for why.
-        try:
-            return restore, (type(self), encode(self.__getstate__()))
-        except TypeError as exc:
-            raise TypeError(f"This {type(self).__name__} cannot be pickled: {exc} Saved models hold plain data "
-                            "only (shrinktree._safe_state), so a model fitted with a custom loss object or another "
-                            "object as a parameter cannot be saved; use a built-in loss to save it.") from exc
-
-    def save_model(self, path, metadata=None) -> None:
-        """Save the fitted model to ``path`` as a shrinktree model file; load it with ``shrinktree.load_model``.
-
-        The file is a versioned JSON document (``docs/model_file.md``) that loads without running code
-        from it, on any machine, with predictions bit for bit those of this model.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-        metadata : dict, optional
-            JSON values saved with the model (``shrinktree.model_file.read_model_file(path).metadata``).
-        """
-        from ..model_file import save_model
-
-        save_model(self, path, metadata)
 
     def __getstate__(self):
         state = super().__getstate__()

@@ -28,12 +28,10 @@ Everything is accumulated in float64; rows run in parallel (``prange``).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-import numba
 import numpy as np
 from numba import njit, prange
 
+from .._threads import threads_for_rows
 from .._tree import _goes_left
 
 # A leaf that no training row reached gets this fraction of its tree's total cover: it then weighs
@@ -304,19 +302,6 @@ def _treeshap_forest(X, tree_start, left, right, feature, threshold, missing_lef
                       s_node, s_depth, s_len, s_zero, s_one, s_feat)
 
 
-@contextmanager
-def _threads_for_work(work: int):
-    previous = numba.get_num_threads()
-    limit = work < PARALLEL_MIN_WORK and previous > 1
-    if limit:
-        numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if limit:
-            numba.set_num_threads(previous)
-
-
 def forest_contributions(forest, count: np.ndarray, tree_output: np.ndarray, n_outputs: int, X: np.ndarray,
                          n_features: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-row, per-feature TreeSHAP values of a flat forest, and the expected value.
@@ -353,7 +338,7 @@ def forest_contributions(forest, count: np.ndarray, tree_output: np.ndarray, n_o
     if X.shape[0] == 0:
         return phi, expected
     depth = flat_depth(left, right, starts)
-    with _threads_for_work(X.shape[0] * len(starts)):
+    with threads_for_rows(X.shape[0] * len(starts), PARALLEL_MIN_WORK):
         _treeshap_forest(X, starts, left, right, np.ascontiguousarray(forest.feature, dtype=np.int64),
                          np.ascontiguousarray(forest.threshold, dtype=np.float64),
                          np.ascontiguousarray(forest.missing_left, dtype=np.uint8),

@@ -11,14 +11,14 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import validate_data
 
 from .._integrity import DIGEST_KEY, ModelIntegrityError, check_digest, state_digest
-from .._safe_state import encode, restore
+from .._safe_state import SafeStateMixin
 from .._tree import FlatForest, TreeArrays
 from ..boosting.validation import check_offset
 from .inputs import tree_matrix
 from .parsed import ParsedModel
 
 
-class _ShrunkModel(BaseEstimator):
+class _ShrunkModel(SafeStateMixin, BaseEstimator):
     """A fitted tree model whose node values were pooled toward their parents.
 
     Built by :func:`shrinktree.shrink`; not meant to be constructed or fitted directly.
@@ -86,26 +86,6 @@ class _ShrunkModel(BaseEstimator):
             parsed.offset_supported, parsed.float32_input, parsed.integers_as_float32,
             _route_state(parsed.route), [[getattr(tree, f.name) for f in fields(tree)] for tree in self.trees_],
         ]
-
-    def __reduce__(self):
-        # Pickle plain Python values only: see shrinktree._safe_state for why.
-        return restore, (type(self), encode(self.__getstate__()))
-
-    def save_model(self, path, metadata=None) -> None:
-        """Save the fitted model to ``path`` as a shrinktree model file; load it with ``shrinktree.load_model``.
-
-        The file is a versioned JSON document (``docs/model_file.md``) that loads without running code
-        from it, on any machine, with predictions bit for bit those of this model.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-        metadata : dict, optional
-            JSON values saved with the model (``shrinktree.model_file.read_model_file(path).metadata``).
-        """
-        from ..model_file import save_model
-
-        save_model(self, path, metadata)
 
     def __getstate__(self):
         state = self.__dict__.copy()
