@@ -165,6 +165,11 @@ def test_importance_type_split_counts_the_splits():
 
 
 def test_classifier_help_lists_its_own_parameters():
+    import inspect
+
+    for Est in (ShrinkBoostRegressor, ShrinkBoostClassifier):
+        for name in inspect.signature(Est).parameters:
+            assert f"\n    {name} :" in Est.__doc__, (Est.__name__, name)
     doc = ShrinkBoostClassifier.__doc__
     for name in ("class_weight", "shrinkage", "learning_rate", "n_jobs", "importance_type", "early_stopping"):
         assert f"{name} :" in doc, name

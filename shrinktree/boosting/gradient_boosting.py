@@ -1309,6 +1309,13 @@ Gradient-boosted regression trees with hierarchical (partial-pooling) node shrin
         iteration to the 0.9 quantile of the absolute residuals.
     power : float, default=1.5
         The variance power of ``loss="tweedie"``, strictly between 1 and 2.
+    random_effects : str or int, default=None
+        A grouping column of ``X`` (name, or index for arrays) modelled as random intercepts, as
+        ``(1 | group)`` in lme4: the boosted trees fit the fixed part without that column, and the
+        group intercepts are REML BLUPs of the residuals, fitted in turn until they settle (squared
+        error, one grouping).  ``predict`` adds a row's intercept (0 for a group not seen in
+        training; ``include_random_effects=False`` leaves it out).  Fitted attributes
+        ``variance_components_``, ``random_effects_`` and ``n_mixed_iter_``; see ``docs/shrinkage.md``.
 """
 _CLASSIFIER_INTRO = """\
 Gradient-boosted classification trees with hierarchical (partial-pooling) node shrinkage.
