@@ -409,16 +409,11 @@ def _write_file_atomically(path: Path, data: bytes) -> None:
         When ``path`` cannot name a file (see :func:`_check_output_path`) or the file cannot be
         written (no permission, disk full, ...).
     """
+    from .model_file import write_atomically
+
     _check_output_path(path, "output")
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        try:
-            with open(temporary, "xb") as stream:
-                stream.write(data)
-            os.replace(temporary, path)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        write_atomically(path, data)
     except OSError as exc:
         raise CliError(f"Could not write {path}: {exc.strerror or exc}") from exc
 

@@ -132,8 +132,12 @@ def save_model(model, path, metadata: dict | None = None) -> None:
     OSError
         When the file cannot be written.
     """
-    data = dumps(model, metadata)
-    path = Path(path)
+    write_atomically(Path(path), dumps(model, metadata))
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file renamed into place: a failed write leaves no
+    partial file (``OSError`` as the system raises it)."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(temporary, "xb") as stream:
