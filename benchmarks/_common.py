@@ -182,3 +182,52 @@ def verdict(diff: float, se: float) -> str:
     if diff > se:
         return "worse"
     return "tie (-)" if diff < 0 else "tie (+)" if diff > 0 else "tie"
+
+
+RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
+
+
+def default_results_path(output: str, key: str | None = None) -> Path:
+    """Where a run that writes ``output`` stores its per-split scores.
+
+    ``benchmarks/results/<page>[-key].json`` for a page of the repository, ``<page>[-key].json`` beside any
+    other output file.
+    """
+    name = Path(output).stem + (f"-{key}" if key else "") + ".json"
+    inside = Path(output).resolve().is_relative_to(REPO_ROOT)
+    return RESULTS_DIR / name if inside else Path(output).resolve().parent / name
+
+
+def relative_to_repo(path: Path) -> str:
+    """``path`` relative to the repository root when it is inside it, else absolute."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+def write_json_record(data: dict, path: Path) -> None:
+    """Write a run record as JSON through a temporary file, so a stopped run leaves the last complete one."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def render_stored_run(render_from: str, output: str | None, load_record, compose_block, script: str, title: str,
+                      intro: str) -> int:
+    """``--render-from``: rewrite a page's result block from a stored run's per-split scores, fitting nothing.
+
+    ``load_record(path)`` reads the stored run, ``compose_block(record, rendered_by)`` formats it; the block is
+    printed and written to ``output`` (default: the page the run wrote; ``'-'`` for none).
+    """
+    record = load_record(Path(render_from))
+    output = output or (str(REPO_ROOT / record["output"]) if record["output"] else "-")
+    rendered_by = (f"Rendered from the stored per-split scores `{relative_to_repo(Path(render_from))}` by "
+                   f"`{command_line()}` at shrinktree commit `{git_commit()}` (nothing re-run).")
+    block = compose_block(record, rendered_by)
+    print(block)
+    if output != "-":
+        write_results(Path(output), script, title, intro, block, key=record.get("key"))
+        print(f"wrote {output}", file=sys.stderr)
+    return 0

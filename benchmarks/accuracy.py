@@ -50,11 +50,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     REPO_ROOT,
     command_line,
+    default_results_path,
     git_commit,
     markdown_table,
     mean_se,
+    relative_to_repo,
+    render_stored_run,
     run_header,
     verdict,
+    write_json_record,
     write_results,
 )
 
@@ -89,7 +93,6 @@ VARIANTS = {
 LGBM_NATIVE = f"LightGBM default, {NATIVE}"
 # The columns that get the DataFrame with its category columns; every other column gets ordinal codes.
 FRAME_MODELS = (SHRINKTREE_NATIVE, LGBM_NATIVE)
-RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 
 
 @dataclass
@@ -493,29 +496,10 @@ def compose_block(record: dict, rendered_by: str | None = None) -> str:
     return block + f"\n\nRun time: {record['seconds']:.0f} s ({record['threads']} thread(s) per model)."
 
 
-def default_results_path(output: str, key: str | None) -> Path:
-    """Where a run that writes ``output`` stores its per-split scores.
-
-    ``benchmarks/results/<page>[-key].json`` for a page of the repository, ``<page>[-key].json`` beside any
-    other output file.
-    """
-    name = Path(output).stem + (f"-{key}" if key else "") + ".json"
-    inside = Path(output).resolve().is_relative_to(REPO_ROOT)
-    return RESULTS_DIR / name if inside else Path(output).resolve().parent / name
-
-
-def _relative(path: Path) -> str:
-    path = Path(path).resolve()
-    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
-
-
 def save_record(record: dict, path: Path) -> None:
     """Write a run record as JSON (through a temporary file, so a stopped run leaves the last complete one)."""
     data = {**record, "results": [asdict(r) for r in record["results"]]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
+    write_json_record(data, path)
 
 
 def load_record(path: Path) -> dict:
@@ -557,17 +541,8 @@ def main(argv: list[str] | None = None) -> int:
     git_commit()  # the code this run imports, named in the result header
 
     if args.render_from:
-        record = load_record(Path(args.render_from))
-        output = args.output or (str(REPO_ROOT / record["output"]) if record["output"] else "-")
-        rendered_by = (f"Rendered from the stored per-split scores `{_relative(Path(args.render_from))}` by "
-                       f"`{command_line()}` at shrinktree commit `{git_commit()}` (nothing re-run).")
-        block = compose_block(record, rendered_by)
-        print(block)
-        if output != "-":
-            write_results(Path(output), "benchmarks/accuracy.py", "Accuracy benchmark", INTRO, block,
-                          key=record["key"])
-            print(f"wrote {output}", file=sys.stderr)
-        return 0
+        return render_stored_run(args.render_from, args.output, load_record, compose_block,
+                                 "benchmarks/accuracy.py", "Accuracy benchmark", INTRO)
 
     if args.datasets == "holdout":
         datasets = list(HOLDOUT)
@@ -584,7 +559,8 @@ def main(argv: list[str] | None = None) -> int:
     def log(message):
         print(message, file=sys.stderr, flush=True)
 
-    record = {"command": command_line(), "output": _relative(Path(output)) if output != "-" else None, "key": key,
+    record = {"command": command_line(), "output": relative_to_repo(Path(output)) if output != "-" else None,
+              "key": key,
               "datasets": datasets, "repeats": repeats, "grid": list(grid), "max_rows": args.max_rows,
               "threads": THREADS, "models": models, "results": [], "seconds": 0.0}
     start = time.perf_counter()

@@ -70,11 +70,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     REPO_ROOT,
     command_line,
+    default_results_path,
     git_commit,
     markdown_table,
     mean_se,
+    relative_to_repo,
+    render_stored_run,
     run_header,
     verdict,
+    write_json_record,
     write_results,
 )
 
@@ -83,7 +87,6 @@ from shrinktree.bench import prediction_spread, random_half  # noqa: E402
 from shrinktree.datasets import HOLDOUT, available_datasets, load_dataset  # noqa: E402
 
 SCRIPT = "benchmarks/objectives.py"
-RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 TEST_SIZE = 0.25
 TWEEDIE_POWER = 1.5  # every library's default power except CatBoost's, which has none and is given this one
 MAX_ROWS = 20_000
@@ -824,29 +827,11 @@ def compose_block(record: dict, rendered_by: str | None = None) -> str:
     return block + f"\n\nRun time: {record['seconds']:.0f} s ({record['threads']} thread(s) per model)."
 
 
-def default_results_path(output: str) -> Path:
-    """Where a run that writes ``output`` stores its per-split scores.
-
-    ``benchmarks/results/<page>.json`` for a page of the repository, ``<page>.json`` beside any other output file.
-    """
-    name = Path(output).stem + ".json"
-    inside = Path(output).resolve().is_relative_to(REPO_ROOT)
-    return RESULTS_DIR / name if inside else Path(output).resolve().parent / name
-
-
-def _relative(path: Path) -> str:
-    path = Path(path).resolve()
-    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
-
-
 def save_record(record: dict, path: Path) -> None:
     """Write a run record as JSON (through a temporary file, so a stopped run leaves the last complete one)."""
     data = {**record, "deviance": [asdict(r) for r in record["deviance"]],
             "quantiles": [asdict(r) for r in record["quantiles"]]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
+    write_json_record(data, path)
 
 
 def load_record(path: Path) -> dict:
@@ -909,16 +894,8 @@ def main(argv: list[str] | None = None) -> int:
     git_commit()  # the code this run imports, named in the result header
 
     if args.render_from:
-        record = load_record(Path(args.render_from))
-        output = args.output or (str(REPO_ROOT / record["output"]) if record["output"] else "-")
-        rendered_by = (f"Rendered from the stored per-split scores `{_relative(Path(args.render_from))}` by "
-                       f"`{command_line()}` at shrinktree commit `{git_commit()}` (nothing re-run).")
-        block = compose_block(record, rendered_by)
-        print(block)
-        if output != "-":
-            write_results(Path(output), SCRIPT, "Objectives benchmark", INTRO, block)
-            print(f"wrote {output}", file=sys.stderr)
-        return 0
+        return render_stored_run(args.render_from, args.output, load_record, compose_block, SCRIPT,
+                                 "Objectives benchmark", INTRO)
 
     datasets = _names(args.datasets, QUICK_DATASETS if args.quick else tuple(DATASETS), DATASETS)
     quantile_datasets = _names(args.quantile_datasets, QUICK_QUANTILE_DATASETS if args.quick else QUANTILE_DATASETS,
@@ -932,7 +909,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(message):
         print(message, file=sys.stderr, flush=True)
 
-    record = {"command": command_line(), "output": _relative(Path(output)) if output != "-" else None,
+    record = {"command": command_line(), "output": relative_to_repo(Path(output)) if output != "-" else None,
               "datasets": datasets, "quantile_datasets": quantile_datasets, "splits": splits,
               "splits_small": splits_small, "halves": halves, "max_rows": args.max_rows, "threads": THREADS,
               "deviance": [], "quantiles": [], "seconds": 0.0}
