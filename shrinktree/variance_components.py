@@ -450,6 +450,7 @@ def within_variance(sum_sq: float, mass: float, count: float, n_groups: int) -> 
 ESTIMATOR_CODES = {"moments": 0, "ml": 1, "reml": 2, "bayes": 3}
 VARIANCE_ESTIMATOR_CHOICES = ("auto",) + VARIANCE_ESTIMATORS
 _KNOWN_LOW, _KNOWN_HIGH, _KNOWN_POINTS, _KNOWN_BISECTIONS = -20.0, 25.0, 46, 48
+_KNOWN_BAYES_COARSE, _KNOWN_BAYES_FINE, _KNOWN_BAYES_REFINEMENTS = 41, 81, 1
 
 
 def resolve_variance_estimator(value, auto: str = "moments") -> str:
@@ -538,13 +539,15 @@ def _bayes_log_posterior(t, mass, mean, design, n_designs, sigma2, scale, log_po
 
 
 @njit(cache=True)
-def _ratio_posterior_mean(mass, mean, design, n_designs, sigma2, scale):
-    """Posterior mean of ``lambda`` (uniform shrinkage prior, flat priors on the design means)."""
-    t = np.linspace(_COARSE_LOW, _COARSE_HIGH, _BAYES_COARSE_POINTS)
+def _ratio_posterior_mean(mass, mean, design, n_designs, sigma2, scale, coarse_points, fine_points, refinements):
+    """Posterior mean of ``lambda`` (uniform shrinkage prior, flat priors on the design means): trapezoid sums on
+    ``coarse_points`` over ``log(lambda W0)`` in ``[-30, 40]``, then ``refinements`` times on ``fine_points``
+    over the region holding the mass of both integrands."""
+    t = np.linspace(_COARSE_LOW, _COARSE_HIGH, coarse_points)
     log_post = np.empty(t.shape[0])
     log_lam = np.empty(t.shape[0])
     _bayes_log_posterior(t, mass, mean, design, n_designs, sigma2, scale, log_post, log_lam)
-    for _ in range(_BAYES_REFINEMENTS):
+    for _ in range(refinements):
         top = np.max(log_post)
         top_lam = np.max(log_post + log_lam)
         first = -1
@@ -554,7 +557,7 @@ def _ratio_posterior_mean(mass, mean, design, n_designs, sigma2, scale):
                 if first < 0:
                     first = j
                 last = j
-        t = np.linspace(t[max(first - 1, 0)], t[min(last + 1, t.shape[0] - 1)], _BAYES_FINE_POINTS)
+        t = np.linspace(t[max(first - 1, 0)], t[min(last + 1, t.shape[0] - 1)], fine_points)
         log_post = np.empty(t.shape[0])
         log_lam = np.empty(t.shape[0])
         _bayes_log_posterior(t, mass, mean, design, n_designs, sigma2, scale, log_post, log_lam)
@@ -601,7 +604,8 @@ def between_variance_known_sigma(mass, mean, design, n_designs, sigma2, method):
     if not scale > 0.0:
         return 0.0
     if method == 3:
-        return sigma2 * _ratio_posterior_mean(mass, mean, design, n_designs, sigma2, scale)
+        return sigma2 * _ratio_posterior_mean(mass, mean, design, n_designs, sigma2, scale, _KNOWN_BAYES_COARSE,
+                                              _KNOWN_BAYES_FINE, _KNOWN_BAYES_REFINEMENTS)
     return sigma2 * _ratio_by_likelihood(mass, mean, design, n_designs, sigma2, method == 2, scale)
 
 
