@@ -43,7 +43,10 @@ The moment estimators the booster runs inside its numba kernels are here too:
 :func:`anova_between_variance` (the level pooling of categorical splits, with ``sigma^2`` given),
 :func:`between_node_moments` / :func:`between_node_variance` (the same ANOVA pooled over the
 two-group designs that a tree's splits are, with a null factor for split selection) and
-:func:`within_variance` (``sigma^2`` per unit of hessian mass).
+:func:`within_variance` (``sigma^2`` per unit of hessian mass), and their ML, REML and Bayes
+counterparts with ``sigma^2`` known (:func:`between_variance_known_sigma` over independent one-way
+designs; :func:`tree_between_variance` and :func:`level_between_variance` choose by
+``variance_estimator``), all in numba.
 """
 
 from __future__ import annotations
@@ -449,7 +452,8 @@ def within_variance(sum_sq: float, mass: float, count: float, n_groups: int) -> 
 
 ESTIMATOR_CODES = {"moments": 0, "ml": 1, "reml": 2, "bayes": 3}
 VARIANCE_ESTIMATOR_CHOICES = ("auto",) + VARIANCE_ESTIMATORS
-_KNOWN_LOW, _KNOWN_HIGH, _KNOWN_POINTS, _KNOWN_BISECTIONS = -20.0, 25.0, 46, 48
+_KNOWN_LOW, _KNOWN_HIGH, _KNOWN_POINTS = -20.0, 25.0, 46
+_KNOWN_ITERATIONS, _KNOWN_TOLERANCE = 100, 1e-10
 _KNOWN_BAYES_COARSE, _KNOWN_BAYES_FINE, _KNOWN_BAYES_REFINEMENTS = 41, 81, 1
 
 
@@ -502,8 +506,17 @@ def _design_deviance(lam, mass, mean, design, n_designs, sigma2, reml):
 
 
 @njit(cache=True)
+def _slope_in_log(t, mass, mean, design, n_designs, sigma2, reml, scale):
+    """d(-2 l)/d log(lambda W0) at ``t = log(lambda W0)``."""
+    lam = np.exp(t) / scale
+    _, slope = _design_deviance(lam, mass, mean, design, n_designs, sigma2, reml)
+    return lam * slope
+
+
+@njit(cache=True)
 def _ratio_by_likelihood(mass, mean, design, n_designs, sigma2, reml, scale):
-    """``lambda`` minimising the (restricted) deviance: a grid over ``log(lambda W0)``, then bisection on the slope."""
+    """``lambda`` minimising the (restricted) deviance: a grid over ``log(lambda W0)`` brackets the minimum, then
+    the Illinois variant of false position finds the root of the slope in the bracket."""
     step = (_KNOWN_HIGH - _KNOWN_LOW) / (_KNOWN_POINTS - 1)
     best = 0
     best_dev = np.inf
@@ -518,14 +531,30 @@ def _ratio_by_likelihood(mass, mean, design, n_designs, sigma2, reml, scale):
         return np.exp(_KNOWN_HIGH) / scale
     lo = _KNOWN_LOW + (best - 1) * step
     hi = _KNOWN_LOW + (best + 1) * step
-    for _ in range(_KNOWN_BISECTIONS):
-        mid = 0.5 * (lo + hi)
-        _, slope = _design_deviance(np.exp(mid) / scale, mass, mean, design, n_designs, sigma2, reml)
-        if slope < 0.0:
-            lo = mid
+    f_lo = _slope_in_log(lo, mass, mean, design, n_designs, sigma2, reml, scale)
+    f_hi = _slope_in_log(hi, mass, mean, design, n_designs, sigma2, reml, scale)
+    if not (f_lo < 0.0 < f_hi):
+        return np.exp(_KNOWN_LOW + best * step) / scale
+    x = 0.5 * (lo + hi)
+    side = 0
+    for _ in range(_KNOWN_ITERATIONS):
+        x = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        fx = _slope_in_log(x, mass, mean, design, n_designs, sigma2, reml, scale)
+        if fx < 0.0:
+            lo, f_lo = x, fx
+            if side == -1:
+                f_hi *= 0.5
+            side = -1
+        elif fx > 0.0:
+            hi, f_hi = x, fx
+            if side == 1:
+                f_lo *= 0.5
+            side = 1
         else:
-            hi = mid
-    return np.exp(0.5 * (lo + hi)) / scale
+            break
+        if hi - lo < _KNOWN_TOLERANCE:
+            break
+    return np.exp(x) / scale
 
 
 @njit(cache=True)
@@ -647,9 +676,10 @@ def tree_between_variance(left, right, weight, raw_value, sigma2, null_factor, m
     """``tau^2`` of one tree's splits by ``method`` (an ``ESTIMATOR_CODES`` value).
 
     ``0`` (moments) is :func:`between_node_variance`, bit for bit; the others fit the split designs of
-    :func:`split_designs` with :func:`between_variance_known_sigma`.
+    :func:`split_designs` with :func:`between_variance_known_sigma`.  Without noise (``sigma2 <= 0``, values
+    that are exact) every method gives the moment estimate.
     """
-    if method == 0:
+    if method == 0 or not sigma2 > 0.0:
         return between_node_variance(left, right, weight, raw_value, sigma2, null_factor)
     mass, mean, design, n_designs = split_designs(left, right, weight, raw_value, null_factor)
     return between_variance_known_sigma(mass, mean, design, n_designs, sigma2, method)
@@ -660,8 +690,10 @@ def level_between_variance(level_mass, level_mean, n_levels, total_mass, grand_m
     """``tau^2`` of the levels present in a node (one design) by ``method`` (an ``ESTIMATOR_CODES`` value).
 
     ``0`` (moments) is :func:`anova_between_variance`, bit for bit; levels without mass are left out.
+    Without noise (``sigma2 <= 0``: the levels' values are exact, so ``k = 0``) every method gives the
+    moment estimate.
     """
-    if method == 0:
+    if method == 0 or not sigma2 > 0.0:
         return anova_between_variance(level_mass, level_mean, n_levels, total_mass, grand_mean, sigma2)
     mass = np.empty(n_levels)
     mean = np.empty(n_levels)

@@ -138,6 +138,14 @@ def test_level_pooling_k_of_every_estimator_recovers_the_variance_ratio():
         assert 0.7 * sigma2 / tau2 < k < 1.4 * sigma2 / tau2, m
 
 
+def test_exact_levels_are_not_pooled_by_any_estimator():
+    # No within-level noise: the level values are exact, so k = 0 (no pooling) whatever the estimator.
+    mass = np.array([3.0, 5.0, 2.0, 8.0])
+    level_g = -mass * np.array([0.1, -0.4, 0.9, 0.2])
+    for m in ESTIMATORS:
+        assert level_pooling_k(level_g, mass, 4, level_g.sum(), mass.sum(), 0.0, ESTIMATOR_CODES[m]) == 0.0, m
+
+
 def test_moments_is_the_moment_kernel_bit_for_bit():
     rng = np.random.default_rng(5)
     left = np.array([1, 3, -1, -1, -1], dtype=np.int32)
