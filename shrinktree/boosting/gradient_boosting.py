@@ -7,6 +7,7 @@ Losses live in :mod:`shrinktree.losses`, the pooling plan and each tree's empiri
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import time
 from dataclasses import dataclass, fields
@@ -607,8 +608,9 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
     def __setstate__(self, state):
         state = dict(state)
         expected = state.pop(DIGEST_KEY, None)
-        # Models saved before ``variance_estimator`` existed were fitted with its "auto".
-        state.setdefault("variance_estimator", "auto")
+        # A model saved before a parameter existed was fitted as its default fits (defaults keep earlier models).
+        for name, default in self._get_param_defaults().items():
+            state.setdefault(name, default)
         super().__setstate__(state)
         if "_trees" in self.__dict__:
             try:
@@ -617,6 +619,13 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
                 raise
             except (AttributeError, TypeError, ValueError, IndexError, KeyError) as exc:
                 raise ModelIntegrityError(f"The restored {type(self).__name__} is damaged: {exc}") from exc
+
+    @classmethod
+    def _get_param_defaults(cls) -> dict:
+        """Every constructor parameter's default."""
+        signature = inspect.signature(cls.__init__)
+        return {name: p.default for name, p in signature.parameters.items()
+                if name != "self" and p.kind == p.KEYWORD_ONLY}
 
     def _restore_prediction_state(self, expected_digest) -> None:
         """Check a restored model (digest and structure) and rebuild the arrays the kernels index."""
