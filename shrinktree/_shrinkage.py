@@ -24,7 +24,13 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
-from .variance_components import between_node_moments, between_node_variance, within_variance  # noqa: F401
+from .variance_components import (  # noqa: F401
+    ESTIMATOR_CODES,
+    between_node_moments,
+    between_node_variance,
+    tree_between_variance,
+    within_variance,
+)
 
 SHRINKAGE_MODES = ("eb", "hs", "none")
 
@@ -76,7 +82,8 @@ def eb_factors(parent, weight, sigma2, tau2):
 
 def shrink_tree_values(tree, mode: str, strength: float | None = None, sigma2: float | None = None,
                        null_factor: np.ndarray | None = None, estimation_weight: np.ndarray | None = None,
-                       estimation_raw: np.ndarray | None = None, split_sign: np.ndarray | None = None) -> float:
+                       estimation_raw: np.ndarray | None = None, split_sign: np.ndarray | None = None,
+                       variance_estimator: str = "moments") -> float:
     """Pool ``tree.raw_value`` into ``tree.value`` in place and set ``tree.pooling_factor``.
 
     Parameters
@@ -98,6 +105,9 @@ def shrink_tree_values(tree, mode: str, strength: float | None = None, sigma2: f
         Per node, the monotonic constraint of its split (``1`` increasing, ``-1`` decreasing, ``0``
         none or a leaf).  When given, the pooled tree keeps every such split ordered: see
         :func:`keep_monotone` (single-output trees only).
+    variance_estimator : {"moments", "ml", "reml", "bayes"}, default="moments"
+        How ``"eb"`` estimates ``tau^2`` from the splits
+        (:func:`~shrinktree.variance_components.tree_between_variance`; ``sigma2`` is given).
 
     Returns
     -------
@@ -120,10 +130,11 @@ def shrink_tree_values(tree, mode: str, strength: float | None = None, sigma2: f
         n_outputs = tree.raw_value.shape[1]
         factor = np.empty((n_nodes, n_outputs))
         ks = []
+        method = ESTIMATOR_CODES[variance_estimator]
         for j in range(n_outputs):
-            tau2 = between_node_variance(tree.left, tree.right, np.ascontiguousarray(est_weight, dtype=np.float64),
+            tau2 = tree_between_variance(tree.left, tree.right, np.ascontiguousarray(est_weight, dtype=np.float64),
                                          np.ascontiguousarray(est_raw[:, j], dtype=np.float64), float(sigma2),
-                                         np.ascontiguousarray(null_factor, dtype=np.float64))
+                                         np.ascontiguousarray(null_factor, dtype=np.float64), method)
             factor[:, j] = eb_factors(tree.parent, tree.weight, float(sigma2), tau2)[:, 0]
             ks.append(np.inf if tau2 <= 0 else float(sigma2) / tau2)
         k = float(np.mean(ks)) if n_outputs > 1 else ks[0]

@@ -43,7 +43,10 @@ The moment estimators the booster runs inside its numba kernels are here too:
 :func:`anova_between_variance` (the level pooling of categorical splits, with ``sigma^2`` given),
 :func:`between_node_moments` / :func:`between_node_variance` (the same ANOVA pooled over the
 two-group designs that a tree's splits are, with a null factor for split selection) and
-:func:`within_variance` (``sigma^2`` per unit of hessian mass).
+:func:`within_variance` (``sigma^2`` per unit of hessian mass), and their ML, REML and Bayes
+counterparts with ``sigma^2`` known (:func:`between_variance_known_sigma` over independent one-way
+designs; :func:`tree_between_variance` and :func:`level_between_variance` choose by
+``variance_estimator``), all in numba.
 """
 
 from __future__ import annotations
@@ -425,3 +428,306 @@ def within_variance(sum_sq: float, mass: float, count: float, n_groups: int) -> 
         return 0.0
     dof = count / (count - n_groups) if count > n_groups + 1 else 1.0
     return max(sum_sq, 0.0) / mass * dof
+
+
+# --- between-group variance with sigma^2 known: the node and level pooling ----------------------------
+#
+# The booster knows sigma^2 (per unit of hessian mass) from the within-node (or within-level) residuals,
+# thousands of degrees of freedom, so only tau^2 is estimated.  The groups come in independent one-way
+# *designs*, each with a mean of its own: the levels present in a node are one design (mean: the node's
+# value); the two children of every split of a tree are one design each (mean: the parent's value), and
+# the designs of a tree share tau^2.  For group ``i`` of design ``d``, ``ybar_i ~ N(mu_d, tau^2 + sigma^2 /
+# W_i)``; with ``lambda = tau^2 / sigma^2`` and ``a_i = W_i / (1 + lambda W_i)``, ``mu_d`` the GLS mean of its
+# design and ``Q = sum_i a_i (ybar_i - mu_d)^2``, up to constants
+#
+#     ML:    -2 l(lambda) = sum_i log(1 + lambda W_i) + Q / sigma^2
+#     REML:  -2 l(lambda) = ML + sum_d log sum_{i in d} a_i
+#
+# REML integrates each design's mean out: for a split it is the likelihood of the contrast ``raw_L - raw_R``
+# alone, ``N(0, 2 tau^2 + sigma^2 / I)`` (``I = W_L W_R / (W_L + W_R)``), the statistic the moment estimator
+# uses.  ML profiles the means instead and, with two groups per design, halves ``tau^2`` (the Neyman-Scott
+# bias of one nuisance mean per pair).  ``"bayes"``: the posterior mean of ``tau^2 = lambda sigma^2`` under
+# a flat prior on every ``mu_d`` and the uniform shrinkage prior on ``lambda`` (as above, ``W0`` the mean
+# group mass), by the trapezoid rule on the grids of :func:`estimate_variance_components`.
+
+ESTIMATOR_CODES = {"moments": 0, "ml": 1, "reml": 2, "bayes": 3}
+VARIANCE_ESTIMATOR_CHOICES = ("auto",) + VARIANCE_ESTIMATORS
+_KNOWN_LOW, _KNOWN_HIGH, _KNOWN_POINTS = -20.0, 25.0, 46
+_KNOWN_ITERATIONS, _KNOWN_TOLERANCE = 100, 1e-10
+_KNOWN_BAYES_COARSE, _KNOWN_BAYES_FINE, _KNOWN_BAYES_REFINEMENTS = 41, 81, 1
+
+
+def resolve_variance_estimator(value, auto: str = "moments") -> str:
+    """Validate a ``variance_estimator=`` value and resolve ``"auto"`` to ``auto``.
+
+    Raises
+    ------
+    ValueError
+        When ``value`` is not one of ``VARIANCE_ESTIMATOR_CHOICES``.
+    """
+    if not isinstance(value, str) or value not in VARIANCE_ESTIMATOR_CHOICES:
+        raise ValueError(f"variance_estimator must be one of {VARIANCE_ESTIMATOR_CHOICES}, got {value!r}.")
+    return auto if value == "auto" else value
+
+
+@njit(cache=True)
+def _design_deviance(lam, mass, mean, design, n_designs, sigma2, reml):
+    """``(-2 l, d(-2 l)/d lambda)`` of the designs at ``lambda`` (ML or REML, ``sigma^2`` known)."""
+    m = mass.shape[0]
+    sum_a = np.zeros(n_designs)
+    sum_ay = np.zeros(n_designs)
+    sum_a2 = np.zeros(n_designs)
+    logdet = 0.0
+    trace = 0.0
+    for i in range(m):
+        a = mass[i] / (1.0 + lam * mass[i])
+        d = design[i]
+        sum_a[d] += a
+        sum_ay[d] += a * mean[i]
+        sum_a2[d] += a * a
+        logdet += np.log1p(lam * mass[i])
+        trace += a
+    q = 0.0
+    qa2 = 0.0
+    for i in range(m):
+        a = mass[i] / (1.0 + lam * mass[i])
+        d = design[i]
+        r = mean[i] - sum_ay[d] / sum_a[d]
+        q += a * r * r
+        qa2 += a * a * r * r
+    deviance = logdet + q / sigma2
+    slope = trace - qa2 / sigma2
+    if reml:
+        for d in range(n_designs):
+            if sum_a[d] > 0.0:
+                deviance += np.log(sum_a[d])
+                slope -= sum_a2[d] / sum_a[d]
+    return deviance, slope
+
+
+@njit(cache=True)
+def _slope_in_log(t, mass, mean, design, n_designs, sigma2, reml, scale):
+    """d(-2 l)/d log(lambda W0) at ``t = log(lambda W0)``."""
+    lam = np.exp(t) / scale
+    _, slope = _design_deviance(lam, mass, mean, design, n_designs, sigma2, reml)
+    return lam * slope
+
+
+@njit(cache=True)
+def _ratio_by_likelihood(mass, mean, design, n_designs, sigma2, reml, scale):
+    """``lambda`` minimising the (restricted) deviance: a grid over ``log(lambda W0)`` brackets the minimum, then
+    the Illinois variant of false position finds the root of the slope in the bracket."""
+    step = (_KNOWN_HIGH - _KNOWN_LOW) / (_KNOWN_POINTS - 1)
+    best = 0
+    best_dev = np.inf
+    for j in range(_KNOWN_POINTS):
+        dev, _ = _design_deviance(np.exp(_KNOWN_LOW + j * step) / scale, mass, mean, design, n_designs, sigma2, reml)
+        if dev < best_dev:
+            best_dev = dev
+            best = j
+    if best == 0:
+        return 0.0
+    if best == _KNOWN_POINTS - 1:
+        return np.exp(_KNOWN_HIGH) / scale
+    lo = _KNOWN_LOW + (best - 1) * step
+    hi = _KNOWN_LOW + (best + 1) * step
+    f_lo = _slope_in_log(lo, mass, mean, design, n_designs, sigma2, reml, scale)
+    f_hi = _slope_in_log(hi, mass, mean, design, n_designs, sigma2, reml, scale)
+    if not (f_lo < 0.0 < f_hi):
+        return np.exp(_KNOWN_LOW + best * step) / scale
+    x = 0.5 * (lo + hi)
+    side = 0
+    for _ in range(_KNOWN_ITERATIONS):
+        x = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        fx = _slope_in_log(x, mass, mean, design, n_designs, sigma2, reml, scale)
+        if fx < 0.0:
+            lo, f_lo = x, fx
+            if side == -1:
+                f_hi *= 0.5
+            side = -1
+        elif fx > 0.0:
+            hi, f_hi = x, fx
+            if side == 1:
+                f_lo *= 0.5
+            side = 1
+        else:
+            break
+        if hi - lo < _KNOWN_TOLERANCE:
+            break
+    return np.exp(x) / scale
+
+
+@njit(cache=True)
+def _bayes_log_posterior(t, mass, mean, design, n_designs, sigma2, scale, log_post, log_lam):
+    for j in range(t.shape[0]):
+        lam = np.exp(t[j]) / scale
+        dev, _ = _design_deviance(lam, mass, mean, design, n_designs, sigma2, True)
+        # density of t = log(lambda W0) under the uniform shrinkage prior: x / (1 + x)^2, x = lambda W0
+        log_post[j] = t[j] - 2.0 * np.log1p(np.exp(t[j])) - 0.5 * dev
+        log_lam[j] = t[j] - np.log(scale)
+
+
+@njit(cache=True)
+def _ratio_posterior_mean(mass, mean, design, n_designs, sigma2, scale, coarse_points, fine_points, refinements):
+    """Posterior mean of ``lambda`` (uniform shrinkage prior, flat priors on the design means): trapezoid sums on
+    ``coarse_points`` over ``log(lambda W0)`` in ``[-30, 40]``, then ``refinements`` times on ``fine_points``
+    over the region holding the mass of both integrands."""
+    t = np.linspace(_COARSE_LOW, _COARSE_HIGH, coarse_points)
+    log_post = np.empty(t.shape[0])
+    log_lam = np.empty(t.shape[0])
+    _bayes_log_posterior(t, mass, mean, design, n_designs, sigma2, scale, log_post, log_lam)
+    for _ in range(refinements):
+        top = np.max(log_post)
+        top_lam = np.max(log_post + log_lam)
+        first = -1
+        last = -1
+        for j in range(t.shape[0]):
+            if log_post[j] > top - 40.0 or log_post[j] + log_lam[j] > top_lam - 40.0:
+                if first < 0:
+                    first = j
+                last = j
+        t = np.linspace(t[max(first - 1, 0)], t[min(last + 1, t.shape[0] - 1)], fine_points)
+        log_post = np.empty(t.shape[0])
+        log_lam = np.empty(t.shape[0])
+        _bayes_log_posterior(t, mass, mean, design, n_designs, sigma2, scale, log_post, log_lam)
+    top = np.max(log_post)
+    norm = 0.0
+    moment = 0.0
+    for j in range(t.shape[0] - 1):
+        width = 0.5 * (t[j + 1] - t[j])
+        w0 = np.exp(log_post[j] - top)
+        w1 = np.exp(log_post[j + 1] - top)
+        norm += width * (w0 + w1)
+        moment += width * (w0 * np.exp(log_lam[j]) + w1 * np.exp(log_lam[j + 1]))
+    return moment / norm
+
+
+@njit(cache=True)
+def between_variance_known_sigma(mass, mean, design, n_designs, sigma2, method):
+    """``tau^2`` of independent one-way designs sharing it, ``sigma^2`` known (see the section above).
+
+    Parameters
+    ----------
+    mass, mean : ndarray of float64, shape (n_groups,)
+        Group masses ``W_i > 0`` (per unit of ``sigma2``) and means.
+    design : ndarray of int64, shape (n_groups,)
+        The design of each group, ``0 .. n_designs - 1``; every design should hold two groups or more.
+    sigma2 : float
+        Noise variance per unit of mass.
+    method : int
+        ``ESTIMATOR_CODES`` of ``"ml"``, ``"reml"`` or ``"bayes"`` (``"moments"`` has its own kernels).
+
+    Returns
+    -------
+    tau2 : float
+        ``0`` when the groups do not differ beyond noise (ML/REML at the boundary), no group or no
+        noise is given.
+    """
+    m = mass.shape[0]
+    if m < 2 or n_designs < 1 or not sigma2 > 0.0:
+        return 0.0
+    scale = 0.0
+    for i in range(m):
+        scale += mass[i]
+    scale /= m
+    if not scale > 0.0:
+        return 0.0
+    if method == 3:
+        return sigma2 * _ratio_posterior_mean(mass, mean, design, n_designs, sigma2, scale, _KNOWN_BAYES_COARSE,
+                                              _KNOWN_BAYES_FINE, _KNOWN_BAYES_REFINEMENTS)
+    return sigma2 * _ratio_by_likelihood(mass, mean, design, n_designs, sigma2, method == 2, scale)
+
+
+@njit(cache=True)
+def split_designs(left, right, weight, raw_value, null_factor):
+    """The two children of every split as a design: ``(mass, mean, design, n_designs)``.
+
+    A child's mass is its hessian mass divided by its split's null factor, so that the contrast of the
+    two children has the noise variance ``sigma^2 * null_factor / I`` that :func:`between_node_moments`
+    assumes; splits with a child of no mass, or a null factor of 0, are left out.
+    """
+    n_nodes = left.shape[0]
+    mass = np.empty(n_nodes)
+    mean = np.empty(n_nodes)
+    design = np.empty(n_nodes, dtype=np.int64)
+    m = 0
+    n_designs = 0
+    for node in range(n_nodes):
+        lo = left[node]
+        if lo < 0:
+            continue
+        hi = right[node]
+        c = null_factor[node]
+        if weight[lo] <= 0.0 or weight[hi] <= 0.0 or not c > 0.0:
+            continue
+        mass[m] = weight[lo] / c
+        mean[m] = raw_value[lo]
+        design[m] = n_designs
+        mass[m + 1] = weight[hi] / c
+        mean[m + 1] = raw_value[hi]
+        design[m + 1] = n_designs
+        m += 2
+        n_designs += 1
+    return mass[:m], mean[:m], design[:m], n_designs
+
+
+@njit(cache=True)
+def tree_between_variance(left, right, weight, raw_value, sigma2, null_factor, method):
+    """``tau^2`` of one tree's splits by ``method`` (an ``ESTIMATOR_CODES`` value).
+
+    ``0`` (moments) is :func:`between_node_variance`, bit for bit; the others fit the split designs of
+    :func:`split_designs` with :func:`between_variance_known_sigma`.  Without noise (``sigma2 <= 0``, values
+    that are exact) every method gives the moment estimate.
+    """
+    if method == 0 or not sigma2 > 0.0:
+        return between_node_variance(left, right, weight, raw_value, sigma2, null_factor)
+    mass, mean, design, n_designs = split_designs(left, right, weight, raw_value, null_factor)
+    return between_variance_known_sigma(mass, mean, design, n_designs, sigma2, method)
+
+
+@njit(cache=True)
+def level_between_variance(level_mass, level_mean, n_levels, total_mass, grand_mean, sigma2, method):
+    """``tau^2`` of the levels present in a node (one design) by ``method`` (an ``ESTIMATOR_CODES`` value).
+
+    ``0`` (moments) is :func:`anova_between_variance`, bit for bit; levels without mass are left out.
+    Without noise (``sigma2 <= 0``: the levels' values are exact, so ``k = 0``) every method gives the
+    moment estimate.
+    """
+    if method == 0 or not sigma2 > 0.0:
+        return anova_between_variance(level_mass, level_mean, n_levels, total_mass, grand_mean, sigma2)
+    mass = np.empty(n_levels)
+    mean = np.empty(n_levels)
+    m = 0
+    for t in range(n_levels):
+        if level_mass[t] > 0.0:
+            mass[m] = level_mass[t]
+            mean[m] = level_mean[t]
+            m += 1
+    if m < 2:
+        return 0.0
+    return between_variance_known_sigma(mass[:m], mean[:m], np.zeros(m, dtype=np.int64), 1, sigma2, method)
+
+
+def joint_tree_ratio(left, right, weight, raw_value, sigma2, null_factor, method: int) -> float:
+    """``lambda = tau^2 / sigma^2`` shared by the outputs of one tree (ML, REML or Bayes).
+
+    Output ``j`` has noise ``sigma2[j]`` and between-node variance ``lambda * sigma2[j]``: its split
+    designs, each mean divided by ``sqrt(sigma2[j])``, are pooled with those of the other outputs at unit
+    noise.  Outputs without noise are left out; ``0`` when none is left.
+    """
+    masses, means, designs = [], [], []
+    offset = 0
+    for j in range(raw_value.shape[1]):
+        if not sigma2[j] > 0.0:
+            continue
+        mass, mean, design, n_designs = split_designs(left, right, weight,
+                                                      np.ascontiguousarray(raw_value[:, j], dtype=np.float64),
+                                                      null_factor)
+        masses.append(mass)
+        means.append(mean / np.sqrt(sigma2[j]))
+        designs.append(design + offset)
+        offset += n_designs
+    if offset == 0:
+        return 0.0
+    return float(between_variance_known_sigma(np.concatenate(masses), np.concatenate(means),
+                                              np.concatenate(designs), offset, 1.0, method))

@@ -7,6 +7,7 @@ Losses live in :mod:`shrinktree.losses`, the pooling plan and each tree's empiri
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import time
 from dataclasses import dataclass, fields
@@ -136,7 +137,8 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
                  max_bins=255, categorical_features=FROM_DTYPE,
                  monotonic_cst=None, interaction_cst=None,
                  subsample=1.0, colsample=1.0, early_stopping="auto", validation_fraction=0.1,
-                 n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0, n_jobs=None, importance_type="gain"):
+                 n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0, n_jobs=None, importance_type="gain",
+                 variance_estimator="auto"):
         self.shrinkage = shrinkage
         self.shrinkage_strength = shrinkage_strength
         self.eb_method = eb_method
@@ -160,6 +162,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         self.verbose = verbose
         self.n_jobs = n_jobs
         self.importance_type = importance_type
+        self.variance_estimator = variance_estimator
 
     # -- validation -----------------------------------------------------------------------------
     def _validate_hyperparameters(self) -> PoolingPlan:
@@ -185,7 +188,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         if self.importance_type not in ("gain", "split"):
             raise ValueError(f"importance_type must be 'gain' or 'split', got {self.importance_type!r}.")
         self._check_loss_parameters()
-        return PoolingPlan.resolve(self.shrinkage, self.shrinkage_strength, self.eb_method)
+        return PoolingPlan.resolve(self.shrinkage, self.shrinkage_strength, self.eb_method, self.variance_estimator)
 
     def _check_loss_parameters(self) -> None:
         """Subclasses check the parameters of their loss here."""
@@ -538,6 +541,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             l2_regularization=float(self.l2_regularization), min_hessian=MIN_HESSIAN, pooling_k=pooled_gain_k,
             codes=codes, n_levels=data.n_levels, cat_feature_mask=cat_feature_mask, level_mode=plan.level_mode,
             level_k=plan.strength, pooled_level_gain=getattr(self, "_pooled_level_gain", plan.pooled_level_gain),
+            level_method=plan.level_method,
             constant_hessian=data.constant_hessian, unit_weights=data.unit_weights,
             compute_within_ss=plan.in_sample_eb, monotonic_cst=data.monotonic_cst, interaction_cst=data.interactions,
         ).grow()
@@ -604,6 +608,9 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
     def __setstate__(self, state):
         state = dict(state)
         expected = state.pop(DIGEST_KEY, None)
+        # A model saved before a parameter existed was fitted as its default fits (defaults keep earlier models).
+        for name, default in self._get_param_defaults().items():
+            state.setdefault(name, default)
         super().__setstate__(state)
         if "_trees" in self.__dict__:
             try:
@@ -612,6 +619,13 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
                 raise
             except (AttributeError, TypeError, ValueError, IndexError, KeyError) as exc:
                 raise ModelIntegrityError(f"The restored {type(self).__name__} is damaged: {exc}") from exc
+
+    @classmethod
+    def _get_param_defaults(cls) -> dict:
+        """Every constructor parameter's default."""
+        signature = inspect.signature(cls.__init__)
+        return {name: p.default for name, p in signature.parameters.items()
+                if name != "self" and p.kind == p.KEYWORD_ONLY}
 
     def _restore_prediction_state(self, expected_digest) -> None:
         """Check a restored model (digest and structure) and rebuild the arrays the kernels index."""
@@ -837,6 +851,15 @@ _COMMON_PARAMETERS = """\
     importance_type : {"gain", "split"}, default="gain"
         What ``feature_importances_`` measures (LightGBM's names): ``"gain"``, the loss reduction of a
         feature's splits at the pooled values, normalized to sum to one; ``"split"``, its number of splits.
+    variance_estimator : {"auto", "moments", "ml", "reml", "bayes"}, default="auto"
+        How the variance components behind every pooling strength ``k = sigma^2 / tau^2`` are estimated
+        (:mod:`shrinktree.variance_components`; ``docs/shrinkage.md``, "Variance components").  For the
+        tree pooling (``shrinkage="eb"``: the two children of every split, ``sigma^2`` from the
+        within-node residuals) and the level pooling of categorical splits (the levels present in a
+        node): ``"moments"`` the method of moments; ``"ml"``, ``"reml"`` maximum (restricted)
+        likelihood; ``"bayes"`` the posterior mean of ``tau^2`` under the uniform shrinkage prior.
+        ``"auto"`` is ``"moments"`` there (the estimates of the other methods, measured in
+        ``docs/shrinkage.md``, did not justify a change) and ``"reml"`` for ``random_effects``.
 """
 
 _COMMON_ATTRIBUTES = """\
@@ -888,7 +911,7 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
                  max_bins=255, categorical_features=FROM_DTYPE, subsample=1.0, colsample=1.0, early_stopping="auto",
                  monotonic_cst=None, interaction_cst=None,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0,
-                 n_jobs=None, importance_type="gain", random_effects=None):
+                 n_jobs=None, importance_type="gain", random_effects=None, variance_estimator="auto"):
         super().__init__(shrinkage=shrinkage, shrinkage_strength=shrinkage_strength, eb_method=eb_method,
             learning_rate=learning_rate, n_estimators=n_estimators, max_leaf_nodes=max_leaf_nodes,
             max_depth=max_depth, min_samples_leaf=min_samples_leaf, l2_regularization=l2_regularization,
@@ -896,7 +919,7 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             monotonic_cst=monotonic_cst, interaction_cst=interaction_cst,
             n_iter_no_change=n_iter_no_change, tol=tol, random_state=random_state, verbose=verbose,
-            n_jobs=n_jobs, importance_type=importance_type)
+            n_jobs=n_jobs, importance_type=importance_type, variance_estimator=variance_estimator)
         self.loss = loss
         self.quantile = quantile
         self.huber_delta = huber_delta
@@ -1136,7 +1159,7 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
                  max_bins=255, categorical_features=FROM_DTYPE, subsample=1.0, colsample=1.0, early_stopping="auto",
                  monotonic_cst=None, interaction_cst=None,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0,
-                 n_jobs=None, importance_type="gain"):
+                 n_jobs=None, importance_type="gain", variance_estimator="auto"):
         super().__init__(shrinkage=shrinkage, shrinkage_strength=shrinkage_strength, eb_method=eb_method,
             learning_rate=learning_rate, n_estimators=n_estimators, max_leaf_nodes=max_leaf_nodes,
             max_depth=max_depth, min_samples_leaf=min_samples_leaf, l2_regularization=l2_regularization,
@@ -1144,7 +1167,7 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             monotonic_cst=monotonic_cst, interaction_cst=interaction_cst,
             n_iter_no_change=n_iter_no_change, tol=tol, random_state=random_state, verbose=verbose,
-            n_jobs=n_jobs, importance_type=importance_type)
+            n_jobs=n_jobs, importance_type=importance_type, variance_estimator=variance_estimator)
         self.class_weight = class_weight
 
     def _check_loss_parameters(self):

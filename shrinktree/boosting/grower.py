@@ -217,6 +217,9 @@ class TreeGrower:
         Categorical features this tree may split on.
     level_mode, level_k, pooled_level_gain :
         How levels are pooled before sorting (see :func:`find_categorical_split`).
+    level_method : int
+        The estimator of the levels' ``tau^2`` with ``level_mode`` EB
+        (``shrinktree.variance_components.ESTIMATOR_CODES``; 0, the method of moments, by default).
     constant_hessian : float
         ``> 0`` when every row's hessian equals it (unweighted squared error): histograms then
         count rows instead of summing hessians.
@@ -239,7 +242,7 @@ class TreeGrower:
                  min_samples_leaf=20, l2_regularization=0.0, min_hessian=1e-3, pooling_k=-1.0, codes=None,
                  n_levels=None, cat_feature_mask=None, level_mode=LEVELS_RAW, level_k=0.0, pooled_level_gain=False,
                  constant_hessian=0.0, compute_within_ss=True, unit_weights=False, monotonic_cst=None,
-                 interaction_cst=None):
+                 interaction_cst=None, level_method=0):
         self.constrained = monotonic_cst is not None and bool(np.any(monotonic_cst != 0))
         self.monotonic_cst = (np.ascontiguousarray(monotonic_cst, dtype=np.int8) if self.constrained
                               else np.zeros(len(n_bins_non_missing), dtype=np.int8))
@@ -255,6 +258,7 @@ class TreeGrower:
             self.level_mode = level_mode
             self.level_k = float(level_k)
             self.pooled_level_gain = bool(pooled_level_gain)
+            self.level_method = int(level_method)
         self.binned = binned
         self.gradients = gradients
         self.hessians = hessians
@@ -334,7 +338,7 @@ class TreeGrower:
             cat = find_categorical_split(
                 node.cat_hist, self.cat_offsets, cat_feature_mask, node.g, node.h, float(node.count), self.l2,
                 float(self.min_samples_leaf), self.min_hessian, self.level_sigma2, self.level_mode, self.level_k,
-                self.pooled_level_gain, self.constrained, node.lower, node.upper,
+                self.pooled_level_gain, self.constrained, node.lower, node.upper, self.level_method,
             )
             gain, feature, missing_left, gl, hl, cl, scanned, left_levels = cat
             if feature >= 0 and gain > split[0]:

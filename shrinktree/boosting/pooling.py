@@ -1,9 +1,10 @@
 """How the booster pools: the pooling mode resolved once, and the empirical-Bayes inputs of each tree.
 
-:class:`PoolingPlan` turns the estimator's ``shrinkage``, ``shrinkage_strength`` and ``eb_method``
-into the facts the fit needs (whether rows are held out, how categorical levels are pooled, whether
-in-sample within-node variances are needed); :func:`pool_tree` assembles the within-node noise, the
-split-selection correction and the estimation masses of a grown tree and calls the shrinkage kernel.
+:class:`PoolingPlan` turns the estimator's ``shrinkage``, ``shrinkage_strength``, ``eb_method`` and
+``variance_estimator`` into the facts the fit needs (whether rows are held out, how categorical levels are
+pooled and by which estimator, whether in-sample within-node variances are needed); :func:`pool_tree`
+assembles the within-node noise, the split-selection correction and the estimation masses of a grown tree
+and calls the shrinkage kernel.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .._shrinkage import (
     shrink_tree_values,
     within_variance,
 )
+from ..variance_components import ESTIMATOR_CODES, resolve_variance_estimator
 from .splitting import LEVELS_EB, LEVELS_FIXED_K, LEVELS_RAW
 
 EB_METHODS = ("honest", "calibrated", "naive")
@@ -41,15 +43,19 @@ class PoolingPlan:
     strength : float
         ``lambda`` of ``"hs"`` (0 otherwise).
     eb_method : {"honest", "calibrated", "naive"}
+    variance_estimator : {"moments", "ml", "reml", "bayes"}
+        How ``"eb"`` estimates ``tau^2`` of the tree's splits and of the levels in a node (``"auto"``
+        resolves to ``"moments"``).
     """
 
     mode: str
     strength: float
     eb_method: str
+    variance_estimator: str = "moments"
 
     @classmethod
-    def resolve(cls, shrinkage, shrinkage_strength, eb_method) -> PoolingPlan:
-        """Validate the three parameters and resolve them (``ValueError`` on a bad combination)."""
+    def resolve(cls, shrinkage, shrinkage_strength, eb_method, variance_estimator="auto") -> PoolingPlan:
+        """Validate the parameters and resolve them (``ValueError`` on a bad combination)."""
         if shrinkage not in SHRINKAGE_MODES:
             raise ValueError(f"shrinkage must be one of {SHRINKAGE_MODES}, got {shrinkage!r}.")
         if shrinkage == "hs" and shrinkage_strength is None:
@@ -57,7 +63,7 @@ class PoolingPlan:
         if eb_method not in EB_METHODS:
             raise ValueError(f"eb_method must be one of {EB_METHODS}, got {eb_method!r}.")
         strength = float(shrinkage_strength) if shrinkage == "hs" else 0.0
-        return cls(shrinkage, strength, eb_method)
+        return cls(shrinkage, strength, eb_method, resolve_variance_estimator(variance_estimator, auto="moments"))
 
     @property
     def honest(self) -> bool:
@@ -72,6 +78,11 @@ class PoolingPlan:
     @property
     def level_mode(self) -> int:
         return {"eb": LEVELS_EB, "hs": LEVELS_FIXED_K, "none": LEVELS_RAW}[self.mode]
+
+    @property
+    def level_method(self) -> int:
+        """The levels' estimator as a ``ESTIMATOR_CODES`` value for the numba split search."""
+        return ESTIMATOR_CODES[self.variance_estimator]
 
     @property
     def pooled_level_gain(self) -> bool:
@@ -126,7 +137,8 @@ def pool_tree(tree, plan: PoolingPlan, grown, held: np.ndarray | None, split_sig
         sigma2 = within_variance(sum_sq, float(np.sum(h_held[leaves])), float(np.sum(held[leaves, 2])), int(ok.sum()))
         null_factor = np.where(internal, 1.0, 0.0)
         estimation_raw = np.where(h_held > 0, -held[:, 0] / np.where(h_held > 0, h_held, 1.0), 0.0)
-        return shrink_tree_values(tree, "eb", None, sigma2, null_factor, h_held, estimation_raw, split_sign)
+        return shrink_tree_values(tree, "eb", None, sigma2, null_factor, h_held, estimation_raw, split_sign,
+                                  plan.variance_estimator)
     sigma2 = within_variance(grown.within_ss, float(np.sum(grown.sum_hessians[leaves])),
                              float(np.sum(grown.weighted_count[leaves])), len(leaves))
     if plan.eb_method == "naive":
@@ -136,7 +148,8 @@ def pool_tree(tree, plan: PoolingPlan, grown, held: np.ndarray | None, split_sig
         # gain is the larger of its numeric features' and its categorical features'.
         null = np.maximum(null_gain_factor(grown.null_factor_tests), categorical_null_gain(grown.levels_scanned))
         null_factor = np.where(internal, null, 0.0)
-    return shrink_tree_values(tree, "eb", None, sigma2, null_factor, split_sign=split_sign)
+    return shrink_tree_values(tree, "eb", None, sigma2, null_factor, split_sign=split_sign,
+                              variance_estimator=plan.variance_estimator)
 
 
 def renew_leaf_values(tree, loss, grown, held_rows, held_leaf, y, raw, weight,

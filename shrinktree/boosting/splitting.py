@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..variance_components import anova_between_variance
+from ..variance_components import level_between_variance
 
 
 @njit(cache=True, inline="always")
@@ -164,12 +164,15 @@ LEVELS_RAW, LEVELS_FIXED_K, LEVELS_EB = 0, 1, 2
 
 
 @njit(cache=True)
-def level_pooling_k(level_g, level_h, n_present, sum_g, sum_h, sigma2):
-    """``k = sigma^2 / tau^2`` of the levels present in a node (method of moments); ``inf`` when tau^2 = 0.
+def level_pooling_k(level_g, level_h, n_present, sum_g, sum_h, sigma2, method=0):
+    """``k = sigma^2 / tau^2`` of the levels present in a node; ``inf`` when tau^2 = 0.
 
-    One-way random-effects ANOVA with unequal masses (:func:`shrinktree.variance_components.anova_between_variance`):
+    ``method`` (``shrinktree.variance_components.ESTIMATOR_CODES``) 0, the method of moments: one-way
+    random-effects ANOVA with unequal masses (:func:`shrinktree.variance_components.anova_between_variance`):
     ``Q = sum_l H_l (r_l - r)^2`` (``r_l = -G_l/H_l``, ``r = -G/H``) has expectation
-    ``(m - 1) sigma^2 + tau^2 (H - sum_l H_l^2 / H)``.
+    ``(m - 1) sigma^2 + tau^2 (H - sum_l H_l^2 / H)``.  1, 2, 3: ML, REML or the posterior mean of the
+    levels as one design with ``sigma^2`` known
+    (:func:`shrinktree.variance_components.level_between_variance`).
     """
     if sum_h <= 0.0:
         return np.inf
@@ -177,7 +180,7 @@ def level_pooling_k(level_g, level_h, n_present, sum_g, sum_h, sigma2):
     for t in range(n_present):
         if level_h[t] > 0.0:
             level_r[t] = -level_g[t] / level_h[t]
-    tau2 = anova_between_variance(level_h, level_r, n_present, sum_h, -sum_g / sum_h, sigma2)
+    tau2 = level_between_variance(level_h, level_r, n_present, sum_h, -sum_g / sum_h, sigma2, method)
     if tau2 <= 0.0:
         return np.inf
     return sigma2 / tau2
@@ -185,13 +188,14 @@ def level_pooling_k(level_g, level_h, n_present, sum_g, sum_h, sigma2):
 
 @njit(cache=True)
 def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count, l2, min_samples_leaf, min_hessian,
-                           sigma2, level_mode, fixed_k, pooled_gain, constrained, lower, upper):
+                           sigma2, level_mode, fixed_k, pooled_gain, constrained, lower, upper, level_method=0):
     """Best partition of the levels of one categorical feature into two sets, over all categorical features.
 
     Each level present in the node (the missing code counts as a level when it has rows) gets its
     Newton value ``r_l = -G_l / (H_l + l2)`` pooled toward the node's ``r``:
     ``r~_l = r + (r_l - r) H_l / (H_l + k)``.  ``k`` is 0 (``level_mode`` raw), ``fixed_k``, or
-    estimated per node and feature by :func:`level_pooling_k` from ``sigma2[c]`` (``tau^2 = 0`` means
+    estimated per node and feature by :func:`level_pooling_k` from ``sigma2[c]`` with the estimator
+    ``level_method`` (``tau^2 = 0`` means
     the levels do not differ beyond noise: no split on that feature).  Levels are sorted by ``r~_l``
     and every prefix is a candidate left set.  The gain is the Newton gain of the two sides computed
     from the raw sums (``pooled_gain`` False) or from the pooled level sums ``-r~_l H_l`` (True).
@@ -239,7 +243,7 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
         if m < 2:
             continue
         if level_mode == LEVELS_EB:
-            k = level_pooling_k(level_g, level_h, m, sum_g, sum_h, sigma2[c])
+            k = level_pooling_k(level_g, level_h, m, sum_g, sum_h, sigma2[c], level_method)
             if not np.isfinite(k):
                 continue
         elif level_mode == LEVELS_FIXED_K:

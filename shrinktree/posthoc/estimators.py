@@ -34,8 +34,10 @@ def _check_categorical_base(base, columns: list, X) -> None:
 
 
 class _ShrunkMeta(MetaEstimatorMixin, BaseEstimator):
-    def __init__(self, estimator=None, method="eb", strength=None, cv=5, scoring=None, grid=None, random_state=0):
+    def __init__(self, estimator=None, method="eb", strength=None, cv=5, scoring=None, grid=None, random_state=0,
+                 variance_estimator="auto"):
         self.estimator = estimator
+        self.variance_estimator = variance_estimator
         self.method = method
         self.strength = strength
         self.cv = cv
@@ -97,7 +99,8 @@ class _ShrunkMeta(MetaEstimatorMixin, BaseEstimator):
             base.fit(X, y, sample_weight=sample_weight)
         self.estimator_ = base
         self.model_ = shrink(base, X, y, method=self.method, strength=self.strength, sample_weight=sample_weight,
-                             cv=self.cv, scoring=self.scoring, grid=self.grid, random_state=self.random_state)
+                             cv=self.cv, scoring=self.scoring, grid=self.grid, random_state=self.random_state,
+                             variance_estimator=self.variance_estimator)
         self.strength_ = self.model_.strength_
         if self._is_classifier:
             self.classes_ = self.model_.classes_
@@ -131,6 +134,8 @@ class ShrunkRegressor(RegressorMixin, _ShrunkMeta):
         ``lambda`` of ``"hs"``.
     cv, scoring, grid, random_state
         Cross-validation of ``strength='cv'``.
+    variance_estimator : {"auto", "moments", "ml", "reml", "bayes"}, default="auto"
+        How ``"eb"`` estimates the variance components (see :func:`shrinktree.shrink`).
 
     Attributes
     ----------

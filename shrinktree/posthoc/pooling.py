@@ -14,6 +14,7 @@ from .._shrinkage import (
     within_variance,
 )
 from .._tree import TreeArrays
+from ..variance_components import ESTIMATOR_CODES, joint_tree_ratio, tree_between_variance
 from .node_stats import NodeStats, forest_stats, subtree_weighted_mean, tree_stats
 from .parsed import ParsedModel
 
@@ -61,13 +62,15 @@ def calibrated_null_factor(tree: TreeArrays, n_features: float, thresholds: np.n
 
 
 def eb_pool_tree(tree: TreeArrays, sigma2: np.ndarray, null_factor: np.ndarray, est: NodeStats,
-                 joint: bool, split_sign: np.ndarray | None = None) -> float:
+                 joint: bool, split_sign: np.ndarray | None = None, variance_estimator: str = "moments") -> float:
     """Empirical-Bayes pooling of one tree in place; returns ``k = sigma^2/tau^2``.
 
     A single-output tree goes through :func:`shrink_tree_values`, exactly as in the booster.
     Several outputs either share one factor (``joint``: class proportions, so that they keep
-    summing to one; ``k`` from the summed moments) or get one factor each.  ``split_sign``: the
-    monotonic constraint of every split, kept by the pooling (single-output trees).
+    summing to one; ``k`` from the summed moments, or for the other ``variance_estimator`` values the
+    ratio ``tau^2 / sigma^2`` the outputs share, :func:`~shrinktree.variance_components.joint_tree_ratio`)
+    or get one factor each.  ``split_sign``: the monotonic constraint of every split, kept by the
+    pooling (single-output trees).
     """
     if not all(np.all(np.isfinite(a)) for a in (sigma2, est.G, est.H, est.Sgg, est.Sgh, est.Shh)):
         # Sums of squared targets overflow near |y| ~ 1e150: pooling would silently give NaN or 0.
@@ -80,8 +83,25 @@ def eb_pool_tree(tree: TreeArrays, sigma2: np.ndarray, null_factor: np.ndarray, 
     n_outputs = tree.raw_value.shape[1]
     if n_outputs == 1:
         return shrink_tree_values(tree, "eb", sigma2=float(sigma2[0]), null_factor=null_factor,
-                                  estimation_weight=est_weight, estimation_raw=est_raw[:, 0], split_sign=split_sign)
+                                  estimation_weight=est_weight, estimation_raw=est_raw[:, 0], split_sign=split_sign,
+                                  variance_estimator=variance_estimator)
     parent = tree.parent
+    method = ESTIMATOR_CODES[variance_estimator]
+    if method != 0:
+        if joint:
+            ratio = joint_tree_ratio(tree.left, tree.right, est_weight, est_raw, sigma2, null_factor, method)
+            factor = eb_factors(parent, tree.weight, 1.0, ratio)
+            k = 1.0 / ratio if ratio > 0 else np.inf
+        else:
+            factor = np.empty((tree.n_nodes, n_outputs))
+            ks = []
+            for j in range(n_outputs):
+                tau2 = tree_between_variance(tree.left, tree.right, est_weight, np.ascontiguousarray(est_raw[:, j]),
+                                             float(sigma2[j]), null_factor, method)
+                factor[:, j] = eb_factors(parent, tree.weight, float(sigma2[j]), tau2)[:, 0]
+                ks.append(sigma2[j] / tau2 if tau2 > 0 else np.inf)
+            k = float(np.mean(ks))
+        return _pool_with(tree, factor, k)
     moments = [between_node_moments(tree.left, tree.right, est_weight, np.ascontiguousarray(est_raw[:, j]),
                                     float(sigma2[j]), null_factor) for j in range(n_outputs)]
     if joint:
@@ -99,8 +119,12 @@ def eb_pool_tree(tree: TreeArrays, sigma2: np.ndarray, null_factor: np.ndarray, 
             factor[:, j] = eb_factors(parent, tree.weight, float(sigma2[j]), tau2)[:, 0]
             ks.append(sigma2[j] / tau2 if tau2 > 0 else np.inf)
         k = float(np.mean(ks))
+    return _pool_with(tree, factor, k)
+
+
+def _pool_with(tree: TreeArrays, factor: np.ndarray, k: float) -> float:
     out = np.empty_like(tree.raw_value)
-    pool_values(parent, tree.raw_value, factor, out)
+    pool_values(tree.parent, tree.raw_value, factor, out)
     tree.value = out
     tree.pooling_factor = factor[:, 0].copy() if factor.shape[1] == 1 else factor.mean(axis=1)
     return float(k)
@@ -115,7 +139,7 @@ def forest_targets(parsed: ParsedModel, y: np.ndarray) -> np.ndarray:
     return -y.reshape(len(y), -1).astype(np.float64)
 
 
-def eb_forest(parsed: ParsedModel, data) -> tuple[list[float], str]:
+def eb_forest(parsed: ParsedModel, data, variance_estimator: str = "moments") -> tuple[list[float], str]:
     """EB pooling of every tree of a forest; returns the per-tree ``k`` and where the statistics came from."""
     trees = parsed.trees
     joint = parsed.is_classifier
@@ -149,7 +173,7 @@ def eb_forest(parsed: ParsedModel, data) -> tuple[list[float], str]:
         else:
             null = calibrated_null_factor(tree, parsed.split_features[t], parsed.thresholds(t), est.C)
             null = null * parsed.design_effect
-        ks.append(eb_pool_tree(tree, sigma2, null, est, joint))
+        ks.append(eb_pool_tree(tree, sigma2, null, est, joint, variance_estimator=variance_estimator))
     return ks, source
 
 
@@ -239,7 +263,8 @@ def within_leaf_range(tree: TreeArrays, values: np.ndarray) -> np.ndarray:
     return np.clip(values[:, 0], low, high).reshape(-1, 1)
 
 
-def eb_boosted(parsed: ParsedModel, data, offset: np.ndarray | None = None) -> tuple[list[float], str]:
+def eb_boosted(parsed: ParsedModel, data, offset: np.ndarray | None = None,
+               variance_estimator: str = "moments") -> tuple[list[float], str]:
     """EB pooling of every tree of a boosted model from replayed gradient statistics.
 
     For losses that renew their leaf values the factors come from the surrogate's statistics (the row
@@ -268,7 +293,8 @@ def eb_boosted(parsed: ParsedModel, data, offset: np.ndarray | None = None) -> t
                                                    tree.raw_value, tree.weight)
         thresholds = np.minimum(parsed.thresholds(t), np.maximum(stats.C - 1.0, 1.0))
         null = calibrated_null_factor(tree, parsed.split_features[t], thresholds, stats.C)
-        ks[t] = eb_pool_tree(tree, node_sigma2(stats, tree), null, stats, joint=False, split_sign=parsed.split_sign(t))
+        ks[t] = eb_pool_tree(tree, node_sigma2(stats, tree), null, stats, joint=False, split_sign=parsed.split_sign(t),
+                             variance_estimator=variance_estimator)
 
     replay_boosting(parsed, X, y, w, on_tree, offset)
     return ks, "calibrated: gradient statistics recomputed by replaying the boosting on X, y"

@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils.validation import _check_sample_weight
 
+from ..variance_components import resolve_variance_estimator
 from .adapters import SUPPORTED, parse_model
 from .inputs import tree_matrix
 from .model import check_model_offset, make_model
@@ -83,7 +84,8 @@ def _check_strength(method: str, strength):
 
 
 def shrink(model, X=None, y=None, *, method: str = "eb", strength: float | str | None = None, sample_weight=None,
-           offset=None, cv: int = 5, scoring=None, grid=None, random_state: int | None = 0):
+           offset=None, cv: int = 5, scoring=None, grid=None, random_state: int | None = 0,
+           variance_estimator: str = "auto"):
     """Shrink the node values of a fitted tree model toward their parents, keeping its structure.
 
     ``value(child) = value(parent) + (raw(child) - raw(parent)) * f``; the methods differ in ``f``.
@@ -125,6 +127,11 @@ def shrink(model, X=None, y=None, *, method: str = "eb", strength: float | str |
         Candidate ``lambda`` values (default ``selection.DEFAULT_GRID``).
     random_state : int or None, default=0
         Shuffling of the cross-validation folds.
+    variance_estimator : {"auto", "moments", "ml", "reml", "bayes"}, default="auto"
+        How ``"eb"`` estimates each tree's ``tau^2`` from its splits, ``sigma^2`` given by the within-node
+        residuals (:func:`shrinktree.variance_components.tree_between_variance`): the method of moments,
+        maximum (restricted) likelihood, or the posterior mean under the uniform shrinkage prior;
+        ``"auto"`` is ``"moments"``.  Other methods take only ``"auto"``.
 
     Returns
     -------
@@ -135,6 +142,10 @@ def shrink(model, X=None, y=None, *, method: str = "eb", strength: float | str |
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
     _check_strength(method, strength)
+    estimator = resolve_variance_estimator(variance_estimator, auto="moments")
+    if method != "eb" and variance_estimator != "auto":
+        raise ValueError(f"variance_estimator applies to method='eb' only; method={method!r} estimates no "
+                         "variance components.")
     parsed = parse_model(model)
     checked = validate_data(parsed, X, y, sample_weight)
     data = None if checked is None else checked[:4]
@@ -166,8 +177,8 @@ def shrink(model, X=None, y=None, *, method: str = "eb", strength: float | str |
     elif method == "none":
         ks, source = none_pool(parsed), "none"
     elif parsed.kind == "forest":
-        ks, source = eb_forest(parsed, data)
+        ks, source = eb_forest(parsed, data, estimator)
     else:
-        ks, source = eb_boosted(parsed, data, offset)
+        ks, source = eb_boosted(parsed, data, offset, estimator)
     parsed.release()
     return make_model(parsed, method, None if method != "hs" else float(chosen), ks, source)
