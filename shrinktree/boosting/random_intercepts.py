@@ -8,7 +8,11 @@ of the others (Gauss-Seidel, i.e. backfitting of the random part), with the one-
 
 * **Gaussian** (squared error): the partial residual ``r = y - f - sum_{h != g} b_h`` of grouping ``g``
   gives ``tau_g^2``, ``sigma^2`` and the BLUPs ``b_g,i = W_i / (W_i + sigma^2 / tau_g^2) rbar_i`` (the
-  fixed part's mean is taken as known: the booster's baseline carries the overall level).
+  fixed part's mean is taken as known: the booster's baseline carries the overall level).  At
+  convergence the intercepts solve the joint mixed-model equations of all groupings at those
+  variances.  The reported residual variance is ``RSS / (N - 1 - edf)`` over all groupings (``edf``
+  the summed shrinkage factors), not the last one-way fit's, which counts the other groupings'
+  BLUP errors as noise.
 * **Binary and Poisson** (PQL, the GLM analogue): at the current linear predictor, the working
   response ``z = b_g + (y - mu) / v(mu)`` with working weights ``w v(mu)`` (``v = mu (1 - mu)`` for
   the logit link, ``mu`` for the log link) gives the ratio ``tau_g^2 / sigma^2`` from the one-way
@@ -189,7 +193,20 @@ class RandomIntercepts:
                 moved = max(moved, float(np.sqrt(np.average(change * change, weights=self.weight))))
             self.sweeps = sweep
             if moved <= tolerance * self.scale:
-                self.converged = True
-                return sweep
-        self.converged = False
-        return max_sweeps
+                break
+        self.converged = moved <= tolerance * self.scale
+        if self.family == "gaussian":
+            self.sigma2 = self._residual_variance(fixed)
+        return self.sweeps
+
+    def _residual_variance(self, fixed: np.ndarray) -> float:
+        """``sigma^2 = RSS / (N - 1 - edf)``, ``edf`` the summed shrinkage factors of every grouping.
+
+        The one-way fit of the last grouping sees the other groupings' BLUP errors as noise; the
+        residuals of all of them with the degrees of freedom the intercepts used do not.
+        """
+        residual = self.y - fixed - self.total
+        rss = float(np.dot(self.weight * residual, residual))
+        edf = sum(float(np.sum(1.0 - c.conditional_variance / c.tau2)) for c in self.components if c.tau2 > 0.0)
+        dof = self.y.shape[0] - 1.0 - edf
+        return rss / dof if dof > 0 else self.sigma2
