@@ -507,6 +507,8 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             if stop:
                 break
 
+        if offset_update is not None:
+            offset_update(None, y, raw[:, 0], weight, y_exponent)  # the finished fixed part, no shift
         if monitor is not None and best_iteration > 0:
             # Early stopping chose the iteration with the best validation loss: keep the model there.
             self.best_iteration_ = best_iteration

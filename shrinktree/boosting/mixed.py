@@ -11,8 +11,9 @@ are not grouping columns.
 Algorithm (one boosting run, as GPBoost does): the booster's offset is the current sum of the
 intercepts.  Before iteration 0 and then before every ``UPDATE_EVERY``-th iteration the intercepts
 are updated given the fixed part so far (``RandomIntercepts.update``, at most ``IN_RUN_SWEEPS``
-Gauss-Seidel sweeps over the groupings, warm-started from the previous update), and the training
-rows' raw scores move by the change.  After the last tree, a final update runs the sweeps to
+Gauss-Seidel sweeps over the groupings, warm-started from the previous update, variances by the
+closed-form moment estimator ``IN_RUN_METHOD``), and the training rows' raw scores move by the
+change.  After the last tree, a final update runs the sweeps to
 convergence (``TOLERANCE``, at most ``MAX_SWEEPS``) on the finished fixed part, and those are the
 reported intercepts and variance components.  A fit therefore costs one booster fit plus
 ``n_estimators / UPDATE_EVERY`` cheap updates (each a few ``np.bincount`` passes over the rows per
@@ -42,6 +43,7 @@ from .validation import check_offset
 
 UPDATE_EVERY = 5
 IN_RUN_SWEEPS = 2
+IN_RUN_METHOD = "moments"  # closed form, one pass: the final update uses the chosen variance_estimator
 MAX_SWEEPS = 100
 TOLERANCE = 1e-4
 
@@ -53,14 +55,19 @@ class _InRunUpdates:
         self.make_updater, self.updater, self.every = make_updater, updater, every
         self.n_updates = 0
 
-    def __call__(self, iteration: int, y: np.ndarray, raw: np.ndarray, weight: np.ndarray, exponent: int):
+    def __call__(self, iteration, y: np.ndarray, raw: np.ndarray, weight: np.ndarray, exponent: int):
+        """Before iteration ``iteration``: the shift of the rows' raw scores (or ``None``); after the last
+        iteration (``iteration=None``): keep the finished fixed part of the training rows."""
+        if iteration is None:
+            self.fixed = np.ldexp(raw, exponent) - self.updater.total
+            return None
         if iteration % self.every:
             return None
         y0, raw0 = np.ldexp(y, exponent), np.ldexp(raw, exponent)
         if self.updater is None:
             self.updater = self.make_updater(y0, weight)
         before = self.updater.total.copy()
-        self.updater.update(raw0 - before, IN_RUN_SWEEPS, TOLERANCE)
+        self.updater.update(raw0 - before, IN_RUN_SWEEPS, TOLERANCE, IN_RUN_METHOD)
         self.n_updates += 1
         return np.ldexp(self.updater.total - before, -exponent)
 
@@ -145,12 +152,7 @@ class MixedEffectsMixin:
             finally:
                 del self._offset_update
             updater = hook.updater
-            with threads(self.n_jobs, len(y)):
-                fixed = self._baseline[0] + self._forest.predict_sum(self._encode_features(rest), self._tree_output,
-                                                                     1)[:, 0]
-            if offset is not None:
-                fixed = fixed + offset
-            updater.update(fixed, MAX_SWEEPS, TOLERANCE)
+            updater.update(hook.fixed, MAX_SWEEPS, TOLERANCE)  # the fixed part includes the offset
             n_updates += hook.n_updates + 1
         self._random_effects_fit = {
             "spec": spec, "family": family, "method": method, "has_offset": offset is not None,

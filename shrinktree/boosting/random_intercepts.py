@@ -125,7 +125,7 @@ class RandomIntercepts:
         deviation = response - mean[rows.codes]
         within_ss = float(np.dot(weight * deviation, deviation))
         try:
-            fit = estimate_variance_components(mass, mean, rows.count, within_ss, method=self.method)
+            fit = estimate_variance_components(mass, mean, rows.count, within_ss, method=self._method)
         except ValueError as exc:
             raise ValueError(f"The random-effects grouping {self.names[g]!r}: {exc}") from exc
         return fit, mean
@@ -170,13 +170,14 @@ class RandomIntercepts:
         return Component(tau2, b, 1.0 / curvature)
 
     # -- all groupings ----------------------------------------------------------------------------
-    def update(self, fixed: np.ndarray, max_sweeps: int, tolerance: float = 1e-4) -> int:
+    def update(self, fixed: np.ndarray, max_sweeps: int, tolerance: float = 1e-4, method: str | None = None) -> int:
         """Gauss-Seidel sweeps over the groupings given the fixed part (raw scale, offset included).
 
         Stops when a sweep moves the rows' intercepts by less than ``tolerance`` (root mean square,
         in units of ``sd(y)`` for Gaussian data, of the link for the others) or after ``max_sweeps``.
-        Returns the sweeps run.
+        ``method`` overrides the estimator's ``method`` for this update.  Returns the sweeps run.
         """
+        self._method = self.method if method is None else method
         for sweep in range(1, max_sweeps + 1):
             moved = 0.0
             for g, rows in enumerate(self.rows):
