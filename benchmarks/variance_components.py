@@ -83,7 +83,7 @@ def mixed() -> None:
 
     from shrinktree import ShrinkBoostRegressor
 
-    print("| seed | random_effects='school' | school as categorical | linear MixedLM | mixed-model rounds |")
+    print("| seed | random_effects='school' | school as categorical | linear MixedLM | intercept updates |")
     print("|---|---|---|---|---|")
     for seed in range(3):
         rng = np.random.default_rng(seed)

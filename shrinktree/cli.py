@@ -185,6 +185,15 @@ def _fit(args: argparse.Namespace) -> int:
     if len(X) < 2:
         raise CliError(f"{args.csv} has {len(X)} row(s) with a target value: too few to fit a model.")
     schema = FeatureSchema.learn(X, args.categorical or ())
+    if args.random_effects:
+        unknown = [c for c in args.random_effects if c not in schema.columns]
+        if unknown:
+            raise CliError(f"--random-effects names {', '.join(map(repr, unknown))}, not a feature column of "
+                           f"{args.csv}.")
+        if task == "classification" and y.nunique() > 2:
+            raise CliError("--random-effects supports binary classification only; the target has "
+                           f"{y.nunique()} classes.")
+        parameters = {**parameters, "random_effects": list(args.random_effects)}
     model = _fit_model(task, schema.frame(X), y, parameters, args.threads)
     _save_model(SavedModel(model, task, args.target, schema), out)
     _report_fit(model, task, args.target, schema, n_rows=len(X), n_dropped=len(frame) - len(X))
@@ -226,6 +235,10 @@ def _report_fit(model, task: str, target: str, schema, n_rows: int, n_dropped: i
         print("settings: " + ", ".join(f"{name}={value!r}" for name, value in changed.items()))
     if n_dropped:
         print(f"note: dropped {n_dropped:,} row(s) with a missing target")
+    if getattr(model, "_random_effects_fit", None) is not None:
+        components = model.variance_components_
+        print("random intercepts (variance, sd): " + ", ".join(
+            f"{name} {row['variance']:.4g}, {row['std']:.4g}" for name, row in components.iterrows()))
     described = [f"{column} ({len(levels):,} levels{', integer-coded' if column in schema.integer_coded else ''})"
                  for column, levels in schema.categories.items()]
     print("categorical columns (pooled categorical splits; levels unseen at fit follow each split's default "
@@ -340,13 +353,25 @@ def _check_estimator(model, task: str, schema) -> None:
         raise InvalidModelFile(f"its model is a {type(model).__name__}, not a {expected.__name__}")
     if not hasattr(model, "_trees") or (task == "classification" and not hasattr(model, "classes_")):
         raise InvalidModelFile(f"its {expected.__name__} is not fitted")
+    grouping = _grouping_columns(model)
+    if not grouping <= set(schema.columns):
+        raise InvalidModelFile("its model's random-effects columns are not among the columns it lists")
+    columns = [c for c in schema.columns if c not in grouping]
     names = getattr(model, "feature_names_in_", None)
-    if names is None or [str(name) for name in names] != schema.columns:
+    if names is None or [str(name) for name in names] != columns:
         raise InvalidModelFile("its model was fitted on other columns than the ones it lists")
     categorical = np.asarray(getattr(model, "is_categorical_", ()), dtype=bool)
-    if categorical.shape != (len(schema.columns),) \
-            or {c for c, flag in zip(schema.columns, categorical) if flag} != set(schema.categories):
+    if categorical.shape != (len(columns),) \
+            or {c for c, flag in zip(columns, categorical) if flag} != set(schema.categories) - grouping:
         raise InvalidModelFile("its model's categorical features differ from the categories it lists")
+
+
+def _grouping_columns(model) -> set:
+    """The columns a model fitted with ``random_effects`` uses as groupings (empty without)."""
+    fitted = model.__dict__.get("_random_effects_fit")
+    if fitted is None:
+        return set()
+    return {str(c) for entry in fitted["spec"] for c in (entry if isinstance(entry, tuple) else (entry,))}
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -595,6 +620,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "true/false columns are categorical already [categorical_feature]")
     fit.add_argument("--threads", type=_non_negative_int, default=0, metavar="N",
                      help="threads for fitting (default 0: all cores) [num_threads]")
+    fit.add_argument("--random-effects", action="append", metavar="COL",
+                     help="a grouping column fitted as random intercepts instead of a tree feature; repeat it "
+                          "for several crossed groupings (regression, Poisson or binary; docs/mixed_effects.md)")
     _add_model_options(fit)
 
     predict = sub.add_parser("predict", help="apply a model saved by 'shrinktree fit' to a CSV file",

@@ -46,7 +46,8 @@ def test_recovers_the_variance_components_and_the_intercepts(fitted):
     assert np.corrcoef(table["estimate"], b[table["level"].to_numpy()])[0, 1] > 0.95
     # BLUPs: the fewer rows, the larger the conditional sd
     assert np.corrcoef(table["rows"], table["conditional_sd"])[0, 1] < -0.5
-    assert 1 <= model.n_mixed_iter_ <= 10
+    # one intercept update before every 10th of the 150 iterations, and the final one
+    assert model.n_mixed_iter_ == 150 // 10 + 1
 
 
 def test_beats_native_categorical_booster_and_a_linear_mixed_model(fitted):
@@ -86,8 +87,10 @@ def test_pickle_round_trip_and_damage_detected(fitted):
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.predict(X), model.predict(X))
     state = model.__getstate__()
-    state["_random_effects_fit"] = dict(state["_random_effects_fit"])
-    state["_random_effects_fit"]["estimate"] = state["_random_effects_fit"]["estimate"] + 1.0
+    fitted = dict(state["_random_effects_fit"])
+    fitted["groupings"] = [dict(g) for g in fitted["groupings"]]
+    fitted["groupings"][0]["estimate"] = fitted["groupings"][0]["estimate"] + 1.0
+    state["_random_effects_fit"] = fitted
     with pytest.raises(ModelIntegrityError):
         ShrinkBoostRegressor().__setstate__(state)
 
@@ -123,18 +126,12 @@ def test_errors():
         ShrinkBoostRegressor(random_effects="class").fit(X, y)
     with pytest.raises(ValueError, match="no column names"):
         model.fit(X.to_numpy(), y)
-    with pytest.raises(ValueError, match="one grouping column"):
-        ShrinkBoostRegressor(random_effects=["school", "x2"]).fit(X, y)
-    with pytest.raises(ValueError, match="single level"):
+    with pytest.raises(ValueError, match="at least two levels"):
         model.fit(X.assign(school=1), y)
     with pytest.raises(ValueError, match="not separately identifiable"):
         model.fit(X.assign(school=np.arange(len(y))), y)
-    with pytest.raises(ValueError, match="offset cannot be combined"):
-        model.fit(X, y, offset=np.zeros(len(y)))
     with pytest.raises(ValueError, match="eval_set cannot be combined"):
         model.fit(X, y, eval_set=[(X, y)])
-    with pytest.raises(ValueError, match="missing value"):
-        model.fit(X.assign(school=X["school"].where(X["school"] > 2)), y)
     with pytest.raises(ValueError, match="by column name"):
         ShrinkBoostRegressor(random_effects="school", categorical_features=[0]).fit(X, y)
     with pytest.raises(ValueError, match="no column for the trees"):
@@ -142,5 +139,3 @@ def test_errors():
     model.fit(X, y)
     with pytest.raises(ValueError, match="not in X"):
         model.predict(X.drop(columns="school"))
-    with pytest.raises(ValueError, match="offset cannot be combined"):
-        model.predict(X, offset=np.zeros(len(y)))

@@ -29,13 +29,13 @@ from .._threads import check_n_jobs, threads
 from .._tree import FlatForest, TreeArrays
 from ..callbacks import CallbackEnv, PrintProgress
 from ..losses import Loss, classification_loss, regression_loss
-from . import random_effects as _re
 from .binning import BinMapper
 from .categorical import FROM_DTYPE, CategoricalEncoder, check_columns, engine_codes, resolve_categorical_features
 from .constraints import InteractionSets, resolve_interaction_cst, resolve_monotonic_cst, split_signs
 from .evaluation import EvalSet
 from .grower import TreeGrower
 from .honest import held_out_mask, row_hashes, split_rows
+from .mixed import MixedEffectsMixin
 from .pooling import PoolingPlan, pool_tree, renew_leaf_values
 from .predictor import add_leaf_values, add_values_by_leaf, leaves_binned, node_statistics
 from .validation import check_fit_weights, check_no_missing_labels, check_number, check_offset
@@ -295,8 +295,9 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             self.__dict__.pop(stale, None)  # from an earlier fit with early stopping
         user_sets = self._check_eval_sets(eval_set, eval_sample_weight, offset is not None)
         seeds = check_random_state(self.random_state).randint(0, 2**31 - 1, size=3)
-        use_early_stopping = self.early_stopping is True or (
-            self.early_stopping == "auto" and X.shape[0] > 10_000 and plan.early_stops_by_default)
+        # Random effects (the offset-update hook of .mixed) move the offsets during the fit: no early stopping.
+        use_early_stopping = getattr(self, "_offset_update", None) is None and (self.early_stopping is True or (
+            self.early_stopping == "auto" and X.shape[0] > 10_000 and plan.early_stops_by_default))
         train, validation = _Rows(X, y, sample_weight, offset), None
         if use_early_stopping and not user_sets:
             train, validation = self._validation_split(train, int(seeds[1]))
@@ -451,7 +452,12 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         pooled_gain_k = [getattr(self, "_pooled_split_gain_k", -1.0)] * n_trees_per_iteration
         best_score, best_iteration, no_improvement = -np.inf, 0, 0
 
+        offset_update = getattr(self, "_offset_update", None)  # random effects: see .mixed
         for iteration in range(self.n_estimators):
+            if offset_update is not None:
+                shift = offset_update(iteration, y, raw[:, 0], weight, y_exponent)
+                if shift is not None:
+                    raw[:, 0] += shift
             loss.start_iteration(y, raw, weight)
             loss.gradients(y, raw, weight, gradients, hessians)
             if n_rows_per_tree < n_samples:
@@ -504,6 +510,8 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             if stop:
                 break
 
+        if offset_update is not None:
+            offset_update(None, y, raw[:, 0], weight, y_exponent)  # the finished fixed part, no shift
         if monitor is not None and best_iteration > 0:
             # Early stopping chose the iteration with the best validation loss: keep the model there.
             self.best_iteration_ = best_iteration
@@ -899,7 +907,7 @@ _COMMON_ATTRIBUTES = """\
 """
 
 
-class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
+class ShrinkBoostRegressor(RegressorMixin, MixedEffectsMixin, _BaseShrinkBoost):
     """Regressor docstring: composed below from the shared parameter and attribute texts."""
 
     _is_classifier = False
@@ -1021,124 +1029,9 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
             With ``random_effects``: add each row's group intercept to the fixed part (0 for a group
             not seen in fit: the population level); ``False`` gives the fixed part only.
         """
-        fitted = getattr(self, "_random_effects_fit", None)
-        if fitted is None:
+        if getattr(self, "_random_effects_fit", None) is None:
             return self._make_loss().link.inverse(self._raw_predict(X, offset)[:, 0])
-        check_is_fitted(self, "_trees")
-        if offset is not None:
-            raise ValueError("offset cannot be combined with random_effects.")
-        rest, labels, _, _ = _re.resolve_grouping(X, fitted["spec"])
-        with threads(self.n_jobs, len(labels)):
-            fixed = self._baseline[0] + self._forest.predict_sum(self._encode_features(rest), self._tree_output, 1)
-        fixed = fixed[:, 0]
-        if not include_random_effects:
-            return fixed
-        _re.check_labels(labels)
-        return fixed + _re.lookup(fitted["levels"], fitted["estimate"], labels)
-
-    # -- random effects -------------------------------------------------------------------------
-    def _validate_predict_input(self, X):
-        fitted = getattr(self, "_random_effects_fit", None)
-        if fitted is not None:
-            check_is_fitted(self, "_trees")
-            X = _re.resolve_grouping(X, fitted["spec"])[0]
-        return super()._validate_predict_input(X)
-
-    def _prediction_state(self) -> list:
-        state = super()._prediction_state()
-        fitted = getattr(self, "_random_effects_fit", None)
-        if fitted is not None:
-            state.append([fitted[key] for key in sorted(fitted)])
-        return state
-
-    def _fit_mixed(self, X, y, sample_weight, offset, eval_set, eval_sample_weight, callbacks, eval_metric):
-        """Backfitting of the booster and the random intercepts (see :mod:`.random_effects`)."""
-        if self.loss != "squared_error":
-            raise ValueError(f"random_effects needs loss='squared_error', got loss={self.loss!r}.")
-        for what, value in (("offset", offset), ("eval_set", eval_set), ("callbacks", callbacks),
-                            ("eval_metric", eval_metric)):
-            if value is not None:
-                raise ValueError(f"{what} cannot be combined with random_effects.")
-        selection = self.categorical_features
-        if not (selection is None or isinstance(selection, str)
-                or all(isinstance(c, str) for c in np.atleast_1d(np.asarray(selection, dtype=object)))):
-            raise ValueError("With random_effects, give categorical_features by column name (indices and masks "
-                             "would refer to the columns left after the grouping column is removed).")
-        check_columns(X)
-        rest, labels, name, _ = _re.resolve_grouping(X, self.random_effects)
-        spec = self.random_effects[0] if isinstance(self.random_effects, (list, tuple)) else self.random_effects
-        try:
-            y = np.asarray(y, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"y must be numbers ({exc}).") from exc
-        if y.ndim != 1 or len(y) != len(labels):
-            raise ValueError(f"y must be one-dimensional with one value per row of X ({len(labels)}), "
-                             f"got shape {y.shape}.")
-        _re.check_labels(labels)
-        weight = None
-        if sample_weight is not None:
-            weight = np.asarray(sample_weight, dtype=np.float64)
-            if weight.shape != y.shape or not np.all(np.isfinite(weight)) or np.any(weight < 0):
-                raise ValueError("sample_weight must hold one finite, non-negative weight per row.")
-            keep = weight > 0
-            if not np.all(keep):
-                rest = rest.iloc[np.flatnonzero(keep)] if isinstance(rest, pd.DataFrame) else rest[keep]
-                labels, y, weight = labels[keep], y[keep], weight[keep]
-        levels, codes = _re.encode_labels(labels)
-        if len(levels) < 2:
-            raise ValueError(f"The random-effects column {name!r} has a single level: a grouping needs at least "
-                             "two levels to estimate a between-group variance.")
-        scale = float(np.std(y)) or 1.0
-        estimate = np.zeros(len(levels))
-        rounds = 0
-        while rounds < _re.MAX_ITERATIONS:
-            rounds += 1
-            self._fit(rest, y, weight, estimate[codes], None, None, None, None)
-            fixed = self._baseline[0] + self._forest.predict_sum(self._encode_features(rest), self._tree_output, 1)
-            components = _re.estimate_intercepts(y - fixed[:, 0], codes, weight)
-            moved = (components.blups - estimate)[codes]
-            change = float(np.sqrt(np.average(moved * moved, weights=weight)))
-            estimate = components.blups
-            if change <= _re.TOLERANCE * scale:
-                break
-        self._random_effects_fit = {
-            "spec": spec, "name": name, "levels": levels, "estimate": np.asarray(estimate, dtype=np.float64),
-            "conditional_variance": np.asarray(components.conditional_variance, dtype=np.float64),
-            "rows": np.bincount(codes, minlength=len(levels)).astype(np.float64),
-            "tau2": float(components.tau2), "sigma2": float(components.sigma2), "n_iterations": rounds,
-            "converged": bool(change <= _re.TOLERANCE * scale)}
-        return self
-
-    @property
-    def variance_components_(self) -> pd.DataFrame:
-        """With ``random_effects``: variance, standard deviation and intraclass correlation of the grouping,
-        and the residual variance (REML, on the residuals of the fixed part)."""
-        fitted = self._fitted_random_effects()
-        tau2, sigma2 = fitted["tau2"], fitted["sigma2"]
-        return pd.DataFrame({"variance": [tau2, sigma2], "std": [np.sqrt(tau2), np.sqrt(sigma2)],
-                             "icc": [tau2 / (tau2 + sigma2), np.nan]},
-                            index=pd.Index([fitted["name"], "Residual"], name="grouping"))
-
-    @property
-    def random_effects_(self) -> dict:
-        """With ``random_effects``: ``{grouping: DataFrame}`` of each level's intercept (BLUP), its conditional
-        standard deviation and its number of rows."""
-        fitted = self._fitted_random_effects()
-        return {fitted["name"]: pd.DataFrame({"level": fitted["levels"], "estimate": fitted["estimate"],
-                                              "conditional_sd": np.sqrt(fitted["conditional_variance"]),
-                                              "rows": fitted["rows"].astype(np.int64)})}
-
-    @property
-    def n_mixed_iter_(self) -> int:
-        """With ``random_effects``: rounds of booster refits and intercept updates that ran."""
-        return self._fitted_random_effects()["n_iterations"]
-
-    def _fitted_random_effects(self) -> dict:
-        check_is_fitted(self, "_trees")
-        fitted = getattr(self, "_random_effects_fit", None)
-        if fitted is None:
-            raise AttributeError("The model was fitted without random_effects.")
-        return fitted
+        return self._make_loss().link.inverse(self._raw_predict(X, offset, include_random_effects)[:, 0])
 
     def staged_predict(self, X, offset=None):
         """Predictions after each iteration (a generator)."""
@@ -1147,7 +1040,7 @@ class ShrinkBoostRegressor(RegressorMixin, _BaseShrinkBoost):
             yield link.inverse(raw[:, 0])
 
 
-class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
+class ShrinkBoostClassifier(ClassifierMixin, MixedEffectsMixin, _BaseShrinkBoost):
     """Classifier docstring: composed below from the shared parameter and attribute texts."""
 
     _is_classifier = True
@@ -1159,7 +1052,7 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
                  max_bins=255, categorical_features=FROM_DTYPE, subsample=1.0, colsample=1.0, early_stopping="auto",
                  monotonic_cst=None, interaction_cst=None,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-7, random_state=None, verbose=0,
-                 n_jobs=None, importance_type="gain", variance_estimator="auto"):
+                 n_jobs=None, importance_type="gain", random_effects=None, variance_estimator="auto"):
         super().__init__(shrinkage=shrinkage, shrinkage_strength=shrinkage_strength, eb_method=eb_method,
             learning_rate=learning_rate, n_estimators=n_estimators, max_leaf_nodes=max_leaf_nodes,
             max_depth=max_depth, min_samples_leaf=min_samples_leaf, l2_regularization=l2_regularization,
@@ -1169,6 +1062,7 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
             n_iter_no_change=n_iter_no_change, tol=tol, random_state=random_state, verbose=verbose,
             n_jobs=n_jobs, importance_type=importance_type, variance_estimator=variance_estimator)
         self.class_weight = class_weight
+        self.random_effects = random_effects
 
     def _check_loss_parameters(self):
         weights = self.class_weight
@@ -1276,23 +1170,33 @@ class ShrinkBoostClassifier(ClassifierMixin, _BaseShrinkBoost):
     def _proba_from_raw(self, raw):
         return classification_loss(self.n_classes_).link.inverse(raw)
 
-    def decision_function(self, X):
-        """Raw scores: log-odds (binary, shape (n,)) or per-class logits (shape (n, n_classes))."""
-        raw = self._raw_predict(X)
+    def _classifier_raw(self, X, include_random_effects):
+        if getattr(self, "_random_effects_fit", None) is None:
+            return self._raw_predict(X)
+        return self._raw_predict(X, None, include_random_effects)
+
+    def decision_function(self, X, include_random_effects=True):
+        """Raw scores: log-odds (binary, shape (n,)) or per-class logits (shape (n, n_classes)).
+
+        With ``random_effects``, ``include_random_effects`` adds each row's group intercepts to the
+        log-odds (0 for a group not seen in fit); ``False`` gives the fixed part only.
+        """
+        raw = self._classifier_raw(X, include_random_effects)
         return raw[:, 0] if self.n_classes_ == 2 else raw
 
-    def predict_proba(self, X):
-        """Class probabilities, columns in the order of ``classes_``."""
-        return self._proba_from_raw(self._raw_predict(X))
+    def predict_proba(self, X, include_random_effects=True):
+        """Class probabilities, columns in the order of ``classes_`` (``include_random_effects``: see
+        :meth:`decision_function`)."""
+        return self._proba_from_raw(self._classifier_raw(X, include_random_effects))
 
     def _labels_from_raw(self, raw):
         # Decide on the raw scores (not rounded probabilities) so predict agrees with decision_function.
         index = (raw[:, 0] > 0).astype(np.int64) if self.n_classes_ == 2 else np.argmax(raw, axis=1)
         return self.classes_[index]
 
-    def predict(self, X):
-        """Predicted class labels."""
-        return self._labels_from_raw(self._raw_predict(X))
+    def predict(self, X, include_random_effects=True):
+        """Predicted class labels (``include_random_effects``: see :meth:`decision_function`)."""
+        return self._labels_from_raw(self._classifier_raw(X, include_random_effects))
 
     def staged_predict_proba(self, X):
         """Class probabilities after each iteration (a generator)."""
@@ -1332,13 +1236,16 @@ Gradient-boosted regression trees with hierarchical (partial-pooling) node shrin
         iteration to the 0.9 quantile of the absolute residuals.
     power : float, default=1.5
         The variance power of ``loss="tweedie"``, strictly between 1 and 2.
-    random_effects : str or int, default=None
-        A grouping column of ``X`` (name, or index for arrays) modelled as random intercepts, as
-        ``(1 | group)`` in lme4: the boosted trees fit the fixed part without that column, and the
-        group intercepts are REML BLUPs of the residuals, fitted in turn until they settle (squared
-        error, one grouping).  ``predict`` adds a row's intercept (0 for a group not seen in
-        training; ``include_random_effects=False`` leaves it out).  Fitted attributes
-        ``variance_components_``, ``random_effects_`` and ``n_mixed_iter_``; see ``docs/shrinkage.md``.
+    random_effects : str, int, tuple or list of them, default=None
+        Grouping columns of ``X`` (names, or indices for arrays) modelled as random intercepts, as
+        ``(1 | group)`` in lme4, with ``loss="squared_error"`` or ``"poisson"``: the boosted trees fit
+        the fixed part without those columns, and each grouping's intercepts are pooled toward zero
+        with their own variance component (REML, or ``variance_estimator``).  A list gives several
+        (crossed or nested) groupings; a tuple of columns in the list is their combination, e.g.
+        ``["school", ("school", "class")]`` for classes nested in schools.  ``predict`` adds a row's
+        intercepts (0 for a missing or unseen group; ``include_random_effects=False`` leaves them
+        out).  Fitted attributes ``variance_components_``, ``random_effects_`` and ``n_mixed_iter_``;
+        see ``docs/mixed_effects.md``.
 """
 _CLASSIFIER_INTRO = """\
 Gradient-boosted classification trees with hierarchical (partial-pooling) node shrinkage.
@@ -1351,6 +1258,10 @@ Gradient-boosted classification trees with hierarchical (partial-pooling) node s
     class_weight : "balanced", dict or None, default=None
         Weights of the classes, multiplied into ``sample_weight``: ``"balanced"`` gives class ``c``
         the weight ``n_samples / (n_classes * n_c)``; a dict maps labels to weights (others get 1).
+    random_effects : str, int, tuple or list of them, default=None
+        Binary classification only: grouping columns of ``X`` modelled as random intercepts on the
+        log-odds (PQL variance components, conditional modes), as for the regressor; see
+        ``docs/mixed_effects.md``.
 """
 _CLASSIFIER_ATTRIBUTES = """\
     classes_ : ndarray
