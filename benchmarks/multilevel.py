@@ -486,12 +486,16 @@ def scale_worker(method: str, n_rows: int, crossed: bool, warm: bool = True) -> 
     return {"seconds": time.perf_counter() - start, "estimates": estimates}
 
 
-def section_scale(quick: bool, max_rows: int = 10_000_000, timeout: float = 600.0) -> str:
+SCALE_LIMITS = {"max_rows": 10_000_000, "timeout": 600.0}  # --max-rows, --timeout
+
+
+def section_scale(quick: bool) -> str:
     import json
     import subprocess
     import sys
 
     sizes = [10_000, 100_000] if quick else [10_000, 100_000, 1_000_000, 10_000_000]
+    max_rows, timeout = SCALE_LIMITS["max_rows"], SCALE_LIMITS["timeout"]
     sizes = [n for n in sizes if n <= max_rows]
     records = []
     for crossed in (False, True):
@@ -896,7 +900,10 @@ def main(argv=None) -> None:
     parser.add_argument("--scale-worker", nargs=3, metavar=("METHOD", "ROWS", "CROSSED"),
                         help=argparse.SUPPRESS)  # one fit of the scale section, in a child process
     parser.add_argument("--quick", action="store_true", help="a smaller run, printed only (docs untouched)")
+    parser.add_argument("--max-rows", type=int, default=SCALE_LIMITS["max_rows"], help="scale: largest size")
+    parser.add_argument("--timeout", type=float, default=SCALE_LIMITS["timeout"], help="scale: seconds per fit")
     args = parser.parse_args(argv)
+    SCALE_LIMITS.update(max_rows=args.max_rows, timeout=args.timeout)
     if args.scale_worker:
         import json
 
