@@ -218,6 +218,9 @@ def test_crossed_fit_beats_the_booster_with_native_categoricals(two_groupings):
     native_error = np.mean((native.predict(X_test.astype({"school": "category", "rater": "category"})) - truth) ** 2)
     assert mixed_error < native_error
     vc = model.variance_components_
+    # 40 trees: updates before iterations 0, 10, 20 and 30, and the final one, which converges in a few sweeps
+    assert model.n_mixed_iter_ == 5
+    assert model._random_effects_fit["converged"] and model._random_effects_fit["final_sweeps"] <= 5
     assert vc.loc["Residual", "variance"] == pytest.approx(0.25, rel=0.3)
     assert vc["icc"].iloc[:2].sum() == pytest.approx(vc["variance"].iloc[:2].sum() / vc["variance"].sum())
 
