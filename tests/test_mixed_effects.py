@@ -218,6 +218,9 @@ def test_crossed_fit_beats_the_booster_with_native_categoricals(two_groupings):
     native_error = np.mean((native.predict(X_test.astype({"school": "category", "rater": "category"})) - truth) ** 2)
     assert mixed_error < native_error
     vc = model.variance_components_
+    # 40 trees: updates before iterations 0, 10, 20 and 30, and the final one, which converges in a few sweeps
+    assert model.n_mixed_iter_ == 5
+    assert model._random_effects_fit["converged"] and model._random_effects_fit["final_sweeps"] <= 5
     assert vc.loc["Residual", "variance"] == pytest.approx(0.25, rel=0.3)
     assert vc["icc"].iloc[:2].sum() == pytest.approx(vc["variance"].iloc[:2].sum() / vc["variance"].sum())
 
@@ -296,3 +299,19 @@ def test_cli_fits_and_predicts_with_random_effects(tmp_path, capsys):
     np.testing.assert_allclose(predictions, model.predict(X.astype({"school": "category"})), rtol=1e-6)
     assert main(["fit", "--csv", str(csv), "--target", "y", "--out", str(tmp_path / "m2.json"),
                  "--random-effects", "nope"]) != 0
+
+
+def test_weights_are_precisions_in_the_updates():
+    a, b, y = crossed(40, 10, 800, 9)
+    plain = intercepts([a, b], [40, 10], y)
+    doubled = intercepts([a, b], [40, 10], y, weight=np.full(len(y), 2.0))
+    # weight 2 on every row: the same intercepts and tau^2, sigma^2 per unit of weight doubles
+    for one, two in zip(plain.components, doubled.components):
+        assert two.tau2 == pytest.approx(one.tau2, rel=1e-9)
+        np.testing.assert_allclose(two.estimate, one.estimate, rtol=1e-8, atol=1e-12)
+    assert doubled.sigma2 == pytest.approx(2 * plain.sigma2, rel=1e-9)
+    # a heavier group counts more: its BLUP keeps more of its mean
+    weight = np.where(a == 0, 10.0, 1.0)
+    heavy = intercepts([a, b], [40, 10], y, weight=weight)
+    mean0 = np.mean((y - plain.total + plain.components[0].estimate[a])[a == 0])
+    assert abs(heavy.components[0].estimate[0] - mean0) < abs(plain.components[0].estimate[0] - mean0)

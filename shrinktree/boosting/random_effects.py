@@ -49,14 +49,8 @@ class Grouping:
 
     @property
     def n_groups(self) -> int:
+        """Number of groups with at least one labelled row."""
         return int(self.combos.shape[0])
-
-    def labels(self) -> list:
-        """Each group's label: the value of its column, or a tuple for a combination."""
-        values = [levels[self.combos[:, c]] for c, levels in enumerate(self.levels)]
-        if len(values) == 1:
-            return list(values[0])
-        return list(zip(*values))
 
 
 def normalise_spec(spec) -> list:
