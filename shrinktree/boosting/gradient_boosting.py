@@ -865,9 +865,10 @@ _COMMON_PARAMETERS = """\
         tree pooling (``shrinkage="eb"``: the two children of every split, ``sigma^2`` from the
         within-node residuals) and the level pooling of categorical splits (the levels present in a
         node): ``"moments"`` the method of moments; ``"ml"``, ``"reml"`` maximum (restricted)
-        likelihood; ``"bayes"`` the posterior mean of ``tau^2`` under the uniform shrinkage prior.
-        ``"auto"`` is ``"moments"`` there (the estimates of the other methods, measured in
-        ``docs/shrinkage.md``, did not justify a change) and ``"reml"`` for ``random_effects``.
+        likelihood; ``"bayes"`` the posterior mean of ``tau^2`` under the uniform shrinkage prior
+        (``shrinkage="hs"`` and ``"none"`` estimate nothing there).  ``"auto"`` is ``"moments"`` there:
+        with the default ``eb_method="honest"`` no other estimator was better on the measured datasets
+        (``docs/shrinkage.md``, "Which estimator"); for ``random_effects`` it is ``"reml"``.
 """
 
 _COMMON_ATTRIBUTES = """\
