@@ -218,8 +218,9 @@ def test_crossed_fit_beats_the_booster_with_native_categoricals(two_groupings):
     native_error = np.mean((native.predict(X_test.astype({"school": "category", "rater": "category"})) - truth) ** 2)
     assert mixed_error < native_error
     vc = model.variance_components_
-    # 40 trees: updates before iterations 0, 10, 20 and 30, and the final one, which converges in a few sweeps
-    assert model.n_mixed_iter_ == 5
+    # 40 trees: 20 for the trees alone (half of them), updates before iterations 20 and 30, and the final
+    # one, which converges in a few sweeps
+    assert model.n_mixed_iter_ == 3
     assert model._random_effects_fit["converged"] and model._random_effects_fit["final_sweeps"] <= 5
     assert vc.loc["Residual", "variance"] == pytest.approx(0.25, rel=0.3)
     assert vc["icc"].iloc[:2].sum() == pytest.approx(vc["variance"].iloc[:2].sum() / vc["variance"].sum())
@@ -315,3 +316,34 @@ def test_weights_are_precisions_in_the_updates():
     heavy = intercepts([a, b], [40, 10], y, weight=weight)
     mean0 = np.mean((y - plain.total + plain.components[0].estimate[a])[a == 0])
     assert abs(heavy.components[0].estimate[0] - mean0) < abs(plain.components[0].estimate[0] - mean0)
+
+
+def test_features_constant_within_groups_go_to_the_fixed_part():
+    # A group-level feature (a school's sector, a class's grade) explains part of the group means: the
+    # trees must learn it, leaving the intercepts and their variance the rest, as a mixed model's fixed
+    # effects do. Intercepts updated before any tree take the whole group mean (tau^2 0.87 for 0.25 here,
+    # new groups predicted with RMSE 0.74). A feature with one value per group also lets the trees fit
+    # part of the group effects (tau^2 about 0.12: docs/mixed_effects.md, "Features constant within groups").
+    rng = np.random.default_rng(3)
+    n_groups, size, tau2 = 200, 30, 0.25
+    level = rng.uniform(size=n_groups)
+    effect = rng.normal(0.0, np.sqrt(tau2), n_groups)
+    groups = np.repeat(np.arange(n_groups), size)
+    y = 3.0 * level[groups] + effect[groups] + rng.normal(size=groups.size)
+    X = pd.DataFrame({"level": level[groups], "noise": rng.normal(size=groups.size), "g": groups})
+    model = ShrinkBoostRegressor(random_effects="g", n_estimators=100, random_state=0).fit(X, y)
+    estimated = model.variance_components_.loc["g", "variance"]
+    assert 0.3 * tau2 < estimated < 2.0 * tau2
+    new_groups = pd.DataFrame({"level": np.linspace(0.05, 0.95, 50), "noise": 0.0, "g": -1})
+    population = model.predict(new_groups)  # unseen groups: the fixed part
+    truth = 3.0 * new_groups["level"].to_numpy() + (y - 3.0 * level[groups]).mean()
+    assert np.sqrt(np.mean((population - truth) ** 2)) < 0.35
+
+
+def test_warm_up_lets_the_trees_fit_first():
+    from shrinktree.boosting.mixed import warm_up_iterations
+
+    assert warm_up_iterations(0.1, 300) == 29  # (1 - 0.1)^29 < 0.05 <= (1 - 0.1)^28
+    assert warm_up_iterations(0.1, 20) == 10  # at most half of the trees
+    assert warm_up_iterations(1.0, 300) == 1
+    assert warm_up_iterations(0.5, 1) == 0

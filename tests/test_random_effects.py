@@ -46,8 +46,10 @@ def test_recovers_the_variance_components_and_the_intercepts(fitted):
     assert np.corrcoef(table["estimate"], b[table["level"].to_numpy()])[0, 1] > 0.95
     # BLUPs: the fewer rows, the larger the conditional sd
     assert np.corrcoef(table["rows"], table["conditional_sd"])[0, 1] < -0.5
-    # one intercept update before every 10th of the 150 iterations, and the final one
-    assert model.n_mixed_iter_ == 150 // 10 + 1
+    # after the trees' warm-up, one intercept update before every 10th iteration, and the final one
+    from shrinktree.boosting.mixed import warm_up_iterations
+
+    assert model.n_mixed_iter_ == len(range(warm_up_iterations(0.1, 150), 150, 10)) + 1
 
 
 def test_beats_native_categorical_booster_and_a_linear_mixed_model(fitted):

@@ -9,8 +9,9 @@ or binary classification (logit link).  ``f`` is the boosted, pooled ensemble on
 are not grouping columns.
 
 Algorithm (one boosting run, as GPBoost does): the booster's offset is the current sum of the
-intercepts.  Before iteration 0 and then before every ``UPDATE_EVERY``-th iteration the intercepts
-are updated given the fixed part so far (``RandomIntercepts.update``, at most ``IN_RUN_SWEEPS``
+intercepts.  The trees first fit alone for :func:`warm_up_iterations` iterations (29 at the default
+learning rate), so that features constant within a group go to the fixed part; then before that
+iteration and every ``UPDATE_EVERY``-th one after it the intercepts are updated given the fixed part so far (``RandomIntercepts.update``, at most ``IN_RUN_SWEEPS``
 Gauss-Seidel sweeps over the groupings, warm-started from the previous update, variances by the
 closed-form moment estimator ``IN_RUN_METHOD``), and the training rows' raw scores move by the
 change.  After the last tree, a final update runs the sweeps to
@@ -44,26 +45,48 @@ from .random_intercepts import FAMILIES, RandomIntercepts, resolve_method
 from .validation import check_offset
 
 UPDATE_EVERY = 10
+# The trees alone fit the first iterations, until a constant effect would be left at this share
+# ((1 - learning_rate)^t <= WARM_UP_REMAINDER); only then do the intercepts start (see warm_up_iterations).
+WARM_UP_REMAINDER = 0.05
 IN_RUN_SWEEPS = 2
 IN_RUN_METHOD = "moments"  # closed form, one pass: the final update uses the chosen variance_estimator
 MAX_SWEEPS = 100
 TOLERANCE = 1e-4
 
 
+def warm_up_iterations(learning_rate: float, n_estimators: int) -> int:
+    """Iterations the trees fit alone before the first intercept update.
+
+    Updating the intercepts before any tree lets them take every group mean, including what
+    features constant within a group explain (a class's grade, a school's sector); the trees then
+    only see the within-group residuals and learn those features at the rate ``1 - f`` (``f`` the
+    groups' pooling factor), so for large groups hardly at all, and the variance components absorb
+    the fixed effects.  The intercepts start once boosting would have left ``WARM_UP_REMAINDER`` of a
+    constant effect unexplained, ``ceil(log(0.05) / log(1 - learning_rate))`` iterations (29 at the
+    default 0.1), at most half of ``n_estimators``.
+    """
+    if learning_rate >= 1.0:
+        return min(1, n_estimators // 2)
+    needed = int(np.ceil(np.log(WARM_UP_REMAINDER) / np.log1p(-learning_rate)))
+    return max(0, min(needed, n_estimators // 2))
+
+
 class _InRunUpdates:
     """The ``_boost`` hook: every ``every`` iterations, new intercepts and the shift of the raw scores."""
 
-    def __init__(self, make_updater, updater, every: int):
-        self.make_updater, self.updater, self.every = make_updater, updater, every
+    def __init__(self, make_updater, updater, every: int, first: int = 0):
+        self.make_updater, self.updater, self.every, self.first = make_updater, updater, every, first
         self.n_updates = 0
 
     def __call__(self, iteration, y: np.ndarray, raw: np.ndarray, weight: np.ndarray, exponent: int):
         """Before iteration ``iteration``: the shift of the rows' raw scores (or ``None``); after the last
         iteration (``iteration=None``): keep the finished fixed part of the training rows."""
         if iteration is None:
+            if self.updater is None:  # the run stopped before the warm-up ended: intercepts start at zero
+                self.updater = self.make_updater(np.ldexp(y, exponent), weight)
             self.fixed = np.ldexp(raw, exponent) - self.updater.total
             return None
-        if iteration % self.every:
+        if iteration < self.first or (iteration - self.first) % self.every:
             return None
         y0, raw0 = np.ldexp(y, exponent), np.ldexp(raw, exponent)
         if self.updater is None:
@@ -145,7 +168,8 @@ class MixedEffectsMixin:
         rounds = max(1, int(getattr(self, "_mixed_refits", 1)))
         n_updates = 0
         for _ in range(rounds):
-            hook = _InRunUpdates(make_updater, updater, UPDATE_EVERY)
+            first = warm_up_iterations(self.learning_rate, self.n_estimators) if updater is None else 0
+            hook = _InRunUpdates(make_updater, updater, UPDATE_EVERY, first)
             total = np.zeros(len(y)) if updater is None else updater.total
             start = (None if updater is None else total) if offset is None else total + offset
             self._offset_update = hook
