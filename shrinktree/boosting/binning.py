@@ -9,7 +9,8 @@ integer sample weights give the same bins as repeated rows.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+
+from .._numba import njit, prange
 
 SUBSAMPLE_FOR_BINNING = 200_000
 

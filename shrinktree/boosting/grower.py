@@ -12,8 +12,8 @@ import heapq
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
+from .._numba import njit
 from .._shrinkage import within_variance
 from .._tree import TreeArrays
 from .histogram import (

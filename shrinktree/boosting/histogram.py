@@ -7,7 +7,8 @@ of a split is built from its rows; its sibling is the parent minus it (histogram
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+
+from .._numba import njit, prange
 
 GRAD, HESS, COUNT = 0, 1, 2
 

@@ -8,7 +8,8 @@ equivalent to repeated rows.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+
+from .._numba import njit, prange
 
 HONEST_FRACTION = 0.5
 
