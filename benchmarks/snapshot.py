@@ -3,7 +3,8 @@
 Each configuration (regression under every loss, binary and multiclass classification, categorical
 features, missing values, sample weights, monotone and interaction constraints, every shrinkage mode
 and eb_method, subsampling, early stopping, one and two threads on data large enough to use them) is
-fitted with a fixed ``random_state`` and the raw bytes of its predictions are hashed with SHA-256.
+fitted with a fixed ``random_state`` and the raw bytes of its predictions, feature importances (gain
+and split counts) and per-tree pooling strengths are hashed with SHA-256.
 
 Run from the repository root::
 
@@ -126,6 +127,8 @@ def fit_and_hash(recipe: dict) -> str:
     else:
         digest.update(np.ascontiguousarray(model.predict_proba(test), dtype=np.float64).tobytes())
     digest.update(np.asarray(model.n_iter_).tobytes())
+    digest.update(np.ascontiguousarray(model._importances, dtype=np.float64).tobytes())  # gain and split count
+    digest.update(np.ascontiguousarray(model.pooling_strength_, dtype=np.float64).tobytes())
     return digest.hexdigest()[:16]
 
 
