@@ -13,6 +13,7 @@ Run from the repository root::
     python benchmarks/speed.py --rows 100000 --output -
     python benchmarks/speed.py --profile               # also: where shrinktree's fit time goes
     python benchmarks/speed.py --small --repeats 5     # the small-data suite (400-5,000 rows, 300 trees)
+    python benchmarks/speed.py --busy --repeats 1      # n_jobs=1, 2 and the default under a competing load
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _speed_busy  # noqa: E402
 import _speed_small  # noqa: E402
 from _common import REPO_ROOT, git_commit, markdown_table, run_header, write_results  # noqa: E402
 
@@ -369,6 +371,24 @@ def small_suite(repeats: int, log, targets: list) -> str:
     return (f"### Small data, {_speed_small.N_TREES} trees, one thread (best of {repeats})\n\n{table}\n")
 
 
+def busy_suite(n_load: int, repeats: int, log, targets: list) -> str:
+    """The busy-machine suite as markdown; appends its targets (default no slower than one thread)."""
+    results = _speed_busy.time_busy(((31_000, 300), (300_000, 100)), n_load, repeats, log)
+    rows = []
+    for result in results:
+        best = {jobs: min(t) for jobs, t in result["times"].items()}
+        label = f"{result['rows']:,} rows x 9 (one 2,400-level categorical), {result['trees']} trees"
+        rows.append([label, f"{result['load']:.1f}", *(f"{best[j]:.2f}" for j in _speed_busy.JOBS),
+                     ", ".join(map(str, sorted(set(result["threads"])))), f"{best[None] / best[1]:.2f}x",
+                     f"{best[2] / best[1]:.2f}x"])
+        ratio = best[None] / best[1]
+        targets.append([f"busy machine ({n_load} competing processes), {label}: default n_jobs / n_jobs=1",
+                        "1.0x", f"{ratio:.2f}x", "met" if ratio <= 1.0 else "missed"])
+    table = markdown_table(["data", "load (1 min)", "n_jobs=1 s", "n_jobs=2 s", "default s", "threads chosen",
+                            "default / 1 thread", "2 threads / 1 thread"], rows)
+    return (f"### Busy machine: {n_load} competing CPU-bound processes (best of {repeats})\n\n{table}\n")
+
+
 def profile_fit(X, y, task: str, log, factory=None) -> str:
     """Where one shrinktree eb fit spends its time: kernels by phase, Python overhead, cProfile top.
 
@@ -470,9 +490,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", action="store_true",
                         help="run the small-data suite (400-5,000 rows, 300 trees, one thread) instead; with "
                              "--profile also break down the diabetes fit")
+    parser.add_argument("--busy", action="store_true",
+                        help="run the busy-machine suite instead: n_jobs=1, 2 and the default under a competing "
+                             "CPU load started and stopped by the benchmark")
+    parser.add_argument("--busy-load", type=int, default=2, help="competing processes for --busy (default 2)")
     args = parser.parse_args(argv)
     if args.small:
         args.threads, args.no_child, args.no_cold = 1, True, True
+    if args.busy:
+        args.no_child, args.no_cold = True, True
     git_commit()  # the code this run imports, named in the result header
     set_threads(args.threads)
     output = args.output or str(REPO_ROOT / "docs" / "speed.md")
@@ -489,6 +515,10 @@ def main(argv: list[str] | None = None) -> int:
         tasks = []
         log("small-data suite (one thread per library)")
         parts.append(small_suite(args.repeats, log, targets))
+    if args.busy:
+        tasks = []
+        log(f"busy-machine suite ({args.busy_load} competing processes)")
+        parts.append(busy_suite(args.busy_load, args.repeats, log, targets))
     for task in tasks:
         X, y = make_data(args.rows, task)
         datasets[task] = (X, y)
@@ -574,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     print(block)
     if output != "-":
         write_results(Path(output), "benchmarks/speed.py", "Speed benchmark", INTRO, block,
-                      key="small" if args.small else f"threads={N_JOBS}")
+                      key="small" if args.small else "busy" if args.busy else f"threads={N_JOBS}")
         log(f"wrote {output}")
     return 0
 

@@ -833,7 +833,9 @@ _COMMON_PARAMETERS = """\
         Print a progress line per iteration when positive (the :class:`~shrinktree.callbacks.PrintProgress`
         callback).
     n_jobs : int or None, default=None
-        Threads for fitting and prediction: ``None`` or ``-1`` uses every core, ``-2`` all but one.
+        Threads for fitting and prediction: ``None`` uses every core that no other running process holds
+        when the fit (or prediction) starts, so a busy machine is not made slower by threads that wait
+        for their share of a core; ``-1`` uses every core regardless, ``-2`` all but one.
         The model is bit-identical for any value (every parallel kernel splits its work by feature or
         by row and adds float64 sums in a fixed order); fits on fewer than 20,000 rows run on one thread.
     importance_type : {"gain", "split"}, default="gain"
