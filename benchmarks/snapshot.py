@@ -26,9 +26,9 @@ import pandas as pd
 from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor
 
 
-def _data(n_rows: int, seed: int, *, categorical: bool = False, missing: bool = False):
+def _data(n_rows: int, seed: int, *, categorical: bool = False, missing: bool = False, float32: bool = False):
     rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n_rows, 6))
+    X = rng.normal(size=(n_rows, 6)).astype(np.float32 if float32 else np.float64)
     signal = X[:, 0] + np.sin(2 * X[:, 1]) + 0.5 * X[:, 2] * X[:, 3]
     frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(6)])
     if categorical:
@@ -57,9 +57,9 @@ def configurations() -> list[tuple[str, dict]]:
     out = []
 
     def add(name, estimator="reg", rows=1500, target="plain", categorical=False, missing=False, weights=False,
-            classes=0, **params):
+            classes=0, float32=False, **params):
         out.append((name, dict(estimator=estimator, rows=rows, target=target, categorical=categorical,
-                               missing=missing, weights=weights, classes=classes, params=params)))
+                               missing=missing, weights=weights, classes=classes, float32=float32, params=params)))
 
     for loss in ("squared_error", "absolute_error", "huber", "quantile"):
         add(f"reg {loss}", loss=loss)
@@ -84,6 +84,8 @@ def configurations() -> list[tuple[str, dict]]:
     add("reg depth l2", max_depth=3, l2_regularization=2.0, min_samples_leaf=5)
     add("reg small", rows=400, n_estimators=50)
     add("reg early stopping", rows=12_000, early_stopping=True, n_estimators=60)
+    add("reg float32 missing", float32=True, missing=True)
+    add("reg float32 categorical", float32=True, categorical=True)
     add("bin default", "clf", classes=2)
     add("bin none", "clf", classes=2, shrinkage="none")
     add("bin categorical missing", "clf", classes=2, categorical=True, missing=True)
@@ -101,6 +103,8 @@ def configurations() -> list[tuple[str, dict]]:
         add(f"multi 30k categorical n_jobs={jobs}", "clf", classes=3, rows=30_000, n_jobs=jobs, n_estimators=10,
             categorical=True)
         add(f"reg 30k early stopping n_jobs={jobs}", rows=30_000, n_jobs=jobs, n_estimators=40)
+        add(f"bin 30k float32 n_jobs={jobs}", "clf", classes=2, rows=30_000, n_jobs=jobs, n_estimators=25,
+            float32=True, missing=True)
     return out
 
 
@@ -108,7 +112,7 @@ def fit_and_hash(recipe: dict) -> str:
     """Fit one configuration and hash its test-set predictions (and decision values for classifiers)."""
     rows = recipe["rows"]
     frame, signal, noise, rng = _data(rows + 500, seed=rows, categorical=recipe["categorical"],
-                                      missing=recipe["missing"])
+                                      missing=recipe["missing"], float32=recipe["float32"])
     params = {"n_estimators": 40, "random_state": 7, **recipe["params"]}
     if recipe["estimator"] == "reg":
         y = _regression_target(signal, noise, recipe["target"])

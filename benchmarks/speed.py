@@ -14,6 +14,7 @@ Run from the repository root::
     python benchmarks/speed.py --profile               # also: where shrinktree's fit time goes
     python benchmarks/speed.py --small --repeats 5     # the small-data suite (400-5,000 rows, 300 trees)
     python benchmarks/speed.py --busy --repeats 1      # n_jobs=1, 2 and the default under a competing load
+    python benchmarks/speed.py --memory                # peak memory of the float32 fit, one process each
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _speed_busy  # noqa: E402
+import _speed_memory  # noqa: E402
 import _speed_small  # noqa: E402
 from _common import REPO_ROOT, git_commit, markdown_table, run_header, write_results  # noqa: E402
 
@@ -371,6 +373,26 @@ def small_suite(repeats: int, log, targets: list) -> str:
     return (f"### Small data, {_speed_small.N_TREES} trees, one thread (best of {repeats})\n\n{table}\n")
 
 
+def memory_suite(n_rows: int, log, targets: list) -> str:
+    """The memory suite as markdown; appends its target (peak memory at most LightGBM's)."""
+    X, y = make_data(n_rows, "regression")
+    with tempfile.TemporaryDirectory(prefix="shrinktree-memory-") as tmp:
+        x_path, y_path = os.path.join(tmp, "X.npy"), os.path.join(tmp, "y.npy")
+        np.save(x_path, X.astype(np.float32))
+        np.save(y_path, y)
+        del X, y
+        result = _speed_memory.peak_memory(x_path, y_path, N_JOBS, log, REPO_ROOT)
+    rows = [[lib, f"{r['before_mb']:.0f}", f"{r['peak_mb']:.0f}", f"{r['peak_mb'] - r['before_mb']:.0f}",
+             f"{r['seconds']:.1f}"] for lib, r in result.items()]
+    ratio = result["shrinktree"]["peak_mb"] / result["LightGBM"]["peak_mb"]
+    targets.append([f"peak memory of the {n_rows:,} x 28 float32 fit: shrinktree / LightGBM", "1.0x",
+                    f"{ratio:.2f}x", "met" if ratio <= 1.0 else "missed"])
+    table = markdown_table(["library", "RSS before the fit MB", "peak RSS in the fit MB", "fit's working memory MB",
+                            "fit s"], rows)
+    return (f"### Peak memory, {n_rows:,} x 28 float32, 100 trees, {N_JOBS} thread(s), one process each\n\n"
+            f"{table}\n")
+
+
 def busy_suite(n_load: int, repeats: int, log, targets: list) -> str:
     """The busy-machine suite as markdown; appends its targets (default no slower than one thread)."""
     results = _speed_busy.time_busy(((31_000, 300), (300_000, 100)), n_load, repeats, log)
@@ -494,7 +516,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the busy-machine suite instead: n_jobs=1, 2 and the default under a competing "
                              "CPU load started and stopped by the benchmark")
     parser.add_argument("--busy-load", type=int, default=2, help="competing processes for --busy (default 2)")
+    parser.add_argument("--memory", action="store_true",
+                        help="run the memory suite instead: peak resident memory of a --rows x 28 float32 fit, "
+                             "each library in its own process")
     args = parser.parse_args(argv)
+    if args.memory:
+        args.no_child, args.no_cold = True, True
     if args.small:
         args.threads, args.no_child, args.no_cold = 1, True, True
     if args.busy:
@@ -515,6 +542,10 @@ def main(argv: list[str] | None = None) -> int:
         tasks = []
         log("small-data suite (one thread per library)")
         parts.append(small_suite(args.repeats, log, targets))
+    if args.memory:
+        tasks = []
+        log(f"memory suite ({args.rows:,} rows, float32, one process per library)")
+        parts.append(memory_suite(args.rows, log, targets))
     if args.busy:
         tasks = []
         log(f"busy-machine suite ({args.busy_load} competing processes)")
@@ -604,7 +635,8 @@ def main(argv: list[str] | None = None) -> int:
     print(block)
     if output != "-":
         write_results(Path(output), "benchmarks/speed.py", "Speed benchmark", INTRO, block,
-                      key="small" if args.small else "busy" if args.busy else f"threads={N_JOBS}")
+                      key="small" if args.small else "busy" if args.busy else "memory" if args.memory
+                      else f"threads={N_JOBS}")
         log(f"wrote {output}")
     return 0
 

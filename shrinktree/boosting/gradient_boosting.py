@@ -211,7 +211,9 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         if not self._y_numeric:
             check_no_missing_labels(y)
         with np.errstate(over="ignore", invalid="ignore"):  # scikit-learn's finiteness check sums X
-            X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan",
+            # float32 stays float32 (binning reads it as it is: no float64 copy of the matrix); the
+            # bins and so the model are those of the same values as float64.
+            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan",
                                  y_numeric=self._y_numeric, order="C")
         if sample_weight is not None:
             sample_weight = check_fit_weights(_check_sample_weight(sample_weight, X, dtype=np.float64,
@@ -379,7 +381,9 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         unit_weights = train.weight is None
         return _FitData(
             binned=binned, codes=codes, n_levels=n_levels, n_bins_non_missing=self._bin_mapper.n_bins_non_missing_,
-            has_missing=np.isnan(X_numeric).any(axis=0), missing_bin=self._bin_mapper.missing_bin_,
+            # NaN is exactly what lands in the missing bin; one uint8 row at a time needs no n x d temporary.
+            has_missing=np.array([bool((row == self._bin_mapper.missing_bin_).any()) for row in binned], dtype=bool),
+            missing_bin=self._bin_mapper.missing_bin_,
             effective_tests=effective_tests_table(self.max_bins + 1),
             weight=np.ones(X.shape[0]) if unit_weights else np.ascontiguousarray(train.weight),
             # Every unweighted hessian equal to 1: histograms can count rows instead.
