@@ -1,4 +1,4 @@
-"""Training speed of shrinktree next to LightGBM and scikit-learn HistGradientBoosting.
+"""Training speed of shrinktree next to LightGBM, XGBoost (hist) and scikit-learn HistGradientBoosting.
 
 Generated Higgs-like data (28 features: 21 "low-level" kinematics of five objects and 7
 "high-level" pair masses; a nonlinear target), 100 trees of 31 leaves on 255 bins, no early
@@ -12,6 +12,9 @@ Run from the repository root::
     python benchmarks/speed.py                         # 1,000,000 rows, writes docs/speed.md
     python benchmarks/speed.py --rows 100000 --output -
     python benchmarks/speed.py --profile               # also: where shrinktree's fit time goes
+    python benchmarks/speed.py --small --repeats 5     # the small-data suite (400-5,000 rows, 300 trees)
+    python benchmarks/speed.py --busy --repeats 1      # n_jobs=1, 2 and the default under a competing load
+    python benchmarks/speed.py --memory                # peak memory of the float32 fit, one process each
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _speed_busy  # noqa: E402
+import _speed_memory  # noqa: E402
+import _speed_small  # noqa: E402
 from _common import REPO_ROOT, git_commit, markdown_table, run_header, write_results  # noqa: E402
 
 N_FEATURES = 28
@@ -44,8 +50,10 @@ N_JOBS = 2  # threads of every library; --threads changes it before any thread p
 ST_EB = "shrinktree eb (default)"
 ST_NONE = "shrinktree none"
 LGBM = "LightGBM"
+XGB = "XGBoost hist"
 HGB = "sklearn HGB"
-MODELS = (ST_EB, ST_NONE, LGBM, HGB)
+MODELS = (ST_EB, ST_NONE, LGBM, XGB, HGB)
+PEERS = (LGBM, XGB, HGB)
 
 
 def set_threads(n: int) -> None:
@@ -136,6 +144,14 @@ def make_model(model: str, task: str):
         cls = lightgbm.LGBMRegressor if regression else lightgbm.LGBMClassifier
         return cls(n_estimators=N_TREES, num_leaves=N_LEAVES, max_bin=N_BINS, learning_rate=LEARNING_RATE,
                    min_child_samples=MIN_LEAF, n_jobs=N_JOBS, random_state=0, verbose=-1)
+    if model == XGB:
+        import xgboost
+
+        # Best-first growth to at most 31 leaves, as LightGBM and shrinktree grow; XGBoost has no
+        # minimum row count per leaf (its min_child_weight bounds the hessian sum instead: default 1).
+        cls = xgboost.XGBRegressor if regression else xgboost.XGBClassifier
+        return cls(n_estimators=N_TREES, tree_method="hist", grow_policy="lossguide", max_leaves=N_LEAVES,
+                   max_depth=0, max_bin=N_BINS, learning_rate=LEARNING_RATE, n_jobs=N_JOBS, random_state=0)
     if model == HGB:
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
@@ -158,6 +174,8 @@ def n_trees_fitted(estimator) -> int:
     """
     if hasattr(estimator, "booster_"):
         return estimator.booster_.current_iteration()
+    if hasattr(estimator, "get_booster"):
+        return estimator.get_booster().num_boosted_rounds()
     return int(estimator.n_iter_)
 
 
@@ -336,7 +354,64 @@ class KernelTimer:
         return False
 
 
-def profile_fit(X, y, task: str, log) -> str:
+def small_suite(repeats: int, log, targets: list) -> str:
+    """The small-data suite as markdown; appends its targets (no slower than LightGBM) to ``targets``."""
+    results = _speed_small.time_suite(repeats, log)
+    libraries = _speed_small.LIBRARIES
+    rows = []
+    for result in results:
+        best = {lib: min(t) for lib, t in result["times"].items()}
+        ours = best[_speed_small.SHRINKTREE]
+        rows.append([result["name"], result["task"], *(f"{best[lib]:.3f}" for lib in libraries),
+                     f"{ours / best[_speed_small.LIGHTGBM]:.2f}x", f"{ours / best[_speed_small.XGBOOST]:.2f}x",
+                     f"{1e3 * ours / _speed_small.N_TREES:.2f}"])
+        ratio = ours / best[_speed_small.LIGHTGBM]
+        targets.append([f"small data, {result['name']}: shrinktree / LightGBM, 300 trees, 1 thread", "1.0x",
+                        f"{ratio:.2f}x", "met" if ratio <= 1.0 else "missed"])
+    table = markdown_table(["data", "task", *(f"{lib} s" for lib in libraries), "/ LightGBM", "/ XGBoost",
+                            "shrinktree ms per tree"], rows)
+    return (f"### Small data, {_speed_small.N_TREES} trees, one thread (best of {repeats})\n\n{table}\n")
+
+
+def memory_suite(n_rows: int, log, targets: list) -> str:
+    """The memory suite as markdown; appends its target (peak memory at most LightGBM's)."""
+    X, y = make_data(n_rows, "regression")
+    with tempfile.TemporaryDirectory(prefix="shrinktree-memory-") as tmp:
+        x_path, y_path = os.path.join(tmp, "X.npy"), os.path.join(tmp, "y.npy")
+        np.save(x_path, X.astype(np.float32))
+        np.save(y_path, y)
+        del X, y
+        result = _speed_memory.peak_memory(x_path, y_path, N_JOBS, log, REPO_ROOT)
+    rows = [[lib, f"{r['before_mb']:.0f}", f"{r['peak_mb']:.0f}", f"{r['peak_mb'] - r['before_mb']:.0f}",
+             f"{r['seconds']:.1f}"] for lib, r in result.items()]
+    ratio = result["shrinktree"]["peak_mb"] / result["LightGBM"]["peak_mb"]
+    targets.append([f"peak memory of the {n_rows:,} x 28 float32 fit: shrinktree / LightGBM", "1.0x",
+                    f"{ratio:.2f}x", "met" if ratio <= 1.0 else "missed"])
+    table = markdown_table(["library", "RSS before the fit MB", "peak RSS in the fit MB", "fit's working memory MB",
+                            "fit s"], rows)
+    return (f"### Peak memory, {n_rows:,} x 28 float32, 100 trees, {N_JOBS} thread(s), one process each\n\n"
+            f"{table}\n")
+
+
+def busy_suite(n_load: int, repeats: int, log, targets: list) -> str:
+    """The busy-machine suite as markdown; appends its targets (default no slower than one thread)."""
+    results = _speed_busy.time_busy(((31_000, 300), (300_000, 100)), n_load, repeats, log)
+    rows = []
+    for result in results:
+        best = {jobs: min(t) for jobs, t in result["times"].items()}
+        label = f"{result['rows']:,} rows x 9 (one 2,400-level categorical), {result['trees']} trees"
+        rows.append([label, f"{result['load']:.1f}", *(f"{best[j]:.2f}" for j in _speed_busy.JOBS),
+                     ", ".join(map(str, sorted(set(result["threads"])))), f"{best[None] / best[1]:.2f}x",
+                     f"{best[2] / best[1]:.2f}x"])
+        ratio = best[None] / best[1]
+        targets.append([f"busy machine ({n_load} competing processes), {label}: default n_jobs / n_jobs=1",
+                        "1.0x", f"{ratio:.2f}x", "met" if ratio <= 1.0 else "missed"])
+    table = markdown_table(["data", "load (1 min)", "n_jobs=1 s", "n_jobs=2 s", "default s", "threads chosen",
+                            "default / 1 thread", "2 threads / 1 thread"], rows)
+    return (f"### Busy machine: {n_load} competing CPU-bound processes (best of {repeats})\n\n{table}\n")
+
+
+def profile_fit(X, y, task: str, log, factory=None) -> str:
     """Where one shrinktree eb fit spends its time: kernels by phase, Python overhead, cProfile top.
 
     Parameters
@@ -350,10 +425,13 @@ def profile_fit(X, y, task: str, log) -> str:
     str
         Markdown.
     """
-    make_model(ST_EB, task).fit(X[:20_000], y[:20_000])  # every kernel compiled/loaded before wrapping
+    if factory is None:
+        def factory():
+            return make_model(ST_EB, task)
+    factory().fit(X[:20_000], y[:20_000])  # every kernel compiled/loaded before wrapping
     with KernelTimer() as timer:
         start = time.perf_counter()
-        model = make_model(ST_EB, task).fit(X, y)
+        model = factory().fit(X, y)
         total = time.perf_counter() - start
     n_nodes = sum(len(tree.left) for trees in model.trees_ for tree in trees)
     n_splits = sum(int((tree.left >= 0).sum()) for trees in model.trees_ for tree in trees)
@@ -380,7 +458,7 @@ def profile_fit(X, y, task: str, log) -> str:
 
     profiler = cProfile.Profile()
     profiler.enable()
-    make_model(ST_EB, task).fit(X, y)
+    factory().fit(X, y)
     profiler.disable()
     stream = io.StringIO()
     pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(15)
@@ -431,7 +509,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=N_JOBS,
                         help="threads for every library: NUMBA_NUM_THREADS, OMP_NUM_THREADS, LightGBM n_jobs "
                              f"(default {N_JOBS})")
+    parser.add_argument("--small", action="store_true",
+                        help="run the small-data suite (400-5,000 rows, 300 trees, one thread) instead; with "
+                             "--profile also break down the diabetes fit")
+    parser.add_argument("--busy", action="store_true",
+                        help="run the busy-machine suite instead: n_jobs=1, 2 and the default under a competing "
+                             "CPU load started and stopped by the benchmark")
+    parser.add_argument("--busy-load", type=int, default=2, help="competing processes for --busy (default 2)")
+    parser.add_argument("--memory", action="store_true",
+                        help="run the memory suite instead: peak resident memory of a --rows x 28 float32 fit, "
+                             "each library in its own process")
     args = parser.parse_args(argv)
+    if args.memory:
+        args.no_child, args.no_cold = True, True
+    if args.small:
+        args.threads, args.no_child, args.no_cold = 1, True, True
+    if args.busy:
+        args.no_child, args.no_cold = True, True
     git_commit()  # the code this run imports, named in the result header
     set_threads(args.threads)
     output = args.output or str(REPO_ROOT / "docs" / "speed.md")
@@ -441,8 +535,21 @@ def main(argv: list[str] | None = None) -> int:
         print(message, file=sys.stderr, flush=True)
 
     parts = []
+    targets = []  # [target, limit, measured, verdict] of every issue-17 target this run measures
     datasets = {}
     warm_fit = {}
+    if args.small:
+        tasks = []
+        log("small-data suite (one thread per library)")
+        parts.append(small_suite(args.repeats, log, targets))
+    if args.memory:
+        tasks = []
+        log(f"memory suite ({args.rows:,} rows, float32, one process per library)")
+        parts.append(memory_suite(args.rows, log, targets))
+    if args.busy:
+        tasks = []
+        log(f"busy-machine suite ({args.busy_load} competing processes)")
+        parts.append(busy_suite(args.busy_load, args.repeats, log, targets))
     for task in tasks:
         X, y = make_data(args.rows, task)
         datasets[task] = (X, y)
@@ -452,11 +559,18 @@ def main(argv: list[str] | None = None) -> int:
         times = time_models(X, y, task, args.repeats, log)
         best = {m: min(t) for m, t in times.items()}
         warm_fit[task] = best[ST_EB]
-        rows = [[m, f"{best[m]:.2f}", ", ".join(f"{t:.2f}" for t in times[m]),
-                 f"{best[m] / best[LGBM]:.2f}x", f"{best[m] / best[HGB]:.2f}x"] for m in MODELS]
+        fastest = min(PEERS, key=best.get)
+        rows = [[m, f"{best[m]:.2f}", ", ".join(f"{t:.2f}" for t in times[m]), f"{best[m] / best[LGBM]:.2f}x",
+                 f"{best[m] / best[XGB]:.2f}x", f"{best[m] / best[HGB]:.2f}x", f"{best[m] / best[fastest]:.2f}x"]
+                for m in MODELS]
         parts.append(f"### {task.capitalize()}, {args.rows:,} rows x {X.shape[1]} features\n")
-        parts.append(markdown_table(["model", "best s", "all fits s", "/ LightGBM", "/ sklearn HGB"], rows))
+        parts.append(markdown_table(["model", "best s", "all fits s", "/ LightGBM", "/ XGBoost", "/ sklearn HGB",
+                                     "/ fastest peer"], rows))
         parts.append("")
+        for model, limit in ((ST_EB, 0.8), (ST_NONE, 1.0)):
+            ratio = best[model] / best[fastest]
+            targets.append([f"{args.rows:,} x 28 {task}, {N_JOBS} thread(s): {model} / fastest peer ({fastest})",
+                            f"{limit:.1f}x", f"{ratio:.2f}x", "met" if ratio <= limit else "missed"])
 
     if not args.no_child or not args.no_cold:
         X, y = datasets.get("regression") or make_data(args.rows, "regression")
@@ -496,19 +610,33 @@ def main(argv: list[str] | None = None) -> int:
                 parts.append(f"\nCompiling every kernel costs about {compile_s:.1f} s once per environment "
                              "(cold wall minus warm wall); afterwards numba loads them from its cache.\n")
 
-    if args.profile:
+    if args.profile and args.small:
+        from sklearn.datasets import load_diabetes
+
+        X, y = load_diabetes(return_X_y=True)
+        log("profiling the diabetes fit")
+        parts.append("### Where the 300-tree diabetes fit spends its time\n")
+        parts.append(profile_fit(X, y, "regression", log, factory=lambda: _speed_small.make_model(
+            _speed_small.SHRINKTREE, "regression")))
+    elif args.profile:
         task = "regression" if "regression" in datasets else tasks[0]
         X, y = datasets[task]
         log("profiling a shrinktree eb fit")
         parts.append(f"### Where a shrinktree eb fit spends its time ({task})\n")
         parts.append(profile_fit(X, y, task, log))
 
+    if targets:
+        parts.append("### Targets of issue 17 measured in this run\n")
+        parts.append(markdown_table(["target", "at most", "measured", ""], targets))
+        parts.append("")
+
     header = run_header("benchmarks/speed.py") + [f"Threads per library: {N_JOBS}.", ""]
     block = "\n".join(header) + "\n" + "\n".join(parts)
     print(block)
     if output != "-":
         write_results(Path(output), "benchmarks/speed.py", "Speed benchmark", INTRO, block,
-                      key=f"threads={N_JOBS}")
+                      key="small" if args.small else "busy" if args.busy else "memory" if args.memory
+                      else f"threads={N_JOBS}")
         log(f"wrote {output}")
     return 0
 

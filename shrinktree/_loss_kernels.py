@@ -7,7 +7,8 @@ hessian for losses whose own is zero almost everywhere).  ``raw`` already includ
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+
+from ._numba import njit, prange
 
 
 @njit(parallel=True, cache=True)

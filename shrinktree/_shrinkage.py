@@ -22,8 +22,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from numba import njit
 
+from ._numba import njit
 from .variance_components import (  # noqa: F401
     ESTIMATOR_CODES,
     between_node_moments,

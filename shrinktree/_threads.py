@@ -1,14 +1,22 @@
-"""Use numba's thread pool only when the work is large enough to pay for it.
+"""Use numba's thread pool only when the work is large enough, and the cores free enough, to pay for it.
 
 Starting a parallel region costs tens of microseconds on an idle machine and milliseconds on a
 busy one; a fit on a few hundred rows starts thousands of them.  Below ``PARALLEL_MIN_ROWS`` rows
 every kernel runs on the calling thread.
+
+On a machine whose cores are busy with other work, every parallel region waits for its slowest
+thread, and a thread that shares its core with another process is descheduled for whole time
+slices (with numba's OpenMP layer the idle threads also spin between regions), so that two threads
+can take several times as long as one (``python benchmarks/speed.py --busy``, ``docs/speed.md``).
+So the default ``n_jobs=None`` uses only the cores that no other runnable
+task holds when the fit starts; an explicit ``n_jobs`` is used as given.
 """
 
 from __future__ import annotations
 
 import numbers
 import os
+import time
 from contextlib import contextmanager
 
 import numba
@@ -39,11 +47,43 @@ def check_n_jobs(n_jobs) -> None:
         raise ValueError(f"n_jobs must be None, -1 or a non-zero int, got {n_jobs!r}.")
 
 
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _runnable_tasks() -> int | None:
+    """Runnable tasks on the machine right now, this one included (Linux ``/proc/loadavg``), or ``None``."""
+    try:
+        with open("/proc/loadavg") as handle:
+            return int(handle.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def free_cores(samples: int = 3, interval: float = 5e-4) -> int | None:
+    """Cores not held by other runnable tasks: the cores minus the fewest other tasks seen in ``samples``
+    looks ``interval`` seconds apart (at least 1), or ``None`` where the count cannot be read."""
+    seen = []
+    for i in range(samples):
+        if i:
+            time.sleep(interval)
+        count = _runnable_tasks()
+        if count is None:
+            return None
+        seen.append(count - 1)  # the reading thread is running
+    return max(1, _cores() - min(seen))
+
+
 def resolve_n_jobs(n_jobs) -> int:
-    """Threads for ``n_jobs``: ``None``/``-1`` is every thread numba has; ``-2`` all but one, and so on."""
+    """Threads for ``n_jobs``: ``None`` every thread numba has on a core no other task is using, ``-1``
+    every thread numba has, ``-2`` all but one, and so on."""
     available = numba.config.NUMBA_NUM_THREADS
     if n_jobs is None:
-        return available
+        free = free_cores()
+        return available if free is None else max(1, min(available, free))
     if n_jobs < 0:
         return max(1, min(available, (os.cpu_count() or available) + 1 + n_jobs))
     return max(1, min(available, int(n_jobs)))

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 import numpy as np
-from numba import njit, prange
 
+from ._numba import njit, prange
 from ._threads import threads_for_rows
 
 LEAF = -1

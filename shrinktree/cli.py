@@ -634,10 +634,28 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", metavar="MODEL", required=True, help="file written by 'shrinktree fit'")
     predict.add_argument("--csv", metavar="FILE", required=True, help="rows to predict (extra columns are ignored)")
     predict.add_argument("--out", metavar="FILE", help="write predictions here instead of standard output")
+
+    warm = sub.add_parser("warmup", help="compile every numba kernel now (once per environment)",
+                          description="Compile every shrinktree kernel, or load it from numba's on-disk cache when it "
+                                      "is already compiled, so that no later fit waits for compilation. Run it once "
+                                      "after installing or upgrading (NUMBA_CACHE_DIR moves the cache).")
+    warm.add_argument("--quiet", action="store_true", help="do not list the steps")
     return parser
 
 
-COMMANDS = {"bench": _bench, "fit": _fit, "predict": _predict}
+def _warmup(args: argparse.Namespace) -> int:
+    from ._warmup import warmup
+
+    print("shrinktree warmup: compiling every kernel, or loading it from numba's cache...", file=sys.stderr,
+          flush=True)
+    result = warmup(verbose=not args.quiet)
+    compiled = result["kernels_compiled"]
+    what = f"compiled {compiled} kernel specializations" if compiled else "every kernel was already in the cache"
+    print(f"shrinktree warmup: done in {result['seconds']:.1f} s ({what}); later fits start without compiling.")
+    return 0
+
+
+COMMANDS = {"bench": _bench, "fit": _fit, "predict": _predict, "warmup": _warmup}
 
 
 def _silence_stdout() -> None:

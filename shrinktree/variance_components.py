@@ -54,8 +54,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 from scipy.optimize import brentq
+
+from ._numba import njit
 
 VARIANCE_ESTIMATORS = ("moments", "ml", "reml", "bayes")
 

@@ -9,7 +9,8 @@ integer sample weights give the same bins as repeated rows.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+
+from .._numba import njit, prange
 
 SUBSAMPLE_FOR_BINNING = 200_000
 
@@ -67,7 +68,10 @@ class BinMapper:
             rng = np.random.default_rng(self.random_state)
             rows = np.sort(rng.choice(n_samples, self.subsample, replace=False))
             X, weights = X[rows], weights[rows]
-        self.thresholds_ = [_feature_thresholds(X[:, j], weights, self.max_bins) for j in range(X.shape[1])]
+        # One float64 column at a time: float32 input is binned without a float64 copy of the matrix,
+        # and float32 values widen exactly, so its thresholds are those of the widened matrix.
+        self.thresholds_ = [_feature_thresholds(np.asarray(X[:, j], dtype=np.float64), weights, self.max_bins)
+                            for j in range(X.shape[1])]
         self.n_bins_non_missing_ = np.array([len(t) + 1 for t in self.thresholds_], dtype=np.int64)
         self.missing_bin_ = self.max_bins
         return self
@@ -79,7 +83,9 @@ class BinMapper:
         flat = np.concatenate(self.thresholds_ + [np.zeros(0)]).astype(np.float64)
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         out = np.empty((n_features, X.shape[0]), dtype=np.uint8)
-        _map_to_bins(np.asarray(X, dtype=np.float64), flat, offsets, self.missing_bin_, out)
+        # float32 is binned as it is (its values widen exactly in the comparisons), other input as float64.
+        X = X if X.dtype == np.float32 else np.asarray(X, dtype=np.float64)
+        _map_to_bins(X, flat, offsets, self.missing_bin_, out)
         return out
 
     def bin_thresholds(self, feature: int, bin_index: int) -> float:

@@ -214,7 +214,9 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         if not self._y_numeric:
             check_no_missing_labels(y)
         with np.errstate(over="ignore", invalid="ignore"):  # scikit-learn's finiteness check sums X
-            X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan",
+            # float32 stays float32 (binning reads it as it is: no float64 copy of the matrix); the
+            # bins and so the model are those of the same values as float64.
+            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan",
                                  y_numeric=self._y_numeric, order="C")
         if sample_weight is not None:
             sample_weight = check_fit_weights(_check_sample_weight(sample_weight, X, dtype=np.float64,
@@ -383,7 +385,9 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         unit_weights = train.weight is None
         return _FitData(
             binned=binned, codes=codes, n_levels=n_levels, n_bins_non_missing=self._bin_mapper.n_bins_non_missing_,
-            has_missing=np.isnan(X_numeric).any(axis=0), missing_bin=self._bin_mapper.missing_bin_,
+            # NaN is exactly what lands in the missing bin; one uint8 row at a time needs no n x d temporary.
+            has_missing=np.array([bool((row == self._bin_mapper.missing_bin_).any()) for row in binned], dtype=bool),
+            missing_bin=self._bin_mapper.missing_bin_,
             effective_tests=effective_tests_table(self.max_bins + 1),
             weight=np.ones(X.shape[0]) if unit_weights else np.ascontiguousarray(train.weight),
             # Every unweighted hessian equal to 1: histograms can count rows instead.
@@ -519,10 +523,11 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         self.n_iter_ = len(self._trees)
         if y_exponent != 0:
             self._baseline = np.ldexp(self._baseline, y_exponent)
-            for tree in (t for trees in self._trees for t in trees):
-                tree.value = np.ldexp(tree.value, y_exponent)
-                tree.raw_value = np.ldexp(tree.raw_value, y_exponent)
-                tree.gain = _ldexp(tree.gain, gain_exponent)
+            with np.errstate(over="ignore", under="ignore"):  # as _ldexp, entered once for every tree
+                for tree in (t for trees in self._trees for t in trees):
+                    tree.value = np.ldexp(tree.value, y_exponent)
+                    tree.raw_value = np.ldexp(tree.raw_value, y_exponent)
+                    tree.gain = np.ldexp(tree.gain, gain_exponent)
         self.pooling_strength_ = np.array(self.pooling_strength_)
         self.train_score_ = -np.array(self.evals_result_["training"][metric]) if track_train_loss else np.array([])
         if monitor is not None:
@@ -568,10 +573,11 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         sum_g, sum_h, _ = grown.sums(held)
         pooled = tree.value[:, 0]
         node_loss = sum_g * pooled + 0.5 * (sum_h + l2) * pooled**2
-        for node in np.flatnonzero(grown.left >= 0):
-            reduction = node_loss[node] - node_loss[grown.left[node]] - node_loss[grown.right[node]]
-            importances[0, tree.feature[node]] += max(reduction, 0.0)
-            importances[1, tree.feature[node]] += 1
+        internal = np.flatnonzero(grown.left >= 0)
+        reduction = node_loss[internal] - node_loss[grown.left[internal]] - node_loss[grown.right[internal]]
+        # np.add.at adds in node order, one node at a time: the same sums as a loop over the nodes.
+        np.add.at(importances[0], tree.feature[internal], np.maximum(reduction, 0.0))
+        np.add.at(importances[1], tree.feature[internal], 1.0)
         # Private measurement switch (benchmarks/loss_pooling.py): keep the surrogate's Newton values.
         if loss.renews_leaves and getattr(self, "_renew_leaf_values", True):
             renew_leaf_values(tree, loss, grown, estimation_rows, estimation_leaf_of_row, y, raw, weight, sign)
@@ -853,7 +859,9 @@ _COMMON_PARAMETERS = """\
         Print a progress line per iteration when positive (the :class:`~shrinktree.callbacks.PrintProgress`
         callback).
     n_jobs : int or None, default=None
-        Threads for fitting and prediction: ``None`` or ``-1`` uses every core, ``-2`` all but one.
+        Threads for fitting and prediction: ``None`` uses every core that no other running process holds
+        when the fit (or prediction) starts, so a busy machine is not made slower by threads that wait
+        for their share of a core; ``-1`` uses every core regardless, ``-2`` all but one.
         The model is bit-identical for any value (every parallel kernel splits its work by feature or
         by row and adds float64 sums in a fixed order); fits on fewer than 20,000 rows run on one thread.
     importance_type : {"gain", "split"}, default="gain"

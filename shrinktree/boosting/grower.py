@@ -12,8 +12,8 @@ import heapq
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
+from .._numba import njit
 from .._shrinkage import within_variance
 from .._tree import TreeArrays
 from .histogram import (
@@ -162,7 +162,7 @@ class GrownTree:
         denominator = sum_h + l2_regularization
         raw_value = np.where(denominator > 0, -sum_g / np.where(denominator > 0, denominator, 1.0), 0.0)
         threshold = np.full(len(self.left), np.nan)
-        for node in np.flatnonzero(internal & ~is_cat):
+        for node in np.flatnonzero(internal & ~is_cat).tolist():
             threshold[node] = bin_thresholds(int(self.feature[node]), int(self.bin_threshold[node]))
         return TreeArrays(
             parent=self.parent, left=self.left, right=self.right, feature=feature, threshold=threshold,

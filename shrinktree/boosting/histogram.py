@@ -7,7 +7,8 @@ of a split is built from its rows; its sibling is the parent minus it (histogram
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+
+from .._numba import njit, prange
 
 GRAD, HESS, COUNT = 0, 1, 2
 
@@ -160,8 +161,18 @@ def build_histogram_all_rows(binned, gradients, hessians, active_features, n_bin
 
 @njit(cache=True)
 def subtract_histograms(parent, child):
-    """The sibling's histogram: ``parent - child``."""
-    return parent - child
+    """The sibling's histogram: ``parent - child`` (a new array).
+
+    A flat loop: numba's broadcasting ``parent - child`` on 3-d arrays took 15 us for a 10-feature
+    histogram, this 1-2 us, with the same differences bit for bit.
+    """
+    out = np.empty_like(parent)
+    flat_out = out.reshape(-1)
+    flat_parent = parent.reshape(-1)
+    flat_child = child.reshape(-1)
+    for i in range(flat_out.shape[0]):
+        flat_out[i] = flat_parent[i] - flat_child[i]
+    return out
 
 
 # --- categorical features ------------------------------------------------------------------------

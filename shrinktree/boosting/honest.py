@@ -8,7 +8,8 @@ equivalent to repeated rows.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+
+from .._numba import njit, prange
 
 HONEST_FRACTION = 0.5
 
@@ -78,7 +79,9 @@ def held_out_mask(row_hash, iteration, seed):
 
 def row_hashes(binned: np.ndarray, codes: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Content hash of every row: its bins, categorical codes and target bits."""
-    row_hash = hash_rows(binned, np.ascontiguousarray(y, dtype=np.float64).view(np.uint64))
+    # A writeable C array whatever y is, so that one compiled specialization serves every fit.
+    y_bits = np.require(y, dtype=np.float64, requirements=["C", "W"]).view(np.uint64)
+    row_hash = hash_rows(binned, y_bits)
     if codes.shape[0] > 0:
         row_hash = hash_rows_with_codes(row_hash, codes)
     return row_hash

@@ -12,8 +12,8 @@ The shrinkage estimator uses it to know how large a gain noise alone would have 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from .._numba import njit
 from ..variance_components import level_between_variance
 
 

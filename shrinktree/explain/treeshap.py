@@ -29,8 +29,8 @@ Everything is accumulated in float64; rows run in parallel (``prange``).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
 
+from .._numba import njit, prange
 from .._threads import threads_for_rows
 from .._tree import _goes_left
 

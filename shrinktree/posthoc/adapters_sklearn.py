@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 from sklearn.utils.validation import check_is_fitted
 
+from .._numba import njit
 from .._tree import TreeArrays
 from .node_stats import NodeStats, subtree_weighted_mean
 from .parsed import NoLoss, ParsedModel, boosted_objective, build_tree, replayable

@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
 
+from .._numba import njit, prange
 from .._tree import TreeArrays, _find_leaf
 
 
