@@ -11,12 +11,12 @@ are not grouping columns.
 Algorithm (one boosting run, as GPBoost does): the booster's offset is the current sum of the
 intercepts.  The trees first fit alone for :func:`warm_up_iterations` iterations (29 at the default
 learning rate), so that features constant within a group go to the fixed part; then before that
-iteration and every ``UPDATE_EVERY``-th one after it the intercepts are updated given the fixed part so far (``RandomIntercepts.update``, at most ``IN_RUN_SWEEPS``
-Gauss-Seidel sweeps over the groupings, warm-started from the previous update, variances by the
-closed-form moment estimator ``IN_RUN_METHOD``), and the training rows' raw scores move by the
-change.  After the last tree, a final update runs the sweeps to
-convergence (``TOLERANCE``, at most ``MAX_SWEEPS``) on the finished fixed part, and those are the
-reported intercepts and variance components.  A fit therefore costs one booster fit plus
+iteration and every ``UPDATE_EVERY``-th one after it the intercepts are updated given the fixed
+part so far (``RandomIntercepts.update``, at most ``IN_RUN_SWEEPS`` Gauss-Seidel sweeps over the
+groupings, warm-started from the previous update, variances by the closed-form moment estimator
+``IN_RUN_METHOD``), and the training rows' raw scores move by the change.  After the last tree, a
+final update runs the sweeps to convergence (``TOLERANCE``, at most ``MAX_SWEEPS``) on the finished
+fixed part, and those are the reported intercepts and variance components.  A fit therefore costs one booster fit plus
 ``n_estimators / UPDATE_EVERY`` cheap updates (each a few ``np.bincount`` passes over the rows per
 grouping), and memory grows with the groups, not groups x rows.  ``benchmarks/mixed.py`` measures
 the time and the accuracy of this against refitting the whole booster in rounds (the backfitting
