@@ -9,7 +9,7 @@ n_estimators=--trees)`` on ``--rows`` rows: wall time, the seconds spent in the 
 the process's peak resident memory before and after the fit (``resource.getrusage``), and the
 estimated variance components against the truth; and, for scale, the same booster fitted on the 10
 features without random effects (the group effects then stay in its residuals, so its trees differ).
-``--with-peers`` adds GPBoost (``GPModel(group_data=[a, b])`` + ``gpb.train`` with the same trees,
+``--peers gpboost chimeraboost`` adds GPBoost (``GPModel(group_data=[a, b])`` + ``gpb.train`` with the same trees,
 learning rate 0.1, 31 leaves, 2 threads) and ChimeraBoost (``random_effects=True``, ``groups=a``: it
 takes one grouping) on the same data, each timed once.
 
@@ -80,7 +80,7 @@ def scale(args) -> None:
           f"for the same booster without them; peak RSS {before:.0f} MB before the fit, {peak_mb():.0f} MB after; "
           f"tau_a^2 {vc['a']:.3f} (true {TAU_A**2}), tau_b^2 {vc['b']:.3f} (true {TAU_B**2}), "
           f"sigma^2 {vc['Residual']:.3f} (true {SIGMA**2}); {model.n_mixed_iter_} intercept updates")
-    if args.with_peers:
+    if args.peers:
         peers(X, y, args)
 
 
@@ -103,6 +103,13 @@ def timed_updates() -> list:
 
 def peers(X, y, args) -> None:
     features = X.drop(columns=["a", "b"]).to_numpy()
+    if "gpboost" in args.peers:
+        gpboost(features, X, y, args)
+    if "chimeraboost" in args.peers:
+        chimeraboost(features, X, y, args)
+
+
+def gpboost(features, X, y, args) -> None:
     try:
         import gpboost as gpb
 
@@ -114,6 +121,9 @@ def peers(X, y, args) -> None:
         print(f"GPBoost: {time.perf_counter() - start:.1f} s")
     except Exception as exc:  # report and go on: the peers are optional
         print(f"GPBoost failed: {type(exc).__name__}: {exc}")
+
+
+def chimeraboost(features, X, y, args) -> None:
     try:
         from chimeraboost import ChimeraBoostRegressor
 
@@ -219,7 +229,8 @@ def main() -> None:
     parser.add_argument("--configurations", type=lambda text: [tuple(map(int, c.split("x"))) for c in text.split(",")],
                         default=[(1, 1), (5, 1), (20, 1), (100, 1), (5, 3)],
                         help="EVERYxRUNS,... (schedule; default 1x1,5x1,20x1,100x1,5x3)")
-    parser.add_argument("--with-peers", action="store_true", help="also time GPBoost and ChimeraBoost (scale)")
+    parser.add_argument("--peers", nargs="*", choices=("gpboost", "chimeraboost"), default=[],
+                        help="also time these on the same data (scale)")
     args = parser.parse_args()
     {"scale": scale, "schedule": schedule, "real": real}[args.part](args)
 
