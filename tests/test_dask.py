@@ -1,0 +1,135 @@
+"""shrinktree.dask on a LocalCluster of two worker processes: the distributed fit gives the single-machine model."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor
+
+dask = pytest.importorskip("dask")
+distributed = pytest.importorskip("distributed")
+da = pytest.importorskip("dask.array")
+dd = pytest.importorskip("dask.dataframe")
+
+from shrinktree.dask import DaskShrinkBoostClassifier, DaskShrinkBoostRegressor  # noqa: E402
+
+# Predictions of the distributed and the single-machine fit agree to this (the sums over partitions are
+# added in another order); with one partition they are bit-identical.
+TOLERANCE = 1e-10
+SMALL = {"n_estimators": 6, "max_leaf_nodes": 8, "min_samples_leaf": 10, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                       silence_logs=40)
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+def _numeric(n=1500, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    y = 2 * np.nan_to_num(X[:, 0]) + np.sin(np.nan_to_num(X[:, 1])) + rng.normal(size=n)
+    return X, y
+
+
+def _frame(n=1500, seed=1):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.uniform(size=n),
+                          "g": pd.Categorical(rng.choice(list("pqrstuvw"), size=n)),
+                          "h": pd.Categorical(rng.choice(["x", "y", "z"], size=n))})
+    frame.loc[rng.random(n) < 0.1, "a"] = np.nan
+    frame.loc[rng.random(n) < 0.05, "g"] = np.nan
+    effect = frame["g"].cat.codes.to_numpy() % 3 - 1.0
+    signal = np.nan_to_num(frame["a"].to_numpy()) + effect
+    return frame, signal + rng.normal(size=n) * 0.5, signal
+
+
+def _assert_same_model(distributed_model, local_model, X, tolerance=TOLERANCE):
+    """Same splits (features, shapes, and the leaf of every training row), node values within ``tolerance``.
+
+    A threshold may differ where two thresholds send the node's rows the same way (no row of the node
+    lies between them): their gains tie up to rounding, and the rounding of the sums differs.
+    """
+    assert distributed_model.n_iter_ == local_model.n_iter_
+    for mine, theirs in zip(distributed_model.trees_, local_model.trees_):
+        for a, b in zip(mine, theirs):
+            np.testing.assert_array_equal(a.feature, b.feature)
+            np.testing.assert_array_equal(a.left, b.left)
+            np.testing.assert_allclose(a.value, b.value, rtol=0, atol=tolerance)
+    np.testing.assert_array_equal(distributed_model.apply(X), local_model.apply(X))
+    np.testing.assert_allclose(distributed_model.pooling_strength_, local_model.pooling_strength_, rtol=1e-9)
+
+
+def test_regression_with_missing_values_equals_the_single_machine_fit(client):
+    X, y = _numeric()
+    model = DaskShrinkBoostRegressor(**SMALL).fit(da.from_array(X, chunks=(400, 4)), da.from_array(y, chunks=400))
+    local = ShrinkBoostRegressor(**SMALL).fit(X, y)
+    _assert_same_model(model, local, X)
+    lazy = model.predict(da.from_array(X, chunks=(400, 4)))
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_allclose(lazy.compute(), local.predict(X), rtol=0, atol=TOLERANCE)
+    assert isinstance(model.to_local(), ShrinkBoostRegressor)
+    np.testing.assert_array_equal(model.to_local().predict(X), model.predict(X))
+    assert model.distributed_stats_["n_partitions"] == 4
+
+
+def test_one_partition_is_bit_identical(client):
+    X, y = _numeric(600)
+    model = DaskShrinkBoostRegressor(**SMALL).fit(da.from_array(X, chunks=(600, 4)), da.from_array(y, chunks=600))
+    local = ShrinkBoostRegressor(**SMALL).fit(X, y)
+    np.testing.assert_array_equal(model.predict(X), local.predict(X))
+
+
+def test_import_shrinktree_does_not_import_dask():
+    code = "import sys, shrinktree; assert 'dask' not in sys.modules and 'distributed' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _dask_frame(frame, n_partitions=3):
+    return dd.from_pandas(frame, npartitions=n_partitions, sort=False)
+
+
+def test_binary_classification_equals_the_single_machine_fit(client):
+    X, y = _numeric(1200, seed=3)
+    labels = np.where(y > 0.3, "yes", "no")
+    model = DaskShrinkBoostClassifier(**SMALL).fit(da.from_array(X, chunks=(300, 4)),
+                                                   da.from_array(labels, chunks=300))
+    local = ShrinkBoostClassifier(**SMALL).fit(X, labels)
+    _assert_same_model(model, local, X)
+    proba = model.predict_proba(da.from_array(X, chunks=(300, 4)))
+    np.testing.assert_allclose(proba.compute(), local.predict_proba(X), rtol=0, atol=TOLERANCE)
+    np.testing.assert_array_equal(model.predict(da.from_array(X, chunks=(300, 4))).compute(), local.predict(X))
+
+
+def test_multiclass_with_categoricals_equals_the_single_machine_fit(client):
+    frame, noisy, _ = _frame(1500, seed=4)
+    # Noisy labels: in a node whose rows all share one label every gradient of the first tree is equal, and the
+    # best "split" has a gain of rounding noise, which the two fits round differently.
+    labels = pd.Series(np.digitize(noisy, [-0.7, 0.0, 0.7]), name="label")
+    model = DaskShrinkBoostClassifier(**SMALL).fit(_dask_frame(frame), dd.from_pandas(labels, npartitions=3,
+                                                                                        sort=False))
+    local = ShrinkBoostClassifier(**SMALL).fit(frame, labels)
+    _assert_same_model(model, local, frame)
+    assert model.n_classes_ == 4
+    np.testing.assert_allclose(model.predict_proba(_dask_frame(frame)).compute(), local.predict_proba(frame),
+                               rtol=0, atol=TOLERANCE)
+
+
+def test_categorical_regression_from_dask_category_columns(client):
+    frame, y, _ = _frame(1500)
+    model = DaskShrinkBoostRegressor(**SMALL).fit(_dask_frame(frame), dd.from_pandas(pd.Series(y), npartitions=3,
+                                                                                      sort=False))
+    local = ShrinkBoostRegressor(**SMALL).fit(frame, y)
+    assert any(t[0].is_categorical.any() for t in local.trees_)
+    _assert_same_model(model, local, frame)
+    assert [list(c) if c is not None else None for c in model.categories_] == \
+        [list(c) if c is not None else None for c in local.categories_]
+    np.testing.assert_allclose(model.predict(_dask_frame(frame)).compute(), local.predict(frame), rtol=0,
+                               atol=TOLERANCE)
