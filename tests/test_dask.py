@@ -133,3 +133,89 @@ def test_categorical_regression_from_dask_category_columns(client):
         [list(c) if c is not None else None for c in local.categories_]
     np.testing.assert_allclose(model.predict(_dask_frame(frame)).compute(), local.predict(frame), rtol=0,
                                atol=TOLERANCE)
+
+
+def _regression_data(loss, n=1200, seed=5):
+    X, y = _numeric(n, seed)
+    if loss in ("poisson", "tweedie"):
+        y = np.random.default_rng(seed).poisson(np.exp(0.5 * np.tanh(y)))
+    elif loss == "gamma":
+        y = np.exp(0.3 * y)
+    return X, y.astype(np.float64)
+
+
+class _Squares:
+    """A custom objective: half squared error."""
+
+    def gradients(self, y, raw):
+        return raw - y, np.ones_like(y)
+
+
+@pytest.mark.parametrize("loss", ["absolute_error", "huber", "quantile", "poisson", "gamma", "tweedie", "custom"])
+def test_every_regression_loss_equals_the_single_machine_fit(client, loss):
+    X, y = _regression_data(loss)
+    params = dict(SMALL, n_estimators=4, loss=_Squares() if loss == "custom" else loss)
+    if loss == "quantile":
+        params["quantile"] = 0.8
+    model = DaskShrinkBoostRegressor(**params).fit(da.from_array(X, chunks=(500, 4)), da.from_array(y, chunks=500))
+    local = ShrinkBoostRegressor(**params).fit(X, y)
+    _assert_same_model(model, local, X)
+    np.testing.assert_allclose(model.predict(X), local.predict(X), rtol=1e-12, atol=TOLERANCE)
+
+
+def test_sample_weights_with_zeros_and_levels_only_in_dropped_rows(client):
+    frame, y, _ = _frame(1200, seed=6)
+    weight = np.random.default_rng(6).integers(0, 4, size=len(y)).astype(np.float64)
+    frame["g"] = frame["g"].cat.add_categories(["only_dropped"])
+    frame.loc[np.flatnonzero(weight == 0)[:5], "g"] = "only_dropped"
+    parts = {"npartitions": 3, "sort": False}
+    model = DaskShrinkBoostRegressor(**SMALL).fit(dd.from_pandas(frame, **parts), dd.from_pandas(pd.Series(y), **parts),
+                                                  sample_weight=dd.from_pandas(pd.Series(weight), **parts))
+    local = ShrinkBoostRegressor(**SMALL).fit(frame, y, sample_weight=weight)
+    assert "only_dropped" not in list(local.categories_[2])
+    assert list(model.categories_[2]) == list(local.categories_[2])
+    _assert_same_model(model, local, frame)
+
+
+def test_class_weight_subsampling_and_offset(client):
+    X, y = _numeric(1200, seed=7)
+    labels = (y > 0.5).astype(int)
+    params = dict(SMALL, class_weight="balanced", subsample=0.7, colsample=0.75)
+    model = DaskShrinkBoostClassifier(**params).fit(da.from_array(X, chunks=(300, 4)), da.from_array(labels, chunks=300))
+    local = ShrinkBoostClassifier(**params).fit(X, labels)
+    _assert_same_model(model, local, X)
+    counts, _ = _regression_data("poisson", seed=7)
+    exposure = np.random.default_rng(7).uniform(0.5, 2.0, size=len(counts))
+    Xp, yp = _regression_data("poisson", seed=7)
+    params = dict(SMALL, loss="poisson")
+    model = DaskShrinkBoostRegressor(**params).fit(da.from_array(Xp, chunks=(300, 4)), da.from_array(yp, chunks=300),
+                                                   offset=da.from_array(np.log(exposure), chunks=300))
+    local = ShrinkBoostRegressor(**params).fit(Xp, yp, offset=np.log(exposure))
+    _assert_same_model(model, local, Xp)
+    lazy = model.predict(da.from_array(Xp, chunks=(300, 4)), offset=da.from_array(np.log(exposure), chunks=300))
+    np.testing.assert_allclose(lazy.compute(), local.predict(Xp, offset=np.log(exposure)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("params", [{"eb_method": "calibrated"}, {"shrinkage": "hs", "shrinkage_strength": 5.0},
+                                    {"monotonic_cst": [1, 0, 0, 0], "interaction_cst": [[0, 1], [2, 3]]}])
+def test_pooling_variants_and_constraints(client, params):
+    X, y = _numeric(1200, seed=8)
+    params = dict(SMALL, n_estimators=4, **params)
+    model = DaskShrinkBoostRegressor(**params).fit(da.from_array(X, chunks=(400, 4)), da.from_array(y, chunks=400))
+    local = ShrinkBoostRegressor(**params).fit(X, y)
+    _assert_same_model(model, local, X)
+
+
+def test_early_stopping_on_a_dask_eval_set(client):
+    X, y = _numeric(1600, seed=9)
+    X_train, y_train, X_valid, y_valid = X[:1200], y[:1200], X[1200:], y[1200:]
+    params = dict(SMALL, n_estimators=40, learning_rate=0.5, early_stopping=True, n_iter_no_change=2)
+    model = DaskShrinkBoostRegressor(**params).fit(
+        da.from_array(X_train, chunks=(400, 4)), da.from_array(y_train, chunks=400),
+        eval_set=[(da.from_array(X_valid, chunks=(150, 4)), da.from_array(y_valid, chunks=150))])
+    local = ShrinkBoostRegressor(**params).fit(X_train, y_train, eval_set=[(X_valid, y_valid)])
+    assert local.n_iter_ < 40
+    assert model.best_iteration_ == local.best_iteration_
+    np.testing.assert_allclose(model.validation_score_, local.validation_score_, rtol=1e-10)
+    np.testing.assert_allclose(model.train_score_, local.train_score_, rtol=1e-10)
+    _assert_same_model(model, local, X)
