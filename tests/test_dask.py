@@ -181,7 +181,8 @@ def test_class_weight_subsampling_and_offset(client):
     X, y = _numeric(1200, seed=7)
     labels = (y > 0.5).astype(int)
     params = dict(SMALL, class_weight="balanced", subsample=0.7, colsample=0.75)
-    model = DaskShrinkBoostClassifier(**params).fit(da.from_array(X, chunks=(300, 4)), da.from_array(labels, chunks=300))
+    model = DaskShrinkBoostClassifier(**params).fit(da.from_array(X, chunks=(300, 4)),
+                                                    da.from_array(labels, chunks=300))
     local = ShrinkBoostClassifier(**params).fit(X, labels)
     _assert_same_model(model, local, X)
     counts, _ = _regression_data("poisson", seed=7)
@@ -219,3 +220,93 @@ def test_early_stopping_on_a_dask_eval_set(client):
     np.testing.assert_allclose(model.validation_score_, local.validation_score_, rtol=1e-10)
     np.testing.assert_allclose(model.train_score_, local.train_score_, rtol=1e-10)
     _assert_same_model(model, local, X)
+
+
+def test_an_empty_partition_and_an_all_missing_column(client):
+    X, y = _numeric(1000, seed=10)
+    X[:, 2] = np.nan
+    chunks = ((300, 0, 700), (4,))
+    model = DaskShrinkBoostRegressor(**SMALL).fit(da.from_array(X, chunks=chunks), da.from_array(y, chunks=chunks[0]))
+    local = ShrinkBoostRegressor(**SMALL).fit(X, y)
+    assert model.distributed_stats_["n_partitions"] == 3
+    _assert_same_model(model, local, X)
+    frame, y, _ = _frame(900, seed=10)
+    frame["h"] = pd.Categorical([np.nan] * len(frame), categories=["x", "y"])
+    parts = {"npartitions": 3, "sort": False}
+    model = DaskShrinkBoostRegressor(**SMALL).fit(dd.from_pandas(frame, **parts), dd.from_pandas(pd.Series(y), **parts))
+    local = ShrinkBoostRegressor(**SMALL).fit(frame, y)
+    _assert_same_model(model, local, frame)
+
+
+def test_bad_input_raises_before_training_and_keeps_the_fitted_state(client):
+    X, y = _numeric(600, seed=11)
+    Xd, yd = da.from_array(X, chunks=(200, 4)), da.from_array(y, chunks=200)
+    model = DaskShrinkBoostRegressor(**SMALL).fit(Xd, yd)
+    before = model.predict(X)
+    with pytest.raises(ValueError, match="partitions"):
+        model.fit(Xd, da.from_array(y, chunks=300))
+    bad = X.copy()
+    bad[5, 1] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        model.fit(da.from_array(bad, chunks=(200, 4)), yd)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        model.fit(Xd, da.from_array(np.where(np.arange(600) == 7, np.nan, y), chunks=200))
+    with pytest.raises(TypeError, match="dask collections"):
+        model.fit(X, y)
+    with pytest.raises(ValueError, match="eval_metric"):
+        model.fit(Xd, yd, eval_metric=lambda a, b: 0.0)
+    with pytest.raises(ValueError, match="eval_set"):
+        DaskShrinkBoostRegressor(**dict(SMALL, early_stopping=True)).fit(Xd, yd)
+    with pytest.raises(ValueError, match="2 classes"):
+        DaskShrinkBoostClassifier(**SMALL).fit(Xd, da.zeros(600, chunks=200))
+    np.testing.assert_array_equal(model.predict(X), before)
+
+
+def test_a_worker_killed_mid_fit_raises_a_clear_error_without_hanging(client):
+    import os
+    import signal
+    import time
+
+    from shrinktree.dask import PartitionLostError
+
+    X, y = _numeric(1200, seed=12)
+    Xd, yd = da.from_array(X, chunks=(300, 4)), da.from_array(y, chunks=300)
+    model = DaskShrinkBoostRegressor(**SMALL).fit(Xd, yd)
+    before = model.predict(X)
+
+    def kill_at_the_second_iteration(env):
+        if env.iteration == 2:
+            victim = sorted(client.scheduler_info(n_workers=-1)["workers"])[0]
+            pid = client.run(os.getpid, workers=[victim])[victim]
+            os.kill(pid, signal.SIGKILL)  # a worker process of the cluster this module started
+
+    start = time.monotonic()
+    with pytest.raises(PartitionLostError, match="fit again|Fit again"):
+        DaskShrinkBoostRegressor(**dict(SMALL, n_estimators=50, timeout=60)).fit(
+            Xd, yd, callbacks=[kill_at_the_second_iteration])
+    assert time.monotonic() - start < 60
+    with pytest.raises(PartitionLostError):
+        model.set_params(n_estimators=50, timeout=60).fit(Xd, yd, callbacks=[kill_at_the_second_iteration])
+    np.testing.assert_array_equal(model.predict(X), before)
+    client.wait_for_workers(2, timeout=60)
+
+
+def test_parameters_clone_and_pickle(client):
+    import pickle
+
+    from sklearn.base import clone
+
+    model = DaskShrinkBoostClassifier(n_estimators=3, timeout=30, class_weight="balanced")
+    params = model.get_params()
+    assert params["timeout"] == 30 and params["class_weight"] == "balanced"
+    assert set(ShrinkBoostClassifier().get_params()) | {"timeout"} == set(params)
+    assert clone(model).get_params() == params
+    with pytest.raises(ValueError, match="timeout"):
+        DaskShrinkBoostRegressor(timeout=0).fit(da.zeros((10, 2), chunks=5), da.zeros(10, chunks=5))
+    X, y = _numeric(400, seed=13)
+    fitted = DaskShrinkBoostRegressor(**SMALL).fit(da.from_array(X, chunks=(200, 4)), da.from_array(y, chunks=200))
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.predict(X), fitted.predict(X))
+    local = pickle.loads(pickle.dumps(fitted.to_local()))
+    assert type(local) is ShrinkBoostRegressor and "timeout" not in local.get_params()
+    np.testing.assert_array_equal(local.predict(X), fitted.predict(X))

@@ -96,11 +96,24 @@ class _DaskMixin:
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "_trees")
+        return self._local_copy()
+
+    def _local_copy(self):
+        """The single-machine estimator with this one's parameters and (if any) fitted state."""
         params = {k: v for k, v in self.get_params(deep=False).items() if k != "timeout"}
         local = self._local_class(**params)
         local.__dict__.update({k: v for k, v in self.__dict__.items()
                                if k not in params and k not in ("timeout", "distributed_stats_")})
         return local
+
+    def __reduce__(self):
+        # Pickled as the single-machine estimator (through its checked plain-value state) and the timeout.
+        return _from_local, (type(self).__name__, self._local_copy(), self.timeout)
+
+    def save_model(self, path, metadata=None) -> None:
+        """Save the fitted model as the single-machine estimator's model file (``load_model`` gives a
+        :class:`~shrinktree.ShrinkBoostRegressor` or :class:`~shrinktree.ShrinkBoostClassifier`)."""
+        self.to_local().save_model(path, metadata)
 
     def _lazy(self, method: str, X, offset=None, n_columns: int | None = None, dtype=np.float64):
         """``method`` of the local model on every partition of the dask collection ``X``, as a dask array."""
@@ -213,6 +226,14 @@ class DaskShrinkBoostClassifier(_DaskMixin, ShrinkBoostClassifier):
         if is_dask_collection(X):
             return self._lazy("predict_proba", X, n_columns=self.n_classes_)
         return super().predict_proba(X)
+
+
+def _from_local(name: str, local, timeout):
+    cls = {c.__name__: c for c in (DaskShrinkBoostRegressor, DaskShrinkBoostClassifier)}[name]
+    params = local.get_params(deep=False)
+    model = cls(timeout=timeout, **params)
+    model.__dict__.update({k: v for k, v in local.__dict__.items() if k not in params})
+    return model
 
 
 def _compose(doc: str) -> str:
