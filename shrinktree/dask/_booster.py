@@ -280,7 +280,7 @@ class DistributedFit:
         pooled_gain_k = [getattr(est, "_pooled_split_gain_k", -1.0)] * K
         best_score, best_iteration, no_improvement = -np.inf, 0, 0
         starts = np.concatenate([[0], np.cumsum(train.run("n_training_rows"))])
-        self.tree_seconds, self.tree_bytes = [], []
+        self.tree_seconds, self.tree_bytes, self.tree_rounds = [], [], []
         for iteration in range(est.n_estimators):
             _baseline.start_iteration(train, loss)
             rows = None
@@ -301,11 +301,12 @@ class DistributedFit:
             iteration_trees, iteration_k = [], []
             iteration_importance = np.zeros((2, n_features))
             for k in range(K):
-                tic, received = time.perf_counter(), train.bytes_received
+                tic, received, rounds = time.perf_counter(), train.bytes_received, train.step
                 tree, pooling_k, grown = self._grow_and_pool(loss, k, use_split, feature_mask, cat_feature_mask,
                                                              pooled_gain_k[k], iteration_importance)
                 self.tree_seconds.append(time.perf_counter() - tic)
                 self.tree_bytes.append(train.bytes_received - received)
+                self.tree_rounds.append(train.step - rounds)
                 if pooled_gain_k[k] >= 0:
                     pooled_gain_k[k] = pooling_k if np.isfinite(pooling_k) else 1e12
                 value = np.ascontiguousarray(tree.value[:, 0])

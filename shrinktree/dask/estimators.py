@@ -31,8 +31,9 @@ _DASK_NOTES = """\
 
     Differences from the single-machine fit: early stopping watches the first ``eval_set`` (a dask
     collection); there is no internal ``validation_fraction`` split, and ``eval_metric`` and
-    ``random_effects`` are not available.  Fitted attribute ``distributed_stats_``: partitions, seconds
-    and bytes received by the client per tree.
+    ``random_effects`` are not available.  Fitted attribute ``distributed_stats_``: the number of
+    partitions and, per tree, the seconds, the bytes of sums the client received and the rounds of
+    tasks (one per split, plus a few per tree).
 """
 
 
@@ -83,7 +84,8 @@ class _DaskMixin:
             finally:
                 fit.release()
             self.distributed_stats_ = {"n_partitions": n_partitions, "seconds_per_tree": np.array(fit.tree_seconds),
-                                       "bytes_to_client_per_tree": np.array(fit.tree_bytes)}
+                                       "bytes_to_client_per_tree": np.array(fit.tree_bytes),
+                                       "rounds_per_tree": np.array(fit.tree_rounds)}
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
