@@ -124,6 +124,7 @@ def test_multiclass_with_categoricals_equals_the_single_machine_fit(client):
 
 def test_categorical_regression_from_dask_category_columns(client):
     frame, y, _ = _frame(1500)
+    frame["s"] = np.random.default_rng(2).choice(["left", "right", "up"], size=len(frame)).astype(object)
     model = DaskShrinkBoostRegressor(**SMALL).fit(_dask_frame(frame), dd.from_pandas(pd.Series(y), npartitions=3,
                                                                                       sort=False))
     local = ShrinkBoostRegressor(**SMALL).fit(frame, y)
