@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 
+import numba
 import numpy as np
 
 
@@ -24,7 +25,20 @@ class PartitionLostError(RuntimeError):
     """A worker holding training partitions died or left during the fit (the fit is abandoned)."""
 
 
+def _worker_threads() -> int:
+    """The threads the worker running this task was given (``threads_per_worker``); 1 outside a worker."""
+    try:
+        from distributed import get_worker
+
+        return max(1, int(get_worker().state.nthreads))
+    except (ImportError, ValueError, AttributeError):
+        return 1
+
+
 def _call(state, step: int, method: str, args: tuple, extra: tuple):
+    # The kernels use as many numba threads as the worker has: with several worker processes on one
+    # machine, numba's default (every core in every process) oversubscribes the cores many times over.
+    numba.set_num_threads(min(_worker_threads(), numba.config.NUMBA_NUM_THREADS))
     if state.step != step:
         raise PartitionLostError(
             f"A partition's state is at step {state.step} where step {step} was expected: its worker was "
