@@ -11,7 +11,8 @@ restarted before each fit so that their peak memory is the fit's:
   predictions on the first 20,000 rows, compared with the distributed model's).
 
 All fit ``--trees`` trees of 31 leaves on 255 bins.  Reported: wall-clock fit time, peak resident memory
-of the busiest worker (``ru_maxrss``) next to the data it holds, and per tree the bytes of summed
+of the busiest worker (``ru_maxrss``) next to that of an idle worker with the libraries imported and to
+the float64 size of the data it holds, and per tree the bytes of summed
 histograms and node sums the client received and the number of rounds of tasks.  The machine is shared
 (``uptime`` load in the header): timings are noisy.
 
@@ -80,9 +81,18 @@ def _local_child(n_rows: int, chunk: int, trees: int, out: str) -> None:
     Path(out).write_text(json.dumps({"seconds": seconds, "peak_mb": _peak_mb(), "data_peak_mb": before}))
 
 
-def _restart(client, n_workers: int) -> None:
+def _import_libraries() -> None:
+    import lightgbm  # noqa: F401
+
+    import shrinktree.dask  # noqa: F401
+
+
+def _restart(client, n_workers: int) -> float:
+    """Fresh worker processes with the libraries imported; returns their largest resident peak so far."""
     client.restart(timeout=300)
     client.wait_for_workers(n_workers, timeout=120)
+    client.run(_import_libraries)
+    return _worker_peaks(client)
 
 
 def _persisted(client, n_rows: int, chunk: int):
@@ -107,7 +117,7 @@ def run_size(client, n_rows: int, args) -> dict:
     chunk = -(-n_rows // n_partitions)
     record = {"rows": n_rows, "partitions": n_partitions,
               "data_mb_per_worker": n_rows * (N_FEATURES + 1) * 8 / args.workers / 2**20}
-    _restart(client, args.workers)
+    record["idle_worker_mb"] = _restart(client, args.workers)
     X, y = _persisted(client, n_rows, chunk)
     start = time.perf_counter()
     model = DaskShrinkBoostRegressor(n_estimators=args.trees, max_leaf_nodes=N_LEAVES, learning_rate=LEARNING_RATE,
@@ -144,7 +154,7 @@ def run_size(client, n_rows: int, args) -> dict:
 
 def render(records: list[dict], args, load: str) -> str:
     header = ["rows", "shrinktree.dask fit (s)", "lightgbm.dask fit (s)", "single machine fit (s)",
-              "peak MB per worker: shrinktree.dask", "lightgbm.dask", "data MB per worker",
+              "peak MB per worker: shrinktree.dask", "lightgbm.dask", "idle worker", "data MB per worker",
               "single machine peak MB", "client received per tree (KB)", "rounds per tree",
               "max abs prediction difference"]
 
@@ -153,7 +163,8 @@ def render(records: list[dict], args, load: str) -> str:
 
     rows = [[f"{r['rows']:,}", cell(r, "shrinktree_dask_seconds"), cell(r, "lightgbm_dask_seconds"),
              cell(r, "local_seconds"), cell(r, "shrinktree_dask_peak_mb", "{:.0f}"),
-             cell(r, "lightgbm_dask_peak_mb", "{:.0f}"), cell(r, "data_mb_per_worker", "{:.0f}"),
+             cell(r, "lightgbm_dask_peak_mb", "{:.0f}"), cell(r, "idle_worker_mb", "{:.0f}"),
+             cell(r, "data_mb_per_worker", "{:.0f}"),
              cell(r, "local_peak_mb", "{:.0f}"), f"{r['bytes_per_tree'] / 1024:.0f}", f"{r['rounds_per_tree']:.0f}",
              cell(r, "max_abs_prediction_difference", "{:.1e}")] for r in records]
     lines = run_header("dask_scale.py")

@@ -258,6 +258,8 @@ def test_bad_input_raises_before_training_and_keeps_the_fitted_state(client):
         model.fit(Xd, yd, eval_metric=lambda a, b: 0.0)
     with pytest.raises(ValueError, match="eval_set"):
         DaskShrinkBoostRegressor(**dict(SMALL, early_stopping=True)).fit(Xd, yd)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        DaskShrinkBoostClassifier(**SMALL).fit(Xd, yd)
     with pytest.raises(ValueError, match="2 classes"):
         DaskShrinkBoostClassifier(**SMALL).fit(Xd, da.zeros(600, chunks=200))
     np.testing.assert_array_equal(model.predict(X), before)

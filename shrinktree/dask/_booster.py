@@ -136,8 +136,11 @@ class DistributedFit:
         est = self.est
         if not est._is_classifier:
             return None
+        from sklearn.utils.multiclass import check_classification_targets
+
         labels = np.concatenate([f["labels"][0] for f in facts])
         classes = np.unique(labels)
+        check_classification_targets(classes)
         counts = np.zeros(len(classes))
         for f in facts:
             counts[np.searchsorted(classes, f["labels"][0])] += f["labels"][1]
