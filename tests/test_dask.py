@@ -313,3 +313,48 @@ def test_parameters_clone_and_pickle(client):
     local = pickle.loads(pickle.dumps(fitted.to_local()))
     assert type(local) is ShrinkBoostRegressor and "timeout" not in local.get_params()
     np.testing.assert_array_equal(local.predict(X), fitted.predict(X))
+
+
+def test_radix_selection_gives_the_exact_weighted_quantile():
+    from shrinktree.dask._quantile import radix_histogram, select_quantiles, sortable_keys
+    from shrinktree.losses import weighted_quantile
+
+    rng = np.random.default_rng(14)
+    for _ in range(200):
+        n = int(rng.integers(1, 200))
+        values = np.round(rng.normal(size=n) * rng.choice([1e-300, 1.0, 1e300]), int(rng.integers(0, 3)))
+        weights = rng.integers(1, 4, size=n).astype(np.float64)
+        quantile = float(rng.uniform(0.01, 0.99))
+        keys = sortable_keys(values)
+        parts = np.array_split(np.arange(n), 3)  # three "partitions", summed like the workers' buckets
+
+        def histogram(prefix, shift, keys=keys, weights=weights, parts=parts):
+            return sum(radix_histogram(keys[p], weights[p], np.zeros(len(p), dtype=np.int64),
+                                       np.array([-1], dtype=np.int32), prefix, shift) for p in parts)
+
+        assert select_quantiles(histogram, quantile, 1)[0] == weighted_quantile(values, weights, quantile)
+
+
+def test_more_partitions_than_one_reduction_task_takes(client):
+    from shrinktree.dask._cluster import FAN_IN
+
+    X, y = _numeric(1100, seed=15)
+    chunks = 1100 // (2 * FAN_IN + 3) + 1  # two levels of reduction tasks
+    model = DaskShrinkBoostRegressor(**SMALL).fit(da.from_array(X, chunks=(chunks, 4)), da.from_array(y, chunks=chunks))
+    assert model.distributed_stats_["n_partitions"] > 2 * FAN_IN
+    _assert_same_model(model, ShrinkBoostRegressor(**SMALL).fit(X, y), X)
+
+
+def test_classifier_early_stopping_on_a_categorical_dask_frame(client):
+    frame, noisy, _ = _frame(1600, seed=16)
+    labels = pd.Series(np.where(noisy > 0.2, "hi", "lo"))
+    parts = {"npartitions": 2, "sort": False}
+    train, valid = frame.iloc[:1200], frame.iloc[1200:].reset_index(drop=True)
+    params = dict(SMALL, n_estimators=40, learning_rate=0.5, early_stopping=True, n_iter_no_change=2)
+    model = DaskShrinkBoostClassifier(**params).fit(
+        dd.from_pandas(train, **parts), dd.from_pandas(labels[:1200], **parts),
+        eval_set=[(dd.from_pandas(valid, **parts), dd.from_pandas(labels[1200:].reset_index(drop=True), **parts))])
+    local = ShrinkBoostClassifier(**params).fit(train, labels[:1200], eval_set=[(valid, labels[1200:])])
+    assert local.n_iter_ < 40 and model.best_iteration_ == local.best_iteration_
+    np.testing.assert_allclose(model.validation_score_, local.validation_score_, rtol=1e-10)
+    _assert_same_model(model, local, train)
