@@ -294,6 +294,13 @@ def test_a_worker_killed_mid_fit_raises_a_clear_error_without_hanging(client):
     client.wait_for_workers(2, timeout=60)
 
 
+def test_every_parameter_is_in_the_docstring():
+    for Est in (DaskShrinkBoostRegressor, DaskShrinkBoostClassifier):
+        assert Est.__doc__.splitlines()[0].endswith("trained on a dask.distributed cluster.")
+        for name in Est().get_params():
+            assert f"\n    {name} :" in Est.__doc__, (Est.__name__, name)
+
+
 def test_parameters_clone_and_pickle(client):
     import pickle
 

@@ -33,7 +33,8 @@ _DASK_NOTES = """\
     collection); there is no internal ``validation_fraction`` split, and ``eval_metric`` and
     ``random_effects`` are not available.  Fitted attribute ``distributed_stats_``: the number of
     partitions and, per tree, the seconds, the bytes of sums the client received and the rounds of
-    tasks (one per split, plus a few per tree).
+    tasks (one per split, plus a few per tree).  ``n_jobs`` sets the threads of prediction on
+    in-memory data; on the cluster each worker's kernels use that worker's threads.
 """
 
 
@@ -240,6 +241,8 @@ def _from_local(name: str, local, timeout):
 
 def _compose(doc: str) -> str:
     head, _, rest = doc.partition("    Parameters\n    ----------\n")
+    first, _, head = head.partition("\n")
+    head = first.rstrip(".") + ", trained on a dask.distributed cluster.\n" + head
     return head + _DASK_NOTES + "\n    Parameters\n    ----------\n" + _DASK_PARAMETERS + rest
 
 
