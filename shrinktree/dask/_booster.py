@@ -21,63 +21,18 @@ from sklearn.utils import check_random_state
 from .._shrinkage import effective_tests_table, keep_monotone, pool_values
 from .._tree import FlatForest
 from ..boosting.binning import SUBSAMPLE_FOR_BINNING, BinMapper
-from ..boosting.categorical import CategoricalEncoder, _sorted_levels
 from ..boosting.constraints import InteractionSets, split_signs
 from ..boosting.gradient_boosting import MIN_HESSIAN, _check_callbacks, _ldexp
 from ..boosting.pooling import bound_raw_values, pool_tree
-from ..boosting.validation import MAX_SAMPLE_WEIGHT, MIN_SAMPLE_WEIGHT, TYPICAL_MEAN_WEIGHT
 from ..callbacks import CallbackEnv, PrintProgress
 from . import _baseline
 from ._cluster import Partitions
+from ._evaluation import EvalPartition
+from ._facts import check_weights, level_encoder
 from ._grower import DistributedGrower, tree_dict
 from ._inputs import aligned_partitions, column_facts, meta_of
-from ._partition import EvalPartition, TrainPartition, _Spec
+from ._partition import TrainPartition, _Spec
 from ._quantile import select_quantiles
-
-
-def _check_weights(facts: list) -> None:
-    """:func:`~shrinktree.boosting.validation.check_fit_weights` from the partitions' weight facts."""
-    import warnings
-
-    from ..exceptions import SampleWeightScaleWarning
-
-    count = sum(f[0] for f in facts)
-    if count == 0:
-        raise ValueError("sample_weight must have at least one positive entry.")
-    largest, smallest = max(f[3] for f in facts), min(f[2] for f in facts)
-    if largest > MAX_SAMPLE_WEIGHT:
-        raise ValueError(f"sample_weight values above {MAX_SAMPLE_WEIGHT:g} are not supported: sums of squared "
-                         f"gradients would overflow float64. Rescale the weights (got max {largest:g}).")
-    if smallest < MIN_SAMPLE_WEIGHT:
-        raise ValueError(f"positive sample_weight values below {MIN_SAMPLE_WEIGHT:g} are not supported (got min "
-                         f"{smallest:g}). Set such weights to 0 to drop their rows, or rescale the weights.")
-    mean = sum(f[1] for f in facts) / count
-    counts = all(f[4] for f in facts) and smallest != largest
-    low, high = TYPICAL_MEAN_WEIGHT
-    if not low <= mean <= high and not counts:
-        warnings.warn(f"sample_weight has mean {mean:.4g} over its {count} rows with positive weight: shrinktree "
-                      "reads weights as frequency weights; pass sample_weight / sample_weight.mean() for relative "
-                      "weights.", SampleWeightScaleWarning, stacklevel=4)
-
-
-def _encoder(mask: np.ndarray, text: np.ndarray, levels_per_partition: list) -> CategoricalEncoder | None:
-    """The fitted :class:`CategoricalEncoder` of the union of the partitions' levels."""
-    if not mask.any():
-        return None
-    encoder = CategoricalEncoder()
-    encoder.mask_ = mask
-    encoder.categorical_index_ = np.flatnonzero(mask).astype(np.int64)
-    encoder.levels_, encoder.from_text_ = [], text[encoder.categorical_index_].astype(bool)
-    for i, is_text in enumerate(encoder.from_text_):
-        parts = [levels[i] for levels in levels_per_partition]
-        if is_text:
-            present = np.concatenate([np.asarray(p, dtype=object) for p in parts]) if parts else np.zeros(0, object)
-            encoder.levels_.append(_sorted_levels(present))
-        else:
-            encoder.levels_.append(np.unique(np.concatenate(parts)).astype(np.float64))
-    encoder.n_levels_ = np.array([len(levels) for levels in encoder.levels_], dtype=np.int64)
-    encoder.__setstate__(dict(encoder.__dict__))  # validates and builds the lookups
-    return encoder
 
 
 class DistributedFit:
@@ -111,8 +66,8 @@ class DistributedFit:
         else:
             est.__dict__.pop("feature_names_in_", None)
         if sample_weight is not None:
-            _check_weights([f["weight"] for f in facts])
-        est._categorical = _encoder(mask, text, [f["levels"] for f in facts])
+            check_weights([f["weight"] for f in facts])
+        est._categorical = level_encoder(mask, text, [f["levels"] for f in facts])
         class_weight = self._classes(facts)
         self.loss = est._make_loss()
         est._resolve_constraints(n_features, self.loss.n_trees_per_iteration)
