@@ -17,7 +17,8 @@ _DASK_PARAMETERS = """\
     timeout : float, default=3600
         Seconds any one step of the distributed fit may wait for the workers before the fit is abandoned
         with ``TimeoutError``.  A worker that dies or leaves during the fit raises
-        :class:`~shrinktree.dask.PartitionLostError` at once (within about a second), whatever the timeout.
+        :class:`~shrinktree.dask.PartitionLostError` whatever the timeout (the client checks the workers every
+        second while it waits).
 """
 
 _DASK_NOTES = """\
