@@ -327,7 +327,7 @@ class DistributedFit:
             n_levels=self.n_levels, cat_feature_mask=cat_feature_mask, level_mode=plan.level_mode,
             level_k=plan.strength, pooled_level_gain=getattr(est, "_pooled_level_gain", plan.pooled_level_gain),
             constant_hessian=1.0 if (self.unit_weights and loss.constant_hessian) else 0.0,
-            compute_within_ss=plan.in_sample_eb,
+            compute_within_ss=plan.in_sample_eb, level_method=plan.level_method,
             monotonic_cst=None if est._monotonic_cst is None else est._monotonic_cst[est._numeric_index],
             interaction_cst=None if est._interaction_cst is None else InteractionSets(
                 est._interaction_cst, est._numeric_index, est._categorical_index),

@@ -59,7 +59,7 @@ class DistributedGrower(TreeGrower):
                  effective_tests, max_leaf_nodes=31, max_depth=None, min_samples_leaf=20, l2_regularization=0.0,
                  min_hessian=1e-3, pooling_k=-1.0, n_levels=None, cat_feature_mask=None, level_mode=LEVELS_RAW,
                  level_k=0.0, pooled_level_gain=False, constant_hessian=0.0, compute_within_ss=True,
-                 monotonic_cst=None, interaction_cst=None):
+                 monotonic_cst=None, interaction_cst=None, level_method=0):
         # TreeGrower's split search and value methods read these attributes; the data stays on the workers.
         self.partitions, self.k, self.use_split = partitions, k, use_split
         self.constrained = monotonic_cst is not None and bool(np.any(monotonic_cst != 0))
@@ -76,6 +76,7 @@ class DistributedGrower(TreeGrower):
         self.cat_feature_mask = (np.ascontiguousarray(cat_feature_mask, dtype=np.bool_) if has_codes
                                  else np.zeros(0, dtype=np.bool_))
         self.level_mode, self.level_k, self.pooled_level_gain = level_mode, float(level_k), bool(pooled_level_gain)
+        self.level_method = int(level_method)
         self.n_bins = missing_bin + 1
         self.n_bins_non_missing, self.has_missing, self.missing_bin = n_bins_non_missing, has_missing, missing_bin
         self.feature_mask = feature_mask
