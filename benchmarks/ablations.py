@@ -80,12 +80,22 @@ class Candidate:
 
 CANDIDATES = {
     "1,000 trees, learning rate 0.03": Candidate(params={"n_estimators": 1000, "learning_rate": 0.03}),
+    "600 trees, learning rate 0.05": Candidate(params={"n_estimators": 600, "learning_rate": 0.05}),
+    "1,000 trees": Candidate(params={"n_estimators": 1000}),
+    "1,000 trees, learning rate 0.03, min_samples_leaf of all rows": Candidate(
+        params={"n_estimators": 1000, "learning_rate": 0.03}, switches={"_min_leaf_of_all_rows": True}),
     "held-out share 0.3": Candidate(switches={"_honest_fraction": 0.3}),
     "held-out share 0.2": Candidate(switches={"_honest_fraction": 0.2}),
     "alternating halves": Candidate(switches={"_honest_alternate": True}),
     "min_samples_leaf of all rows": Candidate(switches={"_min_leaf_of_all_rows": True}),
     "raw level scan": Candidate(switches={"_level_mode": LEVELS_RAW}),
 }
+
+
+# The candidates a run fits unless --candidates names others (the two extra tree-count settings were added after
+# the first runs, to separate "more trees" from "smaller steps").
+DEFAULT_CANDIDATES = ("1,000 trees, learning rate 0.03", "held-out share 0.3", "held-out share 0.2",
+                      "alternating halves", "min_samples_leaf of all rows", "raw level scan")
 
 
 def make_model(name: str, task: str, seed: int, loss: str | None = None):
@@ -169,8 +179,9 @@ def candidate_summary(results: list[dict], candidate: str) -> dict:
     Returns
     -------
     dict
-        ``wins`` (datasets with a lower mean error than the default), ``n``, ``mean_rel`` (mean over datasets
-        of candidate / default - 1, percent), ``best`` and ``worst`` (dataset, percent), ``time_ratio``.
+        ``wins`` (datasets with a lower mean error than the default), ``n``, ``mean_rel`` and ``median_rel``
+        (mean and median over datasets of candidate / default - 1, percent), ``best`` and ``worst`` (dataset,
+        percent), ``time_ratio``.
     """
     rel, ratio = [], []
     for r in results:
@@ -179,6 +190,7 @@ def candidate_summary(results: list[dict], candidate: str) -> dict:
         ratio.append(np.mean(r["seconds"][candidate]) / np.mean(r["seconds"][DEFAULT]))
     values = np.array([v for _, v in rel])
     return {"wins": int((values < 0).sum()), "n": len(rel), "mean_rel": float(values.mean()),
+            "median_rel": float(np.median(values)),
             "best": min(rel, key=lambda item: item[1]), "worst": max(rel, key=lambda item: item[1]),
             "time_ratio": float(np.median(ratio))}
 
@@ -189,13 +201,14 @@ def render_part(results: list[dict], models: list[str], metric: str, repeats: in
     rows = []
     for candidate in candidates:
         s = candidate_summary(results, candidate)
-        rows.append([candidate, f"{s['wins']} of {s['n']}", f"{s['mean_rel']:+.2f}%",
+        rows.append([candidate, f"{s['wins']} of {s['n']}", f"{s['mean_rel']:+.2f}%", f"{s['median_rel']:+.2f}%",
                      f"{s['best'][0]} ({s['best'][1]:+.1f}%)", f"{s['worst'][0]} ({s['worst'][1]:+.1f}%)",
                      f"{s['time_ratio']:.2f}"])
     parts = [f"Mean {metric} over {repeats} splits per dataset; every figure below compares with the default "
              "fitted on the same splits.", "",
              markdown_table(["change of the default", "datasets with lower error", "mean relative error change",
-                             "largest gain", "largest loss", "fit time / default's (median)"], rows), ""]
+                             "median relative error change", "largest gain", "largest loss",
+                             "fit time / default's (median)"], rows), ""]
     header = ["dataset", "rows", f"default {metric}", *candidates]
     table = []
     for r in results:
@@ -215,7 +228,9 @@ TITLES = {"design": "Design datasets (the ones that choose)", "holdout": "Holdou
 def compose_block(record: dict) -> str:
     """The page's result block for one part, from a run record."""
     metric = "Poisson deviance" if record["part"] == "counts" else "test RMSE / sd(y) or log loss"
-    lines = [f"### {TITLES[record['part']]}", "", *record["header"]]
+    key = record.get("key", record["part"])
+    lines = [f"### {TITLES[record['part']]}" + (f", run `{key}`" if key != record["part"] else ""), "",
+             *record["header"]]
     if len(record["results"]) < len(record["datasets"]):
         lines += [f"**Partial: {len(record['results'])} of {len(record['datasets'])} datasets.**", ""]
     lines.append(render_part(record["results"], record["models"], metric, record["repeats"]))
@@ -232,20 +247,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--part", choices=[*PARTS, "all"], default="all")
     parser.add_argument("--repeats", type=int, default=3, help="random splits per dataset (default 3)")
     parser.add_argument("--datasets", help="comma-separated names instead of the part's datasets")
-    parser.add_argument("--candidates", help="comma-separated names of CANDIDATES (default all)")
+    parser.add_argument("--candidates", help="';'-separated names of CANDIDATES (default: DEFAULT_CANDIDATES)")
     parser.add_argument("--output", default=str(REPO_ROOT / "docs" / "ablations.md"), help="'-' for none")
+    parser.add_argument("--tag", help="a second run of a part (other candidates): its block is '<part>-<tag>' and "
+                                      "its scores benchmarks/results/ablations-<part>-<tag>.json")
     parser.add_argument("--render-from", metavar="JSON", help="rewrite one part's block from a stored run")
     args = parser.parse_args(argv)
     git_commit()
     if args.render_from:
         record = json.loads(Path(args.render_from).read_text())
         block = compose_block(record)
+        note = (f"Rendered from the stored per-split scores `{relative_to_repo(Path(args.render_from))}` by "
+                f"`{command_line()}` at shrinktree commit `{git_commit()}` (nothing re-run).")
+        block = block.replace("\n\nMean ", f"\n\n{note}\n\nMean ", 1)
         print(block)
         if args.output != "-":
             write_results(Path(args.output), "benchmarks/ablations.py", "Ablations of the default", INTRO, block,
-                          key=record["part"])
+                          key=record.get("key", record["part"]))
         return 0
-    candidates = args.candidates.split(",") if args.candidates else list(CANDIDATES)
+    candidates = args.candidates.split(";") if args.candidates else list(DEFAULT_CANDIDATES)
     unknown = [c for c in candidates if c not in CANDIDATES]
     if unknown:
         parser.error(f"unknown candidate(s) {unknown}; choose from {list(CANDIDATES)}")
@@ -256,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for part in (list(PARTS) if args.part == "all" else [args.part]):
         datasets = args.datasets.split(",") if args.datasets else list(PARTS[part])
-        record = {"command": command_line(), "part": part, "datasets": datasets, "repeats": args.repeats,
+        key = f"{part}-{args.tag}" if args.tag else part
+        record = {"command": command_line(), "part": part, "key": key, "datasets": datasets, "repeats": args.repeats,
                   "models": models, "results": [], "seconds": 0.0}
         start = time.perf_counter()
         runner = run_counts if part == "counts" else run_dataset
@@ -266,15 +287,15 @@ def main(argv: list[str] | None = None) -> int:
             record["header"] = run_header("benchmarks/ablations.py")
             record["seconds"] = time.perf_counter() - start
             if args.output != "-":
-                path = REPO_ROOT / "benchmarks" / "results" / f"ablations-{part}.json"
+                path = REPO_ROOT / "benchmarks" / "results" / f"ablations-{key}.json"
                 write_json_record(record, path)
         block = compose_block(record)
         print(block)
         if args.output != "-":
             write_results(Path(args.output), "benchmarks/ablations.py", "Ablations of the default", INTRO, block,
-                          key=part)
-            log(f"wrote {args.output} ({part}); per-split scores in "
-                f"{relative_to_repo(REPO_ROOT / 'benchmarks' / 'results' / f'ablations-{part}.json')}")
+                          key=key)
+            log(f"wrote {args.output} ({key}); per-split scores in "
+                f"{relative_to_repo(REPO_ROOT / 'benchmarks' / 'results' / f'ablations-{key}.json')}")
     return 0
 
 

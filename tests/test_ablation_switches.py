@@ -69,3 +69,46 @@ def test_min_leaf_of_all_rows_lets_a_tiny_honest_fit_split():
 
     assert n_split_trees(today) == 0
     assert n_split_trees(changed) > 0
+
+
+def _ablations_script():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("ablations_benchmark", root / "benchmarks" / "ablations.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    sys.path.insert(0, str(root / "benchmarks"))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(root / "benchmarks"))
+    return module
+
+
+def test_ablation_summary_counts_against_the_default():
+    ab = _ablations_script()
+    results = [
+        {"name": "a", "rows": 10, "error": {"default": [1.0, 1.0], "c": [0.9, 0.9]},
+         "seconds": {"default": [1.0, 1.0], "c": [2.0, 2.0]}},
+        {"name": "b", "rows": 10, "error": {"default": [0.5, 0.5], "c": [0.6, 0.6]},
+         "seconds": {"default": [1.0, 1.0], "c": [4.0, 4.0]}},
+    ]
+    s = ab.candidate_summary(results, "c")
+    assert s["wins"] == 1 and s["n"] == 2
+    assert s["mean_rel"] == pytest.approx((-10.0 + 20.0) / 2)
+    assert s["best"] == ("a", pytest.approx(-10.0)) and s["worst"] == ("b", pytest.approx(20.0))
+    assert s["time_ratio"] == pytest.approx(3.0)
+
+
+def test_ablation_models_carry_their_switches_and_leave_none_alone():
+    ab = _ablations_script()
+    model = ab.make_model("held-out share 0.3", "regression", 0)
+    assert model._honest_fraction == 0.3 and model.get_params()["shrinkage"] == "eb"
+    none = ab.make_model(ab.NONE, "binary", 0)
+    assert none.get_params()["shrinkage"] == "none" and not hasattr(none, "_honest_fraction")
+    assert set(ab.DEFAULT_CANDIDATES) <= set(ab.CANDIDATES)
+    with pytest.raises(ValueError, match="unknown model"):
+        ab.make_model("no such change", "regression", 0)
