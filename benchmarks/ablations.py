@@ -82,6 +82,8 @@ CANDIDATES = {
     "1,000 trees, learning rate 0.03": Candidate(params={"n_estimators": 1000, "learning_rate": 0.03}),
     "600 trees, learning rate 0.05": Candidate(params={"n_estimators": 600, "learning_rate": 0.05}),
     "1,000 trees": Candidate(params={"n_estimators": 1000}),
+    "min_samples_leaf of all rows if the tree would be a constant": Candidate(
+        switches={"_min_leaf_of_all_rows": "if-constant"}),
     "1,000 trees, learning rate 0.03, min_samples_leaf of all rows": Candidate(
         params={"n_estimators": 1000, "learning_rate": 0.03}, switches={"_min_leaf_of_all_rows": True}),
     "held-out share 0.3": Candidate(switches={"_honest_fraction": 0.3}),

@@ -112,3 +112,11 @@ def test_ablation_models_carry_their_switches_and_leave_none_alone():
     assert set(ab.DEFAULT_CANDIDATES) <= set(ab.CANDIDATES)
     with pytest.raises(ValueError, match="unknown model"):
         ab.make_model("no such change", "regression", 0)
+
+
+def test_min_leaf_if_constant_changes_only_trees_that_could_not_split():
+    small_X, small_y = _data(60)
+    assert np.array_equal(_fit(small_X, small_y, _min_leaf_of_all_rows="if-constant").predict(small_X),
+                          _fit(small_X, small_y, _min_leaf_of_all_rows=True).predict(small_X))
+    X, y = _data(300)  # about 150 split-choosing rows: every tree can split, the rule never applies
+    assert np.array_equal(_fit(X, y, _min_leaf_of_all_rows="if-constant").predict(X), _fit(X, y).predict(X))

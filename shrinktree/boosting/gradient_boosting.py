@@ -542,9 +542,14 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         """``min_samples_leaf`` as the grower counts it: on the rows that choose the splits.
 
         With the private switch ``_min_leaf_of_all_rows`` (benchmarks/ablations.py) an honest tree asks only
-        the split-choosing share of ``min_samples_leaf``, so that a leaf holds about that many rows in all.
+        the split-choosing share of ``min_samples_leaf``, so that a leaf holds about that many rows in all:
+        always (True), or ``"if-constant"``: only for a tree whose split-choosing rows are fewer than
+        ``2 * min_samples_leaf``, which today's rule would leave without a single split.
         """
-        if held_out is None or not getattr(self, "_min_leaf_of_all_rows", False):
+        rule = getattr(self, "_min_leaf_of_all_rows", False)
+        if held_out is None or rule is False:
+            return self.min_samples_leaf
+        if rule == "if-constant" and len(held_out[0]) >= 2 * self.min_samples_leaf:
             return self.min_samples_leaf
         fraction, _ = self._honest_design()
         return max(1, int(np.ceil(self.min_samples_leaf * (1.0 - fraction))))
