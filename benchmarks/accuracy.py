@@ -20,6 +20,12 @@ Run from the repository root::
     python benchmarks/accuracy.py --quick              # small smoke run, prints only
     python benchmarks/accuracy.py --datasets diabetes,churn --repeats 3
     python benchmarks/accuracy.py --render-from benchmarks/results/accuracy-variants.json
+    python benchmarks/accuracy.py --peers --repeats 3   # + CatBoost, ChimeraBoost, Perpetual, GPBoost (block "peers")
+
+``--peers`` adds the default-settings peers of the shared registry ``shrinktree.bench.models.MODELS`` (one
+thread each, on the DataFrame) beside the native-categories columns of shrinktree and LightGBM, and a table of
+shrinktree's wins against each and against the best of LightGBM, CatBoost and ChimeraBoost; a peer that
+cannot fit a dataset is listed with the error it raised.
 """
 
 from __future__ import annotations
