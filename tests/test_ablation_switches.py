@@ -73,6 +73,7 @@ def test_min_leaf_of_all_rows_lets_a_tiny_honest_fit_split():
 
 def _ablations_script():
     import importlib.util
+    import os
     import sys
     from pathlib import Path
 
@@ -81,10 +82,15 @@ def _ablations_script():
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     sys.path.insert(0, str(root / "benchmarks"))
+    # The script pins NUMBA_NUM_THREADS/OMP_NUM_THREADS for its own runs: keep them out of the test process,
+    # whose numba threads are already launched.
+    environment = dict(os.environ)
     try:
         spec.loader.exec_module(module)
     finally:
         sys.path.remove(str(root / "benchmarks"))
+        os.environ.clear()
+        os.environ.update(environment)
     return module
 
 

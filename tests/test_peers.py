@@ -1,6 +1,7 @@
 """The default-settings peers of the benchmarks: registry entries, wrappers, and how failures are recorded."""
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -99,10 +100,15 @@ def _accuracy_script():
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up
     sys.path.insert(0, str(ROOT / "benchmarks"))
+    # The script pins NUMBA_NUM_THREADS/OMP_NUM_THREADS for its own runs: keep them out of the test process,
+    # whose numba threads are already launched.
+    environment = dict(os.environ)
     try:
         spec.loader.exec_module(module)
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
+        os.environ.clear()
+        os.environ.update(environment)
     return module
 
 
