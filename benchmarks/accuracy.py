@@ -20,6 +20,12 @@ Run from the repository root::
     python benchmarks/accuracy.py --quick              # small smoke run, prints only
     python benchmarks/accuracy.py --datasets diabetes,churn --repeats 3
     python benchmarks/accuracy.py --render-from benchmarks/results/accuracy-variants.json
+    python benchmarks/accuracy.py --peers --repeats 3   # + CatBoost, ChimeraBoost, Perpetual, GPBoost (block "peers")
+
+``--peers`` adds the default-settings peers of the shared registry ``shrinktree.bench.models.MODELS`` (one
+thread each, on the DataFrame) beside the native-categories columns of shrinktree and LightGBM, and a table of
+shrinktree's wins against each and against the best of LightGBM, CatBoost and ChimeraBoost; a peer that
+cannot fit a dataset is listed with the error it raised.
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ from _common import (  # noqa: E402
 )
 
 from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor  # noqa: E402
+from shrinktree.bench.models import MODELS as REGISTRY  # noqa: E402
 from shrinktree.datasets import HOLDOUT, load_dataset, ordinal_encode  # noqa: E402
 
 DATASETS = ("diabetes", "breast_cancer", "wine", "hsb82", "scotssec", "egsingle", "wages", "star", "insteval",
@@ -91,8 +98,19 @@ VARIANTS = {
     SHRINKTREE_NATIVE: {},
 }
 LGBM_NATIVE = f"LightGBM default, {NATIVE}"
+# The default-settings peers (--peers), each an entry of the shared registry shrinktree.bench.models.MODELS:
+# column label -> registry name.  They get the DataFrame, whose category columns each takes natively.
+PEERS = {
+    f"CatBoost default, {NATIVE}": "catboost",
+    f"ChimeraBoost default, {NATIVE}": "chimeraboost",
+    f"Perpetual default, {NATIVE}": "perpetual",
+    f"GPBoost, main grouping as random effect, {NATIVE}": "gpboost",
+}
+CATBOOST, CHIMERABOOST = f"CatBoost default, {NATIVE}", f"ChimeraBoost default, {NATIVE}"
+# "The best of LightGBM/CatBoost/ChimeraBoost": the lowest mean of these columns on a dataset.
+STRONGEST_DEFAULTS = (LGBM_DEFAULT, LGBM_NATIVE, CATBOOST, CHIMERABOOST)
 # The columns that get the DataFrame with its category columns; every other column gets ordinal codes.
-FRAME_MODELS = (SHRINKTREE_NATIVE, LGBM_NATIVE)
+FRAME_MODELS = (SHRINKTREE_NATIVE, LGBM_NATIVE, *PEERS)
 
 
 @dataclass
@@ -108,6 +126,7 @@ class DatasetResult:
     scores: dict = field(default_factory=dict)  # model -> metric -> list of per-split values
     seconds: dict = field(default_factory=dict)  # model -> list of fit seconds
     path_smooth: list = field(default_factory=list)  # chosen path_smooth per split
+    failures: dict = field(default_factory=dict)  # peer model -> why it has no result on this dataset
 
 
 def primary_metric(task: str) -> str:
@@ -177,6 +196,8 @@ def make_model(model: str, task: str, seed: int, grid: tuple):
     if model == HGB_DEFAULT:
         cls = HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier
         return cls(random_state=seed)
+    if model in PEERS:
+        return REGISTRY[PEERS[model]].build(task, seed, int(THREADS))
     raise ValueError(f"unknown model {model!r}")
 
 
@@ -259,25 +280,68 @@ def run_dataset(name: str, repeats: int, grid: tuple, max_rows: int, log, models
         splitter = ShuffleSplit(n_splits=repeats, test_size=TEST_SIZE, random_state=0)
     else:
         splitter = StratifiedShuffleSplit(n_splits=repeats, test_size=TEST_SIZE, random_state=0)
+    warm_up(models, data.task, X_frame, X_ordinal, y)
     for seed, (train, test) in enumerate(splitter.split(X_ordinal, y)):
         for model in models:
+            if model in result.failures:
+                continue
             estimator = make_model(model, data.task, seed, grid)
             X_train = model_input(model, X_frame.iloc[train], X_ordinal[train])
             X_test = model_input(model, X_frame.iloc[test], X_ordinal[test])
             start = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                estimator.fit(X_train, y[train])
-            result.seconds.setdefault(model, []).append(time.perf_counter() - start)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    estimator.fit(X_train, y[train])
+                seconds = time.perf_counter() - start
+                metrics = score(data.task, estimator, X_test, y[test])
+            except Exception as exc:
+                if model not in PEERS:
+                    raise
+                # A peer that fails is recorded with its reason, never silently dropped.
+                result.failures[model] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+                result.scores.pop(model, None)
+                result.seconds.pop(model, None)
+                log(f"  {name}: {model} failed ({result.failures[model]})")
+                continue
+            result.seconds.setdefault(model, []).append(seconds)
             if model == LGBM_TUNED:
                 result.path_smooth.append(estimator.best_params_["path_smooth"])
-            for metric, value in score(data.task, estimator, X_test, y[test]).items():
+            for metric, value in metrics.items():
                 result.scores.setdefault(model, {}).setdefault(metric, []).append(value)
         eb = result.scores[SHRINKTREE_EB][primary_metric(data.task)][-1]
         lgb = result.scores[LGBM_DEFAULT][primary_metric(data.task)][-1]
         log(f"  {name} split {seed + 1}/{repeats}: {primary_metric(data.task)} {SHRINKTREE_EB} {eb:.4f}, "
             f"{LGBM_DEFAULT} {lgb:.4f}, path_smooth chosen {result.path_smooth[-1]}")
     return result
+
+
+def warm_up(models: list[str], task: str, X_frame, X_ordinal, y) -> None:
+    """Fit each column whose library compiles just in time (numba: shrinktree, ChimeraBoost) once, untimed.
+
+    The first fit in a process loads or compiles the kernels; without this its time would land in the
+    first split's fit time.
+
+    Parameters
+    ----------
+    models : list of str
+    task : {"regression", "binary", "multiclass"}
+    X_frame : pandas.DataFrame
+    X_ordinal : ndarray
+    y : ndarray
+    """
+    rows = np.arange(min(len(y), 300))
+    for model in models:
+        compiles = (REGISTRY[PEERS[model]].compiles if model in PEERS
+                    else model in (SHRINKTREE_EB, SHRINKTREE_NONE) or model in VARIANTS)
+        if not compiles:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                make_model(model, task, 0, ()).fit(model_input(model, X_frame.iloc[rows], X_ordinal[rows]), y[rows])
+        except Exception:  # noqa: BLE001 - a real failure is recorded (or raised) by the timed fits
+            pass
 
 
 def paired(result: DatasetResult, metric: str, model: str, rival: str) -> tuple[float, float]:
@@ -310,6 +374,91 @@ def _rows_label(result: DatasetResult) -> str:
 
 def _mean(result: DatasetResult, model: str, metric: str) -> float:
     return float(np.mean(result.scores[model][metric]))
+
+
+def columns(results: list[DatasetResult]) -> list[str]:
+    """Every column of a run, in the order first fitted; peers that failed everywhere included."""
+    out = []
+    for r in results:
+        for model in [*r.scores, *r.failures]:
+            if model not in out:
+                out.append(model)
+    order = [*MODELS, *VARIANTS, LGBM_NATIVE, *PEERS]
+    return sorted(out, key=lambda m: order.index(m) if m in order else len(order))
+
+
+def peer_counts(results: list[DatasetResult], reference: str = SHRINKTREE_NATIVE) -> list[dict]:
+    """How ``reference`` (shrinktree's default on native categories) fares against each peer and the best default.
+
+    Parameters
+    ----------
+    results : list of DatasetResult
+    reference : str
+        The shrinktree column compared.
+
+    Returns
+    -------
+    list of dict
+        One per rival (each peer column, then ``"best of LightGBM/CatBoost/ChimeraBoost"``): ``rival``,
+        ``n`` (datasets where both have results), ``wins`` (lower mean error), ``within_2pct`` (at most 2%
+        worse), ``mean_rel`` (mean over datasets of reference / rival - 1, in percent), ``worst`` (the dataset and
+        relative difference where the reference is furthest behind), ``time_ratio`` (median over datasets of
+        the reference's mean fit time over the rival's), ``failed`` (datasets where the rival has no result).
+    """
+    def rel_rows(rival_error, rival_seconds):
+        rows = []
+        for r in results:
+            if reference not in r.scores:
+                continue
+            error, seconds = rival_error(r), rival_seconds(r)
+            if error is None:
+                continue
+            own = _mean(r, reference, primary_metric(r.task))
+            rows.append((r.name, own / error - 1.0, float(np.mean(r.seconds[reference])) / seconds))
+        return rows
+
+    def summarise(rival, rows, failed):
+        rel = np.array([row[1] for row in rows])
+        worst = max(rows, key=lambda row: row[1]) if rows else None
+        return {"rival": rival, "n": len(rows), "wins": int((rel < 0).sum()), "within_2pct": int((rel <= 0.02).sum()),
+                "mean_rel": float(100 * rel.mean()) if rows else float("nan"),
+                "worst": (worst[0], 100 * worst[1]) if worst else None,
+                "time_ratio": float(np.median([row[2] for row in rows])) if rows else float("nan"), "failed": failed}
+
+    out = []
+    for peer in [m for m in columns(results) if m in PEERS]:
+        rows = rel_rows(lambda r, p=peer: _mean(r, p, primary_metric(r.task)) if p in r.scores else None,
+                        lambda r, p=peer: float(np.mean(r.seconds[p])) if p in r.seconds else None)
+        out.append(summarise(peer, rows, [r.name for r in results if peer in r.failures]))
+
+    def best(r):
+        present = [m for m in STRONGEST_DEFAULTS if m in r.scores]
+        return min(present, key=lambda m: _mean(r, m, primary_metric(r.task))) if present else None
+
+    rows = rel_rows(lambda r: _mean(r, best(r), primary_metric(r.task)) if best(r) else None,
+                    lambda r: float(np.mean(r.seconds[best(r)])) if best(r) else None)
+    out.append(summarise("best of LightGBM/CatBoost/ChimeraBoost", rows, []))
+    return out
+
+
+def peer_section(results: list[DatasetResult]) -> str:
+    """Markdown: the win/loss counts of shrinktree's default against each peer, and why a peer has no result."""
+    lines = [f"### \"{SHRINKTREE_NATIVE}\" against the default-settings peers\n"]
+    rows = []
+    for c in peer_counts(results):
+        worst = f"{c['worst'][0]} ({c['worst'][1]:+.1f}%)" if c["worst"] else "-"
+        rows.append([c["rival"], f"{c['wins']} of {c['n']}", f"{c['within_2pct']} of {c['n']}",
+                     f"{c['mean_rel']:+.2f}%", worst, f"{c['time_ratio']:.2f}", ", ".join(c["failed"]) or "-"])
+    lines.append(markdown_table(["rival", "shrinktree lower error", "shrinktree at most 2% worse",
+                                 "mean relative error (shrinktree / rival - 1)", "shrinktree furthest behind",
+                                 "fit time ratio (shrinktree / rival, median)", "no result on"], rows))
+    lines.append("\n\"Best of LightGBM/CatBoost/ChimeraBoost\": per dataset the lowest mean error of "
+                 + ", ".join(f"\"{m}\"" for m in STRONGEST_DEFAULTS) + "; its fit time is that column's.")
+    failures = [(r.name, m, why) for r in results for m, why in r.failures.items()]
+    if failures:
+        lines.append("\nPeers without a result (the error each raised on the first split):\n")
+        lines += [f"- {name}, {model}: {why}" for name, model, why in failures]
+    return "\n".join(lines)
 
 
 def summary_counts(results: list[DatasetResult]) -> dict:
@@ -394,7 +543,7 @@ def render(results: list[DatasetResult], repeats: int, grid: tuple) -> str:
     str
     """
     parts = []
-    models = list(results[0].scores)
+    models = columns(results)
     header = ["dataset", "task", "rows", "metric", *models, f"{ORDINAL}: eb vs LGBM default",
               f"{ORDINAL}: eb vs tuned path_smooth"]
     rows = []
@@ -406,9 +555,12 @@ def render(results: list[DatasetResult], repeats: int, grid: tuple) -> str:
         ties_tuned = d_tun <= (se_tun if np.isfinite(se_tun) else 0.0)
         mark_def = f"{'✅' if beats_default else '❌'} {verdict(d_def, se_def)} ({d_def:+.4f} ± {se_def:.4f})"
         mark_tun = f"{'✅' if ties_tuned else '❌'} {verdict(d_tun, se_tun)} ({d_tun:+.4f} ± {se_tun:.4f})"
-        best = min(models, key=lambda m: np.mean(r.scores[m][metric]))
+        best = min((m for m in models if m in r.scores), key=lambda m: np.mean(r.scores[m][metric]))
         cells = []
         for model in models:
+            if model not in r.scores:
+                cells.append("failed")
+                continue
             cell = _cell(r.scores[model][metric])
             cells.append(f"**{cell}**" if model == best else cell)
         rows.append([r.name, r.task, _rows_label(r), metric, *cells, mark_def, mark_tun])
@@ -421,14 +573,18 @@ def render(results: list[DatasetResult], repeats: int, grid: tuple) -> str:
     extra = [r for r in results if secondary_metric(r.task)]
     if extra:
         parts.append("\n### Classification: AUC (binary) / accuracy (multiclass), higher is better\n")
-        rows = [[r.name, secondary_metric(r.task), *[_cell(r.scores[m][secondary_metric(r.task)]) for m in models]]
+        rows = [[r.name, secondary_metric(r.task),
+                 *[_cell(r.scores[m][secondary_metric(r.task)]) if m in r.scores else "failed" for m in models]]
                 for r in extra]
         parts.append(markdown_table(["dataset", "metric", *models], rows))
 
     parts.append("\n### Mean fit time per split (seconds; noisy, shared 2-core machine)\n")
-    rows = [[r.name, *[f"{np.mean(r.seconds[m]):.2f}" for m in models]] for r in results]
+    rows = [[r.name, *[f"{np.mean(r.seconds[m]):.2f}" if m in r.seconds else "failed" for m in models]]
+            for r in results]
     parts.append(markdown_table(["dataset", *models], rows))
     parts.append(f"\nThe tuned LightGBM time includes its 3-fold grid search over {len(grid)} values and the refit.")
+    if any(m in PEERS for m in models):
+        parts.append("\n" + peer_section(results))
 
     parts.append("\n### `path_smooth` chosen by 3-fold CV on each training part\n")
     rows = [[r.name, ", ".join(f"{v:g}" for v in r.path_smooth)] for r in results]
@@ -531,6 +687,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rows", type=int, default=MAX_ROWS, help="subsample larger datasets to this")
     parser.add_argument("--variants", action="store_true",
                         help=f"also fit diagnostic settings: {', '.join([*VARIANTS, LGBM_NATIVE])}")
+    parser.add_argument("--peers", action="store_true",
+                        help="also fit the default-settings peers (" + ", ".join(PEERS) + ") and the native-categories "
+                             "columns of shrinktree and LightGBM they are compared with")
     parser.add_argument("--output", help="markdown file to write the results into (default docs/accuracy.md; "
                                          "'-' for none; with --render-from, the page the run wrote)")
     parser.add_argument("--results", help="JSON file for the per-split scores (default "
@@ -551,8 +710,17 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (2 if args.quick else 5)
     grid = QUICK_PATH_SMOOTH_GRID if args.quick else PATH_SMOOTH_GRID
     output = args.output or ("-" if args.quick else str(REPO_ROOT / "docs" / "accuracy.md"))
-    models = [*MODELS, *VARIANTS, LGBM_NATIVE] if args.variants else list(MODELS)
-    key = "variants" if args.variants else None
+    if args.variants and args.peers:
+        parser.error("--variants and --peers write different result blocks: run them separately")
+    if args.variants:
+        models, key = [*MODELS, *VARIANTS, LGBM_NATIVE], "variants"
+    elif args.peers:
+        missing = [name for name in PEERS.values() if not REGISTRY[name].available()]
+        if missing:
+            parser.error(f"--peers needs the packages of {', '.join(missing)} (pip install 'shrinktree[bench]')")
+        models, key = [*MODELS, SHRINKTREE_NATIVE, LGBM_NATIVE, *PEERS], "peers"
+    else:
+        models, key = list(MODELS), None
     results_path = Path(args.results) if args.results else (
         default_results_path(output, key) if output != "-" else None)
 

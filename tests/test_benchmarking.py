@@ -98,7 +98,7 @@ def test_resolve_models():
     assert set(CORE_MODELS) == {"shrinktree", "shrinktree-none", "sklearn-hgb"}
     assert MODELS["shrinktree"].inputs == "frame" and MODELS["xgboost"].inputs == "ordinal"
     with pytest.raises(ValueError, match="Unknown model"):
-        resolve_models(["shrinktree", "catboost"])
+        resolve_models(["shrinktree", "no-such-model"])
     with pytest.raises(ValueError, match="repeated"):
         resolve_models(["shrinktree", "shrinktree"])
 

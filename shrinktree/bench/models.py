@@ -120,6 +120,25 @@ def _imodels_hs_forest(task: str, random_state: int, n_threads: int | None = Non
     return HSTreeRegressorCV(estimator_=forest, reg_param_list=list(HS_REG_PARAMS), cv=3)
 
 
+def _peer(wrapper: str):
+    def build(task: str, random_state: int, n_threads: int | None = None) -> BaseEstimator:
+        from . import peers
+
+        _is_classification(task)
+        return getattr(peers, wrapper)(task=task, random_state=random_state, n_threads=n_threads)
+
+    return build
+
+
+def _perpetual(task: str, random_state: int, n_threads: int | None = None) -> BaseEstimator:
+    # Perpetual takes the DataFrame's category columns natively (categorical_features="auto"); its budget
+    # stays at the default.
+    import perpetual
+
+    cls = perpetual.PerpetualClassifier if _is_classification(task) else perpetual.PerpetualRegressor
+    return cls(seed=random_state, **({} if n_threads is None else {"num_threads": n_threads}))
+
+
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
@@ -135,6 +154,15 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("sklearn-hgb", "scikit-learn HistGradientBoosting defaults", None, "ordinal", _sklearn_hgb),
         ModelSpec("imodels-hs-rf", "imodels HS on a random forest (50 trees, min_samples_leaf=5; lambda by 3-fold CV)",
                   "imodels", "ordinal", _imodels_hs_forest),
+        # The default-settings peers of issue 16; their wrappers are in shrinktree/bench/peers.py.
+        ModelSpec("catboost", "CatBoost defaults (category columns as native cat_features)", "catboost", "frame",
+                  _peer("CatBoostDefaults")),
+        ModelSpec("chimeraboost", "ChimeraBoost defaults (category columns as cat_features)", "chimeraboost", "frame",
+                  _peer("ChimeraBoostDefaults"), compiles=True),
+        ModelSpec("perpetual", "Perpetual defaults (budget 0.5, native categoricals)", "perpetual", "frame",
+                  _perpetual),
+        ModelSpec("gpboost", "GPBoost: LightGBM-default trees plus a random intercept of the main grouping (the "
+                  "categorical column with the most levels, at least 20)", "gpboost", "frame", _peer("GPBoostGrouped")),
     )
 }
 

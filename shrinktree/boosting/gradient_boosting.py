@@ -34,7 +34,7 @@ from .categorical import FROM_DTYPE, CategoricalEncoder, check_columns, engine_c
 from .constraints import InteractionSets, resolve_interaction_cst, resolve_monotonic_cst, split_signs
 from .evaluation import EvalSet
 from .grower import TreeGrower
-from .honest import held_out_mask, row_hashes, split_rows
+from .honest import HONEST_FRACTION, held_out_mask, row_hashes, split_rows
 from .mixed import MixedEffectsMixin
 from .pooling import PoolingPlan, pool_tree, renew_leaf_values
 from .predictor import add_leaf_values, add_values_by_leaf, leaves_binned, node_statistics
@@ -188,6 +188,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         if self.importance_type not in ("gain", "split"):
             raise ValueError(f"importance_type must be 'gain' or 'split', got {self.importance_type!r}.")
         self._check_loss_parameters()
+        self._honest_design()  # the private measurement switches, checked before any kernel runs
         return PoolingPlan.resolve(self.shrinkage, self.shrinkage_strength, self.eb_method, self.variance_estimator)
 
     def _check_loss_parameters(self) -> None:
@@ -455,6 +456,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         # previous tree's k, as LightGBM's path_smooth does; off (-1) in normal use, see docs/shrinkage.md.
         pooled_gain_k = [getattr(self, "_pooled_split_gain_k", -1.0)] * n_trees_per_iteration
         best_score, best_iteration, no_improvement = -np.inf, 0, 0
+        honest_fraction, alternate = self._honest_design()
 
         offset_update = getattr(self, "_offset_update", None)  # random effects: see .mixed
         for iteration in range(self.n_estimators):
@@ -479,7 +481,12 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             if plan.honest:
                 # Each row's side depends only on its content and the iteration, so a row of
                 # weight w and w copies of it always land on the same side.
-                held_out = split_rows(held_out_mask(data.row_hash, iteration, seeds[0]), rows)
+                if alternate and iteration % 2 == 1:
+                    # The rows that grew the previous tree are the ones held out of this one.
+                    is_held = ~held_out_mask(data.row_hash, iteration - 1, seeds[0], honest_fraction)
+                else:
+                    is_held = held_out_mask(data.row_hash, iteration, seeds[0], honest_fraction)
+                held_out = split_rows(is_held, rows)
             iteration_trees, iteration_k = [], []
             iteration_importance = np.zeros((2, n_features))
             for k in range(n_trees_per_iteration):
@@ -536,6 +543,33 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         self._forest = FlatForest.from_trees([t for trees in self._trees for t in trees])
         self._tree_output = np.tile(np.arange(n_trees_per_iteration), self.n_iter_)
 
+    def _honest_design(self) -> tuple[float, bool]:
+        """The held-out share and whether trees alternate sides, from the private measurement switches.
+
+        ``_honest_fraction`` (default ``HONEST_FRACTION``) and ``_honest_alternate`` (default False: every tree
+        draws its own held-out rows) exist for benchmarks/ablations.py only; unset, the fit is today's design.
+        """
+        fraction = getattr(self, "_honest_fraction", HONEST_FRACTION)
+        if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0.0 < fraction < 1.0:
+            raise ValueError(f"_honest_fraction must be a number strictly between 0 and 1, got {fraction!r}.")
+        return float(fraction), bool(getattr(self, "_honest_alternate", False))
+
+    def _grow_min_leaf(self, held_out) -> int:
+        """``min_samples_leaf`` as the grower counts it: on the rows that choose the splits.
+
+        With the private switch ``_min_leaf_of_all_rows`` (benchmarks/ablations.py) an honest tree asks only
+        the split-choosing share of ``min_samples_leaf``, so that a leaf holds about that many rows in all:
+        always (True), or ``"if-constant"``: only for a tree whose split-choosing rows are fewer than
+        ``2 * min_samples_leaf``, which today's rule would leave without a single split.
+        """
+        rule = getattr(self, "_min_leaf_of_all_rows", False)
+        if held_out is None or rule is False:
+            return self.min_samples_leaf
+        if rule == "if-constant" and len(held_out[0]) >= 2 * self.min_samples_leaf:
+            return self.min_samples_leaf
+        fraction, _ = self._honest_design()
+        return max(1, int(np.ceil(self.min_samples_leaf * (1.0 - fraction))))
+
     def _grow_and_pool(self, data: _FitData, plan: PoolingPlan, loss: Loss, gradients, hessians, rows, held_out,
                        feature_mask, cat_feature_mask, pooled_gain_k, importances, raw, y):
         """Grow one tree, pool its node values, and add its predictions to ``raw`` (training rows).
@@ -550,9 +584,11 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         grown = TreeGrower(
             binned, gradients, hessians, weight, grow_rows, data.n_bins_non_missing, data.has_missing,
             data.missing_bin, feature_mask, data.effective_tests, max_leaf_nodes=self.max_leaf_nodes,
-            max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
+            max_depth=self.max_depth, min_samples_leaf=self._grow_min_leaf(held_out),
             l2_regularization=float(self.l2_regularization), min_hessian=MIN_HESSIAN, pooling_k=pooled_gain_k,
-            codes=codes, n_levels=data.n_levels, cat_feature_mask=cat_feature_mask, level_mode=plan.level_mode,
+            codes=codes, n_levels=data.n_levels, cat_feature_mask=cat_feature_mask,
+            # Private measurement switch ``_level_mode`` (benchmarks/ablations.py): another level scan.
+            level_mode=getattr(self, "_level_mode", plan.level_mode),
             level_k=plan.strength, pooled_level_gain=getattr(self, "_pooled_level_gain", plan.pooled_level_gain),
             level_method=plan.level_method,
             constant_hessian=data.constant_hessian, unit_weights=data.unit_weights,

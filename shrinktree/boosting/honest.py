@@ -11,6 +11,8 @@ import numpy as np
 
 from .._numba import njit, prange
 
+# Share of the rows held out of growing each tree (they estimate its pooling strength).  The booster's
+# private measurement switch ``_honest_fraction`` overrides it for one model (benchmarks/ablations.py).
 HONEST_FRACTION = 0.5
 
 
@@ -69,10 +71,10 @@ def split_rows(is_held, rows):
     return grow_rows.astype(np.int64, copy=False), held_rows.astype(np.int64, copy=False)
 
 
-def held_out_mask(row_hash, iteration, seed):
-    """Rows held out of growing tree ``iteration`` to estimate its pooling strength honestly."""
+def held_out_mask(row_hash, iteration, seed, fraction=HONEST_FRACTION):
+    """Rows held out of growing tree ``iteration`` (a share ``fraction`` of them) to estimate its pooling strength."""
     salt = np.uint64((int(seed) * 1_000_003 + iteration * 7919 + 1) % (2**63))
-    return _held_out_mask_kernel(row_hash, salt, HONEST_FRACTION)
+    return _held_out_mask_kernel(row_hash, salt, float(fraction))
 
 
 

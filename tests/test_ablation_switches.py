@@ -1,0 +1,128 @@
+"""The private measurement switches of benchmarks/ablations.py: unset they are today's design, set they change it."""
+
+import numpy as np
+import pytest
+
+from shrinktree import ShrinkBoostRegressor
+from shrinktree.boosting.honest import HONEST_FRACTION, held_out_mask, row_hashes
+
+
+def _data(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    y = 2.0 * X[:, 0] + np.sin(3 * X[:, 1]) + rng.normal(0, 0.5, n)
+    return X, y
+
+
+def _fit(X, y, **switches):
+    model = ShrinkBoostRegressor(n_estimators=20, random_state=0)
+    for name, value in switches.items():
+        setattr(model, name, value)
+    return model.fit(X, y)
+
+
+def test_held_out_share_follows_the_fraction():
+    X, y = _data(4000)
+    hashes = row_hashes(np.zeros((1, len(y)), dtype=np.uint8), np.zeros((0, len(y)), dtype=np.int64), y)
+    for fraction in (0.2, 0.5):
+        share = held_out_mask(hashes, 3, 0, fraction).mean()
+        assert abs(share - fraction) < 0.03
+    assert np.array_equal(held_out_mask(hashes, 3, 0), held_out_mask(hashes, 3, 0, HONEST_FRACTION))
+
+
+def test_switches_at_todays_values_give_the_same_model():
+    X, y = _data()
+    base = _fit(X, y).predict(X)
+    same = _fit(X, y, _honest_fraction=HONEST_FRACTION, _honest_alternate=False, _min_leaf_of_all_rows=False)
+    assert np.array_equal(base, same.predict(X))
+
+
+@pytest.mark.parametrize("switches", [{"_honest_fraction": 0.2}, {"_honest_alternate": True},
+                                      {"_min_leaf_of_all_rows": True}])
+def test_each_switch_changes_the_model_deterministically(switches):
+    X, y = _data()
+    base = _fit(X, y).predict(X)
+    first, second = _fit(X, y, **switches).predict(X), _fit(X, y, **switches).predict(X)
+    assert np.array_equal(first, second)
+    assert not np.array_equal(first, base)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, 1.5, True, "half"])
+def test_a_bad_held_out_fraction_is_refused_before_fitting(fraction):
+    X, y = _data()
+    model = ShrinkBoostRegressor(n_estimators=5)
+    model._honest_fraction = fraction
+    with pytest.raises(ValueError, match="_honest_fraction"):
+        model.fit(X, y)
+    assert not hasattr(model, "n_iter_")
+
+
+def test_min_leaf_of_all_rows_lets_a_tiny_honest_fit_split():
+    # 60 rows: about 30 choose the splits, fewer than 2 x min_samples_leaf = 40, so today's trees are stumps
+    # with no split; asking min_samples_leaf of the split-choosing share (10 rows) lets them split.
+    X, y = _data(60)
+    today = _fit(X, y)
+    changed = _fit(X, y, _min_leaf_of_all_rows=True)
+
+    def n_split_trees(model):
+        return sum(int(np.any(tree.left >= 0)) for trees in model._trees for tree in trees)
+
+    assert n_split_trees(today) == 0
+    assert n_split_trees(changed) > 0
+
+
+def _ablations_script():
+    import importlib.util
+    import os
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("ablations_benchmark", root / "benchmarks" / "ablations.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    sys.path.insert(0, str(root / "benchmarks"))
+    # The script pins NUMBA_NUM_THREADS/OMP_NUM_THREADS for its own runs: keep them out of the test process,
+    # whose numba threads are already launched.
+    environment = dict(os.environ)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(root / "benchmarks"))
+        os.environ.clear()
+        os.environ.update(environment)
+    return module
+
+
+def test_ablation_summary_counts_against_the_default():
+    ab = _ablations_script()
+    results = [
+        {"name": "a", "rows": 10, "error": {"default": [1.0, 1.0], "c": [0.9, 0.9]},
+         "seconds": {"default": [1.0, 1.0], "c": [2.0, 2.0]}},
+        {"name": "b", "rows": 10, "error": {"default": [0.5, 0.5], "c": [0.6, 0.6]},
+         "seconds": {"default": [1.0, 1.0], "c": [4.0, 4.0]}},
+    ]
+    s = ab.candidate_summary(results, "c")
+    assert s["wins"] == 1 and s["n"] == 2
+    assert s["mean_rel"] == pytest.approx((-10.0 + 20.0) / 2)
+    assert s["best"] == ("a", pytest.approx(-10.0)) and s["worst"] == ("b", pytest.approx(20.0))
+    assert s["time_ratio"] == pytest.approx(3.0)
+
+
+def test_ablation_models_carry_their_switches_and_leave_none_alone():
+    ab = _ablations_script()
+    model = ab.make_model("held-out share 0.3", "regression", 0)
+    assert model._honest_fraction == 0.3 and model.get_params()["shrinkage"] == "eb"
+    none = ab.make_model(ab.NONE, "binary", 0)
+    assert none.get_params()["shrinkage"] == "none" and not hasattr(none, "_honest_fraction")
+    assert set(ab.DEFAULT_CANDIDATES) <= set(ab.CANDIDATES)
+    with pytest.raises(ValueError, match="unknown model"):
+        ab.make_model("no such change", "regression", 0)
+
+
+def test_min_leaf_if_constant_changes_only_trees_that_could_not_split():
+    small_X, small_y = _data(60)
+    assert np.array_equal(_fit(small_X, small_y, _min_leaf_of_all_rows="if-constant").predict(small_X),
+                          _fit(small_X, small_y, _min_leaf_of_all_rows=True).predict(small_X))
+    X, y = _data(300)  # about 150 split-choosing rows: every tree can split, the rule never applies
+    assert np.array_equal(_fit(X, y, _min_leaf_of_all_rows="if-constant").predict(X), _fit(X, y).predict(X))
