@@ -489,6 +489,46 @@ def scale_worker(method: str, n_rows: int, crossed: bool, warm: bool = True) -> 
 SCALE_LIMITS = {"max_rows": 10_000_000, "timeout": 600.0}  # --max-rows, --timeout
 
 
+def draw_scale(records) -> None:
+    """Fit time against rows, one colour per method in both panels."""
+    plt = _figure()
+    colours = dict(zip(SCALE_METHODS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.3), sharey=True)
+    for ax, crossed in zip(axes, (False, True)):
+        for method in SCALE_METHODS:
+            done = [r for r in records if r["crossed"] == crossed and r["method"] == method and r["status"] == "ok"]
+            if done:
+                ax.plot([r["rows"] for r in done], [r["seconds"] for r in done], marker="o", label=method,
+                        color=colours[method])
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("rows (groups = rows / 10)" + (" crossed with 1,000 levels" if crossed else ""))
+        ax.set_title("two crossed groupings" if crossed else "one grouping (random intercept)")
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("fit seconds (2 cores)")
+    fig.tight_layout()
+    fig.savefig(FIGURES["dir"] / "multilevel_scale.png", dpi=100)
+
+
+def redraw_scale_from_page() -> None:
+    """``--redraw-scale``: draw the figure again from the scale table on docs/multilevel.md, fitting nothing."""
+    text = PAGE.read_text()
+    block = text[text.index("<!-- results:begin scale"):text.index("<!-- results:end scale -->")]
+    records = []
+    for line in block.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and cells[0] in ("one grouping", "crossed"):
+            try:
+                seconds = float(cells[3])
+            except ValueError:
+                continue
+            if seconds <= 0.0:  # printed as 0.0: below the table's resolution, no point on a log axis
+                continue
+            records.append({"crossed": cells[0] == "crossed", "rows": int(cells[1].replace(",", "")),
+                            "method": cells[2], "status": "ok", "seconds": seconds})
+    draw_scale(records)
+
+
 def section_scale(quick: bool) -> str:
     import json
     import subprocess
@@ -524,26 +564,12 @@ def section_scale(quick: bool) -> str:
                 records.append({"crossed": crossed, "rows": n_rows, "method": method, "status": "ok",
                                 **json.loads(lines[-1])})
                 print(records[-1], flush=True)
-    plt = _figure()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.3), sharey=True)
-    for ax, crossed in zip(axes, (False, True)):
-        for method in SCALE_METHODS:
-            done = [r for r in records if r["crossed"] == crossed and r["method"] == method and r["status"] == "ok"]
-            if done:
-                ax.plot([r["rows"] for r in done], [r["seconds"] for r in done], marker="o", label=method)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("rows (groups = rows / 10)" + (" crossed with 1,000 levels" if crossed else ""))
-        ax.set_title("two crossed groupings" if crossed else "one grouping (random intercept)")
-    axes[0].set_ylabel("fit seconds (2 cores)")
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(FIGURES["dir"] / "multilevel_scale.png", dpi=100)
+    draw_scale(records)
     rows = []
     for r in records:
         estimates = r.get("estimates", {})
         rows.append(["crossed" if r["crossed"] else "one grouping", f"{r['rows']:,}", r["method"],
-                     f"{r['seconds']:.1f}" if r["status"] == "ok" else r["status"],
+                     f"{r['seconds']:.3g}" if r["status"] == "ok" else r["status"],
                      f"{estimates['g']:.3f}" if "g" in estimates else "",
                      f"{estimates['h']:.3f}" if "h" in estimates else "",
                      f"{estimates['residual']:.3f}" if "residual" in estimates else ""])
@@ -946,6 +972,8 @@ def main(argv=None) -> None:
     parser.add_argument("--scale-worker", nargs=3, metavar=("METHOD", "ROWS", "CROSSED"),
                         help=argparse.SUPPRESS)  # one fit of the scale section, in a child process
     parser.add_argument("--quick", action="store_true", help="a smaller run, printed only (docs untouched)")
+    parser.add_argument("--redraw-scale", action="store_true",
+                        help="draw docs/multilevel_scale.png again from the table on the page, fitting nothing")
     parser.add_argument("--max-rows", type=int, default=SCALE_LIMITS["max_rows"], help="scale: largest size")
     parser.add_argument("--timeout", type=float, default=SCALE_LIMITS["timeout"], help="scale: seconds per fit")
     args = parser.parse_args(argv)
@@ -956,6 +984,9 @@ def main(argv=None) -> None:
         method, n_rows, crossed = args.scale_worker
         print(json.dumps(scale_worker(method, int(n_rows), bool(int(crossed)))))
         return
+    if args.redraw_scale:
+        redraw_scale_from_page()
+        return
     if args.section is None:
         parser.error("--section is required")
     title, run = SECTIONS[args.section]
@@ -964,9 +995,10 @@ def main(argv=None) -> None:
 
         FIGURES["dir"] = Path(tempfile.mkdtemp(prefix="multilevel-"))
     warnings.filterwarnings("ignore", category=UserWarning)
+    header = run_header(SCRIPT)  # the commit and time the run starts with
     start = time.perf_counter()
     block = run(args.quick)
-    block = "\n".join(run_header(SCRIPT)) + "\n" + block + f"\n\n(ran in {time.perf_counter() - start:.0f} s)"
+    block = "\n".join(header) + "\n" + block + f"\n\n(ran in {time.perf_counter() - start:.0f} s)"
     print(block)
     if not args.quick:
         write_results(PAGE, SCRIPT, "Multilevel guide", "", block, key=args.section)
