@@ -402,7 +402,10 @@ def run_stability(X: pd.DataFrame, y, task: str, models: list[str] | None = None
     inputs = {kind: _inputs(X, kind) for kind in {spec.inputs for spec in specs}}
     total, done = n_repeats * len(specs) * (n_halves + 1), 0
     records: dict[str, list[dict]] = {spec.name: [] for spec in specs}
+    from .peers import PeerUnsupported
+
     failed: dict[str, str] = {}
+    not_applicable: set[str] = set()
     with thread_limit(n_threads):
         for repeat in range(n_repeats):
             split_seed = int(rng.integers(2**31 - 1))
@@ -441,6 +444,12 @@ def run_stability(X: pd.DataFrame, y, task: str, models: list[str] | None = None
                         done, fits_done = done + 1, fits_done + 1
                         if progress:
                             progress(done, total, f"{dataset}: {spec.name} on random half {h + 1}/{n_halves}")
+                except PeerUnsupported as exc:  # a peer that does not apply to this data (GPBoost without groups)
+                    not_applicable.add(spec.name)
+                    failed[spec.name] = str(exc)
+                    notes.append(f"{dataset}: {spec.name} does not apply ({exc})")
+                    done += n_halves + 1 - fits_done
+                    continue
                 except Exception as exc:  # a model that fails is reported, not allowed to end the whole comparison
                     failed[spec.name] = f"{type(exc).__name__}: {exc}"
                     last = traceback.format_exc(limit=1).strip().splitlines()[-1]
@@ -455,6 +464,8 @@ def run_stability(X: pd.DataFrame, y, task: str, models: list[str] | None = None
                 })
     rows = []
     for spec in specs:
+        if spec.name in not_applicable:  # said in the notes; no row of dashes
+            continue
         summary = pd.DataFrame(records[spec.name]).mean() if records[spec.name] else pd.Series(dtype=float)
         rows.append({
             "dataset": dataset, "task": task, "model": spec.name, "n_rows": len(X), "n_features": X.shape[1],
