@@ -63,6 +63,27 @@ def _runnable_tasks() -> int | None:
         return None
 
 
+def _own_runnable_threads() -> int:
+    """Threads of this process that are running or runnable now (Linux ``/proc/self/task``), at least 1.
+
+    ``/proc/loadavg`` counts them too, and the thread pool of a parallel kernel that just finished keeps
+    its threads spinning for a while: without this, a fit right after another fit would count its own
+    idle workers as competing load and run on one thread.
+    """
+    running = 0
+    try:
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/stat") as handle:
+                    state = handle.read().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            running += state == "R"
+    except OSError:
+        return 1
+    return max(1, running)
+
+
 def free_cores(samples: int = 3, interval: float = 5e-4) -> int | None:
     """Cores not held by other runnable tasks: the cores minus the fewest other tasks seen in ``samples``
     looks ``interval`` seconds apart (at least 1), or ``None`` where the count cannot be read."""
@@ -73,7 +94,7 @@ def free_cores(samples: int = 3, interval: float = 5e-4) -> int | None:
         count = _runnable_tasks()
         if count is None:
             return None
-        seen.append(count - 1)  # the reading thread is running
+        seen.append(count - _own_runnable_threads())  # this process's threads (the reader included)
     return max(1, _cores() - min(seen))
 
 

@@ -73,3 +73,22 @@ def test_busy_default_fit_equals_one_thread_fit(machine, monkeypatch):
     idle = ShrinkBoostRegressor(n_estimators=5, random_state=0).fit(X, y).predict(X[:500])
     assert chosen[0] == numba.config.NUMBA_NUM_THREADS
     assert np.array_equal(busy, idle)
+
+
+def test_free_cores_leave_out_this_process_own_threads(monkeypatch):
+    # /proc/loadavg counts this process's runnable threads too (a finished kernel's pool still spinning):
+    # they must not count as competing load, or a fit right after a fit would run on one thread.
+    from shrinktree import _threads
+
+    monkeypatch.setattr(_threads, "_cores", lambda: 4)
+    monkeypatch.setattr(_threads, "_runnable_tasks", lambda: 5)
+    monkeypatch.setattr(_threads, "_own_runnable_threads", lambda: 3)
+    assert _threads.free_cores(samples=1) == 2
+    monkeypatch.setattr(_threads, "_own_runnable_threads", lambda: 5)
+    assert _threads.free_cores(samples=1) == 4
+
+
+def test_own_runnable_threads_counts_the_caller():
+    from shrinktree import _threads
+
+    assert _threads._own_runnable_threads() >= 1
