@@ -198,3 +198,14 @@ def test_eval_metrics_are_recorded_for_every_eval_set():
         log_loss(labels_val, classifier.predict_proba(X_val)), rel=1e-9)
     with pytest.raises(TypeError, match="eval_metric"):
         ShrinkBoostRegressor(n_estimators=2).fit(X, y, eval_set=[(X_val, y_val)], eval_metric="mae")
+
+
+@pytest.mark.parametrize("estimator", [ShrinkBoostRegressor, ShrinkBoostClassifier])
+def test_fit_docstring_documents_every_parameter(estimator):
+    import inspect
+    import re
+
+    doc = estimator.fit.__doc__
+    documented = re.findall(r"^\s{8}(\w+) : ", doc, flags=re.M)
+    parameters = [p for p in inspect.signature(estimator.fit).parameters if p != "self"]
+    assert documented == parameters

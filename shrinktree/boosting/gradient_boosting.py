@@ -989,52 +989,7 @@ class ShrinkBoostRegressor(RegressorMixin, MixedEffectsMixin, _BaseShrinkBoost):
 
     def fit(self, X, y, sample_weight=None, *, offset=None, eval_set=None, eval_sample_weight=None,
             eval_metric=None, callbacks=None) -> ShrinkBoostRegressor:
-        """Fit the boosted, pooled ensemble.
-
-        When fitting fails (invalid data or parameters), the estimator keeps the state of its
-        previous fit unchanged.
-
-        Parameters
-        ----------
-        X : array-like or pandas DataFrame of shape (n_samples, n_features)
-            Numeric features (NaN marks a missing value) and categorical features (see
-            ``categorical_features``; missing values allowed).
-        y : array-like of shape (n_samples,)
-            Finite target values (non-negative for ``"poisson"`` and ``"tweedie"``, positive
-            for ``"gamma"``).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative frequency weights, as in scikit-learn: a row of weight 2 counts as two rows,
-            so integer weights give the model of repeated rows, and zero-weight rows are dropped.
-            The pooling strength is estimated from how much data each node holds, so the weights'
-            total matters: a mean weight outside [0.5, 2] raises
-            :class:`~shrinktree.exceptions.SampleWeightScaleWarning` unless the weights look like
-            counts (integers that vary).  Pass relative weights
-            (survey, importance or inverse-probability weights) as
-            ``sample_weight / sample_weight.mean()``.  Positive weights must lie in
-            [1e-100, 1e100].
-        offset : array-like of shape (n_samples,), default=None
-            Added to every row's raw score (the log of the mean for the log-link losses): pass
-            ``log(exposure)`` to model a rate.  The same offset must then be passed to ``predict``.
-        eval_set : list of (X, y) tuples, default=None
-            Sets scored with the model's loss after every iteration (``evals_result_``), mapped like
-            ``X`` (levels unseen in training count as missing).  With early stopping the first one is
-            watched instead of an internal ``validation_fraction`` split. With an ``offset`` the
-            entries are ``(X, y, offset)``.
-        eval_sample_weight : list of array-like or None, default=None
-            One weight array (or ``None``) per ``eval_set`` entry.
-        eval_metric : callable, list or dict of callables, default=None
-            More metrics ``metric(y_true, y_pred) -> float`` recorded for every eval set after every
-            iteration in ``evals_result_`` under their ``__name__`` (or dict key); ``y_pred`` is what
-            ``predict`` returns for a regressor and ``predict_proba`` for a classifier, so scikit-learn's
-            metrics work as they are.  Early stopping still watches the loss.
-        callbacks : list of callables, default=None
-            Called after every iteration with a :class:`~shrinktree.callbacks.CallbackEnv`; one that
-            returns ``True`` stops training (the model keeps the iterations so far).
-
-        Returns
-        -------
-        self
-        """
+        # The docstring is _fit_docstring(...) below: the parameters both fits share are written once.
         return self._fit_or_keep_state(X, y, sample_weight, offset, eval_set, eval_sample_weight, callbacks,
                                        eval_metric)
 
@@ -1130,48 +1085,7 @@ class ShrinkBoostClassifier(ClassifierMixin, MixedEffectsMixin, _BaseShrinkBoost
 
     def fit(self, X, y, sample_weight=None, *, eval_set=None, eval_sample_weight=None, eval_metric=None,
             callbacks=None) -> ShrinkBoostClassifier:
-        """Fit the boosted, pooled ensemble.
-
-        When fitting fails (invalid data or parameters), the estimator keeps the state of its
-        previous fit unchanged.
-
-        Parameters
-        ----------
-        X : array-like or pandas DataFrame of shape (n_samples, n_features)
-            Numeric features (NaN marks a missing value) and categorical features (see
-            ``categorical_features``; missing values allowed).
-        y : array-like of shape (n_samples,)
-            Class labels of any type (at least two classes; no missing labels).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative frequency weights, as in scikit-learn: a row of weight 2 counts as two rows,
-            so integer weights give the model of repeated rows, and zero-weight rows are dropped.
-            The pooling strength is estimated from how much data each node holds, so the weights'
-            total matters: a mean weight outside [0.5, 2] raises
-            :class:`~shrinktree.exceptions.SampleWeightScaleWarning` unless the weights look like
-            counts (integers that vary).  Pass relative weights
-            (survey, importance or inverse-probability weights) as
-            ``sample_weight / sample_weight.mean()``.  Positive weights must lie in
-            [1e-100, 1e100].
-
-        eval_set : list of (X, y) tuples, default=None
-            Sets scored with the model's loss after every iteration (``evals_result_``), mapped like
-            ``X`` (levels unseen in training count as missing).  With early stopping the first one is
-            watched instead of an internal ``validation_fraction`` split.
-        eval_sample_weight : list of array-like or None, default=None
-            One weight array (or ``None``) per ``eval_set`` entry.
-        eval_metric : callable, list or dict of callables, default=None
-            More metrics ``metric(y_true, y_pred) -> float`` recorded for every eval set after every
-            iteration in ``evals_result_`` under their ``__name__`` (or dict key); ``y_pred`` is what
-            ``predict`` returns for a regressor and ``predict_proba`` for a classifier, so scikit-learn's
-            metrics work as they are.  Early stopping still watches the loss.
-        callbacks : list of callables, default=None
-            Called after every iteration with a :class:`~shrinktree.callbacks.CallbackEnv`; one that
-            returns ``True`` stops training (the model keeps the iterations so far).
-
-        Returns
-        -------
-        self
-        """
+        # The docstring is _fit_docstring(...) below: the parameters both fits share are written once.
         return self._fit_or_keep_state(X, y, sample_weight, None, eval_set, eval_sample_weight, callbacks,
                                        eval_metric)
 
@@ -1313,6 +1227,61 @@ _CLASSIFIER_ATTRIBUTES = """\
         The class labels, in the order of ``predict_proba``'s columns.
     n_classes_ : int
 """
+def _fit_docstring(y_doc: str, offset_doc: str = "", eval_set_offset: str = "") -> str:
+    """The ``fit`` docstring of an estimator: its own ``y`` (and ``offset``) entries, the shared rest."""
+    return f"""Fit the boosted, pooled ensemble.
+
+        When fitting fails (invalid data or parameters), the estimator keeps the state of its
+        previous fit unchanged.
+
+        Parameters
+        ----------
+        X : array-like or pandas DataFrame of shape (n_samples, n_features)
+            Numeric features (NaN marks a missing value) and categorical features (see
+            ``categorical_features``; missing values allowed).
+        y : array-like of shape (n_samples,)
+            {y_doc}
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative frequency weights, as in scikit-learn: a row of weight 2 counts as two rows,
+            so integer weights give the model of repeated rows, and zero-weight rows are dropped.
+            The pooling strength is estimated from how much data each node holds, so the weights'
+            total matters: a mean weight outside [0.5, 2] raises
+            :class:`~shrinktree.exceptions.SampleWeightScaleWarning` unless the weights look like
+            counts (integers that vary).  Pass relative weights
+            (survey, importance or inverse-probability weights) as
+            ``sample_weight / sample_weight.mean()``.  Positive weights must lie in
+            [1e-100, 1e100].{offset_doc}
+        eval_set : list of (X, y) tuples, default=None
+            Sets scored with the model's loss after every iteration (``evals_result_``), mapped like
+            ``X`` (levels unseen in training count as missing).  With early stopping the first one is
+            watched instead of an internal ``validation_fraction`` split.{eval_set_offset}
+        eval_sample_weight : list of array-like or None, default=None
+            One weight array (or ``None``) per ``eval_set`` entry.
+        eval_metric : callable, list or dict of callables, default=None
+            More metrics ``metric(y_true, y_pred) -> float`` recorded for every eval set after every
+            iteration in ``evals_result_`` under their ``__name__`` (or dict key); ``y_pred`` is what
+            ``predict`` returns for a regressor and ``predict_proba`` for a classifier, so scikit-learn's
+            metrics work as they are.  Early stopping still watches the loss.
+        callbacks : list of callables, default=None
+            Called after every iteration with a :class:`~shrinktree.callbacks.CallbackEnv`; one that
+            returns ``True`` stops training (the model keeps the iterations so far).
+
+        Returns
+        -------
+        self
+        """
+
 ShrinkBoostRegressor.__doc__ = _REGRESSOR_INTRO + _COMMON_PARAMETERS + "\n" + _COMMON_ATTRIBUTES
 ShrinkBoostClassifier.__doc__ = (_CLASSIFIER_INTRO + _COMMON_PARAMETERS + "\n" + _COMMON_ATTRIBUTES
                                  + _CLASSIFIER_ATTRIBUTES)
+
+ShrinkBoostRegressor.fit.__doc__ = _fit_docstring(
+    "Finite target values (non-negative for ``\"poisson\"`` and ``\"tweedie\"``, positive\n"
+    "            for ``\"gamma\"``).",
+    offset_doc="""
+        offset : array-like of shape (n_samples,), default=None
+            Added to every row's raw score (the log of the mean for the log-link losses): pass
+            ``log(exposure)`` to model a rate.  The same offset must then be passed to ``predict``.""",
+    eval_set_offset=" With an ``offset`` the\n            entries are ``(X, y, offset)``.")
+ShrinkBoostClassifier.fit.__doc__ = _fit_docstring(
+    "Class labels of any type (at least two classes; no missing labels).")
