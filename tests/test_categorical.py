@@ -291,10 +291,10 @@ def test_infinite_categorical_value_is_an_error():
 
 @pytest.mark.parametrize("selection,match", [
     (["nope"], "does not have"),
-    ([5], "out of range"),
+    ([5], "outside \\[0, 1\\]"),
     ([True], "boolean mask"),
     ("auto", "from_dtype"),
-    ([0.5], "all ints"),
+    ([0.5], "integer position or by name"),
 ])
 def test_bad_categorical_features(selection, match):
     group, y, _ = grouped()

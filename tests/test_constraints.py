@@ -406,7 +406,7 @@ def test_bad_monotonic_constraints_get_clear_errors():
         (X, [True, 0], r"monotonic_cst\[0\] must be -1"),
         (X, [[1, 0]], "one-dimensional"),
         (X, "increasing", "array-like of -1, 0 or 1 per feature"),
-        (X, {"a": 1}, "X has no feature names"),
+        (X, {"a": 1}, "X has no column names"),
         (frame, {"a": 1, "z": -1, "y": 1}, r"names 2 feature\(s\) that X does not have: 'y', 'z'"),
         (frame, {"a": 3}, r"monotonic_cst\['a'\] must be -1"),
         (frame, [0, 0, 1], "categorical feature\\(s\\) 'c'"),
@@ -505,13 +505,13 @@ def test_bad_interaction_constraints_get_clear_errors():
         (frame, 3, "must be 'pairwise', 'no_interactions' or a sequence"),
         (frame, [0, 1], r"interaction_cst\[0\] must be a list, tuple or set of features; got 0"),
         (frame, ["x0"], r"interaction_cst\[0\] must be a list, tuple or set"),
-        (frame, [[0, 5]], r"interaction_cst\[0\] holds the feature index 5, outside \[0, 4\]"),
-        (frame, [[0], [-1]], r"interaction_cst\[1\] holds the feature index -1"),
-        (frame, [["x0", "nope"]], r"interaction_cst\[0\] names the feature 'nope', which X does not have"),
+        (frame, [[0, 5]], r"interaction_cst\[0\] holds the column index 5, outside \[0, 4\]"),
+        (frame, [[0], [-1]], r"interaction_cst\[1\] holds the column index -1"),
+        (frame, [["x0", "nope"]], r"interaction_cst\[0\] names the column 'nope', which X does not have"),
         (frame, [[0, 1.5]], r"interaction_cst\[0\] holds 1.5"),
         (frame, [[True]], r"interaction_cst\[0\] holds True"),
         (frame, iter([[0, 1]]), "not an iterator"),
-        (numeric, [["x0", "x1"]], "X has no feature names"),
+        (numeric, [["x0", "x1"]], "X has no column names"),
     ]
     for data, spec, message in cases:
         with pytest.raises(ValueError, match=message):

@@ -254,7 +254,7 @@ def test_pickle_and_model_file_round_trip(two_groupings):
 def test_bad_input_is_a_clear_error():
     X, y = grouped_frame(n=600, seed=4)
     model = ShrinkBoostRegressor(random_effects=["school", "rater"], n_estimators=5)
-    with pytest.raises(ValueError, match="not in X"):
+    with pytest.raises(ValueError, match="which X does not have"):
         ShrinkBoostRegressor(random_effects=["school", "class"]).fit(X, y)
     with pytest.raises(ValueError, match="at least two levels"):
         model.fit(X.assign(rater=1), y)
@@ -274,7 +274,7 @@ def test_bad_input_is_a_clear_error():
     with pytest.raises(ValueError, match="no column for the trees"):
         model.fit(X[["school", "rater"]], y)
     fitted = ShrinkBoostRegressor(random_effects="school", n_estimators=5).fit(X, y)
-    with pytest.raises(ValueError, match="not in X"):
+    with pytest.raises(ValueError, match="which X does not have"):
         fitted.predict(X.drop(columns="school"))
     before = fitted.predict(X)
     with pytest.raises(ValueError):

@@ -124,7 +124,7 @@ def test_errors():
     model = ShrinkBoostRegressor(random_effects="school", n_estimators=10)
     with pytest.raises(ValueError, match="loss='squared_error'"):
         ShrinkBoostRegressor(random_effects="school", loss="absolute_error").fit(X, y)
-    with pytest.raises(ValueError, match="not in X"):
+    with pytest.raises(ValueError, match="which X does not have"):
         ShrinkBoostRegressor(random_effects="class").fit(X, y)
     with pytest.raises(ValueError, match="no column names"):
         model.fit(X.to_numpy(), y)
@@ -139,5 +139,5 @@ def test_errors():
     with pytest.raises(ValueError, match="no column for the trees"):
         model.fit(X[["school"]], y)
     model.fit(X, y)
-    with pytest.raises(ValueError, match="not in X"):
+    with pytest.raises(ValueError, match="which X does not have"):
         model.predict(X.drop(columns="school"))

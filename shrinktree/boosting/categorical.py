@@ -19,10 +19,10 @@ by tree prediction) and follow each split's learned default side.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import pandas as pd
+
+from .._columns import column_position
 
 FROM_DTYPE = "from_dtype"
 
@@ -110,19 +110,7 @@ def resolve_categorical_features(X, categorical_features) -> np.ndarray:
                              f"feature), got {len(selection)}.")
         return np.array(selection, dtype=bool)
     for s in selection:
-        if isinstance(s, str):
-            if names is None:
-                raise ValueError(f"categorical_features names a column ({s!r}) but X has no column names; "
-                                 "pass a DataFrame or use indices.")
-            if s not in names:
-                raise ValueError(f"categorical_features names the column {s!r}, which X does not have.")
-            mask[names.index(s)] = True
-        elif isinstance(s, numbers.Integral) and not isinstance(s, (bool, np.bool_)):
-            if not -n_features <= int(s) < n_features:
-                raise ValueError(f"categorical_features index {s} is out of range for {n_features} features.")
-            mask[int(s)] = True
-        else:
-            raise ValueError(f"categorical_features entries must be all ints, all str or all bool; got {s!r}.")
+        mask[column_position(s, n_features, names, "categorical_features")] = True
     return mask
 
 

@@ -13,6 +13,8 @@ import numbers
 
 import numpy as np
 
+from .._columns import column_position
+
 INTERACTION_SHORTHANDS = ("pairwise", "no_interactions")
 
 
@@ -41,7 +43,7 @@ def resolve_monotonic_cst(spec, n_features: int, feature_names, is_categorical: 
     cst = np.zeros(n_features, dtype=np.int8)
     if isinstance(spec, dict):
         if feature_names is None:
-            raise ValueError("monotonic_cst is a dict by feature name, but X has no feature names: fit on a "
+            raise ValueError("monotonic_cst is a dict by feature name, but X has no column names: fit on a "
                              "DataFrame with string column names, or pass an array of -1/0/1 by position.")
         names = [str(name) for name in feature_names]
         unknown = sorted(str(key) for key in spec if str(key) not in names or not isinstance(key, str))
@@ -74,24 +76,7 @@ def _group_members(group, n_features: int, feature_names, where: str) -> set[int
     if isinstance(group, (str, bytes, numbers.Number)) or not hasattr(group, "__iter__"):
         raise ValueError(f"{where} must be a list, tuple or set of features; got {group!r}. interaction_cst is a "
                          "sequence of such groups, 'pairwise' or 'no_interactions'.")
-    members = set()
-    names = None if feature_names is None else [str(name) for name in feature_names]
-    for feature in group:
-        if isinstance(feature, str):
-            if names is None:
-                raise ValueError(f"{where} names the feature {feature!r}, but X has no feature names: fit on a "
-                                 "DataFrame with string column names, or give features by position.")
-            if feature not in names:
-                raise ValueError(f"{where} names the feature {feature!r}, which X does not have.")
-            members.add(names.index(feature))
-        elif isinstance(feature, numbers.Integral) and not isinstance(feature, (bool, np.bool_)):
-            if not 0 <= feature < n_features:
-                raise ValueError(f"{where} holds the feature index {feature}, outside [0, {n_features - 1}] "
-                                 f"(X has {n_features} features).")
-            members.add(int(feature))
-        else:
-            raise ValueError(f"{where} holds {feature!r}: features are integer positions or column names.")
-    return members
+    return {column_position(feature, n_features, feature_names, where) for feature in group}
 
 
 def resolve_interaction_cst(spec, n_features: int, feature_names) -> list[list[int]] | None:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._columns import column_position
+
 
 @dataclass(frozen=True)
 class Grouping:
@@ -69,8 +71,8 @@ def normalise_spec(spec) -> list:
         for column in columns:
             if not (isinstance(column, str) or (isinstance(column, numbers.Integral)
                                                 and not isinstance(column, bool))):
-                raise ValueError(f"random_effects entries must be column names or indices (or tuples of them), "
-                                 f"got {column!r}.")
+                raise ValueError(f"random_effects holds {column!r}: columns are given by integer position or by "
+                                 "name (or tuples of them, for a combined grouping).")
         if len(set(columns)) != len(columns):
             raise ValueError(f"The combined grouping {entry!r} repeats a column.")
         out.append(tuple(columns) if isinstance(entry, tuple) else entry)
@@ -85,18 +87,8 @@ def _name(entry) -> str:
 
 
 def _position(X, column, n_columns: int) -> int:
-    if isinstance(X, pd.DataFrame):
-        if isinstance(column, str):
-            if column not in X.columns:
-                raise ValueError(f"The random-effects column {column!r} is not in X (columns: {list(X.columns)}).")
-            return list(X.columns).index(column)
-    elif isinstance(column, str):
-        raise ValueError(f"random_effects={column!r} names a column, but X has no column names: pass a "
-                         "DataFrame or the column's index.")
-    position = int(column)
-    if not 0 <= position < n_columns:
-        raise ValueError(f"The random-effects column index {position} is out of range for {n_columns} columns.")
-    return position
+    names = list(X.columns) if isinstance(X, pd.DataFrame) else None
+    return column_position(column, n_columns, names, "random_effects")
 
 
 def split_columns(X, spec):
