@@ -13,6 +13,7 @@ Run from the repository root::
     python benchmarks/speed.py --rows 100000 --output -
     python benchmarks/speed.py --profile               # also: where shrinktree's fit time goes
     python benchmarks/speed.py --small --repeats 5     # the small-data suite (400-5,000 rows, 300 trees)
+    python benchmarks/speed.py --grouped --repeats 2   # grouped real data, 1 and 2 threads, against LightGBM
     python benchmarks/speed.py --busy --repeats 1      # n_jobs=1, 2 and the default under a competing load
     python benchmarks/speed.py --memory                # peak memory of the float32 fit, one process each
 """
@@ -35,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _speed_busy  # noqa: E402
+import _speed_grouped  # noqa: E402
 import _speed_memory  # noqa: E402
 import _speed_small  # noqa: E402
 from _common import REPO_ROOT, git_commit, markdown_table, run_header, write_results  # noqa: E402
@@ -373,6 +375,26 @@ def small_suite(repeats: int, log, targets: list) -> str:
     return (f"### Small data, {_speed_small.N_TREES} trees, one thread (best of {repeats})\n\n{table}\n")
 
 
+def grouped_suite(repeats: int, log, targets: list) -> str:
+    """The grouped real-data suite as markdown; appends its targets (no slower than LightGBM, 1 and 2 threads)."""
+    results = _speed_grouped.time_suite(repeats, log)
+    rows = []
+    for result in results:
+        best = {key: min(t) for key, t in result["times"].items()}
+        cells = []
+        for jobs in _speed_grouped.THREADS:
+            ours, lgbm = best[(_speed_grouped.SHRINKTREE, jobs)], best[(_speed_grouped.LIGHTGBM, jobs)]
+            cells += [f"{ours:.2f}", f"{lgbm:.2f}", f"{ours / lgbm:.2f}x"]
+            targets.append([f"grouped data, {result['name']}: shrinktree / LightGBM, {_speed_grouped.N_TREES} trees, "
+                            f"{jobs} thread(s)", "1.0x", f"{ours / lgbm:.2f}x", "met" if ours <= lgbm else "missed"])
+        rows.append([f"{result['name']} ({result['rows']:,} x {result['columns']}; {result['grouping']})", *cells])
+    header = ["data (largest categoricals: levels)"]
+    for jobs in _speed_grouped.THREADS:
+        header += [f"shrinktree {jobs}t s", f"LightGBM {jobs}t s", f"/ LightGBM {jobs}t"]
+    return (f"### Grouped real data, {_speed_grouped.N_TREES} trees, default settings, 1 and 2 threads "
+            f"(best of {repeats})\n\n{markdown_table(header, rows)}\n")
+
+
 def memory_suite(n_rows: int, log, targets: list) -> str:
     """The memory suite as markdown; appends its target (peak memory at most LightGBM's)."""
     X, y = make_data(n_rows, "regression")
@@ -512,6 +534,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", action="store_true",
                         help="run the small-data suite (400-5,000 rows, 300 trees, one thread) instead; with "
                              "--profile also break down the diabetes fit")
+    parser.add_argument("--grouped", action="store_true",
+                        help="run the grouped real-data suite instead (InstEval, MovieLens, STAR, egsingle, wages; "
+                             "300 trees, 1 and 2 threads, against LightGBM)")
     parser.add_argument("--busy", action="store_true",
                         help="run the busy-machine suite instead: n_jobs=1, 2 and the default under a competing "
                              "CPU load started and stopped by the benchmark")
@@ -524,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         args.no_child, args.no_cold = True, True
     if args.small:
         args.threads, args.no_child, args.no_cold = 1, True, True
-    if args.busy:
+    if args.busy or args.grouped:
         args.no_child, args.no_cold = True, True
     git_commit()  # the code this run imports, named in the result header
     set_threads(args.threads)
@@ -546,6 +571,10 @@ def main(argv: list[str] | None = None) -> int:
         tasks = []
         log(f"memory suite ({args.rows:,} rows, float32, one process per library)")
         parts.append(memory_suite(args.rows, log, targets))
+    if args.grouped:
+        tasks = []
+        log("grouped real-data suite (1 and 2 threads)")
+        parts.append(grouped_suite(args.repeats, log, targets))
     if args.busy:
         tasks = []
         log(f"busy-machine suite ({args.busy_load} competing processes)")
@@ -634,9 +663,9 @@ def main(argv: list[str] | None = None) -> int:
     block = "\n".join(header) + "\n" + "\n".join(parts)
     print(block)
     if output != "-":
-        write_results(Path(output), "benchmarks/speed.py", "Speed benchmark", INTRO, block,
-                      key="small" if args.small else "busy" if args.busy else "memory" if args.memory
-                      else f"threads={N_JOBS}")
+        suite = next((name for name in ("small", "grouped", "busy", "memory") if getattr(args, name)),
+                     f"threads={N_JOBS}")
+        write_results(Path(output), "benchmarks/speed.py", "Speed benchmark", INTRO, block, key=suite)
         log(f"wrote {output}")
     return 0
 
