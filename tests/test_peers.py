@@ -91,7 +91,7 @@ def test_gpboost_uses_the_grouping_and_restores_the_thread_setting():
     before = gpboost.get_num_threads()
     frame, y = _grouped_frame()
     model = MODELS["gpboost"].build("regression", 0, 1).fit(frame, y)
-    assert model.group_column_ == "school"
+    assert model.group_columns_ == ["school"]
     assert gpboost.get_num_threads() == before
 
 
