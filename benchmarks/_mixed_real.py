@@ -336,6 +336,10 @@ def _paired(result: RealResult, rival: str, metric: str):
     return np.array([a - b for a, b in pairs])
 
 
+WORDS = {None: "", "better": "better", "worse": "worse", "tie": "tie", "tie (-)": "tie (lower)",
+         "tie (+)": "tie (higher)"}
+
+
 def comparison(result: RealResult, rival: str, metric: str) -> str | None:
     """``better`` / ``tie (±)`` / ``worse`` for the random effects against ``rival``, or None without pairs."""
     diffs = _paired(result, rival, metric)
@@ -370,17 +374,17 @@ def render(record: dict) -> str:
             label = f"{r.name}{'*' if r.n_rows < r.n_total else ''}" if method == methods[0] else ""
             scores = r.scores[method]
             if method in r.status and not scores:
-                rows.append([label, method, r.status[method], "", ""])
+                rows.append([label, method, r.status[method], "", "", "", ""])
                 continue
-            word = comparison(r, method, "error") if method != REFERENCE else None
-            rows.append([label, method, _cell([s["error"] for s in scores]) + (f" ({word})" if word else ""),
-                         _cell([s["spread"] for s in scores]), _cell([s["seconds"] for s in scores], 1)])
+            words = [WORDS[comparison(r, method, m)] if method != REFERENCE else "" for m in ("error", "spread")]
+            rows.append([label, method, _cell([s["error"] for s in scores]), words[0],
+                         _cell([s["spread"] for s in scores]), words[1], _cell([s["seconds"] for s in scores], 1)])
     parts = ["Test RMSE / sd(y_test) and spread (lower is better), mean ± standard error over the splits; fit "
-             "seconds on the training part (one thread per model, shared machine: indicative). In brackets, the "
-             "random effects against that method, from the paired per-split differences: better or worse beyond "
-             "one standard error, else a tie (sign of the mean difference).\n",
-             markdown_table(["data", "method", "test RMSE / sd(y)", f"spread over {record['halves']} half refits",
-                             "fit s"], rows, align=["l", "l", "r", "r", "r"])]
+             "seconds on the training part (one thread per model, shared machine: indicative). \"RE\" columns: "
+             "shrinktree with random effects against that method, from the paired per-split differences: better "
+             "or worse beyond one standard error, else a tie (lower or higher: the sign of the mean difference).\n",
+             markdown_table(["data", "method", "test RMSE / sd(y)", "RE", f"spread over {record['halves']} half refits",
+                             "RE", "fit s"], rows, align=["l", "l", "r", "l", "r", "l", "r"])]
     rows = []
     for rival, error in counts(results, "error").items():
         spread = counts(results, "spread")[rival]

@@ -54,6 +54,7 @@ def test_real_part_runs_end_to_end_and_renders_from_its_json(tiny_set, tmp_path,
     text = page.read_text()
     assert "<!-- results:begin real" in text and "| tiny | shrinktree random effects |" in text
     assert "of 1" in text  # the counts table: one dataset compared
+    assert "| data | method | test RMSE / sd(y) | RE | spread over 4 half refits | RE | fit s |" in text
     capsys.readouterr()
     rerendered = tmp_path / "again.md"
     mixed.main(["--part", "real", "--render-from", str(scores), "--output", str(rerendered)])
