@@ -34,10 +34,10 @@ from .categorical import FROM_DTYPE, CategoricalEncoder, check_columns, engine_c
 from .constraints import InteractionSets, resolve_interaction_cst, resolve_monotonic_cst, split_signs
 from .evaluation import EvalSet
 from .grower import TreeGrower
-from .honest import HONEST_FRACTION, held_out_mask, row_hashes, split_rows
+from .honest import HONEST_FRACTION, held_node_statistics, honest_split, row_hashes
 from .mixed import MixedEffectsMixin
 from .pooling import PoolingPlan, pool_tree, renew_leaf_values
-from .predictor import add_leaf_values, add_values_by_leaf, leaves_binned, node_statistics
+from .predictor import add_leaf_values, add_values_by_leaf, leaves_binned
 from .validation import check_fit_weights, check_no_missing_labels, check_number, check_offset
 
 MIN_HESSIAN = 1e-3
@@ -480,13 +480,9 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             held_out = None
             if plan.honest:
                 # Each row's side depends only on its content and the iteration, so a row of
-                # weight w and w copies of it always land on the same side.
-                if alternate and iteration % 2 == 1:
-                    # The rows that grew the previous tree are the ones held out of this one.
-                    is_held = ~held_out_mask(data.row_hash, iteration - 1, seeds[0], honest_fraction)
-                else:
-                    is_held = held_out_mask(data.row_hash, iteration, seeds[0], honest_fraction)
-                held_out = split_rows(is_held, rows)
+                # weight w and w copies of it always land on the same side.  With ``alternate`` the
+                # rows that grew the previous tree are the ones held out of this one.
+                held_out = honest_split(data.row_hash, rows, iteration, seeds[0], honest_fraction, alternate)
             iteration_trees, iteration_k = [], []
             iteration_importance = np.zeros((2, n_features))
             for k in range(n_trees_per_iteration):
@@ -593,12 +589,14 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             level_method=plan.level_method,
             constant_hessian=data.constant_hessian, unit_weights=data.unit_weights,
             compute_within_ss=plan.in_sample_eb, monotonic_cst=data.monotonic_cst, interaction_cst=data.interactions,
+            held_indices=estimation_rows,
         ).grow()
         local = (grown.feature, grown.bin_threshold)
-        held = estimation_leaf_of_row = None
+        held = None
         if estimation_rows is not None:
-            estimation_leaf_of_row = data.leaves_of(grown, estimation_rows)
-            held = node_statistics(estimation_rows, estimation_leaf_of_row, grown.parent, gradients, hessians, weight)
+            # The grower partitioned the held-out rows too: each leaf's are a run of grown.held_indices.
+            held = held_node_statistics(grown.held_indices, grown.leaf_nodes, grown.held_leaf_start,
+                                        grown.held_leaf_stop, grown.parent, gradients, hessians, weight)
         l2 = float(self.l2_regularization)
         tree = grown.node_arrays(self._numeric_index, self._categorical_index, self._bin_mapper.bin_thresholds, l2,
                                  held)
@@ -616,7 +614,13 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         np.add.at(importances[1], tree.feature[internal], 1.0)
         # Private measurement switch (benchmarks/loss_pooling.py): keep the surrogate's Newton values.
         if loss.renews_leaves and getattr(self, "_renew_leaf_values", True):
-            renew_leaf_values(tree, loss, grown, estimation_rows, estimation_leaf_of_row, y, raw, weight, sign)
+            held_leaf = None
+            if estimation_rows is not None:
+                # The leaf of each position of grown.held_indices: the leaves' runs in the order they lie.
+                in_place = np.argsort(grown.held_leaf_start, kind="stable")
+                run_length = grown.held_leaf_stop - grown.held_leaf_start
+                held_leaf = np.repeat(grown.leaf_nodes[in_place], run_length[in_place])
+            renew_leaf_values(tree, loss, grown, grown.held_indices, held_leaf, y, raw, weight, sign)
         tree.raw_value *= self.learning_rate
         tree.value *= self.learning_rate
 
@@ -624,9 +628,10 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         # rows outside the subsample by walking the tree.
         value = np.ascontiguousarray(tree.value[:, 0])
         leaves = grown.leaf_nodes
-        add_leaf_values(grown.sample_indices, grown.leaf_start, grown.leaf_stop, value[leaves], raw)
+        leaf_values = value[leaves]
+        add_leaf_values(grown.sample_indices, grown.leaf_start, grown.leaf_stop, leaf_values, raw)
         if estimation_rows is not None:
-            add_values_by_leaf(estimation_rows, estimation_leaf_of_row, value, raw)
+            add_leaf_values(grown.held_indices, grown.held_leaf_start, grown.held_leaf_stop, leaf_values, raw)
         if rows is not None:
             outside = np.ones(binned.shape[1], dtype=np.bool_)
             outside[rows] = False

@@ -93,6 +93,36 @@ def partition_rows_categorical(codes_column, sample_indices, start, stop, bitset
 
 
 @njit(cache=True)
+def partition_node(binned_column, sample_indices, start, stop, held_indices, held_start, held_stop, bin_threshold,
+                   missing_left, missing_bin, sample_weight, buffer, unit_weights):
+    """:func:`partition_rows` of a node's growing rows, then of its held-out rows by the same split.
+
+    One call per split for both: routing the held-out rows with the partition gives each its leaf
+    without a second walk down the finished tree.  Returns ``(n_left, weighted_left, n_held_left)``.
+    """
+    n_left, weight_left = partition_rows(binned_column, sample_indices, start, stop, bin_threshold, missing_left,
+                                         missing_bin, sample_weight, buffer, unit_weights)
+    n_held_left = 0
+    if held_stop > held_start:
+        n_held_left, _ = partition_rows(binned_column, held_indices, held_start, held_stop, bin_threshold,
+                                        missing_left, missing_bin, sample_weight, buffer, True)
+    return n_left, weight_left, n_held_left
+
+
+@njit(cache=True)
+def partition_node_categorical(codes_column, sample_indices, start, stop, held_indices, held_start, held_stop, bitset,
+                               missing_left, n_levels, sample_weight, buffer, unit_weights):
+    """:func:`partition_node` for a categorical split (:func:`partition_rows_categorical`)."""
+    n_left, weight_left = partition_rows_categorical(codes_column, sample_indices, start, stop, bitset, missing_left,
+                                                     n_levels, sample_weight, buffer, unit_weights)
+    n_held_left = 0
+    if held_stop > held_start:
+        n_held_left, _ = partition_rows_categorical(codes_column, held_indices, held_start, held_stop, bitset,
+                                                    missing_left, n_levels, sample_weight, buffer, True)
+    return n_left, weight_left, n_held_left
+
+
+@njit(cache=True)
 def within_node_sum_of_squares(sample_indices, start, stop, gradients, hessians, sample_weight, ratio):
     """sum_i w_i (g~_i - h~_i * ratio)^2 over the node's rows (g = w g~, h = w h~)."""
     total = 0.0
@@ -131,6 +161,11 @@ class GrownTree:
     leaf_start: np.ndarray
     leaf_stop: np.ndarray
     leaf_nodes: np.ndarray
+    # Held-out rows partitioned alongside (honest estimation): leaf ``leaf_nodes[j]`` holds
+    # ``held_indices[held_leaf_start[j]:held_leaf_stop[j]]``, in their original order.  ``None`` without them.
+    held_indices: np.ndarray | None = None
+    held_leaf_start: np.ndarray | None = None
+    held_leaf_stop: np.ndarray | None = None
 
     def sums(self, extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per node, the sums of gradients, hessians and weights, with ``extra`` rows' sums added."""
@@ -174,11 +209,12 @@ class GrownTree:
 
 
 class _Node:
-    __slots__ = ("start", "stop", "g", "h", "count", "weight", "depth", "hist", "cat_hist", "split", "parent",
-                 "left", "right", "value", "raw", "bitset", "lower", "upper", "groups")
+    __slots__ = ("start", "stop", "held_start", "held_stop", "g", "h", "count", "weight", "depth", "hist",
+                 "cat_hist", "split", "parent", "left", "right", "value", "raw", "bitset", "lower", "upper", "groups")
 
-    def __init__(self, start, stop, g, h, count, weight, depth, parent):
+    def __init__(self, start, stop, g, h, count, weight, depth, parent, held_start=0, held_stop=0):
         self.start, self.stop = start, stop
+        self.held_start, self.held_stop = held_start, held_stop
         self.g, self.h, self.count, self.weight = g, h, count, weight
         self.depth, self.parent = depth, parent
         self.hist = self.cat_hist = self.bitset = None
@@ -201,6 +237,9 @@ class TreeGrower:
         Gradients and hessians already multiplied by the sample weights.
     sample_indices : ndarray of int64 or None
         Rows to grow on (row subsampling); ``None`` for all.
+    held_indices : ndarray of int64 or None
+        Rows held out of growing (honest estimation), partitioned by every split alongside the growing
+        rows so that each one's leaf is known (:attr:`GrownTree.held_indices`).  Not modified.
     n_bins_non_missing, has_missing : per-feature binning facts.
     missing_bin : int
     feature_mask : ndarray of bool
@@ -242,7 +281,7 @@ class TreeGrower:
                  min_samples_leaf=20, l2_regularization=0.0, min_hessian=1e-3, pooling_k=-1.0, codes=None,
                  n_levels=None, cat_feature_mask=None, level_mode=LEVELS_RAW, level_k=0.0, pooled_level_gain=False,
                  constant_hessian=0.0, compute_within_ss=True, unit_weights=False, monotonic_cst=None,
-                 interaction_cst=None, level_method=0):
+                 interaction_cst=None, level_method=0, held_indices=None):
         self.constrained = monotonic_cst is not None and bool(np.any(monotonic_cst != 0))
         self.monotonic_cst = (np.ascontiguousarray(monotonic_cst, dtype=np.int8) if self.constrained
                               else np.zeros(len(n_bins_non_missing), dtype=np.int8))
@@ -280,7 +319,10 @@ class TreeGrower:
         self.all_rows = sample_indices is None
         self.sample_indices = (np.arange(n_samples, dtype=np.int64) if sample_indices is None
                                else np.ascontiguousarray(sample_indices, dtype=np.int64))
-        self.buffer = np.empty_like(self.sample_indices)
+        # A copy: the caller's held-out rows serve every tree of a multiclass iteration in their order.
+        self.held_indices = (np.zeros(0, dtype=np.int64) if held_indices is None
+                             else np.array(held_indices, dtype=np.int64))
+        self.buffer = np.empty(max(len(self.sample_indices), len(self.held_indices)), dtype=np.int64)
 
     def _histogram(self, node):
         """Numeric histogram of the node, and its categorical level histogram when there are categoricals."""
@@ -379,7 +421,8 @@ class TreeGrower:
             g, h, w = self.gradients, self.hessians, sw
         else:
             g, h, w = self.gradients[rows], self.hessians[rows], sw[rows]
-        root = _Node(0, len(rows), float(np.sum(g)), float(np.sum(h)), len(rows), float(np.sum(w)), 0, -1)
+        root = _Node(0, len(rows), float(np.sum(g)), float(np.sum(h)), len(rows), float(np.sum(w)), 0, -1, 0,
+                     len(self.held_indices))
         self._set_values(root, None)
         nodes = [root]
         if self.codes is not None:
@@ -398,22 +441,24 @@ class TreeGrower:
                 base = self.cat_offsets[feature]
                 node.bitset = categorical_bitset(node.cat_hist[base:self.cat_offsets[feature + 1], 2], left_levels,
                                                  bool(missing_left))
-                n_left, w_left = partition_rows_categorical(
-                    self.codes[feature], self.sample_indices, node.start, node.stop, node.bitset, bool(missing_left),
-                    int(self.n_levels[feature]), sw, self.buffer, self.unit_weights)
+                n_left, w_left, n_held_left = partition_node_categorical(
+                    self.codes[feature], self.sample_indices, node.start, node.stop, self.held_indices,
+                    node.held_start, node.held_stop, node.bitset, bool(missing_left), int(self.n_levels[feature]), sw,
+                    self.buffer, self.unit_weights)
             else:
                 n_missing = node.hist[feature, self.missing_bin, 2]
                 if n_missing == 0:
                     # No missing rows seen here: send future missing values to the larger child.
                     missing_left = np.uint8(cl >= node.count - cl)
-                n_left, w_left = partition_rows(self.binned[feature], self.sample_indices, node.start, node.stop,
-                                                bin_idx, bool(missing_left), self.missing_bin, sw, self.buffer,
-                                                self.unit_weights)
+                n_left, w_left, n_held_left = partition_node(
+                    self.binned[feature], self.sample_indices, node.start, node.stop, self.held_indices,
+                    node.held_start, node.held_stop, bin_idx, bool(missing_left), self.missing_bin, sw, self.buffer,
+                    self.unit_weights)
             node.split = (gain, feature, bin_idx, missing_left, gl, hl, cl, *node.split[7:])
-            mid = node.start + n_left
-            left = _Node(node.start, mid, gl, hl, n_left, w_left, node.depth + 1, node_id)
+            mid, held_mid = node.start + n_left, node.held_start + n_held_left
+            left = _Node(node.start, mid, gl, hl, n_left, w_left, node.depth + 1, node_id, node.held_start, held_mid)
             right = _Node(mid, node.stop, node.g - gl, node.h - hl, node.count - n_left, node.weight - w_left,
-                          node.depth + 1, node_id)
+                          node.depth + 1, node_id, held_mid, node.held_stop)
             self._set_values(left, node)
             self._set_values(right, node)
             if self.constrained or self.interactions is not None:
@@ -470,6 +515,9 @@ class TreeGrower:
         leaf_nodes = np.flatnonzero(left < 0)
         leaf_start = np.array([nodes[i].start for i in leaf_nodes], dtype=np.int64)
         leaf_stop = np.array([nodes[i].stop for i in leaf_nodes], dtype=np.int64)
+        held = len(self.held_indices) > 0
+        held_leaf_start = np.array([nodes[i].held_start for i in leaf_nodes], dtype=np.int64) if held else None
+        held_leaf_stop = np.array([nodes[i].held_stop for i in leaf_nodes], dtype=np.int64) if held else None
         within_ss = 0.0
         for i in leaf_nodes if self.compute_within_ss else ():
             nd = nodes[i]
@@ -484,5 +532,6 @@ class TreeGrower:
             weighted_count=np.array([nd.weight for nd in nodes]),
             n_rows=np.array([nd.count for nd in nodes], dtype=np.int64), gain=gain, null_factor_tests=tests,
             within_ss=within_ss, sample_indices=self.sample_indices, leaf_start=leaf_start, leaf_stop=leaf_stop,
-            leaf_nodes=leaf_nodes,
+            leaf_nodes=leaf_nodes, held_indices=self.held_indices if held else None, held_leaf_start=held_leaf_start,
+            held_leaf_stop=held_leaf_stop,
         )
