@@ -8,132 +8,25 @@ gradient statistics; pooling the values is left to the shrinkage kernel.
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
 
 import numpy as np
 
-from .._numba import njit
 from .._shrinkage import within_variance
 from .._tree import TreeArrays
-from .histogram import (
-    build_categorical_histogram,
-    build_histogram,
-    build_histogram_all_rows,
-    gather,
-    subtract_histograms,
-    subtract_in_place,
-    within_level_moments,
+from .best_first import child_bounds, grow_tree, node_values, search_node
+from .histogram import PARALLEL_GATHER_MIN_ROWS, PARALLEL_MIN_ROWS, within_level_moments
+from .partition import (  # noqa: F401  (re-exported: the dask partitions use them)
+    partition_rows,
+    partition_rows_categorical,
+    within_node_sum_of_squares,
 )
-from .splitting import LEVELS_RAW, categorical_bitset, find_categorical_split, find_node_split
+from .splitting import LEVELS_RAW
 
-
-@njit(cache=True, inline="always")
-def _goes_left(b, bin_threshold, missing_left, missing_bin):
-    if b == missing_bin:
-        return missing_left
-    return b <= bin_threshold
-
-
-@njit(cache=True, inline="always")
-def _route(sample_indices, buffer, start, idx, go_left, n_left, n_right, weight_left, sample_weight, unit_weights):
-    # Branch-free: write the row to both runs, advance only its side's counter.
-    sample_indices[start + n_left] = idx
-    buffer[n_right] = idx
-    if not unit_weights:
-        weight_left += sample_weight[idx] * go_left
-    return n_left + go_left, n_right + 1 - go_left, weight_left
-
-
-@njit(cache=True, inline="always")
-def _close_partition(sample_indices, buffer, start, n_left, n_right, weight_left, unit_weights):
-    # The right run goes back behind the left one; returns (n_left, weighted_left).
-    for i in range(n_right):
-        sample_indices[start + n_left + i] = buffer[i]
-    return n_left, float(n_left) if unit_weights else weight_left
-
-
-@njit(cache=True)
-def partition_rows(binned_column, sample_indices, start, stop, bin_threshold, missing_left, missing_bin,
-                   sample_weight, buffer, unit_weights=False):
-    """Stable in-place partition of ``sample_indices[start:stop]``; returns (n_left, weighted_left).
-
-    ``buffer`` is scratch space of at least ``stop - start`` entries.  With ``unit_weights``
-    every row weighs 1 and ``sample_weight`` is not read.
-
-    One branch-free pass: each row is written both to the left run (compacted in place; its write
-    position never passes the read position) and to the right run in ``buffer``, and only the
-    counter of its side advances.  A split is a coin flip per row for the branch predictor, so
-    this is about three times faster than branching on the side.
-    """
-    n_left, n_right, weight_left = 0, 0, 0.0
-    for i in range(start, stop):
-        idx = sample_indices[i]
-        go_left = _goes_left(binned_column[idx], bin_threshold, missing_left, missing_bin)
-        n_left, n_right, weight_left = _route(sample_indices, buffer, start, idx, go_left, n_left, n_right,
-                                              weight_left, sample_weight, unit_weights)
-    return _close_partition(sample_indices, buffer, start, n_left, n_right, weight_left, unit_weights)
-
-
-@njit(cache=True)
-def partition_rows_categorical(codes_column, sample_indices, start, stop, bitset, missing_left, n_levels,
-                               sample_weight, buffer, unit_weights=False):
-    """Like :func:`partition_rows` for a categorical split: a code goes left when its bit is set."""
-    n_left, n_right, weight_left = 0, 0, 0.0
-    for i in range(start, stop):
-        idx = sample_indices[i]
-        code = codes_column[idx]
-        if code >= n_levels:
-            go_left = missing_left
-        else:
-            go_left = (bitset[code >> 5] >> np.uint32(code & 31)) & np.uint32(1) == 1
-        n_left, n_right, weight_left = _route(sample_indices, buffer, start, idx, go_left, n_left, n_right,
-                                              weight_left, sample_weight, unit_weights)
-    return _close_partition(sample_indices, buffer, start, n_left, n_right, weight_left, unit_weights)
-
-
-@njit(cache=True)
-def partition_node(binned_column, sample_indices, start, stop, held_indices, held_start, held_stop, bin_threshold,
-                   missing_left, missing_bin, sample_weight, buffer, unit_weights):
-    """:func:`partition_rows` of a node's growing rows, then of its held-out rows by the same split.
-
-    One call per split for both: routing the held-out rows with the partition gives each its leaf
-    without a second walk down the finished tree.  Returns ``(n_left, weighted_left, n_held_left)``.
-    """
-    n_left, weight_left = partition_rows(binned_column, sample_indices, start, stop, bin_threshold, missing_left,
-                                         missing_bin, sample_weight, buffer, unit_weights)
-    n_held_left = 0
-    if held_stop > held_start:
-        n_held_left, _ = partition_rows(binned_column, held_indices, held_start, held_stop, bin_threshold,
-                                        missing_left, missing_bin, sample_weight, buffer, True)
-    return n_left, weight_left, n_held_left
-
-
-@njit(cache=True)
-def partition_node_categorical(codes_column, sample_indices, start, stop, held_indices, held_start, held_stop, bitset,
-                               missing_left, n_levels, sample_weight, buffer, unit_weights):
-    """:func:`partition_node` for a categorical split (:func:`partition_rows_categorical`)."""
-    n_left, weight_left = partition_rows_categorical(codes_column, sample_indices, start, stop, bitset, missing_left,
-                                                     n_levels, sample_weight, buffer, unit_weights)
-    n_held_left = 0
-    if held_stop > held_start:
-        n_held_left, _ = partition_rows_categorical(codes_column, held_indices, held_start, held_stop, bitset,
-                                                    missing_left, n_levels, sample_weight, buffer, True)
-    return n_left, weight_left, n_held_left
-
-
-@njit(cache=True)
-def within_node_sum_of_squares(sample_indices, start, stop, gradients, hessians, sample_weight, ratio):
-    """sum_i w_i (g~_i - h~_i * ratio)^2 over the node's rows (g = w g~, h = w h~)."""
-    total = 0.0
-    for i in range(start, stop):
-        idx = sample_indices[i]
-        w = sample_weight[idx]
-        if w <= 0.0:
-            continue
-        r = gradients[idx] - hessians[idx] * ratio
-        total += r * r / w
-    return total
+_NO_FEATURES = np.zeros(0, dtype=np.bool_)
+_NO_INDICES = np.zeros(0, dtype=np.int64)
+_NO_VALUES = np.zeros(0)
+_NO_LEVEL_HISTOGRAM = np.zeros((0, 3))
 
 
 @dataclass
@@ -289,24 +182,25 @@ class TreeGrower:
         self.constant_hessian = float(constant_hessian)
         self.unit_weights = bool(unit_weights)
         self.compute_within_ss = compute_within_ss
-        self.codes = codes if codes is not None and codes.shape[0] > 0 else None
-        if self.codes is not None:
-            self.n_levels = np.ascontiguousarray(n_levels, dtype=np.int64)
-            self.cat_offsets = np.concatenate([[0], np.cumsum(self.n_levels + 1)]).astype(np.int64)
-            self.cat_feature_mask = cat_feature_mask
-            self.level_mode = level_mode
-            self.level_k = float(level_k)
-            self.pooled_level_gain = bool(pooled_level_gain)
-            self.level_method = int(level_method)
+        self.codes = np.ascontiguousarray(codes) if codes is not None and codes.shape[0] > 0 else None
+        self.n_levels = np.ascontiguousarray(n_levels if self.codes is not None else np.zeros(0), dtype=np.int64)
+        self.cat_offsets = np.concatenate([[0], np.cumsum(self.n_levels + 1)]).astype(np.int64)
+        self.cat_feature_mask = (np.ascontiguousarray(cat_feature_mask, dtype=np.bool_) if self.codes is not None
+                                 else np.zeros(0, dtype=np.bool_))
+        self.level_mode = level_mode
+        self.level_k = float(level_k)
+        self.pooled_level_gain = bool(pooled_level_gain)
+        self.level_method = int(level_method)
         self.binned = binned
-        self.gradients = gradients
-        self.hessians = hessians
-        self.sample_weight = sample_weight
+        # Contiguous float64 (no copy when they already are): one compiled specialization of the loop.
+        self.gradients = np.ascontiguousarray(gradients, dtype=np.float64)
+        self.hessians = np.ascontiguousarray(hessians, dtype=np.float64)
+        self.sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
         self.n_bins = missing_bin + 1
         self.n_bins_non_missing = n_bins_non_missing
         self.has_missing = has_missing
         self.missing_bin = missing_bin
-        self.feature_mask = feature_mask
+        self.feature_mask = np.ascontiguousarray(feature_mask, dtype=np.bool_)
         self.active_features = np.flatnonzero(feature_mask).astype(np.int64)
         self.effective_tests = effective_tests
         self.max_leaf_nodes = max_leaf_nodes
@@ -324,27 +218,6 @@ class TreeGrower:
                              else np.array(held_indices, dtype=np.int64))
         self.buffer = np.empty(max(len(self.sample_indices), len(self.held_indices)), dtype=np.int64)
 
-    def _histogram(self, node):
-        """Numeric histogram of the node, and its categorical level histogram when there are categoricals."""
-        if self.all_rows and node.start == 0 and node.stop == self.binned.shape[1]:
-            hist = build_histogram_all_rows(self.binned, self.gradients, self.hessians, self.active_features,
-                                            self.n_bins)
-            if self.codes is None:
-                return hist, None
-            return hist, build_categorical_histogram(self.codes, self.cat_offsets, self.sample_indices, True,
-                                                     self.gradients, self.hessians, self.cat_feature_mask)
-        rows = self.sample_indices[node.start:node.stop]
-        g = gather(self.gradients, rows)
-        if self.constant_hessian > 0 and self.codes is None:
-            hist = build_histogram(self.binned, rows, g, g, self.active_features, self.n_bins, self.constant_hessian)
-            return hist, None
-        h = gather(self.hessians, rows)
-        hist = build_histogram(self.binned, rows, g, h, self.active_features, self.n_bins, self.constant_hessian)
-        if self.codes is None:
-            return hist, None
-        return hist, build_categorical_histogram(self.codes, self.cat_offsets, rows, False, g, h,
-                                                 self.cat_feature_mask)
-
     def _level_noise(self):
         """Per categorical feature, the within-level noise variance per unit hessian on the growing rows."""
         sigma2 = np.zeros(len(self.n_levels))
@@ -358,58 +231,48 @@ class TreeGrower:
         return sigma2
 
     def _find_split(self, node):
-        if node.count < 2 * self.min_samples_leaf or (self.max_depth is not None and node.depth >= self.max_depth):
-            return
+        """Search ``node``'s best split into ``node.split`` (``None`` when it is not searched).
+
+        The split tuple: ``(gain, feature, bin, missing_left, gl, hl, cl, n_tests, is_categorical, left_levels,
+        levels_scanned)``; ``feature`` indexes the numeric or the categorical features.  The rule is
+        :func:`~shrinktree.boosting.best_first.search_node`, the one :func:`grow_tree` applies; the Python
+        loop of the distributed grower calls it through this method.
+        """
         feature_mask = self.feature_mask
-        cat_feature_mask = self.cat_feature_mask if self.codes is not None else None
+        has_codes = self.codes is not None
+        cat_feature_mask = self.cat_feature_mask if has_codes else _NO_FEATURES
         if self.interactions is not None:
             allowed, cat_allowed = self.interactions.masks(node.groups)
             feature_mask = feature_mask & allowed
-            if cat_feature_mask is not None:
+            if has_codes:
                 cat_feature_mask = cat_feature_mask & cat_allowed
-        split = find_node_split(
-            node.hist, self.n_bins_non_missing, self.has_missing, feature_mask, self.missing_bin,
-            node.g, node.h, float(node.count), self.l2, float(self.min_samples_leaf), self.min_hessian,
-            self.effective_tests, self.pooling_k, node.value, node.raw, self.constrained, self.monotonic_cst,
-            node.lower, node.upper,
-        )
-        # Split tuple: (gain, feature, bin, missing_left, gl, hl, cl, n_tests, is_categorical, left_levels,
-        # levels_scanned); ``feature`` indexes the numeric or the categorical features.
-        split = (*split, False, None, 0)
-        if self.codes is not None:
-            cat = find_categorical_split(
-                node.cat_hist, self.cat_offsets, cat_feature_mask, node.g, node.h, float(node.count), self.l2,
-                float(self.min_samples_leaf), self.min_hessian, self.level_sigma2, self.level_mode, self.level_k,
-                self.pooled_level_gain, self.constrained, node.lower, node.upper, self.level_method,
-            )
-            gain, feature, missing_left, gl, hl, cl, scanned, left_levels = cat
-            if feature >= 0 and gain > split[0]:
-                split = (gain, feature, 0, missing_left, gl, hl, cl, split[7], True, left_levels, scanned)
-            else:
-                split = (*split[:10], scanned)
-        node.split = split
+        (searched, gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, is_cat, left_levels,
+         scanned) = search_node(
+            node.hist, node.cat_hist if has_codes else _NO_LEVEL_HISTOGRAM, has_codes, feature_mask,
+            cat_feature_mask, float(node.g), float(node.h), int(node.count), int(node.depth), float(node.value),
+            float(node.raw), float(node.lower), float(node.upper), self.n_bins_non_missing, self.has_missing,
+            int(self.missing_bin), self.effective_tests, self._max_depth, int(self.min_samples_leaf),
+            float(self.l2), float(self.min_hessian), float(self.pooling_k), self.constrained, self.monotonic_cst,
+            self.cat_offsets, self.level_sigma2 if has_codes else _NO_VALUES, int(self.level_mode),
+            float(self.level_k), bool(self.pooled_level_gain), int(self.level_method))
+        node.split = ((gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, is_cat,
+                       left_levels if is_cat else None, scanned) if searched else None)
+
+    @property
+    def _max_depth(self) -> int:
+        return -1 if self.max_depth is None else int(self.max_depth)
 
     def _set_values(self, node, parent):
-        node.raw = -node.g / (node.h + self.l2) if node.h + self.l2 > 0 else 0.0
-        if parent is None or self.pooling_k < 0:
-            node.value = node.raw
-        else:
-            f = node.h / (node.h + self.pooling_k) if node.h + self.pooling_k > 0 else 1.0
-            node.value = parent.value + f * (node.raw - parent.raw)
+        node.raw, node.value = node_values(float(node.g), float(node.h), float(self.l2), float(self.pooling_k),
+                                           parent is not None, 0.0 if parent is None else float(parent.value),
+                                           0.0 if parent is None else float(parent.raw))
 
     def _constrain_children(self, node, left, right, feature, is_cat):
         """Bounds and interaction groups of the two children of ``node`` split on ``feature``."""
         if self.constrained:
             sign = 0 if is_cat else int(self.monotonic_cst[feature])
-            left.lower = right.lower = node.lower
-            left.upper = right.upper = node.upper
-            if sign != 0:
-                v_left = min(max(left.raw, node.lower), node.upper)
-                v_right = min(max(right.raw, node.lower), node.upper)
-                mid = 0.5 * (v_left + v_right)
-                low_side, high_side = (left, right) if sign > 0 else (right, left)
-                low_side.upper = mid
-                high_side.lower = mid
+            left.lower, left.upper, right.lower, right.upper = child_bounds(
+                sign, float(node.lower), float(node.upper), float(left.raw), float(right.raw))
         if self.interactions is not None:
             groups = self.interactions.after_split(node.groups, feature, bool(is_cat))
             left.groups = right.groups = groups
@@ -421,117 +284,43 @@ class TreeGrower:
             g, h, w = self.gradients, self.hessians, sw
         else:
             g, h, w = self.gradients[rows], self.hessians[rows], sw[rows]
-        root = _Node(0, len(rows), float(np.sum(g)), float(np.sum(h)), len(rows), float(np.sum(w)), 0, -1, 0,
-                     len(self.held_indices))
-        self._set_values(root, None)
-        nodes = [root]
-        if self.codes is not None:
+        has_codes = self.codes is not None
+        if has_codes:
             self.level_sigma2 = self._level_noise()
-        root.hist, root.cat_hist = self._histogram(root)
-        self._find_split(root)
-        heap = []
-        if root.split is not None and root.split[1] >= 0 and root.split[0] > 0:
-            heapq.heappush(heap, (-root.split[0], 0))
-        n_leaves = 1
-        while heap and n_leaves < self.max_leaf_nodes:
-            _, node_id = heapq.heappop(heap)
-            node = nodes[node_id]
-            gain, feature, bin_idx, missing_left, gl, hl, cl, _, is_cat, left_levels, _ = node.split
-            if is_cat:
-                base = self.cat_offsets[feature]
-                node.bitset = categorical_bitset(node.cat_hist[base:self.cat_offsets[feature + 1], 2], left_levels,
-                                                 bool(missing_left))
-                n_left, w_left, n_held_left = partition_node_categorical(
-                    self.codes[feature], self.sample_indices, node.start, node.stop, self.held_indices,
-                    node.held_start, node.held_stop, node.bitset, bool(missing_left), int(self.n_levels[feature]), sw,
-                    self.buffer, self.unit_weights)
-            else:
-                n_missing = node.hist[feature, self.missing_bin, 2]
-                if n_missing == 0:
-                    # No missing rows seen here: send future missing values to the larger child.
-                    missing_left = np.uint8(cl >= node.count - cl)
-                n_left, w_left, n_held_left = partition_node(
-                    self.binned[feature], self.sample_indices, node.start, node.stop, self.held_indices,
-                    node.held_start, node.held_stop, bin_idx, bool(missing_left), self.missing_bin, sw, self.buffer,
-                    self.unit_weights)
-            node.split = (gain, feature, bin_idx, missing_left, gl, hl, cl, *node.split[7:])
-            mid, held_mid = node.start + n_left, node.held_start + n_held_left
-            left = _Node(node.start, mid, gl, hl, n_left, w_left, node.depth + 1, node_id, node.held_start, held_mid)
-            right = _Node(mid, node.stop, node.g - gl, node.h - hl, node.count - n_left, node.weight - w_left,
-                          node.depth + 1, node_id, held_mid, node.held_stop)
-            self._set_values(left, node)
-            self._set_values(right, node)
-            if self.constrained or self.interactions is not None:
-                self._constrain_children(node, left, right, feature, is_cat)
-            small, large = (left, right) if n_left <= node.count - n_left else (right, left)
-            small.hist, small.cat_hist = self._histogram(small)
-            large.hist = subtract_histograms(node.hist, small.hist)
-            if small.cat_hist is not None:
-                # The parent's level histogram is no longer needed: it becomes the larger child's.
-                large.cat_hist = subtract_in_place(node.cat_hist, small.cat_hist)
-            node.hist = node.cat_hist = None
-            node.left, node.right = len(nodes), len(nodes) + 1
-            nodes.append(left)
-            nodes.append(right)
-            n_leaves += 1
-            for child_id in (node.left, node.right):
-                child = nodes[child_id]
-                self._find_split(child)
-                if child.split is not None and child.split[1] >= 0 and child.split[0] > 0:
-                    heapq.heappush(heap, (-child.split[0], child_id))
-                else:
-                    child.hist = child.cat_hist = None
-        return self._finalize(nodes)
-
-    def _finalize(self, nodes) -> GrownTree:
-        n = len(nodes)
-        parent = np.array([nd.parent for nd in nodes], dtype=np.int32)
-        left = np.array([nd.left for nd in nodes], dtype=np.int32)
-        right = np.array([nd.right for nd in nodes], dtype=np.int32)
-        feature = np.full(n, -1, dtype=np.int32)
-        bin_threshold = np.zeros(n, dtype=np.int64)
-        missing_left = np.zeros(n, dtype=np.uint8)
-        gain = np.zeros(n)
-        tests = np.zeros(n)
-        is_categorical = np.zeros(n, dtype=np.uint8)
-        cat_offset = np.full(n, -1, dtype=np.int64)
-        levels_scanned = np.zeros(n, dtype=np.int64)
-        bitsets = []
-        n_words = 0
-        for i, nd in enumerate(nodes):
-            if nd.left >= 0:
-                feature[i] = nd.split[1]
-                bin_threshold[i] = nd.split[2]
-                missing_left[i] = nd.split[3]
-                gain[i] = nd.split[0]
-                tests[i] = nd.split[7]
-                levels_scanned[i] = nd.split[10]
-                if nd.split[8]:
-                    is_categorical[i] = 1
-                    cat_offset[i] = n_words
-                    bitsets.append(nd.bitset)
-                    n_words += len(nd.bitset)
-        cat_bitset = np.concatenate(bitsets).astype(np.uint32) if bitsets else np.zeros(0, dtype=np.uint32)
-        leaf_nodes = np.flatnonzero(left < 0)
-        leaf_start = np.array([nodes[i].start for i in leaf_nodes], dtype=np.int64)
-        leaf_stop = np.array([nodes[i].stop for i in leaf_nodes], dtype=np.int64)
+        numeric_groups, categorical_groups = self._group_arrays()
+        (parent, left, right, feature, bin_threshold, missing_left, is_categorical, cat_offset, cat_bitset,
+         levels_scanned, sum_g, sum_h, weighted_count, n_rows, gain, tests, within_ss, leaf_nodes, leaf_start,
+         leaf_stop, held_leaf_start, held_leaf_stop) = grow_tree(
+            self.binned, self.codes if has_codes else np.zeros((0, self.binned.shape[1]), dtype=np.int32),
+            self.gradients, self.hessians, sw, rows, self.held_indices, self.buffer, self.all_rows,
+            float(np.sum(g)), float(np.sum(h)), float(np.sum(w)), self.n_bins_non_missing, self.has_missing,
+            int(self.missing_bin), self.feature_mask, self.active_features, self.effective_tests,
+            int(self.max_leaf_nodes), self._max_depth, int(self.min_samples_leaf), float(self.l2),
+            float(self.min_hessian), float(self.pooling_k), self.cat_offsets,
+            self.n_levels if has_codes else _NO_INDICES, self.cat_feature_mask if has_codes else _NO_FEATURES,
+            self.level_sigma2 if has_codes else _NO_VALUES, int(self.level_mode), float(self.level_k),
+            bool(self.pooled_level_gain), int(self.level_method), self.constant_hessian,
+            bool(self.compute_within_ss), self.unit_weights, self.constrained, self.monotonic_cst, numeric_groups,
+            categorical_groups, PARALLEL_MIN_ROWS, PARALLEL_GATHER_MIN_ROWS)
         held = len(self.held_indices) > 0
-        held_leaf_start = np.array([nodes[i].held_start for i in leaf_nodes], dtype=np.int64) if held else None
-        held_leaf_stop = np.array([nodes[i].held_stop for i in leaf_nodes], dtype=np.int64) if held else None
-        within_ss = 0.0
-        for i in leaf_nodes if self.compute_within_ss else ():
-            nd = nodes[i]
-            if nd.h > 0:
-                within_ss += within_node_sum_of_squares(self.sample_indices, nd.start, nd.stop, self.gradients,
-                                                        self.hessians, self.sample_weight, nd.g / nd.h)
         return GrownTree(
             parent=parent, left=left, right=right, feature=feature, bin_threshold=bin_threshold,
             missing_left=missing_left, is_categorical=is_categorical, cat_offset=cat_offset, cat_bitset=cat_bitset,
-            levels_scanned=levels_scanned,
-            sum_gradients=np.array([nd.g for nd in nodes]), sum_hessians=np.array([nd.h for nd in nodes]),
-            weighted_count=np.array([nd.weight for nd in nodes]),
-            n_rows=np.array([nd.count for nd in nodes], dtype=np.int64), gain=gain, null_factor_tests=tests,
-            within_ss=within_ss, sample_indices=self.sample_indices, leaf_start=leaf_start, leaf_stop=leaf_stop,
-            leaf_nodes=leaf_nodes, held_indices=self.held_indices if held else None, held_leaf_start=held_leaf_start,
-            held_leaf_stop=held_leaf_stop,
+            levels_scanned=levels_scanned, sum_gradients=sum_g, sum_hessians=sum_h, weighted_count=weighted_count,
+            n_rows=n_rows, gain=gain, null_factor_tests=tests, within_ss=within_ss, sample_indices=rows,
+            leaf_start=leaf_start, leaf_stop=leaf_stop, leaf_nodes=leaf_nodes,
+            held_indices=self.held_indices if held else None, held_leaf_start=held_leaf_start if held else None,
+            held_leaf_stop=held_leaf_stop if held else None,
         )
+
+    def _group_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Which numeric and which categorical features each interaction group holds (no rows without groups)."""
+        n_numeric = len(self.feature_mask)
+        n_categorical = len(self.n_levels) if self.codes is not None else 0
+        sets = [] if self.interactions is None else self.interactions.groups
+        numeric = np.zeros((len(sets), n_numeric), dtype=np.bool_)
+        categorical = np.zeros((len(sets), n_categorical), dtype=np.bool_)
+        for q, members in enumerate(sets):
+            for is_cat, j in members:
+                (categorical if is_cat else numeric)[q, j] = True
+        return numeric, categorical
