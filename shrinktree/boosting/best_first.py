@@ -28,6 +28,7 @@ from .histogram import (
     subtract_histograms,
     subtract_in_place,
 )
+from .numpy_sum import pairwise_sum_of
 from .partition import partition_node, partition_node_categorical, within_node_sum_of_squares
 from .splitting import categorical_bitset, find_categorical_split, find_node_split
 
@@ -138,7 +139,7 @@ def _histograms(binned, codes, has_codes, gradients, hessians, sample_indices, s
 
 @njit(cache=True)
 def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices, held_indices, buffer, all_rows,
-              root_g, root_h, root_weight, n_bins_non_missing, has_missing, missing_bin, feature_mask,
+              n_bins_non_missing, has_missing, missing_bin, feature_mask,
               active_features, effective_tests, max_leaf_nodes, max_depth, min_samples_leaf, l2, min_hessian,
               pooling_k, cat_offsets, n_levels, cat_feature_mask, level_sigma2, level_mode, level_k,
               pooled_level_gain, level_method, constant_hessian, compute_within_ss, unit_weights, constrained,
@@ -148,8 +149,7 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
     ``sample_indices`` (the growing rows) and ``held_indices`` (rows held out, possibly none) are
     partitioned in place: each node's rows end up as one run of each.  ``numeric_groups`` and
     ``categorical_groups`` (``n_groups x n_features`` booleans, no rows without interaction constraints)
-    say which features each interaction group holds.  ``root_g``, ``root_h``, ``root_weight`` are the
-    root's sums (numpy's pairwise sums, computed by the caller).
+    say which features each interaction group holds.
 
     Returns
     -------
@@ -202,6 +202,10 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
     left_levels = [no_levels for _ in range(capacity)]
     bitsets = [no_bitset for _ in range(capacity)]
 
+    # The root's sums in numpy's order (np.sum of the gathered rows), as the Python grower took them.
+    root_g = pairwise_sum_of(gradients, sample_indices)
+    root_h = pairwise_sum_of(hessians, sample_indices)
+    root_weight = pairwise_sum_of(sample_weight, sample_indices)
     stop[0] = sample_indices.shape[0]
     held_stop[0] = held_indices.shape[0]
     sum_g[0], sum_h[0], weight[0], count[0] = root_g, root_h, root_weight, sample_indices.shape[0]

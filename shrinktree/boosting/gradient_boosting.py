@@ -23,6 +23,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._integrity import DIGEST_KEY, ModelIntegrityError, check_digest, state_digest
+from .._numba import njit
 from .._safe_state import SafeStateMixin
 from .._shrinkage import effective_tests_table
 from .._threads import check_n_jobs, threads
@@ -33,7 +34,7 @@ from .binning import BinMapper
 from .categorical import FROM_DTYPE, CategoricalEncoder, check_columns, engine_codes, resolve_categorical_features
 from .constraints import InteractionSets, resolve_interaction_cst, resolve_monotonic_cst, split_signs
 from .evaluation import EvalSet
-from .grower import TreeGrower
+from .grower import TreeGrower, threshold_table
 from .honest import HONEST_FRACTION, held_node_statistics, honest_split, row_hashes
 from .mixed import MixedEffectsMixin
 from .pooling import PoolingPlan, pool_tree, renew_leaf_values
@@ -41,6 +42,27 @@ from .predictor import add_leaf_values, add_values_by_leaf, leaves_binned
 from .validation import check_fit_weights, check_no_missing_labels, check_number, check_offset
 
 MIN_HESSIAN = 1e-3
+
+
+@njit(cache=True)
+def add_importances(sum_g, sum_h, l2, pooled, left, right, feature, importances):
+    """Add each split's loss reduction at the pooled values (row 0) and a count (row 1) to its feature.
+
+    The node loss is ``G v + (H + l2) v^2 / 2``; a split's reduction is its node's loss minus its children's,
+    counted from 0 up.  Splits are added in node order.
+    """
+    n_nodes = left.shape[0]
+    node_loss = np.empty(n_nodes)
+    for i in range(n_nodes):
+        v = pooled[i]
+        node_loss[i] = sum_g[i] * v + 0.5 * (sum_h[i] + l2) * (v * v)
+    for i in range(n_nodes):
+        if left[i] < 0:
+            continue
+        reduction = node_loss[i] - node_loss[left[i]] - node_loss[right[i]]
+        # np.maximum(reduction, 0.0): NaN and -0.0 kept, as before.
+        importances[0, feature[i]] += reduction if (reduction >= 0.0 or np.isnan(reduction)) else 0.0
+        importances[1, feature[i]] += 1.0
 
 
 def _ldexp(value, exponent):
@@ -118,6 +140,8 @@ class _FitData:
     constant_hessian: float
     unit_weights: bool
     row_hash: np.ndarray | None
+    # Raw threshold after each bin of each numeric feature (grower.threshold_table).
+    thresholds: np.ndarray
     # Constraints in the grower's numbering: per numeric feature, and the interaction groups.
     monotonic_cst: np.ndarray | None = None
     interactions: InteractionSets | None = None
@@ -394,6 +418,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             # Every unweighted hessian equal to 1: histograms can count rows instead.
             constant_hessian=1.0 if (unit_weights and loss.constant_hessian) else 0.0, unit_weights=unit_weights,
             row_hash=row_hashes(binned, codes, train.y) if plan.honest else None,
+            thresholds=threshold_table(self._bin_mapper),
             monotonic_cst=None if self._monotonic_cst is None else self._monotonic_cst[self._numeric_index],
             interactions=None if self._interaction_cst is None else InteractionSets(
                 self._interaction_cst, self._numeric_index, self._categorical_index),
@@ -598,20 +623,15 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             held = held_node_statistics(grown.held_indices, grown.leaf_nodes, grown.held_leaf_start,
                                         grown.held_leaf_stop, grown.parent, gradients, hessians, weight)
         l2 = float(self.l2_regularization)
-        tree = grown.node_arrays(self._numeric_index, self._categorical_index, self._bin_mapper.bin_thresholds, l2,
+        tree = grown.node_arrays(self._numeric_index, self._categorical_index, data.thresholds, l2,
                                  held)
         sign = split_signs(tree, self._monotonic_cst)
         pooling_k = pool_tree(tree, plan, grown, held, sign)
         # Importance: the loss reduction each split achieves with the pooled (not raw) values, in the
         # Newton space the splits were chosen in (the surrogate's, for losses that renew leaf values).
         sum_g, sum_h, _ = grown.sums(held)
-        pooled = tree.value[:, 0]
-        node_loss = sum_g * pooled + 0.5 * (sum_h + l2) * pooled**2
-        internal = np.flatnonzero(grown.left >= 0)
-        reduction = node_loss[internal] - node_loss[grown.left[internal]] - node_loss[grown.right[internal]]
-        # np.add.at adds in node order, one node at a time: the same sums as a loop over the nodes.
-        np.add.at(importances[0], tree.feature[internal], np.maximum(reduction, 0.0))
-        np.add.at(importances[1], tree.feature[internal], 1.0)
+        add_importances(sum_g, sum_h, l2, np.ascontiguousarray(tree.value[:, 0]), grown.left, grown.right,
+                        tree.feature, importances)
         # Private measurement switch (benchmarks/loss_pooling.py): keep the surrogate's Newton values.
         if loss.renews_leaves and getattr(self, "_renew_leaf_values", True):
             held_leaf = None

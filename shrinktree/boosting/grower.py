@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._numba import njit
 from .._shrinkage import within_variance
 from .._tree import TreeArrays
 from .best_first import child_bounds, grow_tree, node_values, search_node
@@ -27,6 +28,45 @@ _NO_FEATURES = np.zeros(0, dtype=np.bool_)
 _NO_INDICES = np.zeros(0, dtype=np.int64)
 _NO_VALUES = np.zeros(0)
 _NO_LEVEL_HISTOGRAM = np.zeros((0, 3))
+_NO_EXTRA = np.zeros((0, 3))
+
+
+def threshold_table(bin_mapper) -> np.ndarray:
+    """``table[f, b]``: the raw threshold of a split sending bins ``<= b`` of numeric feature ``f`` left.
+
+    ``bin_mapper.bin_thresholds(f, b)`` for every bin, once per fit (``inf`` past the last threshold).
+    """
+    edges = bin_mapper.thresholds_
+    table = np.full((len(edges), max((len(t) for t in edges), default=0) + 1), np.inf)
+    for f, t in enumerate(edges):
+        table[f, :len(t)] = t
+    return table
+
+
+@njit(cache=True)
+def _node_arrays(left, is_categorical, grower_feature, bin_threshold, numeric_index, categorical_index, thresholds,
+                 sum_g, sum_h, count, extra, l2):
+    # GrownTree.node_arrays in one pass: features as columns of X, thresholds, Newton values of all rows.
+    n_nodes = left.shape[0]
+    has_extra = extra.shape[0] > 0
+    feature = np.full(n_nodes, -1, dtype=np.int32)
+    threshold = np.full(n_nodes, np.nan)
+    raw_value = np.empty(n_nodes)
+    total_h = np.empty(n_nodes)
+    total_count = np.empty(n_nodes)
+    for i in range(n_nodes):
+        g = sum_g[i] + extra[i, 0] if has_extra else sum_g[i]
+        total_h[i] = sum_h[i] + extra[i, 1] if has_extra else sum_h[i]
+        total_count[i] = count[i] + extra[i, 2] if has_extra else count[i]
+        denominator = total_h[i] + l2
+        raw_value[i] = -g / denominator if denominator > 0 else 0.0
+        if left[i] >= 0:
+            if is_categorical[i]:
+                feature[i] = categorical_index[grower_feature[i]]
+            else:
+                feature[i] = numeric_index[grower_feature[i]]
+                threshold[i] = thresholds[grower_feature[i], bin_threshold[i]]
+    return feature, threshold, raw_value, raw_value.copy(), total_h, total_count
 
 
 @dataclass
@@ -66,7 +106,7 @@ class GrownTree:
             return self.sum_gradients, self.sum_hessians, self.weighted_count
         return self.sum_gradients + extra[:, 0], self.sum_hessians + extra[:, 1], self.weighted_count + extra[:, 2]
 
-    def node_arrays(self, numeric_index: np.ndarray, categorical_index: np.ndarray, bin_thresholds,
+    def node_arrays(self, numeric_index: np.ndarray, categorical_index: np.ndarray, thresholds: np.ndarray,
                     l2_regularization: float, extra: np.ndarray | None = None) -> TreeArrays:
         """The tree as node arrays in the units of ``X``, with Newton values (not yet pooled).
 
@@ -74,28 +114,21 @@ class GrownTree:
         ----------
         numeric_index, categorical_index : ndarray of int64
             Column of ``X`` of each numeric and each categorical feature the grower indexes.
-        bin_thresholds : callable
-            ``bin_thresholds(feature, bin)``: the raw threshold of a split after ``bin``.
+        thresholds : ndarray of float64, shape (n_numeric, n_bins)
+            :func:`threshold_table`: the raw threshold of a split after each bin of each numeric feature.
         l2_regularization : float
         extra : ndarray of shape (n_nodes, >= 3), optional
             Sums of gradients, hessians and weights of rows that did not grow the tree (held out):
             values use every row, the pooling strength only the rows that did not choose the splits.
         """
-        is_cat = self.is_categorical.astype(bool)
-        internal = self.left >= 0
-        feature = np.full(len(self.feature), -1, dtype=np.int32)
-        feature[internal & ~is_cat] = numeric_index[self.feature[internal & ~is_cat]]
-        feature[internal & is_cat] = categorical_index[self.feature[internal & is_cat]]
-        sum_g, sum_h, count = self.sums(extra)
-        denominator = sum_h + l2_regularization
-        raw_value = np.where(denominator > 0, -sum_g / np.where(denominator > 0, denominator, 1.0), 0.0)
-        threshold = np.full(len(self.left), np.nan)
-        for node in np.flatnonzero(internal & ~is_cat).tolist():
-            threshold[node] = bin_thresholds(int(self.feature[node]), int(self.bin_threshold[node]))
+        feature, threshold, raw_value, value, sum_h, count = _node_arrays(
+            self.left, self.is_categorical, self.feature, self.bin_threshold, numeric_index, categorical_index,
+            thresholds, self.sum_gradients, self.sum_hessians, self.weighted_count,
+            _NO_EXTRA if extra is None else extra, float(l2_regularization))
         return TreeArrays(
             parent=self.parent, left=self.left, right=self.right, feature=feature, threshold=threshold,
-            missing_left=self.missing_left, raw_value=raw_value.copy(), value=raw_value.copy(),
-            pooling_factor=np.ones(len(self.left)), weight=sum_h.copy(), count=count.copy(), gain=self.gain.copy(),
+            missing_left=self.missing_left, raw_value=raw_value, value=value,
+            pooling_factor=np.ones(len(self.left)), weight=sum_h, count=count, gain=self.gain.copy(),
             is_categorical=self.is_categorical.copy(), cat_offset=self.cat_offset.copy(),
             cat_bitset=self.cat_bitset.copy(),
         )
@@ -280,10 +313,6 @@ class TreeGrower:
     def grow(self) -> GrownTree:
         rows = self.sample_indices
         sw = self.sample_weight
-        if self.all_rows:
-            g, h, w = self.gradients, self.hessians, sw
-        else:
-            g, h, w = self.gradients[rows], self.hessians[rows], sw[rows]
         has_codes = self.codes is not None
         if has_codes:
             self.level_sigma2 = self._level_noise()
@@ -293,7 +322,7 @@ class TreeGrower:
          leaf_stop, held_leaf_start, held_leaf_stop) = grow_tree(
             self.binned, self.codes if has_codes else np.zeros((0, self.binned.shape[1]), dtype=np.int32),
             self.gradients, self.hessians, sw, rows, self.held_indices, self.buffer, self.all_rows,
-            float(np.sum(g)), float(np.sum(h)), float(np.sum(w)), self.n_bins_non_missing, self.has_missing,
+            self.n_bins_non_missing, self.has_missing,
             int(self.missing_bin), self.feature_mask, self.active_features, self.effective_tests,
             int(self.max_leaf_nodes), self._max_depth, int(self.min_samples_leaf), float(self.l2),
             float(self.min_hessian), float(self.pooling_k), self.cat_offsets,

@@ -70,12 +70,12 @@ def _split_by_hash(row_hash, rows, all_rows, salt, fraction, held_below):
     n_held = 0
     for r in range(n):
         i = r if all_rows else rows[r]
-        if (_mix64(row_hash[i] ^ salt) < threshold) == held_below:
-            held_rows[n_held] = i
-            n_held += 1
-        else:
-            grow_rows[n_grow] = i
-            n_grow += 1
+        # Branch-free (a row's side is a coin flip): write it to both, advance only its side.
+        held = (_mix64(row_hash[i] ^ salt) < threshold) == held_below
+        held_rows[n_held] = i
+        grow_rows[n_grow] = i
+        n_held += held
+        n_grow += 1 - held
     return grow_rows[:n_grow].copy(), held_rows[:n_held].copy()
 
 
