@@ -153,11 +153,21 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
 
     Returns
     -------
-    tuple
-        ``(parent, left, right, feature, bin_threshold, missing_left, is_categorical, cat_offset, cat_bitset,
-        levels_scanned, sum_gradients, sum_hessians, weighted_count, n_rows, gain, null_factor_tests,
-        within_ss, leaf_nodes, leaf_start, leaf_stop, held_leaf_start, held_leaf_stop)``, node arrays in
-        creation order as in :class:`~shrinktree.boosting.grower.GrownTree`.
+    structure : ndarray of int32, shape (4, n_nodes)
+        Rows ``parent``, ``left``, ``right``, ``feature``.
+    flags : ndarray of uint8, shape (2, n_nodes)
+        Rows ``missing_left``, ``is_categorical``.
+    indices : ndarray of int64, shape (4, n_nodes)
+        Rows ``bin_threshold``, ``cat_offset``, ``levels_scanned``, ``n_rows``.
+    statistics : ndarray of float64, shape (5, n_nodes)
+        Rows ``sum_gradients``, ``sum_hessians``, ``weighted_count``, ``gain``, ``null_factor_tests``.
+    cat_bitset : ndarray of uint32
+    within_ss : float
+    leaves : ndarray of int64, shape (5, n_leaves)
+        Rows ``leaf_nodes``, ``leaf_start``, ``leaf_stop``, ``held_leaf_start``, ``held_leaf_stop``.
+
+    The node arrays are in creation order, as in :class:`~shrinktree.boosting.grower.GrownTree`; they come
+    packed in a few arrays because returning each array to Python has a cost of its own.
     """
     has_codes = codes.shape[0] > 0
     has_groups = numeric_groups.shape[0] > 0
@@ -308,14 +318,19 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
         n_to_search = 2
 
     internal = left[:n_nodes] >= 0
-    feature_out = np.full(n_nodes, -1, dtype=np.int32)
-    bin_threshold = np.zeros(n_nodes, dtype=np.int64)
-    missing_out = np.zeros(n_nodes, dtype=np.uint8)
-    gain_out = np.zeros(n_nodes)
-    tests_out = np.zeros(n_nodes)
-    is_categorical = np.zeros(n_nodes, dtype=np.uint8)
-    cat_offset = np.full(n_nodes, -1, dtype=np.int64)
-    levels_scanned = np.zeros(n_nodes, dtype=np.int64)
+    structure = np.empty((4, n_nodes), dtype=np.int32)
+    structure[0] = parent[:n_nodes]
+    structure[1] = left[:n_nodes]
+    structure[2] = right[:n_nodes]
+    structure[3] = -1
+    flags = np.zeros((2, n_nodes), dtype=np.uint8)
+    indices = np.zeros((4, n_nodes), dtype=np.int64)
+    indices[1] = -1
+    indices[3] = count[:n_nodes]
+    statistics = np.zeros((5, n_nodes))
+    statistics[0] = sum_g[:n_nodes]
+    statistics[1] = sum_h[:n_nodes]
+    statistics[2] = weight[:n_nodes]
     n_words = 0
     for i in range(n_nodes):
         if internal[i] and split_is_cat[i]:
@@ -325,15 +340,15 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
     for i in range(n_nodes):
         if not internal[i]:
             continue
-        feature_out[i] = split_feature[i]
-        bin_threshold[i] = split_bin[i]
-        missing_out[i] = split_missing_left[i]
-        gain_out[i] = split_gain[i]
-        tests_out[i] = split_tests[i]
-        levels_scanned[i] = split_scanned[i]
+        structure[3, i] = split_feature[i]
+        indices[0, i] = split_bin[i]
+        flags[0, i] = split_missing_left[i]
+        statistics[3, i] = split_gain[i]
+        statistics[4, i] = split_tests[i]
+        indices[2, i] = split_scanned[i]
         if split_is_cat[i]:
-            is_categorical[i] = 1
-            cat_offset[i] = n_words
+            flags[1, i] = 1
+            indices[1, i] = n_words
             cat_bitset[n_words:n_words + bitsets[i].shape[0]] = bitsets[i]
             n_words += bitsets[i].shape[0]
     leaf_nodes = np.flatnonzero(~internal)
@@ -343,8 +358,10 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
             if sum_h[node] > 0:
                 within_ss += within_node_sum_of_squares(sample_indices, start[node], stop[node], gradients,
                                                         hessians, sample_weight, sum_g[node] / sum_h[node])
-    return (parent[:n_nodes].copy(), left[:n_nodes].copy(), right[:n_nodes].copy(), feature_out, bin_threshold,
-            missing_out, is_categorical, cat_offset, cat_bitset, levels_scanned, sum_g[:n_nodes].copy(),
-            sum_h[:n_nodes].copy(), weight[:n_nodes].copy(), count[:n_nodes].copy(), gain_out, tests_out,
-            within_ss, leaf_nodes, start[leaf_nodes], stop[leaf_nodes], held_start[leaf_nodes],
-            held_stop[leaf_nodes])
+    leaves = np.empty((5, leaf_nodes.shape[0]), dtype=np.int64)
+    leaves[0] = leaf_nodes
+    leaves[1] = start[leaf_nodes]
+    leaves[2] = stop[leaf_nodes]
+    leaves[3] = held_start[leaf_nodes]
+    leaves[4] = held_stop[leaf_nodes]
+    return structure, flags, indices, statistics, cat_bitset, within_ss, leaves

@@ -317,9 +317,7 @@ class TreeGrower:
         if has_codes:
             self.level_sigma2 = self._level_noise()
         numeric_groups, categorical_groups = self._group_arrays()
-        (parent, left, right, feature, bin_threshold, missing_left, is_categorical, cat_offset, cat_bitset,
-         levels_scanned, sum_g, sum_h, weighted_count, n_rows, gain, tests, within_ss, leaf_nodes, leaf_start,
-         leaf_stop, held_leaf_start, held_leaf_stop) = grow_tree(
+        structure, flags, indices, statistics, cat_bitset, within_ss, leaves = grow_tree(
             self.binned, self.codes if has_codes else np.zeros((0, self.binned.shape[1]), dtype=np.int32),
             self.gradients, self.hessians, sw, rows, self.held_indices, self.buffer, self.all_rows,
             self.n_bins_non_missing, self.has_missing,
@@ -332,14 +330,15 @@ class TreeGrower:
             bool(self.compute_within_ss), self.unit_weights, self.constrained, self.monotonic_cst, numeric_groups,
             categorical_groups, PARALLEL_MIN_ROWS, PARALLEL_GATHER_MIN_ROWS)
         held = len(self.held_indices) > 0
+        # Rows of the packed arrays are contiguous views.
         return GrownTree(
-            parent=parent, left=left, right=right, feature=feature, bin_threshold=bin_threshold,
-            missing_left=missing_left, is_categorical=is_categorical, cat_offset=cat_offset, cat_bitset=cat_bitset,
-            levels_scanned=levels_scanned, sum_gradients=sum_g, sum_hessians=sum_h, weighted_count=weighted_count,
-            n_rows=n_rows, gain=gain, null_factor_tests=tests, within_ss=within_ss, sample_indices=rows,
-            leaf_start=leaf_start, leaf_stop=leaf_stop, leaf_nodes=leaf_nodes,
-            held_indices=self.held_indices if held else None, held_leaf_start=held_leaf_start if held else None,
-            held_leaf_stop=held_leaf_stop if held else None,
+            parent=structure[0], left=structure[1], right=structure[2], feature=structure[3],
+            bin_threshold=indices[0], missing_left=flags[0], is_categorical=flags[1], cat_offset=indices[1],
+            cat_bitset=cat_bitset, levels_scanned=indices[2], sum_gradients=statistics[0],
+            sum_hessians=statistics[1], weighted_count=statistics[2], n_rows=indices[3], gain=statistics[3],
+            null_factor_tests=statistics[4], within_ss=within_ss, sample_indices=rows, leaf_start=leaves[1],
+            leaf_stop=leaves[2], leaf_nodes=leaves[0], held_indices=self.held_indices if held else None,
+            held_leaf_start=leaves[3] if held else None, held_leaf_stop=leaves[4] if held else None,
         )
 
     def _group_arrays(self) -> tuple[np.ndarray, np.ndarray]:
