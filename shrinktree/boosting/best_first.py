@@ -25,7 +25,6 @@ from .histogram import (
     _gather_serial,
     build_categorical_histogram,
     build_histogram_all_rows,
-    subtract_histograms,
     subtract_in_place,
 )
 from .numpy_sum import pairwise_sum_of
@@ -303,17 +302,20 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
             member = categorical_groups[:, feature] if split_is_cat[node] else numeric_groups[:, feature]
             for q in range(n_groups):
                 groups[a, q] = groups[b, q] = groups[node, q] and member[q]
+        n_leaves += 1
+        if n_leaves >= max_leaf_nodes:
+            break  # the last split: its children stay leaves, their histograms and searches are not needed
         small, large = (a, b) if n_left <= count[node] - n_left else (b, a)
         hists[small], cat_hists[small] = _histograms(
             binned, codes, has_codes, gradients, hessians, sample_indices, start[small], stop[small], False,
             active_features, n_bins, constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
             parallel_gather_rows)
-        hists[large] = subtract_histograms(hists[node], hists[small])
-        if has_codes:
-            # The parent's level histogram is no longer needed: it becomes the larger child's.
-            cat_hists[large] = subtract_in_place(cat_hists[node], cat_hists[small])
+        # The parent's histograms are no longer needed: they become the larger child's.
+        parent_hist, parent_cat_hist = hists[node], cat_hists[node]
         hists[node], cat_hists[node] = no_hist, no_cat_hist
-        n_leaves += 1
+        hists[large] = subtract_in_place(parent_hist, hists[small])
+        if has_codes:
+            cat_hists[large] = subtract_in_place(parent_cat_hist, cat_hists[small])
         to_search[0], to_search[1] = a, b
         n_to_search = 2
 
