@@ -267,11 +267,11 @@ def run_child(x_path: str, y_path: str, with_classifier: bool, cache_dir: str | 
 PHASES = (
     ("compiled best-first node loop (histograms, split search, partitions, heap)", ("grow_tree",)),
     ("node arrays and importances", ("node_arrays", "importances")),
+    ("held-out rows (hash, split, node stats)", ("hash_rows", "held_out", "split_by_hash", "leaves_binned",
+                                                "node_statistics", "add_values_by_leaf")),
     ("histogram build", ("histogram",)),
     ("split finding", ("split",)),
     ("row partition", ("partition",)),
-    ("held-out rows (hash, split, node stats)", ("hash_rows", "held_out", "split_by_hash", "leaves_binned",
-                                                "node_statistics", "add_values_by_leaf")),
     ("training predictions", ("add_leaf_values", "add_tree_binned")),
     ("gradients / loss", ("gradient", "loss")),
     ("binning", ("bin",)),

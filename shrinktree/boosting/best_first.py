@@ -118,8 +118,8 @@ def _histograms(binned, codes, has_codes, gradients, hessians, sample_indices, s
         hist = build_histogram_all_rows(binned, gradients, hessians, active_features, n_bins)
         if not has_codes:
             return hist, no_levels
-        return hist, build_categorical_histogram(codes, cat_offsets, sample_indices, True, gradients, hessians,
-                                                 cat_feature_mask)
+        return hist, build_categorical_histogram(codes, cat_offsets, sample_indices, root_of_all_rows, gradients,
+                                                 hessians, cat_feature_mask)
     rows = sample_indices[start:stop]
     n = stop - start
     g = _gather_parallel(gradients, rows) if n >= parallel_gather_rows else _gather_serial(gradients, rows)
@@ -133,7 +133,7 @@ def _histograms(binned, codes, has_codes, gradients, hessians, sample_indices, s
         hist = _build_histogram_serial(binned, rows, g, h, active_features, n_bins, constant_hessian)
     if not has_codes:
         return hist, no_levels
-    return hist, build_categorical_histogram(codes, cat_offsets, rows, False, g, h, cat_feature_mask)
+    return hist, build_categorical_histogram(codes, cat_offsets, rows, root_of_all_rows, g, h, cat_feature_mask)
 
 
 @njit(cache=True)
@@ -218,9 +218,13 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
     stop[0] = sample_indices.shape[0]
     held_stop[0] = held_indices.shape[0]
     sum_g[0], sum_h[0], weight[0], count[0] = root_g, root_h, root_weight, sample_indices.shape[0]
-    raw[0], value[0] = node_values(root_g, root_h, l2, pooling_k, False, 0.0, 0.0)
-    hists[0], cat_hists[0] = _histograms(binned, codes, has_codes, gradients, hessians, sample_indices, 0, stop[0],
-                                         all_rows and stop[0] == n_samples, active_features, n_bins,
+    # Flags passed to other kernels are runtime booleans: a literal True or False would compile another
+    # specialization of the callee.
+    is_child = n_samples < 0
+    raw[0], value[0] = node_values(root_g, root_h, l2, pooling_k, is_child, 0.0, 0.0)
+    is_child = not is_child
+    hists[0], cat_hists[0] = _histograms(binned, codes, has_codes, gradients, hessians, sample_indices, start[0],
+                                         stop[0], all_rows and stop[0] == n_samples, active_features, n_bins,
                                          constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
                                          parallel_gather_rows)
     heap = [(0.0, 0)]
@@ -293,7 +297,7 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
         for child in (a, b):
             depth[child] = depth[node] + 1
             parent[child] = node
-            raw[child], value[child] = node_values(sum_g[child], sum_h[child], l2, pooling_k, True, value[node],
+            raw[child], value[child] = node_values(sum_g[child], sum_h[child], l2, pooling_k, is_child, value[node],
                                                    raw[node])
         if constrained:
             sign = 0 if split_is_cat[node] else monotonic_cst[feature]
@@ -307,7 +311,7 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
             break  # the last split: its children stay leaves, their histograms and searches are not needed
         small, large = (a, b) if n_left <= count[node] - n_left else (b, a)
         hists[small], cat_hists[small] = _histograms(
-            binned, codes, has_codes, gradients, hessians, sample_indices, start[small], stop[small], False,
+            binned, codes, has_codes, gradients, hessians, sample_indices, start[small], stop[small], not is_child,
             active_features, n_bins, constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
             parallel_gather_rows)
         # The parent's histograms are no longer needed: they become the larger child's.

@@ -86,9 +86,10 @@ def partition_node(binned_column, sample_indices, start, stop, held_indices, hel
     n_left, weight_left = partition_rows(binned_column, sample_indices, start, stop, bin_threshold, missing_left,
                                          missing_bin, sample_weight, buffer, unit_weights)
     n_held_left = 0
-    if held_stop > held_start:
+    has_held = held_stop > held_start  # a runtime flag: a literal True would compile another specialization
+    if has_held:
         n_held_left, _ = partition_rows(binned_column, held_indices, held_start, held_stop, bin_threshold,
-                                        missing_left, missing_bin, sample_weight, buffer, True)
+                                        missing_left, missing_bin, sample_weight, buffer, has_held)
     return n_left, weight_left, n_held_left
 
 
@@ -99,9 +100,10 @@ def partition_node_categorical(codes_column, sample_indices, start, stop, held_i
     n_left, weight_left = partition_rows_categorical(codes_column, sample_indices, start, stop, bitset, missing_left,
                                                      n_levels, sample_weight, buffer, unit_weights)
     n_held_left = 0
-    if held_stop > held_start:
+    has_held = held_stop > held_start  # a runtime flag: a literal True would compile another specialization
+    if has_held:
         n_held_left, _ = partition_rows_categorical(codes_column, held_indices, held_start, held_stop, bitset,
-                                                    missing_left, n_levels, sample_weight, buffer, True)
+                                                    missing_left, n_levels, sample_weight, buffer, has_held)
     return n_left, weight_left, n_held_left
 
 
