@@ -267,15 +267,17 @@ def run_child(x_path: str, y_path: str, with_classifier: bool, cache_dir: str | 
 # -- profiling ----------------------------------------------------------------------------------------------
 
 PHASES = (
+    ("compiled best-first node loop (histograms, split search, partitions, heap)", ("grow_tree",)),
+    ("node arrays and importances", ("node_arrays", "importances")),
+    ("held-out rows (hash, split, node stats)", ("hash_rows", "held_out", "split_by_hash", "leaves_binned",
+                                                "node_statistics", "add_values_by_leaf")),
     ("histogram build", ("histogram",)),
     ("split finding", ("split",)),
     ("row partition", ("partition",)),
-    ("held-out rows (hash, mask, leaves, node stats)", ("hash_rows", "held_out", "leaves_binned",
-                                                       "node_statistics", "add_values_by_leaf")),
     ("training predictions", ("add_leaf_values", "add_tree_binned")),
     ("gradients / loss", ("gradient", "loss")),
     ("binning", ("bin",)),
-    ("within-node sums / shrinkage", ("within", "shrink", "moments", "variance", "factor", "pool")),
+    ("within-node sums / shrinkage", ("within", "shrink", "moments", "variance", "factor", "pool", "honest_inputs")),
 )
 
 
@@ -470,7 +472,7 @@ def profile_fit(X, y, task: str, log, factory=None) -> str:
         rows.append([phase, f"{seconds:.2f}", f"{100 * seconds / total:.0f}%", names])
     python_grow = timer.grow_seconds - sum(timer.in_grow.values())
     python_rest = total - kernels_total - python_grow
-    rows.append(["Python in `TreeGrower.grow` (heap, nodes, bookkeeping)", f"{python_grow:.2f}",
+    rows.append(["Python in `TreeGrower.grow` (around the compiled node loop)", f"{python_grow:.2f}",
                  f"{100 * python_grow / total:.0f}%",
                  f"{1e6 * python_grow / max(n_splits, 1):.0f} µs per split ({n_splits} splits, {n_nodes} nodes)"])
     rows.append(["Python/numpy elsewhere in `fit` (validation, node arrays, pooling, importances)",

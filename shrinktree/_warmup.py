@@ -97,10 +97,24 @@ def _steps():
         Xm = Xc.assign(group=rng.integers(0, 10, size=len(yc)))
         ShrinkBoostRegressor(random_effects="group", **small).fit(Xm, yc).predict(Xm)
 
+    def distributed_kernels():
+        # Kernels only the dask grower calls from Python (the single-machine loop is compiled whole).
+        from .boosting.histogram import subtract_histograms
+        from .boosting.honest import held_out_mask, row_hashes
+        from .boosting.predictor import node_statistics
+
+        binned = np.zeros((2, 8), dtype=np.uint8)
+        subtract_histograms(np.ones((2, 4, 3)), np.zeros((2, 4, 3)))
+        held_out_mask(row_hashes(binned, np.zeros((0, 8), dtype=np.int32), np.arange(8.0)), 0, 0)
+        rows = np.arange(8, dtype=np.int64)
+        node_statistics(rows, np.zeros(8, dtype=np.int64), np.full(1, -1, dtype=np.int32), np.ones(8), np.ones(8),
+                        np.ones(8))
+
     return [("regression losses", regression_losses), ("shrinkage modes", shrinkage_modes),
             ("constraints and sampling", constraints_and_sampling), ("classifiers", classifiers),
             ("contributions", explanations), ("large data, several threads", large_data),
-            ("post-hoc shrinkage and random effects", posthoc_and_mixed)]
+            ("post-hoc shrinkage and random effects", posthoc_and_mixed),
+            ("distributed-grower kernels", distributed_kernels)]
 
 
 def warmup(verbose: bool = False) -> dict:

@@ -23,6 +23,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._integrity import DIGEST_KEY, ModelIntegrityError, check_digest, state_digest
+from .._numba import njit
 from .._safe_state import SafeStateMixin
 from .._shrinkage import effective_tests_table
 from .._threads import check_n_jobs, threads
@@ -33,14 +34,35 @@ from .binning import BinMapper
 from .categorical import FROM_DTYPE, CategoricalEncoder, check_columns, engine_codes, resolve_categorical_features
 from .constraints import InteractionSets, resolve_interaction_cst, resolve_monotonic_cst, split_signs
 from .evaluation import EvalSet
-from .grower import TreeGrower
-from .honest import HONEST_FRACTION, held_out_mask, row_hashes, split_rows
+from .grower import TreeGrower, threshold_table
+from .honest import HONEST_FRACTION, held_node_statistics, honest_split, row_hashes
 from .mixed import MixedEffectsMixin
 from .pooling import PoolingPlan, pool_tree, renew_leaf_values
-from .predictor import add_leaf_values, add_values_by_leaf, leaves_binned, node_statistics
+from .predictor import add_leaf_values, add_values_by_leaf, leaves_binned
 from .validation import check_fit_weights, check_no_missing_labels, check_number, check_offset
 
 MIN_HESSIAN = 1e-3
+
+
+@njit(cache=True)
+def add_importances(sum_g, sum_h, l2, pooled, left, right, feature, importances):
+    """Add each split's loss reduction at the pooled values (row 0) and a count (row 1) to its feature.
+
+    The node loss is ``G v + (H + l2) v^2 / 2``; a split's reduction is its node's loss minus its children's,
+    counted from 0 up.  Splits are added in node order.
+    """
+    n_nodes = left.shape[0]
+    node_loss = np.empty(n_nodes)
+    for i in range(n_nodes):
+        v = pooled[i]
+        node_loss[i] = sum_g[i] * v + 0.5 * (sum_h[i] + l2) * (v * v)
+    for i in range(n_nodes):
+        if left[i] < 0:
+            continue
+        reduction = node_loss[i] - node_loss[left[i]] - node_loss[right[i]]
+        # np.maximum(reduction, 0.0): NaN and -0.0 kept, as before.
+        importances[0, feature[i]] += reduction if (reduction >= 0.0 or np.isnan(reduction)) else 0.0
+        importances[1, feature[i]] += 1.0
 
 
 def _ldexp(value, exponent):
@@ -118,6 +140,8 @@ class _FitData:
     constant_hessian: float
     unit_weights: bool
     row_hash: np.ndarray | None
+    # Raw threshold after each bin of each numeric feature (grower.threshold_table).
+    thresholds: np.ndarray
     # Constraints in the grower's numbering: per numeric feature, and the interaction groups.
     monotonic_cst: np.ndarray | None = None
     interactions: InteractionSets | None = None
@@ -394,6 +418,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             # Every unweighted hessian equal to 1: histograms can count rows instead.
             constant_hessian=1.0 if (unit_weights and loss.constant_hessian) else 0.0, unit_weights=unit_weights,
             row_hash=row_hashes(binned, codes, train.y) if plan.honest else None,
+            thresholds=threshold_table(self._bin_mapper),
             monotonic_cst=None if self._monotonic_cst is None else self._monotonic_cst[self._numeric_index],
             interactions=None if self._interaction_cst is None else InteractionSets(
                 self._interaction_cst, self._numeric_index, self._categorical_index),
@@ -480,13 +505,9 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             held_out = None
             if plan.honest:
                 # Each row's side depends only on its content and the iteration, so a row of
-                # weight w and w copies of it always land on the same side.
-                if alternate and iteration % 2 == 1:
-                    # The rows that grew the previous tree are the ones held out of this one.
-                    is_held = ~held_out_mask(data.row_hash, iteration - 1, seeds[0], honest_fraction)
-                else:
-                    is_held = held_out_mask(data.row_hash, iteration, seeds[0], honest_fraction)
-                held_out = split_rows(is_held, rows)
+                # weight w and w copies of it always land on the same side.  With ``alternate`` the
+                # rows that grew the previous tree are the ones held out of this one.
+                held_out = honest_split(data.row_hash, rows, iteration, seeds[0], honest_fraction, alternate)
             iteration_trees, iteration_k = [], []
             iteration_importance = np.zeros((2, n_features))
             for k in range(n_trees_per_iteration):
@@ -593,30 +614,33 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             level_method=plan.level_method,
             constant_hessian=data.constant_hessian, unit_weights=data.unit_weights,
             compute_within_ss=plan.in_sample_eb, monotonic_cst=data.monotonic_cst, interaction_cst=data.interactions,
+            held_indices=estimation_rows,
         ).grow()
         local = (grown.feature, grown.bin_threshold)
-        held = estimation_leaf_of_row = None
+        held = None
         if estimation_rows is not None:
-            estimation_leaf_of_row = data.leaves_of(grown, estimation_rows)
-            held = node_statistics(estimation_rows, estimation_leaf_of_row, grown.parent, gradients, hessians, weight)
+            # The grower partitioned the held-out rows too: each leaf's are a run of grown.held_indices.
+            held = held_node_statistics(grown.held_indices, grown.leaf_nodes, grown.held_leaf_start,
+                                        grown.held_leaf_stop, grown.parent, gradients, hessians, weight)
         l2 = float(self.l2_regularization)
-        tree = grown.node_arrays(self._numeric_index, self._categorical_index, self._bin_mapper.bin_thresholds, l2,
+        tree = grown.node_arrays(self._numeric_index, self._categorical_index, data.thresholds, l2,
                                  held)
         sign = split_signs(tree, self._monotonic_cst)
         pooling_k = pool_tree(tree, plan, grown, held, sign)
         # Importance: the loss reduction each split achieves with the pooled (not raw) values, in the
         # Newton space the splits were chosen in (the surrogate's, for losses that renew leaf values).
         sum_g, sum_h, _ = grown.sums(held)
-        pooled = tree.value[:, 0]
-        node_loss = sum_g * pooled + 0.5 * (sum_h + l2) * pooled**2
-        internal = np.flatnonzero(grown.left >= 0)
-        reduction = node_loss[internal] - node_loss[grown.left[internal]] - node_loss[grown.right[internal]]
-        # np.add.at adds in node order, one node at a time: the same sums as a loop over the nodes.
-        np.add.at(importances[0], tree.feature[internal], np.maximum(reduction, 0.0))
-        np.add.at(importances[1], tree.feature[internal], 1.0)
+        add_importances(sum_g, sum_h, l2, np.ascontiguousarray(tree.value[:, 0]), grown.left, grown.right,
+                        tree.feature, importances)
         # Private measurement switch (benchmarks/loss_pooling.py): keep the surrogate's Newton values.
         if loss.renews_leaves and getattr(self, "_renew_leaf_values", True):
-            renew_leaf_values(tree, loss, grown, estimation_rows, estimation_leaf_of_row, y, raw, weight, sign)
+            held_leaf = None
+            if estimation_rows is not None:
+                # The leaf of each position of grown.held_indices: the leaves' runs in the order they lie.
+                in_place = np.argsort(grown.held_leaf_start, kind="stable")
+                run_length = grown.held_leaf_stop - grown.held_leaf_start
+                held_leaf = np.repeat(grown.leaf_nodes[in_place], run_length[in_place])
+            renew_leaf_values(tree, loss, grown, grown.held_indices, held_leaf, y, raw, weight, sign)
         tree.raw_value *= self.learning_rate
         tree.value *= self.learning_rate
 
@@ -624,9 +648,10 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         # rows outside the subsample by walking the tree.
         value = np.ascontiguousarray(tree.value[:, 0])
         leaves = grown.leaf_nodes
-        add_leaf_values(grown.sample_indices, grown.leaf_start, grown.leaf_stop, value[leaves], raw)
+        leaf_values = value[leaves]
+        add_leaf_values(grown.sample_indices, grown.leaf_start, grown.leaf_stop, leaf_values, raw)
         if estimation_rows is not None:
-            add_values_by_leaf(estimation_rows, estimation_leaf_of_row, value, raw)
+            add_leaf_values(grown.held_indices, grown.held_leaf_start, grown.held_leaf_stop, leaf_values, raw)
         if rows is not None:
             outside = np.ones(binned.shape[1], dtype=np.bool_)
             outside[rows] = False

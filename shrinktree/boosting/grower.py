@@ -8,7 +8,6 @@ gradient statistics; pooling the values is left to the shrinkage kernel.
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,94 +15,58 @@ import numpy as np
 from .._numba import njit
 from .._shrinkage import within_variance
 from .._tree import TreeArrays
-from .histogram import (
-    build_categorical_histogram,
-    build_histogram,
-    build_histogram_all_rows,
-    gather,
-    subtract_histograms,
-    subtract_in_place,
-    within_level_moments,
+from .best_first import child_bounds, grow_tree, node_values, search_node
+from .histogram import PARALLEL_GATHER_MIN_ROWS, PARALLEL_MIN_ROWS, within_level_moments
+from .partition import (  # noqa: F401  (re-exported: the dask partitions use them)
+    partition_rows,
+    partition_rows_categorical,
+    within_node_sum_of_squares,
 )
-from .splitting import LEVELS_RAW, categorical_bitset, find_categorical_split, find_node_split
+from .splitting import LEVELS_RAW
+
+_NO_FEATURES = np.zeros(0, dtype=np.bool_)
+_NO_INDICES = np.zeros(0, dtype=np.int64)
+_NO_VALUES = np.zeros(0)
+_NO_LEVEL_HISTOGRAM = np.zeros((0, 3))
+_NO_EXTRA = np.zeros((0, 3))
 
 
-@njit(cache=True, inline="always")
-def _goes_left(b, bin_threshold, missing_left, missing_bin):
-    if b == missing_bin:
-        return missing_left
-    return b <= bin_threshold
+def threshold_table(bin_mapper) -> np.ndarray:
+    """``table[f, b]``: the raw threshold of a split sending bins ``<= b`` of numeric feature ``f`` left.
 
-
-@njit(cache=True, inline="always")
-def _route(sample_indices, buffer, start, idx, go_left, n_left, n_right, weight_left, sample_weight, unit_weights):
-    # Branch-free: write the row to both runs, advance only its side's counter.
-    sample_indices[start + n_left] = idx
-    buffer[n_right] = idx
-    if not unit_weights:
-        weight_left += sample_weight[idx] * go_left
-    return n_left + go_left, n_right + 1 - go_left, weight_left
-
-
-@njit(cache=True, inline="always")
-def _close_partition(sample_indices, buffer, start, n_left, n_right, weight_left, unit_weights):
-    # The right run goes back behind the left one; returns (n_left, weighted_left).
-    for i in range(n_right):
-        sample_indices[start + n_left + i] = buffer[i]
-    return n_left, float(n_left) if unit_weights else weight_left
-
-
-@njit(cache=True)
-def partition_rows(binned_column, sample_indices, start, stop, bin_threshold, missing_left, missing_bin,
-                   sample_weight, buffer, unit_weights=False):
-    """Stable in-place partition of ``sample_indices[start:stop]``; returns (n_left, weighted_left).
-
-    ``buffer`` is scratch space of at least ``stop - start`` entries.  With ``unit_weights``
-    every row weighs 1 and ``sample_weight`` is not read.
-
-    One branch-free pass: each row is written both to the left run (compacted in place; its write
-    position never passes the read position) and to the right run in ``buffer``, and only the
-    counter of its side advances.  A split is a coin flip per row for the branch predictor, so
-    this is about three times faster than branching on the side.
+    ``bin_mapper.bin_thresholds(f, b)`` for every bin, once per fit (``inf`` past the last threshold).
     """
-    n_left, n_right, weight_left = 0, 0, 0.0
-    for i in range(start, stop):
-        idx = sample_indices[i]
-        go_left = _goes_left(binned_column[idx], bin_threshold, missing_left, missing_bin)
-        n_left, n_right, weight_left = _route(sample_indices, buffer, start, idx, go_left, n_left, n_right,
-                                              weight_left, sample_weight, unit_weights)
-    return _close_partition(sample_indices, buffer, start, n_left, n_right, weight_left, unit_weights)
+    edges = bin_mapper.thresholds_
+    table = np.full((len(edges), max((len(t) for t in edges), default=0) + 1), np.inf)
+    for f, t in enumerate(edges):
+        table[f, :len(t)] = t
+    return table
 
 
 @njit(cache=True)
-def partition_rows_categorical(codes_column, sample_indices, start, stop, bitset, missing_left, n_levels,
-                               sample_weight, buffer, unit_weights=False):
-    """Like :func:`partition_rows` for a categorical split: a code goes left when its bit is set."""
-    n_left, n_right, weight_left = 0, 0, 0.0
-    for i in range(start, stop):
-        idx = sample_indices[i]
-        code = codes_column[idx]
-        if code >= n_levels:
-            go_left = missing_left
-        else:
-            go_left = (bitset[code >> 5] >> np.uint32(code & 31)) & np.uint32(1) == 1
-        n_left, n_right, weight_left = _route(sample_indices, buffer, start, idx, go_left, n_left, n_right,
-                                              weight_left, sample_weight, unit_weights)
-    return _close_partition(sample_indices, buffer, start, n_left, n_right, weight_left, unit_weights)
-
-
-@njit(cache=True)
-def within_node_sum_of_squares(sample_indices, start, stop, gradients, hessians, sample_weight, ratio):
-    """sum_i w_i (g~_i - h~_i * ratio)^2 over the node's rows (g = w g~, h = w h~)."""
-    total = 0.0
-    for i in range(start, stop):
-        idx = sample_indices[i]
-        w = sample_weight[idx]
-        if w <= 0.0:
-            continue
-        r = gradients[idx] - hessians[idx] * ratio
-        total += r * r / w
-    return total
+def _node_arrays(left, is_categorical, grower_feature, bin_threshold, numeric_index, categorical_index, thresholds,
+                 sum_g, sum_h, count, extra, l2):
+    # GrownTree.node_arrays in one pass: features as columns of X, thresholds, Newton values of all rows.
+    n_nodes = left.shape[0]
+    has_extra = extra.shape[0] > 0
+    feature = np.full(n_nodes, -1, dtype=np.int32)
+    threshold = np.full(n_nodes, np.nan)
+    raw_value = np.empty(n_nodes)
+    total_h = np.empty(n_nodes)
+    total_count = np.empty(n_nodes)
+    for i in range(n_nodes):
+        g = sum_g[i] + extra[i, 0] if has_extra else sum_g[i]
+        total_h[i] = sum_h[i] + extra[i, 1] if has_extra else sum_h[i]
+        total_count[i] = count[i] + extra[i, 2] if has_extra else count[i]
+        denominator = total_h[i] + l2
+        raw_value[i] = -g / denominator if denominator > 0 else 0.0
+        if left[i] >= 0:
+            if is_categorical[i]:
+                feature[i] = categorical_index[grower_feature[i]]
+            else:
+                feature[i] = numeric_index[grower_feature[i]]
+                threshold[i] = thresholds[grower_feature[i], bin_threshold[i]]
+    return feature, threshold, raw_value, raw_value.copy(), total_h, total_count
 
 
 @dataclass
@@ -131,6 +94,11 @@ class GrownTree:
     leaf_start: np.ndarray
     leaf_stop: np.ndarray
     leaf_nodes: np.ndarray
+    # Held-out rows partitioned alongside (honest estimation): leaf ``leaf_nodes[j]`` holds
+    # ``held_indices[held_leaf_start[j]:held_leaf_stop[j]]``, in their original order.  ``None`` without them.
+    held_indices: np.ndarray | None = None
+    held_leaf_start: np.ndarray | None = None
+    held_leaf_stop: np.ndarray | None = None
 
     def sums(self, extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per node, the sums of gradients, hessians and weights, with ``extra`` rows' sums added."""
@@ -138,7 +106,7 @@ class GrownTree:
             return self.sum_gradients, self.sum_hessians, self.weighted_count
         return self.sum_gradients + extra[:, 0], self.sum_hessians + extra[:, 1], self.weighted_count + extra[:, 2]
 
-    def node_arrays(self, numeric_index: np.ndarray, categorical_index: np.ndarray, bin_thresholds,
+    def node_arrays(self, numeric_index: np.ndarray, categorical_index: np.ndarray, thresholds: np.ndarray,
                     l2_regularization: float, extra: np.ndarray | None = None) -> TreeArrays:
         """The tree as node arrays in the units of ``X``, with Newton values (not yet pooled).
 
@@ -146,39 +114,33 @@ class GrownTree:
         ----------
         numeric_index, categorical_index : ndarray of int64
             Column of ``X`` of each numeric and each categorical feature the grower indexes.
-        bin_thresholds : callable
-            ``bin_thresholds(feature, bin)``: the raw threshold of a split after ``bin``.
+        thresholds : ndarray of float64, shape (n_numeric, n_bins)
+            :func:`threshold_table`: the raw threshold of a split after each bin of each numeric feature.
         l2_regularization : float
         extra : ndarray of shape (n_nodes, >= 3), optional
             Sums of gradients, hessians and weights of rows that did not grow the tree (held out):
             values use every row, the pooling strength only the rows that did not choose the splits.
         """
-        is_cat = self.is_categorical.astype(bool)
-        internal = self.left >= 0
-        feature = np.full(len(self.feature), -1, dtype=np.int32)
-        feature[internal & ~is_cat] = numeric_index[self.feature[internal & ~is_cat]]
-        feature[internal & is_cat] = categorical_index[self.feature[internal & is_cat]]
-        sum_g, sum_h, count = self.sums(extra)
-        denominator = sum_h + l2_regularization
-        raw_value = np.where(denominator > 0, -sum_g / np.where(denominator > 0, denominator, 1.0), 0.0)
-        threshold = np.full(len(self.left), np.nan)
-        for node in np.flatnonzero(internal & ~is_cat).tolist():
-            threshold[node] = bin_thresholds(int(self.feature[node]), int(self.bin_threshold[node]))
+        feature, threshold, raw_value, value, sum_h, count = _node_arrays(
+            self.left, self.is_categorical, self.feature, self.bin_threshold, numeric_index, categorical_index,
+            thresholds, self.sum_gradients, self.sum_hessians, self.weighted_count,
+            _NO_EXTRA if extra is None else extra, float(l2_regularization))
         return TreeArrays(
             parent=self.parent, left=self.left, right=self.right, feature=feature, threshold=threshold,
-            missing_left=self.missing_left, raw_value=raw_value.copy(), value=raw_value.copy(),
-            pooling_factor=np.ones(len(self.left)), weight=sum_h.copy(), count=count.copy(), gain=self.gain.copy(),
+            missing_left=self.missing_left, raw_value=raw_value, value=value,
+            pooling_factor=np.ones(len(self.left)), weight=sum_h, count=count, gain=self.gain.copy(),
             is_categorical=self.is_categorical.copy(), cat_offset=self.cat_offset.copy(),
             cat_bitset=self.cat_bitset.copy(),
         )
 
 
 class _Node:
-    __slots__ = ("start", "stop", "g", "h", "count", "weight", "depth", "hist", "cat_hist", "split", "parent",
-                 "left", "right", "value", "raw", "bitset", "lower", "upper", "groups")
+    __slots__ = ("start", "stop", "held_start", "held_stop", "g", "h", "count", "weight", "depth", "hist",
+                 "cat_hist", "split", "parent", "left", "right", "value", "raw", "bitset", "lower", "upper", "groups")
 
-    def __init__(self, start, stop, g, h, count, weight, depth, parent):
+    def __init__(self, start, stop, g, h, count, weight, depth, parent, held_start=0, held_stop=0):
         self.start, self.stop = start, stop
+        self.held_start, self.held_stop = held_start, held_stop
         self.g, self.h, self.count, self.weight = g, h, count, weight
         self.depth, self.parent = depth, parent
         self.hist = self.cat_hist = self.bitset = None
@@ -201,6 +163,9 @@ class TreeGrower:
         Gradients and hessians already multiplied by the sample weights.
     sample_indices : ndarray of int64 or None
         Rows to grow on (row subsampling); ``None`` for all.
+    held_indices : ndarray of int64 or None
+        Rows held out of growing (honest estimation), partitioned by every split alongside the growing
+        rows so that each one's leaf is known (:attr:`GrownTree.held_indices`).  Not modified.
     n_bins_non_missing, has_missing : per-feature binning facts.
     missing_bin : int
     feature_mask : ndarray of bool
@@ -242,7 +207,7 @@ class TreeGrower:
                  min_samples_leaf=20, l2_regularization=0.0, min_hessian=1e-3, pooling_k=-1.0, codes=None,
                  n_levels=None, cat_feature_mask=None, level_mode=LEVELS_RAW, level_k=0.0, pooled_level_gain=False,
                  constant_hessian=0.0, compute_within_ss=True, unit_weights=False, monotonic_cst=None,
-                 interaction_cst=None, level_method=0):
+                 interaction_cst=None, level_method=0, held_indices=None):
         self.constrained = monotonic_cst is not None and bool(np.any(monotonic_cst != 0))
         self.monotonic_cst = (np.ascontiguousarray(monotonic_cst, dtype=np.int8) if self.constrained
                               else np.zeros(len(n_bins_non_missing), dtype=np.int8))
@@ -250,24 +215,25 @@ class TreeGrower:
         self.constant_hessian = float(constant_hessian)
         self.unit_weights = bool(unit_weights)
         self.compute_within_ss = compute_within_ss
-        self.codes = codes if codes is not None and codes.shape[0] > 0 else None
-        if self.codes is not None:
-            self.n_levels = np.ascontiguousarray(n_levels, dtype=np.int64)
-            self.cat_offsets = np.concatenate([[0], np.cumsum(self.n_levels + 1)]).astype(np.int64)
-            self.cat_feature_mask = cat_feature_mask
-            self.level_mode = level_mode
-            self.level_k = float(level_k)
-            self.pooled_level_gain = bool(pooled_level_gain)
-            self.level_method = int(level_method)
+        self.codes = np.ascontiguousarray(codes) if codes is not None and codes.shape[0] > 0 else None
+        self.n_levels = np.ascontiguousarray(n_levels if self.codes is not None else np.zeros(0), dtype=np.int64)
+        self.cat_offsets = np.concatenate([[0], np.cumsum(self.n_levels + 1)]).astype(np.int64)
+        self.cat_feature_mask = (np.ascontiguousarray(cat_feature_mask, dtype=np.bool_) if self.codes is not None
+                                 else np.zeros(0, dtype=np.bool_))
+        self.level_mode = level_mode
+        self.level_k = float(level_k)
+        self.pooled_level_gain = bool(pooled_level_gain)
+        self.level_method = int(level_method)
         self.binned = binned
-        self.gradients = gradients
-        self.hessians = hessians
-        self.sample_weight = sample_weight
+        # Contiguous float64 (no copy when they already are): one compiled specialization of the loop.
+        self.gradients = np.ascontiguousarray(gradients, dtype=np.float64)
+        self.hessians = np.ascontiguousarray(hessians, dtype=np.float64)
+        self.sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
         self.n_bins = missing_bin + 1
         self.n_bins_non_missing = n_bins_non_missing
         self.has_missing = has_missing
         self.missing_bin = missing_bin
-        self.feature_mask = feature_mask
+        self.feature_mask = np.ascontiguousarray(feature_mask, dtype=np.bool_)
         self.active_features = np.flatnonzero(feature_mask).astype(np.int64)
         self.effective_tests = effective_tests
         self.max_leaf_nodes = max_leaf_nodes
@@ -280,28 +246,10 @@ class TreeGrower:
         self.all_rows = sample_indices is None
         self.sample_indices = (np.arange(n_samples, dtype=np.int64) if sample_indices is None
                                else np.ascontiguousarray(sample_indices, dtype=np.int64))
-        self.buffer = np.empty_like(self.sample_indices)
-
-    def _histogram(self, node):
-        """Numeric histogram of the node, and its categorical level histogram when there are categoricals."""
-        if self.all_rows and node.start == 0 and node.stop == self.binned.shape[1]:
-            hist = build_histogram_all_rows(self.binned, self.gradients, self.hessians, self.active_features,
-                                            self.n_bins)
-            if self.codes is None:
-                return hist, None
-            return hist, build_categorical_histogram(self.codes, self.cat_offsets, self.sample_indices, True,
-                                                     self.gradients, self.hessians, self.cat_feature_mask)
-        rows = self.sample_indices[node.start:node.stop]
-        g = gather(self.gradients, rows)
-        if self.constant_hessian > 0 and self.codes is None:
-            hist = build_histogram(self.binned, rows, g, g, self.active_features, self.n_bins, self.constant_hessian)
-            return hist, None
-        h = gather(self.hessians, rows)
-        hist = build_histogram(self.binned, rows, g, h, self.active_features, self.n_bins, self.constant_hessian)
-        if self.codes is None:
-            return hist, None
-        return hist, build_categorical_histogram(self.codes, self.cat_offsets, rows, False, g, h,
-                                                 self.cat_feature_mask)
+        # A copy: the caller's held-out rows serve every tree of a multiclass iteration in their order.
+        self.held_indices = (np.zeros(0, dtype=np.int64) if held_indices is None
+                             else np.array(held_indices, dtype=np.int64))
+        self.buffer = np.empty(max(len(self.sample_indices), len(self.held_indices)), dtype=np.int64)
 
     def _level_noise(self):
         """Per categorical feature, the within-level noise variance per unit hessian on the growing rows."""
@@ -316,58 +264,48 @@ class TreeGrower:
         return sigma2
 
     def _find_split(self, node):
-        if node.count < 2 * self.min_samples_leaf or (self.max_depth is not None and node.depth >= self.max_depth):
-            return
+        """Search ``node``'s best split into ``node.split`` (``None`` when it is not searched).
+
+        The split tuple: ``(gain, feature, bin, missing_left, gl, hl, cl, n_tests, is_categorical, left_levels,
+        levels_scanned)``; ``feature`` indexes the numeric or the categorical features.  The rule is
+        :func:`~shrinktree.boosting.best_first.search_node`, the one :func:`grow_tree` applies; the Python
+        loop of the distributed grower calls it through this method.
+        """
         feature_mask = self.feature_mask
-        cat_feature_mask = self.cat_feature_mask if self.codes is not None else None
+        has_codes = self.codes is not None
+        cat_feature_mask = self.cat_feature_mask if has_codes else _NO_FEATURES
         if self.interactions is not None:
             allowed, cat_allowed = self.interactions.masks(node.groups)
             feature_mask = feature_mask & allowed
-            if cat_feature_mask is not None:
+            if has_codes:
                 cat_feature_mask = cat_feature_mask & cat_allowed
-        split = find_node_split(
-            node.hist, self.n_bins_non_missing, self.has_missing, feature_mask, self.missing_bin,
-            node.g, node.h, float(node.count), self.l2, float(self.min_samples_leaf), self.min_hessian,
-            self.effective_tests, self.pooling_k, node.value, node.raw, self.constrained, self.monotonic_cst,
-            node.lower, node.upper,
-        )
-        # Split tuple: (gain, feature, bin, missing_left, gl, hl, cl, n_tests, is_categorical, left_levels,
-        # levels_scanned); ``feature`` indexes the numeric or the categorical features.
-        split = (*split, False, None, 0)
-        if self.codes is not None:
-            cat = find_categorical_split(
-                node.cat_hist, self.cat_offsets, cat_feature_mask, node.g, node.h, float(node.count), self.l2,
-                float(self.min_samples_leaf), self.min_hessian, self.level_sigma2, self.level_mode, self.level_k,
-                self.pooled_level_gain, self.constrained, node.lower, node.upper, self.level_method,
-            )
-            gain, feature, missing_left, gl, hl, cl, scanned, left_levels = cat
-            if feature >= 0 and gain > split[0]:
-                split = (gain, feature, 0, missing_left, gl, hl, cl, split[7], True, left_levels, scanned)
-            else:
-                split = (*split[:10], scanned)
-        node.split = split
+        (searched, gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, is_cat, left_levels,
+         scanned) = search_node(
+            node.hist, node.cat_hist if has_codes else _NO_LEVEL_HISTOGRAM, has_codes, feature_mask,
+            cat_feature_mask, float(node.g), float(node.h), int(node.count), int(node.depth), float(node.value),
+            float(node.raw), float(node.lower), float(node.upper), self.n_bins_non_missing, self.has_missing,
+            int(self.missing_bin), self.effective_tests, self._max_depth, int(self.min_samples_leaf),
+            float(self.l2), float(self.min_hessian), float(self.pooling_k), self.constrained, self.monotonic_cst,
+            self.cat_offsets, self.level_sigma2 if has_codes else _NO_VALUES, int(self.level_mode),
+            float(self.level_k), bool(self.pooled_level_gain), int(self.level_method))
+        node.split = ((gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, is_cat,
+                       left_levels if is_cat else None, scanned) if searched else None)
+
+    @property
+    def _max_depth(self) -> int:
+        return -1 if self.max_depth is None else int(self.max_depth)
 
     def _set_values(self, node, parent):
-        node.raw = -node.g / (node.h + self.l2) if node.h + self.l2 > 0 else 0.0
-        if parent is None or self.pooling_k < 0:
-            node.value = node.raw
-        else:
-            f = node.h / (node.h + self.pooling_k) if node.h + self.pooling_k > 0 else 1.0
-            node.value = parent.value + f * (node.raw - parent.raw)
+        node.raw, node.value = node_values(float(node.g), float(node.h), float(self.l2), float(self.pooling_k),
+                                           parent is not None, 0.0 if parent is None else float(parent.value),
+                                           0.0 if parent is None else float(parent.raw))
 
     def _constrain_children(self, node, left, right, feature, is_cat):
         """Bounds and interaction groups of the two children of ``node`` split on ``feature``."""
         if self.constrained:
             sign = 0 if is_cat else int(self.monotonic_cst[feature])
-            left.lower = right.lower = node.lower
-            left.upper = right.upper = node.upper
-            if sign != 0:
-                v_left = min(max(left.raw, node.lower), node.upper)
-                v_right = min(max(right.raw, node.lower), node.upper)
-                mid = 0.5 * (v_left + v_right)
-                low_side, high_side = (left, right) if sign > 0 else (right, left)
-                low_side.upper = mid
-                high_side.lower = mid
+            left.lower, left.upper, right.lower, right.upper = child_bounds(
+                sign, float(node.lower), float(node.upper), float(left.raw), float(right.raw))
         if self.interactions is not None:
             groups = self.interactions.after_split(node.groups, feature, bool(is_cat))
             left.groups = right.groups = groups
@@ -375,114 +313,42 @@ class TreeGrower:
     def grow(self) -> GrownTree:
         rows = self.sample_indices
         sw = self.sample_weight
-        if self.all_rows:
-            g, h, w = self.gradients, self.hessians, sw
-        else:
-            g, h, w = self.gradients[rows], self.hessians[rows], sw[rows]
-        root = _Node(0, len(rows), float(np.sum(g)), float(np.sum(h)), len(rows), float(np.sum(w)), 0, -1)
-        self._set_values(root, None)
-        nodes = [root]
-        if self.codes is not None:
+        has_codes = self.codes is not None
+        if has_codes:
             self.level_sigma2 = self._level_noise()
-        root.hist, root.cat_hist = self._histogram(root)
-        self._find_split(root)
-        heap = []
-        if root.split is not None and root.split[1] >= 0 and root.split[0] > 0:
-            heapq.heappush(heap, (-root.split[0], 0))
-        n_leaves = 1
-        while heap and n_leaves < self.max_leaf_nodes:
-            _, node_id = heapq.heappop(heap)
-            node = nodes[node_id]
-            gain, feature, bin_idx, missing_left, gl, hl, cl, _, is_cat, left_levels, _ = node.split
-            if is_cat:
-                base = self.cat_offsets[feature]
-                node.bitset = categorical_bitset(node.cat_hist[base:self.cat_offsets[feature + 1], 2], left_levels,
-                                                 bool(missing_left))
-                n_left, w_left = partition_rows_categorical(
-                    self.codes[feature], self.sample_indices, node.start, node.stop, node.bitset, bool(missing_left),
-                    int(self.n_levels[feature]), sw, self.buffer, self.unit_weights)
-            else:
-                n_missing = node.hist[feature, self.missing_bin, 2]
-                if n_missing == 0:
-                    # No missing rows seen here: send future missing values to the larger child.
-                    missing_left = np.uint8(cl >= node.count - cl)
-                n_left, w_left = partition_rows(self.binned[feature], self.sample_indices, node.start, node.stop,
-                                                bin_idx, bool(missing_left), self.missing_bin, sw, self.buffer,
-                                                self.unit_weights)
-            node.split = (gain, feature, bin_idx, missing_left, gl, hl, cl, *node.split[7:])
-            mid = node.start + n_left
-            left = _Node(node.start, mid, gl, hl, n_left, w_left, node.depth + 1, node_id)
-            right = _Node(mid, node.stop, node.g - gl, node.h - hl, node.count - n_left, node.weight - w_left,
-                          node.depth + 1, node_id)
-            self._set_values(left, node)
-            self._set_values(right, node)
-            if self.constrained or self.interactions is not None:
-                self._constrain_children(node, left, right, feature, is_cat)
-            small, large = (left, right) if n_left <= node.count - n_left else (right, left)
-            small.hist, small.cat_hist = self._histogram(small)
-            large.hist = subtract_histograms(node.hist, small.hist)
-            if small.cat_hist is not None:
-                # The parent's level histogram is no longer needed: it becomes the larger child's.
-                large.cat_hist = subtract_in_place(node.cat_hist, small.cat_hist)
-            node.hist = node.cat_hist = None
-            node.left, node.right = len(nodes), len(nodes) + 1
-            nodes.append(left)
-            nodes.append(right)
-            n_leaves += 1
-            for child_id in (node.left, node.right):
-                child = nodes[child_id]
-                self._find_split(child)
-                if child.split is not None and child.split[1] >= 0 and child.split[0] > 0:
-                    heapq.heappush(heap, (-child.split[0], child_id))
-                else:
-                    child.hist = child.cat_hist = None
-        return self._finalize(nodes)
-
-    def _finalize(self, nodes) -> GrownTree:
-        n = len(nodes)
-        parent = np.array([nd.parent for nd in nodes], dtype=np.int32)
-        left = np.array([nd.left for nd in nodes], dtype=np.int32)
-        right = np.array([nd.right for nd in nodes], dtype=np.int32)
-        feature = np.full(n, -1, dtype=np.int32)
-        bin_threshold = np.zeros(n, dtype=np.int64)
-        missing_left = np.zeros(n, dtype=np.uint8)
-        gain = np.zeros(n)
-        tests = np.zeros(n)
-        is_categorical = np.zeros(n, dtype=np.uint8)
-        cat_offset = np.full(n, -1, dtype=np.int64)
-        levels_scanned = np.zeros(n, dtype=np.int64)
-        bitsets = []
-        n_words = 0
-        for i, nd in enumerate(nodes):
-            if nd.left >= 0:
-                feature[i] = nd.split[1]
-                bin_threshold[i] = nd.split[2]
-                missing_left[i] = nd.split[3]
-                gain[i] = nd.split[0]
-                tests[i] = nd.split[7]
-                levels_scanned[i] = nd.split[10]
-                if nd.split[8]:
-                    is_categorical[i] = 1
-                    cat_offset[i] = n_words
-                    bitsets.append(nd.bitset)
-                    n_words += len(nd.bitset)
-        cat_bitset = np.concatenate(bitsets).astype(np.uint32) if bitsets else np.zeros(0, dtype=np.uint32)
-        leaf_nodes = np.flatnonzero(left < 0)
-        leaf_start = np.array([nodes[i].start for i in leaf_nodes], dtype=np.int64)
-        leaf_stop = np.array([nodes[i].stop for i in leaf_nodes], dtype=np.int64)
-        within_ss = 0.0
-        for i in leaf_nodes if self.compute_within_ss else ():
-            nd = nodes[i]
-            if nd.h > 0:
-                within_ss += within_node_sum_of_squares(self.sample_indices, nd.start, nd.stop, self.gradients,
-                                                        self.hessians, self.sample_weight, nd.g / nd.h)
+        numeric_groups, categorical_groups = self._group_arrays()
+        structure, flags, indices, statistics, cat_bitset, within_ss, leaves = grow_tree(
+            self.binned, self.codes if has_codes else np.zeros((0, self.binned.shape[1]), dtype=np.int32),
+            self.gradients, self.hessians, sw, rows, self.held_indices, self.buffer, self.all_rows,
+            self.n_bins_non_missing, self.has_missing,
+            int(self.missing_bin), self.feature_mask, self.active_features, self.effective_tests,
+            int(self.max_leaf_nodes), self._max_depth, int(self.min_samples_leaf), float(self.l2),
+            float(self.min_hessian), float(self.pooling_k), self.cat_offsets,
+            self.n_levels if has_codes else _NO_INDICES, self.cat_feature_mask if has_codes else _NO_FEATURES,
+            self.level_sigma2 if has_codes else _NO_VALUES, int(self.level_mode), float(self.level_k),
+            bool(self.pooled_level_gain), int(self.level_method), self.constant_hessian,
+            bool(self.compute_within_ss), self.unit_weights, self.constrained, self.monotonic_cst, numeric_groups,
+            categorical_groups, PARALLEL_MIN_ROWS, PARALLEL_GATHER_MIN_ROWS)
+        held = len(self.held_indices) > 0
+        # Rows of the packed arrays are contiguous views.
         return GrownTree(
-            parent=parent, left=left, right=right, feature=feature, bin_threshold=bin_threshold,
-            missing_left=missing_left, is_categorical=is_categorical, cat_offset=cat_offset, cat_bitset=cat_bitset,
-            levels_scanned=levels_scanned,
-            sum_gradients=np.array([nd.g for nd in nodes]), sum_hessians=np.array([nd.h for nd in nodes]),
-            weighted_count=np.array([nd.weight for nd in nodes]),
-            n_rows=np.array([nd.count for nd in nodes], dtype=np.int64), gain=gain, null_factor_tests=tests,
-            within_ss=within_ss, sample_indices=self.sample_indices, leaf_start=leaf_start, leaf_stop=leaf_stop,
-            leaf_nodes=leaf_nodes,
+            parent=structure[0], left=structure[1], right=structure[2], feature=structure[3],
+            bin_threshold=indices[0], missing_left=flags[0], is_categorical=flags[1], cat_offset=indices[1],
+            cat_bitset=cat_bitset, levels_scanned=indices[2], sum_gradients=statistics[0],
+            sum_hessians=statistics[1], weighted_count=statistics[2], n_rows=indices[3], gain=statistics[3],
+            null_factor_tests=statistics[4], within_ss=within_ss, sample_indices=rows, leaf_start=leaves[1],
+            leaf_stop=leaves[2], leaf_nodes=leaves[0], held_indices=self.held_indices if held else None,
+            held_leaf_start=leaves[3] if held else None, held_leaf_stop=leaves[4] if held else None,
         )
+
+    def _group_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Which numeric and which categorical features each interaction group holds (no rows without groups)."""
+        n_numeric = len(self.feature_mask)
+        n_categorical = len(self.n_levels) if self.codes is not None else 0
+        sets = [] if self.interactions is None else self.interactions.groups
+        numeric = np.zeros((len(sets), n_numeric), dtype=np.bool_)
+        categorical = np.zeros((len(sets), n_categorical), dtype=np.bool_)
+        for q, members in enumerate(sets):
+            for is_cat, j in members:
+                (categorical if is_cat else numeric)[q, j] = True
+        return numeric, categorical

@@ -59,6 +59,77 @@ def _held_out_mask_kernel(row_hash, salt, fraction):
     return out
 
 
+@njit(cache=True)
+def _split_by_hash(row_hash, rows, all_rows, salt, fraction, held_below):
+    # Serial on purpose: one pass that hashes and splits, without a mask or a boolean-indexing temporary.
+    threshold = np.uint64(fraction * 18446744073709551615.0)
+    n = row_hash.shape[0] if all_rows else rows.shape[0]
+    grow_rows = np.empty(n, dtype=np.int64)
+    held_rows = np.empty(n, dtype=np.int64)
+    n_grow = 0
+    n_held = 0
+    for r in range(n):
+        i = r if all_rows else rows[r]
+        # Branch-free (a row's side is a coin flip): write it to both, advance only its side.
+        held = (_mix64(row_hash[i] ^ salt) < threshold) == held_below
+        held_rows[n_held] = i
+        grow_rows[n_grow] = i
+        n_held += held
+        n_grow += 1 - held
+    return grow_rows[:n_grow].copy(), held_rows[:n_held].copy()
+
+
+def _salt(iteration, seed):
+    return np.uint64((int(seed) * 1_000_003 + iteration * 7919 + 1) % (2**63))
+
+
+def honest_split(row_hash, rows, iteration, seed, fraction=HONEST_FRACTION, alternate=False):
+    """(rows that grow tree ``iteration``, rows held out of it), or ``None`` when one side would be empty.
+
+    The same sides as :func:`split_rows` of :func:`held_out_mask` (``alternate``: of the rows that grew
+    the previous tree, ``~held_out_mask(row_hash, iteration - 1, ...)``) in one compiled pass.
+    ``rows`` (sorted int64) restricts the split to a row subsample; ``None`` for every row.
+    """
+    flip = alternate and iteration % 2 == 1
+    salt = _salt(iteration - 1 if flip else iteration, seed)
+    all_rows = rows is None
+    grow_rows, held_rows = _split_by_hash(row_hash, np.zeros(0, dtype=np.int64) if all_rows else rows, all_rows,
+                                          salt, float(fraction), not flip)
+    if len(grow_rows) == 0 or len(held_rows) == 0:
+        return None
+    return grow_rows, held_rows
+
+
+@njit(cache=True)
+def held_node_statistics(held_indices, leaf_nodes, leaf_start, leaf_stop, parent, gradients, hessians,
+                         sample_weight):
+    """:func:`~shrinktree.boosting.predictor.node_statistics` of the held-out rows, read off the grower's partition.
+
+    Leaf ``leaf_nodes[j]`` holds ``held_indices[leaf_start[j]:leaf_stop[j]]`` in the rows' original order, so
+    each leaf sums its rows in the order a pass over every held-out row would: the same sums bit for bit.
+    """
+    n_nodes = parent.shape[0]
+    out = np.zeros((n_nodes, 6))
+    for j in range(leaf_nodes.shape[0]):
+        node = leaf_nodes[j]
+        for p in range(leaf_start[j], leaf_stop[j]):
+            i = held_indices[p]
+            w = sample_weight[i]
+            inv_w = 1.0 / w if w > 0 else 0.0
+            g = gradients[i]
+            h = hessians[i]
+            out[node, 0] += g
+            out[node, 1] += h
+            out[node, 2] += w
+            out[node, 3] += g * g * inv_w
+            out[node, 4] += g * h * inv_w
+            out[node, 5] += h * h * inv_w
+    for node in range(n_nodes - 1, 0, -1):
+        for c in range(6):
+            out[parent[node], c] += out[node, c]
+    return out
+
+
 def split_rows(is_held, rows):
     """(rows that grow the tree, rows held out), or ``None`` when one side would be empty."""
     if rows is not None:
@@ -73,10 +144,7 @@ def split_rows(is_held, rows):
 
 def held_out_mask(row_hash, iteration, seed, fraction=HONEST_FRACTION):
     """Rows held out of growing tree ``iteration`` (a share ``fraction`` of them) to estimate its pooling strength."""
-    salt = np.uint64((int(seed) * 1_000_003 + iteration * 7919 + 1) % (2**63))
-    return _held_out_mask_kernel(row_hash, salt, float(fraction))
-
-
+    return _held_out_mask_kernel(row_hash, _salt(iteration, seed), float(fraction))
 
 
 def row_hashes(binned: np.ndarray, codes: np.ndarray, y: np.ndarray) -> np.ndarray:

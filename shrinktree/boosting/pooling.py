@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._numba import njit
 from .._shrinkage import (
     SHRINKAGE_MODES,
     categorical_null_gain,
@@ -24,6 +25,7 @@ from .._shrinkage import (
     within_variance,
 )
 from ..variance_components import ESTIMATOR_CODES, resolve_variance_estimator
+from .numpy_sum import pairwise_sum
 from .splitting import LEVELS_EB, LEVELS_FIXED_K, LEVELS_RAW
 
 EB_METHODS = ("honest", "calibrated", "naive")
@@ -106,6 +108,41 @@ def bound_raw_values(tree, split_sign: np.ndarray) -> None:
     tree.raw_value = raw.reshape(-1, 1)
 
 
+@njit(cache=True)
+def honest_inputs(held, leaves, left):
+    """The honest estimate's inputs from the held-out rows' node statistics, in one pass.
+
+    Returns ``(sum_sq, mass, count, n_groups, null_factor, estimation_weight, estimation_raw)``: the
+    within-leaf sum of squares of the held-out rows about their own leaf means, their hessian mass and
+    row count over the leaves (summed as ``np.sum`` does), the number of leaves with held-out mass, ones
+    at the splits, and each node's held-out mass and Newton value.
+    """
+    n_leaves = leaves.shape[0]
+    terms = np.empty(n_leaves)
+    mass = np.empty(n_leaves)
+    count = np.empty(n_leaves)
+    n_groups = 0
+    for j in range(n_leaves):
+        leaf = leaves[j]
+        h = held[leaf, 1]
+        ratio = held[leaf, 0] / h if h > 0 else 0.0
+        terms[j] = held[leaf, 3] - 2.0 * ratio * held[leaf, 4] + ratio * ratio * held[leaf, 5]
+        mass[j] = h
+        count[j] = held[leaf, 2]
+        n_groups += h > 0
+    n_nodes = held.shape[0]
+    null_factor = np.empty(n_nodes)
+    estimation_weight = np.empty(n_nodes)
+    estimation_raw = np.empty(n_nodes)
+    for i in range(n_nodes):
+        h = held[i, 1]
+        null_factor[i] = 1.0 if left[i] >= 0 else 0.0
+        estimation_weight[i] = h
+        estimation_raw[i] = -held[i, 0] / h if h > 0 else 0.0
+    return (pairwise_sum(terms), pairwise_sum(mass), pairwise_sum(count), n_groups, null_factor, estimation_weight,
+            estimation_raw)
+
+
 def pool_tree(tree, plan: PoolingPlan, grown, held: np.ndarray | None, split_sign: np.ndarray | None = None) -> float:
     """Pool ``tree``'s values in place with the plan's factors; returns the tree's ``k``.
 
@@ -127,18 +164,13 @@ def pool_tree(tree, plan: PoolingPlan, grown, held: np.ndarray | None, split_sig
         bound_raw_values(tree, split_sign)
     if plan.mode != "eb":
         return shrink_tree_values(tree, plan.mode, plan.strength, split_sign=split_sign)
-    internal = grown.left >= 0
     leaves = grown.leaf_nodes
     if held is not None:
-        h_held = held[:, 1]
-        ok = h_held[leaves] > 0
-        ratio = np.where(ok, held[leaves, 0] / np.where(ok, h_held[leaves], 1.0), 0.0)
-        sum_sq = np.sum(held[leaves, 3] - 2 * ratio * held[leaves, 4] + ratio**2 * held[leaves, 5])
-        sigma2 = within_variance(sum_sq, float(np.sum(h_held[leaves])), float(np.sum(held[leaves, 2])), int(ok.sum()))
-        null_factor = np.where(internal, 1.0, 0.0)
-        estimation_raw = np.where(h_held > 0, -held[:, 0] / np.where(h_held > 0, h_held, 1.0), 0.0)
+        sum_sq, mass, count, n_groups, null_factor, h_held, estimation_raw = honest_inputs(held, leaves, grown.left)
+        sigma2 = within_variance(sum_sq, mass, count, n_groups)
         return shrink_tree_values(tree, "eb", None, sigma2, null_factor, h_held, estimation_raw, split_sign,
                                   plan.variance_estimator)
+    internal = grown.left >= 0
     sigma2 = within_variance(grown.within_ss, float(np.sum(grown.sum_hessians[leaves])),
                              float(np.sum(grown.weighted_count[leaves])), len(leaves))
     if plan.eb_method == "naive":

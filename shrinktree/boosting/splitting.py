@@ -117,9 +117,15 @@ def find_node_split(hist, n_bins_non_missing, has_missing, feature_mask, missing
                 gl += h[b, 0]
                 hl += h[b, 1]
                 cl += h[b, 2]
+                if b > 0 and h[b, 2] == 0.0 and h[b, 0] == 0.0 and h[b, 1] == 0.0:
+                    # An empty bin leaves the sums as they were: its candidate scores what the previous
+                    # one did and cannot beat it (ties keep the first), so it is not scored.
+                    continue
+                cr = count - cl
+                if cr < min_samples_leaf:
+                    break  # row counts only fall from here on: no later threshold is admissible
                 gr = sum_g - gl
                 hr = sum_h - hl
-                cr = count - cl
                 if _too_small(cl, cr, hl, hr, min_samples_leaf, min_hessian):
                     continue
                 if direction == 0 and h[b, 2] > 0:

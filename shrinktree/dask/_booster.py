@@ -23,6 +23,7 @@ from .._tree import FlatForest
 from ..boosting.binning import SUBSAMPLE_FOR_BINNING, BinMapper
 from ..boosting.constraints import InteractionSets, split_signs
 from ..boosting.gradient_boosting import MIN_HESSIAN, _check_callbacks, _ldexp
+from ..boosting.grower import threshold_table
 from ..boosting.pooling import bound_raw_values, pool_tree
 from ..callbacks import CallbackEnv, PrintProgress
 from . import _baseline
@@ -340,7 +341,8 @@ class DistributedFit:
         grown.within_ss = float(within)
         held = held if use_split else None
         l2 = float(est.l2_regularization)
-        tree = grown.node_arrays(est._numeric_index, est._categorical_index, est._bin_mapper.bin_thresholds, l2, held)
+        tree = grown.node_arrays(est._numeric_index, est._categorical_index, threshold_table(est._bin_mapper), l2,
+                                 held)
         sign = split_signs(tree, est._monotonic_cst)
         pooling_k = pool_tree(tree, plan, grown, held, sign)
         sum_g, sum_h, _ = grown.sums(held)

@@ -1,0 +1,373 @@
+"""The best-first node loop of one tree, compiled, and the node rules it shares with the distributed grower.
+
+On small data a tree is a few dozen splits of a few hundred rows each: driving them from Python cost
+more than the arithmetic (about 20 us per split in heap, node objects and a dozen kernel calls).
+:func:`grow_tree` runs the whole loop (histograms, split search, partition, heap) in one call.  The rules
+of a node, its split search (:func:`search_node`), its values (:func:`node_values`) and its children's
+monotonic bounds (:func:`child_bounds`), are compiled once and also serve the Python loop of
+:class:`~shrinktree.dask._grower.DistributedGrower`, whose histograms come from the workers.
+
+Nodes are numbered in creation order (a parent before its children); the heap orders open nodes by
+``(-gain, node id)``, so ties go to the older node.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+
+from .._numba import njit
+from .histogram import (
+    _build_histogram_parallel,
+    _build_histogram_serial,
+    _gather_parallel,
+    _gather_serial,
+    build_categorical_histogram,
+    build_histogram_all_rows,
+    subtract_in_place,
+)
+from .numpy_sum import pairwise_sum_of
+from .partition import partition_node, partition_node_categorical, within_node_sum_of_squares
+from .splitting import categorical_bitset, find_categorical_split, find_node_split
+
+
+@njit(cache=True)
+def node_values(g, h, l2, pooling_k, has_parent, parent_value, parent_raw):
+    """(raw Newton value, value) of a node; with ``pooling_k >= 0`` the value is pooled toward the parent's."""
+    raw = -g / (h + l2) if h + l2 > 0 else 0.0
+    if not has_parent or pooling_k < 0:
+        return raw, raw
+    f = h / (h + pooling_k) if h + pooling_k > 0 else 1.0
+    return raw, parent_value + f * (raw - parent_raw)
+
+
+@njit(cache=True, inline="always")
+def _python_max(a, b):
+    # Python's max(a, b) (the first of equals), so that the bounds are those the Python grower set.
+    return b if b > a else a
+
+
+@njit(cache=True, inline="always")
+def _python_min(a, b):
+    return b if b < a else a
+
+
+@njit(cache=True)
+def child_bounds(sign, lower, upper, left_raw, right_raw):
+    """(left lower, left upper, right lower, right upper): the value bounds of a split node's children.
+
+    Both inherit ``[lower, upper]``; a monotonic split (``sign`` 1 or -1) also bounds its two sides at the
+    midpoint of their clipped values.
+    """
+    left_lower = right_lower = lower
+    left_upper = right_upper = upper
+    if sign != 0:
+        v_left = _python_min(_python_max(left_raw, lower), upper)
+        v_right = _python_min(_python_max(right_raw, lower), upper)
+        mid = 0.5 * (v_left + v_right)
+        if sign > 0:
+            left_upper, right_lower = mid, mid
+        else:
+            right_upper, left_lower = mid, mid
+    return left_lower, left_upper, right_lower, right_upper
+
+
+@njit(cache=True)
+def search_node(hist, cat_hist, has_codes, feature_mask, cat_feature_mask, sum_g, sum_h, count, depth, value, raw,
+                lower, upper, n_bins_non_missing, has_missing, missing_bin, effective_tests, max_depth,
+                min_samples_leaf, l2, min_hessian, pooling_k, constrained, monotonic_cst, cat_offsets, level_sigma2,
+                level_mode, level_k, pooled_level_gain, level_method):
+    """The best split of one node: numeric thresholds, then categorical partitions when there are any.
+
+    ``max_depth < 0``: no depth limit.  A node with fewer than ``2 * min_samples_leaf`` rows, or at the
+    depth limit, is not searched.
+
+    Returns
+    -------
+    (searched, gain, feature, bin, missing_left, left_g, left_h, left_count, n_effective_tests,
+     is_categorical, left_levels, levels_scanned)
+        ``feature`` indexes the numeric or the categorical features (``-1``: none admissible);
+        ``left_levels`` are the codes a categorical split sends left (empty otherwise).
+    """
+    no_levels = np.zeros(0, dtype=np.int64)
+    if count < 2 * min_samples_leaf or (max_depth >= 0 and depth >= max_depth):
+        return False, -np.inf, -1, 0, np.uint8(0), 0.0, 0.0, 0.0, 0.0, False, no_levels, 0
+    gain, feature, bin_index, missing_left, gl, hl, cl, n_tests = find_node_split(
+        hist, n_bins_non_missing, has_missing, feature_mask, missing_bin, sum_g, sum_h, float(count), l2,
+        float(min_samples_leaf), min_hessian, effective_tests, pooling_k, value, raw, constrained, monotonic_cst,
+        lower, upper)
+    if not has_codes:
+        return True, gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, False, no_levels, 0
+    cat_gain, cat_feature, cat_missing_left, cat_gl, cat_hl, cat_cl, scanned, left_levels = find_categorical_split(
+        cat_hist, cat_offsets, cat_feature_mask, sum_g, sum_h, float(count), l2, float(min_samples_leaf),
+        min_hessian, level_sigma2, level_mode, level_k, pooled_level_gain, constrained, lower, upper, level_method)
+    if cat_feature >= 0 and cat_gain > gain:
+        return (True, cat_gain, cat_feature, 0, cat_missing_left, cat_gl, cat_hl, cat_cl, n_tests, True, left_levels,
+                scanned)
+    return True, gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, False, no_levels, scanned
+
+
+@njit(cache=True)
+def _histograms(binned, codes, has_codes, gradients, hessians, sample_indices, start, stop, root_of_all_rows,
+                active_features, n_bins, constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
+                parallel_gather_rows):
+    # The node's numeric histogram and its level histogram (empty without categoricals).
+    no_levels = np.zeros((0, 3))
+    if root_of_all_rows:
+        hist = build_histogram_all_rows(binned, gradients, hessians, active_features, n_bins)
+        if not has_codes:
+            return hist, no_levels
+        return hist, build_categorical_histogram(codes, cat_offsets, sample_indices, root_of_all_rows, gradients,
+                                                 hessians, cat_feature_mask)
+    rows = sample_indices[start:stop]
+    n = stop - start
+    g = _gather_parallel(gradients, rows) if n >= parallel_gather_rows else _gather_serial(gradients, rows)
+    if constant_hessian > 0 and not has_codes:
+        h = g  # not read: every row's hessian is constant_hessian
+    else:
+        h = _gather_parallel(hessians, rows) if n >= parallel_gather_rows else _gather_serial(hessians, rows)
+    if n >= parallel_rows:
+        hist = _build_histogram_parallel(binned, rows, g, h, active_features, n_bins, constant_hessian)
+    else:
+        hist = _build_histogram_serial(binned, rows, g, h, active_features, n_bins, constant_hessian)
+    if not has_codes:
+        return hist, no_levels
+    return hist, build_categorical_histogram(codes, cat_offsets, rows, root_of_all_rows, g, h, cat_feature_mask)
+
+
+@njit(cache=True)
+def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices, held_indices, buffer, all_rows,
+              n_bins_non_missing, has_missing, missing_bin, feature_mask,
+              active_features, effective_tests, max_leaf_nodes, max_depth, min_samples_leaf, l2, min_hessian,
+              pooling_k, cat_offsets, n_levels, cat_feature_mask, level_sigma2, level_mode, level_k,
+              pooled_level_gain, level_method, constant_hessian, compute_within_ss, unit_weights, constrained,
+              monotonic_cst, numeric_groups, categorical_groups, parallel_rows, parallel_gather_rows):
+    """Grow one tree best-first; the arguments are :class:`~shrinktree.boosting.grower.TreeGrower`'s.
+
+    ``sample_indices`` (the growing rows) and ``held_indices`` (rows held out, possibly none) are
+    partitioned in place: each node's rows end up as one run of each.  ``numeric_groups`` and
+    ``categorical_groups`` (``n_groups x n_features`` booleans, no rows without interaction constraints)
+    say which features each interaction group holds.
+
+    Returns
+    -------
+    structure : ndarray of int32, shape (4, n_nodes)
+        Rows ``parent``, ``left``, ``right``, ``feature``.
+    flags : ndarray of uint8, shape (2, n_nodes)
+        Rows ``missing_left``, ``is_categorical``.
+    indices : ndarray of int64, shape (4, n_nodes)
+        Rows ``bin_threshold``, ``cat_offset``, ``levels_scanned``, ``n_rows``.
+    statistics : ndarray of float64, shape (5, n_nodes)
+        Rows ``sum_gradients``, ``sum_hessians``, ``weighted_count``, ``gain``, ``null_factor_tests``.
+    cat_bitset : ndarray of uint32
+    within_ss : float
+    leaves : ndarray of int64, shape (5, n_leaves)
+        Rows ``leaf_nodes``, ``leaf_start``, ``leaf_stop``, ``held_leaf_start``, ``held_leaf_stop``.
+
+    The node arrays are in creation order, as in :class:`~shrinktree.boosting.grower.GrownTree`; they come
+    packed in a few arrays because returning each array to Python has a cost of its own.
+    """
+    has_codes = codes.shape[0] > 0
+    has_groups = numeric_groups.shape[0] > 0
+    n_groups = numeric_groups.shape[0]
+    n_bins = missing_bin + 1
+    n_samples = binned.shape[1]
+    capacity = 2 * max_leaf_nodes - 1
+    start = np.zeros(capacity, dtype=np.int64)
+    stop = np.zeros(capacity, dtype=np.int64)
+    held_start = np.zeros(capacity, dtype=np.int64)
+    held_stop = np.zeros(capacity, dtype=np.int64)
+    sum_g = np.zeros(capacity)
+    sum_h = np.zeros(capacity)
+    weight = np.zeros(capacity)
+    count = np.zeros(capacity, dtype=np.int64)
+    depth = np.zeros(capacity, dtype=np.int64)
+    parent = np.full(capacity, -1, dtype=np.int32)
+    left = np.full(capacity, -1, dtype=np.int32)
+    right = np.full(capacity, -1, dtype=np.int32)
+    value = np.zeros(capacity)
+    raw = np.zeros(capacity)
+    lower = np.full(capacity, -np.inf)
+    upper = np.full(capacity, np.inf)
+    groups = np.ones((capacity, n_groups), dtype=np.bool_)
+    # The best split found for each node (kept for the nodes that get split).
+    split_gain = np.zeros(capacity)
+    split_feature = np.full(capacity, -1, dtype=np.int64)
+    split_bin = np.zeros(capacity, dtype=np.int64)
+    split_missing_left = np.zeros(capacity, dtype=np.uint8)
+    split_gl = np.zeros(capacity)
+    split_hl = np.zeros(capacity)
+    split_cl = np.zeros(capacity)
+    split_tests = np.zeros(capacity)
+    split_is_cat = np.zeros(capacity, dtype=np.bool_)
+    split_scanned = np.zeros(capacity, dtype=np.int64)
+    no_hist = np.zeros((0, 0, 0))
+    no_cat_hist = np.zeros((0, 3))
+    no_levels = np.zeros(0, dtype=np.int64)
+    no_bitset = np.zeros(0, dtype=np.uint32)
+    hists = [no_hist for _ in range(capacity)]
+    cat_hists = [no_cat_hist for _ in range(capacity)]
+    left_levels = [no_levels for _ in range(capacity)]
+    bitsets = [no_bitset for _ in range(capacity)]
+
+    # The root's sums in numpy's order (np.sum of the gathered rows), as the Python grower took them.
+    root_g = pairwise_sum_of(gradients, sample_indices)
+    root_h = pairwise_sum_of(hessians, sample_indices)
+    root_weight = pairwise_sum_of(sample_weight, sample_indices)
+    stop[0] = sample_indices.shape[0]
+    held_stop[0] = held_indices.shape[0]
+    sum_g[0], sum_h[0], weight[0], count[0] = root_g, root_h, root_weight, sample_indices.shape[0]
+    # Flags passed to other kernels are runtime booleans: a literal True or False would compile another
+    # specialization of the callee.
+    is_child = n_samples < 0
+    raw[0], value[0] = node_values(root_g, root_h, l2, pooling_k, is_child, 0.0, 0.0)
+    is_child = not is_child
+    hists[0], cat_hists[0] = _histograms(binned, codes, has_codes, gradients, hessians, sample_indices, start[0],
+                                         stop[0], all_rows and stop[0] == n_samples, active_features, n_bins,
+                                         constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
+                                         parallel_gather_rows)
+    heap = [(0.0, 0)]
+    heap.pop()
+    n_nodes = 1
+    to_search = np.zeros(2, dtype=np.int64)
+    n_to_search = 1
+    n_leaves = 1
+    while True:
+        for s in range(n_to_search):
+            node = to_search[s]
+            node_features, node_cat_features = feature_mask, cat_feature_mask
+            if has_groups:
+                allowed = np.zeros(feature_mask.shape[0], dtype=np.bool_)
+                cat_allowed = np.zeros(cat_feature_mask.shape[0], dtype=np.bool_)
+                for q in range(n_groups):
+                    if groups[node, q]:
+                        allowed |= numeric_groups[q]
+                        cat_allowed |= categorical_groups[q]
+                node_features = feature_mask & allowed
+                node_cat_features = cat_feature_mask & cat_allowed
+            (searched, gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, is_cat, levels,
+             scanned) = search_node(hists[node], cat_hists[node], has_codes, node_features, node_cat_features,
+                                    sum_g[node], sum_h[node], count[node], depth[node], value[node], raw[node],
+                                    lower[node], upper[node], n_bins_non_missing, has_missing, missing_bin,
+                                    effective_tests, max_depth, min_samples_leaf, l2, min_hessian, pooling_k,
+                                    constrained, monotonic_cst, cat_offsets, level_sigma2, level_mode, level_k,
+                                    pooled_level_gain, level_method)
+            split_gain[node], split_feature[node], split_bin[node] = gain, feature, bin_index
+            split_missing_left[node], split_gl[node], split_hl[node], split_cl[node] = missing_left, gl, hl, cl
+            split_tests[node], split_is_cat[node], split_scanned[node] = n_tests, is_cat, scanned
+            left_levels[node] = levels
+            if searched and feature >= 0 and gain > 0:
+                heapq.heappush(heap, (-gain, node))
+            else:
+                hists[node], cat_hists[node] = no_hist, no_cat_hist
+        if len(heap) == 0 or n_leaves >= max_leaf_nodes:
+            break
+        node = heapq.heappop(heap)[1]
+        feature = split_feature[node]
+        missing_left = split_missing_left[node]
+        gl, hl, cl = split_gl[node], split_hl[node], split_cl[node]
+        if split_is_cat[node]:
+            base = cat_offsets[feature]
+            bitsets[node] = categorical_bitset(cat_hists[node][base:cat_offsets[feature + 1], 2], left_levels[node],
+                                               missing_left != 0)
+            n_left, w_left, n_held_left = partition_node_categorical(
+                codes[feature], sample_indices, start[node], stop[node], held_indices, held_start[node],
+                held_stop[node], bitsets[node], missing_left != 0, n_levels[feature], sample_weight, buffer,
+                unit_weights)
+        else:
+            if hists[node][feature, missing_bin, 2] == 0:
+                # No missing rows seen here: send future missing values to the larger child.
+                missing_left = np.uint8(1) if cl >= count[node] - cl else np.uint8(0)
+                split_missing_left[node] = missing_left
+            n_left, w_left, n_held_left = partition_node(
+                binned[feature], sample_indices, start[node], stop[node], held_indices, held_start[node],
+                held_stop[node], split_bin[node], missing_left != 0, missing_bin, sample_weight, buffer,
+                unit_weights)
+        a, b = n_nodes, n_nodes + 1
+        left[node], right[node] = a, b
+        n_nodes += 2
+        mid, held_mid = start[node] + n_left, held_start[node] + n_held_left
+        start[a], stop[a], start[b], stop[b] = start[node], mid, mid, stop[node]
+        held_start[a], held_stop[a] = held_start[node], held_mid
+        held_start[b], held_stop[b] = held_mid, held_stop[node]
+        sum_g[a], sum_h[a], count[a], weight[a] = gl, hl, n_left, w_left
+        sum_g[b], sum_h[b] = sum_g[node] - gl, sum_h[node] - hl
+        count[b], weight[b] = count[node] - n_left, weight[node] - w_left
+        for child in (a, b):
+            depth[child] = depth[node] + 1
+            parent[child] = node
+            raw[child], value[child] = node_values(sum_g[child], sum_h[child], l2, pooling_k, is_child, value[node],
+                                                   raw[node])
+        if constrained:
+            sign = 0 if split_is_cat[node] else monotonic_cst[feature]
+            lower[a], upper[a], lower[b], upper[b] = child_bounds(sign, lower[node], upper[node], raw[a], raw[b])
+        if has_groups:
+            member = categorical_groups[:, feature] if split_is_cat[node] else numeric_groups[:, feature]
+            for q in range(n_groups):
+                groups[a, q] = groups[b, q] = groups[node, q] and member[q]
+        n_leaves += 1
+        if n_leaves >= max_leaf_nodes:
+            break  # the last split: its children stay leaves, their histograms and searches are not needed
+        small, large = (a, b) if n_left <= count[node] - n_left else (b, a)
+        hists[small], cat_hists[small] = _histograms(
+            binned, codes, has_codes, gradients, hessians, sample_indices, start[small], stop[small], not is_child,
+            active_features, n_bins, constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
+            parallel_gather_rows)
+        # The parent's histograms are no longer needed: they become the larger child's.
+        parent_hist, parent_cat_hist = hists[node], cat_hists[node]
+        hists[node], cat_hists[node] = no_hist, no_cat_hist
+        hists[large] = subtract_in_place(parent_hist, hists[small])
+        if has_codes:
+            cat_hists[large] = subtract_in_place(parent_cat_hist, cat_hists[small])
+        to_search[0], to_search[1] = a, b
+        n_to_search = 2
+
+    internal = left[:n_nodes] >= 0
+    structure = np.empty((4, n_nodes), dtype=np.int32)
+    structure[0] = parent[:n_nodes]
+    structure[1] = left[:n_nodes]
+    structure[2] = right[:n_nodes]
+    structure[3] = -1
+    flags = np.zeros((2, n_nodes), dtype=np.uint8)
+    indices = np.zeros((4, n_nodes), dtype=np.int64)
+    indices[1] = -1
+    indices[3] = count[:n_nodes]
+    statistics = np.zeros((5, n_nodes))
+    statistics[0] = sum_g[:n_nodes]
+    statistics[1] = sum_h[:n_nodes]
+    statistics[2] = weight[:n_nodes]
+    n_words = 0
+    for i in range(n_nodes):
+        if internal[i] and split_is_cat[i]:
+            n_words += bitsets[i].shape[0]
+    cat_bitset = np.zeros(n_words, dtype=np.uint32)
+    n_words = 0
+    for i in range(n_nodes):
+        if not internal[i]:
+            continue
+        structure[3, i] = split_feature[i]
+        indices[0, i] = split_bin[i]
+        flags[0, i] = split_missing_left[i]
+        statistics[3, i] = split_gain[i]
+        statistics[4, i] = split_tests[i]
+        indices[2, i] = split_scanned[i]
+        if split_is_cat[i]:
+            flags[1, i] = 1
+            indices[1, i] = n_words
+            cat_bitset[n_words:n_words + bitsets[i].shape[0]] = bitsets[i]
+            n_words += bitsets[i].shape[0]
+    leaf_nodes = np.flatnonzero(~internal)
+    within_ss = 0.0
+    if compute_within_ss:
+        for node in leaf_nodes:
+            if sum_h[node] > 0:
+                within_ss += within_node_sum_of_squares(sample_indices, start[node], stop[node], gradients,
+                                                        hessians, sample_weight, sum_g[node] / sum_h[node])
+    leaves = np.empty((5, leaf_nodes.shape[0]), dtype=np.int64)
+    leaves[0] = leaf_nodes
+    leaves[1] = start[leaf_nodes]
+    leaves[2] = stop[leaf_nodes]
+    leaves[3] = held_start[leaf_nodes]
+    leaves[4] = held_stop[leaf_nodes]
+    return structure, flags, indices, statistics, cat_bitset, within_ss, leaves

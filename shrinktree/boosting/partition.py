@@ -1,0 +1,121 @@
+"""Stable in-place row partitions of a node at a split, and the within-node sum of squares.
+
+A node's rows are a contiguous slice of one index array; a split moves its left rows to the front of
+the slice and its right rows behind them, each run in the rows' original order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._numba import njit
+
+
+@njit(cache=True, inline="always")
+def _goes_left(b, bin_threshold, missing_left, missing_bin):
+    if b == missing_bin:
+        return missing_left
+    return b <= bin_threshold
+
+
+@njit(cache=True, inline="always")
+def _route(sample_indices, buffer, start, idx, go_left, n_left, n_right, weight_left, sample_weight, unit_weights):
+    # Branch-free: write the row to both runs, advance only its side's counter.
+    sample_indices[start + n_left] = idx
+    buffer[n_right] = idx
+    if not unit_weights:
+        weight_left += sample_weight[idx] * go_left
+    return n_left + go_left, n_right + 1 - go_left, weight_left
+
+
+@njit(cache=True, inline="always")
+def _close_partition(sample_indices, buffer, start, n_left, n_right, weight_left, unit_weights):
+    # The right run goes back behind the left one; returns (n_left, weighted_left).
+    for i in range(n_right):
+        sample_indices[start + n_left + i] = buffer[i]
+    return n_left, float(n_left) if unit_weights else weight_left
+
+
+@njit(cache=True)
+def partition_rows(binned_column, sample_indices, start, stop, bin_threshold, missing_left, missing_bin,
+                   sample_weight, buffer, unit_weights=False):
+    """Stable in-place partition of ``sample_indices[start:stop]``; returns (n_left, weighted_left).
+
+    ``buffer`` is scratch space of at least ``stop - start`` entries.  With ``unit_weights``
+    every row weighs 1 and ``sample_weight`` is not read.
+
+    One branch-free pass: each row is written both to the left run (compacted in place; its write
+    position never passes the read position) and to the right run in ``buffer``, and only the
+    counter of its side advances.  A split is a coin flip per row for the branch predictor, so
+    this is about three times faster than branching on the side.
+    """
+    n_left, n_right, weight_left = 0, 0, 0.0
+    for i in range(start, stop):
+        idx = sample_indices[i]
+        go_left = _goes_left(binned_column[idx], bin_threshold, missing_left, missing_bin)
+        n_left, n_right, weight_left = _route(sample_indices, buffer, start, idx, go_left, n_left, n_right,
+                                              weight_left, sample_weight, unit_weights)
+    return _close_partition(sample_indices, buffer, start, n_left, n_right, weight_left, unit_weights)
+
+
+@njit(cache=True)
+def partition_rows_categorical(codes_column, sample_indices, start, stop, bitset, missing_left, n_levels,
+                               sample_weight, buffer, unit_weights=False):
+    """Like :func:`partition_rows` for a categorical split: a code goes left when its bit is set."""
+    n_left, n_right, weight_left = 0, 0, 0.0
+    for i in range(start, stop):
+        idx = sample_indices[i]
+        code = codes_column[idx]
+        if code >= n_levels:
+            go_left = missing_left
+        else:
+            go_left = (bitset[code >> 5] >> np.uint32(code & 31)) & np.uint32(1) == 1
+        n_left, n_right, weight_left = _route(sample_indices, buffer, start, idx, go_left, n_left, n_right,
+                                              weight_left, sample_weight, unit_weights)
+    return _close_partition(sample_indices, buffer, start, n_left, n_right, weight_left, unit_weights)
+
+
+@njit(cache=True)
+def partition_node(binned_column, sample_indices, start, stop, held_indices, held_start, held_stop, bin_threshold,
+                   missing_left, missing_bin, sample_weight, buffer, unit_weights):
+    """:func:`partition_rows` of a node's growing rows, then of its held-out rows by the same split.
+
+    One call per split for both: routing the held-out rows with the partition gives each its leaf
+    without a second walk down the finished tree.  Returns ``(n_left, weighted_left, n_held_left)``.
+    """
+    n_left, weight_left = partition_rows(binned_column, sample_indices, start, stop, bin_threshold, missing_left,
+                                         missing_bin, sample_weight, buffer, unit_weights)
+    n_held_left = 0
+    has_held = held_stop > held_start  # a runtime flag: a literal True would compile another specialization
+    if has_held:
+        n_held_left, _ = partition_rows(binned_column, held_indices, held_start, held_stop, bin_threshold,
+                                        missing_left, missing_bin, sample_weight, buffer, has_held)
+    return n_left, weight_left, n_held_left
+
+
+@njit(cache=True)
+def partition_node_categorical(codes_column, sample_indices, start, stop, held_indices, held_start, held_stop, bitset,
+                               missing_left, n_levels, sample_weight, buffer, unit_weights):
+    """:func:`partition_node` for a categorical split (:func:`partition_rows_categorical`)."""
+    n_left, weight_left = partition_rows_categorical(codes_column, sample_indices, start, stop, bitset, missing_left,
+                                                     n_levels, sample_weight, buffer, unit_weights)
+    n_held_left = 0
+    has_held = held_stop > held_start  # a runtime flag: a literal True would compile another specialization
+    if has_held:
+        n_held_left, _ = partition_rows_categorical(codes_column, held_indices, held_start, held_stop, bitset,
+                                                    missing_left, n_levels, sample_weight, buffer, has_held)
+    return n_left, weight_left, n_held_left
+
+
+@njit(cache=True)
+def within_node_sum_of_squares(sample_indices, start, stop, gradients, hessians, sample_weight, ratio):
+    """sum_i w_i (g~_i - h~_i * ratio)^2 over the node's rows (g = w g~, h = w h~)."""
+    total = 0.0
+    for i in range(start, stop):
+        idx = sample_indices[i]
+        w = sample_weight[idx]
+        if w <= 0.0:
+            continue
+        r = gradients[idx] - hessians[idx] * ratio
+        total += r * r / w
+    return total

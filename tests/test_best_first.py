@@ -1,0 +1,121 @@
+"""The compiled best-first grower and the per-tree kernels around it (issue 17, small data).
+
+The grower now routes the honest held-out rows with its partition and sums in compiled code; these
+tests pin each replacement to what it replaced: numpy's sums, the mask-then-split of the held-out rows,
+and the node statistics of rows walked down the finished tree.
+"""
+
+import numpy as np
+import pytest
+
+from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor
+from shrinktree._shrinkage import effective_tests_table
+from shrinktree.boosting.binning import BinMapper
+from shrinktree.boosting.grower import TreeGrower, threshold_table
+from shrinktree.boosting.honest import held_node_statistics, held_out_mask, honest_split, row_hashes, split_rows
+from shrinktree.boosting.numpy_sum import pairwise_sum, pairwise_sum_of
+from shrinktree.boosting.predictor import leaves_binned, node_statistics
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 127, 128, 129, 255, 256, 1000, 4099, 70_001])
+def test_pairwise_sum_is_numpy_sum_bit_for_bit(n):
+    rng = np.random.default_rng(n)
+    values = rng.normal(size=n) * 10.0 ** rng.integers(-6, 7, size=n)
+    assert pairwise_sum(values) == np.sum(values)
+    rows = np.sort(rng.choice(max(n, 1), size=n // 3, replace=False)).astype(np.int64) if n else np.zeros(0, np.int64)
+    assert pairwise_sum_of(values, rows) == np.sum(values[rows])
+
+
+def test_pairwise_sum_of_cancelling_values_differs_from_a_plain_loop():
+    # The order matters: a left-to-right sum of these gives another float than numpy's pairwise order.
+    values = np.array([1e16, 1.0, -1e16, 1.0] * 40)
+    plain = 0.0
+    for v in values:
+        plain += v
+    assert plain != np.sum(values)
+    assert pairwise_sum(values) == np.sum(values)
+
+
+@pytest.mark.parametrize("alternate", [False, True])
+@pytest.mark.parametrize("subsample", [False, True])
+def test_honest_split_matches_mask_then_split(alternate, subsample):
+    rng = np.random.default_rng(3)
+    binned = rng.integers(0, 20, size=(4, 3_000)).astype(np.uint8)
+    hashes = row_hashes(binned, np.zeros((0, 3_000), dtype=np.int32), rng.normal(size=3_000))
+    rows = np.sort(rng.choice(3_000, 2_000, replace=False)).astype(np.int64) if subsample else None
+    for iteration in range(4):
+        flip = alternate and iteration % 2 == 1
+        mask = held_out_mask(hashes, iteration - 1 if flip else iteration, 11, 0.4)
+        expected = split_rows(~mask if flip else mask, rows)
+        got = honest_split(hashes, rows, iteration, 11, 0.4, alternate)
+        assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+        assert got[0].dtype == np.int64 and got[1].dtype == np.int64
+
+
+def _grown_with_held_rows(n_rows=1_500, max_leaf_nodes=15):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(n_rows, 5))
+    X[rng.random(X.shape) < 0.05] = np.nan
+    mapper = BinMapper(255, random_state=0).fit(X)
+    binned = mapper.transform(X)
+    gradients = rng.normal(size=n_rows) + X[:, 0].clip(-2, 2)
+    gradients[np.isnan(gradients)] = 0.0
+    hessians = rng.uniform(0.5, 1.5, size=n_rows)
+    weight = np.ones(n_rows)
+    held = rng.random(n_rows) < 0.5
+    grow_rows, held_rows = np.flatnonzero(~held).astype(np.int64), np.flatnonzero(held).astype(np.int64)
+    has_missing = np.array([bool((row == mapper.missing_bin_).any()) for row in binned])
+    grown = TreeGrower(binned, gradients, hessians, weight, grow_rows, mapper.n_bins_non_missing_, has_missing,
+                       mapper.missing_bin_, np.ones(5, dtype=bool), effective_tests_table(256),
+                       max_leaf_nodes=max_leaf_nodes, held_indices=held_rows).grow()
+    return grown, binned, mapper, gradients, hessians, weight, held_rows
+
+
+def test_held_out_rows_land_in_the_leaf_a_walk_down_the_tree_finds():
+    grown, binned, mapper, gradients, hessians, weight, held_rows = _grown_with_held_rows()
+    walked = leaves_binned(binned, np.zeros((0, binned.shape[1]), dtype=np.int32), held_rows, grown.left,
+                           grown.right, grown.feature, grown.is_categorical, grown.bin_threshold, grown.missing_left,
+                           mapper.missing_bin_, np.zeros(0, dtype=np.int64), grown.cat_offset, grown.cat_bitset)
+    leaf_of = dict(zip(held_rows.tolist(), walked.tolist()))
+    for leaf, start, stop in zip(grown.leaf_nodes, grown.held_leaf_start, grown.held_leaf_stop):
+        run = grown.held_indices[start:stop]
+        assert all(leaf_of[row] == leaf for row in run.tolist())
+        assert np.all(np.diff(run) > 0)  # the partition is stable: each leaf's rows in their original order
+    assert sorted(grown.held_indices.tolist()) == held_rows.tolist()
+    expected = node_statistics(held_rows, walked, grown.parent, gradients, hessians, weight)
+    got = held_node_statistics(grown.held_indices, grown.leaf_nodes, grown.held_leaf_start, grown.held_leaf_stop,
+                               grown.parent, gradients, hessians, weight)
+    assert np.array_equal(got, expected)
+
+
+def test_the_grower_leaves_the_callers_held_out_rows_alone():
+    grown, *_, held_rows = _grown_with_held_rows()
+    assert np.all(np.diff(held_rows) > 0)
+    assert grown.held_indices is not held_rows
+
+
+def test_a_tree_stops_at_max_leaf_nodes():
+    grown, *_ = _grown_with_held_rows(max_leaf_nodes=9)
+    assert len(grown.leaf_nodes) == 9
+    assert len(grown.left) == 17
+
+
+def test_threshold_table_is_bin_thresholds():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=300), rng.integers(0, 4, size=300).astype(float)])
+    mapper = BinMapper(255, random_state=0).fit(X)
+    table = threshold_table(mapper)
+    for f in range(2):
+        for b in range(int(mapper.n_bins_non_missing_[f])):
+            assert table[f, b] == mapper.bin_thresholds(f, b)
+
+
+@pytest.mark.parametrize("estimator", [ShrinkBoostRegressor, ShrinkBoostClassifier])
+def test_multiclass_and_plain_fits_are_repeatable(estimator):
+    # The grower partitions row arrays in place: fitting twice must give the same model.
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(600, 4))
+    y = X[:, 0] + rng.normal(size=600) if estimator is ShrinkBoostRegressor else rng.integers(0, 3, size=600)
+    first = estimator(n_estimators=15, random_state=0).fit(X, y)
+    second = estimator(n_estimators=15, random_state=0).fit(X, y)
+    assert np.array_equal(first.predict(X), second.predict(X))
