@@ -1268,7 +1268,8 @@ def _fit_docstring(y_doc: str, offset_doc: str = "", eval_set_offset: str = "") 
             {y_doc}
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative frequency weights, as in scikit-learn: a row of weight 2 counts as two rows,
-            so integer weights give the model of repeated rows, and zero-weight rows are dropped.
+            so integer weights give the model of repeated rows (``min_samples_leaf`` counts rows, as in
+            scikit-learn and LightGBM, so this holds where it does not bind), and zero-weight rows are dropped.
             The pooling strength is estimated from how much data each node holds, so the weights'
             total matters: a mean weight outside [0.5, 2] raises
             :class:`~shrinktree.exceptions.SampleWeightScaleWarning` unless the weights look like
