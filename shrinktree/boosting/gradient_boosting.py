@@ -37,7 +37,8 @@ from .grower import TreeGrower
 from .honest import HONEST_FRACTION, held_out_mask, row_hashes, split_rows
 from .mixed import MixedEffectsMixin
 from .pooling import PoolingPlan, pool_tree, renew_leaf_values
-from .predictor import add_leaf_values, add_values_by_leaf, leaves_binned, node_statistics
+from .predictor import add_leaf_values, add_values_by_leaf, node_statistics
+from .routing import leaves_by_partition
 from .validation import check_fit_weights, check_no_missing_labels, check_number, check_offset
 
 MIN_HESSIAN = 1e-3
@@ -123,8 +124,8 @@ class _FitData:
     interactions: InteractionSets | None = None
 
     def leaves_of(self, grown, rows: np.ndarray) -> np.ndarray:
-        """Leaf of each of ``rows`` in the grown tree, by walking it on the binned data."""
-        return leaves_binned(self.binned, self.codes, rows, grown.left, grown.right, grown.feature,
+        """Leaf of each of ``rows`` in the grown tree, by partitioning them node by node on the binned data."""
+        return leaves_by_partition(self.binned, self.codes, rows, grown.left, grown.right, grown.feature,
                              grown.is_categorical, grown.bin_threshold, grown.missing_left, self.missing_bin,
                              self.n_levels, grown.cat_offset, grown.cat_bitset)
 
