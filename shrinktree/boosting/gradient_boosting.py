@@ -34,6 +34,7 @@ from .categorical import FROM_DTYPE, CategoricalEncoder, check_columns, engine_c
 from .constraints import InteractionSets, resolve_interaction_cst, resolve_monotonic_cst, split_signs
 from .evaluation import EvalSet
 from .grower import TreeGrower
+from .histogram import pack_rows
 from .honest import HONEST_FRACTION, held_out_mask, row_hashes, split_rows
 from .mixed import MixedEffectsMixin
 from .pooling import PoolingPlan, pool_tree, renew_leaf_values
@@ -119,6 +120,8 @@ class _FitData:
     constant_hessian: float
     unit_weights: bool
     row_hash: np.ndarray | None
+    # ``binned`` row-major for the histograms of small nodes (None for data that stays in cache).
+    packed_rows: np.ndarray | None
     # Constraints in the grower's numbering: per numeric feature, and the interaction groups.
     monotonic_cst: np.ndarray | None = None
     interactions: InteractionSets | None = None
@@ -394,7 +397,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             weight=np.ones(X.shape[0]) if unit_weights else np.ascontiguousarray(train.weight),
             # Every unweighted hessian equal to 1: histograms can count rows instead.
             constant_hessian=1.0 if (unit_weights and loss.constant_hessian) else 0.0, unit_weights=unit_weights,
-            row_hash=row_hashes(binned, codes, train.y) if plan.honest else None,
+            row_hash=row_hashes(binned, codes, train.y) if plan.honest else None, packed_rows=pack_rows(binned),
             monotonic_cst=None if self._monotonic_cst is None else self._monotonic_cst[self._numeric_index],
             interactions=None if self._interaction_cst is None else InteractionSets(
                 self._interaction_cst, self._numeric_index, self._categorical_index),
@@ -594,6 +597,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             level_method=plan.level_method,
             constant_hessian=data.constant_hessian, unit_weights=data.unit_weights,
             compute_within_ss=plan.in_sample_eb, monotonic_cst=data.monotonic_cst, interaction_cst=data.interactions,
+            packed_rows=data.packed_rows,
         ).grow()
         local = (grown.feature, grown.bin_threshold)
         held = estimation_leaf_of_row = None

@@ -235,6 +235,9 @@ class TreeGrower:
     interaction_cst : InteractionSets or None
         The feature groups a root-to-leaf path may draw its features from (see
         :class:`~shrinktree.boosting.constraints.InteractionSets`).
+    packed_rows : ndarray of uint64 or None
+        ``binned`` as row-major words (:func:`~shrinktree.boosting.histogram.pack_rows`): histograms of
+        nodes with few rows are then built from it (faster, the same sums).
     """
 
     def __init__(self, binned, gradients, hessians, sample_weight, sample_indices, n_bins_non_missing,
@@ -242,7 +245,8 @@ class TreeGrower:
                  min_samples_leaf=20, l2_regularization=0.0, min_hessian=1e-3, pooling_k=-1.0, codes=None,
                  n_levels=None, cat_feature_mask=None, level_mode=LEVELS_RAW, level_k=0.0, pooled_level_gain=False,
                  constant_hessian=0.0, compute_within_ss=True, unit_weights=False, monotonic_cst=None,
-                 interaction_cst=None, level_method=0):
+                 interaction_cst=None, level_method=0, packed_rows=None):
+        self.packed_rows = packed_rows
         self.constrained = monotonic_cst is not None and bool(np.any(monotonic_cst != 0))
         self.monotonic_cst = (np.ascontiguousarray(monotonic_cst, dtype=np.int8) if self.constrained
                               else np.zeros(len(n_bins_non_missing), dtype=np.int8))
@@ -294,10 +298,12 @@ class TreeGrower:
         rows = self.sample_indices[node.start:node.stop]
         g = gather(self.gradients, rows)
         if self.constant_hessian > 0 and self.codes is None:
-            hist = build_histogram(self.binned, rows, g, g, self.active_features, self.n_bins, self.constant_hessian)
+            hist = build_histogram(self.binned, rows, g, g, self.active_features, self.n_bins, self.constant_hessian,
+                                   self.packed_rows)
             return hist, None
         h = gather(self.hessians, rows)
-        hist = build_histogram(self.binned, rows, g, h, self.active_features, self.n_bins, self.constant_hessian)
+        hist = build_histogram(self.binned, rows, g, h, self.active_features, self.n_bins, self.constant_hessian,
+                               self.packed_rows)
         if self.codes is None:
             return hist, None
         return hist, build_categorical_histogram(self.codes, self.cat_offsets, rows, False, g, h,

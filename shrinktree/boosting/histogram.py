@@ -130,16 +130,141 @@ def _build_histogram_serial(binned, sample_indices, ordered_gradients, ordered_h
 
 
 def build_histogram(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, n_bins,
-                    constant_hessian=0.0):
+                    constant_hessian=0.0, packed_rows=None):
     """Histogram of the rows ``sample_indices`` (with gradients already gathered in that order).
 
     ``active_features`` (int64) lists the features to build; the others stay zero.
     ``constant_hessian > 0`` declares every row's hessian equal to it; ``ordered_hessians`` is then
-    not read.
+    not read.  ``packed_rows`` (from :func:`pack_rows`, optional) lets a node holding a small share of
+    the rows gather its rows' bins first (see :func:`_build_packed`); the histogram is the same bit for bit.
     """
-    kernel = _build_histogram_parallel if len(sample_indices) >= PARALLEL_MIN_ROWS else _build_histogram_serial
+    n_rows = len(sample_indices)
+    if packed_rows is not None and n_rows * PACKED_MAX_SHARE_INVERSE <= binned.shape[1]:
+        kernel = _build_packed_parallel if n_rows >= PARALLEL_MIN_ROWS else _build_packed_serial
+        return kernel(packed_rows, binned.shape[0], sample_indices, ordered_gradients, ordered_hessians,
+                      active_features, n_bins, float(constant_hessian))
+    kernel = _build_histogram_parallel if n_rows >= PARALLEL_MIN_ROWS else _build_histogram_serial
     return kernel(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, n_bins,
                   float(constant_hessian))
+
+
+# --- nodes holding few of the rows: gather the rows' bins, then build --------------------------------
+# Feature-major bins serve a node with many rows well: each feature's bins of its rows are a nearly
+# sequential stream.  Once a node holds a few percent of the rows or less, its rows sit about a cache line
+# apart or more in every feature, and a row costs one cache miss per feature.  Row-major packed bins (each row
+# padded to whole 8-byte words) cost one or two misses per row: the node's rows are first copied into a
+# contiguous block, then histogrammed from it.  Measured on 1,000,000 x 28 rows (one thread): 0.2-0.5x the
+# time for nodes of 1,500-30,000 rows, 0.6-0.9x at 50,000, slower above 100,000.  Each (feature, bin) sum
+# still adds the node's rows in the same order, so the histogram is identical.
+PACKED_MAX_SHARE_INVERSE = 25
+# Below this many cells in ``binned`` the whole matrix stays in cache and packing it buys nothing.
+PACKED_MIN_CELLS = 4 * 1024 * 1024
+
+
+@njit(parallel=True, cache=True)
+def _pack_rows_kernel(binned, out):
+    n_features, n_rows = binned.shape
+    n_chunks = (n_rows + 4095) // 4096
+    for chunk in prange(n_chunks):
+        for i in range(chunk * 4096, min(n_rows, (chunk + 1) * 4096)):
+            for f in range(n_features):
+                out[i, f] = binned[f, i]
+
+
+def pack_rows(binned):
+    """Row-major copy of the feature-major ``binned`` as uint64 words (each row zero-padded to 8-byte words).
+
+    ``None`` when ``binned`` is small enough to stay in cache (:data:`PACKED_MIN_CELLS`).
+    """
+    n_features, n_rows = binned.shape
+    if binned.size < PACKED_MIN_CELLS:
+        return None
+    n_words = (n_features + 7) // 8
+    out = np.zeros((n_rows, 8 * n_words), dtype=np.uint8)
+    _pack_rows_kernel(binned, out)
+    return out.view(np.uint64)
+
+
+@njit(cache=True, inline="always")
+def _copy_packed_row(packed_rows, sample_indices, block, i):
+    row = sample_indices[i]
+    for w in range(packed_rows.shape[1]):
+        block[i, w] = packed_rows[row, w]
+
+
+@njit(cache=True, inline="always")
+def _accumulate_packed_pair(bins, fa, fb, ordered_gradients, ordered_hessians, hist_a, hist_b, constant_hessian):
+    # As _accumulate_pair, reading the node's rows in order from the contiguous block ``bins``.
+    if constant_hessian > 0.0:
+        for i in range(bins.shape[0]):
+            g = ordered_gradients[i]
+            b = bins[i, fa]
+            hist_a[b, 0] += g
+            hist_a[b, 2] += 1.0
+            b = bins[i, fb]
+            hist_b[b, 0] += g
+            hist_b[b, 2] += 1.0
+        for b in range(hist_a.shape[0]):
+            hist_a[b, 1] = hist_a[b, 2] * constant_hessian
+            hist_b[b, 1] = hist_b[b, 2] * constant_hessian
+    else:
+        for i in range(bins.shape[0]):
+            g = ordered_gradients[i]
+            h = ordered_hessians[i]
+            b = bins[i, fa]
+            hist_a[b, 0] += g
+            hist_a[b, 1] += h
+            hist_a[b, 2] += 1.0
+            b = bins[i, fb]
+            hist_b[b, 0] += g
+            hist_b[b, 1] += h
+            hist_b[b, 2] += 1.0
+
+
+@njit(cache=True, inline="always")
+def _accumulate_packed_group(bins, ordered_gradients, ordered_hessians, active_features, group, hist,
+                             constant_hessian):
+    # The same grouping as _accumulate_group; a last lone feature is paired with itself into a scratch
+    # histogram (its own sums are computed exactly as in the pair).
+    fa = active_features[2 * group]
+    if 2 * group + 1 < active_features.shape[0]:
+        fb = active_features[2 * group + 1]
+        _accumulate_packed_pair(bins, fa, fb, ordered_gradients, ordered_hessians, hist[fa], hist[fb],
+                                constant_hessian)
+    else:
+        scratch = np.zeros_like(hist[fa])
+        _accumulate_packed_pair(bins, fa, fa, ordered_gradients, ordered_hessians, hist[fa], scratch,
+                                constant_hessian)
+
+
+@njit(parallel=True, cache=True)
+def _build_packed_parallel(packed_rows, n_features, sample_indices, ordered_gradients, ordered_hessians,
+                           active_features, n_bins, constant_hessian):
+    n = sample_indices.shape[0]
+    block = np.empty((n, packed_rows.shape[1]), dtype=np.uint64)
+    for i in prange(n):
+        _copy_packed_row(packed_rows, sample_indices, block, i)
+    bins = block.view(np.uint8)
+    hist = np.zeros((n_features, n_bins, 3), dtype=np.float64)
+    for group in prange((active_features.shape[0] + 1) // 2):
+        _accumulate_packed_group(bins, ordered_gradients, ordered_hessians, active_features, group, hist,
+                                 constant_hessian)
+    return hist
+
+
+@njit(cache=True)
+def _build_packed_serial(packed_rows, n_features, sample_indices, ordered_gradients, ordered_hessians,
+                         active_features, n_bins, constant_hessian):
+    n = sample_indices.shape[0]
+    block = np.empty((n, packed_rows.shape[1]), dtype=np.uint64)
+    for i in range(n):
+        _copy_packed_row(packed_rows, sample_indices, block, i)
+    bins = block.view(np.uint8)
+    hist = np.zeros((n_features, n_bins, 3), dtype=np.float64)
+    for group in range((active_features.shape[0] + 1) // 2):
+        _accumulate_packed_group(bins, ordered_gradients, ordered_hessians, active_features, group, hist,
+                                 constant_hessian)
+    return hist
 
 
 @njit(parallel=True, cache=True)
