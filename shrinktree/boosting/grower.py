@@ -290,7 +290,7 @@ class TreeGrower:
         """Numeric histogram of the node, and its categorical level histogram when there are categoricals."""
         if self.all_rows and node.start == 0 and node.stop == self.binned.shape[1]:
             hist = build_histogram_all_rows(self.binned, self.gradients, self.hessians, self.active_features,
-                                            self.n_bins)
+                                            self.n_bins, self.constant_hessian)
             if self.codes is None:
                 return hist, None
             return hist, build_categorical_histogram(self.codes, self.cat_offsets, self.sample_indices, True,

@@ -7,6 +7,8 @@ of a split is built from its rows; its sibling is the parent minus it (histogram
 from __future__ import annotations
 
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 from .._numba import njit, prange
 
@@ -43,6 +45,19 @@ PARALLEL_MIN_ROWS = 4_096
 PARALLEL_GATHER_MIN_ROWS = 65_536
 
 
+def _row_of(sample_indices, i):
+    """Row of the ``i``-th gradient: ``sample_indices[i]``, or ``i`` itself when ``sample_indices`` is None."""
+    return i if sample_indices is None else sample_indices[i]
+
+
+@overload(_row_of, inline="always")
+def _row_of_overload(sample_indices, i):
+    # Resolved when the kernel compiles: the all-rows and packed-block specializations read no index array.
+    if isinstance(sample_indices, types.NoneType):
+        return lambda sample_indices, i: i
+    return lambda sample_indices, i: sample_indices[i]
+
+
 @njit(cache=True, inline="always")
 def _accumulate_pair(column_a, column_b, sample_indices, ordered_gradients, ordered_hessians, hist_a, hist_b,
                      constant_hessian):
@@ -51,8 +66,8 @@ def _accumulate_pair(column_a, column_b, sample_indices, ordered_gradients, orde
     if constant_hessian > 0.0:
         # Every row has the same hessian (unweighted squared error): sum counts only, then scale.
         # Counts are sums of 1.0 (exact integers), so the result equals summing the hessians.
-        for i in range(sample_indices.shape[0]):
-            row = sample_indices[i]
+        for i in range(ordered_gradients.shape[0]):
+            row = _row_of(sample_indices, i)
             g = ordered_gradients[i]
             b = column_a[row]
             hist_a[b, 0] += g
@@ -64,8 +79,8 @@ def _accumulate_pair(column_a, column_b, sample_indices, ordered_gradients, orde
             hist_a[b, 1] = hist_a[b, 2] * constant_hessian
             hist_b[b, 1] = hist_b[b, 2] * constant_hessian
     else:
-        for i in range(sample_indices.shape[0]):
-            row = sample_indices[i]
+        for i in range(ordered_gradients.shape[0]):
+            row = _row_of(sample_indices, i)
             g = ordered_gradients[i]
             h = ordered_hessians[i]
             b = column_a[row]
@@ -81,15 +96,15 @@ def _accumulate_pair(column_a, column_b, sample_indices, ordered_gradients, orde
 @njit(cache=True, inline="always")
 def _accumulate_feature(column, sample_indices, ordered_gradients, ordered_hessians, h, constant_hessian):
     if constant_hessian > 0.0:
-        for i in range(sample_indices.shape[0]):
-            b = column[sample_indices[i]]
+        for i in range(ordered_gradients.shape[0]):
+            b = column[_row_of(sample_indices, i)]
             h[b, 0] += ordered_gradients[i]
             h[b, 2] += 1.0
         for b in range(h.shape[0]):
             h[b, 1] = h[b, 2] * constant_hessian
     else:
-        for i in range(sample_indices.shape[0]):
-            b = column[sample_indices[i]]
+        for i in range(ordered_gradients.shape[0]):
+            b = column[_row_of(sample_indices, i)]
             h[b, 0] += ordered_gradients[i]
             h[b, 1] += ordered_hessians[i]
             h[b, 2] += 1.0
@@ -136,7 +151,7 @@ def build_histogram(binned, sample_indices, ordered_gradients, ordered_hessians,
     ``active_features`` (int64) lists the features to build; the others stay zero.
     ``constant_hessian > 0`` declares every row's hessian equal to it; ``ordered_hessians`` is then
     not read.  ``packed_rows`` (from :func:`pack_rows`, optional) lets a node holding a small share of
-    the rows gather its rows' bins first (see :func:`_build_packed`); the histogram is the same bit for bit.
+    the rows gather its rows' bins first (see the packed section below); the histogram is the same bit for bit.
     """
     n_rows = len(sample_indices)
     if packed_rows is not None and n_rows * PACKED_MAX_SHARE_INVERSE <= binned.shape[1]:
@@ -192,51 +207,6 @@ def _copy_packed_row(packed_rows, sample_indices, block, i):
         block[i, w] = packed_rows[row, w]
 
 
-@njit(cache=True, inline="always")
-def _accumulate_packed_pair(bins, fa, fb, ordered_gradients, ordered_hessians, hist_a, hist_b, constant_hessian):
-    # As _accumulate_pair, reading the node's rows in order from the contiguous block ``bins``.
-    if constant_hessian > 0.0:
-        for i in range(bins.shape[0]):
-            g = ordered_gradients[i]
-            b = bins[i, fa]
-            hist_a[b, 0] += g
-            hist_a[b, 2] += 1.0
-            b = bins[i, fb]
-            hist_b[b, 0] += g
-            hist_b[b, 2] += 1.0
-        for b in range(hist_a.shape[0]):
-            hist_a[b, 1] = hist_a[b, 2] * constant_hessian
-            hist_b[b, 1] = hist_b[b, 2] * constant_hessian
-    else:
-        for i in range(bins.shape[0]):
-            g = ordered_gradients[i]
-            h = ordered_hessians[i]
-            b = bins[i, fa]
-            hist_a[b, 0] += g
-            hist_a[b, 1] += h
-            hist_a[b, 2] += 1.0
-            b = bins[i, fb]
-            hist_b[b, 0] += g
-            hist_b[b, 1] += h
-            hist_b[b, 2] += 1.0
-
-
-@njit(cache=True, inline="always")
-def _accumulate_packed_group(bins, ordered_gradients, ordered_hessians, active_features, group, hist,
-                             constant_hessian):
-    # The same grouping as _accumulate_group; a last lone feature is paired with itself into a scratch
-    # histogram (its own sums are computed exactly as in the pair).
-    fa = active_features[2 * group]
-    if 2 * group + 1 < active_features.shape[0]:
-        fb = active_features[2 * group + 1]
-        _accumulate_packed_pair(bins, fa, fb, ordered_gradients, ordered_hessians, hist[fa], hist[fb],
-                                constant_hessian)
-    else:
-        scratch = np.zeros_like(hist[fa])
-        _accumulate_packed_pair(bins, fa, fa, ordered_gradients, ordered_hessians, hist[fa], scratch,
-                                constant_hessian)
-
-
 @njit(parallel=True, cache=True)
 def _build_packed_parallel(packed_rows, n_features, sample_indices, ordered_gradients, ordered_hessians,
                            active_features, n_bins, constant_hessian):
@@ -244,11 +214,12 @@ def _build_packed_parallel(packed_rows, n_features, sample_indices, ordered_grad
     block = np.empty((n, packed_rows.shape[1]), dtype=np.uint64)
     for i in prange(n):
         _copy_packed_row(packed_rows, sample_indices, block, i)
-    bins = block.view(np.uint8)
+    # Feature f of the node's i-th row is bins[f, i]: the block seen feature-major, its rows in node order.
+    bins = block.view(np.uint8).T
     hist = np.zeros((n_features, n_bins, 3), dtype=np.float64)
     for group in prange((active_features.shape[0] + 1) // 2):
-        _accumulate_packed_group(bins, ordered_gradients, ordered_hessians, active_features, group, hist,
-                                 constant_hessian)
+        _accumulate_group(bins, None, ordered_gradients, ordered_hessians, active_features, group, hist,
+                          constant_hessian)
     return hist
 
 
@@ -259,29 +230,18 @@ def _build_packed_serial(packed_rows, n_features, sample_indices, ordered_gradie
     block = np.empty((n, packed_rows.shape[1]), dtype=np.uint64)
     for i in range(n):
         _copy_packed_row(packed_rows, sample_indices, block, i)
-    bins = block.view(np.uint8)
+    bins = block.view(np.uint8).T
     hist = np.zeros((n_features, n_bins, 3), dtype=np.float64)
     for group in range((active_features.shape[0] + 1) // 2):
-        _accumulate_packed_group(bins, ordered_gradients, ordered_hessians, active_features, group, hist,
-                                 constant_hessian)
+        _accumulate_group(bins, None, ordered_gradients, ordered_hessians, active_features, group, hist,
+                          constant_hessian)
     return hist
 
 
-@njit(parallel=True, cache=True)
-def build_histogram_all_rows(binned, gradients, hessians, active_features, n_bins):
-    """Histogram of every row (the root without row subsampling)."""
-    n_features, n_rows = binned.shape
-    hist = np.zeros((n_features, n_bins, 3), dtype=np.float64)
-    for j in prange(active_features.shape[0]):
-        f = active_features[j]
-        column = binned[f]
-        h = hist[f]
-        for i in range(n_rows):
-            b = column[i]
-            h[b, 0] += gradients[i]
-            h[b, 1] += hessians[i]
-            h[b, 2] += 1.0
-    return hist
+def build_histogram_all_rows(binned, gradients, hessians, active_features, n_bins, constant_hessian=0.0):
+    """Histogram of every row (the root without row subsampling); the arguments as :func:`build_histogram`'s."""
+    return _build_histogram_parallel(binned, None, gradients, hessians, active_features, n_bins,
+                                     float(constant_hessian))
 
 
 @njit(cache=True)
