@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from shrinktree.boosting import routing
 from shrinktree.boosting.predictor import leaves_binned
 from shrinktree.boosting.routing import leaves_by_partition
 
@@ -41,8 +42,10 @@ def _random_tree(rng, n_splits, n_numeric, n_levels):
             np.array(words, dtype=np.uint32))
 
 
+@pytest.mark.parametrize("block_rows", [16_384, 100])  # one block, and many routed in parallel
 @pytest.mark.parametrize("seed", range(6))
-def test_partition_routing_matches_the_tree_walk(seed):
+def test_partition_routing_matches_the_tree_walk(monkeypatch, seed, block_rows):
+    monkeypatch.setattr(routing, "ROUTE_BLOCK_ROWS", block_rows)
     rng = np.random.default_rng(seed)
     n_rows, n_numeric = 3000, 4
     binned = rng.integers(0, 40, size=(n_numeric, n_rows)).astype(np.uint8)

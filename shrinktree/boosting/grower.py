@@ -25,71 +25,8 @@ from .histogram import (
     subtract_in_place,
     within_level_moments,
 )
+from .partition import partition_rows, partition_rows_categorical
 from .splitting import LEVELS_RAW, categorical_bitset, find_categorical_split, find_node_split
-
-
-@njit(cache=True, inline="always")
-def _goes_left(b, bin_threshold, missing_left, missing_bin):
-    if b == missing_bin:
-        return missing_left
-    return b <= bin_threshold
-
-
-@njit(cache=True, inline="always")
-def _route(sample_indices, buffer, start, idx, go_left, n_left, n_right, weight_left, sample_weight, unit_weights):
-    # Branch-free: write the row to both runs, advance only its side's counter.
-    sample_indices[start + n_left] = idx
-    buffer[n_right] = idx
-    if not unit_weights:
-        weight_left += sample_weight[idx] * go_left
-    return n_left + go_left, n_right + 1 - go_left, weight_left
-
-
-@njit(cache=True, inline="always")
-def _close_partition(sample_indices, buffer, start, n_left, n_right, weight_left, unit_weights):
-    # The right run goes back behind the left one; returns (n_left, weighted_left).
-    for i in range(n_right):
-        sample_indices[start + n_left + i] = buffer[i]
-    return n_left, float(n_left) if unit_weights else weight_left
-
-
-@njit(cache=True)
-def partition_rows(binned_column, sample_indices, start, stop, bin_threshold, missing_left, missing_bin,
-                   sample_weight, buffer, unit_weights=False):
-    """Stable in-place partition of ``sample_indices[start:stop]``; returns (n_left, weighted_left).
-
-    ``buffer`` is scratch space of at least ``stop - start`` entries.  With ``unit_weights``
-    every row weighs 1 and ``sample_weight`` is not read.
-
-    One branch-free pass: each row is written both to the left run (compacted in place; its write
-    position never passes the read position) and to the right run in ``buffer``, and only the
-    counter of its side advances.  A split is a coin flip per row for the branch predictor, so
-    this is about three times faster than branching on the side.
-    """
-    n_left, n_right, weight_left = 0, 0, 0.0
-    for i in range(start, stop):
-        idx = sample_indices[i]
-        go_left = _goes_left(binned_column[idx], bin_threshold, missing_left, missing_bin)
-        n_left, n_right, weight_left = _route(sample_indices, buffer, start, idx, go_left, n_left, n_right,
-                                              weight_left, sample_weight, unit_weights)
-    return _close_partition(sample_indices, buffer, start, n_left, n_right, weight_left, unit_weights)
-
-
-@njit(cache=True)
-def partition_rows_categorical(codes_column, sample_indices, start, stop, bitset, missing_left, n_levels,
-                               sample_weight, buffer, unit_weights=False):
-    """Like :func:`partition_rows` for a categorical split: a code goes left when its bit is set."""
-    n_left, n_right, weight_left = 0, 0, 0.0
-    for i in range(start, stop):
-        idx = sample_indices[i]
-        code = codes_column[idx]
-        if code >= n_levels:
-            go_left = missing_left
-        else:
-            go_left = (bitset[code >> 5] >> np.uint32(code & 31)) & np.uint32(1) == 1
-        n_left, n_right, weight_left = _route(sample_indices, buffer, start, idx, go_left, n_left, n_right,
-                                              weight_left, sample_weight, unit_weights)
-    return _close_partition(sample_indices, buffer, start, n_left, n_right, weight_left, unit_weights)
 
 
 @njit(cache=True)

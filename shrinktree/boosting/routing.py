@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._numba import njit
-from .grower import _close_partition, _goes_left, _route
+from .._numba import njit, prange
+from .partition import _close_partition, _goes_left, _route
 
 
 @njit(cache=True, inline="always")
@@ -23,24 +23,23 @@ def _goes_left_categorical(code, bitset_words, word_offset, missing_left, n_leve
     return (word >> np.uint32(code & 31)) & np.uint32(1) == 1
 
 
-@njit(cache=True)
-def leaves_by_partition(binned, codes, rows, left, right, feature, is_categorical, bin_threshold, missing_left,
-                        missing_bin, n_levels, cat_offset, cat_bitset):
-    """Leaf node id of each row in ``rows``; the same result as ``leaves_binned`` with the same arguments.
+# Rows routed together: each block is partitioned through the whole tree on its own (its scratch arrays
+# stay in cache, and blocks run in parallel); the leaves do not depend on the blocking.
+ROUTE_BLOCK_ROWS = 16_384
 
-    ``feature`` indexes ``binned`` (numeric splits) or ``codes`` (categorical splits); nodes are in
-    creation order, so every parent precedes its children.
-    """
-    n = rows.shape[0]
-    n_nodes = left.shape[0]
+
+@njit(cache=True)
+def _route_block(binned, codes, rows, first_row, last_row, left, right, feature, is_categorical, bin_threshold,
+                 missing_left, missing_bin, n_levels, cat_offset, cat_bitset, out):
     # Positions into ``rows`` rather than rows, so that the leaves come back in the order of ``rows``.
-    positions = np.arange(n)
+    n = last_row - first_row
+    n_nodes = left.shape[0]
+    positions = np.arange(first_row, last_row)
     buffer = np.empty(n, dtype=np.int64)
     no_weights = np.empty(0, dtype=np.float64)
     start = np.zeros(n_nodes, dtype=np.int64)
     stop = np.zeros(n_nodes, dtype=np.int64)
     stop[0] = n
-    out = np.empty(n, dtype=np.int64)
     for node in range(n_nodes):
         first, last = start[node], stop[node]
         if left[node] < 0:
@@ -69,4 +68,30 @@ def leaves_by_partition(binned, codes, rows, left, right, feature, is_categorica
         _close_partition(positions, buffer, first, n_left, n_right, unused_weight, True)
         start[left[node]], stop[left[node]] = first, first + n_left
         start[right[node]], stop[right[node]] = first + n_left, last
+
+
+@njit(parallel=True, cache=True)
+def _route_blocks(binned, codes, rows, block_rows, left, right, feature, is_categorical, bin_threshold, missing_left,
+                  missing_bin, n_levels, cat_offset, cat_bitset, out):
+    n_blocks = (rows.shape[0] + block_rows - 1) // block_rows
+    for block in prange(n_blocks):
+        _route_block(binned, codes, rows, block * block_rows, min(rows.shape[0], (block + 1) * block_rows), left,
+                     right, feature, is_categorical, bin_threshold, missing_left, missing_bin, n_levels, cat_offset,
+                     cat_bitset, out)
+
+
+def leaves_by_partition(binned, codes, rows, left, right, feature, is_categorical, bin_threshold, missing_left,
+                        missing_bin, n_levels, cat_offset, cat_bitset):
+    """Leaf node id of each row in ``rows``; the same result as ``leaves_binned`` with the same arguments.
+
+    ``feature`` indexes ``binned`` (numeric splits) or ``codes`` (categorical splits); nodes are in
+    creation order, so every parent precedes its children.
+    """
+    out = np.empty(rows.shape[0], dtype=np.int64)
+    if rows.shape[0] <= ROUTE_BLOCK_ROWS:
+        _route_block(binned, codes, rows, 0, rows.shape[0], left, right, feature, is_categorical, bin_threshold,
+                     missing_left, missing_bin, n_levels, cat_offset, cat_bitset, out)
+    else:
+        _route_blocks(binned, codes, rows, ROUTE_BLOCK_ROWS, left, right, feature, is_categorical, bin_threshold,
+                      missing_left, missing_bin, n_levels, cat_offset, cat_bitset, out)
     return out

@@ -1,0 +1,130 @@
+"""Stable in-place partition of a node's rows (its slice of the grower's index array) at a split.
+
+Both sides keep the rows' order, so every later histogram adds the same rows in the same order
+whatever path produced the partition (serial, or in parallel chunks).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._numba import njit, prange
+
+# Unit-weight nodes with at least this many rows are partitioned in chunks of PARTITION_CHUNK_ROWS rows
+# in parallel; the result is the same stable partition (weighted nodes stay serial: their left weight is
+# a sum in row order).
+PARALLEL_PARTITION_MIN_ROWS = 131_072
+PARTITION_CHUNK_ROWS = 65_536
+
+
+@njit(cache=True, inline="always")
+def _goes_left(b, bin_threshold, missing_left, missing_bin):
+    if b == missing_bin:
+        return missing_left
+    return b <= bin_threshold
+
+
+@njit(cache=True, inline="always")
+def _route(sample_indices, buffer, start, idx, go_left, n_left, n_right, weight_left, sample_weight, unit_weights):
+    # Branch-free: write the row to both runs, advance only its side's counter.
+    sample_indices[start + n_left] = idx
+    buffer[n_right] = idx
+    if not unit_weights:
+        weight_left += sample_weight[idx] * go_left
+    return n_left + go_left, n_right + 1 - go_left, weight_left
+
+
+@njit(cache=True, inline="always")
+def _close_partition(sample_indices, buffer, start, n_left, n_right, weight_left, unit_weights):
+    # The right run goes back behind the left one; returns (n_left, weighted_left).
+    for i in range(n_right):
+        sample_indices[start + n_left + i] = buffer[i]
+    return n_left, float(n_left) if unit_weights else weight_left
+
+
+@njit(cache=True)
+def _partition_rows_serial(binned_column, sample_indices, start, stop, bin_threshold, missing_left, missing_bin,
+                           sample_weight, buffer, unit_weights=False):
+    # One branch-free pass: each row is written both to the left run (compacted in place; its write
+    # position never passes the read position) and to the right run in ``buffer``, and only the
+    # counter of its side advances.  A split is a coin flip per row for the branch predictor, so
+    # this is about three times faster than branching on the side.
+    n_left, n_right, weight_left = 0, 0, 0.0
+    for i in range(start, stop):
+        idx = sample_indices[i]
+        go_left = _goes_left(binned_column[idx], bin_threshold, missing_left, missing_bin)
+        n_left, n_right, weight_left = _route(sample_indices, buffer, start, idx, go_left, n_left, n_right,
+                                              weight_left, sample_weight, unit_weights)
+    return _close_partition(sample_indices, buffer, start, n_left, n_right, weight_left, unit_weights)
+
+
+@njit(cache=True)
+def partition_rows_categorical(codes_column, sample_indices, start, stop, bitset, missing_left, n_levels,
+                               sample_weight, buffer, unit_weights=False):
+    """Like :func:`partition_rows` for a categorical split: a code goes left when its bit is set."""
+    n_left, n_right, weight_left = 0, 0, 0.0
+    for i in range(start, stop):
+        idx = sample_indices[i]
+        code = codes_column[idx]
+        if code >= n_levels:
+            go_left = missing_left
+        else:
+            go_left = (bitset[code >> 5] >> np.uint32(code & 31)) & np.uint32(1) == 1
+        n_left, n_right, weight_left = _route(sample_indices, buffer, start, idx, go_left, n_left, n_right,
+                                              weight_left, sample_weight, unit_weights)
+    return _close_partition(sample_indices, buffer, start, n_left, n_right, weight_left, unit_weights)
+
+
+@njit(parallel=True, cache=True)
+def _partition_rows_parallel(binned_column, sample_indices, start, stop, bin_threshold, missing_left, missing_bin,
+                             buffer, chunk_rows):
+    # Each chunk partitions itself (left run in place, right run into its share of ``buffer``); the left
+    # runs then move down in chunk order (each only towards lower positions, so serially) and the right
+    # runs follow them in parallel.  Unit weights only.
+    n_chunks = (stop - start + chunk_rows - 1) // chunk_rows
+    n_left = np.zeros(n_chunks, dtype=np.int64)
+    n_right = np.zeros(n_chunks, dtype=np.int64)
+    no_weights = np.empty(0, dtype=np.float64)
+    for k in prange(n_chunks):
+        first = start + k * chunk_rows
+        last = min(stop, first + chunk_rows)
+        chunk_buffer = buffer[first - start:]
+        left_k, right_k, unused = 0, 0, 0.0
+        for i in range(first, last):
+            idx = sample_indices[i]
+            go_left = _goes_left(binned_column[idx], bin_threshold, missing_left, missing_bin)
+            left_k, right_k, unused = _route(sample_indices, chunk_buffer, first, idx, go_left, left_k, right_k,
+                                             unused, no_weights, True)
+        n_left[k], n_right[k] = left_k, right_k
+    destination = start
+    for k in range(n_chunks):
+        first = start + k * chunk_rows
+        for i in range(n_left[k]):
+            sample_indices[destination + i] = sample_indices[first + i]
+        destination += n_left[k]
+    right_start = np.empty(n_chunks, dtype=np.int64)
+    for k in range(n_chunks):
+        right_start[k] = destination
+        destination += n_right[k]
+    for k in prange(n_chunks):
+        offset = k * chunk_rows
+        for i in range(n_right[k]):
+            sample_indices[right_start[k] + i] = buffer[offset + i]
+    total_left = right_start[0] - start
+    return total_left, float(total_left)
+
+
+def partition_rows(binned_column, sample_indices, start, stop, bin_threshold, missing_left, missing_bin,
+                   sample_weight, buffer, unit_weights=False):
+    """Stable in-place partition of ``sample_indices[start:stop]``; returns (n_left, weighted_left).
+
+    Rows whose bin is ``<= bin_threshold`` (and missing rows when ``missing_left``) go left.
+    ``buffer`` is scratch space of at least ``stop - start`` entries.  With ``unit_weights``
+    every row weighs 1 and ``sample_weight`` is not read.
+    """
+    if unit_weights and stop - start >= PARALLEL_PARTITION_MIN_ROWS:
+        n_left, weighted_left = _partition_rows_parallel(binned_column, sample_indices, start, stop, bin_threshold,
+                                                         missing_left, missing_bin, buffer, PARTITION_CHUNK_ROWS)
+        return int(n_left), weighted_left
+    return _partition_rows_serial(binned_column, sample_indices, start, stop, bin_threshold, missing_left,
+                                  missing_bin, sample_weight, buffer, unit_weights)
