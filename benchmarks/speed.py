@@ -268,7 +268,7 @@ PHASES = (
     ("histogram build", ("histogram",)),
     ("split finding", ("split",)),
     ("row partition", ("partition",)),
-    ("held-out rows (hash, mask, leaves, node stats)", ("hash_rows", "held_out", "leaves_binned",
+    ("held-out rows (hash, mask, leaves, node stats)", ("hash_rows", "held_out", "leaves_binned", "routing.",
                                                        "node_statistics", "add_values_by_leaf")),
     ("training predictions", ("add_leaf_values", "add_tree_binned")),
     ("gradients / loss", ("gradient", "loss")),
