@@ -269,12 +269,13 @@ def run_child(x_path: str, y_path: str, with_classifier: bool, cache_dir: str | 
 PHASES = (
     ("compiled best-first node loop (histograms, split search, partitions, heap)", ("grow_tree",)),
     ("node arrays and importances", ("node_arrays", "importances")),
-    ("held-out rows (hash, split, node stats)", ("hash_rows", "held_out", "split_by_hash", "leaves_binned",
-                                                "node_statistics", "add_values_by_leaf")),
+    ("held-out rows (hash, split, node stats)", ("hash_rows", "held_out", "split_by_hash", "node_statistics",
+                                                "add_values_by_leaf")),
     ("histogram build", ("histogram",)),
     ("split finding", ("split",)),
     ("row partition", ("partition",)),
-    ("training predictions", ("add_leaf_values", "add_tree_binned")),
+    # Rows outside the subsample reach their leaves by boosting/routing.py.
+    ("training predictions", ("add_leaf_values", "add_tree_binned", "routing.")),
     ("gradients / loss", ("gradient", "loss")),
     ("binning", ("bin",)),
     ("within-node sums / shrinkage", ("within", "shrink", "moments", "variance", "factor", "pool", "honest_inputs")),

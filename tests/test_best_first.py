@@ -14,7 +14,7 @@ from shrinktree.boosting.binning import BinMapper
 from shrinktree.boosting.grower import TreeGrower, threshold_table
 from shrinktree.boosting.honest import held_node_statistics, held_out_mask, honest_split, row_hashes, split_rows
 from shrinktree.boosting.numpy_sum import pairwise_sum, pairwise_sum_of
-from shrinktree.boosting.predictor import leaves_binned, node_statistics
+from shrinktree.boosting.predictor import node_statistics
 
 
 @pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 127, 128, 129, 255, 256, 1000, 4099, 70_001])
@@ -71,9 +71,9 @@ def _grown_with_held_rows(n_rows=1_500, max_leaf_nodes=15):
     return grown, binned, mapper, gradients, hessians, weight, held_rows
 
 
-def test_held_out_rows_land_in_the_leaf_a_walk_down_the_tree_finds():
+def test_held_out_rows_land_in_the_leaf_a_walk_down_the_tree_finds(walk_leaves):
     grown, binned, mapper, gradients, hessians, weight, held_rows = _grown_with_held_rows()
-    walked = leaves_binned(binned, np.zeros((0, binned.shape[1]), dtype=np.int32), held_rows, grown.left,
+    walked = walk_leaves(binned, np.zeros((0, binned.shape[1]), dtype=np.int32), held_rows, grown.left,
                            grown.right, grown.feature, grown.is_categorical, grown.bin_threshold, grown.missing_left,
                            mapper.missing_bin_, np.zeros(0, dtype=np.int64), grown.cat_offset, grown.cat_bitset)
     leaf_of = dict(zip(held_rows.tolist(), walked.tolist()))

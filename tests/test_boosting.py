@@ -271,7 +271,7 @@ def test_unit_weights_give_the_identical_model(friedman):
 
 
 def test_partition_is_stable_and_counts_weights():
-    from shrinktree.boosting.grower import partition_rows, partition_rows_categorical
+    from shrinktree.boosting.partition import partition_rows, partition_rows_categorical
 
     rng = np.random.default_rng(8)
     n = 20_017

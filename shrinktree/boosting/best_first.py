@@ -19,12 +19,11 @@ import numpy as np
 
 from .._numba import njit
 from .histogram import (
-    _build_histogram_parallel,
-    _build_histogram_serial,
     _gather_parallel,
     _gather_serial,
     build_categorical_histogram,
     build_histogram_all_rows,
+    node_histogram,
     subtract_in_place,
 )
 from .numpy_sum import pairwise_sum_of
@@ -109,13 +108,13 @@ def search_node(hist, cat_hist, has_codes, feature_mask, cat_feature_mask, sum_g
 
 
 @njit(cache=True)
-def _histograms(binned, codes, has_codes, gradients, hessians, sample_indices, start, stop, root_of_all_rows,
-                active_features, n_bins, constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
-                parallel_gather_rows):
+def _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, sample_indices, start, stop,
+                root_of_all_rows, active_features, n_bins, constant_hessian, cat_offsets, cat_feature_mask,
+                parallel_rows, parallel_gather_rows, packed_max_share_inverse):
     # The node's numeric histogram and its level histogram (empty without categoricals).
     no_levels = np.zeros((0, 3))
     if root_of_all_rows:
-        hist = build_histogram_all_rows(binned, gradients, hessians, active_features, n_bins)
+        hist = build_histogram_all_rows(binned, gradients, hessians, active_features, n_bins, constant_hessian)
         if not has_codes:
             return hist, no_levels
         return hist, build_categorical_histogram(codes, cat_offsets, sample_indices, root_of_all_rows, gradients,
@@ -127,10 +126,8 @@ def _histograms(binned, codes, has_codes, gradients, hessians, sample_indices, s
         h = g  # not read: every row's hessian is constant_hessian
     else:
         h = _gather_parallel(hessians, rows) if n >= parallel_gather_rows else _gather_serial(hessians, rows)
-    if n >= parallel_rows:
-        hist = _build_histogram_parallel(binned, rows, g, h, active_features, n_bins, constant_hessian)
-    else:
-        hist = _build_histogram_serial(binned, rows, g, h, active_features, n_bins, constant_hessian)
+    hist = node_histogram(binned, packed_rows, rows, g, h, active_features, n_bins, constant_hessian, parallel_rows,
+                          packed_max_share_inverse)
     if not has_codes:
         return hist, no_levels
     return hist, build_categorical_histogram(codes, cat_offsets, rows, root_of_all_rows, g, h, cat_feature_mask)
@@ -142,13 +139,17 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
               active_features, effective_tests, max_leaf_nodes, max_depth, min_samples_leaf, l2, min_hessian,
               pooling_k, cat_offsets, n_levels, cat_feature_mask, level_sigma2, level_mode, level_k,
               pooled_level_gain, level_method, constant_hessian, compute_within_ss, unit_weights, constrained,
-              monotonic_cst, numeric_groups, categorical_groups, parallel_rows, parallel_gather_rows):
+              monotonic_cst, numeric_groups, categorical_groups, parallel_rows, parallel_gather_rows, packed_rows,
+              packed_max_share_inverse, parallel_partition_rows):
     """Grow one tree best-first; the arguments are :class:`~shrinktree.boosting.grower.TreeGrower`'s.
 
     ``sample_indices`` (the growing rows) and ``held_indices`` (rows held out, possibly none) are
     partitioned in place: each node's rows end up as one run of each.  ``numeric_groups`` and
     ``categorical_groups`` (``n_groups x n_features`` booleans, no rows without interaction constraints)
-    say which features each interaction group holds.
+    say which features each interaction group holds.  ``packed_rows`` (no rows: none) and
+    ``packed_max_share_inverse`` choose the packed histograms of small nodes
+    (:func:`~shrinktree.boosting.histogram.node_histogram`); unit-weight nodes of ``parallel_partition_rows``
+    rows or more are partitioned in parallel (:func:`~shrinktree.boosting.partition.partition_rows`).
 
     Returns
     -------
@@ -223,10 +224,10 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
     is_child = n_samples < 0
     raw[0], value[0] = node_values(root_g, root_h, l2, pooling_k, is_child, 0.0, 0.0)
     is_child = not is_child
-    hists[0], cat_hists[0] = _histograms(binned, codes, has_codes, gradients, hessians, sample_indices, start[0],
-                                         stop[0], all_rows and stop[0] == n_samples, active_features, n_bins,
-                                         constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
-                                         parallel_gather_rows)
+    hists[0], cat_hists[0] = _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, sample_indices,
+                                         start[0], stop[0], all_rows and stop[0] == n_samples, active_features,
+                                         n_bins, constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
+                                         parallel_gather_rows, packed_max_share_inverse)
     heap = [(0.0, 0)]
     heap.pop()
     n_nodes = 1
@@ -283,7 +284,7 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
             n_left, w_left, n_held_left = partition_node(
                 binned[feature], sample_indices, start[node], stop[node], held_indices, held_start[node],
                 held_stop[node], split_bin[node], missing_left != 0, missing_bin, sample_weight, buffer,
-                unit_weights)
+                unit_weights, parallel_partition_rows)
         a, b = n_nodes, n_nodes + 1
         left[node], right[node] = a, b
         n_nodes += 2
@@ -311,9 +312,9 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
             break  # the last split: its children stay leaves, their histograms and searches are not needed
         small, large = (a, b) if n_left <= count[node] - n_left else (b, a)
         hists[small], cat_hists[small] = _histograms(
-            binned, codes, has_codes, gradients, hessians, sample_indices, start[small], stop[small], not is_child,
-            active_features, n_bins, constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
-            parallel_gather_rows)
+            binned, packed_rows, codes, has_codes, gradients, hessians, sample_indices, start[small], stop[small],
+            not is_child, active_features, n_bins, constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
+            parallel_gather_rows, packed_max_share_inverse)
         # The parent's histograms are no longer needed: they become the larger child's.
         parent_hist, parent_cat_hist = hists[node], cat_hists[node]
         hists[node], cat_hists[node] = no_hist, no_cat_hist

@@ -35,10 +35,12 @@ from .categorical import FROM_DTYPE, CategoricalEncoder, check_columns, engine_c
 from .constraints import InteractionSets, resolve_interaction_cst, resolve_monotonic_cst, split_signs
 from .evaluation import EvalSet
 from .grower import TreeGrower, threshold_table
+from .histogram import pack_rows
 from .honest import HONEST_FRACTION, held_node_statistics, honest_split, row_hashes
 from .mixed import MixedEffectsMixin
 from .pooling import PoolingPlan, pool_tree, renew_leaf_values
-from .predictor import add_leaf_values, add_values_by_leaf, leaves_binned
+from .predictor import add_leaf_values, add_values_by_leaf
+from .routing import leaves_by_partition
 from .validation import check_fit_weights, check_no_missing_labels, check_number, check_offset
 
 MIN_HESSIAN = 1e-3
@@ -142,15 +144,17 @@ class _FitData:
     row_hash: np.ndarray | None
     # Raw threshold after each bin of each numeric feature (grower.threshold_table).
     thresholds: np.ndarray
+    # ``binned`` row-major for the histograms of small nodes (None for data that stays in cache).
+    packed_rows: np.ndarray | None
     # Constraints in the grower's numbering: per numeric feature, and the interaction groups.
     monotonic_cst: np.ndarray | None = None
     interactions: InteractionSets | None = None
 
     def leaves_of(self, grown, rows: np.ndarray) -> np.ndarray:
-        """Leaf of each of ``rows`` in the grown tree, by walking it on the binned data."""
-        return leaves_binned(self.binned, self.codes, rows, grown.left, grown.right, grown.feature,
-                             grown.is_categorical, grown.bin_threshold, grown.missing_left, self.missing_bin,
-                             self.n_levels, grown.cat_offset, grown.cat_bitset)
+        """Leaf of each of ``rows`` in the grown tree, by partitioning them node by node on the binned data."""
+        return leaves_by_partition(self.binned, self.codes, rows, grown.left, grown.right, grown.feature,
+                                   grown.is_categorical, grown.bin_threshold, grown.missing_left, self.missing_bin,
+                                   self.n_levels, grown.cat_offset, grown.cat_bitset)
 
 
 class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
@@ -418,7 +422,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             # Every unweighted hessian equal to 1: histograms can count rows instead.
             constant_hessian=1.0 if (unit_weights and loss.constant_hessian) else 0.0, unit_weights=unit_weights,
             row_hash=row_hashes(binned, codes, train.y) if plan.honest else None,
-            thresholds=threshold_table(self._bin_mapper),
+            thresholds=threshold_table(self._bin_mapper), packed_rows=pack_rows(binned),
             monotonic_cst=None if self._monotonic_cst is None else self._monotonic_cst[self._numeric_index],
             interactions=None if self._interaction_cst is None else InteractionSets(
                 self._interaction_cst, self._numeric_index, self._categorical_index),
@@ -614,7 +618,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             level_method=plan.level_method,
             constant_hessian=data.constant_hessian, unit_weights=data.unit_weights,
             compute_within_ss=plan.in_sample_eb, monotonic_cst=data.monotonic_cst, interaction_cst=data.interactions,
-            held_indices=estimation_rows,
+            held_indices=estimation_rows, packed_rows=data.packed_rows,
         ).grow()
         local = (grown.feature, grown.bin_threshold)
         held = None
@@ -645,7 +649,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         tree.value *= self.learning_rate
 
         # Training predictions: grown rows from the partition, held-out rows from their leaves,
-        # rows outside the subsample by walking the tree.
+        # rows outside the subsample by partitioning them node by node (boosting/routing.py).
         value = np.ascontiguousarray(tree.value[:, 0])
         leaves = grown.leaf_nodes
         leaf_values = value[leaves]

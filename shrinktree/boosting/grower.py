@@ -15,13 +15,10 @@ import numpy as np
 from .._numba import njit
 from .._shrinkage import within_variance
 from .._tree import TreeArrays
+from . import histogram
 from .best_first import child_bounds, grow_tree, node_values, search_node
-from .histogram import PARALLEL_GATHER_MIN_ROWS, PARALLEL_MIN_ROWS, within_level_moments
-from .partition import (  # noqa: F401  (re-exported: the dask partitions use them)
-    partition_rows,
-    partition_rows_categorical,
-    within_node_sum_of_squares,
-)
+from .histogram import NO_PACKED_ROWS, PARALLEL_GATHER_MIN_ROWS, PARALLEL_MIN_ROWS, within_level_moments
+from .partition import parallel_partition_min_rows
 from .splitting import LEVELS_RAW
 
 _NO_FEATURES = np.zeros(0, dtype=np.bool_)
@@ -200,6 +197,9 @@ class TreeGrower:
     interaction_cst : InteractionSets or None
         The feature groups a root-to-leaf path may draw its features from (see
         :class:`~shrinktree.boosting.constraints.InteractionSets`).
+    packed_rows : ndarray of uint64 or None
+        ``binned`` as row-major words (:func:`~shrinktree.boosting.histogram.pack_rows`): histograms of
+        nodes with few rows are then built from it (faster, the same sums).
     """
 
     def __init__(self, binned, gradients, hessians, sample_weight, sample_indices, n_bins_non_missing,
@@ -207,7 +207,10 @@ class TreeGrower:
                  min_samples_leaf=20, l2_regularization=0.0, min_hessian=1e-3, pooling_k=-1.0, codes=None,
                  n_levels=None, cat_feature_mask=None, level_mode=LEVELS_RAW, level_k=0.0, pooled_level_gain=False,
                  constant_hessian=0.0, compute_within_ss=True, unit_weights=False, monotonic_cst=None,
-                 interaction_cst=None, level_method=0, held_indices=None):
+                 interaction_cst=None, level_method=0, held_indices=None, packed_rows=None):
+        self.packed_rows = NO_PACKED_ROWS if packed_rows is None else packed_rows
+        # Read when the tree grows, not at import: the tests move the packing threshold.
+        self.packed_max_share_inverse = int(histogram.PACKED_MAX_SHARE_INVERSE)
         self.constrained = monotonic_cst is not None and bool(np.any(monotonic_cst != 0))
         self.monotonic_cst = (np.ascontiguousarray(monotonic_cst, dtype=np.int8) if self.constrained
                               else np.zeros(len(n_bins_non_missing), dtype=np.int8))
@@ -328,7 +331,8 @@ class TreeGrower:
             self.level_sigma2 if has_codes else _NO_VALUES, int(self.level_mode), float(self.level_k),
             bool(self.pooled_level_gain), int(self.level_method), self.constant_hessian,
             bool(self.compute_within_ss), self.unit_weights, self.constrained, self.monotonic_cst, numeric_groups,
-            categorical_groups, PARALLEL_MIN_ROWS, PARALLEL_GATHER_MIN_ROWS)
+            categorical_groups, PARALLEL_MIN_ROWS, PARALLEL_GATHER_MIN_ROWS, self.packed_rows,
+            self.packed_max_share_inverse, parallel_partition_min_rows())
         held = len(self.held_indices) > 0
         # Rows of the packed arrays are contiguous views.
         return GrownTree(

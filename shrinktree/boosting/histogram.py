@@ -7,6 +7,8 @@ of a split is built from its rows; its sibling is the parent minus it (histogram
 from __future__ import annotations
 
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 from .._numba import njit, prange
 
@@ -43,6 +45,19 @@ PARALLEL_MIN_ROWS = 4_096
 PARALLEL_GATHER_MIN_ROWS = 65_536
 
 
+def _row_of(sample_indices, i):
+    """Row of the ``i``-th gradient: ``sample_indices[i]``, or ``i`` itself when ``sample_indices`` is None."""
+    return i if sample_indices is None else sample_indices[i]
+
+
+@overload(_row_of, inline="always")
+def _row_of_overload(sample_indices, i):
+    # Resolved when the kernel compiles: the all-rows and packed-block specializations read no index array.
+    if isinstance(sample_indices, types.NoneType):
+        return lambda sample_indices, i: i
+    return lambda sample_indices, i: sample_indices[i]
+
+
 @njit(cache=True, inline="always")
 def _accumulate_pair(column_a, column_b, sample_indices, ordered_gradients, ordered_hessians, hist_a, hist_b,
                      constant_hessian):
@@ -51,8 +66,8 @@ def _accumulate_pair(column_a, column_b, sample_indices, ordered_gradients, orde
     if constant_hessian > 0.0:
         # Every row has the same hessian (unweighted squared error): sum counts only, then scale.
         # Counts are sums of 1.0 (exact integers), so the result equals summing the hessians.
-        for i in range(sample_indices.shape[0]):
-            row = sample_indices[i]
+        for i in range(ordered_gradients.shape[0]):
+            row = _row_of(sample_indices, i)
             g = ordered_gradients[i]
             b = column_a[row]
             hist_a[b, 0] += g
@@ -64,8 +79,8 @@ def _accumulate_pair(column_a, column_b, sample_indices, ordered_gradients, orde
             hist_a[b, 1] = hist_a[b, 2] * constant_hessian
             hist_b[b, 1] = hist_b[b, 2] * constant_hessian
     else:
-        for i in range(sample_indices.shape[0]):
-            row = sample_indices[i]
+        for i in range(ordered_gradients.shape[0]):
+            row = _row_of(sample_indices, i)
             g = ordered_gradients[i]
             h = ordered_hessians[i]
             b = column_a[row]
@@ -81,15 +96,15 @@ def _accumulate_pair(column_a, column_b, sample_indices, ordered_gradients, orde
 @njit(cache=True, inline="always")
 def _accumulate_feature(column, sample_indices, ordered_gradients, ordered_hessians, h, constant_hessian):
     if constant_hessian > 0.0:
-        for i in range(sample_indices.shape[0]):
-            b = column[sample_indices[i]]
+        for i in range(ordered_gradients.shape[0]):
+            b = column[_row_of(sample_indices, i)]
             h[b, 0] += ordered_gradients[i]
             h[b, 2] += 1.0
         for b in range(h.shape[0]):
             h[b, 1] = h[b, 2] * constant_hessian
     else:
-        for i in range(sample_indices.shape[0]):
-            b = column[sample_indices[i]]
+        for i in range(ordered_gradients.shape[0]):
+            b = column[_row_of(sample_indices, i)]
             h[b, 0] += ordered_gradients[i]
             h[b, 1] += ordered_hessians[i]
             h[b, 2] += 1.0
@@ -129,34 +144,124 @@ def _build_histogram_serial(binned, sample_indices, ordered_gradients, ordered_h
     return hist
 
 
-def build_histogram(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, n_bins,
-                    constant_hessian=0.0):
+@njit(cache=True)
+def node_histogram(binned, packed_rows, sample_indices, ordered_gradients, ordered_hessians, active_features, n_bins,
+                   constant_hessian, parallel_min_rows, packed_max_share_inverse):
     """Histogram of the rows ``sample_indices`` (with gradients already gathered in that order).
+
+    The kernel is chosen by the node's size: with ``packed_rows`` (from :func:`pack_rows`; no rows for none)
+    a node holding at most ``1 / packed_max_share_inverse`` of the rows gathers its rows' bins first (see the
+    packed section below), and nodes of ``parallel_min_rows`` rows or more are built in parallel.  Every
+    kernel adds each (feature, bin) sum over the rows in the same order, so the histogram is the same bit for bit.
+    """
+    n_rows = sample_indices.shape[0]
+    if packed_rows.shape[0] > 0 and n_rows * packed_max_share_inverse <= binned.shape[1]:
+        if n_rows >= parallel_min_rows:
+            return _build_packed_parallel(packed_rows, binned.shape[0], sample_indices, ordered_gradients,
+                                          ordered_hessians, active_features, n_bins, constant_hessian)
+        return _build_packed_serial(packed_rows, binned.shape[0], sample_indices, ordered_gradients, ordered_hessians,
+                                    active_features, n_bins, constant_hessian)
+    if n_rows >= parallel_min_rows:
+        return _build_histogram_parallel(binned, sample_indices, ordered_gradients, ordered_hessians, active_features,
+                                         n_bins, constant_hessian)
+    return _build_histogram_serial(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, n_bins,
+                                   constant_hessian)
+
+
+def build_histogram(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, n_bins,
+                    constant_hessian=0.0, packed_rows=None):
+    """:func:`node_histogram` with this module's thresholds; ``packed_rows`` optional.
 
     ``active_features`` (int64) lists the features to build; the others stay zero.
     ``constant_hessian > 0`` declares every row's hessian equal to it; ``ordered_hessians`` is then
     not read.
     """
-    kernel = _build_histogram_parallel if len(sample_indices) >= PARALLEL_MIN_ROWS else _build_histogram_serial
-    return kernel(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, n_bins,
-                  float(constant_hessian))
+    return node_histogram(binned, NO_PACKED_ROWS if packed_rows is None else packed_rows, sample_indices,
+                          ordered_gradients, ordered_hessians, active_features, n_bins, float(constant_hessian),
+                          PARALLEL_MIN_ROWS, PACKED_MAX_SHARE_INVERSE)
+
+
+# --- nodes holding few of the rows: gather the rows' bins, then build --------------------------------
+# Feature-major bins serve a node with many rows well: each feature's bins of its rows are a nearly
+# sequential stream.  Once a node holds a few percent of the rows or less, its rows sit about a cache line
+# apart or more in every feature, and a row costs one cache miss per feature.  Row-major packed bins (each row
+# padded to whole 8-byte words) cost one or two misses per row: the node's rows are first copied into a
+# contiguous block, then histogrammed from it.  Measured on 1,000,000 x 28 rows (one thread): 0.2-0.5x the
+# time for nodes of 1,500-30,000 rows, 0.6-0.9x at 50,000, slower above 100,000.  Each (feature, bin) sum
+# still adds the node's rows in the same order, so the histogram is identical.
+PACKED_MAX_SHARE_INVERSE = 25
+# Below this many cells in ``binned`` the whole matrix stays in cache and packing it buys nothing.
+PACKED_MIN_CELLS = 4 * 1024 * 1024
+# ``packed_rows`` of a matrix that is not packed (a typed stand-in for None in compiled code).
+NO_PACKED_ROWS = np.zeros((0, 1), dtype=np.uint64)
 
 
 @njit(parallel=True, cache=True)
-def build_histogram_all_rows(binned, gradients, hessians, active_features, n_bins):
-    """Histogram of every row (the root without row subsampling)."""
+def _pack_rows_kernel(binned, out):
     n_features, n_rows = binned.shape
+    n_chunks = (n_rows + 4095) // 4096
+    for chunk in prange(n_chunks):
+        for i in range(chunk * 4096, min(n_rows, (chunk + 1) * 4096)):
+            for f in range(n_features):
+                out[i, f] = binned[f, i]
+
+
+def pack_rows(binned):
+    """Row-major copy of the feature-major ``binned`` as uint64 words (each row zero-padded to 8-byte words).
+
+    ``None`` when ``binned`` is small enough to stay in cache (:data:`PACKED_MIN_CELLS`).
+    """
+    n_features, n_rows = binned.shape
+    if binned.size < PACKED_MIN_CELLS:
+        return None
+    n_words = (n_features + 7) // 8
+    out = np.zeros((n_rows, 8 * n_words), dtype=np.uint8)
+    _pack_rows_kernel(binned, out)
+    return out.view(np.uint64)
+
+
+@njit(cache=True, inline="always")
+def _copy_packed_row(packed_rows, sample_indices, block, i):
+    row = sample_indices[i]
+    for w in range(packed_rows.shape[1]):
+        block[i, w] = packed_rows[row, w]
+
+
+@njit(parallel=True, cache=True)
+def _build_packed_parallel(packed_rows, n_features, sample_indices, ordered_gradients, ordered_hessians,
+                           active_features, n_bins, constant_hessian):
+    n = sample_indices.shape[0]
+    block = np.empty((n, packed_rows.shape[1]), dtype=np.uint64)
+    for i in prange(n):
+        _copy_packed_row(packed_rows, sample_indices, block, i)
+    # Feature f of the node's i-th row is bins[f, i]: the block seen feature-major, its rows in node order.
+    bins = block.view(np.uint8).T
     hist = np.zeros((n_features, n_bins, 3), dtype=np.float64)
-    for j in prange(active_features.shape[0]):
-        f = active_features[j]
-        column = binned[f]
-        h = hist[f]
-        for i in range(n_rows):
-            b = column[i]
-            h[b, 0] += gradients[i]
-            h[b, 1] += hessians[i]
-            h[b, 2] += 1.0
+    for group in prange((active_features.shape[0] + 1) // 2):
+        _accumulate_group(bins, None, ordered_gradients, ordered_hessians, active_features, group, hist,
+                          constant_hessian)
     return hist
+
+
+@njit(cache=True)
+def _build_packed_serial(packed_rows, n_features, sample_indices, ordered_gradients, ordered_hessians,
+                         active_features, n_bins, constant_hessian):
+    n = sample_indices.shape[0]
+    block = np.empty((n, packed_rows.shape[1]), dtype=np.uint64)
+    for i in range(n):
+        _copy_packed_row(packed_rows, sample_indices, block, i)
+    bins = block.view(np.uint8).T
+    hist = np.zeros((n_features, n_bins, 3), dtype=np.float64)
+    for group in range((active_features.shape[0] + 1) // 2):
+        _accumulate_group(bins, None, ordered_gradients, ordered_hessians, active_features, group, hist,
+                          constant_hessian)
+    return hist
+
+
+@njit(cache=True)
+def build_histogram_all_rows(binned, gradients, hessians, active_features, n_bins, constant_hessian):
+    """Histogram of every row (the root without row subsampling); the arguments as :func:`node_histogram`'s."""
+    return _build_histogram_parallel(binned, None, gradients, hessians, active_features, n_bins, constant_hessian)
 
 
 @njit(cache=True)

@@ -55,24 +55,6 @@ def add_leaf_values(sample_indices, leaf_start, leaf_stop, leaf_values, out):
             out[sample_indices[p]] += v
 
 
-@njit(parallel=True, cache=True)
-def leaves_binned(binned, codes, rows, left, right, feature, is_categorical, bin_threshold, missing_left, missing_bin,
-                  n_levels, cat_offset, cat_bitset):
-    """Leaf node id of each row in ``rows``."""
-    out = np.empty(rows.shape[0], dtype=np.int64)
-    for r in prange(rows.shape[0]):
-        i = rows[r]
-        node = 0
-        while left[node] >= 0:
-            if _goes_left_binned(binned, codes, i, node, feature, is_categorical, bin_threshold, missing_left,
-                                 missing_bin, n_levels, cat_offset, cat_bitset):
-                node = left[node]
-            else:
-                node = right[node]
-        out[r] = node
-    return out
-
-
 @njit(cache=True)
 def node_statistics(rows, leaf_of_row, parent, gradients, hessians, sample_weight):
     """Per-node sums over ``rows`` given each row's leaf, aggregated up the tree.

@@ -23,10 +23,16 @@ import pandas as pd
 from sklearn.utils import check_array
 
 from ..boosting.categorical import _numeric_levels, engine_codes
-from ..boosting.grower import partition_rows, partition_rows_categorical, within_node_sum_of_squares
 from ..boosting.histogram import build_categorical_histogram, build_histogram, gather
 from ..boosting.honest import held_out_mask, row_hashes
-from ..boosting.predictor import add_leaf_values, add_values_by_leaf, leaves_binned, node_statistics
+from ..boosting.partition import (
+    parallel_partition_min_rows,
+    partition_rows,
+    partition_rows_categorical,
+    within_node_sum_of_squares,
+)
+from ..boosting.predictor import add_leaf_values, add_values_by_leaf, node_statistics
+from ..boosting.routing import leaves_by_partition
 from ..boosting.validation import check_no_missing_labels
 from ._quantile import radix_histogram, sortable_keys
 
@@ -320,7 +326,7 @@ class TrainPartition:
         else:
             n_left, w_left = partition_rows(self.binned[feature], self.sample_indices, start, stop, bin_index,
                                             missing_left, self.missing_bin, self.weight, self.buffer,
-                                            self.unit_weights)
+                                            self.unit_weights, parallel_partition_min_rows())
         middle = start + n_left
         self.ranges[left] = (start, middle)
         self.ranges[right] = (middle, stop)
@@ -345,9 +351,9 @@ class TrainPartition:
 
     def _leaves(self, rows):
         t = self.tree
-        return leaves_binned(self.binned, self.codes, rows, t["left"], t["right"], t["feature"], t["is_categorical"],
-                             t["bin_threshold"], t["missing_left"], self.missing_bin, self.n_levels, t["cat_offset"],
-                             t["cat_bitset"])
+        return leaves_by_partition(self.binned, self.codes, rows, t["left"], t["right"], t["feature"],
+                                   t["is_categorical"], t["bin_threshold"], t["missing_left"], self.missing_bin,
+                                   self.n_levels, t["cat_offset"], t["cat_bitset"])
 
     def _leaf_of_tree_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """Rows that grew or estimated the tree, and the leaf of each."""

@@ -1,0 +1,91 @@
+"""Histograms built from packed row-major bins equal the feature-major ones bit for bit."""
+
+import numpy as np
+import pytest
+
+from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor
+from shrinktree.boosting import gradient_boosting, histogram
+
+
+@pytest.fixture
+def small_packing(monkeypatch):
+    """Pack any matrix and send every node below half of the rows to the packed kernels."""
+    monkeypatch.setattr(histogram, "PACKED_MIN_CELLS", 0)
+    monkeypatch.setattr(histogram, "PACKED_MAX_SHARE_INVERSE", 2)
+
+
+def test_pack_rows_is_row_major_and_padded(small_packing):
+    rng = np.random.default_rng(0)
+    binned = rng.integers(0, 256, size=(11, 50)).astype(np.uint8)
+    packed = histogram.pack_rows(binned)
+    assert packed.dtype == np.uint64 and packed.shape == (50, 2)
+    as_bytes = packed.view(np.uint8)
+    assert np.array_equal(as_bytes[:, :11], binned.T)
+    assert not as_bytes[:, 11:].any()
+
+
+def test_small_matrices_are_not_packed():
+    assert histogram.pack_rows(np.zeros((3, 100), dtype=np.uint8)) is None
+
+
+@pytest.mark.parametrize("n_rows", [30, 5000])  # the serial and the parallel kernels
+@pytest.mark.parametrize("constant_hessian", [0.0, 1.0, 2.5])
+@pytest.mark.parametrize("active", [None, [0, 3, 4], [6]])
+def test_packed_histogram_equals_feature_major(small_packing, n_rows, constant_hessian, active):
+    rng = np.random.default_rng(n_rows)
+    n_features, n_samples = 9, 4 * n_rows
+    binned = rng.integers(0, 256, size=(n_features, n_samples)).astype(np.uint8)
+    binned[2, ::3] = 0  # repeated bins: long read-modify-write chains
+    rows = np.sort(rng.choice(n_samples, n_rows, replace=False)).astype(np.int64)
+    gradients = rng.normal(size=n_rows)
+    hessians = rng.random(n_rows)
+    active = np.arange(n_features) if active is None else np.array(active)
+    active = active.astype(np.int64)
+    expected = histogram.build_histogram(binned, rows, gradients, hessians, active, 256, constant_hessian)
+    packed = histogram.pack_rows(binned)
+    got = histogram.build_histogram(binned, rows, gradients, hessians, active, 256, constant_hessian, packed)
+    assert np.array_equal(got, expected)
+    assert got[active, :, 2].sum() == n_rows * len(active)
+
+
+@pytest.mark.parametrize("estimator, params", [
+    (ShrinkBoostRegressor, {}),
+    (ShrinkBoostRegressor, {"shrinkage": "none", "colsample": 0.5}),
+    (ShrinkBoostClassifier, {"subsample": 0.8}),
+])
+def test_fits_with_packed_rows_are_identical(monkeypatch, estimator, params):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(6000, 5))
+    X[rng.random(X.shape) < 0.05] = np.nan
+    signal = np.nan_to_num(X[:, 0]) + np.sin(np.nan_to_num(X[:, 1]))
+    y = signal + rng.normal(size=len(X)) if estimator is ShrinkBoostRegressor else (signal > 0).astype(int)
+
+    def fit_predict():
+        model = estimator(n_estimators=8, random_state=0, **params).fit(X, y)
+        return model.predict(X)
+
+    monkeypatch.setattr(histogram, "PACKED_MIN_CELLS", 10**12)
+    unpacked = fit_predict()
+    monkeypatch.setattr(histogram, "PACKED_MIN_CELLS", 0)
+    monkeypatch.setattr(histogram, "PACKED_MAX_SHARE_INVERSE", 2)
+    # The compiled grower calls the packed kernels itself: check that packed rows reached it.
+    packings = []
+    monkeypatch.setattr(gradient_boosting, "pack_rows", lambda binned: packings.append(
+        histogram.pack_rows(binned)) or packings[-1])
+    packed = fit_predict()
+    assert packings and all(p is not None for p in packings), "the rows were not packed"
+    assert np.array_equal(packed, unpacked)
+
+
+@pytest.mark.parametrize("constant_hessian", [0.0, 1.0])
+def test_all_rows_root_equals_the_histogram_of_every_row_index(constant_hessian):
+    rng = np.random.default_rng(7)
+    binned = rng.integers(0, 256, size=(7, 9000)).astype(np.uint8)
+    gradients = rng.normal(size=9000)
+    hessians = np.full(9000, constant_hessian) if constant_hessian else rng.random(9000)
+    active = np.array([0, 2, 3, 4, 6], dtype=np.int64)
+    expected = histogram.build_histogram(binned, np.arange(9000, dtype=np.int64), gradients, hessians, active, 256,
+                                         constant_hessian)
+    got = histogram.build_histogram_all_rows(binned, gradients, hessians, active, 256, constant_hessian)
+    assert np.array_equal(got, expected)
+    assert np.allclose(got[active, :, 1].sum(axis=1), hessians.sum())
