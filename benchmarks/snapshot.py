@@ -10,6 +10,10 @@ Run from the repository root::
 
     python benchmarks/snapshot.py --write /tmp/before.json     # before a change
     python benchmarks/snapshot.py --compare /tmp/before.json   # after it: exit status 1 on any difference
+
+``--large`` adds 12 fits of 300,000 x 28 generated rows (``benchmarks/speed.py``'s data; regression and
+binary, eb, ``"none"`` and row plus column subsampling, one and two threads), the only ones big enough for
+the packed histograms of small nodes and the parallel partition of large nodes (about a minute more).
 """
 
 from __future__ import annotations
@@ -108,6 +112,35 @@ def configurations() -> list[tuple[str, dict]]:
     return out
 
 
+LARGE_ROWS = 300_000
+
+
+def large_configurations() -> list[tuple[str, dict]]:
+    """Name and recipe of every ``--large`` configuration."""
+    out = []
+    for jobs in (1, 2):
+        for task in ("regression", "binary"):
+            for label, params in (("eb", {}), ("none", {"shrinkage": "none"}),
+                                  ("subsample colsample", {"subsample": 0.5, "colsample": 0.6})):
+                out.append((f"large {task} {label} n_jobs={jobs}", dict(task=task, params={"n_jobs": jobs, **params})))
+    return out
+
+
+def fit_and_hash_large(recipe: dict) -> str:
+    """Fit one ``--large`` configuration and hash its predictions on the training rows."""
+    from speed import make_data
+
+    X, y = make_data(LARGE_ROWS, recipe["task"])
+    X[::37, 2] = np.nan
+    estimator = ShrinkBoostRegressor if recipe["task"] == "regression" else ShrinkBoostClassifier
+    model = estimator(n_estimators=15, random_state=1, **recipe["params"]).fit(X, y)
+    predictions = model.predict(X) if recipe["task"] == "regression" else model.predict_proba(X)
+    digest = hashlib.sha256(np.ascontiguousarray(predictions, dtype=np.float64).tobytes())
+    digest.update(np.ascontiguousarray(model._importances, dtype=np.float64).tobytes())
+    digest.update(np.ascontiguousarray(model.pooling_strength_, dtype=np.float64).tobytes())
+    return digest.hexdigest()[:16]
+
+
 def fit_and_hash(recipe: dict) -> str:
     """Fit one configuration and hash its test-set predictions (and decision values for classifiers)."""
     rows = recipe["rows"]
@@ -142,9 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--write", help="JSON file to write the hashes to")
     group.add_argument("--compare", help="JSON file of earlier hashes to compare against")
+    parser.add_argument("--large", action="store_true", help="add the 300,000-row configurations")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     hashes = {name: fit_and_hash(recipe) for name, recipe in configurations()}
+    if args.large:
+        hashes.update({name: fit_and_hash_large(recipe) for name, recipe in large_configurations()})
     print(f"{len(hashes)} configurations in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     if args.write:
         with open(args.write, "w") as handle:

@@ -84,9 +84,11 @@ def _steps():
         Xg = rng.random(size=(rows, 2))
         ShrinkBoostRegressor(n_estimators=2, max_leaf_nodes=3, shrinkage="none", early_stopping=False,
                              random_state=0).fit(Xg, Xg[:, 0])
-        # Enough cells for the packed row-major histograms of small nodes, and held-out rows routed in blocks.
+        # Enough cells to pack the rows for the histograms of small nodes, and enough rows outside the
+        # subsample to route them in parallel blocks (boosting/routing.py).
         Xw = rng.random(size=(200_000, 28))
-        ShrinkBoostRegressor(n_estimators=2, early_stopping=False, random_state=0).fit(Xw, Xw[:, 0] + Xw[:, 1])
+        ShrinkBoostRegressor(n_estimators=2, subsample=0.5, early_stopping=False,
+                             random_state=0).fit(Xw, Xw[:, 0] + Xw[:, 1])
 
     def posthoc_and_mixed():
         from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor

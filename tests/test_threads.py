@@ -13,6 +13,9 @@ def machine(monkeypatch):
     state = {"cores": 4, "runnable": 1}
     monkeypatch.setattr(_threads, "_cores", lambda: state["cores"])
     monkeypatch.setattr(_threads, "_runnable_tasks", lambda: state["runnable"])
+    # This process counts as one runnable thread: the spinning pool of a parallel kernel that an earlier
+    # test just ran is not part of the pretended machine.
+    monkeypatch.setattr(_threads, "_own_runnable_threads", lambda: 1)
     monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 4)
     return state
 
