@@ -13,7 +13,7 @@ Run from the repository root::
 
 ``--large`` adds 12 fits of 300,000 x 28 generated rows (``benchmarks/speed.py``'s data; regression and
 binary, eb, ``"none"`` and row plus column subsampling, one and two threads), the only ones big enough for
-the packed histograms of small nodes and the parallel partition of large nodes (about a minute more).
+the packed histograms of small nodes (about a minute more).
 """
 
 from __future__ import annotations

@@ -140,7 +140,7 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
               pooling_k, cat_offsets, n_levels, cat_feature_mask, level_sigma2, level_mode, level_k,
               pooled_level_gain, level_method, constant_hessian, compute_within_ss, unit_weights, constrained,
               monotonic_cst, numeric_groups, categorical_groups, parallel_rows, parallel_gather_rows, packed_rows,
-              packed_max_share_inverse, parallel_partition_rows):
+              packed_max_share_inverse):
     """Grow one tree best-first; the arguments are :class:`~shrinktree.boosting.grower.TreeGrower`'s.
 
     ``sample_indices`` (the growing rows) and ``held_indices`` (rows held out, possibly none) are
@@ -148,8 +148,7 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
     ``categorical_groups`` (``n_groups x n_features`` booleans, no rows without interaction constraints)
     say which features each interaction group holds.  ``packed_rows`` (no rows: none) and
     ``packed_max_share_inverse`` choose the packed histograms of small nodes
-    (:func:`~shrinktree.boosting.histogram.node_histogram`); unit-weight nodes of ``parallel_partition_rows``
-    rows or more are partitioned in parallel (:func:`~shrinktree.boosting.partition.partition_rows`).
+    (:func:`~shrinktree.boosting.histogram.node_histogram`).
 
     Returns
     -------
@@ -284,7 +283,7 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
             n_left, w_left, n_held_left = partition_node(
                 binned[feature], sample_indices, start[node], stop[node], held_indices, held_start[node],
                 held_stop[node], split_bin[node], missing_left != 0, missing_bin, sample_weight, buffer,
-                unit_weights, parallel_partition_rows)
+                unit_weights)
         a, b = n_nodes, n_nodes + 1
         left[node], right[node] = a, b
         n_nodes += 2

@@ -18,7 +18,6 @@ from .._tree import TreeArrays
 from . import histogram
 from .best_first import child_bounds, grow_tree, node_values, search_node
 from .histogram import NO_PACKED_ROWS, PARALLEL_GATHER_MIN_ROWS, PARALLEL_MIN_ROWS, within_level_moments
-from .partition import parallel_partition_min_rows
 from .splitting import LEVELS_RAW
 
 _NO_FEATURES = np.zeros(0, dtype=np.bool_)
@@ -332,7 +331,7 @@ class TreeGrower:
             bool(self.pooled_level_gain), int(self.level_method), self.constant_hessian,
             bool(self.compute_within_ss), self.unit_weights, self.constrained, self.monotonic_cst, numeric_groups,
             categorical_groups, PARALLEL_MIN_ROWS, PARALLEL_GATHER_MIN_ROWS, self.packed_rows,
-            self.packed_max_share_inverse, parallel_partition_min_rows())
+            self.packed_max_share_inverse)
         held = len(self.held_indices) > 0
         # Rows of the packed arrays are contiguous views.
         return GrownTree(

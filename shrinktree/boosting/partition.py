@@ -1,23 +1,14 @@
 """Stable in-place row partitions of a node at a split, and the within-node sum of squares.
 
 A node's rows are a contiguous slice of one index array; a split moves its left rows to the front of
-the slice and its right rows behind them, each run in the rows' original order.  Both sides keep the
-rows' order, so every later histogram adds the same rows in the same order whatever path produced the
-partition (serial, or in parallel chunks).
+the slice and its right rows behind them, each run in the rows' original order.
 """
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-from .._numba import njit, prange
-
-# Unit-weight nodes with at least this many rows are partitioned in chunks of PARTITION_CHUNK_ROWS rows
-# in parallel when more than one thread runs; the result is the same stable partition (weighted nodes
-# stay serial: their left weight is a sum in row order).
-PARALLEL_PARTITION_MIN_ROWS = 131_072
-PARTITION_CHUNK_ROWS = 65_536
+from .._numba import njit
 
 
 @njit(cache=True, inline="always")
@@ -46,12 +37,18 @@ def _close_partition(sample_indices, buffer, start, n_left, n_right, weight_left
 
 
 @njit(cache=True)
-def _partition_rows_serial(binned_column, sample_indices, start, stop, bin_threshold, missing_left, missing_bin,
-                           sample_weight, buffer, unit_weights=False):
-    # One branch-free pass: each row is written both to the left run (compacted in place; its write
-    # position never passes the read position) and to the right run in ``buffer``, and only the
-    # counter of its side advances.  A split is a coin flip per row for the branch predictor, so
-    # this is about three times faster than branching on the side.
+def partition_rows(binned_column, sample_indices, start, stop, bin_threshold, missing_left, missing_bin,
+                   sample_weight, buffer, unit_weights=False):
+    """Stable in-place partition of ``sample_indices[start:stop]``; returns (n_left, weighted_left).
+
+    ``buffer`` is scratch space of at least ``stop - start`` entries.  With ``unit_weights``
+    every row weighs 1 and ``sample_weight`` is not read.
+
+    One branch-free pass: each row is written both to the left run (compacted in place; its write
+    position never passes the read position) and to the right run in ``buffer``, and only the
+    counter of its side advances.  A split is a coin flip per row for the branch predictor, so
+    this is about three times faster than branching on the side.
+    """
     n_left, n_right, weight_left = 0, 0, 0.0
     for i in range(start, stop):
         idx = sample_indices[i]
@@ -78,90 +75,21 @@ def partition_rows_categorical(codes_column, sample_indices, start, stop, bitset
     return _close_partition(sample_indices, buffer, start, n_left, n_right, weight_left, unit_weights)
 
 
-@njit(parallel=True, cache=True)
-def _partition_rows_parallel(binned_column, sample_indices, start, stop, bin_threshold, missing_left, missing_bin,
-                             buffer, chunk_rows):
-    # Each chunk partitions itself (left run in place, right run into its share of ``buffer``); the left
-    # runs then move down in chunk order (each only towards lower positions, so serially) and the right
-    # runs follow them in parallel.  Unit weights only.
-    n_chunks = (stop - start + chunk_rows - 1) // chunk_rows
-    n_left = np.zeros(n_chunks, dtype=np.int64)
-    n_right = np.zeros(n_chunks, dtype=np.int64)
-    no_weights = np.empty(0, dtype=np.float64)
-    for k in prange(n_chunks):
-        first = start + k * chunk_rows
-        last = min(stop, first + chunk_rows)
-        chunk_buffer = buffer[first - start:]
-        left_k, right_k, unused = 0, 0, 0.0
-        for i in range(first, last):
-            idx = sample_indices[i]
-            go_left = _goes_left(binned_column[idx], bin_threshold, missing_left, missing_bin)
-            left_k, right_k, unused = _route(sample_indices, chunk_buffer, first, idx, go_left, left_k, right_k,
-                                             unused, no_weights, True)
-        n_left[k], n_right[k] = left_k, right_k
-    destination = start
-    for k in range(n_chunks):
-        first = start + k * chunk_rows
-        for i in range(n_left[k]):
-            sample_indices[destination + i] = sample_indices[first + i]
-        destination += n_left[k]
-    right_start = np.empty(n_chunks, dtype=np.int64)
-    for k in range(n_chunks):
-        right_start[k] = destination
-        destination += n_right[k]
-    for k in prange(n_chunks):
-        offset = k * chunk_rows
-        for i in range(n_right[k]):
-            sample_indices[right_start[k] + i] = buffer[offset + i]
-    total_left = right_start[0] - start
-    return total_left, float(total_left)
-
-
-# ``parallel_min_rows`` that never sends a node to the chunked partition.
-NEVER_PARALLEL = np.iinfo(np.int64).max
-
-
-def parallel_partition_min_rows() -> int:
-    """Node size from which unit-weight partitions run in parallel chunks, for the threads running now.
-
-    :data:`PARALLEL_PARTITION_MIN_ROWS` with more than one thread; never on one thread, where the chunks'
-    extra copy pass is pure cost (about 25% slower at 1,000,000 rows).
-    """
-    return PARALLEL_PARTITION_MIN_ROWS if numba.get_num_threads() > 1 else NEVER_PARALLEL
-
-
-@njit(cache=True)
-def partition_rows(binned_column, sample_indices, start, stop, bin_threshold, missing_left, missing_bin,
-                   sample_weight, buffer, unit_weights=False, parallel_min_rows=NEVER_PARALLEL):
-    """Stable in-place partition of ``sample_indices[start:stop]``; returns (n_left, weighted_left).
-
-    Rows whose bin is ``<= bin_threshold`` (and missing rows when ``missing_left``) go left.
-    ``buffer`` is scratch space of at least ``stop - start`` entries.  With ``unit_weights``
-    every row weighs 1 and ``sample_weight`` is not read; such nodes of ``parallel_min_rows`` rows or more
-    (:func:`parallel_partition_min_rows`) are partitioned in parallel chunks.
-    """
-    if unit_weights and stop - start >= parallel_min_rows:
-        return _partition_rows_parallel(binned_column, sample_indices, start, stop, bin_threshold, missing_left,
-                                        missing_bin, buffer, PARTITION_CHUNK_ROWS)
-    return _partition_rows_serial(binned_column, sample_indices, start, stop, bin_threshold, missing_left,
-                                  missing_bin, sample_weight, buffer, unit_weights)
-
-
 @njit(cache=True)
 def partition_node(binned_column, sample_indices, start, stop, held_indices, held_start, held_stop, bin_threshold,
-                   missing_left, missing_bin, sample_weight, buffer, unit_weights, parallel_min_rows):
+                   missing_left, missing_bin, sample_weight, buffer, unit_weights):
     """:func:`partition_rows` of a node's growing rows, then of its held-out rows by the same split.
 
     One call per split for both: routing the held-out rows with the partition gives each its leaf
     without a second walk down the finished tree.  Returns ``(n_left, weighted_left, n_held_left)``.
     """
     n_left, weight_left = partition_rows(binned_column, sample_indices, start, stop, bin_threshold, missing_left,
-                                         missing_bin, sample_weight, buffer, unit_weights, parallel_min_rows)
+                                         missing_bin, sample_weight, buffer, unit_weights)
     n_held_left = 0
     has_held = held_stop > held_start  # a runtime flag: a literal True would compile another specialization
     if has_held:
         n_held_left, _ = partition_rows(binned_column, held_indices, held_start, held_stop, bin_threshold,
-                                        missing_left, missing_bin, sample_weight, buffer, has_held, parallel_min_rows)
+                                        missing_left, missing_bin, sample_weight, buffer, has_held)
     return n_left, weight_left, n_held_left
 
 

@@ -25,12 +25,7 @@ from sklearn.utils import check_array
 from ..boosting.categorical import _numeric_levels, engine_codes
 from ..boosting.histogram import build_categorical_histogram, build_histogram, gather
 from ..boosting.honest import held_out_mask, row_hashes
-from ..boosting.partition import (
-    parallel_partition_min_rows,
-    partition_rows,
-    partition_rows_categorical,
-    within_node_sum_of_squares,
-)
+from ..boosting.partition import partition_rows, partition_rows_categorical, within_node_sum_of_squares
 from ..boosting.predictor import add_leaf_values, add_values_by_leaf, node_statistics
 from ..boosting.routing import leaves_by_partition
 from ..boosting.validation import check_no_missing_labels
@@ -326,7 +321,7 @@ class TrainPartition:
         else:
             n_left, w_left = partition_rows(self.binned[feature], self.sample_indices, start, stop, bin_index,
                                             missing_left, self.missing_bin, self.weight, self.buffer,
-                                            self.unit_weights, parallel_partition_min_rows())
+                                            self.unit_weights)
         middle = start + n_left
         self.ranges[left] = (start, middle)
         self.ranges[right] = (middle, stop)
