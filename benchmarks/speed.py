@@ -15,6 +15,7 @@ Run from the repository root::
     python benchmarks/speed.py --small --repeats 5     # the small-data suite (400-5,000 rows, 300 trees)
     python benchmarks/speed.py --busy --repeats 1      # n_jobs=1, 2 and the default under a competing load
     python benchmarks/speed.py --memory                # peak memory of the float32 fit, one process each
+    python benchmarks/speed.py --predict --repeats 3   # 1,000,000 rows through 300-tree models
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _speed_busy  # noqa: E402
 import _speed_memory  # noqa: E402
+import _speed_predict  # noqa: E402
 import _speed_small  # noqa: E402
 from _common import REPO_ROOT, git_commit, markdown_table, run_header, write_results  # noqa: E402
 
@@ -393,6 +395,39 @@ def memory_suite(n_rows: int, log, targets: list) -> str:
             f"{table}\n")
 
 
+def predict_suite(n_rows: int, fit_rows: int, repeats: int, log, targets: list) -> str:
+    """The prediction suite as markdown; appends its targets (predict no slower than LightGBM's)."""
+    X, y = make_data(max(n_rows, fit_rows), "regression")
+    log(f"  fitting {_speed_predict.N_TREES}-tree models on {fit_rows:,} rows")
+    models = _speed_predict.fit_models(X[:fit_rows].astype(np.float32), y[:fit_rows], N_JOBS)
+    thread_counts = sorted({1, N_JOBS})
+    results = _speed_predict.time_predictions(models, X[:n_rows], thread_counts, repeats, log)
+    ours = _speed_predict.SHRINKTREE
+    first = {}
+    for dtype in ("float32", "float64"):  # the same predictions whatever the dtype and thread count
+        for threads in thread_counts:
+            data = X[:n_rows].astype(dtype)
+            prediction = _speed_predict.predict_with(ours, models[ours], data, threads)
+            if not np.array_equal(prediction, first.setdefault("p", prediction)):
+                raise RuntimeError(f"shrinktree's predictions changed with {dtype} input on {threads} thread(s)")
+    libraries = _speed_predict.LIBRARIES
+    rows = []
+    for result in results:
+        best = {lib: min(t) for lib, t in result["times"].items()}
+        rows.append([result["dtype"], str(result["threads"]), f"{result['load']:.1f}",
+                     *(f"{best[lib]:.2f}" for lib in libraries), f"{best[ours] / best[_speed_predict.LIGHTGBM]:.2f}x",
+                     f"{best[ours] / best[_speed_predict.XGBOOST]:.2f}x"])
+        ratio = best[ours] / best[_speed_predict.LIGHTGBM]
+        targets.append([f"predict {n_rows:,} {result['dtype']} rows, {_speed_predict.N_TREES} trees, "
+                        f"{result['threads']} thread(s): shrinktree / LightGBM", "1.0x", f"{ratio:.2f}x",
+                        "met" if ratio <= 1.0 else "missed"])
+    table = markdown_table(["input", "threads", "load (1 min)", *(f"{lib} s" for lib in libraries), "/ LightGBM",
+                            "/ XGBoost"], rows)
+    return (f"### Predict {n_rows:,} rows x 28, {_speed_predict.N_TREES} trees of 31 leaves fitted on "
+            f"{fit_rows:,} rows (best of {repeats})\n\n{table}\n\nshrinktree's predictions are the same "
+            "array for float32 and float64 input and for every thread count (checked in this run).\n")
+
+
 def busy_suite(n_load: int, repeats: int, log, targets: list) -> str:
     """The busy-machine suite as markdown; appends its targets (default no slower than one thread)."""
     results = _speed_busy.time_busy(((31_000, 300), (300_000, 100)), n_load, repeats, log)
@@ -519,8 +554,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", action="store_true",
                         help="run the memory suite instead: peak resident memory of a --rows x 28 float32 fit, "
                              "each library in its own process")
+    parser.add_argument("--predict", action="store_true",
+                        help="run the prediction suite instead: --rows rows through 300-tree models fitted on "
+                             "--fit-rows rows, float32 and float64, one thread and --threads")
+    parser.add_argument("--fit-rows", type=int, default=200_000, help="training rows for --predict (default 200,000)")
     args = parser.parse_args(argv)
-    if args.memory:
+    if args.memory or args.predict:
         args.no_child, args.no_cold = True, True
     if args.small:
         args.threads, args.no_child, args.no_cold = 1, True, True
@@ -546,6 +585,10 @@ def main(argv: list[str] | None = None) -> int:
         tasks = []
         log(f"memory suite ({args.rows:,} rows, float32, one process per library)")
         parts.append(memory_suite(args.rows, log, targets))
+    if args.predict:
+        tasks = []
+        log(f"prediction suite ({args.rows:,} rows)")
+        parts.append(predict_suite(args.rows, args.fit_rows, args.repeats, log, targets))
     if args.busy:
         tasks = []
         log(f"busy-machine suite ({args.busy_load} competing processes)")
@@ -636,7 +679,7 @@ def main(argv: list[str] | None = None) -> int:
     if output != "-":
         write_results(Path(output), "benchmarks/speed.py", "Speed benchmark", INTRO, block,
                       key="small" if args.small else "busy" if args.busy else "memory" if args.memory
-                      else f"threads={N_JOBS}")
+                      else "predict" if args.predict else f"threads={N_JOBS}")
         log(f"wrote {output}")
     return 0
 
