@@ -15,6 +15,7 @@ Run from the repository root::
     python benchmarks/speed.py --small --repeats 5     # the small-data suite (400-5,000 rows, 300 trees)
     python benchmarks/speed.py --busy --repeats 1      # n_jobs=1, 2 and the default under a competing load
     python benchmarks/speed.py --memory                # peak memory of the float32 fit, one process each
+    python benchmarks/speed.py --memory --large-rows 10000000   # and a 10,000,000-row fit, one process each
     python benchmarks/speed.py --predict --repeats 3   # 1,000,000 rows through 300-tree models
 """
 
@@ -375,15 +376,22 @@ def small_suite(repeats: int, log, targets: list) -> str:
     return (f"### Small data, {_speed_small.N_TREES} trees, one thread (best of {repeats})\n\n{table}\n")
 
 
-def memory_suite(n_rows: int, log, targets: list) -> str:
-    """The memory suite as markdown; appends its target (peak memory at most LightGBM's)."""
+def _memory_run(n_rows: int, log, libraries=_speed_memory.LIBRARIES) -> dict:
+    """Peak memory and fit time of each library on ``n_rows`` generated float32 rows, one process each."""
     X, y = make_data(n_rows, "regression")
     with tempfile.TemporaryDirectory(prefix="shrinktree-memory-") as tmp:
         x_path, y_path = os.path.join(tmp, "X.npy"), os.path.join(tmp, "y.npy")
         np.save(x_path, X.astype(np.float32))
         np.save(y_path, y)
-        del X, y
-        result = _speed_memory.peak_memory(x_path, y_path, N_JOBS, log, REPO_ROOT)
+        del X, y  # the children, not this process, should hold the data
+        return _speed_memory.peak_memory(x_path, y_path, N_JOBS, log, REPO_ROOT, libraries)
+
+
+def memory_suite(n_rows: int, log, targets: list, large_rows: int = 0) -> str:
+    """The memory suite as markdown; appends its targets (peak memory at most LightGBM's and, with
+    ``large_rows``, fit time growing at most linearly from ``n_rows`` to ``large_rows``)."""
+    load = os.getloadavg()[0]
+    result = _memory_run(n_rows, log)
     rows = [[lib, f"{r['before_mb']:.0f}", f"{r['peak_mb']:.0f}", f"{r['peak_mb'] - r['before_mb']:.0f}",
              f"{r['seconds']:.1f}"] for lib, r in result.items()]
     ratio = result["shrinktree"]["peak_mb"] / result["LightGBM"]["peak_mb"]
@@ -391,8 +399,29 @@ def memory_suite(n_rows: int, log, targets: list) -> str:
                     f"{ratio:.2f}x", "met" if ratio <= 1.0 else "missed"])
     table = markdown_table(["library", "RSS before the fit MB", "peak RSS in the fit MB", "fit's working memory MB",
                             "fit s"], rows)
-    return (f"### Peak memory, {n_rows:,} x 28 float32, 100 trees, {N_JOBS} thread(s), one process each\n\n"
-            f"{table}\n")
+    text = (f"### Peak memory, {n_rows:,} x 28 float32, 100 trees, {N_JOBS} thread(s), one process each "
+            f"(load {load:.1f} at the start)\n\n{table}\n")
+    if large_rows:
+        load = os.getloadavg()[0]
+        log(f"  {large_rows:,} rows")
+        large = _memory_run(large_rows, log, libraries=("shrinktree", "LightGBM"))
+        growth = large_rows / n_rows
+        rows = []
+        for lib, r in large.items():
+            scaling = r["seconds"] / result[lib]["seconds"]
+            rows.append([lib, f"{r['before_mb']:.0f}", f"{r['peak_mb']:.0f}", f"{r['peak_mb'] - r['before_mb']:.0f}",
+                         f"{r['seconds']:.1f}", f"{scaling:.1f}x"])
+            if lib == "shrinktree":
+                targets.append([f"fit time {large_rows:,} / {n_rows:,} rows (shrinktree, 100 trees)",
+                                f"{growth:.1f}x", f"{scaling:.1f}x", "met" if scaling <= growth else "missed"])
+        ratio = large["shrinktree"]["peak_mb"] / large["LightGBM"]["peak_mb"]
+        targets.append([f"peak memory of the {large_rows:,} x 28 float32 fit: shrinktree / LightGBM", "1.0x",
+                        f"{ratio:.2f}x", "met" if ratio <= 1.0 else "missed"])
+        table = markdown_table(["library", "RSS before the fit MB", "peak RSS in the fit MB",
+                                "fit's working memory MB", "fit s", f"time / time at {n_rows:,}"], rows)
+        text += (f"\n### {large_rows:,} x 28 float32, 100 trees, {N_JOBS} thread(s), one process each "
+                 f"(load {load:.1f} at the start)\n\n{table}\n")
+    return text
 
 
 def predict_suite(n_rows: int, fit_rows: int, repeats: int, log, targets: list) -> str:
@@ -403,13 +432,13 @@ def predict_suite(n_rows: int, fit_rows: int, repeats: int, log, targets: list) 
     thread_counts = sorted({1, N_JOBS})
     results = _speed_predict.time_predictions(models, X[:n_rows], thread_counts, repeats, log)
     ours = _speed_predict.SHRINKTREE
-    first = {}
-    for dtype in ("float32", "float64"):  # the same predictions whatever the dtype and thread count
+    rows32 = X[:n_rows].astype(np.float32)
+    reference = _speed_predict.predict_with(ours, models[ours], rows32, 1)
+    for data in (rows32, rows32.astype(np.float64)):  # float32 rows and their exact float64 copy
         for threads in thread_counts:
-            data = X[:n_rows].astype(dtype)
-            prediction = _speed_predict.predict_with(ours, models[ours], data, threads)
-            if not np.array_equal(prediction, first.setdefault("p", prediction)):
-                raise RuntimeError(f"shrinktree's predictions changed with {dtype} input on {threads} thread(s)")
+            if not np.array_equal(_speed_predict.predict_with(ours, models[ours], data, threads), reference):
+                raise RuntimeError(f"shrinktree's predictions of the same rows changed with {data.dtype} input "
+                                   f"on {threads} thread(s)")
     libraries = _speed_predict.LIBRARIES
     rows = []
     for result in results:
@@ -554,6 +583,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", action="store_true",
                         help="run the memory suite instead: peak resident memory of a --rows x 28 float32 fit, "
                              "each library in its own process")
+    parser.add_argument("--large-rows", type=int, default=0,
+                        help="with --memory, also fit this many rows (e.g. 10000000) in a process per library "
+                             "and report time(large)/time(--rows)")
     parser.add_argument("--predict", action="store_true",
                         help="run the prediction suite instead: --rows rows through 300-tree models fitted on "
                              "--fit-rows rows, float32 and float64, one thread and --threads")
@@ -584,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.memory:
         tasks = []
         log(f"memory suite ({args.rows:,} rows, float32, one process per library)")
-        parts.append(memory_suite(args.rows, log, targets))
+        parts.append(memory_suite(args.rows, log, targets, args.large_rows))
     if args.predict:
         tasks = []
         log(f"prediction suite ({args.rows:,} rows)")
