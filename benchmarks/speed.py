@@ -453,8 +453,8 @@ def predict_suite(n_rows: int, fit_rows: int, repeats: int, log, targets: list) 
     table = markdown_table(["input", "threads", "load (1 min)", *(f"{lib} s" for lib in libraries), "/ LightGBM",
                             "/ XGBoost"], rows)
     return (f"### Predict {n_rows:,} rows x 28, {_speed_predict.N_TREES} trees of 31 leaves fitted on "
-            f"{fit_rows:,} rows (best of {repeats})\n\n{table}\n\nshrinktree's predictions are the same "
-            "array for float32 and float64 input and for every thread count (checked in this run).\n")
+            f"{fit_rows:,} rows (best of {repeats})\n\n{table}\n\nshrinktree's predictions of the float32 rows "
+            "and of their float64 copy are the same array on every thread count (checked in this run).\n")
 
 
 def busy_suite(n_load: int, repeats: int, log, targets: list) -> str:
