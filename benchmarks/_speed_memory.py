@@ -45,11 +45,11 @@ print(json.dumps({"before_mb": before, "peak_mb": status("VmHWM"), "seconds": se
 LIBRARIES = ("shrinktree", "LightGBM", "XGBoost hist")
 
 
-def peak_memory(x_path: str, y_path: str, threads: int, log, repo_root) -> dict:
-    """Peak RSS (MB) and fit seconds of every library, each in a fresh process."""
+def peak_memory(x_path: str, y_path: str, threads: int, log, repo_root, libraries=LIBRARIES) -> dict:
+    """Peak RSS (MB) and fit seconds of every library in ``libraries``, each in a fresh process."""
     out = {}
     env = dict(os.environ, PYTHONPATH=str(repo_root))
-    for library in LIBRARIES:
+    for library in libraries:
         done = subprocess.run([sys.executable, "-c", CHILD, library, x_path, y_path, str(threads)],
                               capture_output=True, text=True, env=env, check=True)
         out[library] = json.loads(done.stdout.strip().splitlines()[-1])

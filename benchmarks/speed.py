@@ -16,6 +16,8 @@ Run from the repository root::
     python benchmarks/speed.py --grouped --repeats 2   # grouped real data, 1 and 2 threads, against LightGBM
     python benchmarks/speed.py --busy --repeats 1      # n_jobs=1, 2 and the default under a competing load
     python benchmarks/speed.py --memory                # peak memory of the float32 fit, one process each
+    python benchmarks/speed.py --memory --large-rows 10000000   # and a 10,000,000-row fit, one process each
+    python benchmarks/speed.py --predict --repeats 3   # 1,000,000 rows through 300-tree models
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _speed_busy  # noqa: E402
 import _speed_grouped  # noqa: E402
 import _speed_memory  # noqa: E402
+import _speed_predict  # noqa: E402
 import _speed_small  # noqa: E402
 from _common import REPO_ROOT, git_commit, markdown_table, run_header, write_results  # noqa: E402
 
@@ -398,15 +401,22 @@ def grouped_suite(repeats: int, log, targets: list) -> str:
             f"(best of {repeats})\n\n{markdown_table(header, rows)}\n")
 
 
-def memory_suite(n_rows: int, log, targets: list) -> str:
-    """The memory suite as markdown; appends its target (peak memory at most LightGBM's)."""
+def _memory_run(n_rows: int, log, libraries=_speed_memory.LIBRARIES) -> dict:
+    """Peak memory and fit time of each library on ``n_rows`` generated float32 rows, one process each."""
     X, y = make_data(n_rows, "regression")
     with tempfile.TemporaryDirectory(prefix="shrinktree-memory-") as tmp:
         x_path, y_path = os.path.join(tmp, "X.npy"), os.path.join(tmp, "y.npy")
         np.save(x_path, X.astype(np.float32))
         np.save(y_path, y)
-        del X, y
-        result = _speed_memory.peak_memory(x_path, y_path, N_JOBS, log, REPO_ROOT)
+        del X, y  # the children, not this process, should hold the data
+        return _speed_memory.peak_memory(x_path, y_path, N_JOBS, log, REPO_ROOT, libraries)
+
+
+def memory_suite(n_rows: int, log, targets: list, large_rows: int = 0) -> str:
+    """The memory suite as markdown; appends its targets (peak memory at most LightGBM's and, with
+    ``large_rows``, fit time growing at most linearly from ``n_rows`` to ``large_rows``)."""
+    load = os.getloadavg()[0]
+    result = _memory_run(n_rows, log)
     rows = [[lib, f"{r['before_mb']:.0f}", f"{r['peak_mb']:.0f}", f"{r['peak_mb'] - r['before_mb']:.0f}",
              f"{r['seconds']:.1f}"] for lib, r in result.items()]
     ratio = result["shrinktree"]["peak_mb"] / result["LightGBM"]["peak_mb"]
@@ -414,8 +424,62 @@ def memory_suite(n_rows: int, log, targets: list) -> str:
                     f"{ratio:.2f}x", "met" if ratio <= 1.0 else "missed"])
     table = markdown_table(["library", "RSS before the fit MB", "peak RSS in the fit MB", "fit's working memory MB",
                             "fit s"], rows)
-    return (f"### Peak memory, {n_rows:,} x 28 float32, 100 trees, {N_JOBS} thread(s), one process each\n\n"
-            f"{table}\n")
+    text = (f"### Peak memory, {n_rows:,} x 28 float32, 100 trees, {N_JOBS} thread(s), one process each "
+            f"(load {load:.1f} at the start)\n\n{table}\n")
+    if large_rows:
+        load = os.getloadavg()[0]
+        log(f"  {large_rows:,} rows")
+        large = _memory_run(large_rows, log, libraries=("shrinktree", "LightGBM"))
+        growth = large_rows / n_rows
+        rows = []
+        for lib, r in large.items():
+            scaling = r["seconds"] / result[lib]["seconds"]
+            rows.append([lib, f"{r['before_mb']:.0f}", f"{r['peak_mb']:.0f}", f"{r['peak_mb'] - r['before_mb']:.0f}",
+                         f"{r['seconds']:.1f}", f"{scaling:.1f}x"])
+            if lib == "shrinktree":
+                targets.append([f"fit time {large_rows:,} / {n_rows:,} rows (shrinktree, 100 trees)",
+                                f"{growth:.1f}x", f"{scaling:.1f}x", "met" if scaling <= growth else "missed"])
+        ratio = large["shrinktree"]["peak_mb"] / large["LightGBM"]["peak_mb"]
+        targets.append([f"peak memory of the {large_rows:,} x 28 float32 fit: shrinktree / LightGBM", "1.0x",
+                        f"{ratio:.2f}x", "met" if ratio <= 1.0 else "missed"])
+        table = markdown_table(["library", "RSS before the fit MB", "peak RSS in the fit MB",
+                                "fit's working memory MB", "fit s", f"time / time at {n_rows:,}"], rows)
+        text += (f"\n### {large_rows:,} x 28 float32, 100 trees, {N_JOBS} thread(s), one process each "
+                 f"(load {load:.1f} at the start)\n\n{table}\n")
+    return text
+
+
+def predict_suite(n_rows: int, fit_rows: int, repeats: int, log, targets: list) -> str:
+    """The prediction suite as markdown; appends its targets (predict no slower than LightGBM's)."""
+    X, y = make_data(max(n_rows, fit_rows), "regression")
+    log(f"  fitting {_speed_predict.N_TREES}-tree models on {fit_rows:,} rows")
+    models = _speed_predict.fit_models(X[:fit_rows].astype(np.float32), y[:fit_rows], N_JOBS)
+    thread_counts = sorted({1, N_JOBS})
+    results = _speed_predict.time_predictions(models, X[:n_rows], thread_counts, repeats, log)
+    ours = _speed_predict.SHRINKTREE
+    rows32 = X[:n_rows].astype(np.float32)
+    reference = _speed_predict.predict_with(ours, models[ours], rows32, 1)
+    for data in (rows32, rows32.astype(np.float64)):  # float32 rows and their exact float64 copy
+        for threads in thread_counts:
+            if not np.array_equal(_speed_predict.predict_with(ours, models[ours], data, threads), reference):
+                raise RuntimeError(f"shrinktree's predictions of the same rows changed with {data.dtype} input "
+                                   f"on {threads} thread(s)")
+    libraries = _speed_predict.LIBRARIES
+    rows = []
+    for result in results:
+        best = {lib: min(t) for lib, t in result["times"].items()}
+        rows.append([result["dtype"], str(result["threads"]), f"{result['load']:.1f}",
+                     *(f"{best[lib]:.2f}" for lib in libraries), f"{best[ours] / best[_speed_predict.LIGHTGBM]:.2f}x",
+                     f"{best[ours] / best[_speed_predict.XGBOOST]:.2f}x"])
+        ratio = best[ours] / best[_speed_predict.LIGHTGBM]
+        targets.append([f"predict {n_rows:,} {result['dtype']} rows, {_speed_predict.N_TREES} trees, "
+                        f"{result['threads']} thread(s): shrinktree / LightGBM", "1.0x", f"{ratio:.2f}x",
+                        "met" if ratio <= 1.0 else "missed"])
+    table = markdown_table(["input", "threads", "load (1 min)", *(f"{lib} s" for lib in libraries), "/ LightGBM",
+                            "/ XGBoost"], rows)
+    return (f"### Predict {n_rows:,} rows x 28, {_speed_predict.N_TREES} trees of 31 leaves fitted on "
+            f"{fit_rows:,} rows (best of {repeats})\n\n{table}\n\nshrinktree's predictions of the float32 rows "
+            "and of their float64 copy are the same array on every thread count (checked in this run).\n")
 
 
 def busy_suite(n_load: int, repeats: int, log, targets: list) -> str:
@@ -547,8 +611,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", action="store_true",
                         help="run the memory suite instead: peak resident memory of a --rows x 28 float32 fit, "
                              "each library in its own process")
+    parser.add_argument("--large-rows", type=int, default=0,
+                        help="with --memory, also fit this many rows (e.g. 10000000) in a process per library "
+                             "and report time(large)/time(--rows)")
+    parser.add_argument("--predict", action="store_true",
+                        help="run the prediction suite instead: --rows rows through 300-tree models fitted on "
+                             "--fit-rows rows, float32 and float64, one thread and --threads")
+    parser.add_argument("--fit-rows", type=int, default=200_000, help="training rows for --predict (default 200,000)")
     args = parser.parse_args(argv)
-    if args.memory:
+    if args.memory or args.predict:
         args.no_child, args.no_cold = True, True
     if args.small:
         args.threads, args.no_child, args.no_cold = 1, True, True
@@ -573,11 +644,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.memory:
         tasks = []
         log(f"memory suite ({args.rows:,} rows, float32, one process per library)")
-        parts.append(memory_suite(args.rows, log, targets))
+        parts.append(memory_suite(args.rows, log, targets, args.large_rows))
     if args.grouped:
         tasks = []
         log("grouped real-data suite (1 and 2 threads)")
         parts.append(grouped_suite(args.repeats, log, targets))
+    if args.predict:
+        tasks = []
+        log(f"prediction suite ({args.rows:,} rows)")
+        parts.append(predict_suite(args.rows, args.fit_rows, args.repeats, log, targets))
     if args.busy:
         tasks = []
         log(f"busy-machine suite ({args.busy_load} competing processes)")
@@ -666,7 +741,7 @@ def main(argv: list[str] | None = None) -> int:
     block = "\n".join(header) + "\n" + "\n".join(parts)
     print(block)
     if output != "-":
-        suite = next((name for name in ("small", "grouped", "busy", "memory") if getattr(args, name)),
+        suite = next((name for name in ("small", "grouped", "busy", "memory", "predict") if getattr(args, name)),
                      f"threads={N_JOBS}")
         write_results(Path(output), "benchmarks/speed.py", "Speed benchmark", INTRO, block, key=suite)
         log(f"wrote {output}")

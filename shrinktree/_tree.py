@@ -189,9 +189,23 @@ class TreeArrays:
             raise ValueError("A numeric split has a NaN threshold.")
 
 
+ROW_BLOCK = 64  # rows walked through each tree before the next tree (a multiple of 4): its nodes stay in L1
+
+# Bits of ``FlatForest.walk_flags``: a numeric node without either bit needs nothing but ``x <= threshold``.
+MISSING_LEFT_FLAG = 1
+CATEGORICAL_FLAG = 2
+
+
 @dataclass
 class FlatForest:
-    """All trees of a model concatenated, for fast prediction in one kernel."""
+    """All trees of a model concatenated, for fast prediction in one kernel.
+
+    Besides the node arrays, prediction uses a compact copy of them (the ``walk_*`` arrays, built
+    from the others): unsigned 32-bit links and features, a leaf being its own left and right child
+    (``walk_left[node] == node`` marks a leaf), and one byte of flags per node, so that a numeric
+    split costs one comparison without a branch.  Rows are walked in blocks of ``ROW_BLOCK`` through
+    one tree after another, so each tree's nodes stay in cache for the whole block.
+    """
 
     tree_start: np.ndarray  # int64, node offset of each tree
     left: np.ndarray
@@ -203,6 +217,25 @@ class FlatForest:
     cat_offset: np.ndarray
     cat_bitset: np.ndarray
     value: np.ndarray  # (n_nodes_total, n_outputs)
+    walk_left: np.ndarray = field(default=None)
+    walk_right: np.ndarray = field(default=None)
+    walk_feature: np.ndarray = field(default=None)
+    walk_threshold: np.ndarray = field(default=None)  # NaN at categorical nodes: ``x <= NaN`` is never true
+    walk_flags: np.ndarray = field(default=None)  # MISSING_LEFT_FLAG | CATEGORICAL_FLAG
+
+    def __post_init__(self):
+        n_nodes = len(self.left)
+        if n_nodes > np.iinfo(np.uint32).max:
+            raise ValueError(f"A forest of {n_nodes:,} nodes is too large to predict with (32-bit node ids).")
+        leaf = self.left < 0
+        own = np.arange(n_nodes, dtype=np.uint32)
+        self.walk_left = np.where(leaf, own, self.left).astype(np.uint32)
+        self.walk_right = np.where(leaf, own, self.right).astype(np.uint32)
+        self.walk_feature = np.where(leaf, 0, self.feature).astype(np.uint32)
+        categorical = ~leaf & (self.is_categorical != 0)
+        self.walk_threshold = np.where(categorical, np.nan, np.where(leaf, 0.0, self.threshold)).astype(np.float64)
+        self.walk_flags = ((~leaf & (self.missing_left != 0)) * MISSING_LEFT_FLAG
+                           + categorical * CATEGORICAL_FLAG).astype(np.uint8)
 
     @classmethod
     def from_trees(cls, trees: list[TreeArrays]) -> FlatForest:
@@ -231,27 +264,28 @@ class FlatForest:
             value=np.ascontiguousarray(np.concatenate([t.value for t in trees]).astype(np.float64)),
         )
 
+    def _walk_arrays(self) -> tuple:
+        return (self.tree_start, self.walk_left, self.walk_right, self.walk_feature,
+                self.walk_threshold, self.walk_flags, self.cat_offset, self.cat_bitset)
+
     def apply(self, X: np.ndarray) -> np.ndarray:
-        """Leaf node id (local to each tree) for every row and tree."""
+        """Leaf node id (local to each tree) for every row and tree.
+
+        ``X`` is a C-ordered float64 or float32 matrix (float32 values compare exactly as float64).
+        """
         with threads_for_rows(X.shape[0]):
-            return _apply_forest(
-                X, self.tree_start, self.left, self.right, self.feature, self.threshold,
-                self.missing_left, self.is_categorical, self.cat_offset, self.cat_bitset,
-            )
+            return _apply_forest(X, *self._walk_arrays())
 
     def predict_sum(self, X: np.ndarray, tree_output: np.ndarray, n_outputs: int) -> np.ndarray:
         """Sum of tree values per row; tree ``t`` adds its value into column ``tree_output[t]``.
 
         Trees with a multi-column ``value`` (post-hoc classifiers) use ``tree_output[t] == -1``
-        and add all columns.
+        and add all columns.  Each row's values are added in tree order whatever the thread count.
+        ``X`` is a C-ordered float64 or float32 matrix (float32 values compare exactly as float64).
         """
         out = np.zeros((X.shape[0], n_outputs), dtype=np.float64)
         with threads_for_rows(X.shape[0]):
-            _predict_forest(
-                X, self.tree_start, self.left, self.right, self.feature, self.threshold,
-                self.missing_left, self.is_categorical, self.cat_offset, self.cat_bitset,
-                self.value, tree_output.astype(np.int64), out,
-            )
+            _predict_forest(X, *self._walk_arrays(), self.value, tree_output.astype(np.int64), out)
         return out
 
 
@@ -279,32 +313,91 @@ def _find_leaf(X, row, root, left, right, feature, threshold, missing_left, is_c
     return node
 
 
+@njit(cache=True, inline="always")
+def _walk_goes_left(x, node, threshold, flags, cat_offset, cat_bitset):
+    """``_goes_left`` on the ``walk_*`` arrays, without a branch at numeric nodes."""
+    node_flags = flags[node]
+    # x <= NaN is false at categorical nodes; NaN x goes left only where missing values go left
+    go_left = (x <= threshold[node]) | ((x != x) & ((node_flags & MISSING_LEFT_FLAG) != 0))
+    if node_flags & CATEGORICAL_FLAG and not np.isnan(x):
+        code = np.int64(x)
+        word = cat_offset[node] + (code >> 5)
+        if code < 0 or word >= cat_bitset.shape[0]:
+            go_left = (node_flags & MISSING_LEFT_FLAG) != 0
+        else:
+            go_left = (cat_bitset[word] >> np.uint32(code & 31)) & np.uint32(1) == 1
+    return go_left
+
+
+@njit(cache=True, inline="always")
+def _walk_block(X, first, size, root, left, right, feature, threshold, flags, cat_offset, cat_bitset, nodes):
+    """``nodes[r]`` = the leaf of row ``first + r`` (``r < size``) in the tree rooted at ``root``.
+
+    Four rows go down together, each a step per pass, until all four are at leaves (a leaf is its
+    own child): four independent chains of loads instead of one keep the core busy.  Past the last
+    row of ``X`` the group repeats that row (``nodes`` has room for whole groups).  Node ids and
+    features are unsigned, so that numba adds no negative-index wraparound to the loads.
+    """
+    last = X.shape[0] - 1
+    for r in range(0, size, 4):
+        row_a = np.uint64(first + r)
+        row_b = np.uint64(min(first + r + 1, last))
+        row_c = np.uint64(min(first + r + 2, last))
+        row_d = np.uint64(min(first + r + 3, last))
+        a = np.uint32(root)
+        b = np.uint32(root)
+        c = np.uint32(root)
+        d = np.uint32(root)
+        while left[a] != a or left[b] != b or left[c] != c or left[d] != d:
+            go_a = _walk_goes_left(X[row_a, feature[a]], a, threshold, flags, cat_offset, cat_bitset)
+            go_b = _walk_goes_left(X[row_b, feature[b]], b, threshold, flags, cat_offset, cat_bitset)
+            go_c = _walk_goes_left(X[row_c, feature[c]], c, threshold, flags, cat_offset, cat_bitset)
+            go_d = _walk_goes_left(X[row_d, feature[d]], d, threshold, flags, cat_offset, cat_bitset)
+            a = left[a] if go_a else right[a]
+            b = left[b] if go_b else right[b]
+            c = left[c] if go_c else right[c]
+            d = left[d] if go_d else right[d]
+        nodes[r] = a
+        nodes[r + 1] = b
+        nodes[r + 2] = c
+        nodes[r + 3] = d
+
+
 @njit(parallel=True, cache=True)
-def _apply_forest(X, tree_start, left, right, feature, threshold, missing_left, is_categorical, cat_offset, cat_bitset):
+def _apply_forest(X, tree_start, left, right, feature, threshold, flags, cat_offset, cat_bitset):
     n_rows = X.shape[0]
     n_trees = tree_start.shape[0]
     out = np.empty((n_rows, n_trees), dtype=np.int64)
-    for row in prange(n_rows):
+    for block in prange((n_rows + ROW_BLOCK - 1) // ROW_BLOCK):
+        first = block * ROW_BLOCK
+        size = min(ROW_BLOCK, n_rows - first)
+        nodes = np.empty(ROW_BLOCK, dtype=np.uint32)
         for t in range(n_trees):
-            leaf = _find_leaf(X, row, tree_start[t], left, right, feature, threshold,
-                              missing_left, is_categorical, cat_offset, cat_bitset)
-            out[row, t] = leaf - tree_start[t]
+            _walk_block(X, first, size, tree_start[t], left, right, feature, threshold, flags,
+                        cat_offset, cat_bitset, nodes)
+            for r in range(size):
+                out[first + r, t] = np.int64(nodes[r]) - tree_start[t]
     return out
 
 
 @njit(parallel=True, cache=True)
-def _predict_forest(X, tree_start, left, right, feature, threshold, missing_left, is_categorical,
-                    cat_offset, cat_bitset, value, tree_output, out):
+def _predict_forest(X, tree_start, left, right, feature, threshold, flags, cat_offset, cat_bitset,
+                    value, tree_output, out):
     n_rows = X.shape[0]
     n_trees = tree_start.shape[0]
     n_cols = value.shape[1]
-    for row in prange(n_rows):
+    for block in prange((n_rows + ROW_BLOCK - 1) // ROW_BLOCK):
+        first = block * ROW_BLOCK
+        size = min(ROW_BLOCK, n_rows - first)
+        nodes = np.empty(ROW_BLOCK, dtype=np.uint32)
         for t in range(n_trees):
-            leaf = _find_leaf(X, row, tree_start[t], left, right, feature, threshold,
-                              missing_left, is_categorical, cat_offset, cat_bitset)
+            _walk_block(X, first, size, tree_start[t], left, right, feature, threshold, flags,
+                        cat_offset, cat_bitset, nodes)
             col = tree_output[t]
             if col >= 0:
-                out[row, col] += value[leaf, 0]
+                for r in range(size):
+                    out[first + r, col] += value[nodes[r], 0]
             else:
-                for k in range(n_cols):
-                    out[row, k] += value[leaf, k]
+                for r in range(size):
+                    for k in range(n_cols):
+                        out[first + r, k] += value[nodes[r], k]

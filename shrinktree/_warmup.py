@@ -82,8 +82,9 @@ def _steps():
         ShrinkBoostClassifier(n_estimators=2, random_state=0).fit(Xl, yl > 0).predict_proba(Xl)
         rows = 150_000
         Xg = rng.random(size=(rows, 2))
-        ShrinkBoostRegressor(n_estimators=2, max_leaf_nodes=3, shrinkage="none", early_stopping=False,
-                             random_state=0).fit(Xg, Xg[:, 0])
+        model = ShrinkBoostRegressor(n_estimators=2, max_leaf_nodes=3, shrinkage="none", early_stopping=False,
+                                     random_state=0).fit(Xg, Xg[:, 0])
+        model.predict(Xg.astype(np.float32))  # float32 rows are predicted without a float64 copy
         # Enough cells to pack the rows for the histograms of small nodes, and enough rows outside the
         # subsample to route them in parallel blocks (boosting/routing.py).
         Xw = rng.random(size=(200_000, 28))

@@ -260,12 +260,16 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
                                                     n_trees_per_iteration)
         self._interaction_cst = resolve_interaction_cst(self.interaction_cst, n_features, names)
 
-    def _validate_predict_input(self, X):
+    def _validate_predict_input(self, X, keep_float32=False):
         check_is_fitted(self, "_trees")
-        return self._encode_features(X)
+        return self._encode_features(X, keep_float32)
 
-    def _encode_features(self, X):
-        """``X`` as the float matrix the trees route on, checked against the fitted features."""
+    def _encode_features(self, X, keep_float32=False):
+        """``X`` as the float matrix the trees route on, checked against the fitted features.
+
+        With ``keep_float32``, float32 input stays float32 (no copy): the prediction kernels compare
+        its values as float64, so the routing is the same.
+        """
         check_columns(X)
         encoder = getattr(self, "_categorical", None)
         if encoder is not None:
@@ -280,7 +284,8 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
                                      "(same names, same order).")
             X = encoder.transform(X)
         with np.errstate(over="ignore", invalid="ignore"):  # scikit-learn's finiteness check sums X
-            return validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False, order="C")
+            dtype = (np.float64, np.float32) if keep_float32 else np.float64
+            return validate_data(self, X, dtype=dtype, ensure_all_finite="allow-nan", reset=False, order="C")
 
     # -- fitting --------------------------------------------------------------------------------
     def _fit_or_keep_state(self, X, y, sample_weight, offset=None, eval_set=None, eval_sample_weight=None,
@@ -770,7 +775,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         return self._trees
 
     def _raw_predict(self, X, offset=None):
-        X = self._validate_predict_input(X)
+        X = self._validate_predict_input(X, keep_float32=True)
         offset = check_offset(offset, X.shape[0], "predict")
         with threads(self.n_jobs, X.shape[0]):
             raw = self._baseline + self._forest.predict_sum(X, self._tree_output, len(self._baseline))
@@ -786,7 +791,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             for the classifier (one tree per class for multiclass, one for binary), as scikit-learn's
             gradient boosting.
         """
-        X = self._validate_predict_input(X)
+        X = self._validate_predict_input(X, keep_float32=True)
         with threads(self.n_jobs, X.shape[0]):
             leaves = self._forest.apply(X)
         if not self._is_classifier:

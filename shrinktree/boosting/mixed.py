@@ -199,7 +199,7 @@ class MixedEffectsMixin:
             return super()._raw_predict(X, offset)
         check_is_fitted(self, "_trees")
         rest, label_arrays, _ = _re.split_columns(X, fitted["spec"])
-        features = self._encode_features(rest)
+        features = self._encode_features(rest, keep_float32=True)
         offset = check_offset(offset, features.shape[0], "predict")
         if fitted["has_offset"] and offset is None:
             raise ValueError("The model was fitted with an offset: pass the rows' offsets to predict.")
@@ -213,12 +213,12 @@ class MixedEffectsMixin:
                 raw[:, 0] += _re.lookup(grouping["estimate"], codes)
         return raw
 
-    def _validate_predict_input(self, X):
+    def _validate_predict_input(self, X, keep_float32=False):
         fitted = getattr(self, "_random_effects_fit", None)
         if fitted is not None:
             check_is_fitted(self, "_trees")
             X = _re.split_columns(X, fitted["spec"])[0]
-        return super()._validate_predict_input(X)
+        return super()._validate_predict_input(X, keep_float32)
 
     # -- saving and restoring -------------------------------------------------------------------
     def _prediction_state(self) -> list:
