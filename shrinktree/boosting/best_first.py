@@ -142,12 +142,11 @@ def _histograms(binned, codes, has_codes, gradients, hessians, sample_indices, s
 _INITIAL_SLOTS = 16
 
 
-@njit(cache=True, inline="always")
-def _grown_pool(pool, n_slots):
-    # The pool with ``n_slots`` slots, the first ones its own.
-    grown = np.empty((n_slots,) + pool.shape[1:], dtype=pool.dtype)
-    grown[:pool.shape[0]] = pool
-    return grown
+@njit(cache=True)
+def _copy_values(target, source):
+    # target[:n] = source[:n] for flat float64 arrays (a loop: slice assignment compiles numba's broadcasting).
+    for i in range(source.shape[0]):
+        target[i] = source[i]
 
 
 @njit(cache=True)
@@ -228,7 +227,7 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
     max_codes = 0
     for f in range(cat_offsets.shape[0] - 1):
         max_codes = max(max_codes, cat_offsets[f + 1] - cat_offsets[f])
-    levels_pool = np.empty((n_slots, max_codes), dtype=np.int64)
+    levels_pool = np.empty(n_slots * max_codes, dtype=np.int64)
     n_levels_in_slot = np.zeros(max_leaf_nodes, dtype=np.int64)
     # The bitsets of categorical splits, in the order of the splits; bitset_start/bitset_words say where.
     max_words = max((max_codes - 1 + 31) >> 5, 1) if has_codes else 0
@@ -256,12 +255,15 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
                                            stop[0], all_rows and stop[0] == n_samples, active_features, n_bins,
                                            constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
                                            parallel_gather_rows)
-    hist_pool = np.empty((n_slots, root_hist.shape[0], root_hist.shape[1], root_hist.shape[2]))
-    cat_hist_pool = np.empty((n_slots, root_cat_hist.shape[0], root_cat_hist.shape[1]))
+    # Flat pools, a slot's histogram viewed in its shape where read.
+    hist_shape, cat_hist_shape = root_hist.shape, root_cat_hist.shape
+    hist_size, cat_hist_size = root_hist.size, root_cat_hist.size
+    hist_pool = np.empty(n_slots * hist_size)
+    cat_hist_pool = np.empty(n_slots * cat_hist_size)
     n_free -= 1
     slot_of[0] = free_slots[n_free]
-    hist_pool[slot_of[0]] = root_hist
-    cat_hist_pool[slot_of[0]] = root_cat_hist
+    _copy_values(hist_pool[slot_of[0] * hist_size:], root_hist.reshape(hist_size))
+    _copy_values(cat_hist_pool[slot_of[0] * cat_hist_size:], root_cat_hist.reshape(cat_hist_size))
     n_nodes = 1
     to_search = np.zeros(2, dtype=np.int64)
     n_to_search = 1
@@ -270,6 +272,8 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
         for s in range(n_to_search):
             node = to_search[s]
             slot = slot_of[node]
+            hist = hist_pool[slot * hist_size:(slot + 1) * hist_size].reshape(hist_shape)
+            cat_hist = cat_hist_pool[slot * cat_hist_size:(slot + 1) * cat_hist_size].reshape(cat_hist_shape)
             node_features, node_cat_features = feature_mask, cat_feature_mask
             if has_groups:
                 allowed = np.zeros(feature_mask.shape[0], dtype=np.bool_)
@@ -281,7 +285,7 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
                 node_features = feature_mask & allowed
                 node_cat_features = cat_feature_mask & cat_allowed
             (searched, gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, is_cat, levels,
-             scanned) = search_node(hist_pool[slot], cat_hist_pool[slot], has_codes, node_features,
+             scanned) = search_node(hist, cat_hist, has_codes, node_features,
                                     node_cat_features, sum_g[node], sum_h[node], count[node], depth[node],
                                     value[node], raw[node], lower[node], upper[node], n_bins_non_missing,
                                     has_missing, missing_bin, effective_tests, max_depth, min_samples_leaf, l2,
@@ -294,7 +298,8 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
                 candidates[n_candidates] = node
                 n_candidates += 1
                 n_levels_in_slot[slot] = levels.shape[0]
-                levels_pool[slot, :levels.shape[0]] = levels
+                for k in range(levels.shape[0]):
+                    levels_pool[slot * max_codes + k] = levels[k]
             else:
                 free_slots[n_free] = slot
                 n_free += 1
@@ -312,13 +317,16 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
         n_candidates -= 1
         candidates[best] = candidates[n_candidates]
         slot = slot_of[node]
+        hist = hist_pool[slot * hist_size:(slot + 1) * hist_size].reshape(hist_shape)
+        cat_hist = cat_hist_pool[slot * cat_hist_size:(slot + 1) * cat_hist_size].reshape(cat_hist_shape)
         feature = split_feature[node]
         missing_left = split_missing_left[node]
         gl, hl, cl = split_gl[node], split_hl[node], split_cl[node]
         if split_is_cat[node]:
             base = cat_offsets[feature]
-            bitset = categorical_bitset(cat_hist_pool[slot, base:cat_offsets[feature + 1], 2],
-                                        levels_pool[slot, :n_levels_in_slot[slot]], missing_left != 0)
+            bitset = categorical_bitset(cat_hist[base:cat_offsets[feature + 1], 2],
+                                        levels_pool[slot * max_codes:slot * max_codes + n_levels_in_slot[slot]],
+                                        missing_left != 0)
             bitset_start[node], bitset_words[node] = n_pooled_words, bitset.shape[0]
             bitset_pool[n_pooled_words:n_pooled_words + bitset.shape[0]] = bitset
             n_pooled_words += bitset.shape[0]
@@ -327,7 +335,7 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
                 held_stop[node], bitset, missing_left != 0, n_levels[feature], sample_weight, buffer,
                 unit_weights)
         else:
-            if hist_pool[slot, feature, missing_bin, 2] == 0:
+            if hist[feature, missing_bin, 2] == 0:
                 # No missing rows seen here: send future missing values to the larger child.
                 missing_left = np.uint8(1) if cl >= count[node] - cl else np.uint8(0)
                 split_missing_left[node] = missing_left
@@ -366,22 +374,27 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
             active_features, n_bins, constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
             parallel_gather_rows)
         # The parent's slot becomes the larger child's (parent minus smaller child, in place).
-        subtract_in_place(hist_pool[slot], small_hist)
+        subtract_in_place(hist, small_hist)
         if has_codes:
-            subtract_in_place(cat_hist_pool[slot], small_cat_hist)
+            subtract_in_place(cat_hist, small_cat_hist)
         slot_of[large], slot_of[node] = slot, -1
         if n_free == 0:
             grown = min(2 * n_slots, max_leaf_nodes)
-            hist_pool = _grown_pool(hist_pool, grown)
-            cat_hist_pool = _grown_pool(cat_hist_pool, grown)
-            levels_pool = _grown_pool(levels_pool, grown)
+            grown_hist_pool = np.empty(grown * hist_size)
+            _copy_values(grown_hist_pool, hist_pool)
+            grown_cat_hist_pool = np.empty(grown * cat_hist_size)
+            _copy_values(grown_cat_hist_pool, cat_hist_pool)
+            grown_levels_pool = np.empty(grown * max_codes, dtype=np.int64)
+            for k in range(levels_pool.shape[0]):
+                grown_levels_pool[k] = levels_pool[k]
+            hist_pool, cat_hist_pool, levels_pool = grown_hist_pool, grown_cat_hist_pool, grown_levels_pool
             for k in range(grown - n_slots):
                 free_slots[k] = grown - 1 - k
             n_free, n_slots = grown - n_slots, grown
         n_free -= 1
         slot_of[small] = free_slots[n_free]
-        hist_pool[slot_of[small]] = small_hist
-        cat_hist_pool[slot_of[small]] = small_cat_hist
+        _copy_values(hist_pool[slot_of[small] * hist_size:], small_hist.reshape(hist_size))
+        _copy_values(cat_hist_pool[slot_of[small] * cat_hist_size:], small_cat_hist.reshape(cat_hist_size))
         to_search[0], to_search[1] = a, b
         n_to_search = 2
 
@@ -413,20 +426,19 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
         if split_is_cat[i]:
             flags[1, i] = 1
             indices[1, i] = n_words
-            cat_bitset[n_words:n_words + bitset_words[i]] = bitset_pool[bitset_start[i]:bitset_start[i]
-                                                                        + bitset_words[i]]
+            for k in range(bitset_words[i]):
+                cat_bitset[n_words + k] = bitset_pool[bitset_start[i] + k]
             n_words += bitset_words[i]
-    leaf_nodes = np.flatnonzero(~internal)
     within_ss = 0.0
-    if compute_within_ss:
-        for node in leaf_nodes:
-            if sum_h[node] > 0:
-                within_ss += within_node_sum_of_squares(sample_indices, start[node], stop[node], gradients,
-                                                        hessians, sample_weight, sum_g[node] / sum_h[node])
-    leaves = np.empty((5, leaf_nodes.shape[0]), dtype=np.int64)
-    leaves[0] = leaf_nodes
-    leaves[1] = start[leaf_nodes]
-    leaves[2] = stop[leaf_nodes]
-    leaves[3] = held_start[leaf_nodes]
-    leaves[4] = held_stop[leaf_nodes]
+    leaves = np.empty((5, n_leaves), dtype=np.int64)
+    k = 0
+    for node in range(n_nodes):
+        if internal[node]:
+            continue
+        leaves[0, k], leaves[1, k], leaves[2, k] = node, start[node], stop[node]
+        leaves[3, k], leaves[4, k] = held_start[node], held_stop[node]
+        k += 1
+        if compute_within_ss and sum_h[node] > 0:
+            within_ss += within_node_sum_of_squares(sample_indices, start[node], stop[node], gradients,
+                                                    hessians, sample_weight, sum_g[node] / sum_h[node])
     return structure, flags, indices, statistics, cat_bitset, within_ss, leaves
