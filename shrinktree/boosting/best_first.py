@@ -74,7 +74,7 @@ def child_bounds(sign, lower, upper, left_raw, right_raw):
     return left_lower, left_upper, right_lower, right_upper
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def search_node(hist, cat_hist, has_codes, feature_mask, cat_feature_mask, sum_g, sum_h, count, depth, value, raw,
                 lower, upper, n_bins_non_missing, has_missing, missing_bin, effective_tests, max_depth,
                 min_samples_leaf, l2, min_hessian, pooling_k, constrained, monotonic_cst, cat_offsets, level_sigma2,
@@ -109,7 +109,7 @@ def search_node(hist, cat_hist, has_codes, feature_mask, cat_feature_mask, sum_g
     return True, gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, False, no_levels, scanned
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _histograms(binned, codes, has_codes, gradients, hessians, sample_indices, start, stop, root_of_all_rows,
                 active_features, n_bins, constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
                 parallel_gather_rows):
@@ -373,10 +373,12 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
             binned, codes, has_codes, gradients, hessians, sample_indices, start[small], stop[small], not is_child,
             active_features, n_bins, constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
             parallel_gather_rows)
-        # The parent's slot becomes the larger child's (parent minus smaller child, in place).
-        subtract_in_place(hist, small_hist)
+        # The parent's slot becomes the larger child's (parent minus smaller child, in place; flat, so that
+        # both histograms use one specialization).
+        subtract_in_place(hist_pool[slot * hist_size:(slot + 1) * hist_size], small_hist.reshape(hist_size))
         if has_codes:
-            subtract_in_place(cat_hist, small_cat_hist)
+            subtract_in_place(cat_hist_pool[slot * cat_hist_size:(slot + 1) * cat_hist_size],
+                              small_cat_hist.reshape(cat_hist_size))
         slot_of[large], slot_of[node] = slot, -1
         if n_free == 0:
             grown = min(2 * n_slots, max_leaf_nodes)
