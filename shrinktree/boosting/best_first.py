@@ -137,16 +137,8 @@ def _histograms(binned, codes, has_codes, gradients, hessians, sample_indices, s
     return hist, build_categorical_histogram(codes, cat_offsets, rows, root_of_all_rows, g, h, cat_feature_mask)
 
 
-# Histogram slots a tree starts with; enough for most trees, and a pool of max_leaf_nodes slots could be
-# large (slots x features x bins).
+# Slots of left levels a tree starts with; enough for most trees (max_leaf_nodes slots could be large).
 _INITIAL_SLOTS = 16
-
-
-@njit(cache=True)
-def _copy_values(target, source):
-    # target[:n] = source[:n] for flat float64 arrays (a loop: slice assignment compiles numba's broadcasting).
-    for i in range(source.shape[0]):
-        target[i] = source[i]
 
 
 @njit(cache=True)
@@ -215,19 +207,16 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
     split_tests = np.zeros(capacity)
     split_is_cat = np.zeros(capacity, dtype=np.bool_)
     split_scanned = np.zeros(capacity, dtype=np.int64)
-    # Histograms live in pools of slots, one slot per open node that has one (at most one per leaf, so
-    # max_leaf_nodes slots; the pools start smaller and double when full).  A categorical candidate's left
-    # levels live in its slot too.
+    # Histograms live in slots, one per open node that has them (at most one per leaf), reused once freed;
+    # a categorical candidate's left levels live in its slot of a flat pool that doubles when full.
     slot_of = np.full(capacity, -1, dtype=np.int64)
     free_slots = np.empty(max_leaf_nodes, dtype=np.int64)
-    n_slots = min(max_leaf_nodes, _INITIAL_SLOTS)
-    for k in range(n_slots):
-        free_slots[k] = n_slots - 1 - k
-    n_free = n_slots
+    n_free = 0
+    levels_slots = min(max_leaf_nodes, _INITIAL_SLOTS)
     max_codes = 0
     for f in range(cat_offsets.shape[0] - 1):
         max_codes = max(max_codes, cat_offsets[f + 1] - cat_offsets[f])
-    levels_pool = np.empty(n_slots * max_codes, dtype=np.int64)
+    levels_pool = np.empty(levels_slots * max_codes, dtype=np.int64)
     n_levels_in_slot = np.zeros(max_leaf_nodes, dtype=np.int64)
     # The bitsets of categorical splits, in the order of the splits; bitset_start/bitset_words say where.
     max_words = max((max_codes - 1 + 31) >> 5, 1) if has_codes else 0
@@ -255,15 +244,9 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
                                            stop[0], all_rows and stop[0] == n_samples, active_features, n_bins,
                                            constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
                                            parallel_gather_rows)
-    # Flat pools, a slot's histogram viewed in its shape where read.
-    hist_shape, cat_hist_shape = root_hist.shape, root_cat_hist.shape
-    hist_size, cat_hist_size = root_hist.size, root_cat_hist.size
-    hist_pool = np.empty(n_slots * hist_size)
-    cat_hist_pool = np.empty(n_slots * cat_hist_size)
-    n_free -= 1
-    slot_of[0] = free_slots[n_free]
-    _copy_values(hist_pool[slot_of[0] * hist_size:], root_hist.reshape(hist_size))
-    _copy_values(cat_hist_pool[slot_of[0] * cat_hist_size:], root_cat_hist.reshape(cat_hist_size))
+    hists, cat_hists = [root_hist], [root_cat_hist]
+    no_hist, no_cat_hist = np.zeros((0, 0, 0)), np.zeros((0, 3))
+    slot_of[0] = 0
     n_nodes = 1
     to_search = np.zeros(2, dtype=np.int64)
     n_to_search = 1
@@ -272,8 +255,7 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
         for s in range(n_to_search):
             node = to_search[s]
             slot = slot_of[node]
-            hist = hist_pool[slot * hist_size:(slot + 1) * hist_size].reshape(hist_shape)
-            cat_hist = cat_hist_pool[slot * cat_hist_size:(slot + 1) * cat_hist_size].reshape(cat_hist_shape)
+            hist, cat_hist = hists[slot], cat_hists[slot]
             node_features, node_cat_features = feature_mask, cat_feature_mask
             if has_groups:
                 allowed = np.zeros(feature_mask.shape[0], dtype=np.bool_)
@@ -304,6 +286,7 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
                 free_slots[n_free] = slot
                 n_free += 1
                 slot_of[node] = -1
+                hists[slot], cat_hists[slot] = no_hist, no_cat_hist
         if n_candidates == 0 or n_leaves >= max_leaf_nodes:
             break
         # The candidate of largest gain, the oldest among equals.
@@ -317,8 +300,7 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
         n_candidates -= 1
         candidates[best] = candidates[n_candidates]
         slot = slot_of[node]
-        hist = hist_pool[slot * hist_size:(slot + 1) * hist_size].reshape(hist_shape)
-        cat_hist = cat_hist_pool[slot * cat_hist_size:(slot + 1) * cat_hist_size].reshape(cat_hist_shape)
+        hist, cat_hist = hists[slot], cat_hists[slot]
         feature = split_feature[node]
         missing_left = split_missing_left[node]
         gl, hl, cl = split_gl[node], split_hl[node], split_cl[node]
@@ -375,28 +357,24 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
             parallel_gather_rows)
         # The parent's slot becomes the larger child's (parent minus smaller child, in place; flat, so that
         # both histograms use one specialization).
-        subtract_in_place(hist_pool[slot * hist_size:(slot + 1) * hist_size], small_hist.reshape(hist_size))
+        subtract_in_place(hist.reshape(hist.size), small_hist.reshape(small_hist.size))
         if has_codes:
-            subtract_in_place(cat_hist_pool[slot * cat_hist_size:(slot + 1) * cat_hist_size],
-                              small_cat_hist.reshape(cat_hist_size))
+            subtract_in_place(cat_hist.reshape(cat_hist.size), small_cat_hist.reshape(small_cat_hist.size))
         slot_of[large], slot_of[node] = slot, -1
-        if n_free == 0:
-            grown = min(2 * n_slots, max_leaf_nodes)
-            grown_hist_pool = np.empty(grown * hist_size)
-            _copy_values(grown_hist_pool, hist_pool)
-            grown_cat_hist_pool = np.empty(grown * cat_hist_size)
-            _copy_values(grown_cat_hist_pool, cat_hist_pool)
-            grown_levels_pool = np.empty(grown * max_codes, dtype=np.int64)
-            for k in range(levels_pool.shape[0]):
-                grown_levels_pool[k] = levels_pool[k]
-            hist_pool, cat_hist_pool, levels_pool = grown_hist_pool, grown_cat_hist_pool, grown_levels_pool
-            for k in range(grown - n_slots):
-                free_slots[k] = grown - 1 - k
-            n_free, n_slots = grown - n_slots, grown
-        n_free -= 1
-        slot_of[small] = free_slots[n_free]
-        _copy_values(hist_pool[slot_of[small] * hist_size:], small_hist.reshape(hist_size))
-        _copy_values(cat_hist_pool[slot_of[small] * cat_hist_size:], small_cat_hist.reshape(cat_hist_size))
+        if n_free > 0:
+            n_free -= 1
+            slot_of[small] = free_slots[n_free]
+            hists[slot_of[small]], cat_hists[slot_of[small]] = small_hist, small_cat_hist
+        else:
+            slot_of[small] = len(hists)
+            hists.append(small_hist)
+            cat_hists.append(small_cat_hist)
+            if len(hists) > levels_slots:
+                levels_slots = min(2 * levels_slots, max_leaf_nodes)
+                grown_levels_pool = np.empty(levels_slots * max_codes, dtype=np.int64)
+                for k in range(levels_pool.shape[0]):
+                    grown_levels_pool[k] = levels_pool[k]
+                levels_pool = grown_levels_pool
         to_search[0], to_search[1] = a, b
         n_to_search = 2
 
