@@ -10,8 +10,8 @@ monotonic bounds (:func:`child_bounds`), are compiled once and also serve the Py
 Nodes are numbered in creation order (a parent before its children); the next node split is the open
 node of largest gain, ties going to the older node (the order of a heap on ``(-gain, node id)``).
 
-:func:`grow_tree` holds its state in preallocated arrays, not lists of arrays or a heap: numba compiles
-those generic containers anew for every cold cache, and they cost more compile time than the loop itself.
+Compile time matters as much as speed here (a kernel recompiles the code of every kernel it calls): the
+node rules are inlined into :func:`grow_tree`, and it picks the next split by a scan, not with heapq.
 """
 
 from __future__ import annotations
