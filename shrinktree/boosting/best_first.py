@@ -137,6 +137,20 @@ def _histograms(binned, codes, has_codes, gradients, hessians, sample_indices, s
     return hist, build_categorical_histogram(codes, cat_offsets, rows, root_of_all_rows, g, h, cat_feature_mask)
 
 
+@njit(cache=True, inline="always")
+def next_candidate(candidates, n_candidates, gains):
+    """Position in ``candidates[:n_candidates]`` of the node of largest gain, the oldest among equal gains.
+
+    The node a heap on ``(-gain, node id)`` pops first, whatever the order of ``candidates``.
+    """
+    best = 0
+    for k in range(1, n_candidates):
+        other, current = candidates[k], candidates[best]
+        if gains[other] > gains[current] or (gains[other] == gains[current] and other < current):
+            best = k
+    return best
+
+
 # Slots of left levels a tree starts with; enough for most trees (max_leaf_nodes slots could be large).
 _INITIAL_SLOTS = 16
 
@@ -289,13 +303,7 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
                 hists[slot], cat_hists[slot] = no_hist, no_cat_hist
         if n_candidates == 0 or n_leaves >= max_leaf_nodes:
             break
-        # The candidate of largest gain, the oldest among equals.
-        best = 0
-        for k in range(1, n_candidates):
-            other, current = candidates[k], candidates[best]
-            if split_gain[other] > split_gain[current] or (split_gain[other] == split_gain[current]
-                                                           and other < current):
-                best = k
+        best = next_candidate(candidates, n_candidates, split_gain)
         node = candidates[best]
         n_candidates -= 1
         candidates[best] = candidates[n_candidates]
