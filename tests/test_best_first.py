@@ -5,11 +5,14 @@ tests pin each replacement to what it replaced: numpy's sums, the mask-then-spli
 and the node statistics of rows walked down the finished tree.
 """
 
+import heapq
+
 import numpy as np
 import pytest
 
 from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor
 from shrinktree._shrinkage import effective_tests_table
+from shrinktree.boosting.best_first import next_candidate
 from shrinktree.boosting.binning import BinMapper
 from shrinktree.boosting.grower import TreeGrower, threshold_table
 from shrinktree.boosting.honest import held_node_statistics, held_out_mask, honest_split, row_hashes, split_rows
@@ -119,3 +122,19 @@ def test_multiclass_and_plain_fits_are_repeatable(estimator):
     first = estimator(n_estimators=15, random_state=0).fit(X, y)
     second = estimator(n_estimators=15, random_state=0).fit(X, y)
     assert np.array_equal(first.predict(X), second.predict(X))
+
+
+def test_next_candidate_pops_in_the_order_of_a_heap_on_minus_gain_and_node_id():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n_nodes = int(rng.integers(1, 40))
+        gains = rng.integers(1, 4, size=n_nodes).astype(np.float64)  # few values: many ties
+        candidates = rng.permutation(n_nodes).astype(np.int64)
+        heap = [(-gains[node], int(node)) for node in candidates]
+        heapq.heapify(heap)
+        n = n_nodes
+        while n:
+            best = next_candidate(candidates, n, gains)
+            assert candidates[best] == heapq.heappop(heap)[1]
+            n -= 1
+            candidates[best] = candidates[n]

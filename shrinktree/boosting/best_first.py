@@ -7,13 +7,14 @@ of a node, its split search (:func:`search_node`), its values (:func:`node_value
 monotonic bounds (:func:`child_bounds`), are compiled once and also serve the Python loop of
 :class:`~shrinktree.dask._grower.DistributedGrower`, whose histograms come from the workers.
 
-Nodes are numbered in creation order (a parent before its children); the heap orders open nodes by
-``(-gain, node id)``, so ties go to the older node.
+Nodes are numbered in creation order (a parent before its children); the next node split is the open
+node of largest gain, ties going to the older node (the order of a heap on ``(-gain, node id)``).
+
+Compile time matters as much as speed here (a kernel recompiles the code of every kernel it calls): the
+node rules are inlined into :func:`grow_tree`, and it picks the next split by a scan, not with heapq.
 """
 
 from __future__ import annotations
-
-import heapq
 
 import numpy as np
 
@@ -72,7 +73,7 @@ def child_bounds(sign, lower, upper, left_raw, right_raw):
     return left_lower, left_upper, right_lower, right_upper
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def search_node(hist, cat_hist, has_codes, feature_mask, cat_feature_mask, sum_g, sum_h, count, depth, value, raw,
                 lower, upper, n_bins_non_missing, has_missing, missing_bin, effective_tests, max_depth,
                 min_samples_leaf, l2, min_hessian, pooling_k, constrained, monotonic_cst, cat_offsets, level_sigma2,
@@ -107,7 +108,7 @@ def search_node(hist, cat_hist, has_codes, feature_mask, cat_feature_mask, sum_g
     return True, gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, False, no_levels, scanned
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, sample_indices, start, stop,
                 root_of_all_rows, active_features, n_bins, constant_hessian, cat_offsets, cat_feature_mask,
                 parallel_rows, parallel_gather_rows, packed_max_share_inverse):
@@ -131,6 +132,24 @@ def _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, samp
     if not has_codes:
         return hist, no_levels
     return hist, build_categorical_histogram(codes, cat_offsets, rows, root_of_all_rows, g, h, cat_feature_mask)
+
+
+@njit(cache=True, inline="always")
+def next_candidate(candidates, n_candidates, gains):
+    """Position in ``candidates[:n_candidates]`` of the node of largest gain, the oldest among equal gains.
+
+    The node a heap on ``(-gain, node id)`` pops first, whatever the order of ``candidates``.
+    """
+    best = 0
+    for k in range(1, n_candidates):
+        other, current = candidates[k], candidates[best]
+        if gains[other] > gains[current] or (gains[other] == gains[current] and other < current):
+            best = k
+    return best
+
+
+# Slots of left levels a tree starts with; enough for most trees (max_leaf_nodes slots could be large).
+_INITIAL_SLOTS = 16
 
 
 @njit(cache=True)
@@ -202,14 +221,26 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
     split_tests = np.zeros(capacity)
     split_is_cat = np.zeros(capacity, dtype=np.bool_)
     split_scanned = np.zeros(capacity, dtype=np.int64)
-    no_hist = np.zeros((0, 0, 0))
-    no_cat_hist = np.zeros((0, 3))
-    no_levels = np.zeros(0, dtype=np.int64)
-    no_bitset = np.zeros(0, dtype=np.uint32)
-    hists = [no_hist for _ in range(capacity)]
-    cat_hists = [no_cat_hist for _ in range(capacity)]
-    left_levels = [no_levels for _ in range(capacity)]
-    bitsets = [no_bitset for _ in range(capacity)]
+    # Histograms live in slots, one per open node that has them (at most one per leaf), reused once freed;
+    # a categorical candidate's left levels live in its slot of a flat pool that doubles when full.
+    slot_of = np.full(capacity, -1, dtype=np.int64)
+    free_slots = np.empty(max_leaf_nodes, dtype=np.int64)
+    n_free = 0
+    levels_slots = min(max_leaf_nodes, _INITIAL_SLOTS)
+    max_codes = 0
+    for f in range(cat_offsets.shape[0] - 1):
+        max_codes = max(max_codes, cat_offsets[f + 1] - cat_offsets[f])
+    levels_pool = np.empty(levels_slots * max_codes, dtype=np.int64)
+    n_levels_in_slot = np.zeros(max_leaf_nodes, dtype=np.int64)
+    # The bitsets of categorical splits, in the order of the splits; bitset_start/bitset_words say where.
+    max_words = max((max_codes - 1 + 31) >> 5, 1) if has_codes else 0
+    bitset_pool = np.zeros((max_leaf_nodes - 1) * max_words, dtype=np.uint32)
+    bitset_start = np.zeros(capacity, dtype=np.int64)
+    bitset_words = np.zeros(capacity, dtype=np.int64)
+    n_pooled_words = 0
+    # Open nodes that may be split (at most one per leaf).
+    candidates = np.empty(max_leaf_nodes, dtype=np.int64)
+    n_candidates = 0
 
     # The root's sums in numpy's order (np.sum of the gathered rows), as the Python grower took them.
     root_g = pairwise_sum_of(gradients, sample_indices)
@@ -223,12 +254,13 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
     is_child = n_samples < 0
     raw[0], value[0] = node_values(root_g, root_h, l2, pooling_k, is_child, 0.0, 0.0)
     is_child = not is_child
-    hists[0], cat_hists[0] = _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, sample_indices,
-                                         start[0], stop[0], all_rows and stop[0] == n_samples, active_features,
-                                         n_bins, constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
-                                         parallel_gather_rows, packed_max_share_inverse)
-    heap = [(0.0, 0)]
-    heap.pop()
+    root_hist, root_cat_hist = _histograms(binned, packed_rows, codes, has_codes, gradients, hessians,
+                                           sample_indices, start[0], stop[0], all_rows and stop[0] == n_samples,
+                                           active_features, n_bins, constant_hessian, cat_offsets, cat_feature_mask,
+                                           parallel_rows, parallel_gather_rows, packed_max_share_inverse)
+    hists, cat_hists = [root_hist], [root_cat_hist]
+    no_hist, no_cat_hist = np.zeros((0, 0, 0)), np.zeros((0, 3))
+    slot_of[0] = 0
     n_nodes = 1
     to_search = np.zeros(2, dtype=np.int64)
     n_to_search = 1
@@ -236,6 +268,8 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
     while True:
         for s in range(n_to_search):
             node = to_search[s]
+            slot = slot_of[node]
+            hist, cat_hist = hists[slot], cat_hists[slot]
             node_features, node_cat_features = feature_mask, cat_feature_mask
             if has_groups:
                 allowed = np.zeros(feature_mask.shape[0], dtype=np.bool_)
@@ -247,36 +281,51 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
                 node_features = feature_mask & allowed
                 node_cat_features = cat_feature_mask & cat_allowed
             (searched, gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, is_cat, levels,
-             scanned) = search_node(hists[node], cat_hists[node], has_codes, node_features, node_cat_features,
-                                    sum_g[node], sum_h[node], count[node], depth[node], value[node], raw[node],
-                                    lower[node], upper[node], n_bins_non_missing, has_missing, missing_bin,
-                                    effective_tests, max_depth, min_samples_leaf, l2, min_hessian, pooling_k,
-                                    constrained, monotonic_cst, cat_offsets, level_sigma2, level_mode, level_k,
-                                    pooled_level_gain, level_method)
+             scanned) = search_node(hist, cat_hist, has_codes, node_features,
+                                    node_cat_features, sum_g[node], sum_h[node], count[node], depth[node],
+                                    value[node], raw[node], lower[node], upper[node], n_bins_non_missing,
+                                    has_missing, missing_bin, effective_tests, max_depth, min_samples_leaf, l2,
+                                    min_hessian, pooling_k, constrained, monotonic_cst, cat_offsets, level_sigma2,
+                                    level_mode, level_k, pooled_level_gain, level_method)
             split_gain[node], split_feature[node], split_bin[node] = gain, feature, bin_index
             split_missing_left[node], split_gl[node], split_hl[node], split_cl[node] = missing_left, gl, hl, cl
             split_tests[node], split_is_cat[node], split_scanned[node] = n_tests, is_cat, scanned
-            left_levels[node] = levels
             if searched and feature >= 0 and gain > 0:
-                heapq.heappush(heap, (-gain, node))
+                candidates[n_candidates] = node
+                n_candidates += 1
+                n_levels_in_slot[slot] = levels.shape[0]
+                for k in range(levels.shape[0]):
+                    levels_pool[slot * max_codes + k] = levels[k]
             else:
-                hists[node], cat_hists[node] = no_hist, no_cat_hist
-        if len(heap) == 0 or n_leaves >= max_leaf_nodes:
+                free_slots[n_free] = slot
+                n_free += 1
+                slot_of[node] = -1
+                hists[slot], cat_hists[slot] = no_hist, no_cat_hist
+        if n_candidates == 0 or n_leaves >= max_leaf_nodes:
             break
-        node = heapq.heappop(heap)[1]
+        best = next_candidate(candidates, n_candidates, split_gain)
+        node = candidates[best]
+        n_candidates -= 1
+        candidates[best] = candidates[n_candidates]
+        slot = slot_of[node]
+        hist, cat_hist = hists[slot], cat_hists[slot]
         feature = split_feature[node]
         missing_left = split_missing_left[node]
         gl, hl, cl = split_gl[node], split_hl[node], split_cl[node]
         if split_is_cat[node]:
             base = cat_offsets[feature]
-            bitsets[node] = categorical_bitset(cat_hists[node][base:cat_offsets[feature + 1], 2], left_levels[node],
-                                               missing_left != 0)
+            bitset = categorical_bitset(cat_hist[base:cat_offsets[feature + 1], 2],
+                                        levels_pool[slot * max_codes:slot * max_codes + n_levels_in_slot[slot]],
+                                        missing_left != 0)
+            bitset_start[node], bitset_words[node] = n_pooled_words, bitset.shape[0]
+            bitset_pool[n_pooled_words:n_pooled_words + bitset.shape[0]] = bitset
+            n_pooled_words += bitset.shape[0]
             n_left, w_left, n_held_left = partition_node_categorical(
                 codes[feature], sample_indices, start[node], stop[node], held_indices, held_start[node],
-                held_stop[node], bitsets[node], missing_left != 0, n_levels[feature], sample_weight, buffer,
+                held_stop[node], bitset, missing_left != 0, n_levels[feature], sample_weight, buffer,
                 unit_weights)
         else:
-            if hists[node][feature, missing_bin, 2] == 0:
+            if hist[feature, missing_bin, 2] == 0:
                 # No missing rows seen here: send future missing values to the larger child.
                 missing_left = np.uint8(1) if cl >= count[node] - cl else np.uint8(0)
                 split_missing_left[node] = missing_left
@@ -310,16 +359,30 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
         if n_leaves >= max_leaf_nodes:
             break  # the last split: its children stay leaves, their histograms and searches are not needed
         small, large = (a, b) if n_left <= count[node] - n_left else (b, a)
-        hists[small], cat_hists[small] = _histograms(
+        small_hist, small_cat_hist = _histograms(
             binned, packed_rows, codes, has_codes, gradients, hessians, sample_indices, start[small], stop[small],
             not is_child, active_features, n_bins, constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
             parallel_gather_rows, packed_max_share_inverse)
-        # The parent's histograms are no longer needed: they become the larger child's.
-        parent_hist, parent_cat_hist = hists[node], cat_hists[node]
-        hists[node], cat_hists[node] = no_hist, no_cat_hist
-        hists[large] = subtract_in_place(parent_hist, hists[small])
+        # The parent's slot becomes the larger child's (parent minus smaller child, in place; flat, so that
+        # both histograms use one specialization).
+        subtract_in_place(hist.reshape(hist.size), small_hist.reshape(small_hist.size))
         if has_codes:
-            cat_hists[large] = subtract_in_place(parent_cat_hist, cat_hists[small])
+            subtract_in_place(cat_hist.reshape(cat_hist.size), small_cat_hist.reshape(small_cat_hist.size))
+        slot_of[large], slot_of[node] = slot, -1
+        if n_free > 0:
+            n_free -= 1
+            slot_of[small] = free_slots[n_free]
+            hists[slot_of[small]], cat_hists[slot_of[small]] = small_hist, small_cat_hist
+        else:
+            slot_of[small] = len(hists)
+            hists.append(small_hist)
+            cat_hists.append(small_cat_hist)
+            if len(hists) > levels_slots:
+                levels_slots = min(2 * levels_slots, max_leaf_nodes)
+                grown_levels_pool = np.empty(levels_slots * max_codes, dtype=np.int64)
+                for k in range(levels_pool.shape[0]):
+                    grown_levels_pool[k] = levels_pool[k]
+                levels_pool = grown_levels_pool
         to_search[0], to_search[1] = a, b
         n_to_search = 2
 
@@ -337,11 +400,7 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
     statistics[0] = sum_g[:n_nodes]
     statistics[1] = sum_h[:n_nodes]
     statistics[2] = weight[:n_nodes]
-    n_words = 0
-    for i in range(n_nodes):
-        if internal[i] and split_is_cat[i]:
-            n_words += bitsets[i].shape[0]
-    cat_bitset = np.zeros(n_words, dtype=np.uint32)
+    cat_bitset = np.zeros(n_pooled_words, dtype=np.uint32)
     n_words = 0
     for i in range(n_nodes):
         if not internal[i]:
@@ -355,19 +414,19 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
         if split_is_cat[i]:
             flags[1, i] = 1
             indices[1, i] = n_words
-            cat_bitset[n_words:n_words + bitsets[i].shape[0]] = bitsets[i]
-            n_words += bitsets[i].shape[0]
-    leaf_nodes = np.flatnonzero(~internal)
+            for k in range(bitset_words[i]):
+                cat_bitset[n_words + k] = bitset_pool[bitset_start[i] + k]
+            n_words += bitset_words[i]
     within_ss = 0.0
-    if compute_within_ss:
-        for node in leaf_nodes:
-            if sum_h[node] > 0:
-                within_ss += within_node_sum_of_squares(sample_indices, start[node], stop[node], gradients,
-                                                        hessians, sample_weight, sum_g[node] / sum_h[node])
-    leaves = np.empty((5, leaf_nodes.shape[0]), dtype=np.int64)
-    leaves[0] = leaf_nodes
-    leaves[1] = start[leaf_nodes]
-    leaves[2] = stop[leaf_nodes]
-    leaves[3] = held_start[leaf_nodes]
-    leaves[4] = held_stop[leaf_nodes]
+    leaves = np.empty((5, n_leaves), dtype=np.int64)
+    k = 0
+    for node in range(n_nodes):
+        if internal[node]:
+            continue
+        leaves[0, k], leaves[1, k], leaves[2, k] = node, start[node], stop[node]
+        leaves[3, k], leaves[4, k] = held_start[node], held_stop[node]
+        k += 1
+        if compute_within_ss and sum_h[node] > 0:
+            within_ss += within_node_sum_of_squares(sample_indices, start[node], stop[node], gradients,
+                                                    hessians, sample_weight, sum_g[node] / sum_h[node])
     return structure, flags, indices, statistics, cat_bitset, within_ss, leaves
