@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -43,36 +44,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-try:  # run as a script (python benchmarks/mixed.py) or imported by the tests
-    from _common import (
-        REPO_ROOT,
-        command_line,
-        default_results_path,
-        git_commit,
-        markdown_table,
-        mean_se,
-        relative_to_repo,
-        render_stored_run,
-        run_header,
-        verdict,
-        write_json_record,
-        write_results,
-    )
-except ImportError:  # pragma: no cover
-    from benchmarks._common import (
-        REPO_ROOT,
-        command_line,
-        default_results_path,
-        git_commit,
-        markdown_table,
-        mean_se,
-        relative_to_repo,
-        render_stored_run,
-        run_header,
-        verdict,
-        write_json_record,
-        write_results,
-    )
+# Importable both as a script's neighbour (python benchmarks/mixed.py) and from the tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (
+    REPO_ROOT,
+    command_line,
+    default_results_path,
+    git_commit,
+    markdown_table,
+    mean_se,
+    relative_to_repo,
+    render_stored_run,
+    run_header,
+    verdict,
+    write_json_record,
+    write_results,
+)
 
 SCRIPT = "benchmarks/mixed.py"
 PAGE = REPO_ROOT / "docs" / "mixed_effects.md"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._numba import njit, prange
+from .predictor import add_children_to_parents, add_row_statistics
 
 # Share of the rows held out of growing each tree (they estimate its pooling strength).  The booster's
 # private measurement switch ``_honest_fraction`` overrides it for one model (benchmarks/ablations.py).
@@ -108,25 +109,11 @@ def held_node_statistics(held_indices, leaf_nodes, leaf_start, leaf_stop, parent
     Leaf ``leaf_nodes[j]`` holds ``held_indices[leaf_start[j]:leaf_stop[j]]`` in the rows' original order, so
     each leaf sums its rows in the order a pass over every held-out row would: the same sums bit for bit.
     """
-    n_nodes = parent.shape[0]
-    out = np.zeros((n_nodes, 6))
+    out = np.zeros((parent.shape[0], 6))
     for j in range(leaf_nodes.shape[0]):
-        node = leaf_nodes[j]
         for p in range(leaf_start[j], leaf_stop[j]):
-            i = held_indices[p]
-            w = sample_weight[i]
-            inv_w = 1.0 / w if w > 0 else 0.0
-            g = gradients[i]
-            h = hessians[i]
-            out[node, 0] += g
-            out[node, 1] += h
-            out[node, 2] += w
-            out[node, 3] += g * g * inv_w
-            out[node, 4] += g * h * inv_w
-            out[node, 5] += h * h * inv_w
-    for node in range(n_nodes - 1, 0, -1):
-        for c in range(6):
-            out[parent[node], c] += out[node, c]
+            add_row_statistics(out, leaf_nodes[j], held_indices[p], gradients, hessians, sample_weight)
+    add_children_to_parents(out, parent)
     return out
 
 

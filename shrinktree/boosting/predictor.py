@@ -55,6 +55,29 @@ def add_leaf_values(sample_indices, leaf_start, leaf_stop, leaf_values, out):
             out[sample_indices[p]] += v
 
 
+@njit(cache=True, inline="always")
+def add_row_statistics(out, node, i, gradients, hessians, sample_weight):
+    """Add row ``i`` to node ``node``'s sums of g, h, w, g^2/w, g h/w, h^2/w."""
+    w = sample_weight[i]
+    inv_w = 1.0 / w if w > 0 else 0.0
+    g = gradients[i]
+    h = hessians[i]
+    out[node, 0] += g
+    out[node, 1] += h
+    out[node, 2] += w
+    out[node, 3] += g * g * inv_w
+    out[node, 4] += g * h * inv_w
+    out[node, 5] += h * h * inv_w
+
+
+@njit(cache=True, inline="always")
+def add_children_to_parents(out, parent):
+    """Aggregate per-node sums up the tree: children come after their parents in node order."""
+    for node in range(parent.shape[0] - 1, 0, -1):
+        for c in range(out.shape[1]):
+            out[parent[node], c] += out[node, c]
+
+
 @njit(cache=True)
 def node_statistics(rows, leaf_of_row, parent, gradients, hessians, sample_weight):
     """Per-node sums over ``rows`` given each row's leaf, aggregated up the tree.
@@ -62,24 +85,10 @@ def node_statistics(rows, leaf_of_row, parent, gradients, hessians, sample_weigh
     Columns: sums of g, h, w, g^2/w, g h/w, h^2/w.  The last three give a node's
     within sum of squares ``sum w (g~ - h~ m)^2 = S_gg - 2 m S_gh + m^2 S_hh`` for any ``m``.
     """
-    n_nodes = parent.shape[0]
-    out = np.zeros((n_nodes, 6))
+    out = np.zeros((parent.shape[0], 6))
     for r in range(rows.shape[0]):
-        i = rows[r]
-        node = leaf_of_row[r]
-        w = sample_weight[i]
-        inv_w = 1.0 / w if w > 0 else 0.0
-        g = gradients[i]
-        h = hessians[i]
-        out[node, 0] += g
-        out[node, 1] += h
-        out[node, 2] += w
-        out[node, 3] += g * g * inv_w
-        out[node, 4] += g * h * inv_w
-        out[node, 5] += h * h * inv_w
-    for node in range(n_nodes - 1, 0, -1):
-        for c in range(6):
-            out[parent[node], c] += out[node, c]
+        add_row_statistics(out, leaf_of_row[r], rows[r], gradients, hessians, sample_weight)
+    add_children_to_parents(out, parent)
     return out
 
 
