@@ -209,3 +209,20 @@ def test_fit_docstring_documents_every_parameter(estimator):
     documented = re.findall(r"^\s{8}(\w+) : ", doc, flags=re.M)
     parameters = [p for p in inspect.signature(estimator.fit).parameters if p != "self"]
     assert documented == parameters
+
+
+@pytest.mark.parametrize("eval_set,eval_sample_weight,match", [
+    (None, [None], "eval_sample_weight was given without eval_set"),
+    ("not a list", None, "eval_set must be a list of"),
+    ([(1, 2, 3, 4)], None, "eval_set must be a list of"),
+    ("pair", [None, None], "one entry \\(array or None\\) per eval_set entry"),
+])
+def test_bad_eval_set_shapes_are_clear_errors(eval_set, eval_sample_weight, match):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(100, 2)), rng.normal(size=100)
+    if eval_set == "pair":
+        eval_set = [(X, y)]
+    model = ShrinkBoostRegressor(n_estimators=3)
+    with pytest.raises(ValueError, match=match):
+        model.fit(X, y, eval_set=eval_set, eval_sample_weight=eval_sample_weight)
+    assert not hasattr(model, "n_iter_")

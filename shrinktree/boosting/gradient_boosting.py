@@ -41,7 +41,7 @@ from .mixed import MixedEffectsMixin
 from .pooling import PoolingPlan, pool_tree, renew_leaf_values
 from .predictor import add_leaf_values, add_values_by_leaf
 from .routing import leaves_by_partition
-from .validation import check_fit_weights, check_no_missing_labels, check_number, check_offset
+from .validation import check_fit_weights, check_no_missing_labels, check_number, check_offset, eval_set_entries
 
 MIN_HESSIAN = 1e-3
 
@@ -346,18 +346,8 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
 
     def _check_eval_sets(self, eval_set, eval_sample_weight, with_offset: bool) -> list[_Rows]:
         """The user's ``eval_set`` as rows mapped like ``X`` (levels unseen in training count as missing)."""
-        if eval_set is None:
-            if eval_sample_weight is not None:
-                raise ValueError("eval_sample_weight was given without eval_set.")
-            return []
-        if isinstance(eval_set, tuple) and len(eval_set) in (2, 3) and not isinstance(eval_set[0], tuple):
-            eval_set = [eval_set]
-        if not isinstance(eval_set, list) or not all(isinstance(s, tuple) and len(s) in (2, 3) for s in eval_set):
-            raise ValueError("eval_set must be a list of (X, y) tuples (or (X, y, offset) for a model with an "
-                             "offset).")
-        if eval_sample_weight is not None and (not isinstance(eval_sample_weight, list)
-                                               or len(eval_sample_weight) != len(eval_set)):
-            raise ValueError("eval_sample_weight must be a list with one entry (array or None) per eval_set entry.")
+        eval_set = eval_set_entries(eval_set, eval_sample_weight,
+                                    "(X, y) tuples (or (X, y, offset) for a model with an offset)")
         out = []
         for i, entry in enumerate(eval_set):
             X_eval, y_eval = entry[0], entry[1]

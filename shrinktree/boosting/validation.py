@@ -102,3 +102,23 @@ def check_offset(offset, n_rows: int, stage: str) -> np.ndarray | None:
     if not np.all(np.isfinite(values)):
         raise ValueError(f"offset has {int(np.sum(~np.isfinite(values)))} NaN or infinite value(s) at {stage} time.")
     return values
+
+
+def eval_set_entries(eval_set, eval_sample_weight, entries: str) -> list[tuple]:
+    """``eval_set`` as a list of ``(X, y)`` or ``(X, y, offset)`` tuples, with ``eval_sample_weight`` checked.
+
+    A single tuple counts as a list of one.  ``entries`` names what the tuples hold, for the message
+    (for example ``"(X, y) tuples of dask collections"``).  ``None`` gives an empty list.
+    """
+    if eval_set is None:
+        if eval_sample_weight is not None:
+            raise ValueError("eval_sample_weight was given without eval_set.")
+        return []
+    if isinstance(eval_set, tuple) and len(eval_set) in (2, 3) and not isinstance(eval_set[0], tuple):
+        eval_set = [eval_set]
+    if not isinstance(eval_set, list) or not all(isinstance(s, tuple) and len(s) in (2, 3) for s in eval_set):
+        raise ValueError(f"eval_set must be a list of {entries}.")
+    if eval_sample_weight is not None and (not isinstance(eval_sample_weight, list)
+                                           or len(eval_sample_weight) != len(eval_set)):
+        raise ValueError("eval_sample_weight must be a list with one entry (array or None) per eval_set entry.")
+    return eval_set

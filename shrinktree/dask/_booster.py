@@ -25,6 +25,7 @@ from ..boosting.constraints import InteractionSets, split_signs
 from ..boosting.gradient_boosting import MIN_HESSIAN, _check_callbacks, _ldexp
 from ..boosting.grower import threshold_table
 from ..boosting.pooling import bound_raw_values, pool_tree
+from ..boosting.validation import eval_set_entries
 from ..callbacks import CallbackEnv, PrintProgress
 from . import _baseline
 from ._cluster import Partitions
@@ -160,17 +161,8 @@ class DistributedFit:
         """The user's dask eval sets as prepared partitions on the workers."""
         import dask
 
-        if eval_set is None:
-            if eval_sample_weight is not None:
-                raise ValueError("eval_sample_weight was given without eval_set.")
-            return []
-        if isinstance(eval_set, tuple) and len(eval_set) in (2, 3) and not isinstance(eval_set[0], tuple):
-            eval_set = [eval_set]
-        if not isinstance(eval_set, list) or not all(isinstance(s, tuple) and len(s) in (2, 3) for s in eval_set):
-            raise ValueError("eval_set must be a list of (X, y) tuples of dask collections (or (X, y, offset)).")
-        if eval_sample_weight is not None and (not isinstance(eval_sample_weight, list)
-                                               or len(eval_sample_weight) != len(eval_set)):
-            raise ValueError("eval_sample_weight must be a list with one entry (array or None) per eval_set entry.")
+        eval_set = eval_set_entries(eval_set, eval_sample_weight,
+                                    "(X, y) tuples of dask collections (or (X, y, offset))")
         out = []
         est = self.est
         make = dask.delayed(EvalPartition, pure=False)
