@@ -1,5 +1,39 @@
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture
+def load_benchmark():
+    """Import a script of benchmarks/ by name (``"accuracy"``, ``"_speed_grouped"``) as a module.
+
+    Its directory is on ``sys.path`` while it loads (the scripts import ``_common``), it is registered in
+    ``sys.modules`` (its dataclasses look their module up), and the environment is restored afterwards:
+    some scripts pin NUMBA_NUM_THREADS/OMP_NUM_THREADS for their own runs, and this process's numba
+    threads are already launched.
+    """
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(f"{name}_benchmark", BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        sys.path.insert(0, str(BENCHMARKS))
+        environment = dict(os.environ)
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            sys.path.remove(str(BENCHMARKS))
+            os.environ.clear()
+            os.environ.update(environment)
+        return module
+
+    return load
 
 
 @pytest.fixture

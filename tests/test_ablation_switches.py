@@ -71,31 +71,8 @@ def test_min_leaf_of_all_rows_lets_a_tiny_honest_fit_split():
     assert n_split_trees(changed) > 0
 
 
-def _ablations_script():
-    import importlib.util
-    import os
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("ablations_benchmark", root / "benchmarks" / "ablations.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    sys.path.insert(0, str(root / "benchmarks"))
-    # The script pins NUMBA_NUM_THREADS/OMP_NUM_THREADS for its own runs: keep them out of the test process,
-    # whose numba threads are already launched.
-    environment = dict(os.environ)
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(root / "benchmarks"))
-        os.environ.clear()
-        os.environ.update(environment)
-    return module
-
-
-def test_ablation_summary_counts_against_the_default():
-    ab = _ablations_script()
+def test_ablation_summary_counts_against_the_default(load_benchmark):
+    ab = load_benchmark("ablations")
     results = [
         {"name": "a", "rows": 10, "error": {"default": [1.0, 1.0], "c": [0.9, 0.9]},
          "seconds": {"default": [1.0, 1.0], "c": [2.0, 2.0]}},
@@ -109,8 +86,8 @@ def test_ablation_summary_counts_against_the_default():
     assert s["time_ratio"] == pytest.approx(3.0)
 
 
-def test_ablation_models_carry_their_switches_and_leave_none_alone():
-    ab = _ablations_script()
+def test_ablation_models_carry_their_switches_and_leave_none_alone(load_benchmark):
+    ab = load_benchmark("ablations")
     model = ab.make_model("held-out share 0.3", "regression", 0)
     assert model._honest_fraction == 0.3 and model.get_params()["shrinkage"] == "eb"
     none = ab.make_model(ab.NONE, "binary", 0)

@@ -1,8 +1,5 @@
 """The default-settings peers of the benchmarks: registry entries, wrappers, and how failures are recorded."""
 
-import importlib.util
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -95,25 +92,8 @@ def test_gpboost_uses_the_grouping_and_restores_the_thread_setting():
     assert gpboost.get_num_threads() == before
 
 
-def _accuracy_script():
-    spec = importlib.util.spec_from_file_location("accuracy_benchmark", ROOT / "benchmarks" / "accuracy.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    # The script pins NUMBA_NUM_THREADS/OMP_NUM_THREADS for its own runs: keep them out of the test process,
-    # whose numba threads are already launched.
-    environment = dict(os.environ)
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-        os.environ.clear()
-        os.environ.update(environment)
-    return module
-
-
-def test_accuracy_page_counts_peers_and_names_failures():
-    acc = _accuracy_script()
+def test_accuracy_page_counts_peers_and_names_failures(load_benchmark):
+    acc = load_benchmark("accuracy")
     eb, catboost, gp = acc.SHRINKTREE_NATIVE, acc.CATBOOST, "GPBoost, main grouping as random effect, native categories"
     assert gp in acc.PEERS and set(acc.PEERS.values()) == set(PEER_NAMES)
 

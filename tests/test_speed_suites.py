@@ -1,25 +1,8 @@
-"""The grouped real-data suite of benchmarks/speed.py runs end to end and reports every target it measures."""
-
-import importlib.util
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
+"""The grouped real-data suite of benchmarks/speed.py times both libraries at both thread counts."""
 
 
-def _load(name):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        spec = importlib.util.spec_from_file_location(f"{name}_benchmark", ROOT / "benchmarks" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-
-
-def test_grouped_suite_times_both_libraries_at_both_thread_counts(monkeypatch):
-    grouped = _load("_speed_grouped")
+def test_grouped_suite_times_both_libraries_at_both_thread_counts(monkeypatch, load_benchmark):
+    grouped = load_benchmark("_speed_grouped")
     monkeypatch.setattr(grouped, "N_TREES", 5)
     original = grouped.make_model
     monkeypatch.setattr(grouped, "make_model",
