@@ -220,6 +220,14 @@ def renew_leaf_values(tree, loss, grown, held_rows, held_leaf, y, raw, weight,
     for node in range(tree.n_nodes):
         index = np.concatenate([np.arange(bounds[leaf], bounds[leaf + 1]) for leaf in members[node]])
         renewed[node] = loss.renew_value(residual[index], row_weight[index])
+    set_renewed_values(tree, renewed, split_sign)
+
+
+def set_renewed_values(tree, renewed, split_sign) -> None:
+    """Give ``tree`` the renewed raw node values and pool them again with the tree's pooling factors.
+
+    Monotonic trees (``split_sign`` not None) keep their bounds and order, as :func:`pool_tree` does.
+    """
     tree.raw_value = renewed.reshape(-1, 1)
     if split_sign is not None:
         bound_raw_values(tree, split_sign)

@@ -18,13 +18,13 @@ import numpy as np
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 
-from .._shrinkage import effective_tests_table, keep_monotone, pool_values
+from .._shrinkage import effective_tests_table
 from .._tree import FlatForest
 from ..boosting.binning import SUBSAMPLE_FOR_BINNING, BinMapper
 from ..boosting.constraints import InteractionSets, split_signs
 from ..boosting.gradient_boosting import MIN_HESSIAN, _check_callbacks, _ldexp
 from ..boosting.grower import threshold_table
-from ..boosting.pooling import bound_raw_values, pool_tree
+from ..boosting.pooling import pool_tree, set_renewed_values
 from ..boosting.validation import eval_set_entries
 from ..callbacks import CallbackEnv, PrintProgress
 from . import _baseline
@@ -356,14 +356,7 @@ class DistributedFit:
         partitions (:mod:`._quantile`)."""
         renewed = select_quantiles(lambda prefix, shift: self.train.total("renew_buckets", prefix, shift),
                                    loss.quantile, tree.n_nodes)
-        tree.raw_value = renewed.reshape(-1, 1)
-        if sign is not None:
-            bound_raw_values(tree, sign)
-            keep_monotone(tree, sign, tree.pooling_factor.reshape(-1, 1))
-            return
-        value = np.empty_like(tree.raw_value)
-        pool_values(tree.parent, tree.raw_value, tree.pooling_factor.reshape(-1, 1), value)
-        tree.value = value
+        set_renewed_values(tree, renewed, sign)
 
     def release(self) -> None:
         """Free the partitions on the workers."""
