@@ -66,6 +66,74 @@ def _bounded_gain(gl, hl, gr, hr, l2, lower, upper, sign, parent_score):
     return _score_at(gl, hl, l2, vl) + _score_at(gr, hr, l2, vr) - parent_score
 
 
+@njit(cache=True, error_model="numpy")
+def _scan_feature(h, n_bins, missing_bin, n_directions, sum_g, sum_h, count, l2, min_samples_leaf, min_hessian,
+                  parent_score, prefix, gains, position):
+    """Best raw-gain threshold of one feature's histogram ``h``: the plain scan of :func:`find_node_split`.
+
+    Three passes instead of one branchy loop: the prefix sums of the bins that can end a left side (not
+    empty, at least ``min_samples_leaf`` rows on both sides), every such threshold's gain (branch-free
+    arithmetic), then the first maximum among those with enough hessian on both sides.  The sums, gains
+    and the order of comparison are the loop's, so the result is the same bit for bit.  ``prefix``
+    (3 x n_bins), ``gains`` and ``position`` (n_bins) are scratch space.  numpy's error model: a zero
+    denominator gives inf instead of an exception, and such a gain is recomputed with the guards.
+
+    Returns
+    -------
+    (gain, bin, missing_left, n_admissible, left_g, left_h, left_count)
+        ``gain`` is ``-inf`` when no threshold is admissible.
+    """
+    best_gain = -np.inf
+    best_bin = 0
+    best_direction = 0
+    best_g = best_h = best_c = 0.0
+    n_admissible = 0
+    for direction in range(n_directions):
+        # direction 0: missing rows go right; direction 1: missing rows go left.
+        gl = h[missing_bin, 0] if direction == 1 else 0.0
+        hl = h[missing_bin, 1] if direction == 1 else 0.0
+        cl = h[missing_bin, 2] if direction == 1 else 0.0
+        n = 0
+        for b in range(n_bins):
+            gl += h[b, 0]
+            hl += h[b, 1]
+            cl += h[b, 2]
+            if count - cl < min_samples_leaf:
+                break  # row counts only fall from here on: no later threshold is admissible
+            prefix[0, n] = gl
+            prefix[1, n] = hl
+            prefix[2, n] = cl
+            position[n] = b
+            # An empty bin leaves the sums as they were: its threshold scores what the previous one did
+            # and cannot beat it (ties keep the first), so it is overwritten.
+            not_empty = (b == 0) | (h[b, 2] != 0.0) | (h[b, 0] != 0.0) | (h[b, 1] != 0.0)
+            n += not_empty & (cl >= min_samples_leaf)
+        for k in range(n):
+            gr = sum_g - prefix[0, k]
+            gains[k] = (prefix[0, k] * prefix[0, k] / (prefix[1, k] + l2) + gr * gr / ((sum_h - prefix[1, k]) + l2)
+                        - parent_score)
+        direction_best = -1
+        direction_gain = best_gain
+        for k in range(n):
+            hl = prefix[1, k]
+            hr = sum_h - hl
+            if hl < min_hessian or hr < min_hessian:
+                continue
+            if direction == 0 and h[position[k], 2] > 0:
+                # Only thresholds after a non-empty bin give a new partition of the rows.
+                n_admissible += 1
+            gain = gains[k]
+            if not (hl + l2 > 0.0 and hr + l2 > 0.0):
+                gain = _score(prefix[0, k], hl, l2) + _score(sum_g - prefix[0, k], hr, l2) - parent_score
+            if gain > direction_gain:
+                direction_gain = gain
+                direction_best = k
+        if direction_best >= 0:
+            best_gain, best_bin, best_direction = direction_gain, position[direction_best], direction
+            best_g, best_h, best_c = prefix[0, direction_best], prefix[1, direction_best], prefix[2, direction_best]
+    return best_gain, best_bin, np.uint8(best_direction), n_admissible, best_g, best_h, best_c
+
+
 @njit(cache=True)
 def find_node_split(hist, n_bins_non_missing, has_missing, feature_mask, missing_bin,
                     sum_g, sum_h, count, l2, min_samples_leaf, min_hessian, effective_tests,
@@ -97,6 +165,11 @@ def find_node_split(hist, n_bins_non_missing, has_missing, feature_mask, missing
         parent_score = -2.0 * (sum_g * parent_value + 0.5 * (sum_h + l2) * parent_value * parent_value)
     else:
         parent_score = _score(sum_g, sum_h, l2)
+    # Raw gains without bounds (the default) take the faster scan of _scan_feature.
+    plain = not constrained and pooling_k < 0.0
+    prefix = np.empty((3, hist.shape[1]))
+    gains = np.empty(hist.shape[1])
+    position = np.empty(hist.shape[1], dtype=np.int64)
     # Serial on purpose: a node's scan is tiny (features x bins), thread start-up would dominate.
     for f in range(n_features):
         if not feature_mask[f]:
@@ -107,6 +180,11 @@ def find_node_split(hist, n_bins_non_missing, has_missing, feature_mask, missing
         miss_h = h[missing_bin, 1]
         miss_c = h[missing_bin, 2]
         n_directions = 2 if (has_missing[f] and miss_c > 0) else 1
+        if plain:
+            (best_gain[f], best_bin[f], best_missing_left[f], n_admissible[f], best_stats[f, 0], best_stats[f, 1],
+             best_stats[f, 2]) = _scan_feature(h, n_bins, missing_bin, n_directions, sum_g, sum_h, count, l2,
+                                               min_samples_leaf, min_hessian, parent_score, prefix, gains, position)
+            continue
         admissible = 0
         for direction in range(n_directions):
             # direction 0: missing rows go right; direction 1: missing rows go left.
