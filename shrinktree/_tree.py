@@ -329,7 +329,7 @@ def _walk_goes_left(x, node, threshold, flags, cat_offset, cat_bitset):
     return go_left
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _walk_block(X, first, size, root, left, right, feature, threshold, flags, cat_offset, cat_bitset, nodes):
     """``nodes[r]`` = the leaf of row ``first + r`` (``r < size``) in the tree rooted at ``root``.
 

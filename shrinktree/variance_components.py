@@ -562,7 +562,8 @@ def _ratio_by_likelihood(mass, mean, design, n_designs, sigma2, reml, scale):
 def _bayes_log_posterior(t, mass, mean, design, n_designs, sigma2, scale, log_post, log_lam):
     for j in range(t.shape[0]):
         lam = np.exp(t[j]) / scale
-        dev, _ = _design_deviance(lam, mass, mean, design, n_designs, sigma2, True)
+        # np.bool_: a literal True would compile a second specialization beside the one of reml's bool.
+        dev, _ = _design_deviance(lam, mass, mean, design, n_designs, sigma2, np.bool_(True))
         # density of t = log(lambda W0) under the uniform shrinkage prior: x / (1 + x)^2, x = lambda W0
         log_post[j] = t[j] - 2.0 * np.log1p(np.exp(t[j])) - 0.5 * dev
         log_lam[j] = t[j] - np.log(scale)
@@ -698,7 +699,7 @@ def level_between_variance(level_mass, level_mean, n_levels, total_mass, grand_m
         return anova_between_variance(level_mass, level_mean, n_levels, total_mass, grand_mean, sigma2)
     mass = np.empty(n_levels)
     mean = np.empty(n_levels)
-    m = 0
+    m = np.int64(0)  # not 0: a counter starting as a literal compiles a literal specialization of callees
     for t in range(n_levels):
         if level_mass[t] > 0.0:
             mass[m] = level_mass[t]
@@ -706,7 +707,8 @@ def level_between_variance(level_mass, level_mean, n_levels, total_mass, grand_m
             m += 1
     if m < 2:
         return 0.0
-    return between_variance_known_sigma(mass[:m], mean[:m], np.zeros(m, dtype=np.int64), 1, sigma2, method)
+    return between_variance_known_sigma(mass[:m], mean[:m], np.zeros(m, dtype=np.int64), np.int64(1), sigma2,
+                                        method)
 
 
 def joint_tree_ratio(left, right, weight, raw_value, sigma2, null_factor, method: int) -> float:

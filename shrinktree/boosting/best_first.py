@@ -108,7 +108,7 @@ def search_node(hist, cat_hist, has_codes, feature_mask, cat_feature_mask, sum_g
     return True, gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, False, no_levels, scanned
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, sample_indices, start, stop,
                 root_of_all_rows, active_features, n_bins, constant_hessian, cat_offsets, cat_feature_mask,
                 parallel_rows, parallel_gather_rows, packed_max_share_inverse):

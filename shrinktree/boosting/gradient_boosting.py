@@ -648,15 +648,20 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         value = np.ascontiguousarray(tree.value[:, 0])
         leaves = grown.leaf_nodes
         leaf_values = value[leaves]
-        add_leaf_values(grown.sample_indices, grown.leaf_start, grown.leaf_stop, leaf_values, raw)
+        # A multiclass tree's column of raw is strided: a contiguous copy, added to and written back, keeps
+        # one compiled specialization of the kernels below for every fit.
+        out = raw if raw.flags.c_contiguous else np.ascontiguousarray(raw)
+        add_leaf_values(grown.sample_indices, grown.leaf_start, grown.leaf_stop, leaf_values, out)
         if estimation_rows is not None:
-            add_leaf_values(grown.held_indices, grown.held_leaf_start, grown.held_leaf_stop, leaf_values, raw)
+            add_leaf_values(grown.held_indices, grown.held_leaf_start, grown.held_leaf_stop, leaf_values, out)
         if rows is not None:
             outside = np.ones(binned.shape[1], dtype=np.bool_)
             outside[rows] = False
             outside_rows = np.flatnonzero(outside)
             if len(outside_rows):
-                add_values_by_leaf(outside_rows, data.leaves_of(grown, outside_rows), value, raw)
+                add_values_by_leaf(outside_rows, data.leaves_of(grown, outside_rows), value, out)
+        if out is not raw:
+            raw[:] = out
         return tree, pooling_k, local
 
     # -- saving and restoring -------------------------------------------------------------------

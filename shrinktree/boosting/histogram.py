@@ -110,7 +110,8 @@ def _accumulate_feature(column, sample_indices, ordered_gradients, ordered_hessi
             h[b, 2] += 1.0
 
 
-@njit(cache=True, inline="always")
+# Called, not inlined: each layout of bins and rows compiles it once for the serial and the parallel kernels.
+@njit(cache=True)
 def _accumulate_group(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, group, hist,
                       constant_hessian):
     # Group ``group`` is the active features ``2 group`` and ``2 group + 1`` (the last may be alone).
@@ -129,8 +130,9 @@ def _build_histogram_parallel(binned, sample_indices, ordered_gradients, ordered
                               constant_hessian):
     hist = np.zeros((binned.shape[0], n_bins, 3), dtype=np.float64)
     for group in prange((active_features.shape[0] + 1) // 2):
-        _accumulate_group(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, group, hist,
-                          constant_hessian)
+        # prange's index is unsigned: as int64, the serial kernel's specialization of _accumulate_group serves.
+        _accumulate_group(binned, sample_indices, ordered_gradients, ordered_hessians, active_features,
+                          np.int64(group), hist, constant_hessian)
     return hist
 
 
@@ -238,7 +240,7 @@ def _build_packed_parallel(packed_rows, n_features, sample_indices, ordered_grad
     bins = block.view(np.uint8).T
     hist = np.zeros((n_features, n_bins, 3), dtype=np.float64)
     for group in prange((active_features.shape[0] + 1) // 2):
-        _accumulate_group(bins, None, ordered_gradients, ordered_hessians, active_features, group, hist,
+        _accumulate_group(bins, None, ordered_gradients, ordered_hessians, active_features, np.int64(group), hist,
                           constant_hessian)
     return hist
 

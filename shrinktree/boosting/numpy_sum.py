@@ -83,7 +83,7 @@ def pairwise_sum(a):
     """``np.sum(a)`` of a one-dimensional float64 array, in numpy's order of additions."""
     if a.shape[0] == 0:
         return 0.0
-    return 0.0 + _pairwise(a, 0, a.shape[0])
+    return 0.0 + _pairwise(a, np.int64(0), a.shape[0])  # a literal 0 would compile another specialization
 
 
 @njit(cache=True)

@@ -317,7 +317,7 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
         base = offsets[c]
         n_codes = offsets[c + 1] - base
         missing_code = n_codes - 1
-        m = 0
+        m = np.int64(0)  # not 0: a counter starting as a literal compiles a literal specialization of callees
         for b in range(n_codes):
             if cat_hist[base + b, 2] > 0.0:
                 present[m] = b
