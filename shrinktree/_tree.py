@@ -244,12 +244,12 @@ class FlatForest:
         bit_sizes = np.array([len(t.cat_bitset) for t in trees], dtype=np.int64)
         bit_starts = np.concatenate([[0], np.cumsum(bit_sizes)[:-1]]).astype(np.int64)
 
+        node_tree = np.repeat(np.arange(len(trees)), sizes)  # the tree of every node
+
         def shifted(name, offset_of):
-            parts = []
-            for t, off in zip(trees, offset_of):
-                arr = getattr(t, name).astype(np.int64)
-                parts.append(np.where(arr >= 0, arr + off, arr))
-            return np.concatenate(parts)
+            # Links and bitset offsets of every tree moved past the trees before it (-1 stays -1).
+            arr = np.concatenate([getattr(t, name) for t in trees]).astype(np.int64)
+            return np.where(arr >= 0, arr + offset_of[node_tree], arr)
 
         return cls(
             tree_start=starts,

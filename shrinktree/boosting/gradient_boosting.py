@@ -475,6 +475,9 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         self.pooling_strength_ = []
         importances = []  # per iteration: (gain, split count) of every feature
         n_features_per_tree = max(1, int(np.ceil(self.colsample * n_features)))
+        # Without column subsampling every tree may split on every feature (read only, shared by the trees).
+        every_numeric = np.ones(len(self._numeric_index), dtype=np.bool_)
+        every_categorical = np.ones(len(self._categorical_index), dtype=np.bool_)
         n_rows_per_tree = max(1, int(np.ceil(self.subsample * n_samples)))
         # Private measurement switch (benchmarks/eb_methods.py): score splits by pooled values with the
         # previous tree's k, as LightGBM's path_smooth does; off (-1) in normal use, see docs/shrinkage.md.
@@ -497,10 +500,10 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             if n_features_per_tree < n_features:
                 feature_mask = np.zeros(n_features, dtype=np.bool_)
                 feature_mask[rng.choice(n_features, n_features_per_tree, replace=False)] = True
+                cat_feature_mask = np.ascontiguousarray(feature_mask[self._categorical_index])
+                feature_mask = np.ascontiguousarray(feature_mask[self._numeric_index])
             else:
-                feature_mask = np.ones(n_features, dtype=np.bool_)
-            cat_feature_mask = np.ascontiguousarray(feature_mask[self._categorical_index])
-            feature_mask = np.ascontiguousarray(feature_mask[self._numeric_index])
+                feature_mask, cat_feature_mask = every_numeric, every_categorical
             held_out = None
             if plan.honest:
                 # Each row's side depends only on its content and the iteration, so a row of

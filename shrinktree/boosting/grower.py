@@ -25,6 +25,7 @@ _NO_INDICES = np.zeros(0, dtype=np.int64)
 _NO_VALUES = np.zeros(0)
 _NO_LEVEL_HISTOGRAM = np.zeros((0, 3))
 _NO_EXTRA = np.zeros((0, 3))
+_NO_CATEGORICAL_OFFSETS = np.zeros(1, dtype=np.int64)  # read only: a tree without categorical features
 
 
 def threshold_table(bin_mapper) -> np.ndarray:
@@ -219,7 +220,8 @@ class TreeGrower:
         self.compute_within_ss = compute_within_ss
         self.codes = np.ascontiguousarray(codes) if codes is not None and codes.shape[0] > 0 else None
         self.n_levels = np.ascontiguousarray(n_levels if self.codes is not None else np.zeros(0), dtype=np.int64)
-        self.cat_offsets = np.concatenate([[0], np.cumsum(self.n_levels + 1)]).astype(np.int64)
+        self.cat_offsets = (np.concatenate([[0], np.cumsum(self.n_levels + 1)]).astype(np.int64)
+                            if self.codes is not None else _NO_CATEGORICAL_OFFSETS)
         self.cat_feature_mask = (np.ascontiguousarray(cat_feature_mask, dtype=np.bool_) if self.codes is not None
                                  else np.zeros(0, dtype=np.bool_))
         self.level_mode = level_mode
