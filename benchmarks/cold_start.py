@@ -33,18 +33,29 @@ t0 = time.perf_counter()
 from collections import Counter
 from numba.core import event
 class Count(event.Listener):
+    # Seconds of each kernel's own compilation (its callees' compilations, nested events, left out).
     def __init__(self):
         self.depth, self.top, self.names, self.all = 0, 0.0, Counter(), 0
+        self.own, self.stack = Counter(), []
     def on_start(self, ev):
         if self.depth == 0:
             self.started = time.perf_counter()
         self.depth += 1
         self.all += 1
         func = ev.data["dispatcher"].py_func
+        name = func.__module__.split(".")[-1] + "." + func.__qualname__
         if func.__module__.startswith("shrinktree"):
-            self.names[func.__module__.split(".")[-1] + "." + func.__qualname__] += 1
+            self.names[name] += 1
+        else:
+            name = "numba helpers"
+        self.stack.append([name, time.perf_counter(), 0.0])
     def on_end(self, ev):
         self.depth -= 1
+        name, start, inner = self.stack.pop()
+        seconds = time.perf_counter() - start
+        self.own[name] += seconds - inner
+        if self.stack:
+            self.stack[-1][2] += seconds
         if self.depth == 0:
             self.top += time.perf_counter() - self.started
 count = Count()
@@ -80,7 +91,7 @@ step("multiclass 2,000 rows",
 ours = sum(count.names.values())
 out = {"steps": steps, "compiled": ours, "helpers": count.all - ours, "compile_s": count.top,
        "functions": len(count.names),
-       "total": time.perf_counter() - t0, "top": count.names.most_common(12)}
+       "total": time.perf_counter() - t0, "top": count.names.most_common(12), "slowest": count.own.most_common(10)}
 print(json.dumps(out))
 """
 
@@ -126,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {name:<36} {seconds:6.2f} s")
             if label == "cold":
                 print("  most specialized:", ", ".join(f"{n} x{c}" for n, c in out["top"]))
+                print("  longest own compile (callees excluded, all specializations):",
+                      ", ".join(f"{n} {s:.1f} s" for n, s in out["slowest"]))
                 lines = [line for line in out["stderr"].splitlines() if line.startswith("shrinktree")]
                 print(f"  stderr lines from shrinktree: {len(lines)}")
                 for line in lines[:3]:
