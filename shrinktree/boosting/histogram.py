@@ -1,4 +1,4 @@
-"""Gradient histograms: per feature and bin, the sums of gradients, hessians and row counts.
+"""Gradient histograms: per feature and bin, the sums of gradients, hessians and row counts (weights, when weighted).
 
 Histograms have shape ``(n_features, n_bins, 3)`` and float64 sums.  Only the smaller child
 of a split is built from its rows; its sibling is the parent minus it (histogram subtraction).
