@@ -1,12 +1,12 @@
 """What drives shrinktree's spread on the grouped count sets of the objectives benchmark (issue 10).
 
 On grouseticks (broods nested in locations) and epil (repeated visits per patient) shrinktree's default
-predictions vary more across half-sample refits than LightGBM's default.  This script refits shrinktree with
-one piece switched at a time (pooling, variance estimator, tree size, step size, row subsampling, the
-grouping columns) and LightGBM with its categorical limits lifted or the grouping columns dropped, with the
-protocol of ``benchmarks/objectives.py`` (its splits, halves, seeds, deviance and spread, imported from it),
-and prints one markdown table per dataset: mean test deviance, mean spread, and the spread as a multiple of
-LightGBM's default.
+predictions vary more across half-sample refits than LightGBM's default.  This script refits shrinktree
+with one piece switched at a time (pooling, variance estimator, tree size, step size, row subsampling, the
+pooling of categorical levels in the split scan, the grouping columns) and LightGBM with its categorical
+limits lifted or the grouping columns dropped, with the protocol of ``benchmarks/objectives.py`` (its
+splits, halves, seeds, deviance and spread, imported from it), and prints one markdown table per dataset:
+mean test deviance, mean spread, and the spread as a multiple of LightGBM's default.
 
 Run from the repository root::
 
@@ -30,6 +30,7 @@ import objectives as ob  # noqa: E402
 from sklearn.model_selection import ShuffleSplit  # noqa: E402
 
 from shrinktree import ShrinkBoostRegressor  # noqa: E402
+from shrinktree.boosting.splitting import LEVELS_RAW  # noqa: E402
 
 # The grouping columns of each dataset (pandas category columns in the objectives benchmark).
 GROUPS = {"grouseticks": ("BROOD", "LOCATION"), "epil": ("subject",)}
@@ -39,9 +40,11 @@ HALVES = 4
 LIGHTGBM_FINE_CATEGORICAL = {"min_data_per_group": 1, "cat_smooth": 1.0, "cat_l2": 1.0, "max_cat_threshold": 128}
 
 
-def shrinktree_variant(params: dict | None = None, drop: str = "", codes: bool = False) -> Callable:
+def shrinktree_variant(params: dict | None = None, drop: str = "", codes: bool = False,
+                       switches: dict | None = None) -> Callable:
     """A fit-predict function of shrinktree with ``params``; ``drop``: "groups" or one column to leave out;
-    ``codes``: the grouping columns as numeric codes instead of categories."""
+    ``codes``: the grouping columns as numeric codes instead of categories; ``switches``: private measurement
+    switches of the booster (as benchmarks/ablations.py sets them)."""
     params = params or {}
 
     def fit_predict(name, data, offset, train, test, seed):
@@ -53,6 +56,8 @@ def shrinktree_variant(params: dict | None = None, drop: str = "", codes: bool =
             for column in GROUPS[name]:
                 X[column] = X[column].cat.codes.astype(np.float64)
         model = ShrinkBoostRegressor(loss=data.objective, random_state=seed, **params)
+        for switch, value in (switches or {}).items():
+            setattr(model, switch, value)
         model.fit(ob._take(X, train), data.y[train], offset=None if offset is None else offset[train])
         return model.predict(ob._take(X, test), offset=None if offset is None else offset[test])
     return fit_predict
@@ -84,6 +89,7 @@ VARIANTS: dict[str, Callable[[str], Callable | None]] = {
     "learning_rate=0.05": lambda name: shrinktree_variant({"learning_rate": 0.05}),
     "100 trees": lambda name: shrinktree_variant({"n_estimators": 100}),
     "subsample=0.5": lambda name: shrinktree_variant({"subsample": 0.5}),
+    "raw level scan": lambda name: shrinktree_variant(switches={"_level_mode": LEVELS_RAW}),
     "grouping columns as codes": lambda name: shrinktree_variant(codes=True),
     "grouping columns dropped": lambda name: shrinktree_variant(drop="groups"),
     "BROOD dropped": lambda name: shrinktree_variant(drop="BROOD") if name == "grouseticks" else None,
