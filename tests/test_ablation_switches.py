@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from shrinktree import ShrinkBoostRegressor
-from shrinktree.boosting.honest import HONEST_FRACTION, held_out_mask, row_hashes
+from shrinktree.boosting.honest import DEFAULT_MIN_LEAF_RULE, HONEST_FRACTION, held_out_mask, row_hashes
 
 
 def _data(n=300, seed=0):
@@ -33,7 +33,8 @@ def test_held_out_share_follows_the_fraction():
 def test_switches_at_todays_values_give_the_same_model():
     X, y = _data()
     base = _fit(X, y).predict(X)
-    same = _fit(X, y, _honest_fraction=HONEST_FRACTION, _honest_alternate=False, _min_leaf_of_all_rows=False)
+    same = _fit(X, y, _honest_fraction=HONEST_FRACTION, _honest_alternate=False,
+                _min_leaf_of_all_rows=DEFAULT_MIN_LEAF_RULE)
     assert np.array_equal(base, same.predict(X))
 
 
@@ -58,17 +59,18 @@ def test_a_bad_held_out_fraction_is_refused_before_fitting(fraction):
 
 
 def test_min_leaf_of_all_rows_lets_a_tiny_honest_fit_split():
-    # 60 rows: about 30 choose the splits, fewer than 2 x min_samples_leaf = 40, so today's trees are stumps
-    # with no split; asking min_samples_leaf of the split-choosing share (10 rows) lets them split.
+    # 60 rows: about 30 choose the splits, fewer than 2 x min_samples_leaf = 40, so under the former rule
+    # (False) the trees are stumps with no split; asking min_samples_leaf of the split-choosing share
+    # (10 rows), always (True) or for such trees only (the default, "if-constant"), lets them split.
     X, y = _data(60)
-    today = _fit(X, y)
-    changed = _fit(X, y, _min_leaf_of_all_rows=True)
+    former = _fit(X, y, _min_leaf_of_all_rows=False)
 
     def n_split_trees(model):
         return sum(int(np.any(tree.left >= 0)) for trees in model._trees for tree in trees)
 
-    assert n_split_trees(today) == 0
-    assert n_split_trees(changed) > 0
+    assert n_split_trees(former) == 0
+    assert n_split_trees(_fit(X, y, _min_leaf_of_all_rows=True)) > 0
+    assert n_split_trees(_fit(X, y)) > 0
 
 
 def test_ablation_summary_counts_against_the_default(load_benchmark):

@@ -369,3 +369,20 @@ def test_classifier_early_stopping_on_a_categorical_dask_frame(client):
     assert local.n_iter_ < 40 and model.best_iteration_ == local.best_iteration_
     np.testing.assert_allclose(model.validation_score_, local.validation_score_, rtol=1e-10)
     _assert_same_model(model, local, train)
+
+
+def test_a_tiny_weighted_fit_splits_as_on_one_machine(client):
+    # 48 rows: each honest tree grows on about 24 (their weight here), fewer than 2 x min_samples_leaf, so the
+    # distributed grower asks half of min_samples_leaf as the single-machine booster does, counted in weight.
+    rng = np.random.default_rng(8)
+    X = rng.uniform(-1, 1, size=(48, 2))
+    exposure = rng.uniform(50, 150, size=48)
+    y = rng.poisson(0.02 * np.exp(np.log(4.0) * (X[:, 0] > 0)) * exposure).astype(float)
+    weight = rng.integers(1, 3, size=48).astype(float)
+    params = {"loss": "poisson", "n_estimators": 8, "random_state": 0}
+    model = DaskShrinkBoostRegressor(**params).fit(
+        da.from_array(X, chunks=(16, 2)), da.from_array(y, chunks=16), sample_weight=da.from_array(weight, chunks=16),
+        offset=da.from_array(np.log(exposure), chunks=16))
+    local = ShrinkBoostRegressor(**params).fit(X, y, sample_weight=weight, offset=np.log(exposure))
+    assert sum(int(np.any(tree.left >= 0)) for trees in local._trees for tree in trees) > 0
+    _assert_same_model(model, local, X)

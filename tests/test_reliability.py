@@ -127,7 +127,7 @@ def test_split_search_on_a_node_without_hessian_mass():
     hist[0, 1] = (-1.0, 0.0, 30.0)
     gain, feature, *_ = find_node_split(
         hist, np.array([2]), np.array([False]), np.array([True]), 255, 0.0, 0.0, 60.0, 0.0, 20, 1e-3,
-        np.ones(257), -1.0, 0.0, 0.0, False, np.zeros(1, dtype=np.int8), -np.inf, np.inf)
+        np.ones(257), -1.0, 0.0, 0.0, False, np.zeros(1, dtype=np.int8), -np.inf, np.inf, 0.0)
     assert feature == -1 and gain == -np.inf
 
 

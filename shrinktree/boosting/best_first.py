@@ -24,12 +24,14 @@ from .histogram import (
     _gather_serial,
     build_categorical_histogram,
     build_histogram_all_rows,
+    fill_categorical_weight_channel,
+    fill_weight_channel,
     node_histogram,
     subtract_in_place,
 )
 from .numpy_sum import pairwise_sum_of
 from .partition import partition_node, partition_node_categorical, within_node_sum_of_squares
-from .splitting import categorical_bitset, find_categorical_split, find_node_split
+from .splitting import beats, categorical_bitset, find_categorical_split, find_node_split
 
 
 @njit(cache=True)
@@ -74,14 +76,15 @@ def child_bounds(sign, lower, upper, left_raw, right_raw):
 
 
 @njit(cache=True, inline="always")
-def search_node(hist, cat_hist, has_codes, feature_mask, cat_feature_mask, sum_g, sum_h, count, depth, value, raw,
-                lower, upper, n_bins_non_missing, has_missing, missing_bin, effective_tests, max_depth,
+def search_node(hist, cat_hist, has_codes, feature_mask, cat_feature_mask, sum_g, sum_h, count, at_depth_limit, value,
+                raw, lower, upper, n_bins_non_missing, has_missing, missing_bin, effective_tests,
                 min_samples_leaf, l2, min_hessian, pooling_k, constrained, monotonic_cst, cat_offsets, level_sigma2,
-                level_mode, level_k, pooled_level_gain, level_method):
+                level_mode, level_k, pooled_level_gain, level_method, tie_tolerance):
     """The best split of one node: numeric thresholds, then categorical partitions when there are any.
 
-    ``max_depth < 0``: no depth limit.  A node with fewer than ``2 * min_samples_leaf`` rows, or at the
-    depth limit, is not searched.
+    ``count`` is the node's size as ``min_samples_leaf`` counts it (rows, or the weight of a weighted fit, as
+    the histograms' count channel); a node smaller than ``2 * min_samples_leaf``, or at the depth limit
+    (``at_depth_limit``), is not searched.  ``tie_tolerance``: see :func:`~shrinktree.boosting.splitting.beats`.
 
     Returns
     -------
@@ -91,18 +94,19 @@ def search_node(hist, cat_hist, has_codes, feature_mask, cat_feature_mask, sum_g
         ``left_levels`` are the codes a categorical split sends left (empty otherwise).
     """
     no_levels = np.zeros(0, dtype=np.int64)
-    if count < 2 * min_samples_leaf or (max_depth >= 0 and depth >= max_depth):
+    if count < 2 * min_samples_leaf or at_depth_limit:
         return False, -np.inf, -1, 0, np.uint8(0), 0.0, 0.0, 0.0, 0.0, False, no_levels, 0
     gain, feature, bin_index, missing_left, gl, hl, cl, n_tests = find_node_split(
         hist, n_bins_non_missing, has_missing, feature_mask, missing_bin, sum_g, sum_h, float(count), l2,
         float(min_samples_leaf), min_hessian, effective_tests, pooling_k, value, raw, constrained, monotonic_cst,
-        lower, upper)
+        lower, upper, tie_tolerance)
     if not has_codes:
         return True, gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, False, no_levels, 0
     cat_gain, cat_feature, cat_missing_left, cat_gl, cat_hl, cat_cl, scanned, left_levels = find_categorical_split(
         cat_hist, cat_offsets, cat_feature_mask, sum_g, sum_h, float(count), l2, float(min_samples_leaf),
-        min_hessian, level_sigma2, level_mode, level_k, pooled_level_gain, constrained, lower, upper, level_method)
-    if cat_feature >= 0 and cat_gain > gain:
+        min_hessian, level_sigma2, level_mode, level_k, pooled_level_gain, constrained, lower, upper, level_method,
+        tie_tolerance)
+    if cat_feature >= 0 and beats(cat_gain, gain, sum_g, sum_h, l2, tie_tolerance):
         return (True, cat_gain, cat_feature, 0, cat_missing_left, cat_gl, cat_hl, cat_cl, n_tests, True, left_levels,
                 scanned)
     return True, gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, False, no_levels, scanned
@@ -135,6 +139,16 @@ def _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, samp
 
 
 @njit(cache=True, inline="always")
+def _weigh_counts(hist, cat_hist, has_codes, binned, codes, cat_offsets, cat_feature_mask, sample_indices, start,
+                  stop, sample_weight, active_features):
+    # A weighted fit's count channels: the node's summed weights (histogram.fill_weight_channel).
+    fill_weight_channel(hist, binned, sample_indices, start, stop, sample_weight, active_features)
+    if has_codes:
+        fill_categorical_weight_channel(cat_hist, codes, cat_offsets, sample_indices, start, stop, sample_weight,
+                                        cat_feature_mask)
+
+
+@njit(cache=True, inline="always")
 def next_candidate(candidates, n_candidates, gains):
     """Position in ``candidates[:n_candidates]`` of the node of largest gain, the oldest among equal gains.
 
@@ -159,7 +173,7 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
               pooling_k, cat_offsets, n_levels, cat_feature_mask, level_sigma2, level_mode, level_k,
               pooled_level_gain, level_method, constant_hessian, compute_within_ss, unit_weights, constrained,
               monotonic_cst, numeric_groups, categorical_groups, parallel_rows, parallel_gather_rows, packed_rows,
-              packed_max_share_inverse):
+              packed_max_share_inverse, tie_tolerance):
     """Grow one tree best-first; the arguments are :class:`~shrinktree.boosting.grower.TreeGrower`'s.
 
     ``sample_indices`` (the growing rows) and ``held_indices`` (rows held out, possibly none) are
@@ -249,6 +263,8 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
     stop[0] = sample_indices.shape[0]
     held_stop[0] = held_indices.shape[0]
     sum_g[0], sum_h[0], weight[0], count[0] = root_g, root_h, root_weight, sample_indices.shape[0]
+    # ``weight`` is what min_samples_leaf counts, as the count channel of the histograms does: the summed
+    # weights, in an unweighted fit the rows (sums of 1.0).  ``count`` (rows) lays out the partition.
     # Flags passed to other kernels are runtime booleans: a literal True or False would compile another
     # specialization of the callee.
     is_child = n_samples < 0
@@ -258,6 +274,9 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
                                            sample_indices, start[0], stop[0], all_rows and stop[0] == n_samples,
                                            active_features, n_bins, constant_hessian, cat_offsets, cat_feature_mask,
                                            parallel_rows, parallel_gather_rows, packed_max_share_inverse)
+    if not unit_weights:
+        _weigh_counts(root_hist, root_cat_hist, has_codes, binned, codes, cat_offsets, cat_feature_mask,
+                      sample_indices, start[0], stop[0], sample_weight, active_features)
     hists, cat_hists = [root_hist], [root_cat_hist]
     no_hist, no_cat_hist = np.zeros((0, 0, 0)), np.zeros((0, 3))
     slot_of[0] = 0
@@ -282,11 +301,12 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
                 node_cat_features = cat_feature_mask & cat_allowed
             (searched, gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, is_cat, levels,
              scanned) = search_node(hist, cat_hist, has_codes, node_features,
-                                    node_cat_features, sum_g[node], sum_h[node], count[node], depth[node],
+                                    node_cat_features, sum_g[node], sum_h[node], weight[node],
+                                    max_depth >= 0 and depth[node] >= max_depth,
                                     value[node], raw[node], lower[node], upper[node], n_bins_non_missing,
-                                    has_missing, missing_bin, effective_tests, max_depth, min_samples_leaf, l2,
+                                    has_missing, missing_bin, effective_tests, min_samples_leaf, l2,
                                     min_hessian, pooling_k, constrained, monotonic_cst, cat_offsets, level_sigma2,
-                                    level_mode, level_k, pooled_level_gain, level_method)
+                                    level_mode, level_k, pooled_level_gain, level_method, tie_tolerance)
             split_gain[node], split_feature[node], split_bin[node] = gain, feature, bin_index
             split_missing_left[node], split_gl[node], split_hl[node], split_cl[node] = missing_left, gl, hl, cl
             split_tests[node], split_is_cat[node], split_scanned[node] = n_tests, is_cat, scanned
@@ -327,7 +347,7 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
         else:
             if hist[feature, missing_bin, 2] == 0:
                 # No missing rows seen here: send future missing values to the larger child.
-                missing_left = np.uint8(1) if cl >= count[node] - cl else np.uint8(0)
+                missing_left = np.uint8(1) if cl >= weight[node] - cl else np.uint8(0)
                 split_missing_left[node] = missing_left
             n_left, w_left, n_held_left = partition_node(
                 binned[feature], sample_indices, start[node], stop[node], held_indices, held_start[node],
@@ -358,7 +378,9 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
         n_leaves += 1
         if n_leaves >= max_leaf_nodes:
             break  # the last split: its children stay leaves, their histograms and searches are not needed
-        small, large = (a, b) if n_left <= count[node] - n_left else (b, a)
+        # The smaller child by the count channel (rows when unweighted): the rule the distributed grower
+        # applies before its workers partition.
+        small, large = (a, b) if cl <= weight[node] - cl else (b, a)
         small_hist, small_cat_hist = _histograms(
             binned, packed_rows, codes, has_codes, gradients, hessians, sample_indices, start[small], stop[small],
             not is_child, active_features, n_bins, constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
@@ -368,6 +390,10 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
         subtract_in_place(hist.reshape(hist.size), small_hist.reshape(small_hist.size))
         if has_codes:
             subtract_in_place(cat_hist.reshape(cat_hist.size), small_cat_hist.reshape(small_cat_hist.size))
+        if not unit_weights:
+            for child, child_hist, child_cat_hist in ((small, small_hist, small_cat_hist), (large, hist, cat_hist)):
+                _weigh_counts(child_hist, child_cat_hist, has_codes, binned, codes, cat_offsets, cat_feature_mask,
+                              sample_indices, start[child], stop[child], sample_weight, active_features)
         slot_of[large], slot_of[node] = slot, -1
         if n_free > 0:
             n_free -= 1

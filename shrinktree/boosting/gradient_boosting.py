@@ -36,7 +36,16 @@ from .constraints import InteractionSets, resolve_interaction_cst, resolve_monot
 from .evaluation import EvalSet
 from .grower import TreeGrower, threshold_table
 from .histogram import pack_rows
-from .honest import HONEST_FRACTION, held_node_statistics, honest_split, row_hashes
+from .honest import (
+    DEFAULT_MIN_LEAF_RULE,
+    HONEST_FRACTION,
+    check_min_leaf_rule,
+    growing_min_samples_leaf,
+    growing_tie_tolerance,
+    held_node_statistics,
+    honest_split,
+    row_hashes,
+)
 from .mixed import MixedEffectsMixin
 from .pooling import PoolingPlan, pool_tree, renew_leaf_values
 from .predictor import add_leaf_values, add_values_by_leaf
@@ -571,27 +580,32 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
 
         ``_honest_fraction`` (default ``HONEST_FRACTION``) and ``_honest_alternate`` (default False: every tree
         draws its own held-out rows) exist for benchmarks/ablations.py only; unset, the fit is today's design.
+        The third switch, ``_min_leaf_of_all_rows`` (:meth:`_grow_min_leaf`), is checked here too.
         """
+        check_min_leaf_rule(getattr(self, "_min_leaf_of_all_rows", DEFAULT_MIN_LEAF_RULE))
         fraction = getattr(self, "_honest_fraction", HONEST_FRACTION)
         if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0.0 < fraction < 1.0:
             raise ValueError(f"_honest_fraction must be a number strictly between 0 and 1, got {fraction!r}.")
         return float(fraction), bool(getattr(self, "_honest_alternate", False))
 
-    def _grow_min_leaf(self, held_out) -> int:
-        """``min_samples_leaf`` as the grower counts it: on the rows that choose the splits.
+    def _grow_min_leaf(self, data: _FitData, held_out) -> tuple[int, float]:
+        """``min_samples_leaf`` as the grower counts it on the rows that choose the splits, and its tie tolerance.
 
-        With the private switch ``_min_leaf_of_all_rows`` (benchmarks/ablations.py) an honest tree asks only
-        the split-choosing share of ``min_samples_leaf``, so that a leaf holds about that many rows in all:
-        always (True), or ``"if-constant"``: only for a tree whose split-choosing rows are fewer than
-        ``2 * min_samples_leaf``, which today's rule would leave without a single split.
+        An honest tree whose growing rows (their weight, in a weighted fit) are fewer than
+        ``2 * min_samples_leaf`` asks only their share of it
+        (:func:`~shrinktree.boosting.honest.growing_min_samples_leaf`, the rule the distributed booster
+        applies too); the private switch ``_min_leaf_of_all_rows`` (benchmarks/ablations.py) picks another.
+        Such a tree breaks ties between features up to rounding by their order
+        (:func:`~shrinktree.boosting.honest.growing_tie_tolerance`).
         """
-        rule = getattr(self, "_min_leaf_of_all_rows", False)
-        if held_out is None or rule is False:
-            return self.min_samples_leaf
-        if rule == "if-constant" and len(held_out[0]) >= 2 * self.min_samples_leaf:
-            return self.min_samples_leaf
+        if held_out is None:
+            return self.min_samples_leaf, 0.0
+        grow_rows = held_out[0]
+        size = len(grow_rows) if data.unit_weights else float(np.sum(data.weight[grow_rows]))
         fraction, _ = self._honest_design()
-        return max(1, int(np.ceil(self.min_samples_leaf * (1.0 - fraction))))
+        rule = getattr(self, "_min_leaf_of_all_rows", DEFAULT_MIN_LEAF_RULE)
+        return (growing_min_samples_leaf(self.min_samples_leaf, size, fraction, rule),
+                growing_tie_tolerance(self.min_samples_leaf, size))
 
     def _grow_and_pool(self, data: _FitData, plan: PoolingPlan, loss: Loss, gradients, hessians, rows, held_out,
                        feature_mask, cat_feature_mask, pooled_gain_k, importances, raw, y):
@@ -604,10 +618,11 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         grow_rows, estimation_rows = rows, None
         if held_out is not None:
             grow_rows, estimation_rows = held_out
+        min_samples_leaf, tie_tolerance = self._grow_min_leaf(data, held_out)
         grown = TreeGrower(
             binned, gradients, hessians, weight, grow_rows, data.n_bins_non_missing, data.has_missing,
             data.missing_bin, feature_mask, data.effective_tests, max_leaf_nodes=self.max_leaf_nodes,
-            max_depth=self.max_depth, min_samples_leaf=self._grow_min_leaf(held_out),
+            max_depth=self.max_depth, min_samples_leaf=min_samples_leaf, tie_tolerance=tie_tolerance,
             l2_regularization=float(self.l2_regularization), min_hessian=MIN_HESSIAN, pooling_k=pooled_gain_k,
             codes=codes, n_levels=data.n_levels, cat_feature_mask=cat_feature_mask,
             # Private measurement switch ``_level_mode`` (benchmarks/ablations.py): another level scan.
@@ -880,6 +895,15 @@ _COMMON_PARAMETERS = """\
         Leaves per tree; trees grow best-first (leaf-wise).
     max_depth : int or None, default=None
     min_samples_leaf : int, default=20
+        Smallest leaf a split may make, counted on the rows that choose the splits (with the default
+        honest ``"eb"``, the half of the rows that grows each tree).  With ``sample_weight`` it counts
+        weight, the summed weights of the leaf's rows, so that integer weights give the model of repeated
+        rows; scikit-learn's ``HistGradientBoosting*`` and decision trees count rows instead (the trees
+        have ``min_weight_fraction_leaf`` for weight), and LightGBM's ``min_data_in_leaf`` counts rows
+        estimated from each side's share of the weighted hessian.  A tree whose growing rows are fewer than
+        ``2 * min_samples_leaf`` (tiny data, where it could not make a single split) asks only their share
+        of it, ``ceil(min_samples_leaf / 2)``, so that its leaves hold about ``min_samples_leaf`` rows of all
+        (:func:`~shrinktree.boosting.honest.growing_min_samples_leaf`; ``docs/ablations.md``).
     l2_regularization : float, default=0.0
     max_bins : int, default=255
         Bins for non-missing values (at most 255); missing values get their own bin.
@@ -1275,8 +1299,8 @@ def _fit_docstring(y_doc: str, offset_doc: str = "", eval_set_offset: str = "") 
             {y_doc}
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative frequency weights, as in scikit-learn: a row of weight 2 counts as two rows,
-            so integer weights give the model of repeated rows (``min_samples_leaf`` counts rows, as in
-            scikit-learn and LightGBM, so this holds where it does not bind), and zero-weight rows are dropped.
+            so integer weights give the model of repeated rows (``min_samples_leaf`` counts weight), and
+            zero-weight rows are dropped.
             The pooling strength is estimated from how much data each node holds, so the weights'
             total matters: a mean weight outside [0.5, 2] raises
             :class:`~shrinktree.exceptions.SampleWeightScaleWarning` unless the weights look like

@@ -197,6 +197,9 @@ class TreeGrower:
     interaction_cst : InteractionSets or None
         The feature groups a root-to-leaf path may draw its features from (see
         :class:`~shrinktree.boosting.constraints.InteractionSets`).
+    tie_tolerance : float
+        Gains of two features that agree to this share of the node's score are one tie, kept by the first
+        (:data:`~shrinktree.boosting.splitting.TIE_TOLERANCE` for trees grown on few rows; 0 otherwise).
     packed_rows : ndarray of uint64 or None
         ``binned`` as row-major words (:func:`~shrinktree.boosting.histogram.pack_rows`): histograms of
         nodes with few rows are then built from it (faster, the same sums).
@@ -207,8 +210,9 @@ class TreeGrower:
                  min_samples_leaf=20, l2_regularization=0.0, min_hessian=1e-3, pooling_k=-1.0, codes=None,
                  n_levels=None, cat_feature_mask=None, level_mode=LEVELS_RAW, level_k=0.0, pooled_level_gain=False,
                  constant_hessian=0.0, compute_within_ss=True, unit_weights=False, monotonic_cst=None,
-                 interaction_cst=None, level_method=0, held_indices=None, packed_rows=None):
+                 interaction_cst=None, level_method=0, held_indices=None, packed_rows=None, tie_tolerance=0.0):
         self.packed_rows = NO_PACKED_ROWS if packed_rows is None else packed_rows
+        self.tie_tolerance = float(tie_tolerance)
         # Read when the tree grows, not at import: the tests move the packing threshold.
         self.packed_max_share_inverse = int(histogram.PACKED_MAX_SHARE_INVERSE)
         self.constrained = monotonic_cst is not None and bool(np.any(monotonic_cst != 0))
@@ -271,7 +275,8 @@ class TreeGrower:
         """Search ``node``'s best split into ``node.split`` (``None`` when it is not searched).
 
         The split tuple: ``(gain, feature, bin, missing_left, gl, hl, cl, n_tests, is_categorical, left_levels,
-        levels_scanned)``; ``feature`` indexes the numeric or the categorical features.  The rule is
+        levels_scanned)``; ``feature`` indexes the numeric or the categorical features; ``node.weight`` is
+        the size ``min_samples_leaf`` counts (rows when unweighted, as the count channel).  The rule is
         :func:`~shrinktree.boosting.best_first.search_node`, the one :func:`grow_tree` applies; the Python
         loop of the distributed grower calls it through this method.
         """
@@ -286,12 +291,13 @@ class TreeGrower:
         (searched, gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, is_cat, left_levels,
          scanned) = search_node(
             node.hist, node.cat_hist if has_codes else _NO_LEVEL_HISTOGRAM, has_codes, feature_mask,
-            cat_feature_mask, float(node.g), float(node.h), int(node.count), int(node.depth), float(node.value),
-            float(node.raw), float(node.lower), float(node.upper), self.n_bins_non_missing, self.has_missing,
-            int(self.missing_bin), self.effective_tests, self._max_depth, int(self.min_samples_leaf),
+            cat_feature_mask, float(node.g), float(node.h), float(node.weight),
+            bool(self._max_depth >= 0 and node.depth >= self._max_depth), float(node.value), float(node.raw),
+            float(node.lower), float(node.upper), self.n_bins_non_missing, self.has_missing,
+            int(self.missing_bin), self.effective_tests, int(self.min_samples_leaf),
             float(self.l2), float(self.min_hessian), float(self.pooling_k), self.constrained, self.monotonic_cst,
             self.cat_offsets, self.level_sigma2 if has_codes else _NO_VALUES, int(self.level_mode),
-            float(self.level_k), bool(self.pooled_level_gain), int(self.level_method))
+            float(self.level_k), bool(self.pooled_level_gain), int(self.level_method), float(self.tie_tolerance))
         node.split = ((gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, is_cat,
                        left_levels if is_cat else None, scanned) if searched else None)
 
@@ -333,7 +339,7 @@ class TreeGrower:
             bool(self.pooled_level_gain), int(self.level_method), self.constant_hessian,
             bool(self.compute_within_ss), self.unit_weights, self.constrained, self.monotonic_cst, numeric_groups,
             categorical_groups, PARALLEL_MIN_ROWS, PARALLEL_GATHER_MIN_ROWS, self.packed_rows,
-            self.packed_max_share_inverse)
+            self.packed_max_share_inverse, float(self.tie_tolerance))
         held = len(self.held_indices) > 0
         # Rows of the packed arrays are contiguous views.
         return GrownTree(

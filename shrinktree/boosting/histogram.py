@@ -1,4 +1,4 @@
-"""Gradient histograms: per feature and bin, the sums of gradients, hessians and row counts.
+"""Gradient histograms: per feature and bin, the sums of gradients, hessians and row counts (weights, when weighted).
 
 Histograms have shape ``(n_features, n_bins, 3)`` and float64 sums.  Only the smaller child
 of a split is built from its rows; its sibling is the parent minus it (histogram subtraction).
@@ -356,3 +356,38 @@ def within_level_moments(column, sample_indices, all_rows, gradients, hessians, 
         count += stats[b, 2]
         n_groups += 1
     return sum_sq, mass, count, n_groups
+
+
+# --- weighted fits: the count channel sums sample weights -----------------------------------------------
+# ``min_samples_leaf`` counts weight, so that a row of weight 3 and three copies of it give one model.  The
+# kernels above count rows (sums of 1.0, exact); a weighted fit then overwrites the count channel of every
+# histogram it builds or derives with the weights of the node's rows, summed directly rather than by
+# subtraction, so that an empty bin's count stays exactly zero (the emptiness tests read it) whatever the weights.
+@njit(cache=True)
+def fill_weight_channel(hist, binned, sample_indices, start, stop, sample_weight, active_features):
+    """Set ``hist[f, b, COUNT]`` to the summed weight of the rows ``sample_indices[start:stop]`` in bin ``b``."""
+    for k in range(active_features.shape[0]):
+        f = active_features[k]
+        column = binned[f]
+        out = hist[f]
+        for b in range(out.shape[0]):
+            out[b, 2] = 0.0
+        for p in range(start, stop):
+            i = sample_indices[p]
+            out[column[i], 2] += sample_weight[i]
+
+
+@njit(cache=True)
+def fill_categorical_weight_channel(cat_hist, codes, offsets, sample_indices, start, stop, sample_weight,
+                                    feature_mask):
+    """:func:`fill_weight_channel` of a level histogram (:func:`build_categorical_histogram`'s layout)."""
+    for c in range(codes.shape[0]):
+        if not feature_mask[c]:
+            continue
+        column = codes[c]
+        base = offsets[c]
+        for b in range(base, offsets[c + 1]):
+            cat_hist[b, 2] = 0.0
+        for p in range(start, stop):
+            i = sample_indices[p]
+            cat_hist[base + column[i], 2] += sample_weight[i]

@@ -11,10 +11,59 @@ import numpy as np
 
 from .._numba import njit, prange
 from .predictor import add_children_to_parents, add_row_statistics
+from .splitting import TIE_TOLERANCE
 
 # Share of the rows held out of growing each tree (they estimate its pooling strength).  The booster's
 # private measurement switch ``_honest_fraction`` overrides it for one model (benchmarks/ablations.py).
 HONEST_FRACTION = 0.5
+
+# How an honest tree counts ``min_samples_leaf`` (:func:`growing_min_samples_leaf`); the booster's private
+# measurement switch ``_min_leaf_of_all_rows`` overrides it for one model (benchmarks/ablations.py).
+MIN_LEAF_RULES = (False, True, "if-constant")
+DEFAULT_MIN_LEAF_RULE = "if-constant"
+
+
+def growing_min_samples_leaf(min_samples_leaf: int, growing_size: float, fraction: float = HONEST_FRACTION,
+                             rule=DEFAULT_MIN_LEAF_RULE) -> int:
+    """``min_samples_leaf`` as the grower of an honest tree asks it of the rows that choose the splits.
+
+    Parameters
+    ----------
+    min_samples_leaf : int
+        The estimator's parameter.
+    growing_size : float
+        Size of the rows that grow the tree as ``min_samples_leaf`` counts it: their number, or their
+        summed weight in a weighted fit.
+    fraction : float
+        Share of the rows held out of growing the tree.
+    rule : {"if-constant", False, True}
+        ``"if-constant"`` (the default): a tree whose growing rows are fewer than ``2 * min_samples_leaf``,
+        which could not make a single split, asks only their share ``ceil((1 - fraction) * min_samples_leaf)``,
+        so that its leaves hold about ``min_samples_leaf`` rows of all; every other tree asks it in full.
+        ``False``: always in full (the rule before; tiny honest fits were a constant).  ``True``: always the
+        share.  Both others are for benchmarks/ablations.py only.
+
+    Returns
+    -------
+    int
+        The ``min_samples_leaf`` the grower applies, at least 1.
+    """
+    if rule is False or (rule == "if-constant" and growing_size >= 2 * min_samples_leaf):
+        return min_samples_leaf
+    return max(1, int(np.ceil(min_samples_leaf * (1.0 - fraction))))
+
+
+def growing_tie_tolerance(min_samples_leaf: int, growing_size: float) -> float:
+    """The grower's tie tolerance (:data:`~shrinktree.boosting.splitting.TIE_TOLERANCE`) for a tree whose
+    growing rows are fewer than ``2 * min_samples_leaf``, the trees :func:`growing_min_samples_leaf` lets
+    split on few rows; 0 for every other tree."""
+    return TIE_TOLERANCE if growing_size < 2 * min_samples_leaf else 0.0
+
+
+def check_min_leaf_rule(rule) -> None:
+    """A clear error for a ``_min_leaf_of_all_rows`` switch that is not one of :data:`MIN_LEAF_RULES`."""
+    if not any(rule is r if isinstance(r, bool) else (isinstance(rule, str) and rule == r) for r in MIN_LEAF_RULES):
+        raise ValueError(f"_min_leaf_of_all_rows must be one of {MIN_LEAF_RULES}, got {rule!r}.")
 
 
 @njit(cache=True)

@@ -108,6 +108,11 @@ def bound_raw_values(tree, split_sign: np.ndarray) -> None:
     tree.raw_value = raw.reshape(-1, 1)
 
 
+# Share of the held-out rows' sum of squared gradients below which their within-leaf sum of squares,
+# computed as sum(g^2 / w) - 2 m sum(g h / w) + m^2 sum(h^2 / w) per leaf, is float64 cancellation, not spread.
+ROUNDING_SHARE = 1e-12
+
+
 @njit(cache=True)
 def honest_inputs(held, leaves, left):
     """The honest estimate's inputs from the held-out rows' node statistics, in one pass.
@@ -122,8 +127,10 @@ def honest_inputs(held, leaves, left):
     mass = np.empty(n_leaves)
     count = np.empty(n_leaves)
     n_groups = 0
+    squares = 0.0
     for j in range(n_leaves):
         leaf = leaves[j]
+        squares += held[leaf, 3]
         h = held[leaf, 1]
         ratio = held[leaf, 0] / h if h > 0 else 0.0
         terms[j] = held[leaf, 3] - 2.0 * ratio * held[leaf, 4] + ratio * ratio * held[leaf, 5]
@@ -139,7 +146,12 @@ def honest_inputs(held, leaves, left):
         null_factor[i] = 1.0 if left[i] >= 0 else 0.0
         estimation_weight[i] = h
         estimation_raw[i] = -held[i, 0] / h if h > 0 else 0.0
-    return (pairwise_sum(terms), pairwise_sum(mass), pairwise_sum(count), n_groups, null_factor, estimation_weight,
+    sum_sq = pairwise_sum(terms)
+    if sum_sq <= ROUNDING_SHARE * squares:
+        # Every leaf's held-out rows alike (tiny data): what is left is rounding, which differs between a row
+        # of weight 3 and three copies of it, and would decide between no pooling (no noise) and full pooling.
+        sum_sq = 0.0
+    return (sum_sq, pairwise_sum(mass), pairwise_sum(count), n_groups, null_factor, estimation_weight,
             estimation_raw)
 
 

@@ -16,6 +16,13 @@ import numpy as np
 from .._numba import njit
 from ..variance_components import level_between_variance
 
+# In a tree grown on a few rows (fewer than 2 x min_samples_leaf: honest.growing_min_samples_leaf) many
+# features split them alike, and their gains tie up to rounding, which differs between a row of weight 3
+# and three copies of it.  There, gains of two features (or of a numeric and a categorical split) that agree
+# to this share of the node's score are one tie, kept by the first.  Elsewhere the tolerance is 0 (models
+# unchanged bit for bit).
+TIE_TOLERANCE = 1e-10
+
 
 @njit(cache=True, inline="always")
 def _too_small(left_count, right_count, left_hessian, right_hessian, min_samples_leaf, min_hessian):
@@ -28,6 +35,15 @@ def _too_small(left_count, right_count, left_hessian, right_hessian, min_samples
 def _score(g, h, l2):
     # A node without hessian mass (a saturated classifier: p(1 - p) == 0 in float64) scores 0.
     return g * g / (h + l2) if h + l2 > 0.0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def beats(gain, best, sum_g, sum_h, l2, tie_tolerance):
+    """Whether ``gain`` exceeds ``best`` by more than ``tie_tolerance`` of the node's score ``G^2 / (H + l2)``
+    and ``|best|`` (:data:`TIE_TOLERANCE`; 0: any excess)."""
+    if tie_tolerance <= 0.0 or best == -np.inf:
+        return gain > best
+    return gain > best + tie_tolerance * (_score(sum_g, sum_h, l2) + abs(best))
 
 
 @njit(cache=True, inline="always")
@@ -137,7 +153,7 @@ def _scan_feature(h, n_bins, missing_bin, n_directions, sum_g, sum_h, count, l2,
 @njit(cache=True)
 def find_node_split(hist, n_bins_non_missing, has_missing, feature_mask, missing_bin,
                     sum_g, sum_h, count, l2, min_samples_leaf, min_hessian, effective_tests,
-                    pooling_k, parent_value, parent_raw, constrained, monotonic_cst, lower, upper):
+                    pooling_k, parent_value, parent_raw, constrained, monotonic_cst, lower, upper, tie_tolerance):
     """Best split of one node.
 
     ``pooling_k < 0`` scores candidates by the raw Newton gain; ``pooling_k >= 0`` scores them
@@ -148,6 +164,7 @@ def find_node_split(hist, n_bins_non_missing, has_missing, feature_mask, missing
     node's bounds ``[lower, upper]`` and candidates are scored by the loss reduction at those values;
     on a feature with ``monotonic_cst[f]`` 1 (-1) a candidate whose left value exceeds (falls below)
     its right value is not a split.  Otherwise ``monotonic_cst``, ``lower`` and ``upper`` are unused.
+    ``tie_tolerance`` (:data:`TIE_TOLERANCE` or 0): features whose gains agree to it keep the first.
 
     Returns
     -------
@@ -233,7 +250,7 @@ def find_node_split(hist, n_bins_non_missing, has_missing, feature_mask, missing
         if n_admissible[f] > 0:
             idx = min(n_admissible[f], effective_tests.shape[0] - 1)
             n_tests += effective_tests[idx]
-        if best_gain[f] > top:
+        if beats(best_gain[f], top, sum_g, sum_h, l2, tie_tolerance):
             top = best_gain[f]
             best_feature = f
     if best_feature < 0:
@@ -272,7 +289,8 @@ def level_pooling_k(level_g, level_h, n_present, sum_g, sum_h, sigma2, method=0)
 
 @njit(cache=True)
 def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count, l2, min_samples_leaf, min_hessian,
-                           sigma2, level_mode, fixed_k, pooled_gain, constrained, lower, upper, level_method=0):
+                           sigma2, level_mode, fixed_k, pooled_gain, constrained, lower, upper, level_method,
+                           tie_tolerance):
     """Best partition of the levels of one categorical feature into two sets, over all categorical features.
 
     Each level present in the node (the missing code counts as a level when it has rows) gets its
@@ -380,7 +398,7 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
                 feature_stats[2] = cl
         if admissible > 0:
             levels_scanned = max(levels_scanned, m)
-        if feature_j >= 0 and feature_best > best_gain:
+        if feature_j >= 0 and beats(feature_best, best_gain, sum_g, sum_h, l2, tie_tolerance):
             best_gain = feature_best
             best_feature = c
             best_gl = feature_stats[0]

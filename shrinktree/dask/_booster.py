@@ -24,6 +24,7 @@ from ..boosting.binning import SUBSAMPLE_FOR_BINNING, BinMapper
 from ..boosting.constraints import InteractionSets, split_signs
 from ..boosting.gradient_boosting import MIN_HESSIAN, _check_callbacks, _ldexp
 from ..boosting.grower import threshold_table
+from ..boosting.honest import DEFAULT_MIN_LEAF_RULE
 from ..boosting.pooling import pool_tree, set_renewed_values
 from ..boosting.validation import eval_set_entries
 from ..callbacks import CallbackEnv, PrintProgress
@@ -320,7 +321,8 @@ class DistributedFit:
             n_levels=self.n_levels, cat_feature_mask=cat_feature_mask, level_mode=plan.level_mode,
             level_k=plan.strength, pooled_level_gain=getattr(est, "_pooled_level_gain", plan.pooled_level_gain),
             constant_hessian=1.0 if (self.unit_weights and loss.constant_hessian) else 0.0,
-            compute_within_ss=plan.in_sample_eb, level_method=plan.level_method,
+            compute_within_ss=plan.in_sample_eb, level_method=plan.level_method, unit_weights=self.unit_weights,
+            min_leaf_rule=getattr(est, "_min_leaf_of_all_rows", DEFAULT_MIN_LEAF_RULE),
             monotonic_cst=None if est._monotonic_cst is None else est._monotonic_cst[est._numeric_index],
             interaction_cst=None if est._interaction_cst is None else InteractionSets(
                 est._interaction_cst, est._numeric_index, est._categorical_index),

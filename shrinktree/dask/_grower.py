@@ -17,6 +17,12 @@ import numpy as np
 from .._shrinkage import within_variance
 from ..boosting.grower import GrownTree, TreeGrower, _Node
 from ..boosting.histogram import subtract_histograms, subtract_in_place
+from ..boosting.honest import (
+    DEFAULT_MIN_LEAF_RULE,
+    HONEST_FRACTION,
+    growing_min_samples_leaf,
+    growing_tie_tolerance,
+)
 from ..boosting.splitting import LEVELS_RAW, categorical_bitset
 
 
@@ -53,13 +59,20 @@ class DistributedGrower(TreeGrower):
         Which of the iteration's trees (its gradients) to grow.
     use_split : bool
         Grow on the honest split's growing rows (``False``: every row of the iteration).
+    unit_weights : bool
+        Whether every weight is 1.  Otherwise the histograms' count channel and ``min_samples_leaf`` count
+        weight, and the workers send the larger child's count channels with each split.
+    min_leaf_rule :
+        How an honest tree counts ``min_samples_leaf`` (:func:`~shrinktree.boosting.honest.growing_min_samples_leaf`,
+        applied to the growing rows' weight once the root sums arrive).
     """
 
     def __init__(self, partitions, k, use_split, n_bins_non_missing, has_missing, missing_bin, feature_mask,
                  effective_tests, max_leaf_nodes=31, max_depth=None, min_samples_leaf=20, l2_regularization=0.0,
                  min_hessian=1e-3, pooling_k=-1.0, n_levels=None, cat_feature_mask=None, level_mode=LEVELS_RAW,
                  level_k=0.0, pooled_level_gain=False, constant_hessian=0.0, compute_within_ss=True,
-                 monotonic_cst=None, interaction_cst=None, level_method=0):
+                 monotonic_cst=None, interaction_cst=None, level_method=0, unit_weights=True,
+                 min_leaf_rule=DEFAULT_MIN_LEAF_RULE):
         # TreeGrower's split search and value methods read these attributes; the data stays on the workers.
         self.partitions, self.k, self.use_split = partitions, k, use_split
         self.constrained = monotonic_cst is not None and bool(np.any(monotonic_cst != 0))
@@ -84,12 +97,19 @@ class DistributedGrower(TreeGrower):
         self.effective_tests = effective_tests
         self.max_leaf_nodes, self.max_depth, self.min_samples_leaf = max_leaf_nodes, max_depth, min_samples_leaf
         self.l2, self.min_hessian, self.pooling_k = l2_regularization, min_hessian, pooling_k
+        self.unit_weights, self.min_leaf_rule = bool(unit_weights), min_leaf_rule
+        self.tie_tolerance = 0.0
 
     def grow(self) -> GrownTree:
         sums, moments, hist, cat_hist = self.partitions.total(
             "begin_tree", self.k, self.use_split, self.active_features, self.cat_offsets, self.cat_feature_mask,
             self.n_bins, self.constant_hessian)
         n_rows = int(round(sums[3]))
+        if self.use_split:
+            # The root's weight (its rows when unweighted) is known only now, summed over the partitions.
+            self.tie_tolerance = growing_tie_tolerance(self.min_samples_leaf, float(sums[2]))
+            self.min_samples_leaf = growing_min_samples_leaf(self.min_samples_leaf, float(sums[2]), HONEST_FRACTION,
+                                                             self.min_leaf_rule)
         root = _Node(0, n_rows, float(sums[0]), float(sums[1]), n_rows, float(sums[2]), 0, -1)
         self._set_values(root, None)
         nodes = [root]
@@ -113,15 +133,16 @@ class DistributedGrower(TreeGrower):
             else:
                 if node.hist[feature, self.missing_bin, 2] == 0:
                     # No missing rows seen here: send future missing values to the larger child.
-                    missing_left = np.uint8(cl >= node.count - cl)
-            n_left = int(round(cl))
-            small_is_left = n_left <= node.count - n_left
+                    missing_left = np.uint8(cl >= node.weight - cl)
+            # The count channel (rows when unweighted, else weight) picks the smaller child, as on one machine.
+            small_is_left = bool(cl <= node.weight - cl)
             left_id, right_id = len(nodes), len(nodes) + 1
-            small_hist, small_cat_hist, w_left, n_left_rows = self.partitions.total(
+            small_hist, small_cat_hist, w_left, n_left_rows, large_counts, large_cat_counts = self.partitions.total(
                 "split_node", node_id, left_id, right_id, bool(is_cat), int(feature), int(bin_idx),
                 bool(missing_left), bitset, small_is_left)
-            if int(round(n_left_rows)) != n_left:
-                raise RuntimeError(f"The partitions sent {n_left_rows} rows left where the histogram counted {n_left}.")
+            n_left = int(round(n_left_rows))
+            if self.unit_weights and n_left != int(round(cl)):
+                raise RuntimeError(f"The partitions sent {n_left_rows} rows left where the histogram counted {cl}.")
             node.split = (gain, feature, bin_idx, missing_left, gl, hl, cl, *node.split[7:])
             left = _Node(node.start, node.start + n_left, gl, hl, n_left, w_left, node.depth + 1, node_id)
             right = _Node(node.start + n_left, node.stop, node.g - gl, node.h - hl, node.count - n_left,
@@ -135,6 +156,10 @@ class DistributedGrower(TreeGrower):
             large.hist = subtract_histograms(node.hist, small.hist)
             if small.cat_hist is not None:
                 large.cat_hist = subtract_in_place(node.cat_hist, small.cat_hist)
+            if not self.unit_weights:
+                large.hist[:, :, 2] = large_counts
+                if large.cat_hist is not None:
+                    large.cat_hist[:, 2] = large_cat_counts
             node.hist = node.cat_hist = None
             node.left, node.right = left_id, right_id
             nodes.append(left)

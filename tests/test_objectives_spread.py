@@ -1,0 +1,17 @@
+"""benchmarks/objectives_spread.py: its variants and its table (no dataset is loaded)."""
+
+import pytest
+
+
+def test_variants_and_table(load_benchmark):
+    spread = load_benchmark("objectives_spread")
+    assert spread.VARIANTS["BROOD dropped"]("epil") is None  # a grouseticks column
+    assert callable(spread.VARIANTS["BROOD dropped"]("grouseticks"))
+    scores = {"shrinktree": {"deviance": [1.0, 3.0], "spread": [0.3, 0.3]},
+              "LightGBM": {"deviance": [2.0, 2.0], "spread": [0.2, 0.2]}}
+    text = spread.table("epil", scores)
+    assert "| shrinktree | 2.000 ± 1.000 | 0.300 ± 0.000 | 1.50 |" in text
+    assert "| LightGBM | 2.000 ± 0.000 | 0.200 ± 0.000 | 1.00 |" in text
+    with pytest.raises(SystemExit):
+        spread.main(["--datasets", "quine"])  # not a grouped set of the script
+
