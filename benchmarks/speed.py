@@ -382,7 +382,8 @@ def small_suite(repeats: int, log, targets: list) -> str:
 
 
 def grouped_suite(repeats: int, log, targets: list) -> str:
-    """The grouped real-data suite as markdown; appends its targets (no slower than LightGBM, 1 and 2 threads)."""
+    """The grouped real-data suite as markdown, XGBoost beside LightGBM; appends its targets (no slower than
+    LightGBM, 1 and 2 threads)."""
     results = _speed_grouped.time_suite(repeats, log)
     rows = []
     for result in results:
@@ -399,8 +400,10 @@ def grouped_suite(repeats: int, log, targets: list) -> str:
     for jobs in _speed_grouped.THREADS:
         header += [f"shrinktree {jobs}t s", f"LightGBM {jobs}t s", f"/ LightGBM {jobs}t", f"XGBoost {jobs}t s",
                    f"/ XGBoost {jobs}t"]
+    import xgboost
+
     return (f"### Grouped real data, {_speed_grouped.N_TREES} trees, default settings, 1 and 2 threads "
-            f"(best of {repeats})\n\n{markdown_table(header, rows)}\n")
+            f"(best of {repeats}; XGBoost {xgboost.__version__})\n\n{markdown_table(header, rows)}\n")
 
 
 def _memory_run(n_rows: int, log, libraries=_speed_memory.LIBRARIES) -> dict:

@@ -286,25 +286,52 @@ def subtract_histograms(parent, child):
 # grows with the number of levels, never with levels x rows.
 
 
+# Rows times categorical features from which a level histogram is built in parallel (one feature per thread).
+PARALLEL_LEVEL_MIN_WORK = 32_768
+
+
+@njit(cache=True, inline="always")
+def _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, c):
+    column = codes[c]
+    base = offsets[c]
+    n = codes.shape[1] if all_rows else sample_indices.shape[0]
+    for i in range(n):
+        b = base + column[i if all_rows else sample_indices[i]]
+        hist[b, 0] += gradients[i]
+        hist[b, 1] += hessians[i]
+        hist[b, 2] += 1.0
+
+
+@njit(parallel=True, cache=True)
+def _categorical_histogram_parallel(codes, offsets, sample_indices, all_rows, gradients, hessians, feature_mask,
+                                    hist):
+    for c in prange(codes.shape[0]):
+        if feature_mask[c]:
+            _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, c)
+
+
 @njit(cache=True)
 def build_categorical_histogram(codes, offsets, sample_indices, all_rows, gradients, hessians, feature_mask):
     """Level histogram of the rows ``sample_indices``, or of every row when ``all_rows``.
 
     With ``all_rows`` the gradients and hessians are indexed by row; otherwise they are already
-    gathered in the order of ``sample_indices``.
+    gathered in the order of ``sample_indices``.  From ``PARALLEL_LEVEL_MIN_WORK`` rows times
+    features on, the features are summed in parallel (one region of numba's threads, one thread when
+    ``n_jobs=1``); each feature's sums add its rows in the same order either way.
     """
     hist = np.zeros((offsets[-1], 3), dtype=np.float64)
     n = codes.shape[1] if all_rows else sample_indices.shape[0]
+    n_active = 0
     for c in range(codes.shape[0]):
-        if not feature_mask[c]:
-            continue
-        column = codes[c]
-        base = offsets[c]
-        for i in range(n):
-            b = base + column[i if all_rows else sample_indices[i]]
-            hist[b, 0] += gradients[i]
-            hist[b, 1] += hessians[i]
-            hist[b, 2] += 1.0
+        if feature_mask[c]:
+            n_active += 1
+    if n_active > 1 and n * n_active >= PARALLEL_LEVEL_MIN_WORK:
+        _categorical_histogram_parallel(codes, offsets, sample_indices, all_rows, gradients, hessians, feature_mask,
+                                        hist)
+        return hist
+    for c in range(codes.shape[0]):
+        if feature_mask[c]:
+            _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, c)
     return hist
 
 

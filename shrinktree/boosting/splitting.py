@@ -266,12 +266,14 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
         missing_code = n_codes - 1
         m = 0
         for b in range(n_codes):
-            if cat_hist[base + b, 2] > 0.0:
-                present[m] = b
-                level_g[m] = cat_hist[base + b, 0]
-                level_h[m] = cat_hist[base + b, 1]
-                level_c[m] = cat_hist[base + b, 2]
-                m += 1
+            # Branch-free: every code is written at the next slot, which only the levels with rows keep.
+            present[m] = b
+            m += cat_hist[base + b, 2] > 0.0
+        for t in range(m):
+            b = base + present[t]
+            level_g[t] = cat_hist[b, 0]
+            level_h[t] = cat_hist[b, 1]
+            level_c[t] = cat_hist[b, 2]
         if m < 2:
             continue
         if level_mode == LEVELS_EB:
