@@ -98,10 +98,10 @@ def test_level_histogram_is_the_same_in_parallel(all_rows):
 
     rng = np.random.default_rng(5)
     n_levels = np.array([1_200, 4, 60, 2], dtype=np.int64)
-    n = 30_000
+    n = 40_000
     codes = np.stack([rng.integers(0, k + 1, size=n) for k in n_levels]).astype(np.int32)
     offsets = np.concatenate([[0], np.cumsum(n_levels + 1)]).astype(np.int64)
-    rows = np.arange(n, dtype=np.int64) if all_rows else np.sort(rng.permutation(n)[:20_000]).astype(np.int64)
+    rows = np.arange(n, dtype=np.int64) if all_rows else np.sort(rng.permutation(n)[:30_000]).astype(np.int64)
     g, h = rng.normal(size=len(rows) if not all_rows else n), rng.uniform(size=len(rows) if not all_rows else n)
     mask = np.array([True, True, False, True])
     assert len(rows) * 3 >= histogram.PARALLEL_LEVEL_MIN_WORK

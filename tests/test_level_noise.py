@@ -52,11 +52,11 @@ def test_parallel_and_serial_paths_agree_bit_for_bit(data):
     mask = np.ones(3, dtype=np.bool_)
     ratios = level_noise._row_ratios(rows, False, g, h, w)
     serial, parallel = np.zeros((3, 4)), np.zeros((3, 4))
-    level_noise._moments_serial(codes, *ratios, n_levels, mask, serial)
+    level_noise._moments_serial(codes, *ratios, n_levels, np.flatnonzero(mask), serial)
     previous = numba.get_num_threads()
     numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
     try:
-        level_noise._moments_parallel(codes, *ratios, n_levels, mask, parallel)
+        level_noise._moments_parallel(codes, *ratios, n_levels, np.flatnonzero(mask), parallel)
     finally:
         numba.set_num_threads(previous)
     assert serial.tobytes() == parallel.tobytes()

@@ -287,7 +287,7 @@ def subtract_histograms(parent, child):
 
 
 # Rows times categorical features from which a level histogram is built in parallel (one feature per thread).
-PARALLEL_LEVEL_MIN_WORK = 32_768
+PARALLEL_LEVEL_MIN_WORK = 65_536
 
 
 @njit(cache=True, inline="always")
@@ -302,12 +302,41 @@ def _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hess
         hist[b, 2] += 1.0
 
 
+@njit(cache=True, inline="always")
+def _accumulate_level_pair(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, ca, cb):
+    # Two features in one pass over the rows: a feature with few levels adds row after row into the same
+    # few sums, each add waiting for the previous one; the other feature's adds fill that wait.
+    column_a, column_b = codes[ca], codes[cb]
+    base_a, base_b = offsets[ca], offsets[cb]
+    n = codes.shape[1] if all_rows else sample_indices.shape[0]
+    for i in range(n):
+        row = i if all_rows else sample_indices[i]
+        a = base_a + column_a[row]
+        b = base_b + column_b[row]
+        g = gradients[i]
+        h = hessians[i]
+        hist[a, 0] += g
+        hist[a, 1] += h
+        hist[a, 2] += 1.0
+        hist[b, 0] += g
+        hist[b, 1] += h
+        hist[b, 2] += 1.0
+
+
+@njit(cache=True, inline="always")
+def _accumulate_level_group(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, active, group):
+    # Group ``group`` is the active features ``2 group`` and ``2 group + 1`` (the last may be alone).
+    if 2 * group + 1 < active.shape[0]:
+        _accumulate_level_pair(codes, offsets, sample_indices, all_rows, gradients, hessians, hist,
+                               active[2 * group], active[2 * group + 1])
+    else:
+        _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, active[2 * group])
+
+
 @njit(parallel=True, cache=True)
-def _categorical_histogram_parallel(codes, offsets, sample_indices, all_rows, gradients, hessians, feature_mask,
-                                    hist):
-    for c in prange(codes.shape[0]):
-        if feature_mask[c]:
-            _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, c)
+def _categorical_histogram_parallel(codes, offsets, sample_indices, all_rows, gradients, hessians, active, hist):
+    for group in prange((active.shape[0] + 1) // 2):
+        _accumulate_level_group(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, active, group)
 
 
 @njit(cache=True)
@@ -315,20 +344,20 @@ def build_categorical_histogram(codes, offsets, sample_indices, all_rows, gradie
     """Level histogram of the rows ``sample_indices``, or of every row when ``all_rows``.
 
     With ``all_rows`` the gradients and hessians are indexed by row; otherwise they are already
-    gathered in the order of ``sample_indices``.  From ``PARALLEL_LEVEL_MIN_WORK`` rows times
-    features on, the features are summed in parallel (one region of numba's threads, one thread when
-    ``n_jobs=1``); each feature's sums add its rows in the same order either way.
+    gathered in the order of ``sample_indices``.  Features are summed two at a time; from
+    ``PARALLEL_LEVEL_MIN_WORK`` rows times features on, the pairs are summed in parallel (one region of
+    numba's threads, one thread when ``n_jobs=1``).  Each feature's sums add its rows in the same order
+    whichever the path.
     """
     hist = np.zeros((offsets[-1], 3), dtype=np.float64)
     n = codes.shape[1] if all_rows else sample_indices.shape[0]
-    n_active = 0
-    for c in range(codes.shape[0]):
-        if feature_mask[c]:
-            n_active += 1
-    if n_active > 1 and n * n_active >= PARALLEL_LEVEL_MIN_WORK:
-        _categorical_histogram_parallel(codes, offsets, sample_indices, all_rows, gradients, hessians, feature_mask,
-                                        hist)
+    active = np.flatnonzero(feature_mask)
+    if active.shape[0] > 2 and n * active.shape[0] >= PARALLEL_LEVEL_MIN_WORK:
+        _categorical_histogram_parallel(codes, offsets, sample_indices, all_rows, gradients, hessians, active, hist)
         return hist
+    for group in range((active.shape[0] + 1) // 2):
+        _accumulate_level_group(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, active, group)
+    return hist
     for c in range(codes.shape[0]):
         if feature_mask[c]:
             _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, c)

@@ -3,9 +3,9 @@
 The level pooling of a categorical split needs, per feature, the within-level noise ``sigma^2`` of the
 tree's growing rows (:meth:`~shrinktree.boosting.grower.TreeGrower._level_noise`).  The three ratios each
 row contributes (``g^2 / w``, ``g h / w``, ``h^2 / w``) do not depend on the feature: they are computed once
-per row here instead of once per row and feature, and the features are summed in parallel when the tree
-has many rows.  Each level's sums add the rows in the order of ``sample_indices`` whichever the path, so
-the results do not depend on the thread count.
+per row here instead of once per row and feature; the features are summed two at a time, and those pairs
+in parallel when the tree has many rows.  Each level's sums add the rows in the order of ``sample_indices``
+whichever the path, so the results do not depend on the thread count.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 from .._numba import njit, prange
 
 # Rows times categorical features below which the features are summed on the calling thread.
-PARALLEL_MIN_WORK = 16_384
+PARALLEL_MIN_WORK = 65_536
 
 
 @njit(cache=True)
@@ -44,17 +44,13 @@ def _row_ratios(sample_indices, all_rows, gradients, hessians, sample_weight):
 
 
 @njit(cache=True, inline="always")
-def _feature_moments(column, rows, terms, n_codes, out, c):
-    stats = np.zeros((n_codes, 6), dtype=np.float64)
-    for r in range(rows.shape[0]):
-        b = column[rows[r]]
-        for k in range(6):
-            stats[b, k] += terms[r, k]
+def _summarize(stats, out, c):
+    # The per-level sums of feature ``c`` into its (sum_sq, mass, count, n_groups).
     sum_sq = 0.0
     mass = 0.0
     count = 0.0
     n_groups = 0
-    for b in range(n_codes):
+    for b in range(stats.shape[0]):
         if stats[b, 1] <= 0.0:
             continue
         m = stats[b, 0] / stats[b, 1]
@@ -68,18 +64,43 @@ def _feature_moments(column, rows, terms, n_codes, out, c):
     out[c, 3] = n_groups
 
 
+@njit(cache=True, inline="always")
+def _feature_group(codes, rows, terms, n_levels, active, group, out):
+    # Group ``group`` is the active features ``2 group`` and ``2 group + 1`` (the last may be alone), summed
+    # in one pass over the rows: a feature with few levels adds row after row into the same sums, each add
+    # waiting for the previous one; the other feature's adds fill that wait.
+    ca = active[2 * group]
+    paired = 2 * group + 1 < active.shape[0]
+    cb = active[2 * group + 1] if paired else ca
+    column_a, column_b = codes[ca], codes[cb]
+    stats_a = np.zeros((n_levels[ca] + 1, 6), dtype=np.float64)
+    stats_b = np.zeros((n_levels[cb] + 1 if paired else 0, 6), dtype=np.float64)
+    if paired:
+        for r in range(rows.shape[0]):
+            a = column_a[rows[r]]
+            b = column_b[rows[r]]
+            for k in range(6):
+                stats_a[a, k] += terms[r, k]
+                stats_b[b, k] += terms[r, k]
+        _summarize(stats_b, out, cb)
+    else:
+        for r in range(rows.shape[0]):
+            a = column_a[rows[r]]
+            for k in range(6):
+                stats_a[a, k] += terms[r, k]
+    _summarize(stats_a, out, ca)
+
+
 @njit(cache=True)
-def _moments_serial(codes, rows, terms, n_levels, feature_mask, out):
-    for c in range(codes.shape[0]):
-        if feature_mask[c]:
-            _feature_moments(codes[c], rows, terms, n_levels[c] + 1, out, c)
+def _moments_serial(codes, rows, terms, n_levels, active, out):
+    for group in range((active.shape[0] + 1) // 2):
+        _feature_group(codes, rows, terms, n_levels, active, group, out)
 
 
 @njit(parallel=True, cache=True)
-def _moments_parallel(codes, rows, terms, n_levels, feature_mask, out):
-    for c in prange(codes.shape[0]):
-        if feature_mask[c]:
-            _feature_moments(codes[c], rows, terms, n_levels[c] + 1, out, c)
+def _moments_parallel(codes, rows, terms, n_levels, active, out):
+    for group in prange((active.shape[0] + 1) // 2):
+        _feature_group(codes, rows, terms, n_levels, active, group, out)
 
 
 @njit(cache=True)
@@ -108,12 +129,9 @@ def level_moments(codes, sample_indices, all_rows, gradients, hessians, sample_w
     """
     rows, terms = _row_ratios(sample_indices, all_rows, gradients, hessians, sample_weight)
     out = np.zeros((codes.shape[0], 4), dtype=np.float64)
-    n_active = 0
-    for c in range(codes.shape[0]):
-        if feature_mask[c]:
-            n_active += 1
-    if n_active > 1 and rows.shape[0] * n_active >= PARALLEL_MIN_WORK:
-        _moments_parallel(codes, rows, terms, n_levels, feature_mask, out)
+    active = np.flatnonzero(feature_mask)
+    if active.shape[0] > 2 and rows.shape[0] * active.shape[0] >= PARALLEL_MIN_WORK:
+        _moments_parallel(codes, rows, terms, n_levels, active, out)
     else:
-        _moments_serial(codes, rows, terms, n_levels, feature_mask, out)
+        _moments_serial(codes, rows, terms, n_levels, active, out)
     return out
