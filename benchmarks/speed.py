@@ -13,7 +13,7 @@ Run from the repository root::
     python benchmarks/speed.py --rows 100000 --output -
     python benchmarks/speed.py --profile               # also: where shrinktree's fit time goes
     python benchmarks/speed.py --small --repeats 5     # the small-data suite (400-5,000 rows, 300 trees)
-    python benchmarks/speed.py --grouped --repeats 2   # grouped real data, 1 and 2 threads, against LightGBM
+    python benchmarks/speed.py --grouped --repeats 2   # grouped real data, 1 and 2 threads, vs LightGBM, XGBoost
     python benchmarks/speed.py --busy --repeats 1      # n_jobs=1, 2 and the default under a competing load
     python benchmarks/speed.py --memory                # peak memory of the float32 fit, one process each
     python benchmarks/speed.py --memory --large-rows 10000000   # and a 10,000,000-row fit, one process each
@@ -382,7 +382,8 @@ def small_suite(repeats: int, log, targets: list) -> str:
 
 
 def grouped_suite(repeats: int, log, targets: list) -> str:
-    """The grouped real-data suite as markdown; appends its targets (no slower than LightGBM, 1 and 2 threads)."""
+    """The grouped real-data suite as markdown, XGBoost beside LightGBM; appends its targets (no slower than
+    LightGBM, 1 and 2 threads)."""
     results = _speed_grouped.time_suite(repeats, log)
     rows = []
     for result in results:
@@ -390,15 +391,19 @@ def grouped_suite(repeats: int, log, targets: list) -> str:
         cells = []
         for jobs in _speed_grouped.THREADS:
             ours, lgbm = best[(_speed_grouped.SHRINKTREE, jobs)], best[(_speed_grouped.LIGHTGBM, jobs)]
-            cells += [f"{ours:.2f}", f"{lgbm:.2f}", f"{ours / lgbm:.2f}x"]
+            xgb = best[(_speed_grouped.XGBOOST, jobs)]
+            cells += [f"{ours:.2f}", f"{lgbm:.2f}", f"{ours / lgbm:.2f}x", f"{xgb:.2f}", f"{ours / xgb:.2f}x"]
             targets.append([f"grouped data, {result['name']}: shrinktree / LightGBM, {_speed_grouped.N_TREES} trees, "
                             f"{jobs} thread(s)", "1.0x", f"{ours / lgbm:.2f}x", "met" if ours <= lgbm else "missed"])
         rows.append([f"{result['name']} ({result['rows']:,} x {result['columns']}; {result['grouping']})", *cells])
     header = ["data (largest categoricals: levels)"]
     for jobs in _speed_grouped.THREADS:
-        header += [f"shrinktree {jobs}t s", f"LightGBM {jobs}t s", f"/ LightGBM {jobs}t"]
+        header += [f"shrinktree {jobs}t s", f"LightGBM {jobs}t s", f"/ LightGBM {jobs}t", f"XGBoost {jobs}t s",
+                   f"/ XGBoost {jobs}t"]
+    import xgboost
+
     return (f"### Grouped real data, {_speed_grouped.N_TREES} trees, default settings, 1 and 2 threads "
-            f"(best of {repeats})\n\n{markdown_table(header, rows)}\n")
+            f"(best of {repeats}; XGBoost {xgboost.__version__})\n\n{markdown_table(header, rows)}\n")
 
 
 def _memory_run(n_rows: int, log, libraries=_speed_memory.LIBRARIES) -> dict:
@@ -603,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
                              "--profile also break down the breast cancer and Friedman fits")
     parser.add_argument("--grouped", action="store_true",
                         help="run the grouped real-data suite instead (InstEval, MovieLens, STAR, egsingle, wages; "
-                             "300 trees, 1 and 2 threads, against LightGBM)")
+                             "300 trees, 1 and 2 threads, against LightGBM and XGBoost)")
     parser.add_argument("--busy", action="store_true",
                         help="run the busy-machine suite instead: n_jobs=1, 2 and the default under a competing "
                              "CPU load started and stopped by the benchmark")

@@ -10,7 +10,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor
-from shrinktree.boosting.splitting import level_pooling_k
+from shrinktree.boosting.splitting import INSERTION_SORT_MAX, level_pooling_k, stable_order
 
 
 def grouped(n_groups=60, n=3000, tau=1.0, sigma=1.0, seed=0, lognormal_sd=1.0):
@@ -352,3 +352,19 @@ def test_integer_weights_equal_repeated_rows(params):
     repeated = ShrinkBoostRegressor(**settings).fit(frame.iloc[rows].reset_index(drop=True), y[rows])
     assert n_categorical_splits(weighted) > 0
     np.testing.assert_allclose(weighted.predict(frame), repeated.predict(frame), rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("m", [0, 1, 2, 5, INSERTION_SORT_MAX, INSERTION_SORT_MAX + 1, 200])
+def test_stable_order_is_numpys_stable_argsort(m):
+    # Ties (rounded keys), signed zeros and NaN: the levels' order must be np.argsort's, mergesort, exactly.
+    rng = np.random.default_rng(m)
+    for trial in range(20):
+        key = np.round(rng.normal(size=m + 3), 1)
+        if m and trial % 3 == 0:
+            key[rng.integers(0, m)] = -0.0
+        if m and trial % 5 == 0:
+            key[rng.integers(0, m)] = np.nan
+        order = np.full(m + 3, -7, dtype=np.int64)
+        stable_order(key, m, order)
+        np.testing.assert_array_equal(order[:m], np.argsort(key[:m], kind="mergesort"))
+        assert np.all(order[m:] == -7)

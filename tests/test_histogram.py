@@ -89,3 +89,31 @@ def test_all_rows_root_equals_the_histogram_of_every_row_index(constant_hessian)
     got = histogram.build_histogram_all_rows(binned, gradients, hessians, active, 256, constant_hessian)
     assert np.array_equal(got, expected)
     assert np.allclose(got[active, :, 1].sum(axis=1), hessians.sum())
+
+
+@pytest.mark.parametrize("all_rows", [False, True])
+def test_level_histogram_is_the_same_in_parallel(all_rows):
+    # Enough rows times features for the parallel kernel; one feature left out stays zero.
+    import numba
+
+    rng = np.random.default_rng(5)
+    n_levels = np.array([1_200, 4, 60, 2], dtype=np.int64)
+    n = 40_000
+    codes = np.stack([rng.integers(0, k + 1, size=n) for k in n_levels]).astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum(n_levels + 1)]).astype(np.int64)
+    rows = np.arange(n, dtype=np.int64) if all_rows else np.sort(rng.permutation(n)[:30_000]).astype(np.int64)
+    g, h = rng.normal(size=len(rows) if not all_rows else n), rng.uniform(size=len(rows) if not all_rows else n)
+    mask = np.array([True, True, False, True])
+    assert len(rows) * 3 >= histogram.PARALLEL_LEVEL_MIN_WORK
+    previous = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        serial = histogram.build_categorical_histogram(codes, offsets, rows, all_rows, g, h, mask)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        parallel = histogram.build_categorical_histogram(codes, offsets, rows, all_rows, g, h, mask)
+    finally:
+        numba.set_num_threads(previous)
+    assert serial.tobytes() == parallel.tobytes()
+    column = codes[0] if all_rows else codes[0, rows]
+    np.testing.assert_allclose(serial[:n_levels[0] + 1, 0], np.bincount(column, weights=g, minlength=n_levels[0] + 1))
+    np.testing.assert_array_equal(serial[offsets[2]:offsets[3]], 0.0)

@@ -1,7 +1,7 @@
-"""The grouped real-data suite of benchmarks/speed.py times both libraries at both thread counts."""
+"""The grouped real-data suite of benchmarks/speed.py times every library at both thread counts."""
 
 
-def test_grouped_suite_times_both_libraries_at_both_thread_counts(monkeypatch, load_benchmark):
+def test_grouped_suite_times_every_library_at_both_thread_counts(monkeypatch, load_benchmark):
     grouped = load_benchmark("_speed_grouped")
     monkeypatch.setattr(grouped, "N_TREES", 5)
     original = grouped.make_model

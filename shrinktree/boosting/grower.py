@@ -17,7 +17,8 @@ from .._shrinkage import within_variance
 from .._tree import TreeArrays
 from . import histogram
 from .best_first import child_bounds, grow_tree, node_values, search_node
-from .histogram import NO_PACKED_ROWS, PARALLEL_GATHER_MIN_ROWS, PARALLEL_MIN_ROWS, within_level_moments
+from .histogram import NO_PACKED_ROWS, PARALLEL_GATHER_MIN_ROWS, PARALLEL_MIN_ROWS
+from .level_noise import level_moments
 from .splitting import LEVELS_RAW
 
 _NO_FEATURES = np.zeros(0, dtype=np.bool_)
@@ -261,14 +262,12 @@ class TreeGrower:
 
     def _level_noise(self):
         """Per categorical feature, the within-level noise variance per unit hessian on the growing rows."""
+        moments = level_moments(self.codes, self.sample_indices, self.all_rows, self.gradients, self.hessians,
+                                self.sample_weight, self.n_levels, self.cat_feature_mask)
         sigma2 = np.zeros(len(self.n_levels))
-        for c in range(len(self.n_levels)):
-            if not self.cat_feature_mask[c]:
-                continue
-            sum_sq, mass, count, n_groups = within_level_moments(
-                self.codes[c], self.sample_indices, self.all_rows, self.gradients, self.hessians,
-                self.sample_weight, int(self.n_levels[c]) + 1)
-            sigma2[c] = within_variance(sum_sq, mass, count, n_groups)
+        for c in np.flatnonzero(self.cat_feature_mask):
+            sum_sq, mass, count, n_groups = moments[c]
+            sigma2[c] = within_variance(float(sum_sq), float(mass), float(count), int(n_groups))
         return sigma2
 
     def _find_split(self, node):

@@ -288,25 +288,81 @@ def subtract_histograms(parent, child):
 # grows with the number of levels, never with levels x rows.
 
 
+# Rows times categorical features from which a level histogram is built in parallel (one feature per thread).
+PARALLEL_LEVEL_MIN_WORK = 65_536
+
+
+@njit(cache=True, inline="always")
+def _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, c):
+    column = codes[c]
+    base = offsets[c]
+    n = codes.shape[1] if all_rows else sample_indices.shape[0]
+    for i in range(n):
+        b = base + column[i if all_rows else sample_indices[i]]
+        hist[b, 0] += gradients[i]
+        hist[b, 1] += hessians[i]
+        hist[b, 2] += 1.0
+
+
+@njit(cache=True, inline="always")
+def _accumulate_level_pair(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, ca, cb):
+    # Two features in one pass over the rows: a feature with few levels adds row after row into the same
+    # few sums, each add waiting for the previous one; the other feature's adds fill that wait.
+    column_a, column_b = codes[ca], codes[cb]
+    base_a, base_b = offsets[ca], offsets[cb]
+    n = codes.shape[1] if all_rows else sample_indices.shape[0]
+    for i in range(n):
+        row = i if all_rows else sample_indices[i]
+        a = base_a + column_a[row]
+        b = base_b + column_b[row]
+        g = gradients[i]
+        h = hessians[i]
+        hist[a, 0] += g
+        hist[a, 1] += h
+        hist[a, 2] += 1.0
+        hist[b, 0] += g
+        hist[b, 1] += h
+        hist[b, 2] += 1.0
+
+
+@njit(cache=True, inline="always")
+def _accumulate_level_group(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, active, group):
+    # Group ``group`` is the active features ``2 group`` and ``2 group + 1`` (the last may be alone).
+    if 2 * group + 1 < active.shape[0]:
+        _accumulate_level_pair(codes, offsets, sample_indices, all_rows, gradients, hessians, hist,
+                               active[2 * group], active[2 * group + 1])
+    else:
+        _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, active[2 * group])
+
+
+@njit(parallel=True, cache=True)
+def _categorical_histogram_parallel(codes, offsets, sample_indices, all_rows, gradients, hessians, active, hist):
+    for group in prange((active.shape[0] + 1) // 2):
+        _accumulate_level_group(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, active, group)
+
+
 @njit(cache=True)
 def build_categorical_histogram(codes, offsets, sample_indices, all_rows, gradients, hessians, feature_mask):
     """Level histogram of the rows ``sample_indices``, or of every row when ``all_rows``.
 
     With ``all_rows`` the gradients and hessians are indexed by row; otherwise they are already
-    gathered in the order of ``sample_indices``.
+    gathered in the order of ``sample_indices``.  Features are summed two at a time; from
+    ``PARALLEL_LEVEL_MIN_WORK`` rows times features on, the pairs are summed in parallel (one region of
+    numba's threads, one thread when ``n_jobs=1``).  Each feature's sums add its rows in the same order
+    whichever the path.
     """
     hist = np.zeros((offsets[-1], 3), dtype=np.float64)
     n = codes.shape[1] if all_rows else sample_indices.shape[0]
+    active = np.flatnonzero(feature_mask)
+    if active.shape[0] > 2 and n * active.shape[0] >= PARALLEL_LEVEL_MIN_WORK:
+        _categorical_histogram_parallel(codes, offsets, sample_indices, all_rows, gradients, hessians, active, hist)
+        return hist
+    for group in range((active.shape[0] + 1) // 2):
+        _accumulate_level_group(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, active, group)
+    return hist
     for c in range(codes.shape[0]):
-        if not feature_mask[c]:
-            continue
-        column = codes[c]
-        base = offsets[c]
-        for i in range(n):
-            b = base + column[i if all_rows else sample_indices[i]]
-            hist[b, 0] += gradients[i]
-            hist[b, 1] += hessians[i]
-            hist[b, 2] += 1.0
+        if feature_mask[c]:
+            _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, c)
     return hist
 
 
@@ -318,44 +374,6 @@ def subtract_in_place(parent, child):
     for i in range(flat_parent.shape[0]):
         flat_parent[i] -= flat_child[i]
     return parent
-
-
-@njit(cache=True)
-def within_level_moments(column, sample_indices, all_rows, gradients, hessians, sample_weight, n_codes):
-    """Within-level sum of squares of one categorical feature over the given rows.
-
-    Returns ``(sum_sq, mass, count, n_groups)`` with ``sum_sq = sum_l sum_{i in l} w_i (g~_i - h~_i m_l)^2``,
-    ``m_l = G_l / H_l`` (``g = w g~``, ``h = w h~``): the noise left once every level has its own value.
-    """
-    stats = np.zeros((n_codes, 6), dtype=np.float64)
-    n = column.shape[0] if all_rows else sample_indices.shape[0]
-    for r in range(n):
-        i = r if all_rows else sample_indices[r]
-        w = sample_weight[i]
-        if w <= 0.0:
-            continue
-        b = column[i]
-        g = gradients[i]
-        h = hessians[i]
-        stats[b, 0] += g
-        stats[b, 1] += h
-        stats[b, 2] += w
-        stats[b, 3] += g * g / w
-        stats[b, 4] += g * h / w
-        stats[b, 5] += h * h / w
-    sum_sq = 0.0
-    mass = 0.0
-    count = 0.0
-    n_groups = 0
-    for b in range(n_codes):
-        if stats[b, 1] <= 0.0:
-            continue
-        m = stats[b, 0] / stats[b, 1]
-        sum_sq += stats[b, 3] - 2.0 * m * stats[b, 4] + m * m * stats[b, 5]
-        mass += stats[b, 1]
-        count += stats[b, 2]
-        n_groups += 1
-    return sum_sq, mass, count, n_groups
 
 
 # --- weighted fits: the count channel sums sample weights -----------------------------------------------

@@ -287,6 +287,29 @@ def level_pooling_k(level_g, level_h, n_present, sum_g, sum_h, sigma2, method=0)
     return sigma2 / tau2
 
 
+# Up to this many levels an insertion sort orders them faster than a merge sort (both stable: the same order).
+INSERTION_SORT_MAX = 32
+
+
+@njit(cache=True)
+def stable_order(key, m, order):
+    """``order[:m]`` = the positions of ``key[:m]`` in increasing order, equal keys in their order
+    (``np.argsort(key[:m], kind="mergesort")``, without its allocations for the few levels of most nodes)."""
+    has_nan = False
+    for i in range(m):
+        has_nan |= np.isnan(key[i])
+    if m > INSERTION_SORT_MAX or has_nan:  # (numpy sorts NaN last, which comparisons cannot)
+        order[:m] = np.argsort(key[:m], kind="mergesort")
+        return
+    for i in range(m):
+        value = key[i]
+        j = i
+        while j > 0 and key[order[j - 1]] > value:
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = i
+
+
 @njit(cache=True)
 def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count, l2, min_samples_leaf, min_hessian,
                            sigma2, level_mode, fixed_k, pooled_gain, constrained, lower, upper, level_method,
@@ -316,10 +339,12 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
     for c in range(n_cat):
         max_codes = max(max_codes, offsets[c + 1] - offsets[c])
     present = np.empty(max_codes, dtype=np.int64)
+    order = np.empty(max_codes, dtype=np.int64)
     key = np.empty(max_codes, dtype=np.float64)
     gsum = np.empty(max_codes, dtype=np.float64)
     level_g = np.empty(max_codes, dtype=np.float64)
     level_h = np.empty(max_codes, dtype=np.float64)
+    level_c = np.empty(max_codes, dtype=np.float64)
     best_gain = -np.inf
     best_feature = -1
     best_missing_left = np.uint8(0)
@@ -337,11 +362,14 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
         missing_code = n_codes - 1
         m = np.int64(0)  # not 0: a counter starting as a literal compiles a literal specialization of callees
         for b in range(n_codes):
-            if cat_hist[base + b, 2] > 0.0:
-                present[m] = b
-                level_g[m] = cat_hist[base + b, 0]
-                level_h[m] = cat_hist[base + b, 1]
-                m += 1
+            # Branch-free: every code is written at the next slot, which only the levels with rows keep.
+            present[m] = b
+            m += cat_hist[base + b, 2] > 0.0
+        for t in range(m):
+            b = base + present[t]
+            level_g[t] = cat_hist[b, 0]
+            level_h[t] = cat_hist[b, 1]
+            level_c[t] = cat_hist[b, 2]
         if m < 2:
             continue
         if level_mode == LEVELS_EB:
@@ -360,7 +388,7 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
             key[t] = node_raw + f * (raw - node_raw)
             gsum[t] = -key[t] * h if pooled_gain else level_g[t]
             total_gsum += gsum[t]
-        order = np.argsort(key[:m], kind="mergesort")
+        stable_order(key, m, order)
         if constrained:
             parent_score = _score_at(total_gsum, sum_h, l2, bounded_value(total_gsum, sum_h, l2, lower, upper))
         else:
@@ -372,13 +400,12 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
         admissible = 0
         feature_best = -np.inf
         feature_j = -1
-        feature_stats = np.zeros(3)
+        feature_gl = feature_hl = feature_cl = 0.0
         for j in range(m - 1):
             t = order[j]
-            b = base + present[t]
-            gl += cat_hist[b, 0]
-            hl += cat_hist[b, 1]
-            cl += cat_hist[b, 2]
+            gl += level_g[t]
+            hl += level_h[t]
+            cl += level_c[t]
             sl += gsum[t]
             hr = sum_h - hl
             cr = count - cl
@@ -393,17 +420,13 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
             if gain > feature_best:
                 feature_best = gain
                 feature_j = j
-                feature_stats[0] = gl
-                feature_stats[1] = hl
-                feature_stats[2] = cl
+                feature_gl, feature_hl, feature_cl = gl, hl, cl
         if admissible > 0:
             levels_scanned = max(levels_scanned, m)
         if feature_j >= 0 and beats(feature_best, best_gain, sum_g, sum_h, l2, tie_tolerance):
             best_gain = feature_best
             best_feature = c
-            best_gl = feature_stats[0]
-            best_hl = feature_stats[1]
-            best_cl = feature_stats[2]
+            best_gl, best_hl, best_cl = feature_gl, feature_hl, feature_cl
             best_left = np.empty(feature_j + 1, dtype=np.int64)
             has_missing_rows = False
             missing_goes_left = False

@@ -28,7 +28,7 @@ from ..boosting.splitting import LEVELS_RAW, categorical_bitset
 
 def level_noise(moments: np.ndarray, n_levels: np.ndarray, cat_feature_mask: np.ndarray) -> np.ndarray:
     """Per categorical feature, the within-level noise variance from the summed per-level moments
-    (the second half of :func:`~shrinktree.boosting.histogram.within_level_moments`)."""
+    (the second half of :func:`~shrinktree.boosting.level_noise.level_moments`)."""
     sigma2 = np.zeros(len(n_levels))
     for c in range(len(n_levels)):
         if not cat_feature_mask[c]:

@@ -415,7 +415,7 @@ class TrainPartition:
 
 
 def _level_stats(column, rows, g, h, w, n_codes):
-    """Per code, the six sums of :func:`~shrinktree.boosting.histogram.within_level_moments`."""
+    """Per code, the six sums of :func:`~shrinktree.boosting.level_noise.level_moments`."""
     keep = w[rows] > 0
     rows = rows[keep]
     codes = column[rows]

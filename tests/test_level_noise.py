@@ -1,0 +1,63 @@
+"""The within-level moments of the level pooling: one pass over every categorical feature."""
+
+import numba
+import numpy as np
+import pytest
+
+from shrinktree.boosting import level_noise
+from shrinktree.boosting.level_noise import level_moments
+
+
+def _reference(codes, rows, g, h, w, n_levels, mask):
+    # The sums written out with numpy: per level, then per feature.
+    out = np.zeros((codes.shape[0], 4))
+    keep = rows[w[rows] > 0]
+    for c in np.flatnonzero(mask):
+        n_codes = n_levels[c] + 1
+        column = codes[c, keep]
+        gr, hr, wr = g[keep], h[keep], w[keep]
+        sums = [np.bincount(column, weights=v, minlength=n_codes)
+                for v in (gr, hr, wr, gr * gr / wr, gr * hr / wr, hr * hr / wr)]
+        has_mass = sums[1] > 0
+        m = sums[0][has_mass] / sums[1][has_mass]
+        out[c] = (np.sum(sums[3][has_mass] - 2 * m * sums[4][has_mass] + m * m * sums[5][has_mass]),
+                  sums[1][has_mass].sum(), sums[2][has_mass].sum(), has_mass.sum())
+    return out
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(3)
+    n = 6_000
+    n_levels = np.array([900, 3, 40], dtype=np.int64)
+    codes = np.stack([rng.integers(0, k + 1, size=n) for k in n_levels]).astype(np.int32)
+    g, h = rng.normal(size=n), rng.uniform(0.1, 1.0, size=n)
+    w = rng.choice([0.0, 1.0, 2.5], size=n)
+    return codes, g * w, h * w, w, n_levels
+
+
+@pytest.mark.parametrize("all_rows", [False, True])
+def test_moments_match_numpy(data, all_rows):
+    codes, g, h, w, n_levels = data
+    rows = np.arange(codes.shape[1]) if all_rows else np.random.default_rng(0).permutation(codes.shape[1])[:4_000]
+    mask = np.array([True, False, True])
+    got = level_moments(codes, rows, all_rows, g, h, w, n_levels, mask)
+    np.testing.assert_allclose(got, _reference(codes, rows, g, h, w, n_levels, mask), rtol=1e-9)
+    assert np.all(got[1] == 0.0)
+
+
+def test_parallel_and_serial_paths_agree_bit_for_bit(data):
+    codes, g, h, w, n_levels = data
+    rows = np.arange(codes.shape[1], dtype=np.int64)
+    mask = np.ones(3, dtype=np.bool_)
+    ratios = level_noise._row_ratios(rows, False, g, h, w)
+    serial, parallel = np.zeros((3, 4)), np.zeros((3, 4))
+    level_noise._moments_serial(codes, *ratios, n_levels, np.flatnonzero(mask), serial)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    try:
+        level_noise._moments_parallel(codes, *ratios, n_levels, np.flatnonzero(mask), parallel)
+    finally:
+        numba.set_num_threads(previous)
+    assert serial.tobytes() == parallel.tobytes()
+    assert serial.tobytes() == level_moments(codes, rows, False, g, h, w, n_levels, mask).tobytes()
