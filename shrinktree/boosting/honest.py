@@ -62,22 +62,27 @@ def _held_out_mask_kernel(row_hash, salt, fraction):
 
 @njit(cache=True)
 def _split_by_hash(row_hash, rows, all_rows, salt, fraction, held_below):
-    # Serial on purpose: one pass that hashes and splits, without a mask or a boolean-indexing temporary.
+    # Serial on purpose, without a boolean-indexing temporary: one pass hashes each row and counts the held
+    # ones, a second writes both sides into one array of the rows' length (growing rows first, each side in
+    # the rows' order), so no scratch array longer than the result is allocated.
     threshold = np.uint64(fraction * 18446744073709551615.0)
     n = row_hash.shape[0] if all_rows else rows.shape[0]
-    grow_rows = np.empty(n, dtype=np.int64)
-    held_rows = np.empty(n, dtype=np.int64)
-    n_grow = 0
+    is_held = np.empty(n, dtype=np.bool_)
     n_held = 0
     for r in range(n):
         i = r if all_rows else rows[r]
-        # Branch-free (a row's side is a coin flip): write it to both, advance only its side.
-        held = (_mix64(row_hash[i] ^ salt) < threshold) == held_below
-        held_rows[n_held] = i
-        grow_rows[n_grow] = i
-        n_held += held
-        n_grow += 1 - held
-    return grow_rows[:n_grow].copy(), held_rows[:n_held].copy()
+        is_held[r] = (_mix64(row_hash[i] ^ salt) < threshold) == held_below
+        n_held += is_held[r]
+    n_grow = n - n_held
+    out = np.empty(n, dtype=np.int64)
+    grown, held = 0, 0
+    for r in range(n):
+        # Branch-free (a row's side is a coin flip): the position is chosen arithmetically.
+        side = np.int64(is_held[r])
+        out[grown + side * (n_grow + held - grown)] = r if all_rows else rows[r]
+        held += side
+        grown += 1 - side
+    return out[:n_grow], out[n_grow:]
 
 
 def _salt(iteration, seed):
