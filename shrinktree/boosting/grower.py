@@ -196,7 +196,7 @@ class TreeGrower:
     interaction_cst : InteractionSets or None
         The feature groups a root-to-leaf path may draw its features from (see
         :class:`~shrinktree.boosting.constraints.InteractionSets`).
-    packed_rows : ndarray of uint64 or None
+    packed_rows : ndarray of uint32 or None
         ``binned`` as row-major words (:func:`~shrinktree.boosting.histogram.pack_rows`): histograms of
         nodes with few rows are then built from it (faster, the same sums).
     """
