@@ -55,7 +55,7 @@ def test_honest_split_matches_mask_then_split(alternate, subsample):
         assert got[0].dtype == np.int64 and got[1].dtype == np.int64
 
 
-def _grown_with_held_rows(n_rows=1_500, max_leaf_nodes=15):
+def _grown_with_held_rows(n_rows=1_500, max_leaf_nodes=15, partition_held_in_place=False):
     rng = np.random.default_rng(5)
     X = rng.normal(size=(n_rows, 5))
     X[rng.random(X.shape) < 0.05] = np.nan
@@ -70,7 +70,8 @@ def _grown_with_held_rows(n_rows=1_500, max_leaf_nodes=15):
     has_missing = np.array([bool((row == mapper.missing_bin_).any()) for row in binned])
     grown = TreeGrower(binned, gradients, hessians, weight, grow_rows, mapper.n_bins_non_missing_, has_missing,
                        mapper.missing_bin_, np.ones(5, dtype=bool), effective_tests_table(256),
-                       max_leaf_nodes=max_leaf_nodes, held_indices=held_rows).grow()
+                       max_leaf_nodes=max_leaf_nodes, held_indices=held_rows,
+                       partition_held_in_place=partition_held_in_place).grow()
     return grown, binned, mapper, gradients, hessians, weight, held_rows
 
 
@@ -95,6 +96,15 @@ def test_the_grower_leaves_the_callers_held_out_rows_alone():
     grown, *_, held_rows = _grown_with_held_rows()
     assert np.all(np.diff(held_rows) > 0)
     assert grown.held_indices is not held_rows
+
+
+def test_held_out_rows_partitioned_in_place_give_the_same_tree():
+    copied, *_ = _grown_with_held_rows()
+    in_place, *_, held_rows = _grown_with_held_rows(partition_held_in_place=True)
+    assert in_place.held_indices is held_rows  # no copy: the caller's array is the partition
+    assert np.array_equal(in_place.held_indices, copied.held_indices)
+    for name in ("left", "feature", "bin_threshold", "held_leaf_start", "held_leaf_stop", "sum_gradients"):
+        assert np.array_equal(getattr(in_place, name), getattr(copied, name))
 
 
 def test_a_tree_stops_at_max_leaf_nodes():

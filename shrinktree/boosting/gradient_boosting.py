@@ -614,6 +614,8 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             constant_hessian=data.constant_hessian, unit_weights=data.unit_weights,
             compute_within_ss=plan.in_sample_eb, monotonic_cst=data.monotonic_cst, interaction_cst=data.interactions,
             held_indices=estimation_rows, packed_rows=data.packed_rows,
+            # One tree an iteration: no later tree reads the held-out rows in their order, so no copy of them.
+            partition_held_in_place=loss.n_trees_per_iteration == 1,
         ).grow()
         local = (grown.feature, grown.bin_threshold)
         held = None
