@@ -148,3 +148,30 @@ def test_next_candidate_pops_in_the_order_of_a_heap_on_minus_gain_and_node_id():
             assert candidates[best] == heapq.heappop(heap)[1]
             n -= 1
             candidates[best] = candidates[n]
+
+
+def _sums_run_by_run(held_indices, leaf_nodes, leaf_start, leaf_stop, parent, gradients, hessians, weight):
+    # The definition: each leaf adds its run's rows in the run's order, then children are added to parents.
+    out = np.zeros((len(parent), 6))
+    for node, start, stop in zip(leaf_nodes, leaf_start, leaf_stop):
+        for i in held_indices[start:stop]:
+            g, h, w = gradients[i], hessians[i], weight[i]
+            inv_w = 1.0 / w if w > 0 else 0.0
+            for c, term in enumerate((g, h, w, g * g * inv_w, g * h * inv_w, h * h * inv_w)):
+                out[node, c] += term
+    for node in range(len(parent) - 1, 0, -1):
+        out[parent[node]] += out[node]
+    return out
+
+
+@pytest.mark.parametrize("increasing", [True, False])
+def test_held_node_statistics_add_each_leafs_rows_in_their_order(increasing):
+    grown, _, _, gradients, hessians, _, _ = _grown_with_held_rows()
+    weight = np.random.default_rng(1).integers(0, 3, size=len(gradients)).astype(np.float64)
+    held = grown.held_indices.copy()
+    if not increasing:  # the row-order pass does not apply: every run is summed in its own order
+        for start, stop in zip(grown.held_leaf_start, grown.held_leaf_stop):
+            held[start:stop] = held[start:stop][::-1]
+    args = (held, grown.leaf_nodes, grown.held_leaf_start, grown.held_leaf_stop, grown.parent, gradients, hessians,
+            weight)
+    assert np.array_equal(held_node_statistics(*args), _sums_run_by_run(*args))

@@ -113,11 +113,34 @@ def held_node_statistics(held_indices, leaf_nodes, leaf_start, leaf_stop, parent
 
     Leaf ``leaf_nodes[j]`` holds ``held_indices[leaf_start[j]:leaf_stop[j]]`` in the rows' original order, so
     each leaf sums its rows in the order a pass over every held-out row would: the same sums bit for bit.
+
+    When every leaf's rows are increasing (held-out rows drawn in row order), the rows are summed in one pass
+    over the rows in row order, each into its leaf's sums: the same order within every leaf, but reading the
+    gradients, hessians and weights sequentially instead of one cache miss per row and array.
     """
     out = np.zeros((parent.shape[0], 6))
-    for j in range(leaf_nodes.shape[0]):
+    n_leaves = leaf_nodes.shape[0]
+    # Rows not held out go to a spare last row of sums: adding them costs less than a branch per row that
+    # the predictor gets wrong half of the time.
+    leaf_of = np.full(gradients.shape[0], n_leaves, dtype=np.int32)
+    increasing = True
+    for j in range(n_leaves):
+        previous = -1
         for p in range(leaf_start[j], leaf_stop[j]):
-            add_row_statistics(out, leaf_nodes[j], held_indices[p], gradients, hessians, sample_weight)
+            i = held_indices[p]
+            increasing &= i > previous
+            previous = i
+            leaf_of[i] = j
+    if increasing:
+        sums = np.zeros((n_leaves + 1, 6))
+        for i in range(leaf_of.shape[0]):
+            add_row_statistics(sums, leaf_of[i], i, gradients, hessians, sample_weight)
+        for j in range(n_leaves):
+            out[leaf_nodes[j]] = sums[j]
+    else:
+        for j in range(n_leaves):
+            for p in range(leaf_start[j], leaf_stop[j]):
+                add_row_statistics(out, leaf_nodes[j], held_indices[p], gradients, hessians, sample_weight)
     add_children_to_parents(out, parent)
     return out
 
