@@ -306,6 +306,10 @@ def _expected_max_chi2(n_tests: np.ndarray) -> np.ndarray:
     return out
 
 
+# Replications simulated at a time by null_calibration_tables.
+_NULL_BLOCK_ROWS = 250
+
+
 @lru_cache(maxsize=1)
 def null_calibration_tables():
     """Tables that turn a split's candidate count into the gain noise alone would give.
@@ -327,13 +331,18 @@ def null_calibration_tables():
     expected_max = _expected_max_chi2(n_grid)
     n_eff = np.empty(len(_THRESHOLD_GRID))
     for i, m in enumerate(_THRESHOLD_GRID):
-        cells = rng.standard_normal((n_rep, m + 1))
-        partial = np.cumsum(cells, axis=1)[:, :-1]
-        total = partial[:, -1:] + cells[:, -1:]
         t = np.arange(1, m + 1)
         frac = t / (m + 1.0)
-        z2 = (partial - frac * total) ** 2 / (t * (1.0 - frac))
-        mean_max = z2.max(axis=1).mean()
+        # Replications in blocks: the same draws and row maxima as one (n_rep, m + 1) matrix, without its
+        # ~80 MB of temporaries at m = 1024 (the peak of a large fit's memory otherwise).
+        row_max = np.empty(n_rep)
+        for first in range(0, n_rep, _NULL_BLOCK_ROWS):
+            cells = rng.standard_normal((min(_NULL_BLOCK_ROWS, n_rep - first), m + 1))
+            partial = np.cumsum(cells, axis=1)[:, :-1]
+            total = partial[:, -1:] + cells[:, -1:]
+            z2 = (partial - frac * total) ** 2 / (t * (1.0 - frac))
+            row_max[first:first + len(cells)] = z2.max(axis=1)
+        mean_max = row_max.mean()
         n_eff[i] = np.interp(mean_max, expected_max, n_grid) if m > 1 else 1.0
     n_eff = np.maximum.accumulate(n_eff)
     return _THRESHOLD_GRID.astype(np.float64), n_eff, n_grid, expected_max

@@ -55,7 +55,7 @@ def test_honest_split_matches_mask_then_split(alternate, subsample):
         assert got[0].dtype == np.int64 and got[1].dtype == np.int64
 
 
-def _grown_with_held_rows(n_rows=1_500, max_leaf_nodes=15):
+def _grown_with_held_rows(n_rows=1_500, max_leaf_nodes=15, partition_held_in_place=False):
     rng = np.random.default_rng(5)
     X = rng.normal(size=(n_rows, 5))
     X[rng.random(X.shape) < 0.05] = np.nan
@@ -70,7 +70,8 @@ def _grown_with_held_rows(n_rows=1_500, max_leaf_nodes=15):
     has_missing = np.array([bool((row == mapper.missing_bin_).any()) for row in binned])
     grown = TreeGrower(binned, gradients, hessians, weight, grow_rows, mapper.n_bins_non_missing_, has_missing,
                        mapper.missing_bin_, np.ones(5, dtype=bool), effective_tests_table(256),
-                       max_leaf_nodes=max_leaf_nodes, held_indices=held_rows).grow()
+                       max_leaf_nodes=max_leaf_nodes, held_indices=held_rows,
+                       partition_held_in_place=partition_held_in_place).grow()
     return grown, binned, mapper, gradients, hessians, weight, held_rows
 
 
@@ -95,6 +96,15 @@ def test_the_grower_leaves_the_callers_held_out_rows_alone():
     grown, *_, held_rows = _grown_with_held_rows()
     assert np.all(np.diff(held_rows) > 0)
     assert grown.held_indices is not held_rows
+
+
+def test_held_out_rows_partitioned_in_place_give_the_same_tree():
+    copied, *_ = _grown_with_held_rows()
+    in_place, *_, held_rows = _grown_with_held_rows(partition_held_in_place=True)
+    assert in_place.held_indices is held_rows  # no copy: the caller's array is the partition
+    assert np.array_equal(in_place.held_indices, copied.held_indices)
+    for name in ("left", "feature", "bin_threshold", "held_leaf_start", "held_leaf_stop", "sum_gradients"):
+        assert np.array_equal(getattr(in_place, name), getattr(copied, name))
 
 
 def test_a_tree_stops_at_max_leaf_nodes():
@@ -138,3 +148,30 @@ def test_next_candidate_pops_in_the_order_of_a_heap_on_minus_gain_and_node_id():
             assert candidates[best] == heapq.heappop(heap)[1]
             n -= 1
             candidates[best] = candidates[n]
+
+
+def _sums_run_by_run(held_indices, leaf_nodes, leaf_start, leaf_stop, parent, gradients, hessians, weight):
+    # The definition: each leaf adds its run's rows in the run's order, then children are added to parents.
+    out = np.zeros((len(parent), 6))
+    for node, start, stop in zip(leaf_nodes, leaf_start, leaf_stop):
+        for i in held_indices[start:stop]:
+            g, h, w = gradients[i], hessians[i], weight[i]
+            inv_w = 1.0 / w if w > 0 else 0.0
+            for c, term in enumerate((g, h, w, g * g * inv_w, g * h * inv_w, h * h * inv_w)):
+                out[node, c] += term
+    for node in range(len(parent) - 1, 0, -1):
+        out[parent[node]] += out[node]
+    return out
+
+
+@pytest.mark.parametrize("increasing", [True, False])
+def test_held_node_statistics_add_each_leafs_rows_in_their_order(increasing):
+    grown, _, _, gradients, hessians, _, _ = _grown_with_held_rows()
+    weight = np.random.default_rng(1).integers(0, 3, size=len(gradients)).astype(np.float64)
+    held = grown.held_indices.copy()
+    if not increasing:  # the row-order pass does not apply: every run is summed in its own order
+        for start, stop in zip(grown.held_leaf_start, grown.held_leaf_stop):
+            held[start:stop] = held[start:stop][::-1]
+    args = (held, grown.leaf_nodes, grown.held_leaf_start, grown.held_leaf_stop, grown.parent, gradients, hessians,
+            weight)
+    assert np.array_equal(held_node_statistics(*args), _sums_run_by_run(*args))

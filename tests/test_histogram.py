@@ -18,7 +18,7 @@ def test_pack_rows_is_row_major_and_padded(small_packing):
     rng = np.random.default_rng(0)
     binned = rng.integers(0, 256, size=(11, 50)).astype(np.uint8)
     packed = histogram.pack_rows(binned)
-    assert packed.dtype == np.uint64 and packed.shape == (50, 2)
+    assert packed.dtype == np.uint32 and packed.shape == (50, 3)  # 11 bytes padded to three 4-byte words
     as_bytes = packed.view(np.uint8)
     assert np.array_equal(as_bytes[:, :11], binned.T)
     assert not as_bytes[:, 11:].any()

@@ -284,3 +284,18 @@ def test_a_model_with_a_custom_objective_says_why_it_cannot_be_pickled():
     model = ShrinkBoostRegressor(loss=SquaredErrorObjective(), n_estimators=2).fit(X, y)
     with pytest.raises(TypeError, match="custom loss object"):
         pickle.dumps(model)
+
+
+@pytest.mark.parametrize("loss", [name for name in LOSSES if regression_loss(name).constant_hessian])
+def test_a_constant_hessian_loss_writes_each_rows_weight_as_its_hessian(loss):
+    # The booster lets these losses write their hessians into the unit weights' array (no array of its own):
+    # that holds only while every hessian written is exactly the row's weight.
+    rng = np.random.default_rng(2)
+    y = draw_target(loss, rng.normal(size=500), rng)
+    raw = rng.normal(size=(500, 1))
+    weight = rng.integers(1, 4, size=500).astype(np.float64)
+    gradients, hessians = np.empty((1, 500)), np.full((1, 500), np.nan)
+    model = regression_loss(loss, quantile=0.7)
+    model.start_iteration(y, raw, weight)
+    model.gradients(y, raw, weight, gradients, hessians)
+    assert np.array_equal(hessians[0], weight)

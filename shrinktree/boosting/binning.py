@@ -63,14 +63,16 @@ class BinMapper:
 
     def fit(self, X: np.ndarray, sample_weight: np.ndarray | None = None) -> BinMapper:
         n_samples = X.shape[0]
-        weights = np.ones(n_samples) if sample_weight is None else sample_weight
+        rows = slice(None)
         if self.subsample is not None and n_samples > self.subsample:
             rng = np.random.default_rng(self.random_state)
             rows = np.sort(rng.choice(n_samples, self.subsample, replace=False))
-            X, weights = X[rows], weights[rows]
-        # One float64 column at a time: float32 input is binned without a float64 copy of the matrix,
-        # and float32 values widen exactly, so its thresholds are those of the widened matrix.
-        self.thresholds_ = [_feature_thresholds(np.asarray(X[:, j], dtype=np.float64), weights, self.max_bins)
+        n_used = n_samples if isinstance(rows, slice) else len(rows)
+        weights = np.ones(n_used) if sample_weight is None else sample_weight[rows]
+        # One float64 column of the used rows at a time: neither a copy of the subsampled matrix nor a
+        # float64 copy of float32 input (its values widen exactly, so its thresholds are those of the
+        # widened matrix).
+        self.thresholds_ = [_feature_thresholds(np.asarray(X[rows, j], dtype=np.float64), weights, self.max_bins)
                             for j in range(X.shape[1])]
         self.n_bins_non_missing_ = np.array([len(t) + 1 for t in self.thresholds_], dtype=np.int64)
         self.missing_bin_ = self.max_bins

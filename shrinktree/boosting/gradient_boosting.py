@@ -451,7 +451,10 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         self._baseline = loss.baseline(y, weight, offset)
         raw = _start_raw(self._baseline, offset, n_samples)
         gradients = np.empty((n_trees_per_iteration, n_samples))
-        hessians = np.empty((n_trees_per_iteration, n_samples))
+        # Unweighted rows under a constant-hessian loss: every hessian the loss writes is its row's weight, 1.0,
+        # so the hessians share the unit weights' memory (each iteration rewrites the same ones in place).
+        hessians = (weight.reshape(1, n_samples) if data.constant_hessian > 0 and n_trees_per_iteration == 1
+                    else np.empty((n_trees_per_iteration, n_samples)))
         sets = [EvalSet(name, rows.X, _ldexp(rows.y, -y_exponent), rows.weight,
                         _scaled_offset(rows.offset, y_exponent), self._baseline, self._bin_mapper,
                         self._numeric_index, self._categorical_index, data.n_levels) for name, rows in evaluated]
@@ -632,6 +635,8 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             constant_hessian=data.constant_hessian, unit_weights=data.unit_weights,
             compute_within_ss=plan.in_sample_eb, monotonic_cst=data.monotonic_cst, interaction_cst=data.interactions,
             held_indices=estimation_rows, packed_rows=data.packed_rows,
+            # One tree an iteration: no later tree reads the held-out rows in their order, so no copy of them.
+            partition_held_in_place=loss.n_trees_per_iteration == 1,
         ).grow()
         local = (grown.feature, grown.bin_threshold)
         held = None

@@ -163,7 +163,8 @@ class TreeGrower:
         Rows to grow on (row subsampling); ``None`` for all.
     held_indices : ndarray of int64 or None
         Rows held out of growing (honest estimation), partitioned by every split alongside the growing
-        rows so that each one's leaf is known (:attr:`GrownTree.held_indices`).  Not modified.
+        rows so that each one's leaf is known (:attr:`GrownTree.held_indices`).  Not modified, unless
+        ``partition_held_in_place``.
     n_bins_non_missing, has_missing : per-feature binning facts.
     missing_bin : int
     feature_mask : ndarray of bool
@@ -201,9 +202,12 @@ class TreeGrower:
     tie_tolerance : float
         Gains of two features that agree to this share of the node's score are one tie, kept by the first
         (:data:`~shrinktree.boosting.splitting.TIE_TOLERANCE` for trees grown on few rows; 0 otherwise).
-    packed_rows : ndarray of uint64 or None
+    packed_rows : ndarray of uint32 or None
         ``binned`` as row-major words (:func:`~shrinktree.boosting.histogram.pack_rows`): histograms of
         nodes with few rows are then built from it (faster, the same sums).
+    partition_held_in_place : bool
+        Partition the caller's ``held_indices`` in place instead of a copy (an array as long as them), when
+        the caller does not need their order afterwards.
     """
 
     def __init__(self, binned, gradients, hessians, sample_weight, sample_indices, n_bins_non_missing,
@@ -211,7 +215,8 @@ class TreeGrower:
                  min_samples_leaf=20, l2_regularization=0.0, min_hessian=1e-3, pooling_k=-1.0, codes=None,
                  n_levels=None, cat_feature_mask=None, level_mode=LEVELS_RAW, level_k=0.0, pooled_level_gain=False,
                  constant_hessian=0.0, compute_within_ss=True, unit_weights=False, monotonic_cst=None,
-                 interaction_cst=None, level_method=0, held_indices=None, packed_rows=None, tie_tolerance=0.0):
+                 interaction_cst=None, level_method=0, held_indices=None, packed_rows=None, tie_tolerance=0.0,
+                 partition_held_in_place=False):
         self.packed_rows = NO_PACKED_ROWS if packed_rows is None else packed_rows
         self.tie_tolerance = float(tie_tolerance)
         # Read when the tree grows, not at import: the tests move the packing threshold.
@@ -255,9 +260,11 @@ class TreeGrower:
         self.all_rows = sample_indices is None
         self.sample_indices = (np.arange(n_samples, dtype=np.int64) if sample_indices is None
                                else np.ascontiguousarray(sample_indices, dtype=np.int64))
-        # A copy: the caller's held-out rows serve every tree of a multiclass iteration in their order.
+        # A copy unless the caller allows otherwise: its held-out rows serve every tree of a multiclass
+        # iteration in their order.
         self.held_indices = (np.zeros(0, dtype=np.int64) if held_indices is None
-                             else np.array(held_indices, dtype=np.int64))
+                             else np.require(held_indices, dtype=np.int64, requirements=["C", "W"])
+                             if partition_held_in_place else np.array(held_indices, dtype=np.int64))
         self.buffer = np.empty(max(len(self.sample_indices), len(self.held_indices)), dtype=np.int64)
 
     def _level_noise(self):

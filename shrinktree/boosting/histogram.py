@@ -194,8 +194,11 @@ def build_histogram(binned, sample_indices, ordered_gradients, ordered_hessians,
 PACKED_MAX_SHARE_INVERSE = 25
 # Below this many cells in ``binned`` the whole matrix stays in cache and packing it buys nothing.
 PACKED_MIN_CELLS = 4 * 1024 * 1024
+# Bytes of a packed row's words: each row is padded to whole 4-byte words (28 features take 28 bytes; 8-byte
+# words would pad them to 32, 4 MB more on 1,000,000 rows, for no measurable speed).
+PACKED_WORD = np.uint32
 # ``packed_rows`` of a matrix that is not packed (a typed stand-in for None in compiled code).
-NO_PACKED_ROWS = np.zeros((0, 1), dtype=np.uint64)
+NO_PACKED_ROWS = np.zeros((0, 1), dtype=PACKED_WORD)
 
 
 @njit(parallel=True, cache=True)
@@ -209,17 +212,18 @@ def _pack_rows_kernel(binned, out):
 
 
 def pack_rows(binned):
-    """Row-major copy of the feature-major ``binned`` as uint64 words (each row zero-padded to 8-byte words).
+    """Row-major copy of the feature-major ``binned`` as uint32 words (each row zero-padded to 4-byte words).
 
     ``None`` when ``binned`` is small enough to stay in cache (:data:`PACKED_MIN_CELLS`).
     """
     n_features, n_rows = binned.shape
     if binned.size < PACKED_MIN_CELLS:
         return None
-    n_words = (n_features + 7) // 8
-    out = np.zeros((n_rows, 8 * n_words), dtype=np.uint8)
+    word_bytes = np.dtype(PACKED_WORD).itemsize
+    n_words = (n_features + word_bytes - 1) // word_bytes
+    out = np.zeros((n_rows, word_bytes * n_words), dtype=np.uint8)
     _pack_rows_kernel(binned, out)
-    return out.view(np.uint64)
+    return out.view(PACKED_WORD)
 
 
 @njit(cache=True, inline="always")
@@ -233,7 +237,7 @@ def _copy_packed_row(packed_rows, sample_indices, block, i):
 def _build_packed_parallel(packed_rows, n_features, sample_indices, ordered_gradients, ordered_hessians,
                            active_features, n_bins, constant_hessian):
     n = sample_indices.shape[0]
-    block = np.empty((n, packed_rows.shape[1]), dtype=np.uint64)
+    block = np.empty((n, packed_rows.shape[1]), dtype=PACKED_WORD)
     for i in prange(n):
         _copy_packed_row(packed_rows, sample_indices, block, i)
     # Feature f of the node's i-th row is bins[f, i]: the block seen feature-major, its rows in node order.
@@ -249,7 +253,7 @@ def _build_packed_parallel(packed_rows, n_features, sample_indices, ordered_grad
 def _build_packed_serial(packed_rows, n_features, sample_indices, ordered_gradients, ordered_hessians,
                          active_features, n_bins, constant_hessian):
     n = sample_indices.shape[0]
-    block = np.empty((n, packed_rows.shape[1]), dtype=np.uint64)
+    block = np.empty((n, packed_rows.shape[1]), dtype=PACKED_WORD)
     for i in range(n):
         _copy_packed_row(packed_rows, sample_indices, block, i)
     bins = block.view(np.uint8).T
