@@ -88,7 +88,7 @@ def test_scan_finds_the_one_loop_split_bit_for_bit(n_rows, constant_hessian, mis
         l2 = float(rng.choice([0.0, 1.0]))
         args = (hist, n_bins, has_missing, feature_mask, MISSING_BIN, sum_g, sum_h, float(n_rows), l2,
                 min_samples_leaf, min_hessian, effective_tests, -1.0, 0.0, 0.0, False,
-                np.zeros(n_features, dtype=np.int8), -np.inf, np.inf)
+                np.zeros(n_features, dtype=np.int8), -np.inf, np.inf, 0.0)  # tie_tolerance 0: the first maximum
         found = find_node_split(*args)
         expected = one_loop_scan(hist, n_bins, has_missing, feature_mask, sum_g, sum_h, float(n_rows), l2,
                                  min_samples_leaf, min_hessian, effective_tests)
@@ -102,5 +102,5 @@ def test_a_node_without_hessian_mass_scores_its_thresholds_zero():
     hist[0, 1] = (-0.5, 0.0, 30.0)
     found = find_node_split(hist, np.array([2]), np.array([False]), np.array([True]), MISSING_BIN, 0.0, 0.0, 60.0,
                             0.0, 20.0, 0.0, np.ones(MISSING_BIN + 2), -1.0, 0.0, 0.0, False,
-                            np.zeros(1, dtype=np.int8), -np.inf, np.inf)
+                            np.zeros(1, dtype=np.int8), -np.inf, np.inf, 0.0)
     assert found[:3] == (0.0, 0, 0)
