@@ -1,4 +1,5 @@
-"""Histograms built from packed row-major bins equal the feature-major ones bit for bit."""
+"""Histograms built from packed row-major bins equal the feature-major ones bit for bit; weighted count channels;
+the larger child's histogram by subtraction."""
 
 import numpy as np
 import pytest
@@ -86,7 +87,8 @@ def test_all_rows_root_equals_the_histogram_of_every_row_index(constant_hessian)
     active = np.array([0, 2, 3, 4, 6], dtype=np.int64)
     expected = histogram.build_histogram(binned, np.arange(9000, dtype=np.int64), gradients, hessians, active, 256,
                                          constant_hessian)
-    got = histogram.build_histogram_all_rows(binned, gradients, hessians, active, 256, constant_hessian)
+    got = histogram.build_histogram_all_rows(binned, gradients, hessians, histogram.NO_WEIGHTS, active, 256,
+                                             constant_hessian)
     assert np.array_equal(got, expected)
     assert np.allclose(got[active, :, 1].sum(axis=1), hessians.sum())
 
@@ -108,12 +110,68 @@ def test_level_histogram_is_the_same_in_parallel(all_rows):
     previous = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        serial = histogram.build_categorical_histogram(codes, offsets, rows, all_rows, g, h, mask)
+        serial = histogram.build_categorical_histogram(codes, offsets, rows, all_rows, g, h, histogram.NO_WEIGHTS,
+                                                       mask)
         numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        parallel = histogram.build_categorical_histogram(codes, offsets, rows, all_rows, g, h, mask)
+        parallel = histogram.build_categorical_histogram(codes, offsets, rows, all_rows, g, h, histogram.NO_WEIGHTS,
+                                                         mask)
     finally:
         numba.set_num_threads(previous)
     assert serial.tobytes() == parallel.tobytes()
     column = codes[0] if all_rows else codes[0, rows]
     np.testing.assert_allclose(serial[:n_levels[0] + 1, 0], np.bincount(column, weights=g, minlength=n_levels[0] + 1))
     np.testing.assert_array_equal(serial[offsets[2]:offsets[3]], 0.0)
+
+
+@pytest.mark.parametrize("n_rows", [30, 5000])  # the serial and the parallel kernels
+@pytest.mark.parametrize("active", [[0, 3, 4], [6]])  # pairs and a lone feature
+def test_weighted_count_channel_sums_weights_in_every_kernel(small_packing, n_rows, active):
+    rng = np.random.default_rng(n_rows + 1)
+    n_features, n_samples = 9, 4 * n_rows
+    binned = rng.integers(0, 256, size=(n_features, n_samples)).astype(np.uint8)
+    rows = np.sort(rng.choice(n_samples, n_rows, replace=False)).astype(np.int64)
+    gradients, hessians = rng.normal(size=n_rows), rng.random(n_rows)
+    weights = rng.random(n_rows) * 3.0
+    active = np.array(active, dtype=np.int64)
+    unweighted = histogram.build_histogram(binned, rows, gradients, hessians, active, 256)
+    feature_major = histogram.build_histogram(binned, rows, gradients, hessians, active, 256, ordered_weights=weights)
+    packed = histogram.build_histogram(binned, rows, gradients, hessians, active, 256,
+                                       packed_rows=histogram.pack_rows(binned), ordered_weights=weights)
+    assert np.array_equal(packed, feature_major)
+    assert np.array_equal(feature_major[..., :2], unweighted[..., :2])
+    for f in active:
+        expected = np.zeros(256)
+        for r, w in zip(binned[f, rows], weights):
+            expected[r] += w  # in row order, as the kernels add
+        assert np.array_equal(feature_major[f, :, 2], expected)
+    every_row = np.arange(n_samples, dtype=np.int64)
+    all_weights = rng.random(n_samples)
+    all_g, all_h = rng.normal(size=n_samples), rng.random(n_samples)
+    assert np.array_equal(histogram.build_histogram_all_rows(binned, all_g, all_h, all_weights, active, 256, 0.0),
+                          histogram.build_histogram(binned, every_row, all_g, all_h, active, 256,
+                                                    ordered_weights=all_weights))
+
+
+def test_categorical_histogram_counts_weights():
+    rng = np.random.default_rng(5)
+    codes = rng.integers(0, 4, size=(2, 300)).astype(np.int32)
+    offsets = np.array([0, 5, 10], dtype=np.int64)
+    rows = np.sort(rng.choice(300, 120, replace=False)).astype(np.int64)
+    g, h, w = rng.normal(size=120), rng.random(120), rng.random(120)
+    mask = np.ones(2, dtype=np.bool_)
+    unweighted = histogram.build_categorical_histogram(codes, offsets, rows, False, g, h, histogram.NO_WEIGHTS, mask)
+    weighted = histogram.build_categorical_histogram(codes, offsets, rows, False, g, h, w, mask)
+    assert np.array_equal(weighted[:, :2], unweighted[:, :2])
+    assert np.array_equal(unweighted[:5, 2], np.bincount(codes[0, rows], minlength=5).astype(float))
+    assert np.allclose(weighted[5:, 2], np.bincount(codes[1, rows], weights=w, minlength=5))
+
+
+def test_subtraction_snaps_only_counts_at_or_below_the_floor():
+    parent = np.array([[1.0, 2.0, 0.3], [1.0, 2.0, 5.0], [4.0, 4.0, 0.1 + 0.2]])
+    child = np.array([[0.5, 1.0, 0.1 + 0.2 - 1e-17], [1.0, 2.0, 1.0], [4.0, 4.0, 0.3]])
+    assert parent[0, 2] - child[0, 2] != 0.0 and parent[2, 2] - child[2, 2] != 0.0  # rounding left over
+    snapped = histogram.subtract_histograms(parent, child, 1e-10 * 6.0)
+    assert np.array_equal(snapped[:, :2], parent[:, :2] - child[:, :2])
+    assert np.array_equal(snapped[:, 2], [0.0, 4.0, 0.0])
+    kept = histogram.subtract_histograms(parent, child)  # no floor: the differences as they are
+    assert np.array_equal(kept, parent - child)

@@ -100,3 +100,49 @@ def test_a_bad_min_leaf_switch_is_refused_before_fitting():
     with pytest.raises(ValueError, match="_min_leaf_of_all_rows"):
         model.fit(np.zeros((50, 1)), np.arange(50.0))
     assert not hasattr(model, "n_iter_")
+
+
+def _missing_in_a_corner(n, seed):
+    """x0 is missing only where x1 < -0.3, and a split on x1 there comes first: below it, nodes on the other
+    side split x0 with no missing rows, their histograms derived by subtraction."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    X[(X[:, 1] < -0.3) & (rng.random(n) < 0.5), 0] = np.nan
+    y = 3.0 * (X[:, 1] > -0.3) + np.nan_to_num(X[:, 0]) + 0.5 * X[:, 2] + rng.normal(scale=0.3, size=n)
+    return X, y, rng.uniform(0.3, 1.7, size=n)  # non-integer weights: their sums round
+
+
+def _nodes_with_missing(tree, X, feature):
+    """Whether each node's rows hold a missing value of ``feature``."""
+    has_missing = np.zeros(len(tree.left), dtype=bool)
+    for row in np.flatnonzero(np.isnan(X[:, feature])):
+        node = 0
+        while True:
+            has_missing[node] = True
+            if tree.left[node] < 0:
+                break
+            x = X[row, tree.feature[node]]
+            goes_left = tree.missing_left[node] == 1 if np.isnan(x) else x <= tree.threshold[node]
+            node = tree.left[node] if goes_left else tree.right[node]
+    return has_missing
+
+
+@pytest.mark.filterwarnings("ignore::shrinktree.exceptions.SampleWeightScaleWarning")  # the doubled weights
+def test_non_integer_weights_send_unseen_missing_values_to_the_heavier_child_whatever_their_scale():
+    X, y, weight = _missing_in_a_corner(3000, seed=8)
+    params = dict(n_estimators=10, shrinkage="none", min_samples_leaf=1, max_leaf_nodes=31, random_state=0)
+    model = ShrinkBoostRegressor(**params).fit(X, y, sample_weight=weight)
+    doubled = ShrinkBoostRegressor(**params).fit(X, y, sample_weight=2.0 * weight)
+    checked = 0
+    for [tree], [tree_doubled] in zip(model._trees, doubled._trees):
+        assert np.isclose(tree.count[0], weight.sum())  # every row grew the tree
+        for name in ("left", "feature", "threshold", "missing_left"):
+            assert np.array_equal(getattr(tree, name), getattr(tree_doubled, name), equal_nan=True)
+        has_missing = _nodes_with_missing(tree, X, 0)
+        for node in np.flatnonzero((tree.left >= 0) & (tree.feature == 0) & ~has_missing):
+            # No missing x0 among the node's rows: future missing values go to the child of more weight.
+            heavier_left = tree.count[tree.left[node]] >= tree.count[tree.right[node]]
+            assert tree.missing_left[node] == heavier_left
+            checked += 1
+    assert checked > 5
+    np.testing.assert_array_equal(model.predict(X), doubled.predict(X))

@@ -20,12 +20,11 @@ import numpy as np
 
 from .._numba import njit
 from .histogram import (
+    EMPTY_WEIGHT_SHARE,
     _gather_parallel,
     _gather_serial,
     build_categorical_histogram,
     build_histogram_all_rows,
-    fill_categorical_weight_channel,
-    fill_weight_channel,
     node_histogram,
     subtract_in_place,
 )
@@ -113,39 +112,37 @@ def search_node(hist, cat_hist, has_codes, feature_mask, cat_feature_mask, sum_g
 
 
 @njit(cache=True)
-def _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, sample_indices, start, stop,
-                root_of_all_rows, active_features, n_bins, constant_hessian, cat_offsets, cat_feature_mask,
-                parallel_rows, parallel_gather_rows, packed_max_share_inverse):
-    # The node's numeric histogram and its level histogram (empty without categoricals).
+def _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, sample_weight, unit_weights,
+                sample_indices, start, stop, root_of_all_rows, active_features, n_bins, constant_hessian, cat_offsets,
+                cat_feature_mask, parallel_rows, parallel_gather_rows, packed_max_share_inverse):
+    # The node's numeric histogram and its level histogram (empty without categoricals); a weighted fit's
+    # count channels sum the weights in the same pass.
     no_levels = np.zeros((0, 3))
     if root_of_all_rows:
-        hist = build_histogram_all_rows(binned, gradients, hessians, active_features, n_bins, constant_hessian)
+        weights = np.empty(0) if unit_weights else sample_weight  # no entries: count rows
+        hist = build_histogram_all_rows(binned, gradients, hessians, weights, active_features, n_bins,
+                                        constant_hessian)
         if not has_codes:
             return hist, no_levels
         return hist, build_categorical_histogram(codes, cat_offsets, sample_indices, root_of_all_rows, gradients,
-                                                 hessians, cat_feature_mask)
+                                                 hessians, weights, cat_feature_mask)
     rows = sample_indices[start:stop]
     n = stop - start
-    g = _gather_parallel(gradients, rows) if n >= parallel_gather_rows else _gather_serial(gradients, rows)
+    gather = n >= parallel_gather_rows
+    g = _gather_parallel(gradients, rows) if gather else _gather_serial(gradients, rows)
     if constant_hessian > 0 and not has_codes:
         h = g  # not read: every row's hessian is constant_hessian
     else:
-        h = _gather_parallel(hessians, rows) if n >= parallel_gather_rows else _gather_serial(hessians, rows)
-    hist = node_histogram(binned, packed_rows, rows, g, h, active_features, n_bins, constant_hessian, parallel_rows,
+        h = _gather_parallel(hessians, rows) if gather else _gather_serial(hessians, rows)
+    if unit_weights:
+        w = np.empty(0)
+    else:
+        w = _gather_parallel(sample_weight, rows) if gather else _gather_serial(sample_weight, rows)
+    hist = node_histogram(binned, packed_rows, rows, g, h, w, active_features, n_bins, constant_hessian, parallel_rows,
                           packed_max_share_inverse)
     if not has_codes:
         return hist, no_levels
-    return hist, build_categorical_histogram(codes, cat_offsets, rows, root_of_all_rows, g, h, cat_feature_mask)
-
-
-@njit(cache=True, inline="always")
-def _weigh_counts(hist, cat_hist, has_codes, binned, codes, cat_offsets, cat_feature_mask, sample_indices, start,
-                  stop, sample_weight, active_features):
-    # A weighted fit's count channels: the node's summed weights (histogram.fill_weight_channel).
-    fill_weight_channel(hist, binned, sample_indices, start, stop, sample_weight, active_features)
-    if has_codes:
-        fill_categorical_weight_channel(cat_hist, codes, cat_offsets, sample_indices, start, stop, sample_weight,
-                                        cat_feature_mask)
+    return hist, build_categorical_histogram(codes, cat_offsets, rows, root_of_all_rows, g, h, w, cat_feature_mask)
 
 
 @njit(cache=True, inline="always")
@@ -270,13 +267,11 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
     is_child = n_samples < 0
     raw[0], value[0] = node_values(root_g, root_h, l2, pooling_k, is_child, 0.0, 0.0)
     is_child = not is_child
-    root_hist, root_cat_hist = _histograms(binned, packed_rows, codes, has_codes, gradients, hessians,
-                                           sample_indices, start[0], stop[0], all_rows and stop[0] == n_samples,
-                                           active_features, n_bins, constant_hessian, cat_offsets, cat_feature_mask,
-                                           parallel_rows, parallel_gather_rows, packed_max_share_inverse)
-    if not unit_weights:
-        _weigh_counts(root_hist, root_cat_hist, has_codes, binned, codes, cat_offsets, cat_feature_mask,
-                      sample_indices, start[0], stop[0], sample_weight, active_features)
+    root_hist, root_cat_hist = _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, sample_weight,
+                                           unit_weights, sample_indices, start[0], stop[0],
+                                           all_rows and stop[0] == n_samples, active_features, n_bins,
+                                           constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
+                                           parallel_gather_rows, packed_max_share_inverse)
     hists, cat_hists = [root_hist], [root_cat_hist]
     no_hist, no_cat_hist = np.zeros((0, 0, 0)), np.zeros((0, 3))
     slot_of[0] = 0
@@ -382,18 +377,16 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
         # applies before its workers partition.
         small, large = (a, b) if cl <= weight[node] - cl else (b, a)
         small_hist, small_cat_hist = _histograms(
-            binned, packed_rows, codes, has_codes, gradients, hessians, sample_indices, start[small], stop[small],
-            not is_child, active_features, n_bins, constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
-            parallel_gather_rows, packed_max_share_inverse)
+            binned, packed_rows, codes, has_codes, gradients, hessians, sample_weight, unit_weights, sample_indices,
+            start[small], stop[small], not is_child, active_features, n_bins, constant_hessian, cat_offsets,
+            cat_feature_mask, parallel_rows, parallel_gather_rows, packed_max_share_inverse)
         # The parent's slot becomes the larger child's (parent minus smaller child, in place; flat, so that
-        # both histograms use one specialization).
-        subtract_in_place(hist.reshape(hist.size), small_hist.reshape(small_hist.size))
+        # both histograms use one specialization); a weighted fit's empty bins snap to 0 (EMPTY_WEIGHT_SHARE).
+        count_floor = -np.inf if unit_weights else EMPTY_WEIGHT_SHARE * weight[node]
+        subtract_in_place(hist.reshape(hist.size), small_hist.reshape(small_hist.size), count_floor)
         if has_codes:
-            subtract_in_place(cat_hist.reshape(cat_hist.size), small_cat_hist.reshape(small_cat_hist.size))
-        if not unit_weights:
-            for child, child_hist, child_cat_hist in ((small, small_hist, small_cat_hist), (large, hist, cat_hist)):
-                _weigh_counts(child_hist, child_cat_hist, has_codes, binned, codes, cat_offsets, cat_feature_mask,
-                              sample_indices, start[child], stop[child], sample_weight, active_features)
+            subtract_in_place(cat_hist.reshape(cat_hist.size), small_cat_hist.reshape(small_cat_hist.size),
+                              count_floor)
         slot_of[large], slot_of[node] = slot, -1
         if n_free > 0:
             n_free -= 1

@@ -13,6 +13,9 @@ from numba.extending import overload
 from .._numba import njit, prange
 
 GRAD, HESS, COUNT = 0, 1, 2
+# ``ordered_weights`` of an unweighted fit: the count channel counts rows (sums of 1.0, exact integers).  A typed
+# stand-in (the same array type as real weights), so that weighted and unweighted fits share every kernel.
+NO_WEIGHTS = np.zeros(0, dtype=np.float64)
 
 
 @njit(cache=True)
@@ -59,8 +62,8 @@ def _row_of_overload(sample_indices, i):
 
 
 @njit(cache=True, inline="always")
-def _accumulate_pair(column_a, column_b, sample_indices, ordered_gradients, ordered_hessians, hist_a, hist_b,
-                     constant_hessian):
+def _accumulate_pair(column_a, column_b, sample_indices, ordered_gradients, ordered_hessians, ordered_weights, hist_a,
+                     hist_b, constant_hessian):
     # Two features per pass over the rows: the row index, gradient and hessian are loaded once for
     # both, and the two independent read-modify-write chains overlap (~20% faster than one feature).
     if constant_hessian > 0.0:
@@ -78,7 +81,7 @@ def _accumulate_pair(column_a, column_b, sample_indices, ordered_gradients, orde
         for b in range(hist_a.shape[0]):
             hist_a[b, 1] = hist_a[b, 2] * constant_hessian
             hist_b[b, 1] = hist_b[b, 2] * constant_hessian
-    else:
+    elif ordered_weights.shape[0] == 0:
         for i in range(ordered_gradients.shape[0]):
             row = _row_of(sample_indices, i)
             g = ordered_gradients[i]
@@ -91,10 +94,26 @@ def _accumulate_pair(column_a, column_b, sample_indices, ordered_gradients, orde
             hist_b[b, 0] += g
             hist_b[b, 1] += h
             hist_b[b, 2] += 1.0
+    else:
+        # A weighted fit: the count channel sums the weights (what min_samples_leaf counts), in the same pass.
+        for i in range(ordered_gradients.shape[0]):
+            row = _row_of(sample_indices, i)
+            g = ordered_gradients[i]
+            h = ordered_hessians[i]
+            w = ordered_weights[i]
+            b = column_a[row]
+            hist_a[b, 0] += g
+            hist_a[b, 1] += h
+            hist_a[b, 2] += w
+            b = column_b[row]
+            hist_b[b, 0] += g
+            hist_b[b, 1] += h
+            hist_b[b, 2] += w
 
 
 @njit(cache=True, inline="always")
-def _accumulate_feature(column, sample_indices, ordered_gradients, ordered_hessians, h, constant_hessian):
+def _accumulate_feature(column, sample_indices, ordered_gradients, ordered_hessians, ordered_weights, h,
+                        constant_hessian):
     if constant_hessian > 0.0:
         for i in range(ordered_gradients.shape[0]):
             b = column[_row_of(sample_indices, i)]
@@ -102,85 +121,95 @@ def _accumulate_feature(column, sample_indices, ordered_gradients, ordered_hessi
             h[b, 2] += 1.0
         for b in range(h.shape[0]):
             h[b, 1] = h[b, 2] * constant_hessian
-    else:
+    elif ordered_weights.shape[0] == 0:
         for i in range(ordered_gradients.shape[0]):
             b = column[_row_of(sample_indices, i)]
             h[b, 0] += ordered_gradients[i]
             h[b, 1] += ordered_hessians[i]
             h[b, 2] += 1.0
+    else:
+        for i in range(ordered_gradients.shape[0]):
+            b = column[_row_of(sample_indices, i)]
+            h[b, 0] += ordered_gradients[i]
+            h[b, 1] += ordered_hessians[i]
+            h[b, 2] += ordered_weights[i]
 
 
 # Called, not inlined: each layout of bins and rows compiles it once for the serial and the parallel kernels.
 @njit(cache=True)
-def _accumulate_group(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, group, hist,
-                      constant_hessian):
+def _accumulate_group(binned, sample_indices, ordered_gradients, ordered_hessians, ordered_weights, active_features,
+                      group, hist, constant_hessian):
     # Group ``group`` is the active features ``2 group`` and ``2 group + 1`` (the last may be alone).
     fa = active_features[2 * group]
     if 2 * group + 1 < active_features.shape[0]:
         fb = active_features[2 * group + 1]
-        _accumulate_pair(binned[fa], binned[fb], sample_indices, ordered_gradients, ordered_hessians, hist[fa],
-                         hist[fb], constant_hessian)
+        _accumulate_pair(binned[fa], binned[fb], sample_indices, ordered_gradients, ordered_hessians, ordered_weights,
+                         hist[fa], hist[fb], constant_hessian)
     else:
-        _accumulate_feature(binned[fa], sample_indices, ordered_gradients, ordered_hessians, hist[fa],
+        _accumulate_feature(binned[fa], sample_indices, ordered_gradients, ordered_hessians, ordered_weights, hist[fa],
                             constant_hessian)
 
 
 @njit(parallel=True, cache=True)
-def _build_histogram_parallel(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, n_bins,
-                              constant_hessian):
+def _build_histogram_parallel(binned, sample_indices, ordered_gradients, ordered_hessians, ordered_weights,
+                              active_features, n_bins, constant_hessian):
     hist = np.zeros((binned.shape[0], n_bins, 3), dtype=np.float64)
     for group in prange((active_features.shape[0] + 1) // 2):
         # prange's index is unsigned: as int64, the serial kernel's specialization of _accumulate_group serves.
-        _accumulate_group(binned, sample_indices, ordered_gradients, ordered_hessians, active_features,
-                          np.int64(group), hist, constant_hessian)
+        _accumulate_group(binned, sample_indices, ordered_gradients, ordered_hessians, ordered_weights,
+                          active_features, np.int64(group), hist, constant_hessian)
     return hist
 
 
 @njit(cache=True)
-def _build_histogram_serial(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, n_bins,
-                            constant_hessian):
+def _build_histogram_serial(binned, sample_indices, ordered_gradients, ordered_hessians, ordered_weights,
+                            active_features, n_bins, constant_hessian):
     hist = np.zeros((binned.shape[0], n_bins, 3), dtype=np.float64)
     for group in range((active_features.shape[0] + 1) // 2):
-        _accumulate_group(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, group, hist,
-                          constant_hessian)
+        _accumulate_group(binned, sample_indices, ordered_gradients, ordered_hessians, ordered_weights,
+                          active_features, group, hist, constant_hessian)
     return hist
 
 
 @njit(cache=True)
-def node_histogram(binned, packed_rows, sample_indices, ordered_gradients, ordered_hessians, active_features, n_bins,
-                   constant_hessian, parallel_min_rows, packed_max_share_inverse):
-    """Histogram of the rows ``sample_indices`` (with gradients already gathered in that order).
+def node_histogram(binned, packed_rows, sample_indices, ordered_gradients, ordered_hessians, ordered_weights,
+                   active_features, n_bins, constant_hessian, parallel_min_rows, packed_max_share_inverse):
+    """Histogram of the rows ``sample_indices`` (with gradients, hessians and weights already gathered in that order).
 
-    The kernel is chosen by the node's size: with ``packed_rows`` (from :func:`pack_rows`; no rows for none)
-    a node holding at most ``1 / packed_max_share_inverse`` of the rows gathers its rows' bins first (see the
-    packed section below), and nodes of ``parallel_min_rows`` rows or more are built in parallel.  Every
-    kernel adds each (feature, bin) sum over the rows in the same order, so the histogram is the same bit for bit.
+    ``ordered_weights`` with no entries (:data:`NO_WEIGHTS`) counts rows (sums of 1.0); otherwise the count
+    channel sums the weights.  The kernel is chosen by the node's size: with ``packed_rows`` (from
+    :func:`pack_rows`; no rows for none) a node holding at most ``1 / packed_max_share_inverse`` of the rows
+    gathers its rows' bins first (see the packed section below), and nodes of ``parallel_min_rows`` rows or more
+    are built in parallel.  Every kernel adds each (feature, bin) sum over the rows in the same order, so the
+    histogram is the same bit for bit.
     """
     n_rows = sample_indices.shape[0]
     if packed_rows.shape[0] > 0 and n_rows * packed_max_share_inverse <= binned.shape[1]:
         if n_rows >= parallel_min_rows:
             return _build_packed_parallel(packed_rows, binned.shape[0], sample_indices, ordered_gradients,
-                                          ordered_hessians, active_features, n_bins, constant_hessian)
+                                          ordered_hessians, ordered_weights, active_features, n_bins,
+                                          constant_hessian)
         return _build_packed_serial(packed_rows, binned.shape[0], sample_indices, ordered_gradients, ordered_hessians,
-                                    active_features, n_bins, constant_hessian)
+                                    ordered_weights, active_features, n_bins, constant_hessian)
     if n_rows >= parallel_min_rows:
-        return _build_histogram_parallel(binned, sample_indices, ordered_gradients, ordered_hessians, active_features,
-                                         n_bins, constant_hessian)
-    return _build_histogram_serial(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, n_bins,
-                                   constant_hessian)
+        return _build_histogram_parallel(binned, sample_indices, ordered_gradients, ordered_hessians, ordered_weights,
+                                         active_features, n_bins, constant_hessian)
+    return _build_histogram_serial(binned, sample_indices, ordered_gradients, ordered_hessians, ordered_weights,
+                                   active_features, n_bins, constant_hessian)
 
 
 def build_histogram(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, n_bins,
-                    constant_hessian=0.0, packed_rows=None):
-    """:func:`node_histogram` with this module's thresholds; ``packed_rows`` optional.
+                    constant_hessian=0.0, packed_rows=None, ordered_weights=None):
+    """:func:`node_histogram` with this module's thresholds; ``packed_rows`` and ``ordered_weights`` optional.
 
     ``active_features`` (int64) lists the features to build; the others stay zero.
     ``constant_hessian > 0`` declares every row's hessian equal to it; ``ordered_hessians`` is then
-    not read.
+    not read.  ``ordered_weights`` (``None``: count rows) makes the count channel sum weights.
     """
+    weights = NO_WEIGHTS if ordered_weights is None else ordered_weights
     return node_histogram(binned, NO_PACKED_ROWS if packed_rows is None else packed_rows, sample_indices,
-                          ordered_gradients, ordered_hessians, active_features, n_bins, float(constant_hessian),
-                          PARALLEL_MIN_ROWS, PACKED_MAX_SHARE_INVERSE)
+                          ordered_gradients, ordered_hessians, weights, active_features, n_bins,
+                          float(constant_hessian), PARALLEL_MIN_ROWS, PACKED_MAX_SHARE_INVERSE)
 
 
 # --- nodes holding few of the rows: gather the rows' bins, then build --------------------------------
@@ -235,7 +264,7 @@ def _copy_packed_row(packed_rows, sample_indices, block, i):
 
 @njit(parallel=True, cache=True)
 def _build_packed_parallel(packed_rows, n_features, sample_indices, ordered_gradients, ordered_hessians,
-                           active_features, n_bins, constant_hessian):
+                           ordered_weights, active_features, n_bins, constant_hessian):
     n = sample_indices.shape[0]
     block = np.empty((n, packed_rows.shape[1]), dtype=PACKED_WORD)
     for i in prange(n):
@@ -244,14 +273,14 @@ def _build_packed_parallel(packed_rows, n_features, sample_indices, ordered_grad
     bins = block.view(np.uint8).T
     hist = np.zeros((n_features, n_bins, 3), dtype=np.float64)
     for group in prange((active_features.shape[0] + 1) // 2):
-        _accumulate_group(bins, None, ordered_gradients, ordered_hessians, active_features, np.int64(group), hist,
-                          constant_hessian)
+        _accumulate_group(bins, None, ordered_gradients, ordered_hessians, ordered_weights, active_features,
+                          np.int64(group), hist, constant_hessian)
     return hist
 
 
 @njit(cache=True)
 def _build_packed_serial(packed_rows, n_features, sample_indices, ordered_gradients, ordered_hessians,
-                         active_features, n_bins, constant_hessian):
+                         ordered_weights, active_features, n_bins, constant_hessian):
     n = sample_indices.shape[0]
     block = np.empty((n, packed_rows.shape[1]), dtype=PACKED_WORD)
     for i in range(n):
@@ -259,30 +288,49 @@ def _build_packed_serial(packed_rows, n_features, sample_indices, ordered_gradie
     bins = block.view(np.uint8).T
     hist = np.zeros((n_features, n_bins, 3), dtype=np.float64)
     for group in range((active_features.shape[0] + 1) // 2):
-        _accumulate_group(bins, None, ordered_gradients, ordered_hessians, active_features, group, hist,
-                          constant_hessian)
+        _accumulate_group(bins, None, ordered_gradients, ordered_hessians, ordered_weights, active_features, group,
+                          hist, constant_hessian)
     return hist
 
 
 @njit(cache=True)
-def build_histogram_all_rows(binned, gradients, hessians, active_features, n_bins, constant_hessian):
+def build_histogram_all_rows(binned, gradients, hessians, weights, active_features, n_bins, constant_hessian):
     """Histogram of every row (the root without row subsampling); the arguments as :func:`node_histogram`'s."""
-    return _build_histogram_parallel(binned, None, gradients, hessians, active_features, n_bins, constant_hessian)
+    return _build_histogram_parallel(binned, None, gradients, hessians, weights, active_features, n_bins,
+                                     constant_hessian)
+
+
+# --- the larger child by subtraction ---------------------------------------------------------------------
+# A weighted fit's count channel sums weights.  Where the larger child has no rows in a bin, parent minus
+# smaller child leaves the rounding of two sums over the same rows (added in other orders) instead of 0, and an
+# empty bin must read exactly 0: the missing bin's ``== 0``, the split scans' empty-bin skips and admissible
+# counts, the levels present in a node and a bitset's unseen levels all test it.  So a subtracted count at or
+# below ``EMPTY_WEIGHT_SHARE`` of the parent node's weight is set to 0.  Why that share: the residual of a bin
+# is about 1e-16 x sqrt(rows) of the bin's weight in the histogram it was first summed in, and a chain of larger
+# children each holding about half the weight inflates it by 2 per level relative to the node; 1e-10 leaves
+# room for that, and a real bin under 1e-10 of its node's weight (weights 10 orders of magnitude apart) counts
+# nothing anyway.  Integer weights sum exactly (below 2**53), so an empty bin is already exactly 0 there and
+# the snap changes nothing; unweighted fits pass ``count_floor = -inf`` (row counts are exact).
+EMPTY_WEIGHT_SHARE = 1e-10
 
 
 @njit(cache=True)
-def subtract_histograms(parent, child):
-    """The sibling's histogram: ``parent - child`` (a new array).
+def subtract_in_place(parent, child, count_floor):
+    """``parent -= child`` on flat histograms (channels interleaved by 3); the parent's histogram becomes its
+    other child's (no new allocation).  A count at or below ``count_floor`` becomes exactly 0 (``-inf``: none;
+    see :data:`EMPTY_WEIGHT_SHARE`)."""
+    for i in range(0, parent.shape[0], 3):
+        parent[i] -= child[i]
+        parent[i + 1] -= child[i + 1]
+        count = parent[i + 2] - child[i + 2]
+        parent[i + 2] = count if count > count_floor else 0.0
+    return parent
 
-    A flat loop: numba's broadcasting ``parent - child`` on 3-d arrays took 15 us for a 10-feature
-    histogram, this 1-2 us, with the same differences bit for bit.
-    """
-    out = np.empty_like(parent)
-    flat_out = out.reshape(-1)
-    flat_parent = parent.reshape(-1)
-    flat_child = child.reshape(-1)
-    for i in range(flat_out.shape[0]):
-        flat_out[i] = flat_parent[i] - flat_child[i]
+
+def subtract_histograms(parent, child, count_floor=-np.inf):
+    """The sibling's histogram: ``parent - child`` as a new array (:func:`subtract_in_place` on a copy)."""
+    out = np.array(parent, dtype=np.float64, order="C")
+    subtract_in_place(out.reshape(-1), np.ascontiguousarray(child, dtype=np.float64).reshape(-1), float(count_floor))
     return out
 
 
@@ -297,7 +345,8 @@ PARALLEL_LEVEL_MIN_WORK = 65_536
 
 
 @njit(cache=True, inline="always")
-def _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, c):
+def _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, hist, c):
+    unit_weights = weights.shape[0] == 0
     column = codes[c]
     base = offsets[c]
     n = codes.shape[1] if all_rows else sample_indices.shape[0]
@@ -305,13 +354,14 @@ def _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hess
         b = base + column[i if all_rows else sample_indices[i]]
         hist[b, 0] += gradients[i]
         hist[b, 1] += hessians[i]
-        hist[b, 2] += 1.0
+        hist[b, 2] += 1.0 if unit_weights else weights[i]
 
 
 @njit(cache=True, inline="always")
-def _accumulate_level_pair(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, ca, cb):
+def _accumulate_level_pair(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, hist, ca, cb):
     # Two features in one pass over the rows: a feature with few levels adds row after row into the same
     # few sums, each add waiting for the previous one; the other feature's adds fill that wait.
+    unit_weights = weights.shape[0] == 0
     column_a, column_b = codes[ca], codes[cb]
     base_a, base_b = offsets[ca], offsets[cb]
     n = codes.shape[1] if all_rows else sample_indices.shape[0]
@@ -321,95 +371,54 @@ def _accumulate_level_pair(codes, offsets, sample_indices, all_rows, gradients, 
         b = base_b + column_b[row]
         g = gradients[i]
         h = hessians[i]
+        w = 1.0 if unit_weights else weights[i]
         hist[a, 0] += g
         hist[a, 1] += h
-        hist[a, 2] += 1.0
+        hist[a, 2] += w
         hist[b, 0] += g
         hist[b, 1] += h
-        hist[b, 2] += 1.0
+        hist[b, 2] += w
 
 
 @njit(cache=True, inline="always")
-def _accumulate_level_group(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, active, group):
+def _accumulate_level_group(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, hist, active,
+                            group):
     # Group ``group`` is the active features ``2 group`` and ``2 group + 1`` (the last may be alone).
     if 2 * group + 1 < active.shape[0]:
-        _accumulate_level_pair(codes, offsets, sample_indices, all_rows, gradients, hessians, hist,
+        _accumulate_level_pair(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, hist,
                                active[2 * group], active[2 * group + 1])
     else:
-        _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, active[2 * group])
+        _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, hist,
+                           active[2 * group])
 
 
 @njit(parallel=True, cache=True)
-def _categorical_histogram_parallel(codes, offsets, sample_indices, all_rows, gradients, hessians, active, hist):
+def _categorical_histogram_parallel(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, active,
+                                    hist):
     for group in prange((active.shape[0] + 1) // 2):
-        _accumulate_level_group(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, active, group)
+        _accumulate_level_group(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, hist, active,
+                                group)
 
 
 @njit(cache=True)
-def build_categorical_histogram(codes, offsets, sample_indices, all_rows, gradients, hessians, feature_mask):
+def build_categorical_histogram(codes, offsets, sample_indices, all_rows, gradients, hessians, weights,
+                                feature_mask):
     """Level histogram of the rows ``sample_indices``, or of every row when ``all_rows``.
 
-    With ``all_rows`` the gradients and hessians are indexed by row; otherwise they are already
-    gathered in the order of ``sample_indices``.  Features are summed two at a time; from
-    ``PARALLEL_LEVEL_MIN_WORK`` rows times features on, the pairs are summed in parallel (one region of
-    numba's threads, one thread when ``n_jobs=1``).  Each feature's sums add its rows in the same order
-    whichever the path.
+    With ``all_rows`` the gradients, hessians and weights are indexed by row; otherwise they are already
+    gathered in the order of ``sample_indices``.  ``weights`` with no entries (:data:`NO_WEIGHTS`): the count
+    channel counts rows.  Features are summed two at a time; from ``PARALLEL_LEVEL_MIN_WORK`` rows times
+    features on, the pairs are summed in parallel (one region of numba's threads, one thread when
+    ``n_jobs=1``).  Each feature's sums add its rows in the same order whichever the path.
     """
     hist = np.zeros((offsets[-1], 3), dtype=np.float64)
     n = codes.shape[1] if all_rows else sample_indices.shape[0]
     active = np.flatnonzero(feature_mask)
     if active.shape[0] > 2 and n * active.shape[0] >= PARALLEL_LEVEL_MIN_WORK:
-        _categorical_histogram_parallel(codes, offsets, sample_indices, all_rows, gradients, hessians, active, hist)
+        _categorical_histogram_parallel(codes, offsets, sample_indices, all_rows, gradients, hessians, weights,
+                                        active, hist)
         return hist
     for group in range((active.shape[0] + 1) // 2):
-        _accumulate_level_group(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, active, group)
+        _accumulate_level_group(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, hist,
+                                active, group)
     return hist
-    for c in range(codes.shape[0]):
-        if feature_mask[c]:
-            _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hessians, hist, c)
-    return hist
-
-
-@njit(cache=True)
-def subtract_in_place(parent, child):
-    """``parent -= child``; the parent's histogram becomes its other child's (no new allocation)."""
-    flat_parent = parent.reshape(-1)
-    flat_child = child.reshape(-1)
-    for i in range(flat_parent.shape[0]):
-        flat_parent[i] -= flat_child[i]
-    return parent
-
-
-# --- weighted fits: the count channel sums sample weights -----------------------------------------------
-# ``min_samples_leaf`` counts weight, so that a row of weight 3 and three copies of it give one model.  The
-# kernels above count rows (sums of 1.0, exact); a weighted fit then overwrites the count channel of every
-# histogram it builds or derives with the weights of the node's rows, summed directly rather than by
-# subtraction, so that an empty bin's count stays exactly zero (the emptiness tests read it) whatever the weights.
-@njit(cache=True)
-def fill_weight_channel(hist, binned, sample_indices, start, stop, sample_weight, active_features):
-    """Set ``hist[f, b, COUNT]`` to the summed weight of the rows ``sample_indices[start:stop]`` in bin ``b``."""
-    for k in range(active_features.shape[0]):
-        f = active_features[k]
-        column = binned[f]
-        out = hist[f]
-        for b in range(out.shape[0]):
-            out[b, 2] = 0.0
-        for p in range(start, stop):
-            i = sample_indices[p]
-            out[column[i], 2] += sample_weight[i]
-
-
-@njit(cache=True)
-def fill_categorical_weight_channel(cat_hist, codes, offsets, sample_indices, start, stop, sample_weight,
-                                    feature_mask):
-    """:func:`fill_weight_channel` of a level histogram (:func:`build_categorical_histogram`'s layout)."""
-    for c in range(codes.shape[0]):
-        if not feature_mask[c]:
-            continue
-        column = codes[c]
-        base = offsets[c]
-        for b in range(base, offsets[c + 1]):
-            cat_hist[b, 2] = 0.0
-        for p in range(start, stop):
-            i = sample_indices[p]
-            cat_hist[base + column[i], 2] += sample_weight[i]

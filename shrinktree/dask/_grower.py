@@ -16,7 +16,7 @@ import numpy as np
 
 from .._shrinkage import within_variance
 from ..boosting.grower import GrownTree, TreeGrower, _Node
-from ..boosting.histogram import subtract_histograms, subtract_in_place
+from ..boosting.histogram import EMPTY_WEIGHT_SHARE, subtract_histograms
 from ..boosting.honest import (
     DEFAULT_MIN_LEAF_RULE,
     HONEST_FRACTION,
@@ -61,7 +61,8 @@ class DistributedGrower(TreeGrower):
         Grow on the honest split's growing rows (``False``: every row of the iteration).
     unit_weights : bool
         Whether every weight is 1.  Otherwise the histograms' count channel and ``min_samples_leaf`` count
-        weight, and the workers send the larger child's count channels with each split.
+        weight (the workers' histograms sum weights there, and the larger child's empty bins are snapped
+        to 0 after subtraction, as on one machine).
     min_leaf_rule :
         How an honest tree counts ``min_samples_leaf`` (:func:`~shrinktree.boosting.honest.growing_min_samples_leaf`,
         applied to the growing rows' weight once the root sums arrive).
@@ -137,7 +138,7 @@ class DistributedGrower(TreeGrower):
             # The count channel (rows when unweighted, else weight) picks the smaller child, as on one machine.
             small_is_left = bool(cl <= node.weight - cl)
             left_id, right_id = len(nodes), len(nodes) + 1
-            small_hist, small_cat_hist, w_left, n_left_rows, large_counts, large_cat_counts = self.partitions.total(
+            small_hist, small_cat_hist, w_left, n_left_rows = self.partitions.total(
                 "split_node", node_id, left_id, right_id, bool(is_cat), int(feature), int(bin_idx),
                 bool(missing_left), bitset, small_is_left)
             n_left = int(round(n_left_rows))
@@ -153,13 +154,11 @@ class DistributedGrower(TreeGrower):
                 self._constrain_children(node, left, right, feature, is_cat)
             small, large = (left, right) if small_is_left else (right, left)
             small.hist, small.cat_hist = small_hist, small_cat_hist
-            large.hist = subtract_histograms(node.hist, small.hist)
+            # A weighted fit's empty bins snap to 0 (histogram.EMPTY_WEIGHT_SHARE), as on one machine.
+            count_floor = -np.inf if self.unit_weights else EMPTY_WEIGHT_SHARE * node.weight
+            large.hist = subtract_histograms(node.hist, small.hist, count_floor)
             if small.cat_hist is not None:
-                large.cat_hist = subtract_in_place(node.cat_hist, small.cat_hist)
-            if not self.unit_weights:
-                large.hist[:, :, 2] = large_counts
-                if large.cat_hist is not None:
-                    large.cat_hist[:, 2] = large_cat_counts
+                large.cat_hist = subtract_histograms(node.cat_hist, small.cat_hist, count_floor)
             node.hist = node.cat_hist = None
             node.left, node.right = left_id, right_id
             nodes.append(left)

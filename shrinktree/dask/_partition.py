@@ -23,13 +23,7 @@ import pandas as pd
 from sklearn.utils import check_array
 
 from ..boosting.categorical import _numeric_levels, engine_codes
-from ..boosting.histogram import (
-    build_categorical_histogram,
-    build_histogram,
-    fill_categorical_weight_channel,
-    fill_weight_channel,
-    gather,
-)
+from ..boosting.histogram import NO_WEIGHTS, build_categorical_histogram, build_histogram, gather
 from ..boosting.honest import held_out_mask, row_hashes
 from ..boosting.partition import partition_rows, partition_rows_categorical, within_node_sum_of_squares
 from ..boosting.predictor import add_leaf_values, add_values_by_leaf, node_statistics
@@ -305,40 +299,23 @@ class TrainPartition:
         rows = self.sample_indices[start:stop]
         g = gather(self.g, rows)
         has_codes = self.codes.shape[0] > 0
+        # A weighted fit's count channels sum the weights, in the same pass (unweighted: rows).
+        w = None if self.unit_weights else gather(self.weight, rows)
         if self.constant_hessian > 0 and not has_codes:
             return build_histogram(self.binned, rows, g, g, self.active_features, self.n_bins,
-                                   self.constant_hessian), None
+                                   self.constant_hessian, ordered_weights=w), None
         h = gather(self.h, rows)
-        hist = build_histogram(self.binned, rows, g, h, self.active_features, self.n_bins, self.constant_hessian)
-        cat_hist = (build_categorical_histogram(self.codes, self.cat_offsets, rows, False, g, h, self.cat_feature_mask)
-                    if has_codes else None)
-        if not self.unit_weights:
-            self._weigh_counts(hist, cat_hist, start, stop)
-        return hist, cat_hist
-
-    def _weigh_counts(self, hist, cat_hist, start: int, stop: int) -> None:
-        """A weighted fit's count channels: the summed weights of the node's rows, as on one machine
-        (:func:`~shrinktree.boosting.histogram.fill_weight_channel`)."""
-        fill_weight_channel(hist, self.binned, self.sample_indices, start, stop, self.weight, self.active_features)
-        if cat_hist is not None:
-            fill_categorical_weight_channel(cat_hist, self.codes, self.cat_offsets, self.sample_indices, start, stop,
-                                            self.weight, self.cat_feature_mask)
-
-    def _larger_child_counts(self, start: int, stop: int, hist, cat_hist) -> tuple:
-        """The count channels of the child whose histogram the client derives by subtraction, summed
-        directly (weighted fits; ``None`` otherwise), so that its empty bins stay exactly empty."""
-        if self.unit_weights:
-            return None, None
-        large_hist = np.zeros_like(hist)
-        large_cat_hist = None if cat_hist is None else np.zeros_like(cat_hist)
-        self._weigh_counts(large_hist, large_cat_hist, start, stop)
-        return large_hist[:, :, 2].copy(), None if cat_hist is None else large_cat_hist[:, 2].copy()
+        hist = build_histogram(self.binned, rows, g, h, self.active_features, self.n_bins, self.constant_hessian,
+                               ordered_weights=w)
+        if not has_codes:
+            return hist, None
+        return hist, build_categorical_histogram(self.codes, self.cat_offsets, rows, False, g, h,
+                                                 NO_WEIGHTS if w is None else w, self.cat_feature_mask)
 
     def split_node(self, node: int, left: int, right: int, is_categorical: bool, feature: int, bin_index: int,
                    missing_left: bool, bitset, small_is_left: bool) -> tuple:
-        """Partition the node's rows at the split; returns the smaller child's histograms, the left
-        child's weight and row count (in this partition), and the larger child's count channels
-        (:meth:`_larger_child_counts`)."""
+        """Partition the node's rows at the split; returns the smaller child's histograms and the left
+        child's weight and row count (in this partition)."""
         start, stop = self.ranges.pop(node)
         if is_categorical:
             n_left, w_left = partition_rows_categorical(self.codes[feature], self.sample_indices, start, stop, bitset,
@@ -352,8 +329,7 @@ class TrainPartition:
         self.ranges[left] = (start, middle)
         self.ranges[right] = (middle, stop)
         hist, cat_hist = self._histogram(*self.ranges[left if small_is_left else right])
-        counts, cat_counts = self._larger_child_counts(*self.ranges[right if small_is_left else left], hist, cat_hist)
-        return hist, cat_hist, float(w_left), float(n_left), counts, cat_counts
+        return hist, cat_hist, float(w_left), float(n_left)
 
     def tree_statistics(self, tree: dict, leaf_ratio: dict | None) -> tuple:
         """Within-leaf sum of squares of the growing rows (``leaf_ratio``: each leaf's ``G / H``) and the
