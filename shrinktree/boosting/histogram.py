@@ -319,11 +319,14 @@ def subtract_in_place(parent, child, count_floor):
     """``parent -= child`` on flat histograms (channels interleaved by 3); the parent's histogram becomes its
     other child's (no new allocation).  A count at or below ``count_floor`` becomes exactly 0 (``-inf``: none;
     see :data:`EMPTY_WEIGHT_SHARE`)."""
-    for i in range(0, parent.shape[0], 3):
+    # One flat loop (it vectorizes), then the snap only where there is one to make: a branch per bin in the
+    # subtraction itself costs small fits a tenth of their time.
+    for i in range(parent.shape[0]):
         parent[i] -= child[i]
-        parent[i + 1] -= child[i + 1]
-        count = parent[i + 2] - child[i + 2]
-        parent[i + 2] = count if count > count_floor else 0.0
+    if count_floor > -np.inf:
+        for i in range(2, parent.shape[0], 3):
+            if not parent[i] > count_floor:
+                parent[i] = 0.0
     return parent
 
 
