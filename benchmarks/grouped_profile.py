@@ -24,7 +24,7 @@ from numba.typed import List
 
 import shrinktree.boosting.grower as grower_module
 from shrinktree import ShrinkBoostRegressor
-from shrinktree.boosting.histogram import _gather_serial, build_categorical_histogram, subtract_in_place
+from shrinktree.boosting.histogram import NO_WEIGHTS, _gather_serial, build_categorical_histogram, subtract_in_place
 from shrinktree.boosting.level_noise import level_moments
 from shrinktree.boosting.splitting import find_categorical_split
 from shrinktree.datasets import load_dataset
@@ -50,14 +50,14 @@ def _histogram_loop(codes, offsets, rows, row_offsets, gradients, hessians, feat
     for node in nodes:
         a, b = row_offsets[node], row_offsets[node + 1]
         total += build_categorical_histogram(codes, offsets, rows[a:b], False, gradients[a:b], hessians[a:b],
-                                             feature_mask)[0, 0]
+                                             np.empty(0), feature_mask)[0, 0]  # no weights: counts rows
     return total
 
 
 @njit
 def _subtraction_loop(parent, child, n_splits):
     for _ in range(n_splits):
-        subtract_in_place(parent.reshape(-1), child.reshape(-1))
+        subtract_in_place(parent.reshape(-1), child.reshape(-1), -np.inf)  # unweighted: no snap
 
 
 @njit
@@ -67,7 +67,7 @@ def _search_loop(histograms, sum_g, sum_h, count, offsets, feature_mask, l2, min
     for i in range(len(histograms)):
         result = find_categorical_split(histograms[i], offsets, feature_mask, sum_g[i], sum_h[i], count[i], l2,
                                         min_samples_leaf, min_hessian, sigma2, level_mode, level_k, pooled_gain,
-                                        False, -np.inf, np.inf, level_method)
+                                        False, -np.inf, np.inf, level_method, 0.0)  # no tie rule: not tiny trees
         total += result[0] if result[1] >= 0 else 0.0
     return total
 
@@ -118,9 +118,9 @@ def _tree_pieces(args, names, repeats: int) -> dict:
     codes, offsets, mask = a["codes"], a["cat_offsets"], a["cat_feature_mask"]
     out["level histograms"] = _best(lambda: _histogram_loop(codes, offsets, flat_rows, row_offsets, flat_g, flat_h,
                                                             mask, np.array(built, dtype=np.int64)), repeats)
-    root = build_categorical_histogram(codes, offsets, node_rows[0], False, g[0], h[0], mask)
+    root = build_categorical_histogram(codes, offsets, node_rows[0], False, g[0], h[0], NO_WEIGHTS, mask)
     out["histogram subtraction"] = _best(lambda: _subtraction_loop(root, root, len(built) - 1), repeats)
-    histograms = List([build_categorical_histogram(codes, offsets, node_rows[n], False, g[n], h[n], mask)
+    histograms = List([build_categorical_histogram(codes, offsets, node_rows[n], False, g[n], h[n], NO_WEIGHTS, mask)
                        for n in searched])
     sums = [np.array([v[n] for n in searched], dtype=np.float64) for v in (statistics[0], statistics[1], indices[3])]
     out["split search"] = _best(lambda: _search_loop(

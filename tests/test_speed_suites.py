@@ -12,3 +12,13 @@ def test_grouped_suite_times_every_library_at_both_thread_counts(monkeypatch, lo
     assert result["rows"] == 6402 and result["grouping"].startswith("id 888")
     assert set(result["times"]) == {(lib, jobs) for lib in grouped.LIBRARIES for jobs in grouped.THREADS}
     assert all(len(t) == 2 and min(t) > 0 for t in result["times"].values())
+
+
+def test_grouped_profile_times_every_piece(monkeypatch, load_benchmark):
+    # The profile calls the categorical kernels directly, so it breaks when their signatures change.
+    profile = load_benchmark("grouped_profile")
+    monkeypatch.setattr(profile, "TREES_RECORDED", 2)
+    cells = profile.profile("wages", 1).strip("| ").split(" | ")
+    assert cells[0] == "wages" and len(cells) == 10
+    fit, in_grower, outside, *per_tree = (float(c) for c in cells[1:])
+    assert fit > in_grower > 0 and outside > 0 and all(t > 0 for t in per_tree)
