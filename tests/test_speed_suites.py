@@ -22,3 +22,9 @@ def test_grouped_profile_times_every_piece(monkeypatch, load_benchmark):
     assert cells[0] == "wages" and len(cells) == 10
     fit, in_grower, outside, *per_tree = (float(c) for c in cells[1:])
     assert fit > in_grower > 0 and outside > 0 and all(t > 0 for t in per_tree)
+
+
+def test_weighted_speed_times_both_fits(load_benchmark):
+    weighted_speed = load_benchmark("weighted_speed")
+    best = weighted_speed.time_fits(6000, 3, 1)
+    assert set(best) == {"weighted", "unweighted"} and all(0 < t < 60 for t in best.values())
