@@ -40,8 +40,7 @@ from .honest import (
     DEFAULT_MIN_LEAF_RULE,
     HONEST_FRACTION,
     check_min_leaf_rule,
-    growing_min_samples_leaf,
-    growing_tie_tolerance,
+    growing_split_rules,
     held_node_statistics,
     honest_split,
     row_hashes,
@@ -607,8 +606,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         size = len(grow_rows) if data.unit_weights else float(np.sum(data.weight[grow_rows]))
         fraction, _ = self._honest_design()
         rule = getattr(self, "_min_leaf_of_all_rows", DEFAULT_MIN_LEAF_RULE)
-        return (growing_min_samples_leaf(self.min_samples_leaf, size, fraction, rule),
-                growing_tie_tolerance(self.min_samples_leaf, size))
+        return growing_split_rules(self.min_samples_leaf, size, fraction, rule)
 
     def _grow_and_pool(self, data: _FitData, plan: PoolingPlan, loss: Loss, gradients, hessians, rows, held_out,
                        feature_mask, cat_feature_mask, pooled_gain_k, importances, raw, y):

@@ -60,6 +60,14 @@ def growing_tie_tolerance(min_samples_leaf: int, growing_size: float) -> float:
     return TIE_TOLERANCE if growing_size < 2 * min_samples_leaf else 0.0
 
 
+def growing_split_rules(min_samples_leaf: int, growing_size: float, fraction: float = HONEST_FRACTION,
+                        rule=DEFAULT_MIN_LEAF_RULE) -> tuple[int, float]:
+    """``(min_samples_leaf, tie_tolerance)`` the grower of an honest tree applies: :func:`growing_min_samples_leaf`
+    and :func:`growing_tie_tolerance` of the same growing rows, for the booster and the distributed grower alike."""
+    return (growing_min_samples_leaf(min_samples_leaf, growing_size, fraction, rule),
+            growing_tie_tolerance(min_samples_leaf, growing_size))
+
+
 def check_min_leaf_rule(rule) -> None:
     """A clear error for a ``_min_leaf_of_all_rows`` switch that is not one of :data:`MIN_LEAF_RULES`."""
     if not any(rule is r if isinstance(r, bool) else (isinstance(rule, str) and rule == r) for r in MIN_LEAF_RULES):

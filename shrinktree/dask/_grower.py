@@ -17,12 +17,7 @@ import numpy as np
 from .._shrinkage import within_variance
 from ..boosting.grower import GrownTree, TreeGrower, _Node
 from ..boosting.histogram import EMPTY_WEIGHT_SHARE, subtract_histograms
-from ..boosting.honest import (
-    DEFAULT_MIN_LEAF_RULE,
-    HONEST_FRACTION,
-    growing_min_samples_leaf,
-    growing_tie_tolerance,
-)
+from ..boosting.honest import DEFAULT_MIN_LEAF_RULE, HONEST_FRACTION, growing_split_rules
 from ..boosting.splitting import LEVELS_RAW, categorical_bitset
 
 
@@ -108,9 +103,8 @@ class DistributedGrower(TreeGrower):
         n_rows = int(round(sums[3]))
         if self.use_split:
             # The root's weight (its rows when unweighted) is known only now, summed over the partitions.
-            self.tie_tolerance = growing_tie_tolerance(self.min_samples_leaf, float(sums[2]))
-            self.min_samples_leaf = growing_min_samples_leaf(self.min_samples_leaf, float(sums[2]), HONEST_FRACTION,
-                                                             self.min_leaf_rule)
+            self.min_samples_leaf, self.tie_tolerance = growing_split_rules(
+                self.min_samples_leaf, float(sums[2]), HONEST_FRACTION, self.min_leaf_rule)
         root = _Node(0, n_rows, float(sums[0]), float(sums[1]), n_rows, float(sums[2]), 0, -1)
         self._set_values(root, None)
         nodes = [root]
