@@ -135,3 +135,42 @@ def level_moments(codes, sample_indices, all_rows, gradients, hessians, sample_w
     else:
         _moments_serial(codes, rows, terms, n_levels, active, out)
     return out
+
+
+@njit(cache=True)
+def level_sums(column, sample_indices, gradients, hessians, sample_weight, n_codes):
+    """Per level code, the six sums behind :func:`level_moments` over ``sample_indices`` (weight-0 rows out).
+
+    The per-partition half of the moments of a distributed fit: sums of ``g, h, w, g^2/w, g h/w, h^2/w`` per
+    code, added over the partitions and then summarized by :func:`summarize_level_sums`.  Rows are added in the
+    order of ``sample_indices``, as :func:`level_moments` adds them.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_codes, 6)
+    """
+    stats = np.zeros((n_codes, 6), dtype=np.float64)
+    for r in range(sample_indices.shape[0]):
+        i = sample_indices[r]
+        w = sample_weight[i]
+        if w <= 0.0:
+            continue
+        g = gradients[i]
+        h = hessians[i]
+        b = column[i]
+        stats[b, 0] += g
+        stats[b, 1] += h
+        stats[b, 2] += w
+        stats[b, 3] += g * g / w
+        stats[b, 4] += g * h / w
+        stats[b, 5] += h * h / w
+    return stats
+
+
+@njit(cache=True)
+def summarize_level_sums(stats):
+    """``(sum_sq, mass, count, n_groups)`` of one feature from its per-level sums (see :func:`level_moments`)."""
+    out = np.zeros((1, 4), dtype=np.float64)
+    _summarize(stats, out, 0)
+    return out[0]
+

@@ -18,28 +18,17 @@ from .._shrinkage import within_variance
 from ..boosting.grower import GrownTree, TreeGrower, _Node
 from ..boosting.histogram import EMPTY_WEIGHT_SHARE, subtract_histograms
 from ..boosting.honest import DEFAULT_MIN_LEAF_RULE, HONEST_FRACTION, growing_split_rules
+from ..boosting.level_noise import summarize_level_sums
 from ..boosting.splitting import LEVELS_RAW, categorical_bitset
 
 
 def level_noise(moments: np.ndarray, n_levels: np.ndarray, cat_feature_mask: np.ndarray) -> np.ndarray:
-    """Per categorical feature, the within-level noise variance from the summed per-level moments
-    (the second half of :func:`~shrinktree.boosting.level_noise.level_moments`)."""
+    """Per categorical feature, the within-level noise variance from the per-level sums added over the
+    partitions (:func:`~shrinktree.boosting.level_noise.level_sums`)."""
     sigma2 = np.zeros(len(n_levels))
-    for c in range(len(n_levels)):
-        if not cat_feature_mask[c]:
-            continue
-        sum_sq = mass = count = 0.0
-        n_groups = 0
-        for b in range(int(n_levels[c]) + 1):
-            s = moments[c, b]
-            if s[1] <= 0.0:
-                continue
-            m = s[0] / s[1]
-            sum_sq += s[3] - 2.0 * m * s[4] + m * m * s[5]
-            mass += s[1]
-            count += s[2]
-            n_groups += 1
-        sigma2[c] = within_variance(sum_sq, mass, count, n_groups)
+    for c in np.flatnonzero(cat_feature_mask):
+        sum_sq, mass, count, n_groups = summarize_level_sums(np.ascontiguousarray(moments[c, :int(n_levels[c]) + 1]))
+        sigma2[c] = within_variance(float(sum_sq), float(mass), float(count), int(n_groups))
     return sigma2
 
 

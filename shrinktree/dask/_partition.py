@@ -25,6 +25,7 @@ from sklearn.utils import check_array
 from ..boosting.categorical import _numeric_levels, engine_codes
 from ..boosting.histogram import NO_WEIGHTS, build_categorical_histogram, build_histogram, gather
 from ..boosting.honest import held_out_mask, row_hashes
+from ..boosting.level_noise import level_sums
 from ..boosting.partition import partition_rows, partition_rows_categorical, within_node_sum_of_squares
 from ..boosting.predictor import add_leaf_values, add_values_by_leaf, node_statistics
 from ..boosting.routing import leaves_by_partition
@@ -290,8 +291,8 @@ class TrainPartition:
             moments = np.zeros((len(self.n_levels), int(np.max(self.n_levels)) + 1, 6))
             for c in range(len(self.n_levels)):
                 if cat_feature_mask[c]:
-                    moments[c, :self.n_levels[c] + 1] = _level_stats(self.codes[c], rows, self.g, self.h,
-                                                                     self.weight, int(self.n_levels[c]) + 1)
+                    moments[c, :self.n_levels[c] + 1] = level_sums(self.codes[c], rows, self.g, self.h, self.weight,
+                                                                   int(self.n_levels[c]) + 1)
         hist, cat_hist = self._histogram(0, len(rows))
         return sums, moments, hist, cat_hist
 
@@ -389,14 +390,3 @@ class TrainPartition:
         self.sample_indices = self.buffer = self.ranges = self.held_rows = self.held_leaf = self.tree = None
         self.renew_rows = None
 
-
-def _level_stats(column, rows, g, h, w, n_codes):
-    """Per code, the six sums of :func:`~shrinktree.boosting.level_noise.level_moments`."""
-    keep = w[rows] > 0
-    rows = rows[keep]
-    codes = column[rows]
-    gr, hr, wr = g[rows], h[rows], w[rows]
-    out = np.zeros((n_codes, 6))
-    for c, values in enumerate((gr, hr, wr, gr * gr / wr, gr * hr / wr, hr * hr / wr)):
-        out[:, c] = np.bincount(codes, weights=values, minlength=n_codes)
-    return out
