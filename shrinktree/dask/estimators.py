@@ -75,6 +75,9 @@ class _DaskMixin:
                 raise ValueError("eval_metric needs every prediction at once and is not available on a cluster.")
             if getattr(self, "random_effects", None) is not None:
                 raise ValueError("random_effects is not available on a cluster; use ShrinkBoostRegressor.")
+            if getattr(self, "cross_features", False) is not False:
+                raise ValueError("cross_features is not available on a cluster; use ShrinkBoostRegressor or "
+                                 "ShrinkBoostClassifier, or cross_features=False.")
             if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or not self.timeout > 0:
                 raise ValueError(f"timeout must be a positive number of seconds, got {self.timeout!r}.")
             check_n_jobs(self.n_jobs)
