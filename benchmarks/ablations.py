@@ -10,7 +10,9 @@ default itself stays bit for bit what it is:
 * alternating halves: the rows that grew one tree are the rows held out of the next (``_honest_alternate``);
 * ``min_samples_leaf`` asked of the split-choosing share only (``_min_leaf_of_all_rows``): today the grower
   counts it on the rows that choose the splits, so an honest leaf holds about twice ``min_samples_leaf``;
-* a raw (unpooled) sort of categorical levels in the split scan (``_level_mode``), against today's pooled one.
+* a raw (unpooled) sort of categorical levels in the split scan (``_level_mode``), against today's pooled one;
+* numeric cross features (``cross_features``: differences and products of the top numeric columns of a probe
+  fit; ``_cross_scaling="raw"`` and ``_cross_probe_trees`` for the alternatives).
 
 Protocol of ``benchmarks/accuracy.py`` (random 75/25 splits, stratified for classification, the same for
 every model, datasets above 50,000 rows subsampled once, one thread, test RMSE / sd(y) or log loss).  Per
@@ -25,6 +27,8 @@ Run from the repository root::
     python benchmarks/ablations.py                              # design, holdout, small counts -> docs/ablations.md
     python benchmarks/ablations.py --part design --repeats 2 --output -
     python benchmarks/ablations.py --render-from benchmarks/results/ablations.json
+    python benchmarks/ablations.py --part design --tag cross --candidates 'cross features' \
+        --peers benchmarks/results/accuracy-peers.json  # adds wins against the best of the peers
 """
 
 from __future__ import annotations
@@ -95,6 +99,9 @@ CANDIDATES = {
     "cross features": Candidate(params={"cross_features": True}),
     "cross features, 600 trees, learning rate 0.05": Candidate(
         params={"cross_features": True, "n_estimators": 600, "learning_rate": 0.05}),
+    "cross features, raced": Candidate(params={"cross_features": "auto"}),
+    "cross features, raced, 600 trees, learning rate 0.05": Candidate(
+        params={"cross_features": "auto", "n_estimators": 600, "learning_rate": 0.05}),
     "cross features, raw columns": Candidate(params={"cross_features": True}, switches={"_cross_scaling": "raw"}),
     "cross features, top 3": Candidate(params={"cross_features": 3}),
     "cross features, top 6": Candidate(params={"cross_features": 6}),

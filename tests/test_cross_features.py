@@ -226,3 +226,11 @@ def test_plot_tree_names_the_cross_columns(fitted):
     figure = plot_tree(model, index)
     texts = " ".join(t.get_text() for t in figure.axes[0].texts)
     assert " - " in texts or " * " in texts
+
+
+def test_eval_sets_and_early_stopping_see_the_same_cross_columns():
+    X, y = _frame(1200, seed=3)
+    model = ShrinkBoostRegressor(cross_features=True, n_estimators=60, early_stopping=True, random_state=0)
+    model.fit(X[:900], y[:900], eval_set=[(X[900:], y[900:])])
+    final = np.mean((model.predict(X[900:]) - y[900:]) ** 2)
+    assert model.evals_result_["valid_0"]["squared_error"][model.n_iter_] == pytest.approx(final, rel=1e-9)

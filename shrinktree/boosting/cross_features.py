@@ -33,24 +33,28 @@ DEFAULT_TOP_FEATURES = 4
 # Trees of the probe fit whose gain importance ranks the columns (it only ranks: a short fit suffices).
 PROBE_TREES = 25
 SCALINGS = ("standardized", "raw")
+RACE = "auto"
+# cross_features="auto": the share of the training rows that referees the race (stratified for classifiers).
+RACE_FRACTION = 0.2
 
 
 def check_cross_features(value) -> int:
-    """The number of top numeric features to cross: 0 for ``False``, :data:`DEFAULT_TOP_FEATURES` for ``True``.
+    """The number of top numeric features to cross: 0 for ``False``, :data:`DEFAULT_TOP_FEATURES` for ``True``
+    and ``"auto"``.
 
     Raises
     ------
     ValueError
-        For anything but a bool or an int of at least 2.
+        For anything but a bool, ``"auto"`` or an int of at least 2.
     """
     if value is False or value is None:
         return 0
-    if value is True:
+    if value is True or (isinstance(value, str) and value == RACE):
         return DEFAULT_TOP_FEATURES
     if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)) and value >= 2:
         return int(value)
-    raise ValueError(f"cross_features must be True, False or an int >= 2 (the number of top numeric features "
-                     f"to cross), got {value!r}.")
+    raise ValueError(f"cross_features must be True, False, 'auto' or an int >= 2 (the number of top numeric "
+                     f"features to cross), got {value!r}.")
 
 
 def check_compatible(estimator) -> None:
@@ -203,8 +207,13 @@ def cross_pairs(estimator, X, y, sample_weight, offset) -> np.ndarray | None:
 
     Checks the parameters first (:func:`check_compatible`), then ranks the columns by a probe fit
     (:func:`probe_gains`; the private switch ``_cross_probe_trees`` sets its trees) and keeps the pairs of the
-    top ones (:func:`choose_pairs`).
+    top ones (:func:`choose_pairs`).  With ``cross_features="auto"`` the pairs must also win a race on a
+    validation split (:func:`race`); ``cross_race_`` records it.
     """
+    estimator.__dict__.pop("cross_race_", None)
+    given = getattr(estimator, "_cross_given_pairs", None)  # a race's contestant: the pairs are chosen
+    if given is not None:
+        return given
     top = check_cross_features(estimator.cross_features)
     if top == 0:
         return None
@@ -213,7 +222,65 @@ def cross_pairs(estimator, X, y, sample_weight, offset) -> np.ndarray | None:
     if isinstance(n_trees, bool) or not isinstance(n_trees, numbers.Integral) or n_trees < 1:
         raise ValueError(f"_cross_probe_trees must be a positive int, got {n_trees!r}.")
     gain, is_categorical = probe_gains(estimator, X, y, sample_weight, offset, int(n_trees))
-    return choose_pairs(gain, is_categorical, top)
+    pairs = choose_pairs(gain, is_categorical, top)
+    if isinstance(estimator.cross_features, str) and len(pairs):
+        estimator.cross_race_ = race(estimator, X, y, sample_weight, offset, pairs)
+        if not estimator.cross_race_["kept"]:
+            return None
+    return pairs
+
+
+def race(estimator, X, y, sample_weight, offset, pairs: np.ndarray) -> dict:
+    """Fit ``estimator`` without and with the crosses of ``pairs`` on 80% of the rows and score both on the rest.
+
+    The split (:data:`RACE_FRACTION` held out, stratified for a classifier when every class has two rows) is
+    drawn from ``random_state``; each contestant is fitted with the held-out rows as its ``eval_set`` (so
+    with early stopping it stops on them) and scored by the model's loss at the iteration it keeps.
+
+    Returns
+    -------
+    dict
+        ``"without"`` and ``"with"``: the held-out loss of each; ``"kept"``: whether the crosses won
+        (a strictly lower loss).
+    """
+    from sklearn.base import clone
+    from sklearn.model_selection import train_test_split
+    from sklearn.utils import _safe_indexing, check_random_state
+
+    n_rows = len(y)
+    labels = np.asarray(y)
+    stratify = None
+    if estimator._is_classifier:
+        _, counts = np.unique(labels, return_counts=True)
+        stratify = labels if counts.min() >= 2 else None
+    seed = check_random_state(estimator.random_state).randint(0, 2**31 - 1)
+    try:
+        fit_rows, held_rows = train_test_split(np.arange(n_rows), test_size=RACE_FRACTION, random_state=seed,
+                                               stratify=stratify)
+    except ValueError:  # too few rows of a class to stratify
+        fit_rows, held_rows = train_test_split(np.arange(n_rows), test_size=RACE_FRACTION, random_state=seed)
+    if estimator._is_classifier:  # a class the contestants never saw cannot be scored
+        held_rows = held_rows[np.isin(labels[held_rows], labels[fit_rows])]
+
+    def rows(values, index):
+        return None if values is None else _safe_indexing(values, index)
+
+    held = (rows(X, held_rows), rows(labels, held_rows))
+    if offset is not None:
+        held = (*held, rows(np.asarray(offset), held_rows))
+    weights = None if sample_weight is None else [rows(np.asarray(sample_weight), held_rows)]
+    scores = {}
+    for name, contestant_pairs in (("without", None), ("with", pairs)):
+        contestant = clone(estimator).set_params(cross_features=contestant_pairs is not None, verbose=0)
+        contestant._cross_given_pairs = contestant_pairs
+        extra = {} if offset is None else {"offset": rows(np.asarray(offset), fit_rows)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the fit itself warns once about the same data
+            contestant.fit(rows(X, fit_rows), rows(labels, fit_rows), sample_weight=rows(sample_weight, fit_rows),
+                           eval_set=[held], eval_sample_weight=weights, **extra)
+        curve = next(iter(contestant.evals_result_["valid_0"].values()))
+        scores[name] = float(curve[contestant.n_iter_])
+    return {"without": scores["without"], "with": scores["with"], "kept": scores["with"] < scores["without"]}
 
 
 def append_crosses(X: np.ndarray, crosses: CrossColumns | None) -> np.ndarray:

@@ -1012,7 +1012,7 @@ _COMMON_PARAMETERS = """\
         (``shrinkage="hs"`` and ``"none"`` estimate nothing there).  ``"auto"`` is ``"moments"`` there:
         with the default ``eb_method="honest"`` no other estimator was better on the measured datasets
         (``docs/shrinkage.md``, "Which estimator"); for ``random_effects`` it is ``"reml"``.
-    cross_features : bool or int, default=False
+    cross_features : bool, int or "auto", default=False
         Add numeric cross columns that the trees may split on: a short probe fit (25 trees, otherwise
         these parameters) ranks the numeric columns of ``X`` by gain importance, and for every pair of the
         top 4 (``True``) or top ``m`` (an int ``m >= 2``) with a positive gain the trees also see their
@@ -1023,7 +1023,10 @@ _COMMON_PARAMETERS = """\
         before (``n_features_in_`` and ``feature_names_in_`` are the user's); ``feature_importances_`` and
         ``predict_contributions`` give each parent half of its crosses' gain and contributions (a split
         count to both), so contributions still sum to the raw score; ``cross_features_`` lists the
-        columns; ``tree_input`` and ``trees_`` include them (after the user's columns).  Not combinable
+        columns; ``tree_input`` and ``trees_`` include them (after the user's columns).  ``"auto"``: the
+        top 4's crosses are kept only if they win a race, a fit without and a fit with them on 80% of
+        the rows scored on the other 20% (``cross_race_``), and the model is then fitted on every row
+        with the winner; this costs two more fits.  Not combinable
         with ``monotonic_cst``, ``interaction_cst`` or ``random_effects`` (a ``ValueError``): a cross
         mixes two constrained columns.  See ``docs/ablations.md`` ("Cross features").
 """
@@ -1062,6 +1065,9 @@ _COMMON_ATTRIBUTES = """\
     cross_features_ : list of (int, int, str)
         With ``cross_features``: the cross columns the trees split on after the columns of ``X``, as
         ``(i, j, "difference" or "product")`` of columns ``i`` and ``j``; empty otherwise.
+    cross_race_ : dict
+        With ``cross_features="auto"`` (and at least one pair to cross): the held-out loss ``"without"`` and
+        ``"with"`` the crosses, and whether they were ``"kept"``.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when ``X`` had column names.
