@@ -146,3 +146,11 @@ def test_cross_feature_switches_change_the_model_and_unset_change_nothing():
     bad._cross_probe_trees = 0
     with pytest.raises(ValueError, match="_cross_probe_trees"):
         bad.fit(X, y)
+
+
+def test_cross_probe_benchmark_times_the_probes_of_a_small_dataset(load_benchmark):
+    cp = load_benchmark("cross_probe")
+    row = cp.measure("diabetes", 1)
+    assert row[0] == "diabetes" and len(row) == 3 + len(cp.PROBES) + len(cp.PROBES) - 1
+    assert all(float(share) > 0 for share in row[3:3 + len(cp.PROBES)])
+    assert set(row[3 + len(cp.PROBES):]) <= {"same", "other"}

@@ -142,7 +142,7 @@ def test_same_random_state_same_model_and_false_changes_nothing():
     np.testing.assert_array_equal(first.predict(X), plain.predict(X))
 
 
-@pytest.mark.parametrize("value", [1, 0, -3, 2.5, "yes", np.bool_(True)])
+@pytest.mark.parametrize("value", [1, 0, -3, 2.5, "yes", "AUTO", np.bool_(True)])
 def test_bad_values_are_a_clear_error(value):
     X, y = _frame(200)
     with pytest.raises(ValueError, match="cross_features must be"):
@@ -232,5 +232,28 @@ def test_eval_sets_and_early_stopping_see_the_same_cross_columns():
     X, y = _frame(1200, seed=3)
     model = ShrinkBoostRegressor(cross_features=True, n_estimators=60, early_stopping=True, random_state=0)
     model.fit(X[:900], y[:900], eval_set=[(X[900:], y[900:])])
-    final = np.mean((model.predict(X[900:]) - y[900:]) ** 2)
+    final = 0.5 * np.mean((model.predict(X[900:]) - y[900:]) ** 2)  # the loss is half the squared error
     assert model.evals_result_["valid_0"]["squared_error"][model.n_iter_] == pytest.approx(final, rel=1e-9)
+
+
+def test_auto_keeps_crosses_that_win_the_race():
+    X, y = _frame(1500)
+    model = ShrinkBoostRegressor(cross_features="auto", **SMALL).fit(X, y)
+    race = model.cross_race_
+    assert race["kept"] and race["with"] < race["without"] and len(model.cross_features_) == 6
+
+
+def test_auto_that_rejects_the_crosses_is_the_model_without_them():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(1200, 3))
+    y = X[:, 0] + X[:, 1] + rng.normal(size=1200)  # additive: a cross has nothing to add
+    model = ShrinkBoostRegressor(cross_features="auto", **SMALL).fit(X, y)
+    race = model.cross_race_
+    assert not race["kept"] and race["with"] >= race["without"] and model.cross_features_ == []
+    np.testing.assert_array_equal(model.predict(X), ShrinkBoostRegressor(**SMALL).fit(X, y).predict(X))
+    # The race is held out of a classifier's rows stratified; a refit without crosses drops the record.
+    labels = (y > 0).astype(int)
+    classifier = ShrinkBoostClassifier(cross_features="auto", **SMALL).fit(X, labels)
+    assert set(classifier.cross_race_) == {"without", "with", "kept"}
+    classifier.set_params(cross_features=False).fit(X, labels)
+    assert not hasattr(classifier, "cross_race_")
