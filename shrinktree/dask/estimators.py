@@ -31,8 +31,8 @@ _DASK_NOTES = """\
     collection is lazy (a dask array); on in-memory data it predicts at once.
 
     Differences from the single-machine fit: early stopping watches the first ``eval_set`` (a dask
-    collection); there is no internal ``validation_fraction`` split, and ``eval_metric`` and
-    ``random_effects`` are not available.  Fitted attribute ``distributed_stats_``: the number of
+    collection); there is no internal ``validation_fraction`` split, and ``eval_metric``,
+    ``random_effects`` and ``cross_features`` are not available.  Fitted attribute ``distributed_stats_``: the number of
     partitions and, per tree, the seconds, the bytes of sums the client received and the rounds of
     tasks (one per split, plus a few per tree).  ``n_jobs`` sets the threads of prediction on
     in-memory data; on the cluster each worker's kernels use that worker's threads.
