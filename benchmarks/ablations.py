@@ -10,7 +10,9 @@ default itself stays bit for bit what it is:
 * alternating halves: the rows that grew one tree are the rows held out of the next (``_honest_alternate``);
 * ``min_samples_leaf`` asked of the split-choosing share only (``_min_leaf_of_all_rows``): today the grower
   counts it on the rows that choose the splits, so an honest leaf holds about twice ``min_samples_leaf``;
-* a raw (unpooled) sort of categorical levels in the split scan (``_level_mode``), against today's pooled one.
+* a raw (unpooled) sort of categorical levels in the split scan (``_level_mode``), against today's pooled one;
+* numeric cross features (``cross_features``: differences and products of the top numeric columns of a probe
+  fit; ``_cross_scaling="raw"`` and ``_cross_probe_trees`` for the alternatives).
 
 Protocol of ``benchmarks/accuracy.py`` (random 75/25 splits, stratified for classification, the same for
 every model, datasets above 50,000 rows subsampled once, one thread, test RMSE / sd(y) or log loss).  Per
@@ -25,6 +27,8 @@ Run from the repository root::
     python benchmarks/ablations.py                              # design, holdout, small counts -> docs/ablations.md
     python benchmarks/ablations.py --part design --repeats 2 --output -
     python benchmarks/ablations.py --render-from benchmarks/results/ablations.json
+    python benchmarks/ablations.py --part design --tag cross --candidates 'cross features' \
+        --peers benchmarks/results/accuracy-peers.json  # adds wins against the best of the peers
 """
 
 from __future__ import annotations
@@ -91,6 +95,18 @@ CANDIDATES = {
     "alternating halves": Candidate(switches={"_honest_alternate": True}),
     "min_samples_leaf of all rows": Candidate(switches={"_min_leaf_of_all_rows": True}),
     "raw level scan": Candidate(switches={"_level_mode": LEVELS_RAW}),
+    # Numeric cross features (issue 16): differences and products of the top numeric columns of a probe fit.
+    "cross features": Candidate(params={"cross_features": True}),
+    "cross features, 600 trees, learning rate 0.05": Candidate(
+        params={"cross_features": True, "n_estimators": 600, "learning_rate": 0.05}),
+    "cross features, raced": Candidate(params={"cross_features": "auto"}),
+    "cross features, raced, 600 trees, learning rate 0.05": Candidate(
+        params={"cross_features": "auto", "n_estimators": 600, "learning_rate": 0.05}),
+    "cross features, raw columns": Candidate(params={"cross_features": True}, switches={"_cross_scaling": "raw"}),
+    "cross features, top 3": Candidate(params={"cross_features": 3}),
+    "cross features, top 6": Candidate(params={"cross_features": 6}),
+    "cross features, 100-tree probe": Candidate(params={"cross_features": True},
+                                                switches={"_cross_probe_trees": 100}),
 }
 
 
@@ -197,8 +213,9 @@ def candidate_summary(results: list[dict], candidate: str) -> dict:
             "time_ratio": float(np.median(ratio))}
 
 
-def render_part(results: list[dict], models: list[str], metric: str, repeats: int) -> str:
-    """Markdown of one part: the per-candidate summary and the per-dataset relative changes."""
+def render_part(results: list[dict], models: list[str], metric: str, repeats: int, peers: dict | None = None) -> str:
+    """Markdown of one part: the per-candidate summary and the per-dataset relative changes (and with
+    ``peers``, a stored ``benchmarks/accuracy.py`` run, the comparison with the best peer)."""
     candidates = [m for m in models if m not in (DEFAULT,)]
     rows = []
     for candidate in candidates:
@@ -219,7 +236,62 @@ def render_part(results: list[dict], models: list[str], metric: str, repeats: in
                       *[f"{100 * (np.mean(r['error'][c]) / base - 1):+.2f}%" for c in candidates]])
     parts += ["Relative error change per dataset (candidate / default - 1; negative is better):", "",
               markdown_table(header, table)]
+    if peers is not None:
+        parts += ["", f"Against the best of {', '.join(PEERS)} on each dataset (their mean errors on the same "
+                  f"splits, from `{peers['source']}`, whose default scores equal this run's): datasets where the "
+                  "model's mean error is lower, datasets within 2% of it, and the median over datasets of the "
+                  "model's fit time / CatBoost's (the two fit in different runs, one thread each):", "",
+                  markdown_table(["model", "wins vs best of peers", "within 2%", "fit time / CatBoost's (median)"],
+                                 peer_comparison(results, models, peers))]
     return "\n".join(parts)
+
+
+# The peers of issue 16 and shrinktree's default as benchmarks/accuracy.py names them in its stored scores
+# (benchmarks/results/accuracy-peers.json, holdout-peers.json): the ablations' splits are that benchmark's.
+PEERS = ("LightGBM default, ordinal codes", "LightGBM default, native categories",
+         "CatBoost default, native categories", "ChimeraBoost default, native categories")
+PEERS_DEFAULT = "shrinktree eb (default), native categories"
+TIME_PEER = "CatBoost default, native categories"
+WITHIN = 0.02
+
+
+def peer_comparison(results: list[dict], models: list[str], peers: dict) -> list[list[str]]:
+    """Per model: wins against the best of :data:`PEERS`, datasets within 2% of it, fit time / CatBoost's.
+
+    Parameters
+    ----------
+    results : list of dict
+        From :func:`run_dataset`.
+    models : list of str
+    peers : dict
+        A stored ``benchmarks/accuracy.py`` run on the same datasets and splits.
+
+    Raises
+    ------
+    ValueError
+        When a dataset is missing from ``peers`` or the default's scores there differ from this run's
+        (then the splits or the code are not the same, and the comparison would mean nothing).
+    """
+    stored = {r["name"]: r for r in peers["results"]}
+    rows = []
+    for model in models:
+        wins = within = 0
+        ratios = []
+        for r in results:
+            if r["name"] not in stored:
+                raise ValueError(f"the peers' file has no scores for {r['name']!r}.")
+            scores, seconds = stored[r["name"]]["scores"], stored[r["name"]]["seconds"]
+            metric = next(iter(scores[PEERS_DEFAULT]))
+            if not np.allclose(scores[PEERS_DEFAULT][metric], r["error"][DEFAULT], rtol=0, atol=1e-12):
+                raise ValueError(f"{r['name']}: the default's scores differ from the peers' file "
+                                 f"({scores[PEERS_DEFAULT][metric]} against {r['error'][DEFAULT]}).")
+            best = min(np.mean(scores[p][metric]) for p in PEERS if scores.get(p, {}).get(metric))
+            own = np.mean(r["error"][model])
+            wins += own < best
+            within += own / best - 1.0 <= WITHIN
+            ratios.append(np.mean(r["seconds"][model]) / np.mean(seconds[TIME_PEER]))
+        rows.append([model, f"{wins} of {len(results)}", f"{within} of {len(results)}", f"{np.median(ratios):.3f}"])
+    return rows
 
 
 PARTS = {"design": DESIGN, "holdout": HOLDOUT, "counts": SMALL_COUNTS}
@@ -227,15 +299,15 @@ TITLES = {"design": "Design datasets (the ones that choose)", "holdout": "Holdou
           "counts": "Small count datasets (Poisson deviance)"}
 
 
-def compose_block(record: dict) -> str:
-    """The page's result block for one part, from a run record."""
+def compose_block(record: dict, peers: dict | None = None) -> str:
+    """The page's result block for one part, from a run record (``peers``: see :func:`render_part`)."""
     metric = "Poisson deviance" if record["part"] == "counts" else "test RMSE / sd(y) or log loss"
     key = record.get("key", record["part"])
     lines = [f"### {TITLES[record['part']]}" + (f", run `{key}`" if key != record["part"] else ""), "",
              *record["header"]]
     if len(record["results"]) < len(record["datasets"]):
         lines += [f"**Partial: {len(record['results'])} of {len(record['datasets'])} datasets.**", ""]
-    lines.append(render_part(record["results"], record["models"], metric, record["repeats"]))
+    lines.append(render_part(record["results"], record["models"], metric, record["repeats"], peers))
     lines.append(f"\nRun time: {record['seconds']:.0f} s (one thread).")
     return "\n".join(lines)
 
@@ -254,11 +326,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tag", help="a second run of a part (other candidates): its block is '<part>-<tag>' and "
                                       "its scores benchmarks/results/ablations-<part>-<tag>.json")
     parser.add_argument("--render-from", metavar="JSON", help="rewrite one part's block from a stored run")
+    parser.add_argument("--peers", metavar="JSON",
+                        help="a stored benchmarks/accuracy.py run on the part's datasets (benchmarks/results/"
+                             "accuracy-peers.json or holdout-peers.json): add wins against the best peer to the block")
     args = parser.parse_args(argv)
     git_commit()
+    peers = None
+    if args.peers:
+        peers = json.loads(Path(args.peers).read_text())
+        peers["source"] = relative_to_repo(Path(args.peers).resolve())
     if args.render_from:
         record = json.loads(Path(args.render_from).read_text())
-        block = compose_block(record)
+        block = compose_block(record, peers)
         note = (f"Rendered from the stored per-split scores `{relative_to_repo(Path(args.render_from))}` by "
                 f"`{command_line()}` at shrinktree commit `{git_commit()}` (nothing re-run).")
         block = block.replace("\n\nMean ", f"\n\n{note}\n\nMean ", 1)
@@ -291,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.output != "-":
                 path = REPO_ROOT / "benchmarks" / "results" / f"ablations-{key}.json"
                 write_json_record(record, path)
-        block = compose_block(record)
+        block = compose_block(record, peers)
         print(block)
         if args.output != "-":
             write_results(Path(args.output), "benchmarks/ablations.py", "Ablations of the default", INTRO, block,

@@ -213,6 +213,9 @@ def plot_tree(model, tree=0, *, class_index: int = 0, max_depth: int | None = No
     arrays, column, title, k = _tree_of(model, tree, class_index)
     n_features = int(arrays.feature.max()) + 1 if model is None else model.n_features_in_
     names = _feature_names(model, n_features, feature_names)
+    crosses = getattr(model, "_crosses", None)
+    if crosses is not None:  # the trees' columns after the user's: "a - b", "a * b" (cross_features)
+        names = names + crosses.names(names)
     categories = getattr(model, "categories_", None) if model is not None and _kind(model) == "booster" else None
     shown, x, depth, cut, n_slots = _layout(arrays, max_depth)
     levels = max(depth[i] for i in shown) + 1

@@ -105,3 +105,52 @@ def test_min_leaf_if_constant_changes_only_trees_that_could_not_split():
                           _fit(small_X, small_y, _min_leaf_of_all_rows=True).predict(small_X))
     X, y = _data(300)  # about 150 split-choosing rows: every tree can split, the rule never applies
     assert np.array_equal(_fit(X, y, _min_leaf_of_all_rows="if-constant").predict(X), _fit(X, y).predict(X))
+
+
+def test_peer_comparison_counts_wins_against_the_best_peer_and_checks_the_default(load_benchmark):
+    ab = load_benchmark("ablations")
+    results = [
+        {"name": "a", "rows": 10, "error": {"default": [1.0, 1.0], "c": [0.7, 0.7]},
+         "seconds": {"default": [1.0, 1.0], "c": [2.0, 2.0]}},
+        {"name": "b", "rows": 10, "error": {"default": [0.5, 0.5], "c": [0.505, 0.505]},
+         "seconds": {"default": [1.0, 1.0], "c": [4.0, 4.0]}},
+    ]
+
+    def stored(name, default, peers):
+        scores = {ab.PEERS_DEFAULT: {"RMSE/sd": default}}
+        scores.update({peer: {"RMSE/sd": [value]} for peer, value in zip(ab.PEERS, peers)})
+        return {"name": name, "scores": scores, "seconds": {ab.TIME_PEER: [10.0]}}
+
+    peers = {"results": [stored("a", [1.0, 1.0], [0.9, 0.8, 0.95, 0.85]),
+                         stored("b", [0.5, 0.5], [0.6, 0.5, 0.7, 0.55])]}
+    rows = ab.peer_comparison(results, ["default", "c"], peers)
+    # default: loses on a (1.0 against 0.8), ties b (0.5, not lower, within 2%); c: wins a, within 1% on b.
+    assert rows == [["default", "0 of 2", "1 of 2", "0.100"], ["c", "1 of 2", "2 of 2", "0.300"]]
+    peers["results"][1]["scores"][ab.PEERS_DEFAULT]["RMSE/sd"] = [0.5, 0.51]
+    with pytest.raises(ValueError, match="the default's scores differ"):
+        ab.peer_comparison(results, ["c"], peers)
+    with pytest.raises(ValueError, match="no scores for 'a'"):
+        ab.peer_comparison(results, ["c"], {"results": peers["results"][1:]})
+
+
+def test_cross_feature_switches_change_the_model_and_unset_change_nothing():
+    X, y = _data(400)
+    plain = _fit(X, y)
+    crossed = ShrinkBoostRegressor(n_estimators=20, random_state=0, cross_features=True).fit(X, y)
+    assert crossed.cross_features_ and not np.array_equal(crossed.predict(X), plain.predict(X))
+    raw = ShrinkBoostRegressor(n_estimators=20, random_state=0, cross_features=True)
+    raw._cross_scaling = "raw"
+    raw.fit(X, y)
+    assert not np.array_equal(raw._crosses.scale, crossed._crosses.scale)
+    bad = ShrinkBoostRegressor(n_estimators=5, cross_features=True)
+    bad._cross_probe_trees = 0
+    with pytest.raises(ValueError, match="_cross_probe_trees"):
+        bad.fit(X, y)
+
+
+def test_cross_probe_benchmark_times_the_probes_of_a_small_dataset(load_benchmark):
+    cp = load_benchmark("cross_probe")
+    row = cp.measure("diabetes", 1)
+    assert row[0] == "diabetes" and len(row) == 3 + len(cp.PROBES) + len(cp.PROBES) - 1
+    assert all(float(share) > 0 for share in row[3:3 + len(cp.PROBES)])
+    assert set(row[3 + len(cp.PROBES):]) <= {"same", "other"}

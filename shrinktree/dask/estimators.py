@@ -31,8 +31,8 @@ _DASK_NOTES = """\
     collection is lazy (a dask array); on in-memory data it predicts at once.
 
     Differences from the single-machine fit: early stopping watches the first ``eval_set`` (a dask
-    collection); there is no internal ``validation_fraction`` split, and ``eval_metric`` and
-    ``random_effects`` are not available.  Fitted attribute ``distributed_stats_``: the number of
+    collection); there is no internal ``validation_fraction`` split, and ``eval_metric``,
+    ``random_effects`` and ``cross_features`` are not available.  Fitted attribute ``distributed_stats_``: the number of
     partitions and, per tree, the seconds, the bytes of sums the client received and the rounds of
     tasks (one per split, plus a few per tree).  ``n_jobs`` sets the threads of prediction on
     in-memory data; on the cluster each worker's kernels use that worker's threads.
@@ -75,6 +75,9 @@ class _DaskMixin:
                 raise ValueError("eval_metric needs every prediction at once and is not available on a cluster.")
             if getattr(self, "random_effects", None) is not None:
                 raise ValueError("random_effects is not available on a cluster; use ShrinkBoostRegressor.")
+            if getattr(self, "cross_features", False) is not False:
+                raise ValueError("cross_features is not available on a cluster; use ShrinkBoostRegressor or "
+                                 "ShrinkBoostClassifier, or cross_features=False.")
             if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or not self.timeout > 0:
                 raise ValueError(f"timeout must be a positive number of seconds, got {self.timeout!r}.")
             check_n_jobs(self.n_jobs)

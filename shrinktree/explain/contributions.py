@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._tree import LEAF, FlatForest, TreeArrays
+from ..boosting.cross_features import fold_columns
 from .treeshap import flat_cover, forest_contributions
 
 
@@ -29,6 +30,8 @@ class _Ensemble:
     link: str  # "identity", "log", "logit", "softmax" (boosters) or the shrunk model's link
     objective: str | None  # shap's name of the loss, where shap knows it
     feature_names: np.ndarray | None
+    # A booster's cross columns (cross_features): the trees' columns after the n_features of X.
+    crosses: object = None
 
 
 def _is_booster(model) -> bool:
@@ -55,7 +58,8 @@ def _ensemble(model) -> _Ensemble:
                      else None}.get(loss.name)
         return _Ensemble(trees=trees, forest=model._forest, tree_output=np.asarray(model._tree_output, np.int64),
                          n_outputs=len(baseline), init=baseline, scale=1.0, n_features=int(model.n_features_in_),
-                         float32_input=False, link=loss.link.name, objective=objective, feature_names=names)
+                         float32_input=False, link=loss.link.name, objective=objective, feature_names=names,
+                         crosses=getattr(model, "_crosses", None))
     if _is_shrunk(model):
         parsed = model._parsed
         return _Ensemble(trees=list(model.trees_), forest=model._get_forest(),
@@ -99,6 +103,10 @@ def _validated_input(model, X) -> np.ndarray:
                     f"for the models shrinktree.shrink returns, not for {type(model).__name__}.")
 
 
+def _n_crosses(ensemble: _Ensemble) -> int:
+    return 0 if ensemble.crosses is None else len(ensemble.crosses)
+
+
 def _node_count(trees: list[TreeArrays]) -> np.ndarray:
     return np.concatenate([np.asarray(t.count, dtype=np.float64) for t in trees])
 
@@ -136,8 +144,10 @@ def predict_contributions(model, X, offset=None) -> np.ndarray:
 
         offset = check_offset(offset, X.shape[0], "predict")
     ensemble = _ensemble(model)
+    # X holds the cross columns after the user's (the trees split on them); each parent gets half of a cross's.
     phi, expected = forest_contributions(ensemble.forest, _node_count(ensemble.trees), ensemble.tree_output,
-                                         ensemble.n_outputs, X, ensemble.n_features)
+                                         ensemble.n_outputs, X, ensemble.n_features + _n_crosses(ensemble))
+    phi = fold_columns(phi, ensemble.n_features, ensemble.crosses)
     if ensemble.scale != 1.0:
         phi *= ensemble.scale
         expected = expected * ensemble.scale
@@ -194,6 +204,11 @@ def to_shap(model) -> dict:
     not part of the description (add them to the expected value).
     """
     ensemble = _ensemble(model)
+    if _n_crosses(ensemble):
+        raise ValueError(f"This {type(model).__name__} was fitted with cross_features: its trees split on columns "
+                         "that X does not hold, which shap's tree format cannot compute. Use "
+                         "shrinktree.explain.explanation(model, X) or model.predict_contributions(X): they give "
+                         "each parent column half of its crosses' contributions.")
     if any(np.any(t.is_categorical[t.left != LEAF]) for t in ensemble.trees):
         raise ValueError(f"This {type(model).__name__} has categorical (level-set) splits, which shap's tree "
                          "format cannot express (it holds thresholds only). Use "
@@ -262,7 +277,7 @@ def explanation(model, X):
     """
     import shap
 
-    data = _validated_input(model, X)
+    data = _validated_input(model, X)[:, :int(model.n_features_in_)]  # without a booster's cross columns
     contributions = predict_contributions(model, X)
     names = getattr(model, "feature_names_in_", None)
     names = None if names is None else [str(n) for n in names]

@@ -30,6 +30,9 @@ def parse_shrinkboost(model) -> ParsedModel | None:
     if not isinstance(model, (ShrinkBoostRegressor, ShrinkBoostClassifier)):
         return None
     check_is_fitted(model, "_trees")
+    if getattr(model, "_crosses", None) is not None:
+        raise ValueError("shrink does not support a model fitted with cross_features: its trees split on cross "
+                         "columns that X does not hold. Fit it with cross_features=False to shrink it.")
     stages = model.trees_
     K = len(model._baseline)
     trees = []
