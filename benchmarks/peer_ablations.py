@@ -1,0 +1,425 @@
+"""Why the peers win where they win: each winning peer's default against itself with one component changed.
+
+Issue 16.  On the datasets where the best of LightGBM, CatBoost and ChimeraBoost (defaults) beats shrinktree's
+default by more than 2% (``benchmarks/results/accuracy-peers.json``, ``holdout-peers.json``), the winning
+peer is fitted with its defaults and with ONE component switched off or changed at a time; shrinktree's
+default and ``shrinkage="none"`` (and, on the small sets, a few more shrinktree settings) are fitted beside
+them on the same splits.  A component whose removal costs the peer most of its lead over shrinktree is what
+explains the win.
+
+Protocol of ``benchmarks/accuracy.py``: its splits (75/25, stratified for classification, ``random_state=0``),
+its scores (test RMSE / sd(y_test), log loss), one thread per model.  Datasets above ``--max-rows`` (default
+20,000 here, against 50,000 in accuracy.py, so that the slow peers fit in time) are subsampled once with
+accuracy.py's seed; a subsampled dataset's default is refitted here, so every ratio is within this run.
+
+A variant that cannot change the fit on a dataset (a ChimeraBoost switch whose documented gate fails there,
+a CatBoost counter setting on data without categories) is listed as inert with the reason and not fitted.
+
+Run from the repository root::
+
+    python benchmarks/peer_ablations.py                          # all 7 datasets, 3 splits
+    python benchmarks/peer_ablations.py --datasets wine,churn    # a part; merged into the stored scores
+    python benchmarks/peer_ablations.py --render-from benchmarks/results/peer_ablations.json
+
+Every run merges its datasets into ``--results`` (default ``benchmarks/results/peer_ablations.json``) and
+prints the table of everything stored there.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One thread per model (accuracy.py's protocol); set before numba, LightGBM or CatBoost start their pools.
+THREADS = os.environ.get("BENCH_THREADS", "1")
+for _variable in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS"):
+    os.environ.setdefault(_variable, THREADS)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    REPO_ROOT,
+    command_line,
+    git_commit,
+    markdown_table,
+    relative_to_repo,
+    write_json_record,
+)
+from accuracy import TEST_SIZE, primary_metric, score  # noqa: E402
+
+from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor  # noqa: E402
+from shrinktree.bench.peers import CatBoostDefaults, ChimeraBoostDefaults, category_columns  # noqa: E402
+from shrinktree.datasets import load_dataset  # noqa: E402
+
+MAX_ROWS = 20_000
+RESULTS = REPO_ROOT / "benchmarks" / "results" / "peer_ablations.json"
+# ChimeraBoost's documented gates (chimeraboost/sklearn_api.py docstrings): count columns only for a category
+# column with at least this many training levels; cross columns and selected linear leaves only from these
+# many rows (cross: 2000, linear leaves: 1000).
+CHIMERA_COUNT_LEVELS = 256
+CHIMERA_CROSS_ROWS = 2000
+CHIMERA_LINEAR_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class Info:
+    """What a variant needs to know about a dataset to say whether it applies."""
+
+    task: str
+    n_train: int
+    n_numeric: int
+    categorical_levels: tuple  # number of levels of each category column
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One column of the table: a model family with one component changed (none for the family default).
+
+    ``inert(info)`` returns why the change cannot alter the fit on a dataset, or None when it can.
+    """
+
+    family: str  # "shrinktree", "lightgbm", "catboost", "chimeraboost"
+    name: str
+    params: dict = field(default_factory=dict)
+    inert: object = None  # callable(Info) -> str | None
+    switches: dict = field(default_factory=dict)  # shrinktree's private measurement switches
+    after_fit: str | None = None  # "no temperature": ChimeraBoost's probabilities without its temperature
+
+
+DEFAULT = "default"
+
+
+def _without_categories(info: Info) -> str | None:
+    return None if info.categorical_levels else "no category column"
+
+
+def _fewer_than_two_categories(info: Info) -> str | None:
+    return None if len(info.categorical_levels) >= 2 else "fewer than two category columns"
+
+
+def _chimera_cross_gate(info: Info) -> str | None:
+    if info.task == "multiclass":
+        return "cross columns are raced for regression and binary targets only"
+    if info.n_train < CHIMERA_CROSS_ROWS or info.n_numeric < 2:
+        return f"the race needs >= {CHIMERA_CROSS_ROWS} rows and >= 2 numeric columns"
+    return None
+
+
+def _chimera_linear_gate(info: Info) -> str | None:
+    if info.task == "multiclass":
+        return "no linear leaves for multiclass"
+    return None if info.n_train >= CHIMERA_LINEAR_ROWS else f"linear leaves need >= {CHIMERA_LINEAR_ROWS} rows"
+
+
+def _chimera_count_gate(info: Info) -> str | None:
+    if any(levels >= CHIMERA_COUNT_LEVELS for levels in info.categorical_levels):
+        return None
+    return f"no category column with >= {CHIMERA_COUNT_LEVELS} levels (count columns are only made for those)"
+
+
+def _chimera_combination_gate(info: Info) -> str | None:
+    return _fewer_than_two_categories(info)
+
+
+def _classification_only(info: Info) -> str | None:
+    return "regression: no temperature scaling" if info.task == "regression" else None
+
+
+def _binary_only(info: Info) -> str | None:
+    return None if info.task == "binary" else "10 Newton steps per leaf is CatBoost's default for Logloss only"
+
+
+SHRINKTREE_VARIANTS = (
+    Variant("shrinktree", DEFAULT),
+    Variant("shrinktree", 'shrinkage="none"', {"shrinkage": "none"}),
+)
+# More shrinktree settings where plain boosting (LightGBM, shrinktree none) or CatBoost wins on a small set.
+SHRINKTREE_SMALL_VARIANTS = (
+    Variant("shrinktree", "1,000 trees, learning rate 0.03", {"n_estimators": 1000, "learning_rate": 0.03}),
+    Variant("shrinktree", "learning rate 0.3", {"learning_rate": 0.3}),
+    Variant("shrinktree", "held-out share 0.2", switches={"_honest_fraction": 0.2}),
+    Variant("shrinktree", "min_samples_leaf of all rows", switches={"_min_leaf_of_all_rows": True}),
+    Variant("shrinktree", "min_samples_leaf 5", {"min_samples_leaf": 5}),
+    Variant("shrinktree", 'shrinkage="none", min_samples_leaf 5', {"shrinkage": "none", "min_samples_leaf": 5}),
+)
+LIGHTGBM_VARIANTS = (
+    Variant("lightgbm", DEFAULT),
+    Variant("lightgbm", "path_smooth 10 (pooling toward the parent)", {"path_smooth": 10.0}),
+    Variant("lightgbm", "min_child_samples 5", {"min_child_samples": 5}),
+    Variant("lightgbm", "min_child_samples 40", {"min_child_samples": 40}),
+    Variant("lightgbm", "learning rate 0.03", {"learning_rate": 0.03}),
+    Variant("lightgbm", "300 trees", {"n_estimators": 300}),
+    Variant("lightgbm", "reg_lambda 10", {"reg_lambda": 10.0}),
+)
+CATBOOST_VARIANTS = (
+    Variant("catboost", DEFAULT),
+    Variant("catboost", "300 iterations (learning rate auto)", {"iterations": 300}),
+    Variant("catboost", "Depthwise, depth 6", {"grow_policy": "Depthwise"}),
+    Variant("catboost", "Lossguide, 31 leaves", {"grow_policy": "Lossguide", "max_leaves": 31}),
+    Variant("catboost", "depth 4", {"depth": 4}),
+    Variant("catboost", "depth 8", {"depth": 8}),
+    Variant("catboost", "l2_leaf_reg 0.1", {"l2_leaf_reg": 0.1}),
+    Variant("catboost", "border_count 32", {"border_count": 32}),
+    Variant("catboost", "random_strength 0, no bootstrap", {"random_strength": 0.0, "bootstrap_type": "No"}),
+    Variant("catboost", "1 leaf Newton step", {"leaf_estimation_iterations": 1}, _binary_only),
+    Variant("catboost", "one_hot_max_size 255 (no ctr)", {"one_hot_max_size": 255}, _without_categories),
+    Variant("catboost", "max_ctr_complexity 1 (no category combinations)", {"max_ctr_complexity": 1},
+            _fewer_than_two_categories),
+    Variant("catboost", "no Counter ctr", {"simple_ctr": ["Borders"], "combinations_ctr": ["Borders"]},
+            _without_categories),
+)
+CHIMERABOOST_VARIANTS = (
+    Variant("chimeraboost", DEFAULT),
+    Variant("chimeraboost", "cross_features=False", {"cross_features": False}, _chimera_cross_gate),
+    Variant("chimeraboost", "linear_leaves=False", {"linear_leaves": False}, _chimera_linear_gate),
+    Variant("chimeraboost", "cat_count_features=False", {"cat_count_features": False}, _chimera_count_gate),
+    Variant("chimeraboost", "cat_combinations=True", {"cat_combinations": True}, _chimera_combination_gate),
+    Variant("chimeraboost", "adaptive_learning_rate=False", {"adaptive_learning_rate": False}),
+    Variant("chimeraboost", "early_stopping=False, 300 trees", {"early_stopping": False, "n_estimators": 300}),
+    Variant("chimeraboost", "depth 4", {"depth": 4}),
+    Variant("chimeraboost", "depth 8", {"depth": 8}),
+    Variant("chimeraboost", "refit_full=False", {"refit_full": False}),
+    Variant("chimeraboost", "no temperature scaling", after_fit="no temperature", inert=_classification_only),
+)
+FAMILIES = {"shrinktree": SHRINKTREE_VARIANTS, "lightgbm": LIGHTGBM_VARIANTS, "catboost": CATBOOST_VARIANTS,
+            "chimeraboost": CHIMERABOOST_VARIANTS}
+FAMILY_LABELS = {"shrinktree": "shrinktree", "lightgbm": "LightGBM", "catboost": "CatBoost",
+                 "chimeraboost": "ChimeraBoost"}
+
+# The 7 datasets where a peer's default beats shrinktree's by more than 2%, and the winning peer(s).
+DATASETS = {
+    "diamonds": ("chimeraboost",),
+    "churn": ("chimeraboost", "catboost"),
+    "breast_cancer": ("catboost",),
+    "scotssec": ("chimeraboost",),
+    "wine": ("lightgbm",),
+    "computers": ("catboost", "chimeraboost"),
+    "males": ("catboost",),
+}
+# Where the extra shrinktree settings are fitted: the small sets that plain boosting or CatBoost wins.
+SMALL_SETS = ("wine", "breast_cancer")
+
+
+def variants_for(name: str) -> list[Variant]:
+    """The columns fitted on one dataset: shrinktree's, then each winning peer's default and its changes."""
+    chosen = list(SHRINKTREE_VARIANTS) + (list(SHRINKTREE_SMALL_VARIANTS) if name in SMALL_SETS else [])
+    for family in DATASETS[name]:
+        chosen += FAMILIES[family]
+    return chosen
+
+
+def label(variant: Variant) -> str:
+    """Row label of a variant: its family and the change."""
+    return f"{FAMILY_LABELS[variant.family]} {variant.name}"
+
+
+def make_model(variant: Variant, task: str, seed: int):
+    """A fresh, unfitted estimator for one variant (one thread; ``seed`` as accuracy.py seeds its models)."""
+    threads = int(THREADS)
+    if variant.family == "shrinktree":
+        cls = ShrinkBoostRegressor if task == "regression" else ShrinkBoostClassifier
+        model = cls(random_state=seed, **variant.params)
+        for attribute, value in variant.switches.items():
+            setattr(model, attribute, value)
+        return model
+    if variant.family == "lightgbm":
+        import lightgbm
+
+        cls = lightgbm.LGBMRegressor if task == "regression" else lightgbm.LGBMClassifier
+        return cls(random_state=seed, n_jobs=threads, verbose=-1, **variant.params)
+    if variant.family == "catboost":
+        return CatBoostDefaults(task=task, random_state=seed, n_threads=threads, options=dict(variant.params) or None)
+    if variant.family == "chimeraboost":
+        params = dict(variant.params)
+        trees = params.pop("n_estimators", None)
+        return ChimeraBoostDefaults(task=task, random_state=seed, n_threads=threads, n_estimators=trees,
+                                    options=params or None)
+    raise ValueError(f"unknown model family {variant.family!r}")
+
+
+def fit_details(variant: Variant, estimator) -> dict:
+    """What a peer resolved its automatic settings to in one fit (stored beside the scores)."""
+    if variant.family == "catboost":
+        params = estimator.model_.get_all_params()
+        return {"learning_rate": float(params["learning_rate"]), "trees": int(estimator.model_.tree_count_)}
+    if variant.family == "chimeraboost":
+        model = estimator.model_
+        details = {"trees": int(getattr(model, "best_iteration_", -1) or -1),
+                   "cross_features_selected": getattr(model, "cross_features_selected_", None),
+                   "linear_leaves_selected": getattr(model, "linear_leaves_selected_", None)}
+        if hasattr(model, "temperature_"):
+            details["temperature"] = float(model.temperature_)
+        return {k: (bool(v) if isinstance(v, np.bool_) else v) for k, v in details.items()}
+    if variant.family == "shrinktree":
+        return {"trees": int(estimator.n_iter_)} if hasattr(estimator, "n_iter_") else {}
+    return {}
+
+
+def dataset_info(task: str, X: pd.DataFrame, n_train: int) -> Info:
+    """The facts of a dataset that decide which variants apply."""
+    categories = category_columns(X)
+    return Info(task, n_train, X.shape[1] - len(categories), tuple(int(X[c].nunique()) for c in categories))
+
+
+def load_rows(name: str, max_rows: int):
+    """A dataset's DataFrame and target, subsampled once to ``max_rows`` with accuracy.py's seed."""
+    data = load_dataset(name)
+    X, y = data.X, np.asarray(data.y)
+    n_total = len(y)
+    if n_total > max_rows:
+        keep = np.sort(np.random.default_rng(0).choice(n_total, max_rows, replace=False))
+        X, y = X.iloc[keep].reset_index(drop=True), y[keep]
+    return data.task, X, y, n_total
+
+
+def run_dataset(name: str, repeats: int, max_rows: int, log, variants: list[Variant] | None = None) -> dict:
+    """Per-split error, fit seconds and resolved settings of every variant on one dataset."""
+    task, X, y, n_total = load_rows(name, max_rows)
+    splitter = (ShuffleSplit if task == "regression" else StratifiedShuffleSplit)(
+        n_splits=repeats, test_size=TEST_SIZE, random_state=0)
+    splits = list(splitter.split(X, y))
+    info = dataset_info(task, X, len(splits[0][0]))
+    variants = variants_for(name) if variants is None else variants
+    out = {"name": name, "task": task, "metric": primary_metric(task), "rows": len(y), "rows_total": n_total,
+           "peers": list(DATASETS.get(name, ())), "variants": [], "inert": {}, "error": {}, "seconds": {},
+           "details": {}}
+    fitted = []
+    for variant in variants:
+        reason = variant.inert(info) if variant.inert is not None else None
+        if reason:
+            out["inert"][label(variant)] = reason
+        else:
+            fitted.append(variant)
+            out["variants"].append({"label": label(variant), "family": variant.family, "name": variant.name})
+    # Load or compile the JIT kernels once, untimed; ChimeraBoost's cross-feature race and linear leaves only
+    # run (and compile) from CHIMERA_CROSS_ROWS rows, so its warm-up fit takes a few more.
+    warm_rows = {"shrinktree": 300, "chimeraboost": int(1.3 * CHIMERA_CROSS_ROWS)}
+    for family in dict.fromkeys(v.family for v in fitted):
+        if family in warm_rows:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                rows = np.arange(min(len(y), warm_rows[family]))
+                make_model(Variant(family, DEFAULT), task, 0).fit(X.iloc[rows], y[rows])
+    for seed, (train, test) in enumerate(splits):
+        for variant in fitted:
+            key = label(variant)
+            estimator = make_model(variant, task, seed)
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                estimator.fit(X.iloc[train], y[train])
+            seconds = time.perf_counter() - start
+            if variant.after_fit == "no temperature":
+                estimator.model_.temperature_ = 1.0  # predict_proba divides the raw scores by it
+            error = score(task, estimator, X.iloc[test], y[test])[primary_metric(task)]
+            out["error"].setdefault(key, []).append(error)
+            out["seconds"].setdefault(key, []).append(seconds)
+            out["details"].setdefault(key, []).append(fit_details(variant, estimator))
+            log(f"  {name} split {seed + 1}/{repeats} {key}: {error:.4f} ({seconds:.1f} s)")
+    return out
+
+
+def _mean(values) -> float:
+    return float(np.mean(values))
+
+
+def table(result: dict) -> str:
+    """Markdown table of one dataset: per variant, mean error, relative to its family default and shrinktree's."""
+    ours = _mean(result["error"][label(Variant("shrinktree", DEFAULT))])
+    rows = []
+    for entry in result["variants"]:
+        key = entry["label"]
+        error = _mean(result["error"][key])
+        base = _mean(result["error"][label(Variant(entry["family"], DEFAULT))])
+        details = result["details"][key]
+        trees = [d["trees"] for d in details if d.get("trees", -1) >= 0]
+        extra = []
+        if trees:
+            extra.append(f"trees {np.mean(trees):.0f}")
+        if entry["family"] == "catboost":
+            extra.append(f"lr {np.mean([d['learning_rate'] for d in details]):.3f}")
+        for flag, word in (("cross_features_selected", "cross kept"), ("linear_leaves_selected", "linear kept")):
+            picked = [d.get(flag) for d in details if d.get(flag) is not None]
+            if picked:
+                extra.append(f"{word} {sum(picked)}/{len(picked)}")
+        rows.append([key, f"{error:.4f}", "" if entry["name"] == DEFAULT else f"{100 * (error / base - 1):+.1f}%",
+                     f"{100 * (error / ours - 1):+.1f}%", f"{np.median(result['seconds'][key]):.2f}", ", ".join(extra)])
+    rows += [[key, "inert", "", "", "", reason] for key, reason in result["inert"].items()]
+    header = ["variant", f"mean {result['metric']}", "vs its default", "vs shrinktree default", "median fit s",
+              "resolved"]
+    return markdown_table(header, rows, ["l", "r", "r", "r", "r", "l"])
+
+
+def render(record: dict) -> str:
+    """All stored datasets as markdown: one table each, with how many rows and splits it used."""
+    parts = [f"Per-split scores: `{relative_to_repo(Path(record['path']))}`."]
+    for name in DATASETS:
+        result = record["results"].get(name)
+        if result is None:
+            continue
+        rows = (f"{result['rows']:,} of {result['rows_total']:,} rows (subsampled)"
+                if result["rows"] < result["rows_total"] else f"{result['rows']:,} rows")
+        run = result["run"]
+        parts.append(f"#### {name} ({result['task']}, {rows}, {len(next(iter(result['error'].values())))} splits)\n\n"
+                     f"`{run['command']}`, {run['finished']}, commit `{run['commit']}`, load before: "
+                     f"{run['load_before']}\n\n{table(result)}")
+    return "\n\n".join(parts)
+
+
+def _load_average() -> str:
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", help=f"comma-separated names (default: {','.join(DATASETS)})")
+    parser.add_argument("--repeats", type=int, default=3, help="random train/test splits per dataset (default 3)")
+    parser.add_argument("--max-rows", type=int, default=MAX_ROWS, help="subsample larger datasets to this")
+    parser.add_argument("--results", default=str(RESULTS), help="JSON file the per-split scores are merged into")
+    parser.add_argument("--render-from", metavar="JSON", help="print the tables of a stored run, fitting nothing")
+    args = parser.parse_args(argv)
+    git_commit()
+    if args.render_from:
+        record = json.loads(Path(args.render_from).read_text())
+        record["path"] = args.render_from
+        print(render(record))
+        return 0
+    names = args.datasets.split(",") if args.datasets else list(DATASETS)
+    unknown = [n for n in names if n not in DATASETS]
+    if unknown:
+        parser.error(f"unknown dataset(s) {unknown}; choose from {list(DATASETS)}")
+    path = Path(args.results)
+    record = json.loads(path.read_text()) if path.exists() else {"results": {}}
+
+    def log(message):
+        print(message, file=sys.stderr, flush=True)
+
+    for name in names:
+        load_before = _load_average()
+        result = run_dataset(name, args.repeats, args.max_rows, log)
+        result["run"] = {"command": command_line(), "commit": git_commit(), "load_before": load_before,
+                         "load_after": _load_average(), "threads": THREADS,
+                         "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        record["results"][name] = result
+        write_json_record({"results": record["results"]}, path)  # after every dataset: a stopped run keeps them
+        log(f"{name} stored in {relative_to_repo(path)}")
+    record["path"] = str(path)
+    print(render(record))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
