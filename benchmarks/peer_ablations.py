@@ -59,7 +59,7 @@ from accuracy import TEST_SIZE, primary_metric, score  # noqa: E402
 
 from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor  # noqa: E402
 from shrinktree.bench.peers import CatBoostDefaults, ChimeraBoostDefaults, category_columns  # noqa: E402
-from shrinktree.datasets import load_dataset  # noqa: E402
+from shrinktree.datasets import load_dataset, ordinal_encode  # noqa: E402
 
 MAX_ROWS = 20_000
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "peer_ablations.json"
@@ -94,6 +94,7 @@ class Variant:
     inert: object = None  # callable(Info) -> str | None
     switches: dict = field(default_factory=dict)  # shrinktree's private measurement switches
     after_fit: str | None = None  # "no temperature": ChimeraBoost's probabilities without its temperature
+    ordinal: bool = False  # fitted on ordinal codes (shrinktree.datasets.ordinal_encode) instead of the DataFrame
 
 
 DEFAULT = "default"
@@ -139,18 +140,21 @@ def _binary_only(info: Info) -> str | None:
     return None if info.task == "binary" else "10 Newton steps per leaf is CatBoost's default for Logloss only"
 
 
+# shrinktree's own settings beside the peers: is it the pooling, the step size, the held-out half, the leaf size,
+# the leaf penalty CatBoost has (l2_leaf_reg 3), early stopping or the category handling that the peers do better?
 SHRINKTREE_VARIANTS = (
     Variant("shrinktree", DEFAULT),
     Variant("shrinktree", 'shrinkage="none"', {"shrinkage": "none"}),
-)
-# More shrinktree settings where plain boosting (LightGBM, shrinktree none) or CatBoost wins on a small set.
-SHRINKTREE_SMALL_VARIANTS = (
     Variant("shrinktree", "1,000 trees, learning rate 0.03", {"n_estimators": 1000, "learning_rate": 0.03}),
     Variant("shrinktree", "learning rate 0.3", {"learning_rate": 0.3}),
     Variant("shrinktree", "held-out share 0.2", switches={"_honest_fraction": 0.2}),
     Variant("shrinktree", "min_samples_leaf of all rows", switches={"_min_leaf_of_all_rows": True}),
     Variant("shrinktree", "min_samples_leaf 5", {"min_samples_leaf": 5}),
     Variant("shrinktree", 'shrinkage="none", min_samples_leaf 5', {"shrinkage": "none", "min_samples_leaf": 5}),
+    Variant("shrinktree", "l2_regularization 3", {"l2_regularization": 3.0}),
+    Variant("shrinktree", "63 leaves", {"max_leaf_nodes": 63}),
+    Variant("shrinktree", "early_stopping=True", {"early_stopping": True}),
+    Variant("shrinktree", "ordinal codes for the categories", inert=_without_categories, ordinal=True),
 )
 LIGHTGBM_VARIANTS = (
     Variant("lightgbm", DEFAULT),
@@ -163,7 +167,7 @@ LIGHTGBM_VARIANTS = (
 )
 CATBOOST_VARIANTS = (
     Variant("catboost", DEFAULT),
-    Variant("catboost", "300 iterations (learning rate auto)", {"iterations": 300}),
+    Variant("catboost", "300 iterations (learning rate auto)", {"iterations": 300}),  # the others: the default's rate
     Variant("catboost", "Depthwise, depth 6", {"grow_policy": "Depthwise"}),
     Variant("catboost", "Lossguide, 31 leaves", {"grow_policy": "Lossguide", "max_leaves": 31}),
     Variant("catboost", "depth 4", {"depth": 4}),
@@ -206,13 +210,11 @@ DATASETS = {
     "computers": ("catboost", "chimeraboost"),
     "males": ("catboost",),
 }
-# Where the extra shrinktree settings are fitted: the small sets that plain boosting or CatBoost wins.
-SMALL_SETS = ("wine", "breast_cancer")
 
 
 def variants_for(name: str) -> list[Variant]:
     """The columns fitted on one dataset: shrinktree's, then each winning peer's default and its changes."""
-    chosen = list(SHRINKTREE_VARIANTS) + (list(SHRINKTREE_SMALL_VARIANTS) if name in SMALL_SETS else [])
+    chosen = list(SHRINKTREE_VARIANTS)
     for family in DATASETS[name]:
         chosen += FAMILIES[family]
     return chosen
@@ -223,8 +225,14 @@ def label(variant: Variant) -> str:
     return f"{FAMILY_LABELS[variant.family]} {variant.name}"
 
 
-def make_model(variant: Variant, task: str, seed: int):
-    """A fresh, unfitted estimator for one variant (one thread; ``seed`` as accuracy.py seeds its models)."""
+def make_model(variant: Variant, task: str, seed: int, catboost_rate: float | None = None):
+    """A fresh, unfitted estimator for one variant (one thread; ``seed`` as accuracy.py seeds its models).
+
+    ``catboost_rate``: the learning rate CatBoost's default resolved to on this split, given to every CatBoost
+    variant that does not change the number of iterations.  CatBoost sizes its automatic rate only while some
+    parameters are left alone (setting ``l2_leaf_reg`` or ``leaf_estimation_iterations`` drops it to 0.03), so
+    without the pin those variants would change two components at once.
+    """
     threads = int(THREADS)
     if variant.family == "shrinktree":
         cls = ShrinkBoostRegressor if task == "regression" else ShrinkBoostClassifier
@@ -238,7 +246,10 @@ def make_model(variant: Variant, task: str, seed: int):
         cls = lightgbm.LGBMRegressor if task == "regression" else lightgbm.LGBMClassifier
         return cls(random_state=seed, n_jobs=threads, verbose=-1, **variant.params)
     if variant.family == "catboost":
-        return CatBoostDefaults(task=task, random_state=seed, n_threads=threads, options=dict(variant.params) or None)
+        options = dict(variant.params)
+        if catboost_rate is not None and variant.name != DEFAULT and "iterations" not in options:
+            options["learning_rate"] = catboost_rate
+        return CatBoostDefaults(task=task, random_state=seed, n_threads=threads, options=options or None)
     if variant.family == "chimeraboost":
         params = dict(variant.params)
         trees = params.pop("n_estimators", None)
@@ -248,7 +259,7 @@ def make_model(variant: Variant, task: str, seed: int):
 
 
 def fit_details(variant: Variant, estimator) -> dict:
-    """What a peer resolved its automatic settings to in one fit (stored beside the scores)."""
+    """What a model resolved its automatic settings to in one fit (stored beside the scores)."""
     if variant.family == "catboost":
         params = estimator.model_.get_all_params()
         return {"learning_rate": float(params["learning_rate"]), "trees": int(estimator.model_.tree_count_)}
@@ -257,8 +268,14 @@ def fit_details(variant: Variant, estimator) -> dict:
         details = {"trees": int(getattr(model, "best_iteration_", -1) or -1),
                    "cross_features_selected": getattr(model, "cross_features_selected_", None),
                    "linear_leaves_selected": getattr(model, "linear_leaves_selected_", None)}
+        booster = getattr(model, "model_", None)
+        if hasattr(booster, "lr_"):
+            details["learning_rate"] = float(booster.lr_)
         if hasattr(model, "temperature_"):
             details["temperature"] = float(model.temperature_)
+        if getattr(model, "cross_features_selected_", None):  # how many kept cross columns of each kind
+            kinds = [op for _, _, op in model.cross_pairs_]
+            details["cross_columns"] = {op: kinds.count(op) for op in sorted(set(kinds))}
         return {k: (bool(v) if isinstance(v, np.bool_) else v) for k, v in details.items()}
     if variant.family == "shrinktree":
         return {"trees": int(estimator.n_iter_)} if hasattr(estimator, "n_iter_") else {}
@@ -283,24 +300,29 @@ def load_rows(name: str, max_rows: int):
 
 
 def run_dataset(name: str, repeats: int, max_rows: int, log, variants: list[Variant] | None = None) -> dict:
-    """Per-split error, fit seconds and resolved settings of every variant on one dataset."""
+    """Per-split error, fit seconds and resolved settings of every variant on one dataset.
+
+    ``variants`` defaults to :func:`variants_for` of the dataset.
+    """
     task, X, y, n_total = load_rows(name, max_rows)
+    X_ordinal = ordinal_encode(X)
     splitter = (ShuffleSplit if task == "regression" else StratifiedShuffleSplit)(
         n_splits=repeats, test_size=TEST_SIZE, random_state=0)
     splits = list(splitter.split(X, y))
     info = dataset_info(task, X, len(splits[0][0]))
     variants = variants_for(name) if variants is None else variants
     out = {"name": name, "task": task, "metric": primary_metric(task), "rows": len(y), "rows_total": n_total,
-           "peers": list(DATASETS.get(name, ())), "variants": [], "inert": {}, "error": {}, "seconds": {},
+           "peers": list(DATASETS.get(name, ())), "variants": [], "inert": [], "error": {}, "seconds": {},
            "details": {}}
     fitted = []
     for variant in variants:
         reason = variant.inert(info) if variant.inert is not None else None
+        entry = {"label": label(variant), "family": variant.family, "name": variant.name}
         if reason:
-            out["inert"][label(variant)] = reason
+            out["inert"].append({**entry, "reason": reason})
         else:
             fitted.append(variant)
-            out["variants"].append({"label": label(variant), "family": variant.family, "name": variant.name})
+            out["variants"].append(entry)
     # Load or compile the JIT kernels once, untimed; ChimeraBoost's cross-feature race and linear leaves only
     # run (and compile) from CHIMERA_CROSS_ROWS rows, so its warm-up fit takes a few more.
     warm_rows = {"shrinktree": 300, "chimeraboost": int(1.3 * CHIMERA_CROSS_ROWS)}
@@ -311,20 +333,25 @@ def run_dataset(name: str, repeats: int, max_rows: int, log, variants: list[Vari
                 rows = np.arange(min(len(y), warm_rows[family]))
                 make_model(Variant(family, DEFAULT), task, 0).fit(X.iloc[rows], y[rows])
     for seed, (train, test) in enumerate(splits):
+        catboost_rate = None  # set by the CatBoost default, which is fitted before its variants
         for variant in fitted:
             key = label(variant)
-            estimator = make_model(variant, task, seed)
+            estimator = make_model(variant, task, seed, catboost_rate)
+            X_train, X_test = ((X_ordinal[train], X_ordinal[test]) if variant.ordinal
+                               else (X.iloc[train], X.iloc[test]))
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                estimator.fit(X.iloc[train], y[train])
+                estimator.fit(X_train, y[train])
             seconds = time.perf_counter() - start
             if variant.after_fit == "no temperature":
                 estimator.model_.temperature_ = 1.0  # predict_proba divides the raw scores by it
-            error = score(task, estimator, X.iloc[test], y[test])[primary_metric(task)]
+            error = score(task, estimator, X_test, y[test])[primary_metric(task)]
             out["error"].setdefault(key, []).append(error)
             out["seconds"].setdefault(key, []).append(seconds)
             out["details"].setdefault(key, []).append(fit_details(variant, estimator))
+            if variant.family == "catboost" and variant.name == DEFAULT:
+                catboost_rate = out["details"][key][-1]["learning_rate"]
             log(f"  {name} split {seed + 1}/{repeats} {key}: {error:.4f} ({seconds:.1f} s)")
     return out
 
@@ -346,15 +373,16 @@ def table(result: dict) -> str:
         extra = []
         if trees:
             extra.append(f"trees {np.mean(trees):.0f}")
-        if entry["family"] == "catboost":
-            extra.append(f"lr {np.mean([d['learning_rate'] for d in details]):.3f}")
+        rates = [d["learning_rate"] for d in details if "learning_rate" in d]
+        if rates:
+            extra.append(f"lr {np.mean(rates):.3f}")
         for flag, word in (("cross_features_selected", "cross kept"), ("linear_leaves_selected", "linear kept")):
             picked = [d.get(flag) for d in details if d.get(flag) is not None]
             if picked:
                 extra.append(f"{word} {sum(picked)}/{len(picked)}")
         rows.append([key, f"{error:.4f}", "" if entry["name"] == DEFAULT else f"{100 * (error / base - 1):+.1f}%",
                      f"{100 * (error / ours - 1):+.1f}%", f"{np.median(result['seconds'][key]):.2f}", ", ".join(extra)])
-    rows += [[key, "inert", "", "", "", reason] for key, reason in result["inert"].items()]
+    rows += [[entry["label"], "inert", "", "", "", entry["reason"]] for entry in result["inert"]]
     header = ["variant", f"mean {result['metric']}", "vs its default", "vs shrinktree default", "median fit s",
               "resolved"]
     return markdown_table(header, rows, ["l", "r", "r", "r", "r", "l"])
@@ -369,11 +397,38 @@ def render(record: dict) -> str:
             continue
         rows = (f"{result['rows']:,} of {result['rows_total']:,} rows (subsampled)"
                 if result["rows"] < result["rows_total"] else f"{result['rows']:,} rows")
-        run = result["run"]
+        runs = []
+        for run in result["runs"]:
+            families = ", ".join(FAMILY_LABELS[f] for f in run["families"])
+            runs.append(f"{families}: `{run['command']}`, finished {run['finished']}, commit `{run['commit']}`, "
+                        f"load average before {run['load_before']}")
         parts.append(f"#### {name} ({result['task']}, {rows}, {len(next(iter(result['error'].values())))} splits)\n\n"
-                     f"`{run['command']}`, {run['finished']}, commit `{run['commit']}`, load before: "
-                     f"{run['load_before']}\n\n{table(result)}")
+                     + "\n".join(f"- {line}" for line in runs) + f"\n\n{table(result)}")
     return "\n\n".join(parts)
+
+
+def merge(stored: dict | None, new: dict, families: list[str]) -> dict:
+    """``new``'s scores of ``families`` on a dataset, with the other families' scores of ``stored`` kept.
+
+    The rows follow :func:`variants_for`'s order; each family's run (command, time, load) stays with its scores.
+    """
+    if stored is None:
+        return new
+    merged = dict(new)
+    for key in ("error", "seconds", "details"):
+        merged[key] = {**{k: v for k, v in stored[key].items()
+                          if _family_of(stored, k) not in families}, **new[key]}
+    order = {label(v): i for i, v in enumerate(variants_for(new["name"]))}
+    for key in ("variants", "inert"):
+        kept = [e for e in stored[key] if e["family"] not in families]
+        merged[key] = sorted(kept + new[key], key=lambda e: order.get(e["label"], len(order)))
+    runs = [{**r, "families": [f for f in r["families"] if f not in families]} for r in stored["runs"]]
+    merged["runs"] = [r for r in runs if r["families"]] + new["runs"]
+    return merged
+
+
+def _family_of(result: dict, key: str) -> str:
+    return next(e["family"] for e in result["variants"] + result["inert"] if e["label"] == key)
 
 
 def _load_average() -> str:
@@ -388,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", help=f"comma-separated names (default: {','.join(DATASETS)})")
     parser.add_argument("--repeats", type=int, default=3, help="random train/test splits per dataset (default 3)")
     parser.add_argument("--max-rows", type=int, default=MAX_ROWS, help="subsample larger datasets to this")
+    parser.add_argument("--families", help=f"comma-separated model families to fit (default: all of {list(FAMILIES)}); "
+                                           "the stored scores of the others are kept")
     parser.add_argument("--results", default=str(RESULTS), help="JSON file the per-split scores are merged into")
     parser.add_argument("--render-from", metavar="JSON", help="print the tables of a stored run, fitting nothing")
     args = parser.parse_args(argv)
@@ -401,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in DATASETS]
     if unknown:
         parser.error(f"unknown dataset(s) {unknown}; choose from {list(DATASETS)}")
+    families = args.families.split(",") if args.families else list(FAMILIES)
+    if set(families) - set(FAMILIES):
+        parser.error(f"unknown families {sorted(set(families) - set(FAMILIES))}; choose from {list(FAMILIES)}")
     path = Path(args.results)
     record = json.loads(path.read_text()) if path.exists() else {"results": {}}
 
@@ -409,11 +469,12 @@ def main(argv: list[str] | None = None) -> int:
 
     for name in names:
         load_before = _load_average()
-        result = run_dataset(name, args.repeats, args.max_rows, log)
-        result["run"] = {"command": command_line(), "commit": git_commit(), "load_before": load_before,
-                         "load_after": _load_average(), "threads": THREADS,
-                         "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-        record["results"][name] = result
+        chosen = [v for v in variants_for(name) if v.family in families]
+        result = run_dataset(name, args.repeats, args.max_rows, log, chosen)
+        result["runs"] = [{"families": sorted({v.family for v in chosen}), "command": command_line(),
+                           "commit": git_commit(), "load_before": load_before, "load_after": _load_average(),
+                           "threads": THREADS, "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}]
+        record["results"][name] = merge(record["results"].get(name), result, families)
         write_json_record({"results": record["results"]}, path)  # after every dataset: a stopped run keeps them
         log(f"{name} stored in {relative_to_repo(path)}")
     record["path"] = str(path)

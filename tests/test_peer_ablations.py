@@ -53,7 +53,8 @@ def test_tiny_run_stores_scores_and_renders(load_benchmark, tmp_path):
                 V("chimeraboost", "no temperature scaling", {"n_estimators": 5}, ab._classification_only,
                   after_fit="no temperature")]
     result = ab.run_dataset("wine", 2, 1000, lambda message: None, variants)
-    assert result["inert"] == {"CatBoost no Counter ctr": "no category column"}
+    assert result["inert"] == [{"label": "CatBoost no Counter ctr", "family": "catboost", "name": "no Counter ctr",
+                                "reason": "no category column"}]
     assert len(result["variants"]) == 6
     for key, errors in result["error"].items():
         assert len(errors) == 2 and all(np.isfinite(errors)) and len(result["seconds"][key]) == 2
@@ -64,12 +65,34 @@ def test_tiny_run_stores_scores_and_renders(load_benchmark, tmp_path):
     depth = ab._mean(result["error"]["CatBoost depth 4"]) / ab._mean(result["error"]["CatBoost default"]) - 1
     assert f"{100 * depth:+.1f}%" in text.split("| CatBoost depth 4 |")[1].split("\n")[0]
     path = tmp_path / "scores.json"
-    result["run"] = {"command": "test", "commit": "x", "load_before": "0", "finished": "now"}
+    result["runs"] = [{"families": ["catboost", "chimeraboost", "lightgbm", "shrinktree"], "command": "first",
+                       "commit": "x", "load_before": "0", "finished": "now"}]
     path.write_text(json.dumps({"results": {"wine": result}}))
     assert ab.main(["--render-from", str(path)]) == 0
+
+    # A second run of one family replaces that family's scores and keeps the others'.
+    again = ab.run_dataset("wine", 2, 1000, lambda message: None, [V("shrinktree", ab.DEFAULT, {"n_estimators": 3})])
+    again["runs"] = [{"families": ["shrinktree"], "command": "second", "commit": "y", "load_before": "0",
+                      "finished": "later"}]
+    merged = ab.merge(result, again, ["shrinktree"])
+    assert merged["error"]["shrinktree default"] == again["error"]["shrinktree default"]
+    assert merged["error"]["CatBoost depth 4"] == result["error"]["CatBoost depth 4"]
+    assert [e["label"] for e in merged["variants"]] == [e["label"] for e in result["variants"]]
+    assert merged["inert"] == result["inert"]
+    assert [r["command"] for r in merged["runs"]] == ["first", "second"]
 
 
 def test_unknown_dataset_is_refused(load_benchmark):
     ab = load_benchmark("peer_ablations")
     with pytest.raises(SystemExit):
         ab.main(["--datasets", "nope"])
+
+
+def test_catboost_variants_keep_the_defaults_learning_rate_unless_they_change_the_iterations(load_benchmark):
+    ab = load_benchmark("peer_ablations")
+    V = ab.Variant
+    l2 = ab.make_model(V("catboost", "l2_leaf_reg 1", {"l2_leaf_reg": 1.0}), "binary", 0, 0.05)
+    assert l2.options == {"l2_leaf_reg": 1.0, "learning_rate": 0.05}
+    assert ab.make_model(V("catboost", "300", {"iterations": 300}), "binary", 0, 0.05).options == {"iterations": 300}
+    assert ab.make_model(V("catboost", ab.DEFAULT), "binary", 0, 0.05).options is None
+    assert ab.make_model(V("catboost", "depth 4", {"depth": 4}), "binary", 0, None).options == {"depth": 4}
