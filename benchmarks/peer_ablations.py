@@ -21,8 +21,9 @@ Run from the repository root::
     python benchmarks/peer_ablations.py --datasets wine,churn    # a part; merged into the stored scores
     python benchmarks/peer_ablations.py --render-from benchmarks/results/peer_ablations.json
 
-Every run merges its datasets into ``--results`` (default ``benchmarks/results/peer_ablations.json``) and
-prints the table of everything stored there.
+Every run merges its datasets into ``--results`` (default ``benchmarks/results/peer_ablations.json``), prints
+the tables of everything stored there and writes them into the block "peers" of ``--output`` (default
+docs/ablations.md; '-' for none).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from _common import (  # noqa: E402
     markdown_table,
     relative_to_repo,
     write_json_record,
+    write_results,
 )
 from accuracy import TEST_SIZE, primary_metric, score  # noqa: E402
 
@@ -63,6 +65,8 @@ from shrinktree.datasets import load_dataset, ordinal_encode  # noqa: E402
 
 MAX_ROWS = 20_000
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "peer_ablations.json"
+OUTPUT = REPO_ROOT / "docs" / "ablations.md"
+BLOCK = "peers"
 # ChimeraBoost's documented gates (chimeraboost/sklearn_api.py docstrings): count columns only for a category
 # column with at least this many training levels; cross columns and selected linear leaves only from these
 # many rows (cross: 2000, linear leaves: 1000).
@@ -388,9 +392,14 @@ def table(result: dict) -> str:
     return markdown_table(header, rows, ["l", "r", "r", "r", "r", "l"])
 
 
-def render(record: dict) -> str:
-    """All stored datasets as markdown: one table each, with how many rows and splits it used."""
-    parts = [f"Per-split scores: `{relative_to_repo(Path(record['path']))}`."]
+def render(record: dict, note: str = "") -> str:
+    """All stored datasets as markdown: one table each, with how many rows and splits it used and its runs."""
+    parts = ["### Peer ablations, per dataset", *([note] if note else []),
+             f"Per-split scores: `{relative_to_repo(Path(record['path']))}`. Mean test error over the splits; \"vs its "
+             "default\" compares with the same family's default, \"vs shrinktree default\" with shrinktree's default "
+             "(native categories), both fitted on the same splits; median fit seconds, one thread; \"resolved\": "
+             "what the model's automatic settings came to (mean trees, learning rate; in how many splits "
+             "ChimeraBoost's races kept the cross columns and the linear leaves)."]
     for name in DATASETS:
         result = record["results"].get(name)
         if result is None:
@@ -447,12 +456,16 @@ def main(argv: list[str] | None = None) -> int:
                                            "the stored scores of the others are kept")
     parser.add_argument("--results", default=str(RESULTS), help="JSON file the per-split scores are merged into")
     parser.add_argument("--render-from", metavar="JSON", help="print the tables of a stored run, fitting nothing")
+    parser.add_argument("--output", default=str(OUTPUT), help="markdown page whose block 'peers' gets the tables "
+                                                              "('-' for none)")
     args = parser.parse_args(argv)
     git_commit()
     if args.render_from:
         record = json.loads(Path(args.render_from).read_text())
         record["path"] = args.render_from
-        print(render(record))
+        note = (f"Rendered from the stored per-split scores by `{command_line()}` at shrinktree commit "
+                f"`{git_commit()}` (nothing re-run).")
+        publish(render(record, note), args.output)
         return 0
     names = args.datasets.split(",") if args.datasets else list(DATASETS)
     unknown = [n for n in names if n not in DATASETS]
@@ -478,8 +491,17 @@ def main(argv: list[str] | None = None) -> int:
         write_json_record({"results": record["results"]}, path)  # after every dataset: a stopped run keeps them
         log(f"{name} stored in {relative_to_repo(path)}")
     record["path"] = str(path)
-    print(render(record))
+    publish(render(record), args.output)
     return 0
+
+
+def publish(block: str, output: str) -> None:
+    """Print the tables and write them into the block "peers" of ``output`` (nothing for '-')."""
+    print(block)
+    if output != "-":
+        write_results(Path(output), "benchmarks/peer_ablations.py", "Ablations of the default", __doc__, block,
+                      key=BLOCK)
+        print(f"wrote {output}", file=sys.stderr)
 
 
 if __name__ == "__main__":
