@@ -148,3 +148,20 @@ def test_chimeraboost_takes_a_random_effect_column_and_a_number_of_trees():
     assert ChimeraBoostDefaults().get_params()["random_effect"] is None
     with pytest.raises(ValueError, match="not in X"):
         ChimeraBoostDefaults(random_effect="nope").fit(frame, y)
+
+
+def test_catboost_and_chimeraboost_take_library_options_but_not_the_wrappers_own():
+    pytest.importorskip("catboost")
+    pytest.importorskip("chimeraboost")
+    from shrinktree.bench.peers import CatBoostDefaults, ChimeraBoostDefaults
+
+    frame, y = _grouped_frame()
+    catboost = CatBoostDefaults(options={"iterations": 7, "depth": 3}).fit(frame, y)
+    assert catboost.model_.tree_count_ == 7 and catboost.model_.get_params()["depth"] == 3
+    chimera = ChimeraBoostDefaults(n_estimators=9, options={"depth": 3, "early_stopping": False}).fit(frame, y)
+    assert chimera.model_.depth == 3 and chimera.model_.n_estimators == 9
+    for wrapper, key in ((CatBoostDefaults, "thread_count"), (ChimeraBoostDefaults, "n_estimators")):
+        with pytest.raises(ValueError, match="may not set"):
+            wrapper(options={key: 1}).fit(frame, y)
+        with pytest.raises(TypeError, match="dict"):
+            wrapper(options=[("depth", 3)]).fit(frame, y)

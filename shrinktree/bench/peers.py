@@ -71,6 +71,30 @@ def _as_strings(X: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out
 
 
+def _library_options(options: dict | None, reserved: set[str]) -> dict:
+    """A peer's extra library keyword arguments, checked: a dict that sets none of the wrapper's own keys.
+
+    Parameters
+    ----------
+    options : dict or None
+        Keyword arguments for the library's estimator (None: none).
+    reserved : set of str
+        Keys the wrapper sets itself (seed, threads, categorical columns, output).
+
+    Returns
+    -------
+    dict
+    """
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise TypeError(f"options must be a dict of keyword arguments or None, got {type(options).__name__}.")
+    clash = sorted(set(options) & reserved)
+    if clash:
+        raise ValueError(f"options may not set {clash}: the wrapper sets them (use its own parameters).")
+    return dict(options)
+
+
 class _Peer(BaseEstimator):
     """Shared scikit-learn plumbing: ``task``, ``random_state`` and ``n_threads`` are the only parameters."""
 
@@ -114,7 +138,17 @@ class CatBoostDefaults(_Peer):
         CatBoost's ``random_seed``.
     n_threads : int or None
         CatBoost's ``thread_count`` (its own default when None).
+    options : dict or None
+        Further keyword arguments of CatBoost's estimator, each replacing one default (for ablations such as
+        ``benchmarks/peer_ablations.py``); None (the default): CatBoost's defaults.
     """
+
+    RESERVED = {"random_seed", "random_state", "thread_count", "verbose", "allow_writing_files", "cat_features"}
+
+    def __init__(self, task: str = "regression", random_state: int = 0, n_threads: int | None = 1,
+                 options: dict | None = None):
+        super().__init__(task=task, random_state=random_state, n_threads=n_threads)
+        self.options = options
 
     def fit(self, X, y) -> CatBoostDefaults:
         """Fit on a DataFrame; returns self."""
@@ -122,11 +156,12 @@ class CatBoostDefaults(_Peer):
 
         X = _frame(X)
         classification = self._check_task()
+        options = _library_options(self.options, self.RESERVED)
         self.cat_features_ = category_columns(X)
         cls = catboost.CatBoostClassifier if classification else catboost.CatBoostRegressor
         target = self._labels(y) if classification else np.asarray(y, dtype=np.float64)
         model = cls(random_seed=int(self.random_state), verbose=0, allow_writing_files=False,
-                    cat_features=self.cat_features_ or None,
+                    cat_features=self.cat_features_ or None, **options,
                     **({} if self.n_threads is None else {"thread_count": int(self.n_threads)}))
         model.fit(_as_strings(X, self.cat_features_), target)
         self.model_ = model
@@ -154,13 +189,19 @@ class ChimeraBoostDefaults(_Peer):
         random effect.
     n_estimators : int or None
         ChimeraBoost's ``n_estimators`` (its own default, with its early stopping, when None).
+    options : dict or None
+        Further keyword arguments of ChimeraBoost's estimator, each replacing one default (for ablations such
+        as ``benchmarks/peer_ablations.py``); None (the default): ChimeraBoost's defaults.
     """
 
+    RESERVED = {"random_state", "thread_count", "cat_features", "random_effects", "n_estimators"}
+
     def __init__(self, task: str = "regression", random_state: int = 0, n_threads: int | None = 1,
-                 random_effect: str | None = None, n_estimators: int | None = None):
+                 random_effect: str | None = None, n_estimators: int | None = None, options: dict | None = None):
         super().__init__(task=task, random_state=random_state, n_threads=n_threads)
         self.random_effect = random_effect
         self.n_estimators = n_estimators
+        self.options = options
 
     def _split_groups(self, X: pd.DataFrame):
         if self.random_effect is None:
@@ -178,7 +219,9 @@ class ChimeraBoostDefaults(_Peer):
         cls = chimeraboost.ChimeraBoostClassifier if classification else chimeraboost.ChimeraBoostRegressor
         target = self._labels(y) if classification else np.asarray(y, dtype=np.float64)
         features, groups = self._split_groups(X)
-        options = {} if self.random_effect is None else {"random_effects": True}
+        options = _library_options(self.options, self.RESERVED)
+        if self.random_effect is not None:
+            options["random_effects"] = True
         if self.n_estimators is not None:
             options["n_estimators"] = int(self.n_estimators)
         model = cls(random_state=int(self.random_state), **options,
