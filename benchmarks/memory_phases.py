@@ -16,6 +16,7 @@ Run from the repository root::
 
     python benchmarks/memory_phases.py              # 100 trees, 2 threads
     python benchmarks/memory_phases.py --trees 5    # quicker: the peak is reached in the first trees
+    python benchmarks/memory_phases.py --no-packed-rows   # without the second (row-major) copy of the bins
 """
 
 from __future__ import annotations
@@ -38,9 +39,13 @@ from speed import make_data  # noqa: E402
 CHILD = r"""
 import functools, json, sys
 import numpy as np
-x_path, y_path, n_trees, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+x_path, y_path, n_trees, threads, packed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+import time
 import lightgbm, sklearn, xgboost  # the memory suite's baseline
 import shrinktree.boosting
+if packed == "no":  # --no-packed-rows: small nodes' histograms read the feature-major bins (no second copy)
+    import shrinktree.boosting.histogram as histogram
+    histogram.PACKED_MIN_CELLS = 2**62
 import shrinktree.boosting.binning as binning
 import shrinktree.boosting.gradient_boosting as boosting
 import shrinktree.boosting.grower as grower
@@ -89,8 +94,10 @@ wrap(loss_type, "baseline", "loss baseline")
 wrap(loss_type, "gradients", "loss gradients")
 before = status("VmRSS")
 reset_peak()
+start = time.perf_counter()
 model.fit(X, y)
-print(json.dumps({"before_mb": before, "steps": [[label, *steps[label]] for label in steps]}))
+seconds = time.perf_counter() - start
+print(json.dumps({"before_mb": before, "seconds": seconds, "steps": [[label, *steps[label]] for label in steps]}))
 """
 
 RUNTIME_CHILD = r"""
@@ -110,8 +117,9 @@ print(json.dumps({"runtime_mb": rss() - start, "python_mb": python_mb}))
 """
 
 
-def run(n_rows: int, n_trees: int, threads: int) -> tuple[dict, dict]:
-    """The step table and numba's runtime cost, each from a fresh interpreter."""
+def run(n_rows: int, n_trees: int, threads: int, packed_rows: bool = True) -> tuple[dict, dict]:
+    """The step table and numba's runtime cost, each from a fresh interpreter (``packed_rows=False``: the fit
+    without the packed row-major copy of the bins)."""
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), NUMBA_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     X, y = make_data(n_rows, "regression")
     with tempfile.TemporaryDirectory(prefix="shrinktree-phases-") as tmp:
@@ -119,7 +127,8 @@ def run(n_rows: int, n_trees: int, threads: int) -> tuple[dict, dict]:
         np.save(x_path, X.astype(np.float32))
         np.save(y_path, y)
         del X, y
-        done = subprocess.run([sys.executable, "-c", CHILD, x_path, y_path, str(n_trees), str(threads)],
+        done = subprocess.run([sys.executable, "-c", CHILD, x_path, y_path, str(n_trees), str(threads),
+                               "yes" if packed_rows else "no"],
                               capture_output=True, text=True, env=env, check=True)
     steps = json.loads(done.stdout.strip().splitlines()[-1])
     runtime = subprocess.run([sys.executable, "-c", RUNTIME_CHILD], capture_output=True, text=True, env=env,
@@ -132,10 +141,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--trees", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-packed-rows", action="store_true",
+                        help="fit without the packed row-major copy of the bins (what that copy costs and buys)")
     args = parser.parse_args()
-    steps, runtime = run(args.rows, args.trees, args.threads)
-    print(f"{args.rows:,} x 28 float32, {args.trees} trees, {args.threads} threads; MB above the RSS before the fit "
-          f"({steps['before_mb']:.0f} MB); load {os.getloadavg()[0]:.1f}\n")
+    steps, runtime = run(args.rows, args.trees, args.threads, not args.no_packed_rows)
+    print(f"{args.rows:,} x 28 float32, {args.trees} trees, {args.threads} threads"
+          f"{', no packed rows' if args.no_packed_rows else ''}; MB above the RSS before the fit "
+          f"({steps['before_mb']:.0f} MB); fit {steps['seconds']:.1f} s (timers around each step); "
+          f"load {os.getloadavg()[0]:.1f}\n")
     print("| step | calls | RSS at its start | peak during it | peak after it, before the next step |")
     print("| :--- | ---: | ---: | ---: | ---: |")
     for label, calls, at_start, peak, after in steps["steps"]:

@@ -17,6 +17,7 @@ from shrinktree.boosting.binning import BinMapper
 from shrinktree.boosting.grower import TreeGrower, threshold_table
 from shrinktree.boosting.honest import held_node_statistics, held_out_mask, honest_split, row_hashes, split_rows
 from shrinktree.boosting.numpy_sum import pairwise_sum, pairwise_sum_of
+from shrinktree.boosting.partition import row_index_dtype
 from shrinktree.boosting.predictor import node_statistics
 
 
@@ -52,7 +53,7 @@ def test_honest_split_matches_mask_then_split(alternate, subsample):
         expected = split_rows(~mask if flip else mask, rows)
         got = honest_split(hashes, rows, iteration, 11, 0.4, alternate)
         assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
-        assert got[0].dtype == np.int64 and got[1].dtype == np.int64
+        assert got[0].dtype == np.int32 and got[1].dtype == np.int32  # 3,000 rows: int32 indices
 
 
 def _grown_with_held_rows(n_rows=1_500, max_leaf_nodes=15, partition_held_in_place=False):
@@ -66,7 +67,8 @@ def _grown_with_held_rows(n_rows=1_500, max_leaf_nodes=15, partition_held_in_pla
     hessians = rng.uniform(0.5, 1.5, size=n_rows)
     weight = np.ones(n_rows)
     held = rng.random(n_rows) < 0.5
-    grow_rows, held_rows = np.flatnonzero(~held).astype(np.int64), np.flatnonzero(held).astype(np.int64)
+    # int32, as honest_split gives them (partition.row_index_dtype): the grower partitions them without a copy.
+    grow_rows, held_rows = np.flatnonzero(~held).astype(np.int32), np.flatnonzero(held).astype(np.int32)
     has_missing = np.array([bool((row == mapper.missing_bin_).any()) for row in binned])
     grown = TreeGrower(binned, gradients, hessians, weight, grow_rows, mapper.n_bins_non_missing_, has_missing,
                        mapper.missing_bin_, np.ones(5, dtype=bool), effective_tests_table(256),
@@ -105,6 +107,13 @@ def test_held_out_rows_partitioned_in_place_give_the_same_tree():
     assert np.array_equal(in_place.held_indices, copied.held_indices)
     for name in ("left", "feature", "bin_threshold", "held_leaf_start", "held_leaf_stop", "sum_gradients"):
         assert np.array_equal(getattr(in_place, name), getattr(copied, name))
+
+
+def test_row_indices_are_int32_while_every_row_fits():
+    assert row_index_dtype(2**31 - 1) is np.int32
+    assert row_index_dtype(2**31) is np.int64
+    grown, *_ = _grown_with_held_rows()
+    assert grown.sample_indices.dtype == np.int32 and grown.held_indices.dtype == np.int32
 
 
 def test_a_tree_stops_at_max_leaf_nodes():

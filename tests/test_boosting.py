@@ -388,3 +388,26 @@ def test_classifier_staged_outputs_end_at_the_final_model(n_classes):
     np.testing.assert_allclose(scores[-1], model.decision_function(X), rtol=0, atol=1e-12)
     np.testing.assert_allclose(probas[-1], model.predict_proba(X), rtol=0, atol=1e-12)
     assert not np.allclose(scores[0], scores[-1])
+
+
+def test_a_target_that_needs_no_scaling_is_not_copied(monkeypatch):
+    # max |y| below 1: its binary exponent is 0, so the loop reads the caller's target itself (no 8 bytes a row).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 3))
+    y = rng.uniform(0.5, 0.99, size=500)
+    model = ShrinkBoostRegressor(n_estimators=2, random_state=0)
+    loss_type = type(model._make_loss())
+    seen = []
+    original = loss_type.gradients
+
+    def recording(self, y_seen, *args):
+        seen.append(y_seen)
+        return original(self, y_seen, *args)
+
+    monkeypatch.setattr(loss_type, "gradients", recording)
+    model.fit(X, y)
+    assert seen and all(np.shares_memory(y_seen, y) for y_seen in seen)
+    seen.clear()
+    y_large = 4.0 * y
+    model.fit(X, y_large)  # scaled by 2**-2 into a copy
+    assert seen and not any(np.shares_memory(y_seen, y_large) for y_seen in seen)

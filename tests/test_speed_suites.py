@@ -28,3 +28,12 @@ def test_weighted_speed_times_both_fits(load_benchmark):
     weighted_speed = load_benchmark("weighted_speed")
     best = weighted_speed.time_fits(6000, 3, 1)
     assert set(best) == {"weighted", "unweighted"} and all(0 < t < 60 for t in best.values())
+
+
+def test_memory_phases_reports_every_step_with_and_without_packed_rows(load_benchmark):
+    memory_phases = load_benchmark("memory_phases")
+    for packed_rows in (True, False):
+        steps, runtime = memory_phases.run(20_000, 2, 1, packed_rows)
+        calls = {label: count for label, count, *_ in steps["steps"]}
+        assert calls["grow (compiled node loop)"] == 2 and calls["honest split"] == 2
+        assert steps["seconds"] > 0 and runtime["runtime_mb"] > 0

@@ -19,6 +19,7 @@ from . import histogram
 from .best_first import child_bounds, grow_tree, node_values, search_node
 from .histogram import NO_PACKED_ROWS, PARALLEL_GATHER_MIN_ROWS, PARALLEL_MIN_ROWS
 from .level_noise import level_moments
+from .partition import row_index_dtype
 from .splitting import LEVELS_RAW
 
 _NO_FEATURES = np.zeros(0, dtype=np.bool_)
@@ -159,9 +160,10 @@ class TreeGrower:
     binned : ndarray of uint8, shape (n_features, n_samples)
     gradients, hessians, sample_weight : ndarray of float64, shape (n_samples,)
         Gradients and hessians already multiplied by the sample weights.
-    sample_indices : ndarray of int64 or None
-        Rows to grow on (row subsampling); ``None`` for all.
-    held_indices : ndarray of int64 or None
+    sample_indices : ndarray of int32 or int64, or None
+        Rows to grow on (row subsampling); ``None`` for all.  Kept as int32 (copied if need be) whenever the
+        rows fit in it (:func:`~shrinktree.boosting.partition.row_index_dtype`).
+    held_indices : ndarray of int32 or int64, or None
         Rows held out of growing (honest estimation), partitioned by every split alongside the growing
         rows so that each one's leaf is known (:attr:`GrownTree.held_indices`).  Not modified, unless
         ``partition_held_in_place``.
@@ -258,14 +260,16 @@ class TreeGrower:
         self.pooling_k = pooling_k
         n_samples = binned.shape[1]
         self.all_rows = sample_indices is None
-        self.sample_indices = (np.arange(n_samples, dtype=np.int64) if sample_indices is None
-                               else np.ascontiguousarray(sample_indices, dtype=np.int64))
+        # int32 rows whenever they fit (partition.row_index_dtype): half the memory, one compiled specialization.
+        rows_dtype = row_index_dtype(n_samples)
+        self.sample_indices = (np.arange(n_samples, dtype=rows_dtype) if sample_indices is None
+                               else np.ascontiguousarray(sample_indices, dtype=rows_dtype))
         # A copy unless the caller allows otherwise: its held-out rows serve every tree of a multiclass
         # iteration in their order.
-        self.held_indices = (np.zeros(0, dtype=np.int64) if held_indices is None
-                             else np.require(held_indices, dtype=np.int64, requirements=["C", "W"])
-                             if partition_held_in_place else np.array(held_indices, dtype=np.int64))
-        self.buffer = np.empty(max(len(self.sample_indices), len(self.held_indices)), dtype=np.int64)
+        self.held_indices = (np.zeros(0, dtype=rows_dtype) if held_indices is None
+                             else np.require(held_indices, dtype=rows_dtype, requirements=["C", "W"])
+                             if partition_held_in_place else np.array(held_indices, dtype=rows_dtype))
+        self.buffer = np.empty(max(len(self.sample_indices), len(self.held_indices)), dtype=rows_dtype)
 
     def _level_noise(self):
         """Per categorical feature, the within-level noise variance per unit hessian on the growing rows."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._numba import njit, prange
+from .partition import row_index_dtype
 from .predictor import add_children_to_parents, add_row_statistics
 from .splitting import TIE_TOLERANCE
 
@@ -118,10 +119,11 @@ def _held_out_mask_kernel(row_hash, salt, fraction):
 
 
 @njit(cache=True)
-def _split_by_hash(row_hash, rows, all_rows, salt, fraction, held_below):
+def _split_by_hash(row_hash, rows, all_rows, salt, fraction, held_below, out):
     # Serial on purpose, without a boolean-indexing temporary: one pass hashes each row and counts the held
     # ones, a second writes both sides into one array of the rows' length (growing rows first, each side in
-    # the rows' order), so no scratch array longer than the result is allocated.
+    # the rows' order), so no scratch array longer than the result is allocated.  ``out`` (the rows' length) gets
+    # both sides.
     threshold = np.uint64(fraction * 18446744073709551615.0)
     n = row_hash.shape[0] if all_rows else rows.shape[0]
     is_held = np.empty(n, dtype=np.bool_)
@@ -131,7 +133,6 @@ def _split_by_hash(row_hash, rows, all_rows, salt, fraction, held_below):
         is_held[r] = (_mix64(row_hash[i] ^ salt) < threshold) == held_below
         n_held += is_held[r]
     n_grow = n - n_held
-    out = np.empty(n, dtype=np.int64)
     grown, held = 0, 0
     for r in range(n):
         # Branch-free (a row's side is a coin flip): the position is chosen arithmetically.
@@ -151,13 +152,15 @@ def honest_split(row_hash, rows, iteration, seed, fraction=HONEST_FRACTION, alte
 
     The same sides as :func:`split_rows` of :func:`held_out_mask` (``alternate``: of the rows that grew
     the previous tree, ``~held_out_mask(row_hash, iteration - 1, ...)``) in one compiled pass.
-    ``rows`` (sorted int64) restricts the split to a row subsample; ``None`` for every row.
+    ``rows`` (sorted int64) restricts the split to a row subsample; ``None`` for every row.  Both sides are
+    int32 when every row index fits in it (:func:`~shrinktree.boosting.partition.row_index_dtype`), int64 otherwise.
     """
     flip = alternate and iteration % 2 == 1
     salt = _salt(iteration - 1 if flip else iteration, seed)
     all_rows = rows is None
+    out = np.empty(row_hash.shape[0] if all_rows else rows.shape[0], dtype=row_index_dtype(row_hash.shape[0]))
     grow_rows, held_rows = _split_by_hash(row_hash, np.zeros(0, dtype=np.int64) if all_rows else rows, all_rows,
-                                          salt, float(fraction), not flip)
+                                          salt, float(fraction), not flip, out)
     if len(grow_rows) == 0 or len(held_rows) == 0:
         return None
     return grow_rows, held_rows

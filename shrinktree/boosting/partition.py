@@ -10,6 +10,15 @@ import numpy as np
 
 from .._numba import njit
 
+# Row indices of a fit's partitions are int32 whenever every row fits in one (half the memory of int64 for the
+# growing rows, the held-out rows and the partition buffer); int64 only beyond 2**31 - 1 rows.
+_INT32_ROWS = np.iinfo(np.int32).max
+
+
+def row_index_dtype(n_rows: int) -> type:
+    """The integer type of the row indices of ``n_rows`` rows: int32 when they fit, int64 otherwise."""
+    return np.int32 if n_rows <= _INT32_ROWS else np.int64
+
 
 @njit(cache=True, inline="always")
 def _goes_left(b, bin_threshold, missing_left, missing_bin):
