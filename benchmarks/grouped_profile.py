@@ -45,12 +45,12 @@ def _timed(run) -> float:
 
 
 @njit
-def _histogram_loop(codes, offsets, rows, row_offsets, gradients, hessians, feature_mask, nodes):
+def _histogram_loop(codes, offsets, rows, row_offsets, gradients, hessians, feature_mask, nodes, constant_hessian):
     total = 0.0
     for node in nodes:
         a, b = row_offsets[node], row_offsets[node + 1]
         total += build_categorical_histogram(codes, offsets, rows[a:b], False, gradients[a:b], hessians[a:b],
-                                             np.empty(0), feature_mask)[0, 0]  # no weights: counts rows
+                                             np.empty(0), feature_mask, constant_hessian)[0, 0]  # counts rows
     return total
 
 
@@ -117,11 +117,13 @@ def _tree_pieces(args, names, repeats: int) -> dict:
     row_offsets = np.concatenate([[0], np.cumsum([len(r) for r in node_rows])]).astype(np.int64)
     codes, offsets, mask = a["codes"], a["cat_offsets"], a["cat_feature_mask"]
     out["level histograms"] = _best(lambda: _histogram_loop(codes, offsets, flat_rows, row_offsets, flat_g, flat_h,
-                                                            mask, np.array(built, dtype=np.int64)), repeats)
-    root = build_categorical_histogram(codes, offsets, node_rows[0], False, g[0], h[0], NO_WEIGHTS, mask)
+                                                            mask, np.array(built, dtype=np.int64),
+                                                            a["constant_hessian"]), repeats)
+    root = build_categorical_histogram(codes, offsets, node_rows[0], False, g[0], h[0], NO_WEIGHTS, mask,
+                                       a["constant_hessian"])
     out["histogram subtraction"] = _best(lambda: _subtraction_loop(root, root, len(built) - 1), repeats)
-    histograms = List([build_categorical_histogram(codes, offsets, node_rows[n], False, g[n], h[n], NO_WEIGHTS, mask)
-                       for n in searched])
+    histograms = List([build_categorical_histogram(codes, offsets, node_rows[n], False, g[n], h[n], NO_WEIGHTS, mask,
+                                                   a["constant_hessian"]) for n in searched])
     sums = [np.array([v[n] for n in searched], dtype=np.float64) for v in (statistics[0], statistics[1], indices[3])]
     out["split search"] = _best(lambda: _search_loop(
         histograms, *sums, offsets, mask, a["l2"], float(a["min_samples_leaf"]), a["min_hessian"], a["level_sigma2"],

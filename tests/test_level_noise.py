@@ -61,3 +61,21 @@ def test_parallel_and_serial_paths_agree_bit_for_bit(data):
         numba.set_num_threads(previous)
     assert serial.tobytes() == parallel.tobytes()
     assert serial.tobytes() == level_moments(codes, rows, False, g, h, w, n_levels, mask).tobytes()
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_unit_rows_sum_three_columns_bit_for_bit(data, paired):
+    # Unit hessians and weights (unweighted squared error): the three-column path gives the six-column
+    # path's moments exactly.
+    codes, g, _, _, n_levels = data
+    n = codes.shape[1]
+    rows = np.random.default_rng(1).permutation(n)[:5_000].astype(np.int64)
+    ones = np.ones(n)
+    mask = np.array([True, paired, True])
+    got = level_moments(codes, rows, False, g, ones, ones, n_levels, mask)
+    gr = g[rows]
+    six = np.stack([gr, np.ones(len(rows)), np.ones(len(rows)), gr * gr, gr, np.ones(len(rows))], axis=1)
+    expected = np.zeros((3, 4))
+    level_noise._moments_serial(codes, rows, six, n_levels, np.flatnonzero(mask), expected)
+    assert level_noise._row_ratios(rows, False, g, ones, ones)[1].shape[1] == 3
+    assert got.tobytes() == expected.tobytes()

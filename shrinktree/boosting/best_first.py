@@ -125,12 +125,12 @@ def _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, samp
         if not has_codes:
             return hist, no_levels
         return hist, build_categorical_histogram(codes, cat_offsets, sample_indices, root_of_all_rows, gradients,
-                                                 hessians, weights, cat_feature_mask)
+                                                 hessians, weights, cat_feature_mask, constant_hessian)
     rows = sample_indices[start:stop]
     n = stop - start
     gather = n >= parallel_gather_rows
     g = _gather_parallel(gradients, rows) if gather else _gather_serial(gradients, rows)
-    if constant_hessian > 0 and not has_codes:
+    if constant_hessian > 0:
         h = g  # not read: every row's hessian is constant_hessian
     else:
         h = _gather_parallel(hessians, rows) if gather else _gather_serial(hessians, rows)
@@ -142,7 +142,8 @@ def _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, samp
                           packed_max_share_inverse)
     if not has_codes:
         return hist, no_levels
-    return hist, build_categorical_histogram(codes, cat_offsets, rows, root_of_all_rows, g, h, w, cat_feature_mask)
+    return hist, build_categorical_histogram(codes, cat_offsets, rows, root_of_all_rows, g, h, w, cat_feature_mask,
+                                             constant_hessian)
 
 
 @njit(cache=True, inline="always")
