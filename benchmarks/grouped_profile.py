@@ -26,6 +26,7 @@ import shrinktree.boosting.grower as grower_module
 from shrinktree import ShrinkBoostRegressor
 from shrinktree.boosting.histogram import NO_WEIGHTS, _gather_serial, build_categorical_histogram, subtract_in_place
 from shrinktree.boosting.level_noise import level_moments
+from shrinktree.boosting.present_levels import empty_levels, list_present_levels
 from shrinktree.boosting.splitting import find_categorical_split
 from shrinktree.datasets import load_dataset
 
@@ -61,13 +62,14 @@ def _subtraction_loop(parent, child, n_splits):
 
 
 @njit
-def _search_loop(histograms, sum_g, sum_h, count, offsets, feature_mask, l2, min_samples_leaf, min_hessian, sigma2,
-                 level_mode, level_k, pooled_gain, level_method):
+def _search_loop(histograms, presents, sum_g, sum_h, count, offsets, feature_mask, l2, min_samples_leaf,
+                 min_hessian, sigma2, level_mode, level_k, pooled_gain, level_method):
     total = 0.0
     for i in range(len(histograms)):
         result = find_categorical_split(histograms[i], offsets, feature_mask, sum_g[i], sum_h[i], count[i], l2,
                                         min_samples_leaf, min_hessian, sigma2, level_mode, level_k, pooled_gain,
-                                        False, -np.inf, np.inf, level_method, 0.0)  # no tie rule: not tiny trees
+                                        False, -np.inf, np.inf, level_method, 0.0,  # no tie rule: not tiny trees
+                                        presents[i])
         total += result[0] if result[1] >= 0 else 0.0
     return total
 
@@ -124,10 +126,15 @@ def _tree_pieces(args, names, repeats: int) -> dict:
     out["histogram subtraction"] = _best(lambda: _subtraction_loop(root, root, len(built) - 1), repeats)
     histograms = List([build_categorical_histogram(codes, offsets, node_rows[n], False, g[n], h[n], NO_WEIGHTS, mask,
                                                    a["constant_hessian"]) for n in searched])
+    # The present levels the grower keeps for unweighted fits (shrinktree.boosting.present_levels).
+    presents = List()
+    for hist in histograms:
+        presents.append(empty_levels(offsets))
+        list_present_levels(hist, offsets, mask, presents[-1])
     sums = [np.array([v[n] for n in searched], dtype=np.float64) for v in (statistics[0], statistics[1], indices[3])]
     out["split search"] = _best(lambda: _search_loop(
-        histograms, *sums, offsets, mask, a["l2"], float(a["min_samples_leaf"]), a["min_hessian"], a["level_sigma2"],
-        a["level_mode"], a["level_k"], a["pooled_level_gain"], a["level_method"]), repeats)
+        histograms, presents, *sums, offsets, mask, a["l2"], float(a["min_samples_leaf"]), a["min_hessian"],
+        a["level_sigma2"], a["level_mode"], a["level_k"], a["pooled_level_gain"], a["level_method"]), repeats)
     out["level noise"] = _best(lambda: level_moments(codes, a["sample_indices"], a["all_rows"], a["gradients"],
                                                      a["hessians"], a["sample_weight"], a["n_levels"], mask), repeats)
     return out

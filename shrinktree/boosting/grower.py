@@ -19,6 +19,7 @@ from . import histogram
 from .best_first import child_bounds, grow_tree, node_values, search_node
 from .histogram import NO_PACKED_ROWS, PARALLEL_GATHER_MIN_ROWS, PARALLEL_MIN_ROWS
 from .level_noise import level_moments
+from .present_levels import NO_PRESENT
 from .splitting import LEVELS_RAW
 
 _NO_FEATURES = np.zeros(0, dtype=np.bool_)
@@ -296,7 +297,7 @@ class TreeGrower:
                 cat_feature_mask = cat_feature_mask & cat_allowed
         (searched, gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, is_cat, left_levels,
          scanned) = search_node(
-            node.hist, node.cat_hist if has_codes else _NO_LEVEL_HISTOGRAM, has_codes, feature_mask,
+            node.hist, node.cat_hist if has_codes else _NO_LEVEL_HISTOGRAM, NO_PRESENT, feature_mask,
             cat_feature_mask, float(node.g), float(node.h), float(node.weight),
             bool(self._max_depth >= 0 and node.depth >= self._max_depth), float(node.value), float(node.raw),
             float(node.lower), float(node.upper), self.n_bins_non_missing, self.has_missing,

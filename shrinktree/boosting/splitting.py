@@ -313,7 +313,7 @@ def stable_order(key, m, order):
 @njit(cache=True)
 def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count, l2, min_samples_leaf, min_hessian,
                            sigma2, level_mode, fixed_k, pooled_gain, constrained, lower, upper, level_method,
-                           tie_tolerance):
+                           tie_tolerance, node_levels):
     """Best partition of the levels of one categorical feature into two sets, over all categorical features.
 
     Each level present in the node (the missing code counts as a level when it has rows) gets its
@@ -326,6 +326,8 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
     from the raw sums (``pooled_gain`` False) or from the pooled level sums ``-r~_l H_l`` (True).
     ``constrained`` (a tree with monotonic constraints on other features): the sides' values are clipped
     into the node's bounds ``[lower, upper]`` and scored at those values, as in :func:`find_node_split`.
+    ``node_levels``: the node's present codes (:mod:`~shrinktree.boosting.present_levels`), or no entries
+    (``NO_PRESENT``) to find them by a scan of every code's count.
 
     Returns
     -------
@@ -354,6 +356,7 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
     best_left = np.empty(0, dtype=np.int64)
     levels_scanned = 0
     node_raw = -sum_g / (sum_h + l2) if sum_h + l2 > 0.0 else 0.0
+    has_lists = node_levels.shape[0] > 0
     for c in range(n_cat):
         if not feature_mask[c]:
             continue
@@ -361,10 +364,15 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
         n_codes = offsets[c + 1] - base
         missing_code = n_codes - 1
         m = np.int64(0)  # not 0: a counter starting as a literal compiles a literal specialization of callees
-        for b in range(n_codes):
-            # Branch-free: every code is written at the next slot, which only the levels with rows keep.
-            present[m] = b
-            m += cat_hist[base + b, 2] > 0.0
+        if has_lists:
+            m = node_levels[offsets[n_cat] + c]
+            for t in range(m):
+                present[t] = node_levels[base + t]
+        else:
+            for b in range(n_codes):
+                # Branch-free: every code is written at the next slot, which only the levels with rows keep.
+                present[m] = b
+                m += cat_hist[base + b, 2] > 0.0
         for t in range(m):
             b = base + present[t]
             level_g[t] = cat_hist[b, 0]
