@@ -25,7 +25,7 @@ from numba.typed import List
 import shrinktree.boosting.grower as grower_module
 from shrinktree import ShrinkBoostRegressor
 from shrinktree.boosting.histogram import NO_WEIGHTS, _gather_serial, build_categorical_histogram, subtract_in_place
-from shrinktree.boosting.level_noise import level_moments
+from shrinktree.boosting.level_noise import level_moments, unit_level_moments
 from shrinktree.boosting.present_levels import empty_levels, list_present_levels
 from shrinktree.boosting.splitting import find_categorical_split
 from shrinktree.datasets import load_dataset
@@ -118,8 +118,11 @@ def _tree_pieces(args, names, repeats: int) -> dict:
     flat_rows, flat_g, flat_h = np.concatenate(node_rows), np.concatenate(g), np.concatenate(h)
     row_offsets = np.concatenate([[0], np.cumsum([len(r) for r in node_rows])]).astype(np.int64)
     codes, offsets, mask = a["codes"], a["cat_offsets"], a["cat_feature_mask"]
+    # Unit rows: the root's level histogram comes with the level noise (unit_level_moments), not built again.
+    unit = a["constant_hessian"] == 1.0 and a["unit_weights"]
+    histogrammed = np.array(built[1:] if unit else built, dtype=np.int64)
     out["level histograms"] = _best(lambda: _histogram_loop(codes, offsets, flat_rows, row_offsets, flat_g, flat_h,
-                                                            mask, np.array(built, dtype=np.int64),
+                                                            mask, histogrammed,
                                                             a["constant_hessian"]), repeats)
     root = build_categorical_histogram(codes, offsets, node_rows[0], False, g[0], h[0], NO_WEIGHTS, mask,
                                        a["constant_hessian"])
@@ -135,8 +138,13 @@ def _tree_pieces(args, names, repeats: int) -> dict:
     out["split search"] = _best(lambda: _search_loop(
         histograms, presents, *sums, offsets, mask, a["l2"], float(a["min_samples_leaf"]), a["min_hessian"],
         a["level_sigma2"], a["level_mode"], a["level_k"], a["pooled_level_gain"], a["level_method"]), repeats)
-    out["level noise"] = _best(lambda: level_moments(codes, a["sample_indices"], a["all_rows"], a["gradients"],
-                                                     a["hessians"], a["sample_weight"], a["n_levels"], mask), repeats)
+    if unit:  # the grower's choice (TreeGrower._level_noise)
+        out["level noise"] = _best(lambda: unit_level_moments(codes, offsets, a["sample_indices"], a["all_rows"],
+                                                              a["gradients"], mask), repeats)
+    else:
+        out["level noise"] = _best(lambda: level_moments(codes, a["sample_indices"], a["all_rows"], a["gradients"],
+                                                         a["hessians"], a["sample_weight"], a["n_levels"], mask),
+                                   repeats)
     return out
 
 

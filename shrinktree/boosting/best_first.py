@@ -176,8 +176,11 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
               pooling_k, cat_offsets, n_levels, cat_feature_mask, level_sigma2, level_mode, level_k,
               pooled_level_gain, level_method, constant_hessian, compute_within_ss, unit_weights, constrained,
               monotonic_cst, numeric_groups, categorical_groups, parallel_rows, parallel_gather_rows, packed_rows,
-              packed_max_share_inverse, tie_tolerance):
+              packed_max_share_inverse, tie_tolerance, root_levels):
     """Grow one tree best-first; the arguments are :class:`~shrinktree.boosting.grower.TreeGrower`'s.
+
+    ``root_levels``: the root's level histogram when the caller has it
+    (:func:`~shrinktree.boosting.level_noise.unit_level_moments`); no rows to build it here.
 
     ``sample_indices`` (the growing rows) and ``held_indices`` (rows held out, possibly none) are
     partitioned in place: each node's rows end up as one run of each.  ``numeric_groups`` and
@@ -273,11 +276,14 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
     is_child = n_samples < 0
     raw[0], value[0] = node_values(root_g, root_h, l2, pooling_k, is_child, 0.0, 0.0)
     is_child = not is_child
-    root_hist, root_cat_hist = _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, sample_weight,
-                                           unit_weights, sample_indices, start[0], stop[0],
+    build_root_levels = has_codes and root_levels.shape[0] == 0
+    root_hist, root_cat_hist = _histograms(binned, packed_rows, codes, build_root_levels, gradients, hessians,
+                                           sample_weight, unit_weights, sample_indices, start[0], stop[0],
                                            all_rows and stop[0] == n_samples, active_features, n_bins,
                                            constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
                                            parallel_gather_rows, packed_max_share_inverse)
+    if has_codes and not build_root_levels:
+        root_cat_hist = root_levels
     hists, cat_hists = [root_hist], [root_cat_hist]
     no_hist, no_cat_hist = np.zeros((0, 0, 0)), np.zeros((0, 3))
     # An unweighted fit keeps each slot's present levels as lists (shrinktree.boosting.present_levels): the

@@ -182,3 +182,97 @@ def level_moments(codes, sample_indices, all_rows, gradients, hessians, sample_w
     else:
         _moments_serial(codes, rows, terms, n_levels, active, out)
     return out
+
+
+# --- unit rows: the moments and the root's level histogram in one pass ------------------------------------
+# With h = w = 1 for every row the per-level sums of the moments are the gradient sum, the row count and the
+# sum of g^2; the first two are what the tree's root level histogram holds (summed over the same rows in the
+# same order), so one pass gives both and the grower does not build the root's level histogram again.
+
+
+@njit(cache=True, inline="always")
+def _unit_group(codes, offsets, sample_indices, all_rows, gradients, active, group, hist, squares):
+    ca = active[2 * group]
+    paired = 2 * group + 1 < active.shape[0]
+    cb = active[2 * group + 1] if paired else ca
+    column_a, column_b = codes[ca], codes[cb]
+    base_a, base_b = offsets[ca], offsets[cb]
+    n = codes.shape[1] if all_rows else sample_indices.shape[0]
+    if paired:
+        for r in range(n):
+            i = r if all_rows else sample_indices[r]
+            g = gradients[i]
+            a = base_a + column_a[i]
+            b = base_b + column_b[i]
+            hist[a, 0] += g
+            hist[a, 2] += 1.0
+            squares[a] += g * g
+            hist[b, 0] += g
+            hist[b, 2] += 1.0
+            squares[b] += g * g
+    else:
+        for r in range(n):
+            i = r if all_rows else sample_indices[r]
+            g = gradients[i]
+            a = base_a + column_a[i]
+            hist[a, 0] += g
+            hist[a, 2] += 1.0
+            squares[a] += g * g
+
+
+@njit(cache=True)
+def _unit_serial(codes, offsets, sample_indices, all_rows, gradients, active, hist, squares):
+    for group in range((active.shape[0] + 1) // 2):
+        _unit_group(codes, offsets, sample_indices, all_rows, gradients, active, group, hist, squares)
+
+
+@njit(parallel=True, cache=True)
+def _unit_parallel(codes, offsets, sample_indices, all_rows, gradients, active, hist, squares):
+    for group in prange((active.shape[0] + 1) // 2):
+        _unit_group(codes, offsets, sample_indices, all_rows, gradients, active, np.int64(group), hist, squares)
+
+
+@njit(cache=True)
+def unit_level_moments(codes, offsets, sample_indices, all_rows, gradients, feature_mask):
+    """:func:`level_moments` of rows whose hessians and weights are all 1, and their level histogram.
+
+    ``offsets`` lays out the level histogram (:func:`~shrinktree.boosting.histogram.build_categorical_histogram`).
+
+    Returns
+    -------
+    moments : ndarray of float64, shape (n_categorical, 4)
+        What :func:`level_moments` returns for these rows, bit for bit.
+    hist : ndarray of float64, shape (offsets[-1], 3)
+        The level histogram of the rows, what ``build_categorical_histogram`` gives them with a constant
+        hessian of 1, bit for bit.
+    """
+    n_features = offsets.shape[0] - 1
+    hist = np.zeros((offsets[n_features], 3), dtype=np.float64)
+    squares = np.zeros(offsets[n_features], dtype=np.float64)
+    active = np.flatnonzero(feature_mask)
+    n = codes.shape[1] if all_rows else sample_indices.shape[0]
+    if active.shape[0] > 2 and n * active.shape[0] >= PARALLEL_MIN_WORK:
+        _unit_parallel(codes, offsets, sample_indices, all_rows, gradients, active, hist, squares)
+    else:
+        _unit_serial(codes, offsets, sample_indices, all_rows, gradients, active, hist, squares)
+    out = np.zeros((n_features, 4), dtype=np.float64)
+    for c in active:
+        # _summarize's sums, with a level's hessian and weight sums both its count.
+        sum_sq = 0.0
+        mass = 0.0
+        count = 0.0
+        n_groups = 0
+        for b in range(offsets[c], offsets[c + 1]):
+            hist[b, 1] = hist[b, 2]  # the hessian sum: the count (times the constant hessian, 1)
+            if hist[b, 2] <= 0.0:
+                continue
+            m = hist[b, 0] / hist[b, 2]
+            sum_sq += squares[b] - 2.0 * m * hist[b, 0] + m * m * hist[b, 2]
+            mass += hist[b, 2]
+            count += hist[b, 2]
+            n_groups += 1
+        out[c, 0] = sum_sq
+        out[c, 1] = mass
+        out[c, 2] = count
+        out[c, 3] = n_groups
+    return out, hist
