@@ -5,7 +5,11 @@ For each set: the fit's time; the time inside the compiled tree grower (``grow_t
 columns given as plain numbers (what the categorical machinery costs in all); and, per tree, the compiled
 categorical pieces timed alone in compiled loops over the nodes of recorded trees, in the grower's mix
 (one level histogram per histogrammed node, one subtraction per split, one split search per searched
-node), and the per-tree level noise.  Timings are best of ``--repeats``; print ``uptime`` beside them.
+node), and the per-tree level noise.  In these unweighted squared-error fits the grower's pieces are those of
+unit rows: a split subtracts at the smaller child's present levels and filters the lists
+(:mod:`shrinktree.boosting.present_levels`), and the level noise pass also gives the root's level histogram
+(:func:`~shrinktree.boosting.level_noise.unit_level_moments`), which is then not built again.  Timings are
+best of ``--repeats``; print ``uptime`` beside them.
 
 Run from the repository root::
 
@@ -26,7 +30,7 @@ import shrinktree.boosting.grower as grower_module
 from shrinktree import ShrinkBoostRegressor
 from shrinktree.boosting.histogram import NO_WEIGHTS, _gather_serial, build_categorical_histogram, subtract_in_place
 from shrinktree.boosting.level_noise import level_moments, unit_level_moments
-from shrinktree.boosting.present_levels import empty_levels, list_present_levels
+from shrinktree.boosting.present_levels import empty_levels, list_present_levels, split_present_levels
 from shrinktree.boosting.splitting import find_categorical_split
 from shrinktree.datasets import load_dataset
 
@@ -59,6 +63,24 @@ def _histogram_loop(codes, offsets, rows, row_offsets, gradients, hessians, feat
 def _subtraction_loop(parent, child, n_splits):
     for _ in range(n_splits):
         subtract_in_place(parent.reshape(-1), child.reshape(-1), -np.inf)  # unweighted: no snap
+
+
+@njit
+def _split_levels_loop(parents, smalls, parent_levels, small_levels, offsets):
+    for i in range(len(parents)):
+        split_present_levels(parents[i], smalls[i], offsets, parent_levels[i], small_levels)
+
+
+def _best_split_levels(parents, smalls, parent_levels, offsets, repeats: int) -> float:
+    # The splits work in place: each run gets fresh copies of the parents' histograms and lists, made untimed.
+    times = []
+    for _ in range(repeats + 1):
+        fresh = List([p.copy() for p in parents]), List([p.copy() for p in parent_levels])
+        small_levels = empty_levels(offsets)
+        start = time.perf_counter()
+        _split_levels_loop(fresh[0], smalls, fresh[1], small_levels, offsets)
+        times.append(time.perf_counter() - start)
+    return min(times[1:])
 
 
 @njit
@@ -126,7 +148,21 @@ def _tree_pieces(args, names, repeats: int) -> dict:
                                                             a["constant_hessian"]), repeats)
     root = build_categorical_histogram(codes, offsets, node_rows[0], False, g[0], h[0], NO_WEIGHTS, mask,
                                        a["constant_hessian"])
-    out["histogram subtraction"] = _best(lambda: _subtraction_loop(root, root, len(built) - 1), repeats)
+    if unit:
+        # The grower subtracts at the smaller child's present levels and filters the lists
+        # (shrinktree.boosting.present_levels.split_present_levels).
+        split_nodes = [parent[n] for n in built[1:]]
+        parents = List([build_categorical_histogram(codes, offsets, node_rows[n], False, g[n], h[n], NO_WEIGHTS, mask,
+                                                    1.0) for n in split_nodes])
+        smalls = List([build_categorical_histogram(codes, offsets, node_rows[n], False, g[n], h[n], NO_WEIGHTS, mask,
+                                                   1.0) for n in built[1:]])
+        parent_levels = List()
+        for hist in parents:
+            parent_levels.append(empty_levels(offsets))
+            list_present_levels(hist, offsets, mask, parent_levels[-1])
+        out["histogram subtraction"] = _best_split_levels(parents, smalls, parent_levels, offsets, repeats)
+    else:
+        out["histogram subtraction"] = _best(lambda: _subtraction_loop(root, root, len(built) - 1), repeats)
     histograms = List([build_categorical_histogram(codes, offsets, node_rows[n], False, g[n], h[n], NO_WEIGHTS, mask,
                                                    a["constant_hessian"]) for n in searched])
     # The present levels the grower keeps for unweighted fits (shrinktree.boosting.present_levels).
