@@ -6,7 +6,7 @@ columns given as plain numbers (what the categorical machinery costs in all); an
 categorical pieces timed alone in compiled loops over the nodes of recorded trees, in the grower's mix
 (one level histogram per histogrammed node, one subtraction per split, one split search per searched
 node), and the per-tree level noise.  In these unweighted squared-error fits the grower's pieces are those of
-unit rows: a split subtracts at the smaller child's present levels and filters the lists
+unit rows: a split subtracts at the parent's present levels and filters the lists
 (:mod:`shrinktree.boosting.present_levels`), and the level noise pass also gives the root's level histogram
 (:func:`~shrinktree.boosting.level_noise.unit_level_moments`), which is then not built again.  Timings are
 best of ``--repeats``; print ``uptime`` beside them.
@@ -149,7 +149,7 @@ def _tree_pieces(args, names, repeats: int) -> dict:
     root = build_categorical_histogram(codes, offsets, node_rows[0], False, g[0], h[0], NO_WEIGHTS, mask,
                                        a["constant_hessian"])
     if unit:
-        # The grower subtracts at the smaller child's present levels and filters the lists
+        # The grower subtracts at the parent's present levels and filters the lists
         # (shrinktree.boosting.present_levels.split_present_levels).
         split_nodes = [parent[n] for n in built[1:]]
         parents = List([build_categorical_histogram(codes, offsets, node_rows[n], False, g[n], h[n], NO_WEIGHTS, mask,

@@ -288,7 +288,7 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
     no_hist, no_cat_hist = np.zeros((0, 0, 0)), np.zeros((0, 3))
     # An unweighted fit keeps each slot's present levels as lists (shrinktree.boosting.present_levels): the
     # split search reads them instead of every code's count, and the larger child's level histogram is
-    # subtracted at the smaller child's present codes only.
+    # subtracted at the parent's present codes only.
     use_present = has_codes and unit_weights
     levels_size = cat_offsets[-1] + cat_offsets.shape[0] - 1
     no_present = np.zeros(0, dtype=np.int64)  # not the module's NO_PRESENT: a global is typed read-only

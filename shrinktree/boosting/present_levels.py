@@ -8,8 +8,8 @@ children's lists are the parent's list filtered by their counts.  The list of a 
 ``offsets[c]`` in increasing order, the order a scan over the codes finds them.
 
 The larger child's histogram is the parent's minus the smaller child's; where the smaller child has no
-rows its sums are exactly 0, and ``x - 0.0`` is ``x``, so subtracting at the smaller child's present codes
-only gives the dense subtraction's histogram bit for bit (unweighted fits only: a weighted fit snaps
+rows its sums are exactly 0, and ``x - 0.0`` is ``x``, so subtracting at the parent's present codes only
+gives the dense subtraction's histogram bit for bit (unweighted fits only: a weighted fit snaps
 near-empty counts everywhere, see :data:`~shrinktree.boosting.histogram.EMPTY_WEIGHT_SHARE`).
 """
 
@@ -50,7 +50,7 @@ def list_present_levels(cat_hist, offsets, feature_mask, levels):
 def split_present_levels(parent_hist, small_hist, offsets, parent_levels, small_levels):
     """At a split: the smaller child's lists, the larger child's histogram and lists, in place.
 
-    ``parent_hist`` becomes the larger child's (``parent - small`` at the smaller child's present codes)
+    ``parent_hist`` becomes the larger child's (``parent - small`` at the parent's present codes)
     and ``parent_levels`` its lists; ``small_levels`` receives the smaller child's.  Unweighted fits only
     (see the module notes).
     """
@@ -58,21 +58,20 @@ def split_present_levels(parent_hist, small_hist, offsets, parent_levels, small_
     lengths = offsets[n_features]
     for c in range(n_features):
         base = offsets[c]
-        n_parent = parent_levels[lengths + c]
         n_small = np.int64(0)
-        for t in range(n_parent):
+        n_large = np.int64(0)
+        # One branch-free pass over the parent's list: subtract (where the smaller child has no rows its sums
+        # are 0), then keep the code in each child's list that has rows of it.  The larger child's list
+        # overwrites the parent's in place, never ahead of the read position.
+        for t in range(parent_levels[lengths + c]):
             b = parent_levels[base + t]
-            small_levels[base + n_small] = b
-            n_small += small_hist[base + b, 2] > 0.0
-        small_levels[lengths + c] = n_small
-        for t in range(n_small):
-            i = base + small_levels[base + t]
+            i = base + b
             parent_hist[i, 0] -= small_hist[i, 0]
             parent_hist[i, 1] -= small_hist[i, 1]
             parent_hist[i, 2] -= small_hist[i, 2]
-        n_large = np.int64(0)
-        for t in range(n_parent):
-            b = parent_levels[base + t]
-            parent_levels[base + n_large] = b  # never ahead of the read position: in place
-            n_large += parent_hist[base + b, 2] > 0.0
+            small_levels[base + n_small] = b
+            n_small += small_hist[i, 2] > 0.0
+            parent_levels[base + n_large] = b
+            n_large += parent_hist[i, 2] > 0.0
+        small_levels[lengths + c] = n_small
         parent_levels[lengths + c] = n_large
