@@ -28,3 +28,15 @@ def test_weighted_speed_times_both_fits(load_benchmark):
     weighted_speed = load_benchmark("weighted_speed")
     best = weighted_speed.time_fits(6000, 3, 1)
     assert set(best) == {"weighted", "unweighted"} and all(0 < t < 60 for t in best.values())
+
+
+def test_fit_cpu_ab_times_both_checkouts(load_benchmark):
+    # This checkout against itself: both sides timed, in child processes, with positive CPU times.
+    import os
+    from pathlib import Path
+
+    ab = load_benchmark("fit_cpu_ab")
+    root = str(Path(__file__).resolve().parents[1])
+    cache = os.environ.get("NUMBA_CACHE_DIR", "")
+    best = ab.compare(root, cache, cache, ("wages",), rounds=1, n_fits=1)
+    assert set(best) == {"base", "this"} and all(0 < best[side]["wages"] < 60 for side in best)
