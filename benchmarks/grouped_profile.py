@@ -5,7 +5,11 @@ For each set: the fit's time; the time inside the compiled tree grower (``grow_t
 columns given as plain numbers (what the categorical machinery costs in all); and, per tree, the compiled
 categorical pieces timed alone in compiled loops over the nodes of recorded trees, in the grower's mix
 (one level histogram per histogrammed node, one subtraction per split, one split search per searched
-node), and the per-tree level noise.  Timings are best of ``--repeats``; print ``uptime`` beside them.
+node), and the per-tree level noise.  In these unweighted squared-error fits the grower's pieces are those of
+unit rows: a split subtracts at the parent's present levels and filters the lists
+(:mod:`shrinktree.boosting.present_levels`), and the level noise pass also gives the root's level histogram
+(:func:`~shrinktree.boosting.level_noise.unit_level_moments`), which is then not built again.  Timings are
+best of ``--repeats``; print ``uptime`` beside them.
 
 Run from the repository root::
 
@@ -25,7 +29,8 @@ from numba.typed import List
 import shrinktree.boosting.grower as grower_module
 from shrinktree import ShrinkBoostRegressor
 from shrinktree.boosting.histogram import NO_WEIGHTS, _gather_serial, build_categorical_histogram, subtract_in_place
-from shrinktree.boosting.level_noise import level_moments
+from shrinktree.boosting.level_noise import level_moments, unit_level_moments
+from shrinktree.boosting.present_levels import empty_levels, list_present_levels, split_present_levels
 from shrinktree.boosting.splitting import find_categorical_split
 from shrinktree.datasets import load_dataset
 
@@ -45,12 +50,12 @@ def _timed(run) -> float:
 
 
 @njit
-def _histogram_loop(codes, offsets, rows, row_offsets, gradients, hessians, feature_mask, nodes):
+def _histogram_loop(codes, offsets, rows, row_offsets, gradients, hessians, feature_mask, nodes, constant_hessian):
     total = 0.0
     for node in nodes:
         a, b = row_offsets[node], row_offsets[node + 1]
         total += build_categorical_histogram(codes, offsets, rows[a:b], False, gradients[a:b], hessians[a:b],
-                                             np.empty(0), feature_mask)[0, 0]  # no weights: counts rows
+                                             np.empty(0), feature_mask, constant_hessian)[0, 0]  # counts rows
     return total
 
 
@@ -61,13 +66,32 @@ def _subtraction_loop(parent, child, n_splits):
 
 
 @njit
-def _search_loop(histograms, sum_g, sum_h, count, offsets, feature_mask, l2, min_samples_leaf, min_hessian, sigma2,
-                 level_mode, level_k, pooled_gain, level_method):
+def _split_levels_loop(parents, smalls, parent_levels, small_levels, offsets):
+    for i in range(len(parents)):
+        split_present_levels(parents[i], smalls[i], offsets, parent_levels[i], small_levels)
+
+
+def _best_split_levels(parents, smalls, parent_levels, offsets, repeats: int) -> float:
+    # The splits work in place: each run gets fresh copies of the parents' histograms and lists, made untimed.
+    times = []
+    for _ in range(repeats + 1):
+        fresh = List([p.copy() for p in parents]), List([p.copy() for p in parent_levels])
+        small_levels = empty_levels(offsets)
+        start = time.perf_counter()
+        _split_levels_loop(fresh[0], smalls, fresh[1], small_levels, offsets)
+        times.append(time.perf_counter() - start)
+    return min(times[1:])
+
+
+@njit
+def _search_loop(histograms, presents, sum_g, sum_h, count, offsets, feature_mask, l2, min_samples_leaf,
+                 min_hessian, sigma2, level_mode, level_k, pooled_gain, level_method):
     total = 0.0
     for i in range(len(histograms)):
         result = find_categorical_split(histograms[i], offsets, feature_mask, sum_g[i], sum_h[i], count[i], l2,
                                         min_samples_leaf, min_hessian, sigma2, level_mode, level_k, pooled_gain,
-                                        False, -np.inf, np.inf, level_method, 0.0)  # no tie rule: not tiny trees
+                                        False, -np.inf, np.inf, level_method, 0.0,  # no tie rule: not tiny trees
+                                        presents[i])
         total += result[0] if result[1] >= 0 else 0.0
     return total
 
@@ -116,18 +140,47 @@ def _tree_pieces(args, names, repeats: int) -> dict:
     flat_rows, flat_g, flat_h = np.concatenate(node_rows), np.concatenate(g), np.concatenate(h)
     row_offsets = np.concatenate([[0], np.cumsum([len(r) for r in node_rows])]).astype(np.int64)
     codes, offsets, mask = a["codes"], a["cat_offsets"], a["cat_feature_mask"]
+    # Unit rows: the root's level histogram comes with the level noise (unit_level_moments), not built again.
+    unit = a["constant_hessian"] == 1.0 and a["unit_weights"]
+    histogrammed = np.array(built[1:] if unit else built, dtype=np.int64)
     out["level histograms"] = _best(lambda: _histogram_loop(codes, offsets, flat_rows, row_offsets, flat_g, flat_h,
-                                                            mask, np.array(built, dtype=np.int64)), repeats)
-    root = build_categorical_histogram(codes, offsets, node_rows[0], False, g[0], h[0], NO_WEIGHTS, mask)
-    out["histogram subtraction"] = _best(lambda: _subtraction_loop(root, root, len(built) - 1), repeats)
-    histograms = List([build_categorical_histogram(codes, offsets, node_rows[n], False, g[n], h[n], NO_WEIGHTS, mask)
-                       for n in searched])
+                                                            mask, histogrammed,
+                                                            a["constant_hessian"]), repeats)
+    root = build_categorical_histogram(codes, offsets, node_rows[0], False, g[0], h[0], NO_WEIGHTS, mask,
+                                       a["constant_hessian"])
+    if unit:
+        # The grower subtracts at the parent's present levels and filters the lists
+        # (shrinktree.boosting.present_levels.split_present_levels).
+        split_nodes = [parent[n] for n in built[1:]]
+        parents = List([build_categorical_histogram(codes, offsets, node_rows[n], False, g[n], h[n], NO_WEIGHTS, mask,
+                                                    1.0) for n in split_nodes])
+        smalls = List([build_categorical_histogram(codes, offsets, node_rows[n], False, g[n], h[n], NO_WEIGHTS, mask,
+                                                   1.0) for n in built[1:]])
+        parent_levels = List()
+        for hist in parents:
+            parent_levels.append(empty_levels(offsets))
+            list_present_levels(hist, offsets, mask, parent_levels[-1])
+        out["histogram subtraction"] = _best_split_levels(parents, smalls, parent_levels, offsets, repeats)
+    else:
+        out["histogram subtraction"] = _best(lambda: _subtraction_loop(root, root, len(built) - 1), repeats)
+    histograms = List([build_categorical_histogram(codes, offsets, node_rows[n], False, g[n], h[n], NO_WEIGHTS, mask,
+                                                   a["constant_hessian"]) for n in searched])
+    # The present levels the grower keeps for unweighted fits (shrinktree.boosting.present_levels).
+    presents = List()
+    for hist in histograms:
+        presents.append(empty_levels(offsets))
+        list_present_levels(hist, offsets, mask, presents[-1])
     sums = [np.array([v[n] for n in searched], dtype=np.float64) for v in (statistics[0], statistics[1], indices[3])]
     out["split search"] = _best(lambda: _search_loop(
-        histograms, *sums, offsets, mask, a["l2"], float(a["min_samples_leaf"]), a["min_hessian"], a["level_sigma2"],
-        a["level_mode"], a["level_k"], a["pooled_level_gain"], a["level_method"]), repeats)
-    out["level noise"] = _best(lambda: level_moments(codes, a["sample_indices"], a["all_rows"], a["gradients"],
-                                                     a["hessians"], a["sample_weight"], a["n_levels"], mask), repeats)
+        histograms, presents, *sums, offsets, mask, a["l2"], float(a["min_samples_leaf"]), a["min_hessian"],
+        a["level_sigma2"], a["level_mode"], a["level_k"], a["pooled_level_gain"], a["level_method"]), repeats)
+    if unit:  # the grower's choice (TreeGrower._level_noise)
+        out["level noise"] = _best(lambda: unit_level_moments(codes, offsets, a["sample_indices"], a["all_rows"],
+                                                              a["gradients"], mask), repeats)
+    else:
+        out["level noise"] = _best(lambda: level_moments(codes, a["sample_indices"], a["all_rows"], a["gradients"],
+                                                         a["hessians"], a["sample_weight"], a["n_levels"], mask),
+                                   repeats)
     return out
 
 

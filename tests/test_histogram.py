@@ -111,10 +111,10 @@ def test_level_histogram_is_the_same_in_parallel(all_rows):
     try:
         numba.set_num_threads(1)
         serial = histogram.build_categorical_histogram(codes, offsets, rows, all_rows, g, h, histogram.NO_WEIGHTS,
-                                                       mask)
+                                                       mask, 0.0)
         numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
         parallel = histogram.build_categorical_histogram(codes, offsets, rows, all_rows, g, h, histogram.NO_WEIGHTS,
-                                                         mask)
+                                                         mask, 0.0)
     finally:
         numba.set_num_threads(previous)
     assert serial.tobytes() == parallel.tobytes()
@@ -159,11 +159,31 @@ def test_categorical_histogram_counts_weights():
     rows = np.sort(rng.choice(300, 120, replace=False)).astype(np.int64)
     g, h, w = rng.normal(size=120), rng.random(120), rng.random(120)
     mask = np.ones(2, dtype=np.bool_)
-    unweighted = histogram.build_categorical_histogram(codes, offsets, rows, False, g, h, histogram.NO_WEIGHTS, mask)
-    weighted = histogram.build_categorical_histogram(codes, offsets, rows, False, g, h, w, mask)
+    unweighted = histogram.build_categorical_histogram(codes, offsets, rows, False, g, h, histogram.NO_WEIGHTS, mask,
+                                                       0.0)
+    weighted = histogram.build_categorical_histogram(codes, offsets, rows, False, g, h, w, mask, 0.0)
     assert np.array_equal(weighted[:, :2], unweighted[:, :2])
     assert np.array_equal(unweighted[:5, 2], np.bincount(codes[0, rows], minlength=5).astype(float))
     assert np.allclose(weighted[5:, 2], np.bincount(codes[1, rows], weights=w, minlength=5))
+
+
+@pytest.mark.parametrize("n_rows, active", [(120, [0, 1]), (120, [1]), (40_000, [0, 1, 2])])  # pair, lone, parallel
+def test_categorical_histogram_with_constant_hessian_counts_rows(n_rows, active):
+    # Unit hessians and weights (unweighted squared error): counting rows gives the hessian sums bit for bit,
+    # and neither the hessians nor the weights are read.
+    rng = np.random.default_rng(n_rows)
+    n_levels = np.array([900, 3, 40], dtype=np.int64)
+    codes = np.stack([rng.integers(0, k + 1, size=n_rows) for k in n_levels]).astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum(n_levels + 1)]).astype(np.int64)
+    rows = rng.permutation(n_rows).astype(np.int64)
+    g = rng.normal(size=n_rows)
+    mask = np.isin(np.arange(3), active)
+    summed = histogram.build_categorical_histogram(codes, offsets, rows, False, g, np.ones(n_rows),
+                                                   histogram.NO_WEIGHTS, mask, 0.0)
+    counted = histogram.build_categorical_histogram(codes, offsets, rows, False, g, np.full(n_rows, np.nan),
+                                                    np.full(n_rows, np.nan), mask, 1.0)
+    assert summed.tobytes() == counted.tobytes()
+    assert summed[:, 2].sum() == n_rows * len(active)
 
 
 def test_subtraction_snaps_only_counts_at_or_below_the_floor():

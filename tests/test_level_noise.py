@@ -61,3 +61,40 @@ def test_parallel_and_serial_paths_agree_bit_for_bit(data):
         numba.set_num_threads(previous)
     assert serial.tobytes() == parallel.tobytes()
     assert serial.tobytes() == level_moments(codes, rows, False, g, h, w, n_levels, mask).tobytes()
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_unit_rows_sum_three_columns_bit_for_bit(data, paired):
+    # Unit hessians and weights (unweighted squared error): the three-column path gives the six-column
+    # path's moments exactly.
+    codes, g, _, _, n_levels = data
+    n = codes.shape[1]
+    rows = np.random.default_rng(1).permutation(n)[:5_000].astype(np.int64)
+    ones = np.ones(n)
+    mask = np.array([True, paired, True])
+    got = level_moments(codes, rows, False, g, ones, ones, n_levels, mask)
+    gr = g[rows]
+    six = np.stack([gr, np.ones(len(rows)), np.ones(len(rows)), gr * gr, gr, np.ones(len(rows))], axis=1)
+    expected = np.zeros((3, 4))
+    level_noise._moments_serial(codes, rows, six, n_levels, np.flatnonzero(mask), expected)
+    assert level_noise._row_ratios(rows, False, g, ones, ones)[1].shape[1] == 3
+    assert got.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("all_rows", [False, True])
+@pytest.mark.parametrize("mask", [[True, True, True], [True, False, True], [False, True, False]])
+def test_unit_moments_and_root_histogram_in_one_pass(data, all_rows, mask):
+    # The fused pass gives level_moments' moments and the level histogram of the same rows, bit for bit.
+    from shrinktree.boosting.histogram import NO_WEIGHTS, build_categorical_histogram
+
+    codes, g, _, _, n_levels = data
+    n = codes.shape[1]
+    rows = np.arange(n, dtype=np.int64) if all_rows else np.random.default_rng(2).permutation(n)[:5_000]
+    offsets = np.concatenate([[0], np.cumsum(n_levels + 1)]).astype(np.int64)
+    mask = np.array(mask)
+    ones = np.ones(n)
+    moments, hist = level_noise.unit_level_moments(codes, offsets, rows, all_rows, g, mask)
+    assert moments.tobytes() == level_moments(codes, rows, all_rows, g, ones, ones, n_levels, mask).tobytes()
+    ordered = g if all_rows else g[rows]
+    expected = build_categorical_histogram(codes, offsets, rows, all_rows, ordered, ones, NO_WEIGHTS, mask, 1.0)
+    assert hist.tobytes() == expected.tobytes()

@@ -37,3 +37,15 @@ def test_memory_phases_reports_every_step_with_and_without_packed_rows(load_benc
         calls = {label: count for label, count, *_ in steps["steps"]}
         assert calls["grow (compiled node loop)"] == 2 and calls["honest split"] == 2
         assert steps["seconds"] > 0 and runtime["runtime_mb"] > 0
+
+
+def test_fit_cpu_ab_times_both_checkouts(load_benchmark):
+    # This checkout against itself: both sides timed, in child processes, with positive CPU times.
+    import os
+    from pathlib import Path
+
+    ab = load_benchmark("fit_cpu_ab")
+    root = str(Path(__file__).resolve().parents[1])
+    cache = os.environ.get("NUMBA_CACHE_DIR", "")
+    best = ab.compare(root, cache, cache, ("wages",), rounds=1, n_fits=1)
+    assert set(best) == {"base", "this"} and all(0 < best[side]["wages"] < 60 for side in best)

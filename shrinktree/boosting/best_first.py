@@ -30,6 +30,7 @@ from .histogram import (
 )
 from .numpy_sum import pairwise_sum_of
 from .partition import partition_node, partition_node_categorical, within_node_sum_of_squares
+from .present_levels import list_present_levels, split_present_levels
 from .splitting import beats, categorical_bitset, find_categorical_split, find_node_split
 
 
@@ -75,8 +76,8 @@ def child_bounds(sign, lower, upper, left_raw, right_raw):
 
 
 @njit(cache=True, inline="always")
-def search_node(hist, cat_hist, has_codes, feature_mask, cat_feature_mask, sum_g, sum_h, count, at_depth_limit, value,
-                raw, lower, upper, n_bins_non_missing, has_missing, missing_bin, effective_tests,
+def search_node(hist, cat_hist, node_levels, feature_mask, cat_feature_mask, sum_g, sum_h, count, at_depth_limit,
+                value, raw, lower, upper, n_bins_non_missing, has_missing, missing_bin, effective_tests,
                 min_samples_leaf, l2, min_hessian, pooling_k, constrained, monotonic_cst, cat_offsets, level_sigma2,
                 level_mode, level_k, pooled_level_gain, level_method, tie_tolerance):
     """The best split of one node: numeric thresholds, then categorical partitions when there are any.
@@ -84,6 +85,9 @@ def search_node(hist, cat_hist, has_codes, feature_mask, cat_feature_mask, sum_g
     ``count`` is the node's size as ``min_samples_leaf`` counts it (rows, or the weight of a weighted fit, as
     the histograms' count channel); a node smaller than ``2 * min_samples_leaf``, or at the depth limit
     (``at_depth_limit``), is not searched.  ``tie_tolerance``: see :func:`~shrinktree.boosting.splitting.beats`.
+    ``cat_hist`` has no rows without categorical features.  ``node_levels``: the node's present levels, or
+    none (:func:`~shrinktree.boosting.splitting.find_categorical_split`).  (At most 30 arguments: a call
+    with more is built as ``CALL_FUNCTION_EX``, which numba cannot inline.)
 
     Returns
     -------
@@ -93,6 +97,7 @@ def search_node(hist, cat_hist, has_codes, feature_mask, cat_feature_mask, sum_g
         ``left_levels`` are the codes a categorical split sends left (empty otherwise).
     """
     no_levels = np.zeros(0, dtype=np.int64)
+    has_codes = cat_hist.shape[0] > 0
     if count < 2 * min_samples_leaf or at_depth_limit:
         return False, -np.inf, -1, 0, np.uint8(0), 0.0, 0.0, 0.0, 0.0, False, no_levels, 0
     gain, feature, bin_index, missing_left, gl, hl, cl, n_tests = find_node_split(
@@ -104,7 +109,7 @@ def search_node(hist, cat_hist, has_codes, feature_mask, cat_feature_mask, sum_g
     cat_gain, cat_feature, cat_missing_left, cat_gl, cat_hl, cat_cl, scanned, left_levels = find_categorical_split(
         cat_hist, cat_offsets, cat_feature_mask, sum_g, sum_h, float(count), l2, float(min_samples_leaf),
         min_hessian, level_sigma2, level_mode, level_k, pooled_level_gain, constrained, lower, upper, level_method,
-        tie_tolerance)
+        tie_tolerance, node_levels)
     if cat_feature >= 0 and beats(cat_gain, gain, sum_g, sum_h, l2, tie_tolerance):
         return (True, cat_gain, cat_feature, 0, cat_missing_left, cat_gl, cat_hl, cat_cl, n_tests, True, left_levels,
                 scanned)
@@ -125,12 +130,12 @@ def _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, samp
         if not has_codes:
             return hist, no_levels
         return hist, build_categorical_histogram(codes, cat_offsets, sample_indices, root_of_all_rows, gradients,
-                                                 hessians, weights, cat_feature_mask)
+                                                 hessians, weights, cat_feature_mask, constant_hessian)
     rows = sample_indices[start:stop]
     n = stop - start
     gather = n >= parallel_gather_rows
     g = _gather_parallel(gradients, rows) if gather else _gather_serial(gradients, rows)
-    if constant_hessian > 0 and not has_codes:
+    if constant_hessian > 0:
         h = g  # not read: every row's hessian is constant_hessian
     else:
         h = _gather_parallel(hessians, rows) if gather else _gather_serial(hessians, rows)
@@ -142,7 +147,8 @@ def _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, samp
                           packed_max_share_inverse)
     if not has_codes:
         return hist, no_levels
-    return hist, build_categorical_histogram(codes, cat_offsets, rows, root_of_all_rows, g, h, w, cat_feature_mask)
+    return hist, build_categorical_histogram(codes, cat_offsets, rows, root_of_all_rows, g, h, w, cat_feature_mask,
+                                             constant_hessian)
 
 
 @njit(cache=True, inline="always")
@@ -170,8 +176,11 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
               pooling_k, cat_offsets, n_levels, cat_feature_mask, level_sigma2, level_mode, level_k,
               pooled_level_gain, level_method, constant_hessian, compute_within_ss, unit_weights, constrained,
               monotonic_cst, numeric_groups, categorical_groups, parallel_rows, parallel_gather_rows, packed_rows,
-              packed_max_share_inverse, tie_tolerance):
+              packed_max_share_inverse, tie_tolerance, root_levels):
     """Grow one tree best-first; the arguments are :class:`~shrinktree.boosting.grower.TreeGrower`'s.
+
+    ``root_levels``: the root's level histogram when the caller has it
+    (:func:`~shrinktree.boosting.level_noise.unit_level_moments`); no rows to build it here.
 
     ``sample_indices`` (the growing rows) and ``held_indices`` (rows held out, possibly none) are
     partitioned in place: each node's rows end up as one run of each.  ``numeric_groups`` and
@@ -267,13 +276,25 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
     is_child = n_samples < 0
     raw[0], value[0] = node_values(root_g, root_h, l2, pooling_k, is_child, 0.0, 0.0)
     is_child = not is_child
-    root_hist, root_cat_hist = _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, sample_weight,
-                                           unit_weights, sample_indices, start[0], stop[0],
+    build_root_levels = has_codes and root_levels.shape[0] == 0
+    root_hist, root_cat_hist = _histograms(binned, packed_rows, codes, build_root_levels, gradients, hessians,
+                                           sample_weight, unit_weights, sample_indices, start[0], stop[0],
                                            all_rows and stop[0] == n_samples, active_features, n_bins,
                                            constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
                                            parallel_gather_rows, packed_max_share_inverse)
+    if has_codes and not build_root_levels:
+        root_cat_hist = root_levels
     hists, cat_hists = [root_hist], [root_cat_hist]
     no_hist, no_cat_hist = np.zeros((0, 0, 0)), np.zeros((0, 3))
+    # An unweighted fit keeps each slot's present levels as lists (shrinktree.boosting.present_levels): the
+    # split search reads them instead of every code's count, and the larger child's level histogram is
+    # subtracted at the parent's present codes only.
+    use_present = has_codes and unit_weights
+    levels_size = cat_offsets[-1] + cat_offsets.shape[0] - 1
+    no_present = np.zeros(0, dtype=np.int64)  # not the module's NO_PRESENT: a global is typed read-only
+    presents = [np.zeros(levels_size if use_present else 0, dtype=np.int64)]
+    if use_present:
+        list_present_levels(root_cat_hist, cat_offsets, cat_feature_mask, presents[0])
     slot_of[0] = 0
     n_nodes = 1
     to_search = np.zeros(2, dtype=np.int64)
@@ -284,6 +305,7 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
             node = to_search[s]
             slot = slot_of[node]
             hist, cat_hist = hists[slot], cat_hists[slot]
+            node_levels = presents[slot] if use_present else no_present
             node_features, node_cat_features = feature_mask, cat_feature_mask
             if has_groups:
                 allowed = np.zeros(feature_mask.shape[0], dtype=np.bool_)
@@ -294,10 +316,10 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
                         cat_allowed |= categorical_groups[q]
                 node_features = feature_mask & allowed
                 node_cat_features = cat_feature_mask & cat_allowed
+            at_depth_limit = max_depth >= 0 and depth[node] >= max_depth
             (searched, gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, is_cat, levels,
-             scanned) = search_node(hist, cat_hist, has_codes, node_features,
-                                    node_cat_features, sum_g[node], sum_h[node], weight[node],
-                                    max_depth >= 0 and depth[node] >= max_depth,
+             scanned) = search_node(hist, cat_hist, node_levels, node_features,
+                                    node_cat_features, sum_g[node], sum_h[node], weight[node], at_depth_limit,
                                     value[node], raw[node], lower[node], upper[node], n_bins_non_missing,
                                     has_missing, missing_bin, effective_tests, min_samples_leaf, l2,
                                     min_hessian, pooling_k, constrained, monotonic_cst, cat_offsets, level_sigma2,
@@ -384,9 +406,6 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
         # both histograms use one specialization); a weighted fit's empty bins snap to 0 (EMPTY_WEIGHT_SHARE).
         count_floor = -np.inf if unit_weights else EMPTY_WEIGHT_SHARE * weight[node]
         subtract_in_place(hist.reshape(hist.size), small_hist.reshape(small_hist.size), count_floor)
-        if has_codes:
-            subtract_in_place(cat_hist.reshape(cat_hist.size), small_cat_hist.reshape(small_cat_hist.size),
-                              count_floor)
         slot_of[large], slot_of[node] = slot, -1
         if n_free > 0:
             n_free -= 1
@@ -396,12 +415,19 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
             slot_of[small] = len(hists)
             hists.append(small_hist)
             cat_hists.append(small_cat_hist)
+            if use_present:
+                presents.append(np.zeros(levels_size, dtype=np.int64))
             if len(hists) > levels_slots:
                 levels_slots = min(2 * levels_slots, max_leaf_nodes)
                 grown_levels_pool = np.empty(levels_slots * max_codes, dtype=np.int64)
                 for k in range(levels_pool.shape[0]):
                     grown_levels_pool[k] = levels_pool[k]
                 levels_pool = grown_levels_pool
+        if use_present:
+            split_present_levels(cat_hist, small_cat_hist, cat_offsets, presents[slot], presents[slot_of[small]])
+        elif has_codes:
+            subtract_in_place(cat_hist.reshape(cat_hist.size), small_cat_hist.reshape(small_cat_hist.size),
+                              count_floor)
         to_search[0], to_search[1] = a, b
         n_to_search = 2
 

@@ -18,8 +18,9 @@ from .._tree import TreeArrays
 from . import histogram
 from .best_first import child_bounds, grow_tree, node_values, search_node
 from .histogram import NO_PACKED_ROWS, PARALLEL_GATHER_MIN_ROWS, PARALLEL_MIN_ROWS
-from .level_noise import level_moments
+from .level_noise import level_moments, unit_level_moments
 from .partition import row_index_dtype
+from .present_levels import NO_PRESENT
 from .splitting import LEVELS_RAW
 
 _NO_FEATURES = np.zeros(0, dtype=np.bool_)
@@ -272,14 +273,20 @@ class TreeGrower:
         self.buffer = np.empty(max(len(self.sample_indices), len(self.held_indices)), dtype=rows_dtype)
 
     def _level_noise(self):
-        """Per categorical feature, the within-level noise variance per unit hessian on the growing rows."""
-        moments = level_moments(self.codes, self.sample_indices, self.all_rows, self.gradients, self.hessians,
-                                self.sample_weight, self.n_levels, self.cat_feature_mask)
+        """Per categorical feature, the within-level noise variance per unit hessian on the growing rows, and
+        the root's level histogram when the same pass gives it (no rows otherwise)."""
+        root_levels = _NO_LEVEL_HISTOGRAM
+        if self.constant_hessian == 1.0 and self.unit_weights:
+            moments, root_levels = unit_level_moments(self.codes, self.cat_offsets, self.sample_indices,
+                                                      self.all_rows, self.gradients, self.cat_feature_mask)
+        else:
+            moments = level_moments(self.codes, self.sample_indices, self.all_rows, self.gradients, self.hessians,
+                                    self.sample_weight, self.n_levels, self.cat_feature_mask)
         sigma2 = np.zeros(len(self.n_levels))
         for c in np.flatnonzero(self.cat_feature_mask):
             sum_sq, mass, count, n_groups = moments[c]
             sigma2[c] = within_variance(float(sum_sq), float(mass), float(count), int(n_groups))
-        return sigma2
+        return sigma2, root_levels
 
     def _find_split(self, node):
         """Search ``node``'s best split into ``node.split`` (``None`` when it is not searched).
@@ -300,7 +307,7 @@ class TreeGrower:
                 cat_feature_mask = cat_feature_mask & cat_allowed
         (searched, gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, is_cat, left_levels,
          scanned) = search_node(
-            node.hist, node.cat_hist if has_codes else _NO_LEVEL_HISTOGRAM, has_codes, feature_mask,
+            node.hist, node.cat_hist if has_codes else _NO_LEVEL_HISTOGRAM, NO_PRESENT, feature_mask,
             cat_feature_mask, float(node.g), float(node.h), float(node.weight),
             bool(self._max_depth >= 0 and node.depth >= self._max_depth), float(node.value), float(node.raw),
             float(node.lower), float(node.upper), self.n_bins_non_missing, self.has_missing,
@@ -334,8 +341,9 @@ class TreeGrower:
         rows = self.sample_indices
         sw = self.sample_weight
         has_codes = self.codes is not None
+        root_levels = _NO_LEVEL_HISTOGRAM
         if has_codes:
-            self.level_sigma2 = self._level_noise()
+            self.level_sigma2, root_levels = self._level_noise()
         numeric_groups, categorical_groups = self._group_arrays()
         structure, flags, indices, statistics, cat_bitset, within_ss, leaves = grow_tree(
             self.binned, self.codes if has_codes else np.zeros((0, self.binned.shape[1]), dtype=np.int32),
@@ -349,7 +357,7 @@ class TreeGrower:
             bool(self.pooled_level_gain), int(self.level_method), self.constant_hessian,
             bool(self.compute_within_ss), self.unit_weights, self.constrained, self.monotonic_cst, numeric_groups,
             categorical_groups, PARALLEL_MIN_ROWS, PARALLEL_GATHER_MIN_ROWS, self.packed_rows,
-            self.packed_max_share_inverse, float(self.tie_tolerance))
+            self.packed_max_share_inverse, float(self.tie_tolerance), root_levels)
         held = len(self.held_indices) > 0
         # Rows of the packed arrays are contiguous views.
         return GrownTree(

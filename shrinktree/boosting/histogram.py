@@ -348,33 +348,60 @@ PARALLEL_LEVEL_MIN_WORK = 65_536
 
 
 @njit(cache=True, inline="always")
-def _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, hist, c):
+def _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, hist, c, hessian_mode):
+    # ``hessian_mode``: 0 adds each row's hessian and weight; 1 counts rows in both channels (a hessian of 1,
+    # none read); 2 counts rows only (the hessian sums are set from the counts afterwards).
     unit_weights = weights.shape[0] == 0
     column = codes[c]
     base = offsets[c]
     n = codes.shape[1] if all_rows else sample_indices.shape[0]
-    for i in range(n):
-        b = base + column[i if all_rows else sample_indices[i]]
-        hist[b, 0] += gradients[i]
-        hist[b, 1] += hessians[i]
-        hist[b, 2] += 1.0 if unit_weights else weights[i]
+    if hessian_mode == 2:
+        for i in range(n):
+            b = base + column[i if all_rows else sample_indices[i]]
+            hist[b, 0] += gradients[i]
+            hist[b, 2] += 1.0
+    elif hessian_mode == 1:
+        for i in range(n):
+            b = base + column[i if all_rows else sample_indices[i]]
+            hist[b, 0] += gradients[i]
+            hist[b, 1] += 1.0
+            hist[b, 2] += 1.0
+    else:
+        for i in range(n):
+            b = base + column[i if all_rows else sample_indices[i]]
+            hist[b, 0] += gradients[i]
+            hist[b, 1] += hessians[i]
+            hist[b, 2] += 1.0 if unit_weights else weights[i]
 
 
 @njit(cache=True, inline="always")
-def _accumulate_level_pair(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, hist, ca, cb):
+def _accumulate_level_pair(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, hist, ca, cb,
+                           hessian_mode):
     # Two features in one pass over the rows: a feature with few levels adds row after row into the same
     # few sums, each add waiting for the previous one; the other feature's adds fill that wait.
+    # ``hessian_mode`` as in _accumulate_levels.
     unit_weights = weights.shape[0] == 0
     column_a, column_b = codes[ca], codes[cb]
     base_a, base_b = offsets[ca], offsets[cb]
     n = codes.shape[1] if all_rows else sample_indices.shape[0]
+    if hessian_mode == 2:
+        for i in range(n):
+            row = i if all_rows else sample_indices[i]
+            a = base_a + column_a[row]
+            b = base_b + column_b[row]
+            g = gradients[i]
+            hist[a, 0] += g
+            hist[a, 2] += 1.0
+            hist[b, 0] += g
+            hist[b, 2] += 1.0
+        return
     for i in range(n):
         row = i if all_rows else sample_indices[i]
         a = base_a + column_a[row]
         b = base_b + column_b[row]
         g = gradients[i]
-        h = hessians[i]
-        w = 1.0 if unit_weights else weights[i]
+        h = 1.0 if hessian_mode == 1 else hessians[i]
+        w = 1.0 if unit_weights or hessian_mode == 1 else weights[i]
         hist[a, 0] += g
         hist[a, 1] += h
         hist[a, 2] += w
@@ -384,34 +411,58 @@ def _accumulate_level_pair(codes, offsets, sample_indices, all_rows, gradients, 
 
 
 @njit(cache=True, inline="always")
+def _scale_counts(offsets, hist, c, constant_hessian):
+    for b in range(offsets[c], offsets[c + 1]):
+        hist[b, 1] = hist[b, 2] * constant_hessian
+
+
+@njit(cache=True, inline="always")
 def _accumulate_level_group(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, hist, active,
-                            group):
+                            group, constant_hessian):
     # Group ``group`` is the active features ``2 group`` and ``2 group + 1`` (the last may be alone).
-    if 2 * group + 1 < active.shape[0]:
+    # With a constant hessian the rows are counted, and each code's hessian sum is its count times
+    # constant_hessian, set after the pass over the rows.  With a hessian of 1 (the booster's) that is also
+    # the sum of 1.0 per row (counts are exact integers), so a group with more codes than rows adds 1.0 per
+    # row instead of setting every code.
+    ca = active[2 * group]
+    paired = 2 * group + 1 < active.shape[0]
+    cb = active[2 * group + 1] if paired else ca
+    n = codes.shape[1] if all_rows else sample_indices.shape[0]
+    n_codes = offsets[ca + 1] - offsets[ca] + (offsets[cb + 1] - offsets[cb] if paired else 0)
+    hessian_mode = 0
+    if constant_hessian > 0.0:
+        hessian_mode = 1 if constant_hessian == 1.0 and n < n_codes else 2
+    if paired:
         _accumulate_level_pair(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, hist,
-                               active[2 * group], active[2 * group + 1])
+                               ca, cb, hessian_mode)
     else:
-        _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, hist,
-                           active[2 * group])
+        _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, hist, ca,
+                           hessian_mode)
+    if hessian_mode == 2:
+        _scale_counts(offsets, hist, ca, constant_hessian)
+        if paired:
+            _scale_counts(offsets, hist, cb, constant_hessian)
 
 
 @njit(parallel=True, cache=True)
 def _categorical_histogram_parallel(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, active,
-                                    hist):
+                                    hist, constant_hessian):
     for group in prange((active.shape[0] + 1) // 2):
         _accumulate_level_group(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, hist, active,
-                                group)
+                                group, constant_hessian)
 
 
 @njit(cache=True)
 def build_categorical_histogram(codes, offsets, sample_indices, all_rows, gradients, hessians, weights,
-                                feature_mask):
+                                feature_mask, constant_hessian):
     """Level histogram of the rows ``sample_indices``, or of every row when ``all_rows``.
 
     With ``all_rows`` the gradients, hessians and weights are indexed by row; otherwise they are already
     gathered in the order of ``sample_indices``.  ``weights`` with no entries (:data:`NO_WEIGHTS`): the count
-    channel counts rows.  Features are summed two at a time; from ``PARALLEL_LEVEL_MIN_WORK`` rows times
-    features on, the pairs are summed in parallel (one region of numba's threads, one thread when
+    channel counts rows.  ``constant_hessian > 0`` declares every row's hessian equal to it and its weight 1
+    (unweighted squared error): rows are counted, the hessian sums are the counts times it, and neither
+    ``hessians`` nor ``weights`` is read.  Features are summed two at a time; from ``PARALLEL_LEVEL_MIN_WORK``
+    rows times features on, the pairs are summed in parallel (one region of numba's threads, one thread when
     ``n_jobs=1``).  Each feature's sums add its rows in the same order whichever the path.
     """
     hist = np.zeros((offsets[-1], 3), dtype=np.float64)
@@ -419,9 +470,9 @@ def build_categorical_histogram(codes, offsets, sample_indices, all_rows, gradie
     active = np.flatnonzero(feature_mask)
     if active.shape[0] > 2 and n * active.shape[0] >= PARALLEL_LEVEL_MIN_WORK:
         _categorical_histogram_parallel(codes, offsets, sample_indices, all_rows, gradients, hessians, weights,
-                                        active, hist)
+                                        active, hist, constant_hessian)
         return hist
     for group in range((active.shape[0] + 1) // 2):
         _accumulate_level_group(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, hist,
-                                active, group)
+                                active, group, constant_hessian)
     return hist

@@ -6,6 +6,11 @@ row contributes (``g^2 / w``, ``g h / w``, ``h^2 / w``) do not depend on the fea
 per row here instead of once per row and feature; the features are summed two at a time, and those pairs
 in parallel when the tree has many rows.  Each level's sums add the rows in the order of ``sample_indices``
 whichever the path, so the results do not depend on the thread count.
+
+When every growing row has hessian 1 and weight 1 (unweighted squared error, the default regression) the six
+sums are three: ``g h / w`` is ``g``, and ``h``, ``w`` and ``h^2 / w`` are 1, exactly, so their sums are
+the gradient sum and the row count.  Those fits sum three channels instead of six (the same numbers bit for
+bit).
 """
 
 from __future__ import annotations
@@ -20,8 +25,24 @@ PARALLEL_MIN_WORK = 65_536
 
 @njit(cache=True)
 def _row_ratios(sample_indices, all_rows, gradients, hessians, sample_weight):
-    # Per growing row (in the order of ``sample_indices``): its row, g, h, w, g^2/w, g h/w, h^2/w.
+    # Per growing row (in the order of ``sample_indices``): its row, g, h, w, g^2/w, g h/w, h^2/w; or, when
+    # every row has h = w = 1, its row, g, 1, g^2 (the other three columns equal these exactly).
     n = gradients.shape[0] if all_rows else sample_indices.shape[0]
+    unit = True
+    for r in range(n):
+        i = r if all_rows else sample_indices[r]
+        unit &= (hessians[i] == 1.0) & (sample_weight[i] == 1.0)
+    if unit:
+        rows = np.empty(n, dtype=np.int64)
+        terms = np.empty((n, 3), dtype=np.float64)
+        for r in range(n):
+            i = r if all_rows else sample_indices[r]
+            g = gradients[i]
+            rows[r] = i
+            terms[r, 0] = g
+            terms[r, 1] = 1.0
+            terms[r, 2] = g * g
+        return rows[:n], terms[:n]  # sliced as below: one return type
     rows = np.empty(n, dtype=np.int64)
     terms = np.empty((n, 6), dtype=np.float64)
     m = 0
@@ -43,25 +64,40 @@ def _row_ratios(sample_indices, all_rows, gradients, hessians, sample_weight):
     return rows[:m], terms[:m]
 
 
+# Columns of a level's sums (g, h, w, g^2/w, g h/w, h^2/w): all six, or the three of unit rows, where the
+# sums of h, w and h^2/w are one column (the row count) and that of g h/w is the gradient sum's.
+_SIX_COLUMNS = np.arange(6)
+_UNIT_COLUMNS = np.array([0, 1, 1, 2, 0, 1])
+
+
 @njit(cache=True, inline="always")
-def _summarize(stats, out, c):
-    # The per-level sums of feature ``c`` into its (sum_sq, mass, count, n_groups).
+def _summarize(stats, columns, out, c):
+    # The per-level sums of feature ``c`` into its (sum_sq, mass, count, n_groups); ``columns[k]`` is the
+    # column of ``stats`` holding the k-th of the six sums.
+    i_g, i_h, i_w, i_gg, i_gh, i_hh = columns[0], columns[1], columns[2], columns[3], columns[4], columns[5]
     sum_sq = 0.0
     mass = 0.0
     count = 0.0
     n_groups = 0
     for b in range(stats.shape[0]):
-        if stats[b, 1] <= 0.0:
+        if stats[b, i_h] <= 0.0:
             continue
-        m = stats[b, 0] / stats[b, 1]
-        sum_sq += stats[b, 3] - 2.0 * m * stats[b, 4] + m * m * stats[b, 5]
-        mass += stats[b, 1]
-        count += stats[b, 2]
+        m = stats[b, i_g] / stats[b, i_h]
+        sum_sq += stats[b, i_gg] - 2.0 * m * stats[b, i_gh] + m * m * stats[b, i_hh]
+        mass += stats[b, i_h]
+        count += stats[b, i_w]
         n_groups += 1
     out[c, 0] = sum_sq
     out[c, 1] = mass
     out[c, 2] = count
     out[c, 3] = n_groups
+
+
+@njit(cache=True, inline="always")
+def _accumulate(stats, level, terms, r, n_columns):
+    # A literal column count: the loop unrolls.
+    for k in range(n_columns):
+        stats[level, k] += terms[r, k]
 
 
 @njit(cache=True, inline="always")
@@ -73,22 +109,33 @@ def _feature_group(codes, rows, terms, n_levels, active, group, out):
     paired = 2 * group + 1 < active.shape[0]
     cb = active[2 * group + 1] if paired else ca
     column_a, column_b = codes[ca], codes[cb]
-    stats_a = np.zeros((n_levels[ca] + 1, 6), dtype=np.float64)
-    stats_b = np.zeros((n_levels[cb] + 1 if paired else 0, 6), dtype=np.float64)
+    unit = terms.shape[1] == 3
+    n_columns = terms.shape[1]
+    stats_a = np.zeros((n_levels[ca] + 1, n_columns), dtype=np.float64)
+    stats_b = np.zeros((n_levels[cb] + 1 if paired else 0, n_columns), dtype=np.float64)
     if paired:
+        if unit:
+            for r in range(rows.shape[0]):
+                a = column_a[rows[r]]
+                b = column_b[rows[r]]
+                _accumulate(stats_a, a, terms, r, 3)
+                _accumulate(stats_b, b, terms, r, 3)
+        else:
+            for r in range(rows.shape[0]):
+                a = column_a[rows[r]]
+                b = column_b[rows[r]]
+                _accumulate(stats_a, a, terms, r, 6)
+                _accumulate(stats_b, b, terms, r, 6)
+    elif unit:
         for r in range(rows.shape[0]):
-            a = column_a[rows[r]]
-            b = column_b[rows[r]]
-            for k in range(6):
-                stats_a[a, k] += terms[r, k]
-                stats_b[b, k] += terms[r, k]
-        _summarize(stats_b, out, cb)
+            _accumulate(stats_a, column_a[rows[r]], terms, r, 3)
     else:
         for r in range(rows.shape[0]):
-            a = column_a[rows[r]]
-            for k in range(6):
-                stats_a[a, k] += terms[r, k]
-    _summarize(stats_a, out, ca)
+            _accumulate(stats_a, column_a[rows[r]], terms, r, 6)
+    columns = _UNIT_COLUMNS if unit else _SIX_COLUMNS
+    if paired:
+        _summarize(stats_b, columns, out, cb)
+    _summarize(stats_a, columns, out, ca)
 
 
 @njit(cache=True)
@@ -171,6 +218,99 @@ def level_sums(column, sample_indices, gradients, hessians, sample_weight, n_cod
 def summarize_level_sums(stats):
     """``(sum_sq, mass, count, n_groups)`` of one feature from its per-level sums (see :func:`level_moments`)."""
     out = np.zeros((1, 4), dtype=np.float64)
-    _summarize(stats, out, 0)
+    _summarize(stats, _SIX_COLUMNS, out, 0)
     return out[0]
 
+
+# --- unit rows: the moments and the root's level histogram in one pass ------------------------------------
+# With h = w = 1 for every row the per-level sums of the moments are the gradient sum, the row count and the
+# sum of g^2; the first two are what the tree's root level histogram holds (summed over the same rows in the
+# same order), so one pass gives both and the grower does not build the root's level histogram again.
+
+
+@njit(cache=True, inline="always")
+def _unit_group(codes, offsets, sample_indices, all_rows, gradients, active, group, hist, squares):
+    ca = active[2 * group]
+    paired = 2 * group + 1 < active.shape[0]
+    cb = active[2 * group + 1] if paired else ca
+    column_a, column_b = codes[ca], codes[cb]
+    base_a, base_b = offsets[ca], offsets[cb]
+    n = codes.shape[1] if all_rows else sample_indices.shape[0]
+    if paired:
+        for r in range(n):
+            i = r if all_rows else sample_indices[r]
+            g = gradients[i]
+            a = base_a + column_a[i]
+            b = base_b + column_b[i]
+            hist[a, 0] += g
+            hist[a, 2] += 1.0
+            squares[a] += g * g
+            hist[b, 0] += g
+            hist[b, 2] += 1.0
+            squares[b] += g * g
+    else:
+        for r in range(n):
+            i = r if all_rows else sample_indices[r]
+            g = gradients[i]
+            a = base_a + column_a[i]
+            hist[a, 0] += g
+            hist[a, 2] += 1.0
+            squares[a] += g * g
+
+
+@njit(cache=True)
+def _unit_serial(codes, offsets, sample_indices, all_rows, gradients, active, hist, squares):
+    for group in range((active.shape[0] + 1) // 2):
+        _unit_group(codes, offsets, sample_indices, all_rows, gradients, active, group, hist, squares)
+
+
+@njit(parallel=True, cache=True)
+def _unit_parallel(codes, offsets, sample_indices, all_rows, gradients, active, hist, squares):
+    for group in prange((active.shape[0] + 1) // 2):
+        _unit_group(codes, offsets, sample_indices, all_rows, gradients, active, np.int64(group), hist, squares)
+
+
+@njit(cache=True)
+def unit_level_moments(codes, offsets, sample_indices, all_rows, gradients, feature_mask):
+    """:func:`level_moments` of rows whose hessians and weights are all 1, and their level histogram.
+
+    ``offsets`` lays out the level histogram (:func:`~shrinktree.boosting.histogram.build_categorical_histogram`).
+
+    Returns
+    -------
+    moments : ndarray of float64, shape (n_categorical, 4)
+        What :func:`level_moments` returns for these rows, bit for bit.
+    hist : ndarray of float64, shape (offsets[-1], 3)
+        The level histogram of the rows, what ``build_categorical_histogram`` gives them with a constant
+        hessian of 1, bit for bit.
+    """
+    n_features = offsets.shape[0] - 1
+    hist = np.zeros((offsets[n_features], 3), dtype=np.float64)
+    squares = np.zeros(offsets[n_features], dtype=np.float64)
+    active = np.flatnonzero(feature_mask)
+    n = codes.shape[1] if all_rows else sample_indices.shape[0]
+    if active.shape[0] > 2 and n * active.shape[0] >= PARALLEL_MIN_WORK:
+        _unit_parallel(codes, offsets, sample_indices, all_rows, gradients, active, hist, squares)
+    else:
+        _unit_serial(codes, offsets, sample_indices, all_rows, gradients, active, hist, squares)
+    out = np.zeros((n_features, 4), dtype=np.float64)
+    for c in active:
+        # _summarize's sums, with a level's hessian and weight sums both its count.
+        sum_sq = 0.0
+        mass = 0.0
+        count = 0.0
+        n_groups = 0
+        for b in range(offsets[c], offsets[c + 1]):
+            hist[b, 1] = hist[b, 2]  # the hessian sum: the count (times the constant hessian, 1)
+            if hist[b, 2] <= 0.0:
+                continue
+            m = hist[b, 0] / hist[b, 2]
+            sum_sq += squares[b] - 2.0 * m * hist[b, 0] + m * m * hist[b, 2]
+            mass += hist[b, 2]
+            count += hist[b, 2]
+            n_groups += 1
+        out[c, 0] = sum_sq
+        out[c, 1] = mass
+        out[c, 2] = count
+        out[c, 3] = n_groups
+    return out, hist

@@ -171,11 +171,6 @@ def find_node_split(hist, n_bins_non_missing, has_missing, feature_mask, missing
     (gain, feature, bin, missing_left, left_g, left_h, left_count, n_effective_tests)
     """
     n_features = hist.shape[0]
-    best_gain = np.full(n_features, -np.inf)
-    best_bin = np.zeros(n_features, dtype=np.int64)
-    best_missing_left = np.zeros(n_features, dtype=np.uint8)
-    best_stats = np.zeros((n_features, 3))
-    n_admissible = np.zeros(n_features, dtype=np.int64)
     if constrained:
         parent_score = _score_at(sum_g, sum_h, l2, bounded_value(sum_g, sum_h, l2, lower, upper))
     elif pooling_k >= 0.0:
@@ -187,6 +182,13 @@ def find_node_split(hist, n_bins_non_missing, has_missing, feature_mask, missing
     prefix = np.empty((3, hist.shape[1]))
     gains = np.empty(hist.shape[1])
     position = np.empty(hist.shape[1], dtype=np.int64)
+    # The best feature so far (the first of equal gains, by ``beats``) and the tests summed in feature order.
+    best_feature = -1
+    top = -np.inf
+    top_bin = 0
+    top_missing_left = np.uint8(0)
+    top_g = top_h = top_c = 0.0
+    n_tests = 0.0
     # Serial on purpose: a node's scan is tiny (features x bins), thread start-up would dominate.
     for f in range(n_features):
         if not feature_mask[f]:
@@ -198,65 +200,76 @@ def find_node_split(hist, n_bins_non_missing, has_missing, feature_mask, missing
         miss_c = h[missing_bin, 2]
         n_directions = 2 if (has_missing[f] and miss_c > 0) else 1
         if plain:
-            (best_gain[f], best_bin[f], best_missing_left[f], n_admissible[f], best_stats[f, 0], best_stats[f, 1],
-             best_stats[f, 2]) = _scan_feature(h, n_bins, missing_bin, n_directions, sum_g, sum_h, count, l2,
-                                               min_samples_leaf, min_hessian, parent_score, prefix, gains, position)
-            continue
-        admissible = 0
-        for direction in range(n_directions):
-            # direction 0: missing rows go right; direction 1: missing rows go left.
-            gl = miss_g if direction == 1 else 0.0
-            hl = miss_h if direction == 1 else 0.0
-            cl = miss_c if direction == 1 else 0.0
-            for b in range(n_bins):
-                gl += h[b, 0]
-                hl += h[b, 1]
-                cl += h[b, 2]
-                if b > 0 and h[b, 2] == 0.0 and h[b, 0] == 0.0 and h[b, 1] == 0.0:
-                    # An empty bin leaves the sums as they were: its candidate scores what the previous
-                    # one did and cannot beat it (ties keep the first), so it is not scored.
-                    continue
-                cr = count - cl
-                if cr < min_samples_leaf:
-                    break  # row counts only fall from here on: no later threshold is admissible
-                gr = sum_g - gl
-                hr = sum_h - hl
-                if _too_small(cl, cr, hl, hr, min_samples_leaf, min_hessian):
-                    continue
-                if direction == 0 and h[b, 2] > 0:
-                    # Only thresholds after a non-empty bin give a new partition of the rows.
-                    admissible += 1
-                if constrained:
-                    gain = _bounded_gain(gl, hl, gr, hr, l2, lower, upper, monotonic_cst[f], parent_score)
-                elif pooling_k >= 0.0:
-                    fl = hl / (hl + pooling_k) if hl + pooling_k > 0 else 1.0
-                    fr = hr / (hr + pooling_k) if hr + pooling_k > 0 else 1.0
-                    gain = (_pooled_score(gl, hl, l2, fl, parent_value, parent_raw)
-                            + _pooled_score(gr, hr, l2, fr, parent_value, parent_raw) - parent_score)
-                else:
-                    gain = _score(gl, hl, l2) + _score(gr, hr, l2) - parent_score
-                if gain > best_gain[f]:
-                    best_gain[f] = gain
-                    best_bin[f] = b
-                    best_missing_left[f] = direction
-                    best_stats[f, 0] = gl
-                    best_stats[f, 1] = hl
-                    best_stats[f, 2] = cl
-        n_admissible[f] = admissible
-    best_feature = -1
-    top = -np.inf
-    n_tests = 0.0
-    for f in range(n_features):
-        if n_admissible[f] > 0:
-            idx = min(n_admissible[f], effective_tests.shape[0] - 1)
+            (f_gain, f_bin, f_missing_left, admissible, f_g, f_h, f_c) = _scan_feature(
+                h, n_bins, missing_bin, n_directions, sum_g, sum_h, count, l2, min_samples_leaf, min_hessian,
+                parent_score, prefix, gains, position)
+        else:
+            (f_gain, f_bin, f_missing_left, admissible, f_g, f_h, f_c) = _scan_bounded_or_pooled(
+                h, n_bins, missing_bin, n_directions, miss_g, miss_h, miss_c, sum_g, sum_h, count, l2,
+                min_samples_leaf, min_hessian, pooling_k, parent_value, parent_raw, constrained,
+                monotonic_cst[f], lower, upper, parent_score)
+        if admissible > 0:
+            idx = min(admissible, effective_tests.shape[0] - 1)
             n_tests += effective_tests[idx]
-        if beats(best_gain[f], top, sum_g, sum_h, l2, tie_tolerance):
-            top = best_gain[f]
+        if beats(f_gain, top, sum_g, sum_h, l2, tie_tolerance):
+            top = f_gain
             best_feature = f
+            top_bin, top_missing_left, top_g, top_h, top_c = f_bin, f_missing_left, f_g, f_h, f_c
     if best_feature < 0:
         return (-np.inf, -1, 0, np.uint8(0), 0.0, 0.0, 0.0, n_tests)
-    return (top, best_feature, best_bin[best_feature], best_missing_left[best_feature],
-            best_stats[best_feature, 0], best_stats[best_feature, 1], best_stats[best_feature, 2], n_tests)
+    return (top, best_feature, top_bin, top_missing_left, top_g, top_h, top_c, n_tests)
+
+
+@njit(cache=True, inline="always")
+def _scan_bounded_or_pooled(h, n_bins, missing_bin, n_directions, miss_g, miss_h, miss_c, sum_g, sum_h, count, l2,
+                            min_samples_leaf, min_hessian, pooling_k, parent_value, parent_raw, constrained, sign,
+                            lower, upper, parent_score):
+    # One feature's scan under monotonic bounds or pooled gains (the general loop of find_node_split).
+    best_gain = -np.inf
+    best_bin = 0
+    best_missing_left = np.uint8(0)
+    best_g = best_h = best_c = 0.0
+    admissible = 0
+    for direction in range(n_directions):
+        # direction 0: missing rows go right; direction 1: missing rows go left.
+        gl = miss_g if direction == 1 else 0.0
+        hl = miss_h if direction == 1 else 0.0
+        cl = miss_c if direction == 1 else 0.0
+        for b in range(n_bins):
+            gl += h[b, 0]
+            hl += h[b, 1]
+            cl += h[b, 2]
+            if b > 0 and h[b, 2] == 0.0 and h[b, 0] == 0.0 and h[b, 1] == 0.0:
+                # An empty bin leaves the sums as they were: its candidate scores what the previous
+                # one did and cannot beat it (ties keep the first), so it is not scored.
+                continue
+            cr = count - cl
+            if cr < min_samples_leaf:
+                break  # row counts only fall from here on: no later threshold is admissible
+            gr = sum_g - gl
+            hr = sum_h - hl
+            if _too_small(cl, cr, hl, hr, min_samples_leaf, min_hessian):
+                continue
+            if direction == 0 and h[b, 2] > 0:
+                # Only thresholds after a non-empty bin give a new partition of the rows.
+                admissible += 1
+            if constrained:
+                gain = _bounded_gain(gl, hl, gr, hr, l2, lower, upper, sign, parent_score)
+            elif pooling_k >= 0.0:
+                fl = hl / (hl + pooling_k) if hl + pooling_k > 0 else 1.0
+                fr = hr / (hr + pooling_k) if hr + pooling_k > 0 else 1.0
+                gain = (_pooled_score(gl, hl, l2, fl, parent_value, parent_raw)
+                        + _pooled_score(gr, hr, l2, fr, parent_value, parent_raw) - parent_score)
+            else:
+                gain = _score(gl, hl, l2) + _score(gr, hr, l2) - parent_score
+            if gain > best_gain:
+                best_gain = gain
+                best_bin = b
+                best_missing_left = np.uint8(direction)
+                best_g = gl
+                best_h = hl
+                best_c = cl
+    return best_gain, best_bin, best_missing_left, admissible, best_g, best_h, best_c
 
 
 # --- categorical features ------------------------------------------------------------------------
@@ -313,7 +326,7 @@ def stable_order(key, m, order):
 @njit(cache=True)
 def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count, l2, min_samples_leaf, min_hessian,
                            sigma2, level_mode, fixed_k, pooled_gain, constrained, lower, upper, level_method,
-                           tie_tolerance):
+                           tie_tolerance, node_levels):
     """Best partition of the levels of one categorical feature into two sets, over all categorical features.
 
     Each level present in the node (the missing code counts as a level when it has rows) gets its
@@ -326,6 +339,8 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
     from the raw sums (``pooled_gain`` False) or from the pooled level sums ``-r~_l H_l`` (True).
     ``constrained`` (a tree with monotonic constraints on other features): the sides' values are clipped
     into the node's bounds ``[lower, upper]`` and scored at those values, as in :func:`find_node_split`.
+    ``node_levels``: the node's present codes (:mod:`~shrinktree.boosting.present_levels`), or no entries
+    (``NO_PRESENT``) to find them by a scan of every code's count.
 
     Returns
     -------
@@ -338,13 +353,13 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
     max_codes = 0
     for c in range(n_cat):
         max_codes = max(max_codes, offsets[c + 1] - offsets[c])
-    present = np.empty(max_codes, dtype=np.int64)
-    order = np.empty(max_codes, dtype=np.int64)
-    key = np.empty(max_codes, dtype=np.float64)
-    gsum = np.empty(max_codes, dtype=np.float64)
-    level_g = np.empty(max_codes, dtype=np.float64)
-    level_h = np.empty(max_codes, dtype=np.float64)
-    level_c = np.empty(max_codes, dtype=np.float64)
+    # Scratch rows of two allocations (one per node searched: an allocation each costs about as much as
+    # scanning a small node's levels).
+    int_scratch = np.empty((2, max_codes), dtype=np.int64)
+    float_scratch = np.empty((5, max_codes), dtype=np.float64)
+    present, order = int_scratch[0], int_scratch[1]
+    key, gsum, level_g, level_h, level_c = (float_scratch[0], float_scratch[1], float_scratch[2], float_scratch[3],
+                                            float_scratch[4])
     best_gain = -np.inf
     best_feature = -1
     best_missing_left = np.uint8(0)
@@ -354,6 +369,7 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
     best_left = np.empty(0, dtype=np.int64)
     levels_scanned = 0
     node_raw = -sum_g / (sum_h + l2) if sum_h + l2 > 0.0 else 0.0
+    has_lists = node_levels.shape[0] > 0
     for c in range(n_cat):
         if not feature_mask[c]:
             continue
@@ -361,10 +377,15 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
         n_codes = offsets[c + 1] - base
         missing_code = n_codes - 1
         m = np.int64(0)  # not 0: a counter starting as a literal compiles a literal specialization of callees
-        for b in range(n_codes):
-            # Branch-free: every code is written at the next slot, which only the levels with rows keep.
-            present[m] = b
-            m += cat_hist[base + b, 2] > 0.0
+        if has_lists:
+            m = node_levels[offsets[n_cat] + c]
+            for t in range(m):
+                present[t] = node_levels[base + t]
+        else:
+            for b in range(n_codes):
+                # Branch-free: every code is written at the next slot, which only the levels with rows keep.
+                present[m] = b
+                m += cat_hist[base + b, 2] > 0.0
         for t in range(m):
             b = base + present[t]
             level_g[t] = cat_hist[b, 0]

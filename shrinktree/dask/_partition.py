@@ -311,7 +311,7 @@ class TrainPartition:
         if not has_codes:
             return hist, None
         return hist, build_categorical_histogram(self.codes, self.cat_offsets, rows, False, g, h,
-                                                 NO_WEIGHTS if w is None else w, self.cat_feature_mask)
+                                                 NO_WEIGHTS if w is None else w, self.cat_feature_mask, 0.0)
 
     def split_node(self, node: int, left: int, right: int, is_categorical: bool, feature: int, bin_index: int,
                    missing_left: bool, bitset, small_is_left: bool) -> tuple:

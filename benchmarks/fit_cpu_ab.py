@@ -1,0 +1,83 @@
+"""CPU time of the default one-thread fit of grouped sets, this checkout against another one, alternately.
+
+On a shared machine wall times move with the other jobs' load; the CPU time of a one-thread fit moves much
+less.  Each round runs, in one child process per checkout (each with its own numba cache), a warm-up fit and
+``--fits`` timed fits of every set, alternating which checkout goes first; the best CPU time of each is kept.
+Print ``uptime`` beside the results.
+
+Run from the repository root, with another checkout of the package (``git archive`` of a commit, say)::
+
+    python benchmarks/fit_cpu_ab.py --base /tmp/main-copy --base-cache /tmp/numba-main --rounds 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+DATASETS = ("egsingle", "wages", "star")
+
+_CHILD = r"""
+import json, sys, time
+from shrinktree import ShrinkBoostRegressor
+from shrinktree.datasets import load_dataset
+names, n_fits = sys.argv[1].split(","), int(sys.argv[2])
+out = {}
+for name in names:
+    data = load_dataset(name)
+    ShrinkBoostRegressor(n_estimators=5, n_jobs=1).fit(data.X, data.y)  # load the kernels
+    times = []
+    for _ in range(n_fits):
+        start = time.process_time()
+        ShrinkBoostRegressor(random_state=0, n_jobs=1).fit(data.X, data.y)
+        times.append(time.process_time() - start)
+    out[name] = min(times)
+print(json.dumps(out))
+"""
+
+
+def child_times(root: str, cache: str, names, n_fits: int) -> dict:
+    """Best CPU seconds of ``n_fits`` default fits of each set, in a child importing shrinktree from ``root``."""
+    env = {**os.environ, "PYTHONPATH": root, "NUMBA_CACHE_DIR": cache, "SHRINKTREE_COMPILE_NOTICE": "0"}
+    done = subprocess.run([sys.executable, "-c", _CHILD, ",".join(names), str(n_fits)], env=env, check=True,
+                          capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def compare(base: str, base_cache: str, this_cache: str, names, rounds: int, n_fits: int) -> dict:
+    """Per set, the best CPU seconds of the base checkout and of this one, alternating ``rounds`` times."""
+    this = str(Path(__file__).resolve().parents[1])
+    checkouts = [("base", base, base_cache), ("this", this, this_cache)]
+    best = {label: {} for label, _, _ in checkouts}
+    for round_ in range(rounds):
+        for label, root, cache in checkouts[::-1] if round_ % 2 else checkouts:
+            for name, seconds in child_times(root, cache, names, n_fits).items():
+                best[label][name] = min(best[label].get(name, float("inf")), seconds)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", required=True, help="root of the other checkout (holds shrinktree/)")
+    parser.add_argument("--base-cache", required=True, help="NUMBA_CACHE_DIR of the other checkout")
+    parser.add_argument("--cache", default=os.environ.get("NUMBA_CACHE_DIR", ""),
+                        help="NUMBA_CACHE_DIR of this checkout (default: the environment's)")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--fits", type=int, default=3)
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    args = parser.parse_args()
+    names = args.datasets.split(",")
+    best = compare(args.base, args.base_cache, args.cache, names, args.rounds, args.fits)
+    print("| data | base CPU s | this CPU s | this / base |")
+    print("| :--- | ---: | ---: | ---: |")
+    for name in names:
+        print(f"| {name} | {best['base'][name]:.3f} | {best['this'][name]:.3f} | "
+              f"{best['this'][name] / best['base'][name]:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
