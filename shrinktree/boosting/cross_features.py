@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .holdout_split import holdout_split
+
 DIFFERENCE, PRODUCT = 0, 1
 OPERATION_NAMES = {DIFFERENCE: "difference", PRODUCT: "product"}
 # cross_features=True: the top 4 numeric columns, 6 pairs, 12 columns (ChimeraBoost's unrefereed choice).
@@ -244,21 +246,13 @@ def race(estimator, X, y, sample_weight, offset, pairs: np.ndarray) -> dict:
         (a strictly lower loss).
     """
     from sklearn.base import clone
-    from sklearn.model_selection import train_test_split
     from sklearn.utils import _safe_indexing, check_random_state
 
     n_rows = len(y)
     labels = np.asarray(y)
-    stratify = None
-    if estimator._is_classifier:
-        _, counts = np.unique(labels, return_counts=True)
-        stratify = labels if counts.min() >= 2 else None
     seed = check_random_state(estimator.random_state).randint(0, 2**31 - 1)
-    try:
-        fit_rows, held_rows = train_test_split(np.arange(n_rows), test_size=RACE_FRACTION, random_state=seed,
-                                               stratify=stratify)
-    except ValueError:  # too few rows of a class to stratify
-        fit_rows, held_rows = train_test_split(np.arange(n_rows), test_size=RACE_FRACTION, random_state=seed)
+    n_held = int(np.ceil(RACE_FRACTION * n_rows))  # as train_test_split rounds a fraction
+    fit_rows, held_rows = holdout_split(n_rows, n_held, seed, labels if estimator._is_classifier else None)
     if estimator._is_classifier:  # a class the contestants never saw cannot be scored
         held_rows = held_rows[np.isin(labels[held_rows], labels[fit_rows])]
 

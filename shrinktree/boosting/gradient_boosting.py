@@ -15,7 +15,6 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
@@ -37,6 +36,7 @@ from .cross_features import CrossColumns, append_crosses, check_cross_features, 
 from .evaluation import EvalSet
 from .grower import TreeGrower, threshold_table
 from .histogram import pack_rows
+from .holdout_split import holdout_split
 from .honest import (
     DEFAULT_MIN_LEAF_RULE,
     HONEST_FRACTION,
@@ -403,13 +403,8 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
                 f"early_stopping=True holds out validation_fraction={self.validation_fraction} of the "
                 f"{n_samples} rows, which leaves {'no validation' if n_validation < 1 else 'no training'} "
                 "rows; pass early_stopping=False or a validation_fraction that leaves rows on both sides.")
-        # Stratify when every class can appear on both sides of the split.
-        class_counts = np.bincount(rows.y.astype(np.int64)) if self._is_classifier else None
-        n_classes = 0 if class_counts is None else len(class_counts)
-        stratify = rows.y if (class_counts is not None and np.min(class_counts) >= 2
-                              and min(n_validation, n_samples - n_validation) >= n_classes) else None
-        train_index, validation_index = train_test_split(np.arange(n_samples), test_size=n_validation,
-                                                         random_state=seed, stratify=stratify)
+        labels = rows.y if self._is_classifier else None
+        train_index, validation_index = holdout_split(n_samples, n_validation, seed, labels)
         return rows.take(train_index), rows.take(validation_index)
 
     def _training_data(self, train: _Rows, plan: PoolingPlan, loss: Loss, seeds) -> _FitData:
