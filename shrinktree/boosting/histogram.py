@@ -11,6 +11,7 @@ from numba import types
 from numba.extending import overload
 
 from .._numba import njit, prange
+from .paired_add import add_two
 
 GRAD, HESS, COUNT = 0, 1, 2
 # ``ordered_weights`` of an unweighted fit: the count channel counts rows (sums of 1.0, exact integers).  A typed
@@ -66,33 +67,28 @@ def _accumulate_pair(column_a, column_b, sample_indices, ordered_gradients, orde
                      hist_b, constant_hessian):
     # Two features per pass over the rows: the row index, gradient and hessian are loaded once for
     # both, and the two independent read-modify-write chains overlap (~20% faster than one feature).
+    # The gradient and hessian channels are added as one pair (paired_add.add_two: the same sums).
     if constant_hessian > 0.0:
-        # Every row has the same hessian (unweighted squared error): sum counts only, then scale.
+        # Every row has the same hessian (unweighted squared error): sum counts only, then scale.  The counts
+        # are summed in the hessian channel, beside the gradients (one paired add), then moved to theirs.
         # Counts are sums of 1.0 (exact integers), so the result equals summing the hessians.
         for i in range(ordered_gradients.shape[0]):
             row = _row_of(sample_indices, i)
             g = ordered_gradients[i]
-            b = column_a[row]
-            hist_a[b, 0] += g
-            hist_a[b, 2] += 1.0
-            b = column_b[row]
-            hist_b[b, 0] += g
-            hist_b[b, 2] += 1.0
-        for b in range(hist_a.shape[0]):
-            hist_a[b, 1] = hist_a[b, 2] * constant_hessian
-            hist_b[b, 1] = hist_b[b, 2] * constant_hessian
+            add_two(hist_a, 3 * np.intp(column_a[row]), g, 1.0)
+            add_two(hist_b, 3 * np.intp(column_b[row]), g, 1.0)
+        _counts_to_count_channel(hist_a, constant_hessian)
+        _counts_to_count_channel(hist_b, constant_hessian)
     elif ordered_weights.shape[0] == 0:
         for i in range(ordered_gradients.shape[0]):
             row = _row_of(sample_indices, i)
             g = ordered_gradients[i]
             h = ordered_hessians[i]
             b = column_a[row]
-            hist_a[b, 0] += g
-            hist_a[b, 1] += h
+            add_two(hist_a, 3 * np.intp(b), g, h)
             hist_a[b, 2] += 1.0
             b = column_b[row]
-            hist_b[b, 0] += g
-            hist_b[b, 1] += h
+            add_two(hist_b, 3 * np.intp(b), g, h)
             hist_b[b, 2] += 1.0
     else:
         # A weighted fit: the count channel sums the weights (what min_samples_leaf counts), in the same pass.
@@ -102,13 +98,20 @@ def _accumulate_pair(column_a, column_b, sample_indices, ordered_gradients, orde
             h = ordered_hessians[i]
             w = ordered_weights[i]
             b = column_a[row]
-            hist_a[b, 0] += g
-            hist_a[b, 1] += h
+            add_two(hist_a, 3 * np.intp(b), g, h)
             hist_a[b, 2] += w
             b = column_b[row]
-            hist_b[b, 0] += g
-            hist_b[b, 1] += h
+            add_two(hist_b, 3 * np.intp(b), g, h)
             hist_b[b, 2] += w
+
+
+@njit(cache=True, inline="always")
+def _counts_to_count_channel(h, constant_hessian):
+    # The rows counted in the hessian channel of a fresh (zeroed) histogram go to the count channel, and the
+    # hessian sums become the counts times the constant hessian.
+    for b in range(h.shape[0]):
+        h[b, 2] = h[b, 1]
+        h[b, 1] = h[b, 2] * constant_hessian
 
 
 @njit(cache=True, inline="always")
@@ -116,22 +119,17 @@ def _accumulate_feature(column, sample_indices, ordered_gradients, ordered_hessi
                         constant_hessian):
     if constant_hessian > 0.0:
         for i in range(ordered_gradients.shape[0]):
-            b = column[_row_of(sample_indices, i)]
-            h[b, 0] += ordered_gradients[i]
-            h[b, 2] += 1.0
-        for b in range(h.shape[0]):
-            h[b, 1] = h[b, 2] * constant_hessian
+            add_two(h, 3 * np.intp(column[_row_of(sample_indices, i)]), ordered_gradients[i], 1.0)
+        _counts_to_count_channel(h, constant_hessian)
     elif ordered_weights.shape[0] == 0:
         for i in range(ordered_gradients.shape[0]):
             b = column[_row_of(sample_indices, i)]
-            h[b, 0] += ordered_gradients[i]
-            h[b, 1] += ordered_hessians[i]
+            add_two(h, 3 * np.intp(b), ordered_gradients[i], ordered_hessians[i])
             h[b, 2] += 1.0
     else:
         for i in range(ordered_gradients.shape[0]):
             b = column[_row_of(sample_indices, i)]
-            h[b, 0] += ordered_gradients[i]
-            h[b, 1] += ordered_hessians[i]
+            add_two(h, 3 * np.intp(b), ordered_gradients[i], ordered_hessians[i])
             h[b, 2] += ordered_weights[i]
 
 
