@@ -29,9 +29,9 @@ def _goes_left(b, bin_threshold, missing_left, missing_bin):
 
 @njit(cache=True, inline="always")
 def _side_table(bin_threshold, missing_left, missing_bin):
-    # 1 for every bin a row goes left from (``b <= bin_threshold``, the missing bin by ``missing_left``): one load
-    # per row instead of :func:`_goes_left`'s two compares.  Bins past the missing bin (none in binned data) go right, as the compares
-    # would send them.
+    # 1 for every bin a row goes left from (``b <= bin_threshold``, the missing bin by ``missing_left``): one
+    # load per row instead of :func:`_goes_left`'s two compares.  Bins past the missing bin (none in binned
+    # data) go right, as the compares would send them.
     table = np.zeros(max(missing_bin + 1, 256), dtype=np.uint8)
     for b in range(min(bin_threshold + 1, missing_bin)):
         table[b] = 1
