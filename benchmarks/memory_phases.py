@@ -17,6 +17,7 @@ Run from the repository root::
     python benchmarks/memory_phases.py              # 100 trees, 2 threads
     python benchmarks/memory_phases.py --trees 5    # quicker: the peak is reached in the first trees
     python benchmarks/memory_phases.py --no-packed-rows   # without the second (row-major) copy of the bins
+    python benchmarks/memory_phases.py --prewarm   # numba's runtime loaded before the baseline: the data alone
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from speed import make_data  # noqa: E402
 CHILD = r"""
 import functools, json, sys
 import numpy as np
-x_path, y_path, n_trees, threads, packed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+x_path, y_path, n_trees, threads, packed, prewarm = (sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]),
+                                                     sys.argv[5], sys.argv[6])
 import time
 import lightgbm, sklearn, xgboost  # the memory suite's baseline
 import shrinktree.boosting
@@ -51,6 +53,9 @@ import shrinktree.boosting.gradient_boosting as boosting
 import shrinktree.boosting.grower as grower
 from shrinktree import ShrinkBoostRegressor
 X = np.load(x_path); y = np.load(y_path)
+if prewarm == "yes":  # --prewarm: numba's runtime and the fit's kernels loaded before the baseline
+    ShrinkBoostRegressor(max_leaf_nodes=31, min_samples_leaf=20, early_stopping=False, random_state=0,
+                         n_jobs=threads, n_estimators=2).fit(X[:5000], y[:5000])
 def status(key):
     with open("/proc/self/status") as handle:
         return next(int(line.split()[1]) / 1024 for line in handle if line.startswith(key + ":"))
@@ -117,9 +122,11 @@ print(json.dumps({"runtime_mb": rss() - start, "python_mb": python_mb}))
 """
 
 
-def run(n_rows: int, n_trees: int, threads: int, packed_rows: bool = True) -> tuple[dict, dict]:
+def run(n_rows: int, n_trees: int, threads: int, packed_rows: bool = True, prewarm: bool = False
+        ) -> tuple[dict, dict]:
     """The step table and numba's runtime cost, each from a fresh interpreter (``packed_rows=False``: the fit
-    without the packed row-major copy of the bins)."""
+    without the packed row-major copy of the bins; ``prewarm``: a 5,000-row fit first, so the table shows
+    the data's memory without numba's runtime and kernel loading)."""
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), NUMBA_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     X, y = make_data(n_rows, "regression")
     with tempfile.TemporaryDirectory(prefix="shrinktree-phases-") as tmp:
@@ -128,7 +135,7 @@ def run(n_rows: int, n_trees: int, threads: int, packed_rows: bool = True) -> tu
         np.save(y_path, y)
         del X, y
         done = subprocess.run([sys.executable, "-c", CHILD, x_path, y_path, str(n_trees), str(threads),
-                               "yes" if packed_rows else "no"],
+                               "yes" if packed_rows else "no", "yes" if prewarm else "no"],
                               capture_output=True, text=True, env=env, check=True)
     steps = json.loads(done.stdout.strip().splitlines()[-1])
     runtime = subprocess.run([sys.executable, "-c", RUNTIME_CHILD], capture_output=True, text=True, env=env,
@@ -143,10 +150,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-packed-rows", action="store_true",
                         help="fit without the packed row-major copy of the bins (what that copy costs and buys)")
+    parser.add_argument("--prewarm", action="store_true",
+                        help="fit 5,000 rows first: numba's runtime and the kernels are loaded before the baseline")
     args = parser.parse_args()
-    steps, runtime = run(args.rows, args.trees, args.threads, not args.no_packed_rows)
+    steps, runtime = run(args.rows, args.trees, args.threads, not args.no_packed_rows, args.prewarm)
     print(f"{args.rows:,} x 28 float32, {args.trees} trees, {args.threads} threads"
-          f"{', no packed rows' if args.no_packed_rows else ''}; MB above the RSS before the fit "
+          f"{', no packed rows' if args.no_packed_rows else ''}"
+          f"{', numba runtime and kernels loaded first (--prewarm)' if args.prewarm else ''}; "
+          "MB above the RSS before the fit "
           f"({steps['before_mb']:.0f} MB); fit {steps['seconds']:.1f} s (timers around each step); "
           f"load {os.getloadavg()[0]:.1f}\n")
     print("| step | calls | RSS at its start | peak during it | peak after it, before the next step |")
