@@ -12,6 +12,7 @@ Run from the repository root::
 
     python benchmarks/objectives_spread.py                       # grouseticks and epil, every variant
     python benchmarks/objectives_spread.py --datasets epil --variants "shrinktree,LightGBM"
+    python benchmarks/objectives_spread.py --datasets medpar,cbpp --variants "shrinktree,LightGBM"  # other sets
 """
 
 from __future__ import annotations
@@ -90,13 +91,21 @@ VARIANTS: dict[str, Callable[[str], Callable | None]] = {
     "100 trees": lambda name: shrinktree_variant({"n_estimators": 100}),
     "subsample=0.5": lambda name: shrinktree_variant({"subsample": 0.5}),
     "raw level scan": lambda name: shrinktree_variant(switches={"_level_mode": LEVELS_RAW}),
-    "grouping columns as codes": lambda name: shrinktree_variant(codes=True),
-    "grouping columns dropped": lambda name: shrinktree_variant(drop="groups"),
+    "grouping columns as codes": lambda name: shrinktree_variant(codes=True) if name in GROUPS else None,
+    "grouping columns dropped": lambda name: shrinktree_variant(drop="groups") if name in GROUPS else None,
     "BROOD dropped": lambda name: shrinktree_variant(drop="BROOD") if name == "grouseticks" else None,
     "LOCATION dropped": lambda name: shrinktree_variant(drop="LOCATION") if name == "grouseticks" else None,
+    # Rows whose level is absent from a categorical node's growing rows (shrinktree/boosting/absent_levels.py):
+    # stop at the node ("stop"; "stop-nan": NaN and levels unseen at fit too) or go down both children
+    # ("blend"); "predict only": the held-out rows of honest growth keep today's routing.
+    "absent levels stop": lambda name: shrinktree_variant(switches={"_absent_mode": "stop"}),
+    "absent levels and NaN stop": lambda name: shrinktree_variant(switches={"_absent_mode": "stop-nan"}),
+    "absent levels and NaN stop (predict only)": lambda name: shrinktree_variant(
+        switches={"_absent_mode": "stop-nan", "_absent_held": False}),
+    "absent levels and NaN blend": lambda name: shrinktree_variant(switches={"_absent_mode": "blend"}),
     "LightGBM": lambda name: lightgbm_variant(),
     "LightGBM, categorical limits lifted": lambda name: lightgbm_variant(LIGHTGBM_FINE_CATEGORICAL),
-    "LightGBM, grouping columns dropped": lambda name: lightgbm_variant(drop_groups=True),
+    "LightGBM, grouping columns dropped": lambda name: lightgbm_variant(drop_groups=True) if name in GROUPS else None,
 }
 
 
@@ -138,13 +147,15 @@ def table(name: str, scores: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", default=",".join(GROUPS), help=f"comma-separated (default: {','.join(GROUPS)})")
+    parser.add_argument("--datasets", default=",".join(GROUPS),
+                        help=f"comma-separated datasets of benchmarks/objectives.py (default: {','.join(GROUPS)})")
     parser.add_argument("--variants", default=None, help="comma-separated variant names (default: all)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
-    unknown = [n for n in names if n not in GROUPS]
+    unknown = [n for n in names if n not in ob.DATASETS]
     if unknown:
-        parser.error(f"unknown datasets {unknown}; choose from {list(GROUPS)}")
+        parser.error(f"unknown datasets {unknown}; choose from {list(ob.DATASETS)} (the grouping-column variants: "
+                     f"{list(GROUPS)} only)")
     variants = list(VARIANTS) if args.variants is None else [v.strip() for v in args.variants.split(",")]
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
