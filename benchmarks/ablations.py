@@ -111,6 +111,7 @@ CANDIDATES = {
     # (shrinktree/boosting/absent_levels.py, a numpy prototype): stop at the node, or go down both children.
     "absent levels stop": Candidate(switches={"_absent_mode": "stop-nan"}),
     "absent levels blend": Candidate(switches={"_absent_mode": "blend"}),
+    "absent levels blend, predict only": Candidate(switches={"_absent_mode": "blend", "_absent_held": False}),
 }
 
 
