@@ -12,6 +12,7 @@ Run from the repository root::
 
     python benchmarks/objectives_spread.py                       # grouseticks and epil, every variant
     python benchmarks/objectives_spread.py --datasets epil --variants "shrinktree,LightGBM"
+    python benchmarks/objectives_spread.py --datasets medpar,cbpp --variants "shrinktree,LightGBM"  # other sets
 """
 
 from __future__ import annotations
@@ -90,13 +91,23 @@ VARIANTS: dict[str, Callable[[str], Callable | None]] = {
     "100 trees": lambda name: shrinktree_variant({"n_estimators": 100}),
     "subsample=0.5": lambda name: shrinktree_variant({"subsample": 0.5}),
     "raw level scan": lambda name: shrinktree_variant(switches={"_level_mode": LEVELS_RAW}),
-    "grouping columns as codes": lambda name: shrinktree_variant(codes=True),
-    "grouping columns dropped": lambda name: shrinktree_variant(drop="groups"),
+    "grouping columns as codes": lambda name: shrinktree_variant(codes=True) if name in GROUPS else None,
+    "grouping columns dropped": lambda name: shrinktree_variant(drop="groups") if name in GROUPS else None,
     "BROOD dropped": lambda name: shrinktree_variant(drop="BROOD") if name == "grouseticks" else None,
     "LOCATION dropped": lambda name: shrinktree_variant(drop="LOCATION") if name == "grouseticks" else None,
+    # Rows whose level is absent from a categorical node's growing rows (shrinktree/boosting/absent_levels.py):
+    # stop at the node ("stop"; "stop-nan": NaN and levels unseen at fit too) or go down both children
+    # ("blend"); "predict only": the held-out rows of honest growth keep today's routing.
+    "absent levels stop": lambda name: shrinktree_variant(switches={"_absent_mode": "stop"}),
+    "absent levels and NaN stop": lambda name: shrinktree_variant(switches={"_absent_mode": "stop-nan"}),
+    "absent levels and NaN stop (predict only)": lambda name: shrinktree_variant(
+        switches={"_absent_mode": "stop-nan", "_absent_held": False}),
+    "absent levels and NaN blend": lambda name: shrinktree_variant(switches={"_absent_mode": "blend"}),
+    "absent levels and NaN blend (predict only)": lambda name: shrinktree_variant(
+        switches={"_absent_mode": "blend", "_absent_held": False}),
     "LightGBM": lambda name: lightgbm_variant(),
     "LightGBM, categorical limits lifted": lambda name: lightgbm_variant(LIGHTGBM_FINE_CATEGORICAL),
-    "LightGBM, grouping columns dropped": lambda name: lightgbm_variant(drop_groups=True),
+    "LightGBM, grouping columns dropped": lambda name: lightgbm_variant(drop_groups=True) if name in GROUPS else None,
 }
 
 
@@ -136,15 +147,35 @@ def table(name: str, scores: dict) -> str:
     return "\n".join(lines)
 
 
+def paired(name: str, scores: dict, reference: str = "shrinktree") -> str:
+    """Per variant, on how many splits its spread and deviance are below ``reference``'s, and the ratios."""
+    lines = [f"**{name}, split by split against {reference}**", "",
+             "| variant | spread lower | spread ratios | deviance lower | deviance ratios |", "|---|---|---|---|---|"]
+    base = scores[reference]
+    for variant, s in scores.items():
+        if variant == reference:
+            continue
+        spread = np.asarray(s["spread"]) / np.asarray(base["spread"])
+        deviance = np.asarray(s["deviance"]) / np.asarray(base["deviance"])
+        lines.append(f"| {variant} | {int(np.sum(spread < 1))} of {len(spread)} | "
+                     f"{', '.join(f'{r:.2f}' for r in spread)} | {int(np.sum(deviance < 1))} of {len(deviance)} | "
+                     f"{', '.join(f'{r:.3f}' for r in deviance)} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", default=",".join(GROUPS), help=f"comma-separated (default: {','.join(GROUPS)})")
+    parser.add_argument("--datasets", default=",".join(GROUPS),
+                        help=f"comma-separated datasets of benchmarks/objectives.py (default: {','.join(GROUPS)})")
     parser.add_argument("--variants", default=None, help="comma-separated variant names (default: all)")
+    parser.add_argument("--paired", action="store_true",
+                        help="also print each variant's per-split spread and deviance ratios to shrinktree's")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
-    unknown = [n for n in names if n not in GROUPS]
+    unknown = [n for n in names if n not in ob.DATASETS]
     if unknown:
-        parser.error(f"unknown datasets {unknown}; choose from {list(GROUPS)}")
+        parser.error(f"unknown datasets {unknown}; choose from {list(ob.DATASETS)} (the grouping-column variants: "
+                     f"{list(GROUPS)} only)")
     variants = list(VARIANTS) if args.variants is None else [v.strip() for v in args.variants.split(",")]
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
@@ -154,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         scores = run(name, variants, lambda line: print(line, file=sys.stderr, flush=True))
         print(table(name, scores) + "\n", flush=True)
+        if args.paired and "shrinktree" in scores:
+            print(paired(name, scores) + "\n", flush=True)
     print(f"({len(names)} datasets in {time.perf_counter() - start:.0f} s)", file=sys.stderr)
     return 0
 

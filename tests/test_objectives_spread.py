@@ -12,6 +12,10 @@ def test_variants_and_table(load_benchmark):
     text = spread.table("epil", scores)
     assert "| shrinktree | 2.000 ± 1.000 | 0.300 ± 0.000 | 1.50 |" in text
     assert "| LightGBM | 2.000 ± 0.000 | 0.200 ± 0.000 | 1.00 |" in text
+    text = spread.paired("epil", scores)
+    assert "| LightGBM | 2 of 2 | 0.67, 0.67 | 1 of 2 | 2.000, 0.667 |" in text
+    assert spread.VARIANTS["grouping columns dropped"]("quine") is None  # quine has no grouping columns
+    assert callable(spread.VARIANTS["absent levels and NaN blend"]("quine"))
     with pytest.raises(SystemExit):
-        spread.main(["--datasets", "quine"])  # not a grouped set of the script
+        spread.main(["--datasets", "no_such_set"])
 

@@ -29,6 +29,7 @@ from .._threads import check_n_jobs, threads
 from .._tree import FlatForest, TreeArrays
 from ..callbacks import CallbackEnv, PrintProgress
 from ..losses import Loss, classification_loss, regression_loss
+from . import absent_levels
 from .binning import BinMapper
 from .categorical import FROM_DTYPE, CategoricalEncoder, check_columns, engine_codes, resolve_categorical_features
 from .constraints import InteractionSets, resolve_interaction_cst, resolve_monotonic_cst, split_signs
@@ -48,7 +49,7 @@ from .honest import (
 )
 from .mixed import MixedEffectsMixin
 from .pooling import PoolingPlan, pool_tree, renew_leaf_values
-from .predictor import add_leaf_values, add_values_by_leaf
+from .predictor import add_leaf_values, add_values_by_leaf, node_statistics
 from .routing import leaves_by_partition
 from .validation import check_fit_weights, check_no_missing_labels, check_number, check_offset, eval_set_entries
 
@@ -656,7 +657,22 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         ).grow()
         local = (grown.feature, grown.bin_threshold)
         held = None
-        if estimation_rows is not None:
+        # PROTOTYPE (benchmarks only): private switch ``_absent_mode`` (shrinktree/boosting/absent_levels.py).
+        absent_mode = getattr(self, "_absent_mode", None)
+        absent_held = None
+        if absent_mode is not None:
+            rows_of_leaf = {int(leaf): grown.sample_indices[a:b]
+                            for leaf, a, b in zip(grown.leaf_nodes, grown.leaf_start, grown.leaf_stop)}
+            absent_masks = absent_levels.present_masks(grown, codes, data.n_levels, rows_of_leaf)
+            if estimation_rows is not None and getattr(self, "_absent_held", True):
+                held_rows = np.sort(grown.held_indices)
+                held_nodes = absent_levels.route_binned(grown, binned, codes, data.n_levels, data.missing_bin,
+                                                        held_rows, absent_masks, absent_mode != "stop",
+                                                        side=absent_mode == "side")
+                absent_held = (held_rows, held_nodes)
+        if absent_held is not None:
+            held = node_statistics(absent_held[0], absent_held[1], grown.parent, gradients, hessians, weight)
+        elif estimation_rows is not None:
             # The grower partitioned the held-out rows too: each leaf's are a run of grown.held_indices.
             held = held_node_statistics(grown.held_indices, grown.leaf_nodes, grown.held_leaf_start,
                                         grown.held_leaf_stop, grown.parent, gradients, hessians, weight)
@@ -673,6 +689,8 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         # Private measurement switch (benchmarks/loss_pooling.py): keep the surrogate's Newton values.
         if loss.renews_leaves and getattr(self, "_renew_leaf_values", True):
             held_leaf = None
+            if absent_held is not None:
+                raise NotImplementedError("prototype: _absent_mode with a loss that renews leaf values")
             if estimation_rows is not None:
                 # The leaf of each position of grown.held_indices: the leaves' runs in the order they lie.
                 in_place = np.argsort(grown.held_leaf_start, kind="stable")
@@ -691,7 +709,9 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         # one compiled specialization of the kernels below for every fit.
         out = raw if raw.flags.c_contiguous else np.ascontiguousarray(raw)
         add_leaf_values(grown.sample_indices, grown.leaf_start, grown.leaf_stop, leaf_values, out)
-        if estimation_rows is not None:
+        if absent_held is not None:
+            add_values_by_leaf(absent_held[0], absent_held[1], value, out)
+        elif estimation_rows is not None:
             add_leaf_values(grown.held_indices, grown.held_leaf_start, grown.held_leaf_stop, leaf_values, out)
         if rows is not None:
             outside = np.ones(binned.shape[1], dtype=np.bool_)
@@ -701,6 +721,9 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
                 add_values_by_leaf(outside_rows, data.leaves_of(grown, outside_rows), value, out)
         if out is not raw:
             raw[:] = out
+        if absent_mode is not None:
+            tree._absent_masks = absent_masks
+            tree._absent_counts = grown.weighted_count.astype(np.float64)
         return tree, pooling_k, local
 
     # -- saving and restoring -------------------------------------------------------------------
@@ -831,6 +854,9 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
     def _raw_predict(self, X, offset=None):
         X = self._validate_predict_input(X, keep_float32=True)
         offset = check_offset(offset, X.shape[0], "predict")
+        if getattr(self, "_absent_mode", None) is not None:  # PROTOTYPE (benchmarks only)
+            raw = absent_levels.raw_predict(self, X, self._absent_mode)
+            return raw if offset is None else raw + offset[:, None]
         with threads(self.n_jobs, X.shape[0]):
             raw = self._baseline + self._forest.predict_sum(X, self._tree_output, len(self._baseline))
         return raw if offset is None else raw + offset[:, None]
