@@ -88,3 +88,12 @@ def test_a_loss_that_renews_leaf_values_is_refused():
     X, y = _frame()
     with pytest.raises(NotImplementedError, match="prototype"):
         _fit(X, y, "stop-nan", n_estimators=2, loss="absolute_error")
+
+
+def test_an_unknown_mode_is_refused_before_fitting():
+    X, y = _frame()
+    model = ShrinkBoostRegressor(random_state=0, n_estimators=2)
+    model._absent_mode = "blnd"
+    with pytest.raises(ValueError, match="_absent_mode must be one of"):
+        model.fit(X, y)
+    assert not hasattr(model, "n_features_in_")

@@ -76,6 +76,25 @@ def route_binned(grown, binned, codes, n_levels, missing_bin, rows, masks, nan_s
     return node_of
 
 
+MODES = ("side", "stop", "stop-nan", "blend")
+
+
+def check_mode(mode, loss) -> None:
+    """Refuse a ``_absent_mode`` this prototype does not implement, before any kernel runs.
+
+    ``None`` (the default) is today's engine.  Losses that renew leaf values (absolute error, quantile)
+    would need the renewal over stopped or blended held-out rows, which was never measured, so they are
+    refused rather than fitted with Newton values.
+    """
+    if mode is None:
+        return
+    if mode not in MODES:
+        raise ValueError(f"_absent_mode must be one of {MODES} or None, got {mode!r}.")
+    if loss.renews_leaves:
+        raise NotImplementedError("prototype: _absent_mode with a loss that renews leaf values "
+                                  "(absolute_error, quantile) is not implemented.")
+
+
 def _tree_raw(tree, masks, counts, X, mode):
     """One tree's value for every row of ``X`` (codes in categorical columns) under ``mode``."""
     n_rows = X.shape[0]

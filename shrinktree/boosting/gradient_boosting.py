@@ -332,6 +332,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         sample_weight = self._weights_with_class_weight(y, sample_weight)
         loss = self._make_loss()
         loss.check_target(y)
+        absent_levels.check_mode(getattr(self, "_absent_mode", None), loss)
         self._resolve_constraints(X.shape[1], loss.n_trees_per_iteration)
         if sample_weight is not None:
             # Zero-weight rows carry no information; dropping them keeps weights equivalent to repetition.
@@ -689,8 +690,6 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         # Private measurement switch (benchmarks/loss_pooling.py): keep the surrogate's Newton values.
         if loss.renews_leaves and getattr(self, "_renew_leaf_values", True):
             held_leaf = None
-            if absent_held is not None:
-                raise NotImplementedError("prototype: _absent_mode with a loss that renews leaf values")
             if estimation_rows is not None:
                 # The leaf of each position of grown.held_indices: the leaves' runs in the order they lie.
                 in_place = np.argsort(grown.held_leaf_start, kind="stable")
