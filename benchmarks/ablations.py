@@ -33,11 +33,9 @@ Run from the repository root::
 
 from __future__ import annotations
 
-import os
+from _bench_threads import pin_threads  # benchmarks/ is sys.path[0] when a script runs
 
-THREADS = os.environ.get("BENCH_THREADS", "1")
-for _variable in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS"):
-    os.environ.setdefault(_variable, THREADS)
+THREADS = pin_threads()
 
 import argparse  # noqa: E402
 import json  # noqa: E402

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 
-for _variable in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
+from _bench_threads import pin_threads  # benchmarks/ is sys.path[0] when a script runs
+
+pin_threads()
 
 import argparse  # noqa: E402
 import sys  # noqa: E402

@@ -36,14 +36,12 @@ Run from the repository root::
 
 from __future__ import annotations
 
-import os
-
 # Scores do not depend on the thread count, and one thread per model keeps the run from oversubscribing a
 # shared machine.  Set before numba, LightGBM, XGBoost or scikit-learn start their thread pools; override
 # with BENCH_THREADS.
-THREADS = os.environ.get("BENCH_THREADS", "1")
-for _variable in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS"):
-    os.environ.setdefault(_variable, THREADS)
+from _bench_threads import pin_threads  # benchmarks/ is sys.path[0] when a script runs
+
+THREADS = pin_threads()
 
 import argparse  # noqa: E402
 import json  # noqa: E402

@@ -31,9 +31,9 @@ from __future__ import annotations
 import os
 
 # One thread per model (accuracy.py's protocol); set before numba, LightGBM or CatBoost start their pools.
-THREADS = os.environ.get("BENCH_THREADS", "1")
-for _variable in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS"):
-    os.environ.setdefault(_variable, THREADS)
+from _bench_threads import pin_threads  # benchmarks/ is sys.path[0] when a script runs
+
+THREADS = pin_threads()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
