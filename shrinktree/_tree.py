@@ -39,6 +39,18 @@ class TreeArrays:
         (``-1`` otherwise); a level ``c`` goes left when its bit is set.
     cat_bitset : ndarray of uint32
         Concatenated bitsets of all categorical splits of the tree.
+    present_offset : ndarray of int64
+        For categorical splits that know which levels their growing rows had, the start of the node's
+        *present set* in ``present_bitset`` (``-1``: no present set, every level follows ``cat_bitset`` and
+        NaN the missing side, the rule of models grown before present sets and of foreign trees).  A row
+        whose level is absent from the set **blends**: it goes down both children, weighted by
+        ``absent_left_share`` (see :func:`categorical_route`).
+    present_bitset : ndarray of uint32
+        Concatenated present sets: bit 0 of a set is NaN (the node's growing rows had a missing value), bit
+        ``c + 1`` level ``c``.
+    absent_left_share : ndarray of float64
+        Share of a blended row that goes left: the left child's growing rows over both children's (by
+        weight); unused (0.5) at nodes without a present set.
     raw_value : ndarray of float64, shape (n_nodes, n_outputs)
         The unpooled estimate of each node (Newton value or mean).
     value : ndarray of float64, shape (n_nodes, n_outputs)
@@ -68,6 +80,9 @@ class TreeArrays:
     is_categorical: np.ndarray = field(default=None)
     cat_offset: np.ndarray = field(default=None)
     cat_bitset: np.ndarray = field(default=None)
+    present_offset: np.ndarray = field(default=None)
+    present_bitset: np.ndarray = field(default=None)
+    absent_left_share: np.ndarray = field(default=None)
 
     def __post_init__(self):
         n = len(self.parent)
@@ -77,6 +92,12 @@ class TreeArrays:
             self.cat_offset = np.full(n, -1, dtype=np.int64)
         if self.cat_bitset is None:
             self.cat_bitset = np.zeros(0, dtype=np.uint32)
+        if self.present_offset is None:
+            self.present_offset = np.full(n, -1, dtype=np.int64)
+        if self.present_bitset is None:
+            self.present_bitset = np.zeros(0, dtype=np.uint32)
+        if self.absent_left_share is None:
+            self.absent_left_share = np.full(n, 0.5)
         if self.raw_value.ndim == 1:
             self.raw_value = self.raw_value.reshape(-1, 1)
         if self.value.ndim == 1:
@@ -144,7 +165,8 @@ class TreeArrays:
         n = len(self.parent) if isinstance(self.parent, np.ndarray) else -1
         if n <= 0:
             raise ValueError("A tree needs at least one node.")
-        integer = ("parent", "left", "right", "feature", "missing_left", "is_categorical", "cat_offset", "cat_bitset")
+        integer = ("parent", "left", "right", "feature", "missing_left", "is_categorical", "cat_offset", "cat_bitset",
+                   "present_offset", "present_bitset")
         for f in fields(self):
             array = getattr(self, f.name)
             if not isinstance(array, np.ndarray):
@@ -153,9 +175,9 @@ class TreeArrays:
             if array.dtype.kind not in wanted_kind:
                 raise ValueError(f"Tree array {f.name!r} has dtype {array.dtype}, expected "
                                  f"{'integers' if f.name in integer else 'floats'}.")
-            if f.name == "cat_bitset":
+            if f.name in ("cat_bitset", "present_bitset"):
                 if array.ndim != 1:
-                    raise ValueError("Tree array 'cat_bitset' must be one-dimensional.")
+                    raise ValueError(f"Tree array {f.name!r} must be one-dimensional.")
             elif f.name in ("raw_value", "value"):
                 if array.ndim != 2 or array.shape[0] != n or array.shape[1] < 1:
                     raise ValueError(f"Tree array {f.name!r} has shape {array.shape}, expected ({n}, n_outputs).")
@@ -187,6 +209,16 @@ class TreeArrays:
             raise ValueError("Categorical split bitset offset out of range.")
         if np.any(np.isnan(self.threshold[internal & ~categorical])):
             raise ValueError("A numeric split has a NaN threshold.")
+        with_present = self.present_offset >= 0
+        if np.any(with_present & ~categorical):
+            raise ValueError("Only categorical splits can have a present set (present_offset).")
+        if np.any(self.present_offset[with_present] >= len(self.present_bitset)):
+            raise ValueError("Present set offset out of range.")
+        if np.any(self.present_offset < -1):
+            raise ValueError("Present set offset out of range.")
+        share = self.absent_left_share[with_present]
+        if not np.all((share >= 0.0) & (share <= 1.0)):  # NaN fails too
+            raise ValueError("absent_left_share must lie in [0, 1] at nodes with a present set.")
 
 
 ROW_BLOCK = 64  # rows walked through each tree before the next tree (a multiple of 4): its nodes stay in L1
@@ -287,6 +319,45 @@ class FlatForest:
         with threads_for_rows(X.shape[0]):
             _predict_forest(X, *self._walk_arrays(), self.value, tree_output.astype(np.int64), out)
         return out
+
+
+# Outcomes of :func:`categorical_route`.
+GO_RIGHT = 0
+GO_LEFT = 1
+BLEND = 2
+
+
+@njit(cache=True, inline="always")
+def categorical_route(missing, code, node, missing_left, cat_offset, cat_bitset, present_offset, present_bitset):
+    """Where a row goes at categorical node ``node``: ``GO_LEFT``, ``GO_RIGHT`` or ``BLEND``.
+
+    The one rule every walk of a tree applies (prediction, training predictions, held-out rows,
+    contributions, the distributed booster).  ``missing`` is True for NaN (every level unseen at fit
+    arrives as NaN); otherwise ``code`` is the level.  A code outside the split's bitset counts as missing.
+    At a node with a present set (``present_offset[node] >= 0``) a level, or NaN, that the node's growing
+    rows did not have blends: the row goes down both children, ``absent_left_share[node]`` of it left (a
+    multilevel model's population value for a group it has not seen, taken over the node's levels).
+    Without a present set, NaN follows the missing side.
+
+    A present set has at least one word more than the split's bitset, so every code the split's bitset
+    covers reads a bit of the node's own set.
+    """
+    if not missing:
+        word = cat_offset[node] + (code >> 5)
+        if code < 0 or word >= cat_bitset.shape[0]:
+            missing = True
+    start = present_offset[node]
+    if start >= 0:
+        bit = np.int64(0) if missing else code + 1
+        present_word = start + (bit >> 5)
+        if present_word >= present_bitset.shape[0]:
+            return BLEND
+        if (present_bitset[present_word] >> np.uint32(bit & 31)) & np.uint32(1) == 0:
+            return BLEND
+    if missing:
+        return GO_LEFT if missing_left[node] == 1 else GO_RIGHT
+    word = cat_offset[node] + (code >> 5)
+    return GO_LEFT if (cat_bitset[word] >> np.uint32(code & 31)) & np.uint32(1) == 1 else GO_RIGHT
 
 
 @njit(cache=True, inline="always")
