@@ -728,8 +728,9 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             stopped = grown.held_stopped_nodes
             if stopped is not None and len(stopped):
                 lengths = grown.held_stopped_stop - grown.held_stopped_start
-                positions = np.concatenate([np.arange(a, b) for a, b in zip(grown.held_stopped_start,
-                                                                             grown.held_stopped_stop)])
+                # Positions of the stopped runs in grown.held_indices, run after run.
+                run_first = np.cumsum(lengths) - lengths
+                positions = np.arange(lengths.sum()) + np.repeat(grown.held_stopped_start - run_first, lengths)
                 if getattr(self, "_stopped_value", "blend") == "node":  # measurement only
                     add_leaf_values(grown.held_indices, grown.held_stopped_start, grown.held_stopped_stop,
                                     value[stopped], out)
