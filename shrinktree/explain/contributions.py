@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._bitsets import concatenated_present_sets
 from .._tree import LEAF, FlatForest, TreeArrays
 from ..boosting.cross_features import fold_columns
 from .treeshap import flat_cover, forest_contributions
@@ -134,6 +135,8 @@ def predict_contributions(model, X, offset=None) -> np.ndarray:
         row (block) sums to the raw score before the link: ``decision_function`` of boosted
         classifiers, ``predict`` of identity-link regressors, ``log(predict)`` of log-link ones
         (Poisson, gamma, Tweedie), the averaged class proportions of a shrunk forest classifier.
+        A row whose level is absent from a categorical node's present set blends there (both
+        children, ``absent_left_share`` of it left) and its values add up to that blended score.
         ``result.reshape(n_samples, -1)`` is LightGBM's ``pred_contrib`` layout.
     """
     X = _validated_input(model, X)
@@ -146,7 +149,8 @@ def predict_contributions(model, X, offset=None) -> np.ndarray:
     ensemble = _ensemble(model)
     # X holds the cross columns after the user's (the trees split on them); each parent gets half of a cross's.
     phi, expected = forest_contributions(ensemble.forest, _node_count(ensemble.trees), ensemble.tree_output,
-                                         ensemble.n_outputs, X, ensemble.n_features + _n_crosses(ensemble))
+                                         ensemble.n_outputs, X, ensemble.n_features + _n_crosses(ensemble),
+                                         concatenated_present_sets(ensemble.trees))
     phi = fold_columns(phi, ensemble.n_features, ensemble.crosses)
     if ensemble.scale != 1.0:
         phi *= ensemble.scale
