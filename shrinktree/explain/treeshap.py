@@ -16,8 +16,8 @@ costs ``O(L D^2)`` per row instead of ``2^M`` evaluations of ``v``.
 
 Conventions shared with the rest of shrinktree:
 
-* Routing is that of prediction: a numeric split sends ``x <= threshold`` left and NaN to
-  ``missing_left`` (:func:`shrinktree._tree._goes_left`); a categorical split routes by
+* Routing is that of prediction (:func:`shrinktree._raw_route.node_route`): a numeric split sends
+  ``x <= threshold`` left and NaN to ``missing_left``; a categorical split routes by
   :func:`shrinktree._tree.categorical_route`, the one rule: a level goes left when its bit is set
   (codes outside the bitset and NaN follow ``missing_left``), and at a node with a present set a
   level (or NaN) that the node's growing rows did not have **blends**: ``x`` goes down both children,
@@ -38,8 +38,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._numba import njit, prange
+from .._raw_route import BLEND, GO_RIGHT, node_route
 from .._threads import threads_for_rows
-from .._tree import BLEND, GO_RIGHT, _goes_left, categorical_route
 
 # A leaf that no training row reached gets this fraction of its tree's total cover: it then weighs
 # (almost) nothing in the expectation, every cover ratio stays finite, and shap's TreeExplainer, which
@@ -270,21 +270,15 @@ def _row_tree(X, row, root, left, right, feature, threshold, missing_left, is_ca
             _add_leaf(zero, one, w, inv, r, m, feat, value, node, col, out, row)
             continue
         f = feature[node]
-        x = X[row, f]
+        route = node_route(X[row, f], node, threshold, missing_left, is_categorical, cat_offset, cat_bitset,
+                           present_offset, present_bitset)
         # The share of x that goes to the "hot" and the "cold" child: all or nothing unless x blends.
         hot_one = 1.0
         cold_one = 0.0
-        if is_categorical[node]:
-            missing = np.isnan(x)
-            route = categorical_route(missing, np.int64(0) if missing else np.int64(x), node, missing_left,
-                                      cat_offset, cat_bitset, present_offset, present_bitset)
-            if route == BLEND:
-                hot_one = absent_left_share[node]
-                cold_one = 1.0 - hot_one
-            goes_left = route != GO_RIGHT  # a blended x takes its left share as the "hot" one
-        else:
-            goes_left = _goes_left(x, node, threshold, missing_left, is_categorical, cat_offset, cat_bitset)
-        if goes_left:
+        if route == BLEND:
+            hot_one = absent_left_share[node]
+            cold_one = 1.0 - hot_one
+        if route != GO_RIGHT:  # a blended x takes its left share as the "hot" one
             hot, cold = left[node], right[node]
         else:
             hot, cold = right[node], left[node]
