@@ -9,9 +9,11 @@ from itertools import combinations
 from math import factorial
 
 import numpy as np
+import pandas as pd
 import pytest
 from blend_reference import route, tree_values
 
+from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor
 from shrinktree._bitsets import concatenated_present_sets
 from shrinktree._tree import FlatForest, TreeArrays
 from shrinktree.explain.treeshap import forest_contributions
@@ -247,3 +249,67 @@ def test_a_share_of_zero_or_one_is_routing_to_one_side():
         routed.missing_left[0] = 1 if side == 1 else 0
         routed.cat_bitset[0] = np.uint32(0b110011 if side == 1 else 0b000011)
         assert np.abs(kernel([pinned], X) - kernel([routed], X)).max() < AGREEMENT
+
+
+# -- fitted models -----------------------------------------------------------------------------------------
+def grouped_frame(n=600, n_levels=60, seed=0):
+    """Many small levels, some missing, and a numeric column: deep nodes miss many levels of their parents."""
+    rng = np.random.default_rng(seed)
+    level = rng.integers(0, n_levels, n)
+    x = rng.normal(size=n)
+    y = rng.normal(0, 1.5, n_levels)[level] + x + rng.normal(0, 0.5, n)
+    names = np.array([f"l{v:02d}" for v in level], dtype=object)
+    names[rng.random(n) < 0.05] = None
+    frame = pd.DataFrame({"g": pd.Categorical(names, categories=[f"l{v:02d}" for v in range(n_levels)]),
+                          "x": x, "h": pd.Categorical(rng.choice(list("abcd"), n))})
+    return frame, y
+
+
+def with_unseen_levels(frame, seed=1):
+    """``frame`` with a level unseen at fit in every fifth row (it arrives as NaN)."""
+    out = frame.copy()
+    values = np.array(out["g"].astype(object), dtype=object)
+    values[np.random.default_rng(seed).random(len(values)) < 0.2] = "never-seen"
+    out["g"] = pd.Categorical(values)
+    return out
+
+
+def reference_raw_score(model, X):
+    """Baseline plus every tree's blended value (``tests/blend_reference.py``), per output column."""
+    codes = model._validate_predict_input(X)
+    raw = np.tile(np.asarray(model._baseline, dtype=np.float64).ravel(), (len(codes), 1))
+    for iteration in model._trees:
+        for k, tree in enumerate(iteration):
+            raw[:, k] += tree_values(tree, codes)[:, 0]
+    return raw, codes
+
+
+def blending_rows(trees, codes):
+    """Mask of the rows that blend in at least one of ``trees``."""
+    def blends(tree, x, node=0):
+        if tree.left[node] < 0:
+            return False
+        where = route(tree, node, float(x[tree.feature[node]]))
+        if where == "blend":
+            return True
+        return blends(tree, x, int(tree.left[node] if where == "left" else tree.right[node]))
+
+    return np.array([any(blends(t, x) for t in trees) for x in codes])
+
+
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_fitted_model_contributions_add_up_to_the_blended_raw_score(task):
+    frame, y = grouped_frame()
+    if task == "regression":
+        model = ShrinkBoostRegressor(n_estimators=30, random_state=0).fit(frame, y)
+    else:
+        model = ShrinkBoostClassifier(n_estimators=15, random_state=0).fit(frame, np.digitize(y, [-1.0, 1.0]))
+    trees = [t for iteration in model._trees for t in iteration]
+    assert sum(int(np.sum(t.present_offset >= 0)) for t in trees) > 0
+    test = with_unseen_levels(grouped_frame(n=300, seed=3)[0])
+    raw, codes = reference_raw_score(model, test)
+    blends = blending_rows(trees, codes)
+    assert blends.mean() > 0.3  # most rows meet an absent level or NaN somewhere
+    phi = model.predict_contributions(test)
+    phi = phi[:, None, :] if phi.ndim == 2 else phi
+    assert np.abs(phi.sum(axis=2) - raw).max() < 1e-9
