@@ -125,8 +125,29 @@ class TreeArrays:
     def copy(self) -> TreeArrays:
         return TreeArrays(**{f.name: np.array(getattr(self, f.name), copy=True) for f in fields(self)})
 
+    def present_set(self, node: int) -> tuple[tuple[int, ...], bool] | None:
+        """The present set of ``node``: the level codes its growing rows had and whether they had NaN.
+
+        ``None`` for a node without one (numeric splits, leaves, trees grown before present sets).  A set
+        runs from its offset to the next set's (or the end of ``present_bitset``).
+        """
+        start = int(self.present_offset[node])
+        if start < 0:
+            return None
+        later = self.present_offset[self.present_offset > start]
+        stop = int(later.min()) if len(later) else len(self.present_bitset)
+        bits = np.unpackbits(self.present_bitset[start:stop].astype("<u4").view(np.uint8), bitorder="little")
+        present = np.flatnonzero(bits)
+        return tuple(int(code) for code in present[present > 0] - 1), bool(bits[0]) if len(bits) else False
+
     def to_frame(self):
-        """The node table as a pandas DataFrame: structure, raw and pooled values, pooling factors."""
+        """The node table as a pandas DataFrame: structure, raw and pooled values, pooling factors.
+
+        At categorical nodes with a present set, ``present_levels`` (the level codes the node's growing
+        rows had), ``present_missing`` (whether they had NaN) and ``absent_left_share`` (the share of a
+        row whose level is absent that goes left: such a row goes down both children); ``None``, ``None``
+        and NaN at every other node.
+        """
         import pandas as pd
 
         data = {
@@ -142,6 +163,10 @@ class TreeArrays:
             "gain": self.gain,
             "pooling_factor": self.pooling_factor,
         }
+        present = [self.present_set(node) for node in range(self.n_nodes)]
+        data["present_levels"] = pd.Series([None if p is None else p[0] for p in present], dtype=object)
+        data["present_missing"] = pd.Series([None if p is None else p[1] for p in present], dtype=object)
+        data["absent_left_share"] = np.where(self.present_offset >= 0, self.absent_left_share, np.nan)
         n_outputs = self.value.shape[1]
         for k in range(n_outputs):
             suffix = "" if n_outputs == 1 else f"_{k}"
@@ -221,6 +246,24 @@ class TreeArrays:
             raise ValueError("absent_left_share must lie in [0, 1] at nodes with a present set.")
 
 
+# The arrays of a tree's present sets: digested only in models that have one (see :func:`digest_arrays`).
+PRESENT_SET_FIELDS = ("present_offset", "present_bitset", "absent_left_share")
+
+
+def has_present_sets(trees) -> bool:
+    """Whether any of ``trees`` (TreeArrays) has a categorical node with a present set."""
+    return any(bool(np.any(np.asarray(tree.present_offset) >= 0)) for tree in trees)
+
+
+def digest_arrays(tree: TreeArrays, with_present_sets: bool) -> list:
+    """A tree's arrays, in field order, for the digest of a model's prediction state.
+
+    The present-set arrays are left out unless ``with_present_sets`` (pass :func:`has_present_sets` of the
+    model's trees): models without present sets keep the digests they had before present sets existed.
+    """
+    return [getattr(tree, f.name) for f in fields(tree) if with_present_sets or f.name not in PRESENT_SET_FIELDS]
+
+
 ROW_BLOCK = 64  # rows walked through each tree before the next tree (a multiple of 4): its nodes stay in L1
 
 # Bits of ``FlatForest.walk_flags``: a numeric node without either bit needs nothing but ``x <= threshold``.
@@ -237,6 +280,10 @@ class FlatForest:
     (``walk_left[node] == node`` marks a leaf), and one byte of flags per node, so that a numeric
     split costs one comparison without a branch.  Rows are walked in blocks of ``ROW_BLOCK`` through
     one tree after another, so each tree's nodes stay in cache for the whole block.
+
+    The walk arrays hold one node more than the forest, the *parking leaf* (the last one): a row that
+    blends at a categorical node (:func:`categorical_route`) parks there, so that the rows walked with
+    it go on, and is finished by a walk over both children of the node where it blended.
     """
 
     tree_start: np.ndarray  # int64, node offset of each tree
@@ -249,32 +296,61 @@ class FlatForest:
     cat_offset: np.ndarray
     cat_bitset: np.ndarray
     value: np.ndarray  # (n_nodes_total, n_outputs)
+    present_offset: np.ndarray = field(default=None)  # int64, into present_bitset (-1: no present set)
+    present_bitset: np.ndarray = field(default=None)  # uint32, every tree's present sets
+    absent_left_share: np.ndarray = field(default=None)  # float64, share of a blended row sent left
     walk_left: np.ndarray = field(default=None)
     walk_right: np.ndarray = field(default=None)
     walk_feature: np.ndarray = field(default=None)
     walk_threshold: np.ndarray = field(default=None)  # NaN at categorical nodes: ``x <= NaN`` is never true
     walk_flags: np.ndarray = field(default=None)  # MISSING_LEFT_FLAG | CATEGORICAL_FLAG
+    blend_stack_size: int = field(default=0)  # room the walk over both children needs (0: no row ever blends)
+    # Per tree, where its words of cat_bitset and present_bitset end: a walk reads the bitsets up to there only,
+    # so that a level code past a tree's own words counts as missing there as in the tree alone (not another
+    # tree's bits).  Without them (a forest built by hand) every tree reads to the arrays' ends.
+    tree_cat_stop: np.ndarray = field(default=None)
+    tree_present_stop: np.ndarray = field(default=None)
 
     def __post_init__(self):
         n_nodes = len(self.left)
-        if n_nodes > np.iinfo(np.uint32).max:
+        if n_nodes >= np.iinfo(np.uint32).max:  # one id more: the parking leaf
             raise ValueError(f"A forest of {n_nodes:,} nodes is too large to predict with (32-bit node ids).")
+        if self.present_offset is None:
+            self.present_offset = np.full(n_nodes, -1, dtype=np.int64)
+        if self.present_bitset is None:
+            self.present_bitset = np.zeros(0, dtype=np.uint32)
+        if self.absent_left_share is None:
+            self.absent_left_share = np.full(n_nodes, 0.5)
+        if self.tree_cat_stop is None:
+            self.tree_cat_stop = np.full(len(self.tree_start), len(self.cat_bitset), dtype=np.int64)
+        if self.tree_present_stop is None:
+            self.tree_present_stop = np.full(len(self.tree_start), len(self.present_bitset), dtype=np.int64)
         leaf = self.left < 0
-        own = np.arange(n_nodes, dtype=np.uint32)
-        self.walk_left = np.where(leaf, own, self.left).astype(np.uint32)
-        self.walk_right = np.where(leaf, own, self.right).astype(np.uint32)
-        self.walk_feature = np.where(leaf, 0, self.feature).astype(np.uint32)
+        own = np.arange(n_nodes + 1, dtype=np.uint32)
+        park = np.ones(1, dtype=bool)
+        self.walk_left = np.where(np.append(leaf, park), own, np.append(self.left, 0)).astype(np.uint32)
+        self.walk_right = np.where(np.append(leaf, park), own, np.append(self.right, 0)).astype(np.uint32)
+        self.walk_feature = np.append(np.where(leaf, 0, self.feature), 0).astype(np.uint32)
         categorical = ~leaf & (self.is_categorical != 0)
-        self.walk_threshold = np.where(categorical, np.nan, np.where(leaf, 0.0, self.threshold)).astype(np.float64)
-        self.walk_flags = ((~leaf & (self.missing_left != 0)) * MISSING_LEFT_FLAG
-                           + categorical * CATEGORICAL_FLAG).astype(np.uint8)
+        self.walk_threshold = np.append(np.where(categorical, np.nan, np.where(leaf, 0.0, self.threshold)),
+                                        0.0).astype(np.float64)
+        self.walk_flags = np.append((~leaf & (self.missing_left != 0)) * MISSING_LEFT_FLAG
+                                    + categorical * CATEGORICAL_FLAG, 0).astype(np.uint8)
+        if np.any(self.present_offset >= 0):
+            # The walk over both children keeps one pending node per level below a blend: a tree's size bounds it.
+            self.blend_stack_size = int(np.max(np.diff(np.append(self.tree_start, n_nodes))))
 
     @classmethod
     def from_trees(cls, trees: list[TreeArrays]) -> FlatForest:
         sizes = np.array([t.n_nodes for t in trees], dtype=np.int64)
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        bit_sizes = np.array([len(t.cat_bitset) for t in trees], dtype=np.int64)
-        bit_starts = np.concatenate([[0], np.cumsum(bit_sizes)[:-1]]).astype(np.int64)
+
+        def stops_of(name):
+            # Where each tree's words of a concatenated bitset end.
+            return np.cumsum([len(getattr(t, name)) for t in trees]).astype(np.int64)
+
+        def starts_of(name):
+            return np.concatenate([[0], stops_of(name)[:-1]]).astype(np.int64)
 
         node_tree = np.repeat(np.arange(len(trees)), sizes)  # the tree of every node
 
@@ -282,6 +358,9 @@ class FlatForest:
             # Links and bitset offsets of every tree moved past the trees before it (-1 stays -1).
             arr = np.concatenate([getattr(t, name) for t in trees]).astype(np.int64)
             return np.where(arr >= 0, arr + offset_of[node_tree], arr)
+
+        def words(name):
+            return np.concatenate([getattr(t, name) for t in trees] + [np.zeros(0, np.uint32)]).astype(np.uint32)
 
         return cls(
             tree_start=starts,
@@ -291,18 +370,26 @@ class FlatForest:
             threshold=np.concatenate([t.threshold for t in trees]).astype(np.float64),
             missing_left=np.concatenate([t.missing_left for t in trees]).astype(np.uint8),
             is_categorical=np.concatenate([t.is_categorical for t in trees]).astype(np.uint8),
-            cat_offset=shifted("cat_offset", bit_starts),
-            cat_bitset=np.concatenate([t.cat_bitset for t in trees] + [np.zeros(0, np.uint32)]).astype(np.uint32),
+            cat_offset=shifted("cat_offset", starts_of("cat_bitset")),
+            cat_bitset=words("cat_bitset"),
             value=np.ascontiguousarray(np.concatenate([t.value for t in trees]).astype(np.float64)),
+            present_offset=shifted("present_offset", starts_of("present_bitset")),
+            present_bitset=words("present_bitset"),
+            absent_left_share=np.concatenate([t.absent_left_share for t in trees]).astype(np.float64),
+            tree_cat_stop=stops_of("cat_bitset"),
+            tree_present_stop=stops_of("present_bitset"),
         )
 
     def _walk_arrays(self) -> tuple:
-        return (self.tree_start, self.walk_left, self.walk_right, self.walk_feature,
-                self.walk_threshold, self.walk_flags, self.cat_offset, self.cat_bitset)
+        return (self.tree_start, self.walk_left, self.walk_right, self.walk_feature, self.walk_threshold,
+                self.walk_flags, self.missing_left, self.cat_offset, self.cat_bitset, self.tree_cat_stop,
+                self.present_offset, self.present_bitset, self.tree_present_stop)
 
     def apply(self, X: np.ndarray) -> np.ndarray:
         """Leaf node id (local to each tree) for every row and tree.
 
+        A row that blends in a tree (a level absent from a categorical node's present set, see
+        :func:`categorical_route`) reaches no single leaf: its entry is the node where it first blends.
         ``X`` is a C-ordered float64 or float32 matrix (float32 values compare exactly as float64).
         """
         with threads_for_rows(X.shape[0]):
@@ -312,12 +399,14 @@ class FlatForest:
         """Sum of tree values per row; tree ``t`` adds its value into column ``tree_output[t]``.
 
         Trees with a multi-column ``value`` (post-hoc classifiers) use ``tree_output[t] == -1``
-        and add all columns.  Each row's values are added in tree order whatever the thread count.
+        and add all columns.  A row that blends in a tree adds that tree's share-weighted sum of the
+        leaves it reaches.  Each row's values are added in tree order whatever the thread count.
         ``X`` is a C-ordered float64 or float32 matrix (float32 values compare exactly as float64).
         """
         out = np.zeros((X.shape[0], n_outputs), dtype=np.float64)
         with threads_for_rows(X.shape[0]):
-            _predict_forest(X, *self._walk_arrays(), self.value, tree_output.astype(np.int64), out)
+            _predict_forest(X, *self._walk_arrays(), self.absent_left_share, self.value,
+                            tree_output.astype(np.int64), self.blend_stack_size, out)
         return out
 
 
@@ -385,32 +474,55 @@ def _find_leaf(X, row, root, left, right, feature, threshold, missing_left, is_c
 
 
 @njit(cache=True, inline="always")
-def _walk_goes_left(x, node, threshold, flags, cat_offset, cat_bitset):
-    """``_goes_left`` on the ``walk_*`` arrays, without a branch at numeric nodes."""
-    node_flags = flags[node]
-    # x <= NaN is false at categorical nodes; NaN x goes left only where missing values go left
-    go_left = (x <= threshold[node]) | ((x != x) & ((node_flags & MISSING_LEFT_FLAG) != 0))
-    if node_flags & CATEGORICAL_FLAG and not np.isnan(x):
-        code = np.int64(x)
-        word = cat_offset[node] + (code >> 5)
-        if code < 0 or word >= cat_bitset.shape[0]:
-            go_left = (node_flags & MISSING_LEFT_FLAG) != 0
-        else:
-            go_left = (cat_bitset[word] >> np.uint32(code & 31)) & np.uint32(1) == 1
-    return go_left
+def _walk_goes_left_numeric(x, node, threshold, flags):
+    """``x <= threshold`` with NaN to the missing side, without a branch (and never true at a categorical node,
+    whose walk threshold is NaN)."""
+    return (x <= threshold[node]) | ((x != x) & ((flags[node] & MISSING_LEFT_FLAG) != 0))
+
+
+@njit(cache=True, inline="always")
+def _walk_route(x, node, threshold, flags, missing_left, cat_offset, cat_bitset, present_offset, present_bitset):
+    """:func:`categorical_route` of value ``x`` at ``node`` of the ``walk_*`` arrays, numeric nodes included."""
+    if flags[node] & CATEGORICAL_FLAG:
+        missing = np.isnan(x)
+        code = np.int64(0) if missing else np.int64(x)
+        return categorical_route(missing, code, node, missing_left, cat_offset, cat_bitset, present_offset,
+                                 present_bitset)
+    return GO_LEFT if _walk_goes_left_numeric(x, node, threshold, flags) else GO_RIGHT
+
+
+@njit(cache=True, inline="always")
+def _walk_step(x, node, left, right, threshold, flags, missing_left, cat_offset, cat_bitset, present_offset,
+               present_bitset, blended_at, lane):
+    """The node after ``node`` for value ``x`` (a leaf is its own child).
+
+    A row that blends at ``node`` goes to the parking leaf (the last node of ``left``) and ``blended_at[lane]``
+    records ``node``.  A numeric node costs one comparison without a branch.
+    """
+    go_left = _walk_goes_left_numeric(x, node, threshold, flags)
+    if flags[node] & CATEGORICAL_FLAG:
+        route = _walk_route(x, node, threshold, flags, missing_left, cat_offset, cat_bitset, present_offset,
+                            present_bitset)
+        if route == BLEND:
+            blended_at[lane] = node
+            return np.uint32(left.shape[0] - 1)
+        go_left = route == GO_LEFT
+    return left[node] if go_left else right[node]
 
 
 # Inlined on purpose: called once per block of rows per tree, a call that is not inlined (arguments
 # boxed into a struct, no hoisting across trees) made 1,000,000-row prediction 2.2x slower
 # (python benchmarks/speed.py --predict --repeats 2: 1.25x LightGBM against 0.55-0.58x).
 @njit(cache=True, inline="always")
-def _walk_block(X, first, size, root, left, right, feature, threshold, flags, cat_offset, cat_bitset, nodes):
+def _walk_block(X, first, size, root, left, right, feature, threshold, flags, missing_left, cat_offset, cat_bitset,
+                present_offset, present_bitset, nodes, blended_at):
     """``nodes[r]`` = the leaf of row ``first + r`` (``r < size``) in the tree rooted at ``root``.
 
     Four rows go down together, each a step per pass, until all four are at leaves (a leaf is its
     own child): four independent chains of loads instead of one keep the core busy.  Past the last
     row of ``X`` the group repeats that row (``nodes`` has room for whole groups).  Node ids and
-    features are unsigned, so that numba adds no negative-index wraparound to the loads.
+    features are unsigned, so that numba adds no negative-index wraparound to the loads.  A row that
+    blends ends at the parking leaf (``left.shape[0] - 1``), ``blended_at[r]`` holding the node where it blended.
     """
     last = X.shape[0] - 1
     for r in range(0, size, 4):
@@ -423,55 +535,113 @@ def _walk_block(X, first, size, root, left, right, feature, threshold, flags, ca
         c = np.uint32(root)
         d = np.uint32(root)
         while left[a] != a or left[b] != b or left[c] != c or left[d] != d:
-            go_a = _walk_goes_left(X[row_a, feature[a]], a, threshold, flags, cat_offset, cat_bitset)
-            go_b = _walk_goes_left(X[row_b, feature[b]], b, threshold, flags, cat_offset, cat_bitset)
-            go_c = _walk_goes_left(X[row_c, feature[c]], c, threshold, flags, cat_offset, cat_bitset)
-            go_d = _walk_goes_left(X[row_d, feature[d]], d, threshold, flags, cat_offset, cat_bitset)
-            a = left[a] if go_a else right[a]
-            b = left[b] if go_b else right[b]
-            c = left[c] if go_c else right[c]
-            d = left[d] if go_d else right[d]
+            a = _walk_step(X[row_a, feature[a]], a, left, right, threshold, flags, missing_left, cat_offset,
+                           cat_bitset, present_offset, present_bitset, blended_at, r)
+            b = _walk_step(X[row_b, feature[b]], b, left, right, threshold, flags, missing_left, cat_offset,
+                           cat_bitset, present_offset, present_bitset, blended_at, r + 1)
+            c = _walk_step(X[row_c, feature[c]], c, left, right, threshold, flags, missing_left, cat_offset,
+                           cat_bitset, present_offset, present_bitset, blended_at, r + 2)
+            d = _walk_step(X[row_d, feature[d]], d, left, right, threshold, flags, missing_left, cat_offset,
+                           cat_bitset, present_offset, present_bitset, blended_at, r + 3)
         nodes[r] = a
         nodes[r + 1] = b
         nodes[r + 2] = c
         nodes[r + 3] = d
 
 
+@njit(cache=True)
+def _blended_value(X, row, start, left, right, feature, threshold, flags, missing_left, cat_offset, cat_bitset,
+                   present_offset, present_bitset, absent_left_share, value, col, stack_nodes, stack_shares, sums):
+    """Value of a row that blends at ``start``: the share-weighted sum of the leaves it reaches below it.
+
+    A walk over both children of every node where the row blends (``absent_left_share[node]`` of it
+    left), through an explicit stack of pending nodes and their shares, left before right.  Column
+    ``col`` of ``value`` goes to ``sums[0]``; ``col == -1`` sums every column.
+    """
+    sums[:] = 0.0
+    stack_nodes[0] = start
+    stack_shares[0] = 1.0
+    pending = 1
+    while pending > 0:
+        pending -= 1
+        node = stack_nodes[pending]
+        share = stack_shares[pending]
+        while left[node] != node:
+            route = _walk_route(X[row, feature[node]], node, threshold, flags, missing_left, cat_offset, cat_bitset,
+                                present_offset, present_bitset)
+            if route == BLEND:
+                to_left = absent_left_share[node]
+                stack_nodes[pending] = right[node]
+                stack_shares[pending] = share * (1.0 - to_left)
+                pending += 1
+                share = share * to_left
+                node = left[node]
+            else:
+                node = left[node] if route == GO_LEFT else right[node]
+        if col >= 0:
+            sums[0] += share * value[node, 0]
+        else:
+            for k in range(value.shape[1]):
+                sums[k] += share * value[node, k]
+
+
 @njit(parallel=True, cache=True)
-def _apply_forest(X, tree_start, left, right, feature, threshold, flags, cat_offset, cat_bitset):
+def _apply_forest(X, tree_start, left, right, feature, threshold, flags, missing_left, cat_offset, cat_bitset,
+                  tree_cat_stop, present_offset, present_bitset, tree_present_stop):
     n_rows = X.shape[0]
     n_trees = tree_start.shape[0]
+    park = np.uint32(left.shape[0] - 1)
     out = np.empty((n_rows, n_trees), dtype=np.int64)
     for block in prange((n_rows + ROW_BLOCK - 1) // ROW_BLOCK):
         first = block * ROW_BLOCK
         size = min(ROW_BLOCK, n_rows - first)
         nodes = np.empty(ROW_BLOCK, dtype=np.uint32)
+        blended_at = np.empty(ROW_BLOCK, dtype=np.uint32)
         for t in range(n_trees):
-            _walk_block(X, first, size, tree_start[t], left, right, feature, threshold, flags,
-                        cat_offset, cat_bitset, nodes)
+            _walk_block(X, first, size, tree_start[t], left, right, feature, threshold, flags, missing_left,
+                        cat_offset, cat_bitset[:tree_cat_stop[t]], present_offset,
+                        present_bitset[:tree_present_stop[t]], nodes, blended_at)
             for r in range(size):
-                out[first + r, t] = np.int64(nodes[r]) - tree_start[t]
+                node = blended_at[r] if nodes[r] == park else nodes[r]
+                out[first + r, t] = np.int64(node) - tree_start[t]
     return out
 
 
 @njit(parallel=True, cache=True)
-def _predict_forest(X, tree_start, left, right, feature, threshold, flags, cat_offset, cat_bitset,
-                    value, tree_output, out):
+def _predict_forest(X, tree_start, left, right, feature, threshold, flags, missing_left, cat_offset, cat_bitset,
+                    tree_cat_stop, present_offset, present_bitset, tree_present_stop, absent_left_share, value,
+                    tree_output, blend_stack_size, out):
     n_rows = X.shape[0]
     n_trees = tree_start.shape[0]
     n_cols = value.shape[1]
+    park = np.uint32(left.shape[0] - 1)
     for block in prange((n_rows + ROW_BLOCK - 1) // ROW_BLOCK):
         first = block * ROW_BLOCK
         size = min(ROW_BLOCK, n_rows - first)
         nodes = np.empty(ROW_BLOCK, dtype=np.uint32)
+        blended_at = np.empty(ROW_BLOCK, dtype=np.uint32)
+        stack_nodes = np.empty(blend_stack_size, dtype=np.uint32)
+        stack_shares = np.empty(blend_stack_size, dtype=np.float64)
+        sums = np.empty(n_cols, dtype=np.float64)
         for t in range(n_trees):
-            _walk_block(X, first, size, tree_start[t], left, right, feature, threshold, flags,
-                        cat_offset, cat_bitset, nodes)
+            tree_cat_bitset = cat_bitset[:tree_cat_stop[t]]
+            tree_present_bitset = present_bitset[:tree_present_stop[t]]
+            _walk_block(X, first, size, tree_start[t], left, right, feature, threshold, flags, missing_left,
+                        cat_offset, tree_cat_bitset, present_offset, tree_present_bitset, nodes, blended_at)
             col = tree_output[t]
-            if col >= 0:
-                for r in range(size):
-                    out[first + r, col] += value[nodes[r], 0]
-            else:
-                for r in range(size):
+            for r in range(size):
+                node = nodes[r]
+                if node == park:  # rare: a row that blended, finished over both children
+                    _blended_value(X, first + r, blended_at[r], left, right, feature, threshold, flags, missing_left,
+                                   cat_offset, tree_cat_bitset, present_offset, tree_present_bitset,
+                                   absent_left_share, value, col, stack_nodes, stack_shares, sums)
+                    if col >= 0:
+                        out[first + r, col] += sums[0]
+                    else:
+                        for k in range(n_cols):
+                            out[first + r, k] += sums[k]
+                elif col >= 0:
+                    out[first + r, col] += value[node, 0]
+                else:
                     for k in range(n_cols):
-                        out[first + r, k] += value[nodes[r], k]
+                        out[first + r, k] += value[node, k]

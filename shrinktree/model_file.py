@@ -26,10 +26,40 @@ from ._integrity import ModelIntegrityError
 from ._safe_state import StateError, encode, restore
 
 FORMAT_NAME = "shrinktree-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+FIRST_FORMAT_VERSION = 1
+# The TreeArrays attributes format 2 added: the present sets of categorical nodes (``shrinktree._tree``).
+_PRESENT_SET_ATTRIBUTES = ("present_offset", "present_bitset", "absent_left_share")
+
+
+def _upgrade_from_1(document: dict) -> dict:
+    """A format-1 document as format 2: its trees have no present sets (every level routes by its split).
+
+    Format 1 had no present sets, so any present-set attribute a tree of such a file holds is dropped
+    (a file written by main at 19e26b4 holds their defaults) and the trees get the defaults.
+    """
+
+    def upgraded(value, depth=0):
+        if depth > 200:
+            raise _Invalid("its model state is nested deeper than any saved model")
+        if type(value) is list:
+            return [upgraded(item, depth + 1) for item in value]
+        if type(value) is not dict:
+            return value
+        value = {key: upgraded(item, depth + 1) for key, item in value.items()}
+        attributes = value.get("attributes")
+        if value.get("__object__") == "TreeArrays" and type(attributes) is dict \
+                and type(attributes.get("__dict__")) is dict:
+            kept = {key: item for key, item in attributes["__dict__"].items() if key not in _PRESENT_SET_ATTRIBUTES}
+            value["attributes"] = dict(attributes, __dict__=kept)
+        return value
+
+    return dict(document, state=upgraded(document["state"]), format_version=2)
+
+
 # Format versions older than FORMAT_VERSION that this shrinktree still reads: version -> function that
 # turns such a document (already checksum-verified) into one of the next version.  Format 1 is the first.
-UPGRADES: dict = {}
+UPGRADES: dict = {1: _upgrade_from_1}
 # Why a format version older than the oldest readable one cannot be read (version -> reason).
 RETIRED: dict = {}
 HEADER_KEYS = ("format", "format_version", "library_version", "model_class", "metadata", "state", "checksum")
@@ -314,8 +344,8 @@ def _check_version(document: dict) -> int:
         raise _Invalid(f"it is in model file format {version}, newer than format {FORMAT_VERSION} that this "
                        f"shrinktree {__version__} reads{written_by}: upgrade shrinktree to load it")
     if version < FORMAT_VERSION and version not in UPGRADES:
-        reason = RETIRED.get(version, f"format {FORMAT_VERSION} is the first model file format, so no shrinktree "
-                                      f"wrote format {version}")
+        reason = RETIRED.get(version, f"format {FIRST_FORMAT_VERSION} is the first model file format, so no "
+                                      f"shrinktree wrote format {version}")
         raise _Invalid(f"it is in model file format {version}, which this shrinktree {__version__} cannot read: "
                        f"{reason}")
     return version

@@ -17,6 +17,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
+from blend_reference import route, tree_values
+from present_sets import add_present_sets
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.exceptions import NotFittedError
 
@@ -269,7 +271,7 @@ def test_the_file_is_strict_json_with_the_documented_header(tmp_path):
     model = models["huber"][0]
     model.save_model(tmp_path / "m.json")
     text = (tmp_path / "m.json").read_text(encoding="ascii")
-    assert text.startswith('{"format":"shrinktree-model","format_version":1,')
+    assert text.startswith('{"format":"shrinktree-model","format_version":2,')
     document = json.loads(text, parse_constant=lambda name: pytest.fail(f"non-strict JSON constant {name}"))
     assert list(document) == list(mf.HEADER_KEYS)
     assert document["model_class"] == "ShrinkBoostRegressor" and document["library_version"] == shrinktree.__version__
@@ -359,12 +361,13 @@ def load_bytes(data: bytes, tmp_path, name="x.json"):
 def test_a_newer_format_version_is_a_clear_error(saved, tmp_path):
     _, document, _, _ = saved
     newer = dict(document, format_version=mf.FORMAT_VERSION + 1, library_version="9.0")
-    with pytest.raises(ModelFileError, match=r"model file format 2, newer than format 1 that this shrinktree "
-                                             r"0\.1\.0 reads \(it was written by shrinktree 9\.0\): upgrade"):
+    with pytest.raises(ModelFileError, match=rf"model file format {mf.FORMAT_VERSION + 1}, newer than format "
+                                             rf"{mf.FORMAT_VERSION} that this shrinktree 0\.1\.0 reads \(it was "
+                                             r"written by shrinktree 9\.0\): upgrade"):
         load_bytes(resigned(newer), tmp_path)
     # A newer file's layout is not checked before its version: a future header still gets this message.
     future = {"format": "shrinktree-model", "format_version": 7, "whatever": []}
-    with pytest.raises(ModelFileError, match="newer than format 1"):
+    with pytest.raises(ModelFileError, match=f"newer than format {mf.FORMAT_VERSION}"):
         load_bytes(json.dumps(future).encode(), tmp_path)
     with pytest.raises(ModelFileError, match="its format version is '1', not a whole number"):
         load_bytes(resigned(dict(document, format_version="1")), tmp_path)
@@ -392,6 +395,117 @@ def test_an_older_format_version_loads_or_says_why_not(saved, tmp_path, monkeypa
     loaded = load_bytes(resigned(dict(document, format_version=0, state=old_state)), tmp_path)
     assert np.array_equal(loaded.predict(X), reference) and loaded.min_samples_leaf == SMALL["min_samples_leaf"]
     assert mf.read_model_file(tmp_path / "x.json").format_version == 0
+
+
+PRESENT_SET_ATTRIBUTES = ("present_offset", "present_bitset", "absent_left_share")
+
+
+@pytest.fixture(scope="module")
+def saved_blending(tmp_path_factory):
+    """A saved model whose categorical nodes have present sets (added by hand), and rows some of which blend."""
+    X, signal, rng = frame()
+    by_city = 2.0 * X["city"].cat.codes.to_numpy() % 3  # enough for splits on city in most trees
+    model = ShrinkBoostRegressor(**SMALL).fit(X, signal + by_city + rng.normal(size=len(X)))
+    add_present_sets(model, rng, kept=0.5)
+    path = tmp_path_factory.mktemp("saved") / "blending.json"
+    model.save_model(path)
+    rows = new_rows(X)
+    return path, json.loads(path.read_text()), rows, model
+
+
+def format_1(document, drop_present_sets=True):
+    """``document`` as format 1 wrote it: no present-set attributes in its trees (as before they existed)."""
+    document = json.loads(json.dumps(document))
+    for trees in document["state"]["__dict__"]["_trees"]:
+        for tree in trees:
+            attributes = tree["attributes"]["__dict__"]
+            for name in PRESENT_SET_ATTRIBUTES if drop_present_sets else ():
+                del attributes[name]
+    return dict(document, format_version=1)
+
+
+def test_a_round_trip_keeps_the_present_sets_and_blended_predictions(saved_blending):
+    path, document, rows, model = saved_blending
+    loaded = load_model(path)
+    X = model.tree_input(rows)
+    blended = [t for trees in model._trees for t in trees]
+    assert any(route(t, n, float(x[t.feature[n]])) == "blend" for t in blended
+               for n in np.flatnonzero(t.present_offset >= 0) for x in X)
+    for name in ("predict", "apply"):
+        np.testing.assert_array_equal(getattr(loaded, name)(rows), getattr(model, name)(rows))
+    for tree, original in zip((t for trees in loaded._trees for t in trees), blended):
+        for name in PRESENT_SET_ATTRIBUTES:
+            np.testing.assert_array_equal(getattr(tree, name), getattr(original, name))
+    assert mf.read_model_file(path).format_version == 2
+
+
+def test_a_format_1_file_loads_with_no_present_sets(saved, saved_blending, tmp_path):
+    _, document, X, reference = saved
+    # As files were written before present sets existed, and as main at 19e26b4 wrote them (their defaults).
+    for drop in (True, False):
+        loaded = load_bytes(resigned(format_1(document, drop_present_sets=drop)), tmp_path)
+        np.testing.assert_array_equal(loaded.predict(X), reference)
+        assert mf.read_model_file(tmp_path / "x.json").format_version == 1
+    # Format 1 had no present sets: a tree's present sets in such a file are dropped, so a file made that way
+    # fails the digest, and without its digest predicts by the rule without present sets.
+    _, blending, rows, model = saved_blending
+    with pytest.raises(ModelFileError, match="does not match the model that was saved"):
+        load_bytes(resigned(format_1(blending, drop_present_sets=False)), tmp_path)
+    undigested = json.loads(json.dumps(blending))
+    del undigested["state"]["__dict__"]["_prediction_state_digest"]
+    loaded = load_bytes(resigned(format_1(undigested, drop_present_sets=False)), tmp_path)
+    assert not any((t.present_offset >= 0).any() for trees in loaded._trees for t in trees)
+    plain = [t.copy() for trees in model._trees for t in trees]
+    for tree in plain:
+        tree.present_offset[:] = -1
+    expected = model._baseline[0] + sum(tree_values(t, model.tree_input(rows))[:, 0] for t in plain)
+    np.testing.assert_allclose(loaded.predict(rows), expected, rtol=1e-12, atol=1e-12)
+
+
+def present_offset_out_of_range(document, state):
+    offsets = get_array(tree_array(state, "present_offset"))
+    offsets[offsets >= 0] = 1 << 40
+    set_array(tree_array(state, "present_offset"), offsets)
+
+
+def present_set_at_a_numeric_node(document, state):
+    offsets = get_array(tree_array(state, "present_offset"))
+    numeric = get_array(tree_array(state, "is_categorical")) == 0
+    offsets[np.flatnonzero(numeric)[0]] = 0
+    set_array(tree_array(state, "present_offset"), offsets)
+
+
+def share_outside_0_1(document, state, value=1.5):
+    offsets = get_array(tree_array(state, "present_offset"))
+    share = get_array(tree_array(state, "absent_left_share"))
+    share[offsets >= 0] = value
+    set_array(tree_array(state, "absent_left_share"), share)
+
+
+def present_bitset_as_floats(document, state):
+    entry = tree_array(state, "present_bitset")
+    words = get_array(entry)
+    entry["__array__"] = "<f8"
+    set_array(entry, words.astype(np.float64))
+
+
+@pytest.mark.parametrize("edit, reason", [
+    (present_offset_out_of_range, "Present set offset out of range"),
+    (lambda d, s: set_array(tree_array(s, "present_offset"), get_array(tree_array(s, "present_offset")) - 2),
+     "Present set offset out of range"),
+    (present_set_at_a_numeric_node, "Only categorical splits can have a present set"),
+    (share_outside_0_1, "absent_left_share must lie in [0, 1]"),
+    (lambda d, s: share_outside_0_1(d, s, np.nan), "absent_left_share must lie in [0, 1]"),
+    (present_bitset_as_floats, "Tree array 'present_bitset' has dtype float64"),
+    (lambda d, s: set_array(tree_array(s, "absent_left_share"), [0.5]), "'absent_left_share' has shape (1,)"),
+    (lambda d, s: tree_array(s, "present_bitset").update({"shape": [1, 1]}), "holds"),
+])
+def test_a_corrupted_present_set_is_a_clear_error(saved_blending, tmp_path, edit, reason):
+    _, document, rows, _ = saved_blending
+    assert (get_array(tree_array(document["state"]["__dict__"], "present_offset")) >= 0).any()
+    with pytest.raises(ModelFileError, match="x.json is not a valid shrinktree model file: ") as info:
+        load_bytes(edited(document, edit), tmp_path).predict(rows)
+    assert reason in str(info.value), str(info.value)
 
 
 def test_former_pickle_files_and_other_files_say_why_not(saved, tmp_path):
@@ -623,8 +737,11 @@ def mutation_models():
     tiny = {"n_estimators": 3, "max_leaf_nodes": 4, "random_state": 0}
     numbers = X[["x", "z"]].to_numpy()
     light = lgb.LGBMClassifier(n_estimators=2, num_leaves=4, min_child_samples=5, verbose=-1, random_state=0)
+    blending = ShrinkBoostRegressor(**tiny).fit(X, y)
+    add_present_sets(blending, rng, kept=0.5)  # flips in present sets and shares too
     return {
         "regressor": (ShrinkBoostRegressor(**tiny).fit(X, y), X, "predict"),
+        "regressor with present sets": (blending, X, "predict"),
         "multiclass": (ShrinkBoostClassifier(**tiny).fit(X, np.digitize(y, [-0.5, 0.8])), X, "predict_proba"),
         "shrunk forest": (shrink(RandomForestRegressor(n_estimators=2, max_depth=3, random_state=0).fit(numbers, y),
                                  numbers, y), numbers, "predict"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import numbers
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ from .._numba import njit
 from .._safe_state import SafeStateMixin
 from .._shrinkage import effective_tests_table
 from .._threads import check_n_jobs, threads
-from .._tree import FlatForest, TreeArrays
+from .._tree import FlatForest, TreeArrays, digest_arrays, has_present_sets
 from ..callbacks import CallbackEnv, PrintProgress
 from ..losses import Loss, classification_loss, regression_loss
 from .binning import BinMapper
@@ -737,13 +737,18 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         return tree, pooling_k, local
 
     # -- saving and restoring -------------------------------------------------------------------
-    def _prediction_state(self) -> list:
-        """Everything predictions depend on, for the digest that detects a damaged restored model."""
+    def _prediction_state(self, every_tree_field: bool = False) -> list:
+        """Everything predictions depend on, for the digest that detects a damaged restored model.
+
+        A tree's present-set arrays count only in models that have a present set (or with
+        ``every_tree_field``, the digest of models saved by main at 19e26b4, which counted them always).
+        """
         encoder = self._categorical
+        with_present_sets = every_tree_field or has_present_sets(t for trees in self._trees for t in trees)
         return [
             self.n_features_in_, self._baseline, self._numeric_index, self._categorical_index,
             getattr(self, "classes_", None),
-            [[[getattr(tree, f.name) for f in fields(tree)] for tree in trees] for trees in self._trees],
+            [[digest_arrays(tree, with_present_sets) for tree in trees] for trees in self._trees],
             None if encoder is None else [encoder.mask_, encoder.categorical_index_, encoder.n_levels_,
                                           encoder.from_text_, list(encoder.levels_)],
             # Only models with cross columns add them: the digests of all others stay as they were.
@@ -783,7 +788,10 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
 
     def _restore_prediction_state(self, expected_digest) -> None:
         """Check a restored model (digest and structure) and rebuild the arrays the kernels index."""
-        check_digest(expected_digest, self._prediction_state(), type(self).__name__)
+        # A model without present sets saved by main at 19e26b4 digested their default arrays too.
+        earlier = () if has_present_sets(t for trees in self._trees for t in trees) else (
+            lambda: self._prediction_state(every_tree_field=True),)
+        check_digest(expected_digest, self._prediction_state(), type(self).__name__, also_accepted=earlier)
         n_features = self.n_features_in_
         if not isinstance(n_features, numbers.Integral) or n_features < 1:
             raise ModelIntegrityError(f"n_features_in_ must be a positive int, got {n_features!r}.")
@@ -870,6 +878,11 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
 
     def apply(self, X) -> np.ndarray:
         """Leaf index of every row in every tree (node ids as in ``trees_[i][k].to_frame()``).
+
+        A row whose level of a categorical feature is absent from a node's present set (levels unseen
+        at fit included, as NaN where the node's growing rows had no NaN) goes down both children of
+        that node and reaches no single leaf: its entry is that node, the first where it blends (an
+        internal node: ``trees_[i][k].left[node] != -1``).
 
         Returns
         -------
