@@ -14,7 +14,6 @@ import pytest
 from blend_reference import route, tree_values
 
 from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor
-from shrinktree._bitsets import concatenated_present_sets
 from shrinktree._tree import FlatForest, TreeArrays
 from shrinktree.explain.treeshap import forest_contributions
 
@@ -188,8 +187,7 @@ def brute_force(trees, X):
 def kernel(trees, X):
     forest = FlatForest.from_trees(trees)
     count = np.concatenate([t.count for t in trees])
-    phi, expected = forest_contributions(forest, count, np.zeros(len(trees), np.int64), 1, X, X.shape[1],
-                                         concatenated_present_sets(trees))
+    phi, expected = forest_contributions(forest, count, np.zeros(len(trees), np.int64), 1, X, X.shape[1])
     phi[:, :, -1] = expected
     return phi[:, 0, :]
 
@@ -222,19 +220,46 @@ def test_random_trees_with_present_sets_match_brute_force(seed):
     assert np.abs(got.sum(axis=1) - blended).max() < 1e-10
 
 
-def test_a_tree_without_present_sets_gives_the_values_of_the_old_rule_bit_for_bit():
+def test_present_sets_that_hold_every_level_change_nothing_bit_for_bit():
     rng = np.random.default_rng(5)
     trees = [random_tree(rng, 4, depth=5) for _ in range(4)]
     X = random_rows(rng, 60, 4)
-    plain = [t.copy() for t in trees]
-    for t in plain:
-        t.present_offset[:] = -1
-        t.present_bitset = np.zeros(0, np.uint32)
-    forest = FlatForest.from_trees(plain)
-    count = np.concatenate([t.count for t in plain])
-    old_style, _ = forest_contributions(forest, count, np.zeros(4, np.int64), 1, X, 4)  # no present sets given
-    assert np.array_equal(kernel(plain, X)[:, :-1], old_style[:, 0, :-1])
+    plain, full = [t.copy() for t in trees], [t.copy() for t in trees]
+    for p, f in zip(plain, full):
+        p.present_offset[:] = -1
+        p.present_bitset = np.zeros(0, np.uint32)
+        f.present_bitset[:] = np.uint32(0xFFFFFFFF)  # every level and NaN present: nothing blends
+    assert any(np.any(t.present_offset >= 0) for t in full)
+    assert np.array_equal(kernel(plain, X), kernel(full, X))
     assert np.abs(kernel(plain, X) - brute_force(plain, X)).max() < 1e-10
+
+
+def trees_whose_words_follow_each_other():
+    """Two trees and rows for which a walk reading past the first tree's words would route differently.
+
+    Level 40 lies past the first tree's split word (so it is missing there, and NaN is absent from its present
+    set: it blends), though the second tree's word follows in a forest, where bit 8 (level 40) is set.
+    """
+    first = build_tree([
+        {"feature": 0, "levels": [1], "present": [1, 2, 40], "share": 0.4, "left": 1, "right": 2},
+        {"value": 3.0, "count": 10.0},
+        {"value": -1.0, "count": 30.0},
+    ])
+    second = build_tree([
+        {"feature": 0, "levels": [0, 8], "present": list(range(63)), "present_nan": True, "missing_left": 1,
+         "share": 0.5, "left": 1, "right": 2},
+        {"value": 2.0, "count": 5.0},
+        {"value": 0.0, "count": 5.0},
+    ])
+    return first, second, np.array([[40.0, 0.0], [70.0, 0.0], [1.0, 0.0], [np.nan, 1.0]])
+
+
+def test_each_tree_reads_its_own_words_only():
+    first, second, X = trees_whose_words_follow_each_other()
+    together = kernel([first, second], X)
+    assert np.abs(together - (kernel([first], X) + kernel([second], X))).max() < AGREEMENT
+    assert np.abs(together - brute_force([first, second], X)).max() < AGREEMENT
+    assert together[0].sum() == pytest.approx(0.4 * 3.0 + 0.6 * -1.0 + 2.0, abs=1e-14)
 
 
 def test_a_share_of_zero_or_one_is_routing_to_one_side():

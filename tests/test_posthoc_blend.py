@@ -12,6 +12,7 @@ from test_contributions_blend import (
     grouped_frame,
     random_rows,
     random_tree,
+    trees_whose_words_follow_each_other,
     two_blending_splits_on_one_feature,
     with_unseen_levels,
 )
@@ -83,6 +84,17 @@ def test_forest_statistics_read_each_trees_own_present_sets():
         assert np.array_equal(together[t].C, alone.C)
 
 
+def test_forest_statistics_read_each_trees_own_words_only():
+    first, second, X = trees_whose_words_follow_each_other()
+    g, h, w = np.ones((len(X), 1)), np.ones(len(X)), np.ones(len(X))
+    together = forest_stats([first, second], X, g, h, lambda t: w)
+    for tree, stats in zip((first, second), together):
+        alone, leaf = tree_stats(tree, X, g, h, w)
+        assert np.array_equal(stats.C, alone.C)
+        assert np.array_equal(stats.C, reference_sums(tree, X, g[:, 0], h, w)[2])
+    assert together[0].C[0] == 4 and together[0].C[1] + together[0].C[2] == 1  # three rows stop at the root
+
+
 @pytest.fixture(scope="module")
 def blended_booster():
     frame, y = grouped_frame()
@@ -104,6 +116,7 @@ def test_shrunk_booster_keeps_the_present_sets_and_predicts_as_the_booster(blend
     np.testing.assert_allclose(shrunk.predict(test), model.predict(test), rtol=0, atol=1e-10)
     codes = model._validate_predict_input(test)
     reference = float(np.ravel(model._baseline)[0]) + sum(tree_values(t, codes)[:, 0] for t in shrunk.trees_)
+    np.testing.assert_allclose(shrunk.predict(test), reference, rtol=0, atol=1e-10)  # it blends
     assert np.abs(shrunk.predict_contributions(test).sum(axis=1) - reference).max() < 1e-9
 
 

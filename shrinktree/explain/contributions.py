@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._bitsets import concatenated_present_sets
 from .._tree import LEAF, FlatForest, TreeArrays
 from ..boosting.cross_features import fold_columns
 from .treeshap import flat_cover, forest_contributions
@@ -149,8 +148,7 @@ def predict_contributions(model, X, offset=None) -> np.ndarray:
     ensemble = _ensemble(model)
     # X holds the cross columns after the user's (the trees split on them); each parent gets half of a cross's.
     phi, expected = forest_contributions(ensemble.forest, _node_count(ensemble.trees), ensemble.tree_output,
-                                         ensemble.n_outputs, X, ensemble.n_features + _n_crosses(ensemble),
-                                         concatenated_present_sets(ensemble.trees))
+                                         ensemble.n_outputs, X, ensemble.n_features + _n_crosses(ensemble))
     phi = fold_columns(phi, ensemble.n_features, ensemble.crosses)
     if ensemble.scale != 1.0:
         phi *= ensemble.scale

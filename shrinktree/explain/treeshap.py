@@ -312,8 +312,8 @@ def _row_tree(X, row, root, left, right, feature, threshold, missing_left, is_ca
 
 @njit(parallel=True, cache=True)
 def _treeshap_forest(X, tree_start, left, right, feature, threshold, missing_left, is_categorical, cat_offset,
-                     cat_bitset, present_offset, present_bitset, absent_left_share, value, cover, tree_output,
-                     max_depth, out):
+                     cat_bitset, tree_cat_stop, present_offset, present_bitset, tree_present_stop, absent_left_share,
+                     value, cover, tree_output, max_depth, out):
     n_rows = X.shape[0]
     n_trees = tree_start.shape[0]
     levels = max_depth + 1
@@ -333,19 +333,22 @@ def _treeshap_forest(X, tree_start, left, right, feature, threshold, missing_lef
         for k in range(1, levels + 2):
             inv[k] = 1.0 / k
         for t in range(n_trees):
+            # Each tree reads its own words of the bitsets only (a code past them is missing, or absent, there),
+            # as the prediction kernels do.
             _row_tree(X, row, tree_start[t], left, right, feature, threshold, missing_left, is_categorical,
-                      cat_offset, cat_bitset, present_offset, present_bitset, absent_left_share, value, cover,
-                      tree_output[t], out, feat, zero, one, w, inv, s_node, s_depth, s_len, s_zero, s_one, s_feat)
+                      cat_offset, cat_bitset[:tree_cat_stop[t]], present_offset, present_bitset[:tree_present_stop[t]],
+                      absent_left_share, value, cover, tree_output[t], out, feat, zero, one, w, inv, s_node, s_depth,
+                      s_len, s_zero, s_one, s_feat)
 
 
 def forest_contributions(forest, count: np.ndarray, tree_output: np.ndarray, n_outputs: int, X: np.ndarray,
-                         n_features: int, present_sets: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
+                         n_features: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-row, per-feature TreeSHAP values of a flat forest, and the expected value.
 
     Parameters
     ----------
     forest : FlatForest
-        The trees (``value`` holds the pooled node values).
+        The trees (``value`` holds the pooled node values), with their present sets.
     count : ndarray of float64
         ``TreeArrays.count`` of every node, concatenated in the forest's order.
     tree_output : ndarray of int64
@@ -354,9 +357,6 @@ def forest_contributions(forest, count: np.ndarray, tree_output: np.ndarray, n_o
     X : ndarray of float64, shape (n_rows, n_features)
         Validated input, as the prediction kernels route on it.
     n_features : int
-    present_sets : (present_offset, present_bitset, absent_left_share), optional
-        The forest's present sets, offsets into its one ``present_bitset``
-        (:func:`shrinktree._bitsets.concatenated_present_sets`); None: no node has one.
 
     Returns
     -------
@@ -377,9 +377,6 @@ def forest_contributions(forest, count: np.ndarray, tree_output: np.ndarray, n_o
     if X.shape[0] == 0:
         return phi, expected
     depth = flat_depth(left, right, starts)
-    if present_sets is None:
-        present_sets = (np.full(len(left), -1, np.int64), np.zeros(0, np.uint32), np.full(len(left), 0.5))
-    present_offset, present_bitset, absent_left_share = present_sets
     with threads_for_rows(X.shape[0] * len(starts), PARALLEL_MIN_WORK):
         _treeshap_forest(X, starts, left, right, np.ascontiguousarray(forest.feature, dtype=np.int64),
                          np.ascontiguousarray(forest.threshold, dtype=np.float64),
@@ -387,7 +384,10 @@ def forest_contributions(forest, count: np.ndarray, tree_output: np.ndarray, n_o
                          np.ascontiguousarray(forest.is_categorical, dtype=np.uint8),
                          np.ascontiguousarray(forest.cat_offset, dtype=np.int64),
                          np.ascontiguousarray(forest.cat_bitset, dtype=np.uint32),
-                         np.ascontiguousarray(present_offset, dtype=np.int64),
-                         np.ascontiguousarray(present_bitset, dtype=np.uint32),
-                         np.ascontiguousarray(absent_left_share, dtype=np.float64), value, cover, output, depth, phi)
+                         np.ascontiguousarray(forest.tree_cat_stop, dtype=np.int64),
+                         np.ascontiguousarray(forest.present_offset, dtype=np.int64),
+                         np.ascontiguousarray(forest.present_bitset, dtype=np.uint32),
+                         np.ascontiguousarray(forest.tree_present_stop, dtype=np.int64),
+                         np.ascontiguousarray(forest.absent_left_share, dtype=np.float64), value, cover, output,
+                         depth, phi)
     return phi, expected

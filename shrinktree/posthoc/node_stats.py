@@ -108,10 +108,12 @@ def _accumulate_tree(X, left, right, feature, threshold, missing_left, is_catego
 
 @njit(parallel=True, cache=True)
 def _accumulate_forest(X, tree_start, tree_stop, left, right, feature, threshold, missing_left, is_categorical,
-                       cat_offset, cat_bitset, present_offset, present_bitset, parent, g, h, weights, out):
+                       cat_offset, cat_bitset, cat_stop, present_offset, present_bitset, present_stop, parent, g, h,
+                       weights, out):
     """Node sums of many trees at once (parallel over trees); tree ``t`` uses row weights ``weights[t]``.
 
     Node arrays are concatenated with tree-local child ids; ``out`` rows follow the same concatenation.
+    Tree ``t`` reads the bitset words up to ``cat_stop[t]`` and ``present_stop[t]`` only (its own).
     """
     n_trees = tree_start.shape[0]
     n_rows = X.shape[0]
@@ -128,11 +130,13 @@ def _accumulate_forest(X, tree_start, tree_stop, left, right, feature, threshold
         co = cat_offset[s:e]
         po = present_offset[s:e]
         pa = parent[s:e]
+        cb = cat_bitset[:cat_stop[t]]
+        pb = present_bitset[:present_stop[t]]
         for i in range(n_rows):
             wi = weights[t, i]
             if wi <= 0.0:
                 continue
-            node = stop_node(X, i, 0, lf, rt, ft, th, ml, ic, co, cat_bitset, po, present_bitset)
+            node = stop_node(X, i, 0, lf, rt, ft, th, ml, ic, co, cb, po, pb)
             _add_row(sub, node, g, h, i, wi)
         _aggregate_up(sub, pa)
 
@@ -203,14 +207,14 @@ def forest_stats(trees: list[TreeArrays], X: np.ndarray, g: np.ndarray, h: np.nd
             return np.concatenate([getattr(t, name) for t in parts]).astype(dtype)
 
         # Node ids stay tree-local; the bitset offsets point into the chunk's concatenated words.
-        cat_offset, bitset = concatenated_bitsets(part, "cat_offset", "cat_bitset")
-        present_offset, present_bitset = concatenated_bitsets(part, "present_offset", "present_bitset")
+        cat_offset, bitset, cat_stop = concatenated_bitsets(part, "cat_offset", "cat_bitset")
+        present_offset, present_bitset, present_stop = concatenated_bitsets(part, "present_offset", "present_bitset")
         weights = np.stack([weights_of(lo + j) for j in range(len(part))]).astype(np.float64)
         out = np.zeros((int(stop[-1]), 3 * K + 3))
         _accumulate_forest(X, start, stop, cat("left", np.int64), cat("right", np.int64), cat("feature", np.int64),
                            cat("threshold", np.float64), cat("missing_left", np.uint8),
-                           cat("is_categorical", np.uint8), cat_offset, bitset, present_offset, present_bitset,
-                           cat("parent", np.int64),
+                           cat("is_categorical", np.uint8), cat_offset, bitset, cat_stop, present_offset,
+                           present_bitset, present_stop, cat("parent", np.int64),
                            g, h, weights, out)
         for s, e in zip(start, stop):
             result.append(_unpack(out[s:e], K))
