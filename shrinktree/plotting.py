@@ -100,6 +100,36 @@ def _levels_going_left(tree: TreeArrays, node: int) -> list[int]:
     return codes
 
 
+def _present_levels(tree: TreeArrays, node: int) -> tuple[int, bool] | None:
+    """How many levels the growing rows of categorical node ``node`` had and whether they had NaN (its
+    present set); ``None`` for a node without a present set."""
+    start = int(tree.present_offset[node])
+    if start < 0:
+        return None
+    # A node's present set runs to the next node's start (or the end of the tree's present sets).
+    later = tree.present_offset[tree.present_offset > start]
+    stop = int(later.min()) if len(later) else len(tree.present_bitset)
+    words = [int(word) for word in tree.present_bitset[start:stop]]
+    nan = bool(words and words[0] & 1)
+    return sum(bin(word).count("1") for word in words) - nan, nan
+
+
+def _present_text(tree: TreeArrays, node: int) -> str | None:
+    """``present: 12 levels + NaN; absent: 30% left`` at a categorical node with a present set, else None."""
+    present = _present_levels(tree, node)
+    if present is None:
+        return None
+    n_levels, nan = present
+    share = float(tree.absent_left_share[node])
+    return f"present: {n_levels} level{'s' if n_levels != 1 else ''}{' + NaN' if nan else ''}; absent: {share:.0%} left"
+
+
+def _nan_takes_one_side(tree: TreeArrays, node: int) -> bool:
+    """Whether NaN follows the node's missing side (it blends where the node's present set lacks it)."""
+    present = _present_levels(tree, node)
+    return present is None or present[1]
+
+
 def _split_text(tree: TreeArrays, node: int, names: list[str], categories, precision: int) -> str:
     feature = int(tree.feature[node])
     name = names[feature]
@@ -173,10 +203,13 @@ def plot_tree(model, tree=0, *, class_index: int = 0, max_depth: int | None = No
     categorical split: the levels that go left), its raw value (the unpooled estimate) and pooled
     value (the one predictions use), its pooling factor ``f`` in ``value = value(parent) + f *
     (raw - raw(parent))`` and its mass (the hessian sum the pooling weighs; for shrunk models
-    the weighted row count), with the weighted row count where it differs.  The box colour is
+    the weighted row count), with the weighted row count where it differs.  A categorical split
+    that knows its growing rows' levels (its present set) says how many levels they had, whether
+    they had NaN, and the share of a row at an absent level (or an absent NaN) that goes left: such a
+    row goes down both children (``present: 12 levels; absent: 30% left``).  The box colour is
     ``f``; an edge's width is the child's share of the root's mass, its label says which side the
-    rows that satisfy the split (``yes``) and the missing values (``NaN``) take.  Values are on the
-    raw score scale, learning rate included.
+    rows that satisfy the split (``yes``) and the missing values (``NaN``, where they take one side)
+    take.  Values are on the raw score scale, learning rate included.
 
     Parameters
     ----------
@@ -230,7 +263,7 @@ def plot_tree(model, tree=0, *, class_index: int = 0, max_depth: int | None = No
         if arrays.left[node] == LEAF or node in cut:
             continue
         for child, side in ((int(arrays.left[node]), "yes"), (int(arrays.right[node]), "no")):
-            goes_missing = bool(arrays.missing_left[node]) == (side == "yes")
+            goes_missing = bool(arrays.missing_left[node]) == (side == "yes") and _nan_takes_one_side(arrays, node)
             segments.append([(x[node], -depth[node]), (x[child], -depth[child])])
             widths.append(0.6 + 5.0 * max(float(arrays.weight[child]), 0.0) / root_mass)
             label = side + (", NaN" if goes_missing else "")
@@ -252,6 +285,9 @@ def plot_tree(model, tree=0, *, class_index: int = 0, max_depth: int | None = No
         if not math.isclose(mass, count, rel_tol=1e-6):
             described += f", {count:,.0f} rows"
         lines.append(("root" if node == 0 else f"f = {factor:.{max(precision - 1, 1)}f}") + f"   {described}")
+        present = _present_text(arrays, node) if arrays.left[node] != LEAF else None
+        if present is not None:
+            lines.append(present)
         if node in cut:
             lines.append("…")
         face = colormap(0.05 + 0.5 * norm(factor))

@@ -82,15 +82,27 @@ def test_plot_tree_shows_every_node_with_its_split_values_factor_and_mass(regres
         # The box colour is the pooling factor on the colour scale.
         face = text.get_bbox_patch().get_facecolor()
         np.testing.assert_allclose(face, plt.get_cmap("YlGnBu")(0.05 + 0.5 * tree.pooling_factor[node]))
-    # Edges: yes/no for the two children, and NaN on the side missing values take.
+    # Edges: yes/no for the two children, and NaN on the side missing values take (none where NaN blends:
+    # the city column has no NaN, so it is absent from every present set).
     edges = edge_texts(fig)
     internal = np.flatnonzero(tree.left >= 0)
     assert len(edges) == 2 * len(internal)
     for node in internal:
         left, right = int(tree.left[node]), int(tree.right[node])
         nan_left = bool(tree.missing_left[node])
-        assert edges[node, left] == "yes" + (", NaN" if nan_left else "")
-        assert edges[node, right] == "no" + ("" if nan_left else ", NaN")
+        nan_side = tree.present_offset[node] < 0
+        assert edges[node, left] == "yes" + (", NaN" if nan_left and nan_side else "")
+        assert edges[node, right] == "no" + (", NaN" if not nan_left and nan_side else "")
+    # A categorical split with a present set: how many levels its growing rows had, and the share of an absent
+    # level that goes left.
+    with_present = internal[tree.present_offset[internal] >= 0]
+    assert len(with_present) > 0
+    for node in with_present:
+        start = int(tree.present_offset[node])
+        present = [code for code in range(len(cities)) if (int(tree.present_bitset[start]) >> (code + 1)) & 1]
+        assert nodes[node].get_text().split("\n")[3] == (
+            f"present: {len(present)} level{'s' if len(present) != 1 else ''}; "
+            f"absent: {tree.absent_left_share[node]:.0%} left")
     lines = [c for c in fig.axes[0].collections if isinstance(c, LineCollection)]
     assert len(lines) == 1 and len(lines[0].get_segments()) == 2 * len(internal)
     assert f"iteration {index}, k = {model.pooling_strength_[index, 0]:.3g}" in fig.axes[0].get_title()

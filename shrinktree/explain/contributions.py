@@ -134,6 +134,8 @@ def predict_contributions(model, X, offset=None) -> np.ndarray:
         row (block) sums to the raw score before the link: ``decision_function`` of boosted
         classifiers, ``predict`` of identity-link regressors, ``log(predict)`` of log-link ones
         (Poisson, gamma, Tweedie), the averaged class proportions of a shrunk forest classifier.
+        A row whose level is absent from a categorical node's present set blends there (both
+        children, ``absent_left_share`` of it left) and its values add up to that blended score.
         ``result.reshape(n_samples, -1)`` is LightGBM's ``pred_contrib`` layout.
     """
     X = _validated_input(model, X)

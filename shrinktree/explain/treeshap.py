@@ -16,9 +16,16 @@ costs ``O(L D^2)`` per row instead of ``2^M`` evaluations of ``v``.
 
 Conventions shared with the rest of shrinktree:
 
-* Routing is that of prediction, :func:`shrinktree._tree._goes_left` itself: NaN goes to
-  ``missing_left``; a categorical split sends a level left when its bit is set (codes outside the
-  bitset follow ``missing_left``); a numeric split sends ``x <= threshold`` left.
+* Routing is that of prediction (:func:`shrinktree._raw_route.node_route`): a numeric split sends
+  ``x <= threshold`` left and NaN to ``missing_left``; a categorical split routes by
+  :func:`shrinktree._tree.categorical_route`, the one rule: a level goes left when its bit is set
+  (codes outside the bitset and NaN follow ``missing_left``), and at a node with a present set a
+  level (or NaN) that the node's growing rows did not have **blends**: ``x`` goes down both children,
+  ``absent_left_share`` of it left.  In the game below, a feature in ``S`` whose value blends at a
+  node sends the expectation down both children with the weights (share, 1 - share) where a routed
+  value sends it down one with (1, 0): the "one fraction" of the path entry is the share instead of
+  0 or 1.  Everything else in the algorithm is unchanged, so the values are still the exact Shapley
+  values of ``v``, and they add up to the blended prediction.
 * Values are the **pooled** node values ``TreeArrays.value``.
 * Cover is the weighted number of training rows, ``TreeArrays.count``, summed up from the leaves
   (see :func:`flat_cover`).
@@ -31,8 +38,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._numba import njit, prange
+from .._raw_route import BLEND, GO_RIGHT, node_route
 from .._threads import threads_for_rows
-from .._tree import _goes_left
 
 # A leaf that no training row reached gets this fraction of its tree's total cover: it then weighs
 # (almost) nothing in the expectation, every cover ratio stays finite, and shap's TreeExplainer, which
@@ -141,8 +148,12 @@ def expected_values(left, right, value, cover, tree_start, tree_output, n_output
 # the subsets of path features of size i.
 
 
-# The fractions ``one`` are always 0 or 1 (whether x goes this way, multiplied over the splits of a
-# feature), which the loops below use; ``inv[k]`` is ``1 / k``.
+# The fractions ``one`` are 0 or 1 (whether x goes this way, multiplied over the splits of a feature)
+# except below a node where x blends, where they are the share of x that goes this way.  The loops
+# below keep their short forms for 0 and 1.  Removing an entry whose ``one`` lies strictly between 0
+# and 1 inverts the extension step from the side that divides by the larger of ``one`` and ``zero``
+# (from the top it divides by ``one``, from the bottom by ``zero``): the error carried from step to
+# step is then multiplied by at most the smaller over the larger.  ``inv[k]`` is ``1 / k``.
 
 
 @njit(cache=True)
@@ -155,7 +166,7 @@ def _extend(feat, zero, one, w, inv, r, m, z, o, f):
     scale = inv[m + 1]
     if o != 0.0:
         for i in range(m - 1, -1, -1):
-            w[r, i + 1] += w[r, i] * (i + 1) * scale
+            w[r, i + 1] += w[r, i] * o * (i + 1) * scale
             w[r, i] = z * w[r, i] * (m - i) * scale
     else:
         for i in range(m - 1, -1, -1):
@@ -166,16 +177,22 @@ def _extend(feat, zero, one, w, inv, r, m, z, o, f):
 def _unwind(feat, zero, one, w, inv, r, m, e):
     """Remove entry ``e`` from the ``m + 1``-entry path of level ``r`` (the inverse of :func:`_extend`)."""
     z = zero[r, e]
-    if one[r, e] != 0.0:
+    o = one[r, e]
+    if o >= z and o != 0.0:
         carry = w[r, m]
         for i in range(m - 1, -1, -1):
             previous = w[r, i]
-            w[r, i] = carry * (m + 1) * inv[i + 1]
+            w[r, i] = carry * (m + 1) * inv[i + 1] / o
             carry = previous - w[r, i] * z * (m - i) * inv[m + 1]
-    else:
+    elif o == 0.0:
         factor = (m + 1) / z
         for i in range(m - 1, -1, -1):
             w[r, i] = w[r, i] * factor * inv[m - i]
+    else:
+        below = 0.0
+        for i in range(m):
+            w[r, i] = (w[r, i] - o * below * i * inv[m + 1]) * (m + 1) / z * inv[m - i]
+            below = w[r, i]
     for i in range(e, m):
         feat[r, i] = feat[r, i + 1]
         zero[r, i] = zero[r, i + 1]
@@ -188,7 +205,8 @@ def _add_leaf(zero, one, w, inv, r, m, feat, value, node, col, out, row):
 
     The total without an entry whose ``one`` is 0 is ``(m + 1) / zero * sum_j w[j] / (m - j)``, and its
     share ``(one - zero) * total`` is minus the ``(m + 1) * sum_j w[j] / (m - j)`` that all such entries
-    have in common.  Entries whose ``one`` is 1 undo their extension step from the top.
+    have in common.  Other entries undo their extension step (from the top, or from the bottom where
+    ``one < zero``) and add ``(one - zero) * total``.
     """
     shared = 0.0
     for j in range(m):
@@ -197,17 +215,25 @@ def _add_leaf(zero, one, w, inv, r, m, feat, value, node, col, out, row):
     n_cols = value.shape[1]
     for e in range(1, m + 1):
         z = zero[r, e]
-        if one[r, e] != 0.0:
+        o = one[r, e]
+        if o >= z and o != 0.0:
             total = 0.0
             carry = w[r, m]
             for i in range(m - 1, -1, -1):
-                part = carry * inv[i + 1]
+                part = carry * inv[i + 1] / o
                 total += part
                 carry = w[r, i] - part * z * (m - i)
-            scale = total * (m + 1) * (1.0 - z)
-        else:
+            scale = total * (m + 1) * (o - z)
+        elif o == 0.0:
             # (one - zero) * total = -zero * shared / zero: the same for every such entry.
             scale = -shared
+        else:
+            total = 0.0
+            below = 0.0
+            for i in range(m):
+                below = (w[r, i] - o * below * i * inv[m + 1]) * (m + 1) / z * inv[m - i]
+                total += below
+            scale = total * (o - z)
         f = feat[r, e]
         if col >= 0:
             out[row, col, f] += scale * value[node, 0]
@@ -218,7 +244,8 @@ def _add_leaf(zero, one, w, inv, r, m, feat, value, node, col, out, row):
 
 @njit(cache=True)
 def _row_tree(X, row, root, left, right, feature, threshold, missing_left, is_categorical, cat_offset, cat_bitset,
-              value, cover, col, out, feat, zero, one, w, inv, s_node, s_depth, s_len, s_zero, s_one, s_feat):
+              present_offset, present_bitset, absent_left_share, value, cover, col, out, feat, zero, one, w, inv,
+              s_node, s_depth, s_len, s_zero, s_one, s_feat):
     """Add one tree's contributions for one row into ``out[row]`` (shape ``(n_outputs, n_features + 1)``)."""
     s_node[0] = root
     s_depth[0] = 0
@@ -243,7 +270,15 @@ def _row_tree(X, row, root, left, right, feature, threshold, missing_left, is_ca
             _add_leaf(zero, one, w, inv, r, m, feat, value, node, col, out, row)
             continue
         f = feature[node]
-        if _goes_left(X[row, f], node, threshold, missing_left, is_categorical, cat_offset, cat_bitset):
+        route = node_route(X[row, f], node, threshold, missing_left, is_categorical, cat_offset, cat_bitset,
+                           present_offset, present_bitset)
+        # The share of x that goes to the "hot" and the "cold" child: all or nothing unless x blends.
+        hot_one = 1.0
+        cold_one = 0.0
+        if route == BLEND:
+            hot_one = absent_left_share[node]
+            cold_one = 1.0 - hot_one
+        if route != GO_RIGHT:  # a blended x takes its left share as the "hot" one
             hot, cold = left[node], right[node]
         else:
             hot, cold = right[node], left[node]
@@ -264,20 +299,21 @@ def _row_tree(X, row, root, left, right, feature, threshold, missing_left, is_ca
         s_depth[top] = r + 1
         s_len[top] = m + 1
         s_zero[top] = cover[cold] * inv_cover * carried_zero
-        s_one[top] = 0.0
+        s_one[top] = carried_one * cold_one
         s_feat[top] = f
         s_node[top + 1] = hot
         s_depth[top + 1] = r + 1
         s_len[top + 1] = m + 1
         s_zero[top + 1] = cover[hot] * inv_cover * carried_zero
-        s_one[top + 1] = carried_one
+        s_one[top + 1] = carried_one * hot_one
         s_feat[top + 1] = f
         top += 2
 
 
 @njit(parallel=True, cache=True)
 def _treeshap_forest(X, tree_start, left, right, feature, threshold, missing_left, is_categorical, cat_offset,
-                     cat_bitset, value, cover, tree_output, max_depth, out):
+                     cat_bitset, tree_cat_stop, present_offset, present_bitset, tree_present_stop, absent_left_share,
+                     value, cover, tree_output, max_depth, out):
     n_rows = X.shape[0]
     n_trees = tree_start.shape[0]
     levels = max_depth + 1
@@ -297,9 +333,12 @@ def _treeshap_forest(X, tree_start, left, right, feature, threshold, missing_lef
         for k in range(1, levels + 2):
             inv[k] = 1.0 / k
         for t in range(n_trees):
+            # Each tree reads its own words of the bitsets only (a code past them is missing, or absent, there),
+            # as the prediction kernels do.
             _row_tree(X, row, tree_start[t], left, right, feature, threshold, missing_left, is_categorical,
-                      cat_offset, cat_bitset, value, cover, tree_output[t], out, feat, zero, one, w, inv,
-                      s_node, s_depth, s_len, s_zero, s_one, s_feat)
+                      cat_offset, cat_bitset[:tree_cat_stop[t]], present_offset, present_bitset[:tree_present_stop[t]],
+                      absent_left_share, value, cover, tree_output[t], out, feat, zero, one, w, inv, s_node, s_depth,
+                      s_len, s_zero, s_one, s_feat)
 
 
 def forest_contributions(forest, count: np.ndarray, tree_output: np.ndarray, n_outputs: int, X: np.ndarray,
@@ -309,7 +348,7 @@ def forest_contributions(forest, count: np.ndarray, tree_output: np.ndarray, n_o
     Parameters
     ----------
     forest : FlatForest
-        The trees (``value`` holds the pooled node values).
+        The trees (``value`` holds the pooled node values), with their present sets.
     count : ndarray of float64
         ``TreeArrays.count`` of every node, concatenated in the forest's order.
     tree_output : ndarray of int64
@@ -344,5 +383,11 @@ def forest_contributions(forest, count: np.ndarray, tree_output: np.ndarray, n_o
                          np.ascontiguousarray(forest.missing_left, dtype=np.uint8),
                          np.ascontiguousarray(forest.is_categorical, dtype=np.uint8),
                          np.ascontiguousarray(forest.cat_offset, dtype=np.int64),
-                         np.ascontiguousarray(forest.cat_bitset, dtype=np.uint32), value, cover, output, depth, phi)
+                         np.ascontiguousarray(forest.cat_bitset, dtype=np.uint32),
+                         np.ascontiguousarray(forest.tree_cat_stop, dtype=np.int64),
+                         np.ascontiguousarray(forest.present_offset, dtype=np.int64),
+                         np.ascontiguousarray(forest.present_bitset, dtype=np.uint32),
+                         np.ascontiguousarray(forest.tree_present_stop, dtype=np.int64),
+                         np.ascontiguousarray(forest.absent_left_share, dtype=np.float64), value, cover, output,
+                         depth, phi)
     return phi, expected

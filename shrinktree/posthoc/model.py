@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import NotFittedError
@@ -12,7 +10,7 @@ from sklearn.utils.validation import validate_data
 
 from .._integrity import DIGEST_KEY, ModelIntegrityError, check_digest, state_digest
 from .._safe_state import SafeStateMixin
-from .._tree import FlatForest, TreeArrays
+from .._tree import FlatForest, TreeArrays, digest_arrays, has_present_sets
 from ..boosting.validation import check_offset
 from .inputs import tree_matrix
 from .parsed import ParsedModel
@@ -77,14 +75,20 @@ class _ShrunkModel(SafeStateMixin, BaseEstimator):
         tags.input_tags.allow_nan = True
         return tags
 
-    def _prediction_state(self) -> list:
-        """Everything predictions depend on, for the digest that detects a damaged restored model."""
+    def _prediction_state(self, every_tree_field: bool = False) -> list:
+        """Everything predictions depend on, for the digest that detects a damaged restored model.
+
+        The trees' present-set arrays count only in models with a present set, so that models saved
+        before they existed keep their digests (``every_tree_field``: the digest of models saved by
+        main at 19e26b4, which counted them always).
+        """
         parsed = self._parsed
+        with_present_sets = every_tree_field or has_present_sets(self.trees_)
         return [
             self.n_features_in_, getattr(self, "classes_", None), parsed.tree_output, parsed.n_outputs,
             parsed.init, parsed.aggregate, parsed.link, parsed.loss, sorted(parsed.loss_params.items()),
             parsed.offset_supported, parsed.float32_input, parsed.integers_as_float32,
-            _route_state(parsed.route), [[getattr(tree, f.name) for f in fields(tree)] for tree in self.trees_],
+            _route_state(parsed.route), [digest_arrays(tree, with_present_sets) for tree in self.trees_],
         ]
 
     def __getstate__(self):
@@ -104,7 +108,9 @@ class _ShrunkModel(SafeStateMixin, BaseEstimator):
         if "trees_" not in state:
             return
         try:
-            check_digest(expected, self._prediction_state(), type(self).__name__)
+            # A model without present sets saved by main at 19e26b4 digested their default arrays too.
+            earlier = () if has_present_sets(self.trees_) else (lambda: self._prediction_state(every_tree_field=True),)
+            check_digest(expected, self._prediction_state(), type(self).__name__, also_accepted=earlier)
             self._validate_restored()
         except ModelIntegrityError:
             raise

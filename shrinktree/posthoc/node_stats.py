@@ -10,16 +10,23 @@ The raw (Newton) value of a node is ``-G/H`` and its within sum of squares aroun
 ``Sgg - 2 r Sgh + r^2 Shh`` with ``r = G/H``.  Forests use ``g = -y`` and ``h = 1``, so the raw
 value is the node mean and the sum of squares the usual one; boosted trees use the gradients
 and hessians of their loss at the stage that grew the tree.
+
+A row that would blend at a categorical node (its level, or NaN, absent from the node's present set:
+:func:`shrinktree._tree.categorical_route`) reaches no single leaf: it stops at that node and counts
+there and in its ancestors only, as the booster's held-out rows of growth do.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
+from .._bitsets import concatenated_bitsets
 from .._numba import njit, prange
-from .._tree import TreeArrays, _find_leaf
+from .._raw_route import stop_node
+from .._tree import FlatForest, TreeArrays
 
 
 @dataclass
@@ -82,12 +89,15 @@ def _aggregate_up(out, parent):
 
 @njit(cache=True)
 def _accumulate_tree(X, left, right, feature, threshold, missing_left, is_categorical, cat_offset, cat_bitset,
-                     parent, g, h, w, out, leaf_out):
-    """Sums of one tree over all rows with positive weight; ``out`` columns: G(K), H, C, Sgg(K), Sgh(K), Shh."""
+                     present_offset, present_bitset, parent, g, h, w, out, leaf_out):
+    """Sums of one tree over all rows with positive weight; ``out`` columns: G(K), H, C, Sgg(K), Sgh(K), Shh.
+
+    ``leaf_out[i]``: the leaf of row ``i``, or the node where it stopped (it would blend there).
+    """
     n_rows = X.shape[0]
     for i in range(n_rows):
-        node = _find_leaf(X, i, 0, left, right, feature, threshold, missing_left, is_categorical, cat_offset,
-                          cat_bitset)
+        node = stop_node(X, i, 0, left, right, feature, threshold, missing_left, is_categorical, cat_offset,
+                         cat_bitset, present_offset, present_bitset)
         leaf_out[i] = node
         wi = w[i]
         if wi <= 0.0:
@@ -98,10 +108,12 @@ def _accumulate_tree(X, left, right, feature, threshold, missing_left, is_catego
 
 @njit(parallel=True, cache=True)
 def _accumulate_forest(X, tree_start, tree_stop, left, right, feature, threshold, missing_left, is_categorical,
-                       cat_offset, cat_bitset, parent, g, h, weights, out):
+                       cat_offset, cat_bitset, cat_stop, present_offset, present_bitset, present_stop, parent, g, h,
+                       weights, out):
     """Node sums of many trees at once (parallel over trees); tree ``t`` uses row weights ``weights[t]``.
 
     Node arrays are concatenated with tree-local child ids; ``out`` rows follow the same concatenation.
+    Tree ``t`` reads the bitset words up to ``cat_stop[t]`` and ``present_stop[t]`` only (its own).
     """
     n_trees = tree_start.shape[0]
     n_rows = X.shape[0]
@@ -116,12 +128,15 @@ def _accumulate_forest(X, tree_start, tree_stop, left, right, feature, threshold
         ml = missing_left[s:e]
         ic = is_categorical[s:e]
         co = cat_offset[s:e]
+        po = present_offset[s:e]
         pa = parent[s:e]
+        cb = cat_bitset[:cat_stop[t]]
+        pb = present_bitset[:present_stop[t]]
         for i in range(n_rows):
             wi = weights[t, i]
             if wi <= 0.0:
                 continue
-            node = _find_leaf(X, i, 0, lf, rt, ft, th, ml, ic, co, cat_bitset)
+            node = stop_node(X, i, 0, lf, rt, ft, th, ml, ic, co, cb, po, pb)
             _add_row(sub, node, g, h, i, wi)
         _aggregate_up(sub, pa)
 
@@ -147,6 +162,7 @@ def tree_stats(tree: TreeArrays, X: np.ndarray, g: np.ndarray, h: np.ndarray,
     -------
     stats : NodeStats
     leaf : ndarray of int64, shape (n_rows,)
+        Each row's leaf, or for a row that would blend, the node where it stopped (an internal node).
     """
     K = g.shape[1]
     out = np.zeros((tree.n_nodes, 3 * K + 3))
@@ -154,8 +170,23 @@ def tree_stats(tree: TreeArrays, X: np.ndarray, g: np.ndarray, h: np.ndarray,
     _accumulate_tree(X, tree.left.astype(np.int64), tree.right.astype(np.int64), tree.feature.astype(np.int64),
                      tree.threshold.astype(np.float64), tree.missing_left.astype(np.uint8),
                      tree.is_categorical.astype(np.uint8), tree.cat_offset.astype(np.int64),
-                     tree.cat_bitset.astype(np.uint32), tree.parent.astype(np.int64), g, h, w, out, leaf)
+                     tree.cat_bitset.astype(np.uint32), tree.present_offset.astype(np.int64),
+                     tree.present_bitset.astype(np.uint32), tree.parent.astype(np.int64), g, h, w, out, leaf)
     return _unpack(out, K), leaf
+
+
+def stopped_row_values(tree: TreeArrays, X: np.ndarray, leaf: np.ndarray) -> np.ndarray:
+    """Each row's ``raw_value`` of ``tree`` from the nodes :func:`tree_stats` stopped it at, shape (n_rows,).
+
+    A row at a leaf takes the leaf's value; a row that stopped at an internal node (it blends there)
+    takes the blended value of its walk, the prediction kernel's (``FlatForest.predict_sum``).
+    """
+    values = np.array(tree.raw_value[leaf, 0], dtype=np.float64)
+    stopped = np.flatnonzero(tree.left[leaf] >= 0)
+    if len(stopped):
+        forest = FlatForest.from_trees([dataclasses.replace(tree, value=tree.raw_value)])
+        values[stopped] = forest.predict_sum(np.ascontiguousarray(X[stopped]), np.zeros(1, np.int64), 1)[:, 0]
+    return values
 
 
 def forest_stats(trees: list[TreeArrays], X: np.ndarray, g: np.ndarray, h: np.ndarray,
@@ -171,20 +202,19 @@ def forest_stats(trees: list[TreeArrays], X: np.ndarray, g: np.ndarray, h: np.nd
         sizes = np.array([t.n_nodes for t in part], dtype=np.int64)
         stop = np.cumsum(sizes)
         start = stop - sizes
-        bit_sizes = np.array([len(t.cat_bitset) for t in part], dtype=np.int64)
-        bit_start = np.concatenate([[0], np.cumsum(bit_sizes)[:-1]]).astype(np.int64)
 
         def cat(name, dtype, parts=part):
             return np.concatenate([getattr(t, name) for t in parts]).astype(dtype)
 
-        cat_offset = np.concatenate([np.where(t.cat_offset >= 0, t.cat_offset + b, -1)
-                                     for t, b in zip(part, bit_start)]).astype(np.int64)
-        bitset = np.concatenate([t.cat_bitset for t in part] + [np.zeros(0, np.uint32)]).astype(np.uint32)
+        # Node ids stay tree-local; the bitset offsets point into the chunk's concatenated words.
+        cat_offset, bitset, cat_stop = concatenated_bitsets(part, "cat_offset", "cat_bitset")
+        present_offset, present_bitset, present_stop = concatenated_bitsets(part, "present_offset", "present_bitset")
         weights = np.stack([weights_of(lo + j) for j in range(len(part))]).astype(np.float64)
         out = np.zeros((int(stop[-1]), 3 * K + 3))
         _accumulate_forest(X, start, stop, cat("left", np.int64), cat("right", np.int64), cat("feature", np.int64),
                            cat("threshold", np.float64), cat("missing_left", np.uint8),
-                           cat("is_categorical", np.uint8), cat_offset, bitset, cat("parent", np.int64),
+                           cat("is_categorical", np.uint8), cat_offset, bitset, cat_stop, present_offset,
+                           present_bitset, present_stop, cat("parent", np.int64),
                            g, h, weights, out)
         for s, e in zip(start, stop):
             result.append(_unpack(out[s:e], K))

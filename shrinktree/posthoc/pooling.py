@@ -15,7 +15,7 @@ from .._shrinkage import (
 )
 from .._tree import TreeArrays
 from ..variance_components import ESTIMATOR_CODES, joint_tree_ratio, tree_between_variance
-from .node_stats import NodeStats, forest_stats, subtree_weighted_mean, tree_stats
+from .node_stats import NodeStats, forest_stats, stopped_row_values, subtree_weighted_mean, tree_stats
 from .parsed import ParsedModel
 
 #: Nodes with at least this (weighted) number of rows form the groups whose pooled within
@@ -197,7 +197,9 @@ def replay_boosting(parsed: ParsedModel, X: np.ndarray, y: np.ndarray, w: np.nda
     unpooled raw predictions of the earlier stages: ``init``, plus ``offset`` when given, plus the
     library's starting score (``parsed.start_score``, folded into the first stage's trees), plus the
     earlier trees.  ``on_tree(t, stats, leaf, raw, start)`` receives tree ``t``'s statistics, each row's
-    leaf, the raw score column the tree was grown at and the starting score its values include.
+    leaf, the raw score column the tree was grown at and the starting score its values include.  A row
+    that blends in a tree stops at the node where it blends (``leaf`` is that internal node: it counts
+    there and in its ancestors only) and its raw score takes the blended value, as in the booster.
     """
     loss = replay_loss(parsed)
     loss.check_target(y)
@@ -223,7 +225,7 @@ def replay_boosting(parsed: ParsedModel, X: np.ndarray, y: np.ndarray, w: np.nda
             tree = parsed.trees[t]
             stats, leaf = tree_stats(tree, X, np.ascontiguousarray(gradients[k][:, None]),
                                      np.ascontiguousarray(hessians[k]), w)
-            updates.append((k, tree.raw_value[leaf, 0] - stage_start[k]))
+            updates.append((k, stopped_row_values(tree, X, leaf) - stage_start[k]))
             on_tree(t, stats, leaf, raw[:, k], float(stage_start[k]))
         for k, update in updates:
             raw[:, k] += update
