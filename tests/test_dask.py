@@ -400,7 +400,7 @@ def _many_levels(n=700, n_levels=90, n_valid=240, seed=18):
         frame = pd.DataFrame({"a": rng.normal(size=size), "b": rng.uniform(size=size),
                               "g": pd.Categorical(rng.choice(levels, size=size), categories=levels)})
         frame.loc[rng.random(size) < 0.03, "g"] = np.nan
-        signal = 1.5 * frame["a"].to_numpy() + frame["g"].map(effect).astype(float).fillna(0.0).to_numpy()
+        signal = frame["a"].to_numpy() + 2.0 * frame["g"].map(effect).astype(float).fillna(0.0).to_numpy()
         return frame, signal + 0.5 * rng.normal(size=size)
 
     train, y = frame_of(n, names)
