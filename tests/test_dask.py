@@ -418,16 +418,26 @@ def _assert_identical_trees(mine, theirs):
             np.testing.assert_array_equal(getattr(a, f.name), getattr(b, f.name), err_msg=f.name)
 
 
-def _fit_pair(params, train, y, valid, y_valid, n_partitions, absent_rule=None):
+def _fit_pair(params, train, y, valid, y_valid, n_partitions, absent_rule=None, weight=None, classifier=False):
     """The distributed and the single-machine fit of ``params`` (``absent_rule``: the private switch on both)."""
-    local, model = ShrinkBoostRegressor(**params), DaskShrinkBoostRegressor(**params)
+    Local, Dask = (ShrinkBoostClassifier, DaskShrinkBoostClassifier) if classifier else (ShrinkBoostRegressor,
+                                                                                        DaskShrinkBoostRegressor)
+    local, model = Local(**params), Dask(**params)
     if absent_rule is not None:
         local._absent_rule = model._absent_rule = absent_rule
-    local.fit(train, y, eval_set=[(valid, y_valid)])
+    local.fit(train, y, sample_weight=weight, eval_set=[(valid, y_valid)])
     series = {"npartitions": n_partitions, "sort": False}
     model.fit(_dask_frame(train, n_partitions), dd.from_pandas(pd.Series(y), **series),
+              sample_weight=None if weight is None else dd.from_pandas(pd.Series(weight), **series),
               eval_set=[(_dask_frame(valid, n_partitions), dd.from_pandas(pd.Series(y_valid), **series))])
     return model, local
+
+
+def _assert_same_present_sets(mine, theirs):
+    for a, b in zip((t for ts in mine.trees_ for t in ts), (t for ts in theirs.trees_ for t in ts)):
+        np.testing.assert_array_equal(a.present_offset, b.present_offset)
+        np.testing.assert_array_equal(a.present_bitset, b.present_bitset)
+        np.testing.assert_allclose(a.absent_left_share, b.absent_left_share, rtol=1e-12)
 
 
 @pytest.mark.parametrize("loss", ["squared_error", "absolute_error"])
@@ -455,10 +465,7 @@ def test_levels_absent_from_a_node_blend_as_on_one_machine(client, loss):
     # Three partitions: the same trees up to the order of the sums.
     three, _ = _fit_pair(params, train, y, valid, y_valid, 3)
     _assert_same_model(three, local, train)
-    for a, b in zip((t for ts in three.trees_ for t in ts), trees):
-        np.testing.assert_array_equal(a.present_offset, b.present_offset)
-        np.testing.assert_array_equal(a.present_bitset, b.present_bitset)
-        np.testing.assert_allclose(a.absent_left_share, b.absent_left_share, rtol=1e-12)
+    _assert_same_present_sets(three, local)
     np.testing.assert_allclose(three.evals_result_["valid_0"][loss], local.evals_result_["valid_0"][loss],
                                rtol=1e-10)
 
@@ -472,3 +479,20 @@ def test_the_side_rule_switch_reaches_the_distributed_fit(client):
     assert all(np.all(t.present_offset == -1) for ts in side.trees_ for t in ts)
     blend, _ = _fit_pair(params, train, y, valid, y_valid, 1)
     assert blend.evals_result_ != side.evals_result_  # the switch changed the fit
+
+
+def test_weighted_multiclass_with_absent_levels_blends_as_on_one_machine(client):
+    # Weighted: a node's present levels are those of positive weight in its summed (snapped) level histogram.
+    train, y, valid, y_valid = _many_levels(seed=21)
+    labels, valid_labels = np.digitize(y, [-1.0, 1.0]), np.digitize(y_valid, [-1.0, 1.0])
+    weight = np.random.default_rng(21).integers(1, 4, size=len(y)).astype(np.float64)
+    params = dict(SMALL, n_estimators=3)
+    one, local = _fit_pair(params, train, labels, valid, valid_labels, 1, weight=weight, classifier=True)
+    assert sum(int(np.sum(t.present_offset >= 0)) for ts in local.trees_ for t in ts) >= 10
+    _assert_identical_trees(one, local)
+    assert one.evals_result_ == local.evals_result_
+    three, _ = _fit_pair(params, train, labels, valid, valid_labels, 3, weight=weight, classifier=True)
+    _assert_same_model(three, local, train)
+    _assert_same_present_sets(three, local)
+    np.testing.assert_allclose(three.evals_result_["valid_0"]["log_loss"], local.evals_result_["valid_0"]["log_loss"],
+                               rtol=1e-10)
