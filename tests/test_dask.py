@@ -479,6 +479,10 @@ def test_the_side_rule_switch_reaches_the_distributed_fit(client):
     assert all(np.all(t.present_offset == -1) for ts in side.trees_ for t in ts)
     blend, _ = _fit_pair(params, train, y, valid, y_valid, 1)
     assert blend.evals_result_ != side.evals_result_  # the switch changed the fit
+    blend._absent_rule = "stop"
+    with pytest.raises(ValueError, match="_absent_rule"):
+        blend.fit(_dask_frame(train, 1), dd.from_pandas(pd.Series(y), npartitions=1))
+    np.testing.assert_array_equal(blend.predict(train), ShrinkBoostRegressor(**params).fit(train, y).predict(train))
 
 
 def test_weighted_multiclass_with_absent_levels_blends_as_on_one_machine(client):
