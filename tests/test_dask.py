@@ -386,3 +386,117 @@ def test_a_tiny_weighted_fit_splits_as_on_one_machine(client):
     local = ShrinkBoostRegressor(**params).fit(X, y, sample_weight=weight, offset=np.log(exposure))
     assert sum(int(np.any(tree.left >= 0)) for trees in local._trees for tree in trees) > 0
     _assert_same_model(model, local, X)
+
+
+def _many_levels(n=700, n_levels=90, n_valid=240, seed=18):
+    """A categorical column of many levels and few rows each (most nodes that split on it lack some of its levels,
+    and some lack NaN), and an evaluation frame that also has levels never seen at fit (NaN to the trees)."""
+    rng = np.random.default_rng(seed)
+    names = np.array([f"site{i:02d}" for i in range(n_levels)], dtype=object)
+    unseen = np.array([f"new{i}" for i in range(8)], dtype=object)
+    effect = dict(zip(np.concatenate([names, unseen]), rng.normal(size=n_levels + len(unseen))))
+
+    def frame_of(size, levels):
+        frame = pd.DataFrame({"a": rng.normal(size=size), "b": rng.uniform(size=size),
+                              "g": pd.Categorical(rng.choice(levels, size=size), categories=levels)})
+        frame.loc[rng.random(size) < 0.03, "g"] = np.nan
+        signal = frame["a"].to_numpy() + 2.0 * frame["g"].map(effect).astype(float).fillna(0.0).to_numpy()
+        return frame, signal + 0.5 * rng.normal(size=size)
+
+    train, y = frame_of(n, names)
+    valid, y_valid = frame_of(n_valid, np.concatenate([names, unseen]))
+    return train, y, valid, y_valid
+
+
+def _assert_identical_trees(mine, theirs):
+    """Every array of every tree bit for bit (present sets and blend shares included)."""
+    from dataclasses import fields
+
+    assert mine.n_iter_ == theirs.n_iter_
+    for a, b in zip((t for ts in mine.trees_ for t in ts), (t for ts in theirs.trees_ for t in ts)):
+        for f in fields(a):
+            np.testing.assert_array_equal(getattr(a, f.name), getattr(b, f.name), err_msg=f.name)
+
+
+def _fit_pair(params, train, y, valid, y_valid, n_partitions, absent_rule=None, weight=None, classifier=False):
+    """The distributed and the single-machine fit of ``params`` (``absent_rule``: the private switch on both)."""
+    Local, Dask = (ShrinkBoostClassifier, DaskShrinkBoostClassifier) if classifier else (ShrinkBoostRegressor,
+                                                                                        DaskShrinkBoostRegressor)
+    local, model = Local(**params), Dask(**params)
+    if absent_rule is not None:
+        local._absent_rule = model._absent_rule = absent_rule
+    local.fit(train, y, sample_weight=weight, eval_set=[(valid, y_valid)])
+    series = {"npartitions": n_partitions, "sort": False}
+    model.fit(_dask_frame(train, n_partitions), dd.from_pandas(pd.Series(y), **series),
+              sample_weight=None if weight is None else dd.from_pandas(pd.Series(weight), **series),
+              eval_set=[(_dask_frame(valid, n_partitions), dd.from_pandas(pd.Series(y_valid), **series))])
+    return model, local
+
+
+def _assert_same_present_sets(mine, theirs):
+    for a, b in zip((t for ts in mine.trees_ for t in ts), (t for ts in theirs.trees_ for t in ts)):
+        np.testing.assert_array_equal(a.present_offset, b.present_offset)
+        np.testing.assert_array_equal(a.present_bitset, b.present_bitset)
+        np.testing.assert_allclose(a.absent_left_share, b.absent_left_share, rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "absolute_error"])
+def test_levels_absent_from_a_node_blend_as_on_one_machine(client, loss):
+    from blend_reference import leaf_shares, tree_values
+
+    train, y, valid, y_valid = _many_levels()
+    # Row subsampling: rows outside the subsample get blended training predictions too.
+    params = dict(SMALL, n_estimators=5, subsample=0.8, loss=loss)
+    one, local = _fit_pair(params, train, y, valid, y_valid, 1)
+    trees = [t for ts in local.trees_ for t in ts]
+    assert sum(int(np.sum(t.present_offset >= 0)) for t in trees) >= 3
+    X_valid = np.asarray(local._categorical.transform(valid), dtype=np.float64)
+    assert sum(len(leaf_shares(t, x)) > 1 for t in trees for x in X_valid) >= 10  # validation rows that blend
+    # The validation loss of every iteration is the loss of the plain-Python blended walk of the trees so far.
+    raw = np.tile(local._baseline, (len(y_valid), 1))
+    scores = [local._make_loss().loss(y_valid, raw, np.ones(len(y_valid)))]
+    for tree in trees:
+        raw = raw + tree_values(tree, X_valid)
+        scores.append(local._make_loss().loss(y_valid, raw, np.ones(len(y_valid))))
+    np.testing.assert_allclose(local.evals_result_["valid_0"][loss], scores, rtol=1e-12)
+    # One partition: the very same trees and scores.
+    _assert_identical_trees(one, local)
+    assert one.evals_result_ == local.evals_result_
+    # Three partitions: the same trees up to the order of the sums.
+    three, _ = _fit_pair(params, train, y, valid, y_valid, 3)
+    _assert_same_model(three, local, train)
+    _assert_same_present_sets(three, local)
+    np.testing.assert_allclose(three.evals_result_["valid_0"][loss], local.evals_result_["valid_0"][loss],
+                               rtol=1e-10)
+
+
+def test_the_side_rule_switch_reaches_the_distributed_fit(client):
+    train, y, valid, y_valid = _many_levels(seed=19)
+    params = dict(SMALL, n_estimators=4)
+    side, local_side = _fit_pair(params, train, y, valid, y_valid, 1, absent_rule="side")
+    _assert_identical_trees(side, local_side)
+    assert side.evals_result_ == local_side.evals_result_
+    assert all(np.all(t.present_offset == -1) for ts in side.trees_ for t in ts)
+    blend, _ = _fit_pair(params, train, y, valid, y_valid, 1)
+    assert blend.evals_result_ != side.evals_result_  # the switch changed the fit
+    blend._absent_rule = "stop"
+    with pytest.raises(ValueError, match="_absent_rule"):
+        blend.fit(_dask_frame(train, 1), dd.from_pandas(pd.Series(y), npartitions=1))
+    np.testing.assert_array_equal(blend.predict(train), ShrinkBoostRegressor(**params).fit(train, y).predict(train))
+
+
+def test_weighted_multiclass_with_absent_levels_blends_as_on_one_machine(client):
+    # Weighted: a node's present levels are those of positive weight in its summed (snapped) level histogram.
+    train, y, valid, y_valid = _many_levels(seed=21)
+    labels, valid_labels = np.digitize(y, [-1.0, 1.0]), np.digitize(y_valid, [-1.0, 1.0])
+    weight = np.random.default_rng(21).integers(1, 4, size=len(y)).astype(np.float64)
+    params = dict(SMALL, n_estimators=3)
+    one, local = _fit_pair(params, train, labels, valid, valid_labels, 1, weight=weight, classifier=True)
+    assert sum(int(np.sum(t.present_offset >= 0)) for ts in local.trees_ for t in ts) >= 10
+    _assert_identical_trees(one, local)
+    assert one.evals_result_ == local.evals_result_
+    three, _ = _fit_pair(params, train, labels, valid, valid_labels, 3, weight=weight, classifier=True)
+    _assert_same_model(three, local, train)
+    _assert_same_present_sets(three, local)
+    np.testing.assert_allclose(three.evals_result_["valid_0"]["log_loss"], local.evals_result_["valid_0"]["log_loss"],
+                               rtol=1e-10)

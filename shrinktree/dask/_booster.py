@@ -22,7 +22,7 @@ from .._shrinkage import effective_tests_table
 from .._tree import FlatForest
 from ..boosting.binning import SUBSAMPLE_FOR_BINNING, BinMapper
 from ..boosting.constraints import InteractionSets, split_signs
-from ..boosting.gradient_boosting import MIN_HESSIAN, _check_callbacks, _ldexp
+from ..boosting.gradient_boosting import MIN_HESSIAN, _check_callbacks, _ldexp, check_absent_rule
 from ..boosting.grower import threshold_table
 from ..boosting.honest import DEFAULT_MIN_LEAF_RULE
 from ..boosting.pooling import pool_tree, set_renewed_values
@@ -50,6 +50,8 @@ class DistributedFit:
 
         est = self.est
         self.plan = est._validate_hyperparameters()
+        # The private switch of the single-machine booster (levels absent from a node's growing rows blend).
+        self.blend_absent = check_absent_rule(getattr(est, "_absent_rule", "blend")) == "blend"
         meta = meta_of(X)
         n_features, columns, names, mask, text = column_facts(meta, est.categorical_features)
         self.spec = _Spec(n_features, columns, mask, text, est._is_classifier)
@@ -323,6 +325,7 @@ class DistributedFit:
             constant_hessian=1.0 if (self.unit_weights and loss.constant_hessian) else 0.0,
             compute_within_ss=plan.in_sample_eb, level_method=plan.level_method, unit_weights=self.unit_weights,
             min_leaf_rule=getattr(est, "_min_leaf_of_all_rows", DEFAULT_MIN_LEAF_RULE),
+            blend_absent=self.blend_absent,
             monotonic_cst=None if est._monotonic_cst is None else est._monotonic_cst[est._numeric_index],
             interaction_cst=None if est._interaction_cst is None else InteractionSets(
                 est._interaction_cst, est._numeric_index, est._categorical_index),

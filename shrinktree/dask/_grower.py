@@ -5,7 +5,9 @@ taken out: the split search, the node values, the monotonic bounds and interacti
 single-machine grower's own methods, run once per node on the summed histograms; the rows stay on the
 workers, which partition them at each split and build the smaller child's histogram
 (:meth:`~shrinktree.dask._partition.TrainPartition.split_node`).  The larger child's histogram is the
-parent's minus the smaller one, as on one machine.
+parent's minus the smaller one, as on one machine.  A categorical split's present set (the levels its
+growing rows had, where other levels blend) is read off the node's summed level histogram with the
+single-machine :func:`~shrinktree.boosting.splitting.present_set`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ..boosting.grower import GrownTree, TreeGrower, _Node, absent_left_shares
 from ..boosting.histogram import EMPTY_WEIGHT_SHARE, subtract_histograms
 from ..boosting.honest import DEFAULT_MIN_LEAF_RULE, HONEST_FRACTION, growing_split_rules
 from ..boosting.level_noise import summarize_level_sums
-from ..boosting.splitting import LEVELS_RAW, categorical_bitset
+from ..boosting.splitting import LEVELS_RAW, categorical_bitset, present_set
 
 
 def level_noise(moments: np.ndarray, n_levels: np.ndarray, cat_feature_mask: np.ndarray) -> np.ndarray:
@@ -50,6 +52,9 @@ class DistributedGrower(TreeGrower):
     min_leaf_rule :
         How an honest tree counts ``min_samples_leaf`` (:func:`~shrinktree.boosting.honest.growing_min_samples_leaf`,
         applied to the growing rows' weight once the root sums arrive).
+    blend_absent : bool
+        Give every categorical split a present set, as :class:`TreeGrower` does (False: none, the rule before
+        present sets).
     """
 
     def __init__(self, partitions, k, use_split, n_bins_non_missing, has_missing, missing_bin, feature_mask,
@@ -57,7 +62,7 @@ class DistributedGrower(TreeGrower):
                  min_hessian=1e-3, pooling_k=-1.0, n_levels=None, cat_feature_mask=None, level_mode=LEVELS_RAW,
                  level_k=0.0, pooled_level_gain=False, constant_hessian=0.0, compute_within_ss=True,
                  monotonic_cst=None, interaction_cst=None, level_method=0, unit_weights=True,
-                 min_leaf_rule=DEFAULT_MIN_LEAF_RULE):
+                 min_leaf_rule=DEFAULT_MIN_LEAF_RULE, blend_absent=True):
         # TreeGrower's split search and value methods read these attributes; the data stays on the workers.
         self.partitions, self.k, self.use_split = partitions, k, use_split
         self.constrained = monotonic_cst is not None and bool(np.any(monotonic_cst != 0))
@@ -84,6 +89,8 @@ class DistributedGrower(TreeGrower):
         self.l2, self.min_hessian, self.pooling_k = l2_regularization, min_hessian, pooling_k
         self.unit_weights, self.min_leaf_rule = bool(unit_weights), min_leaf_rule
         self.tie_tolerance = 0.0
+        self.blend_absent = bool(blend_absent)
+        self.present_sets = {}  # node id -> present set of the node's categorical split
 
     def grow(self) -> GrownTree:
         sums, moments, hist, cat_hist = self.partitions.total(
@@ -112,8 +119,10 @@ class DistributedGrower(TreeGrower):
             bitset = None
             if is_cat:
                 base = self.cat_offsets[feature]
-                node.bitset = bitset = categorical_bitset(node.cat_hist[base:self.cat_offsets[feature + 1], 2],
-                                                          left_levels, bool(missing_left))
+                level_counts = node.cat_hist[base:self.cat_offsets[feature + 1], 2]
+                node.bitset = bitset = categorical_bitset(level_counts, left_levels, bool(missing_left))
+                if self.blend_absent:
+                    self.present_sets[node_id] = present_set(level_counts)
             else:
                 if node.hist[feature, self.missing_bin, 2] == 0:
                     # No missing rows seen here: send future missing values to the larger child.
@@ -170,8 +179,9 @@ class DistributedGrower(TreeGrower):
         is_categorical = np.zeros(n, dtype=np.uint8)
         cat_offset = np.full(n, -1, dtype=np.int64)
         levels_scanned = np.zeros(n, dtype=np.int64)
-        bitsets = []
-        n_words = 0
+        bitsets, present_sets = [], []
+        present_offset = np.full(n, -1, dtype=np.int64)
+        n_words = n_present_words = 0
         for i, nd in enumerate(nodes):
             if nd.left >= 0:
                 feature[i], bin_threshold[i], missing_left[i] = nd.split[1], nd.split[2], nd.split[3]
@@ -181,7 +191,15 @@ class DistributedGrower(TreeGrower):
                     cat_offset[i] = n_words
                     bitsets.append(nd.bitset)
                     n_words += len(nd.bitset)
+                    if i in self.present_sets:
+                        present_offset[i] = n_present_words
+                        present_sets.append(self.present_sets[i])
+                        n_present_words += len(self.present_sets[i])
         cat_bitset = np.concatenate(bitsets).astype(np.uint32) if bitsets else np.zeros(0, dtype=np.uint32)
+        present_bitset = (np.concatenate(present_sets).astype(np.uint32) if present_sets
+                          else np.zeros(0, dtype=np.uint32))
+        # As TreeGrower: present sets whenever absent levels blend and there are categorical features.
+        blends = self.blend_absent and self.codes is not None
         return GrownTree(
             parent=parent, left=left, right=right, feature=feature, bin_threshold=bin_threshold,
             missing_left=missing_left, is_categorical=is_categorical, cat_offset=cat_offset, cat_bitset=cat_bitset,
@@ -190,6 +208,7 @@ class DistributedGrower(TreeGrower):
             weighted_count=np.array([nd.weight for nd in nodes]),
             n_rows=np.array([nd.count for nd in nodes], dtype=np.int64), gain=gain, null_factor_tests=tests,
             within_ss=0.0, sample_indices=None, leaf_start=None, leaf_stop=None, leaf_nodes=np.flatnonzero(left < 0),
+            present_offset=present_offset if blends else None, present_bitset=present_bitset if blends else None,
         )
 
 

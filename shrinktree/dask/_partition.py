@@ -12,6 +12,10 @@ ever receives sums from it).  It is made from the raw partition, then, step by s
    its rows at each split, held-out node sums, quantile buckets, and finally the tree's values added to
    its raw scores.
 
+A held-out row whose level is absent from a categorical split's growing rows (its present set) stops
+there, as on one machine: it counts in the node and its ancestors, takes no part in renewed leaf values,
+and its raw score takes the blended value of the node's subtree; rows outside the subsample blend too.
+
 The methods reuse the single-machine kernels on the partition's rows, so every sum a node needs is the
 sum over the partitions of what these return.
 """
@@ -27,7 +31,7 @@ from ..boosting.histogram import NO_WEIGHTS, build_categorical_histogram, build_
 from ..boosting.honest import held_out_mask, row_hashes
 from ..boosting.level_noise import level_sums
 from ..boosting.partition import partition_rows, partition_rows_categorical, within_node_sum_of_squares
-from ..boosting.predictor import add_leaf_values, add_values_by_leaf, node_statistics
+from ..boosting.predictor import add_leaf_values, add_values_from_nodes, node_statistics
 from ..boosting.routing import leaves_by_partition
 from ..boosting.validation import check_no_missing_labels
 from ._quantile import radix_histogram, sortable_keys
@@ -273,7 +277,7 @@ class TrainPartition:
         """Start tree ``k`` on the growing rows: root sums, level moments and root histograms."""
         self.k = k
         self.g, self.h = self.gradients[k], self.hessians[k]
-        self.held_rows = self.held_leaf = None
+        self.held_rows = self.held_end = None
         if use_split:
             grow_rows, self.held_rows = self.split
         else:
@@ -334,7 +338,8 @@ class TrainPartition:
 
     def tree_statistics(self, tree: dict, leaf_ratio: dict | None) -> tuple:
         """Within-leaf sum of squares of the growing rows (``leaf_ratio``: each leaf's ``G / H``) and the
-        node sums of the held-out rows (the leaves they fall in are kept for :meth:`apply_tree`)."""
+        node sums of the held-out rows, each counted in the node it ends at (its leaf, or where it blends) and
+        that node's ancestors (the nodes are kept for :meth:`apply_tree`)."""
         within = 0.0
         if leaf_ratio is not None:
             for leaf, ratio in leaf_ratio.items():
@@ -344,11 +349,12 @@ class TrainPartition:
         held = None
         self.tree = tree
         if self.held_rows is not None:
-            self.held_leaf = self._leaves(self.held_rows)
-            held = node_statistics(self.held_rows, self.held_leaf, tree["parent"], self.g, self.h, self.weight)
+            self.held_end = self._ends(self.held_rows)
+            held = node_statistics(self.held_rows, self.held_end, tree["parent"], self.g, self.h, self.weight)
         return within, held
 
-    def _leaves(self, rows):
+    def _ends(self, rows):
+        """The node each of ``rows`` ends at: its leaf, or the first node where it blends."""
         t = self.tree
         return leaves_by_partition(self.binned, self.codes, rows, t["left"], t["right"], t["feature"],
                                    t["is_categorical"], t["bin_threshold"], t["missing_left"], self.missing_bin,
@@ -356,14 +362,16 @@ class TrainPartition:
                                    t["present_bitset"])
 
     def _leaf_of_tree_rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """Rows that grew or estimated the tree, and the leaf of each."""
+        """Rows that grew or estimated the tree and reached a leaf, and the leaf of each (held-out rows that
+        stopped where they blend take no part, as in :func:`~shrinktree.boosting.pooling.renew_leaf_values`)."""
         parts_rows, parts_leaf = [], []
         for node, (start, stop) in self.ranges.items():
             parts_rows.append(self.sample_indices[start:stop])
             parts_leaf.append(np.full(stop - start, node, dtype=np.int64))
         if self.held_rows is not None:
-            parts_rows.append(self.held_rows)
-            parts_leaf.append(self.held_leaf)
+            at_leaf = self.tree["left"][self.held_end] < 0
+            parts_rows.append(self.held_rows[at_leaf])
+            parts_leaf.append(self.held_end[at_leaf])
         return np.concatenate(parts_rows), np.concatenate(parts_leaf)
 
     def renew_buckets(self, prefix, shift: int) -> np.ndarray:
@@ -374,20 +382,34 @@ class TrainPartition:
         rows, leaf, keys = self.renew_rows
         return radix_histogram(keys, self.weight[rows], leaf, self.tree["parent"], prefix, shift)
 
+    def _add_values_from(self, rows, nodes, value, raw) -> None:
+        """``raw[rows] +=`` each row's value below the node it ended at (the blended value of the node's subtree
+        where it blends), walking its bins with the single-machine kernel."""
+        t = self.tree
+        add_values_from_nodes(self.binned, self.codes, rows, nodes, t["left"], t["right"], t["feature"],
+                              t["is_categorical"], t["bin_threshold"], t["missing_left"], self.missing_bin,
+                              self.n_levels, t["cat_offset"], t["cat_bitset"], t["present_offset"],
+                              t["present_bitset"], t["absent_left_share"], value, raw)
+
     def apply_tree(self, value: np.ndarray) -> None:
         """Add the tree's (pooled, learning-rate scaled) node values to the raw scores of its rows."""
         raw = self.raw[:, self.k]
         leaves = np.array(list(self.ranges), dtype=np.int64)
         bounds = np.array([self.ranges[leaf] for leaf in leaves], dtype=np.int64).reshape(-1, 2)
         add_leaf_values(self.sample_indices, bounds[:, 0].copy(), bounds[:, 1].copy(), value[leaves], raw)
+        # A multiclass tree's column of raw is strided: a contiguous copy, added to and written back, keeps one
+        # compiled specialization of the walk (as on one machine).
+        out = raw if raw.flags.c_contiguous else np.ascontiguousarray(raw)
         if self.held_rows is not None:
-            add_values_by_leaf(self.held_rows, self.held_leaf, value, raw)
+            self._add_values_from(self.held_rows, self.held_end, value, out)
         if self.rows is not None:
             outside = np.ones(self.n_rows, dtype=np.bool_)
             outside[self.rows] = False
             outside_rows = np.flatnonzero(outside)
             if len(outside_rows):
-                add_values_by_leaf(outside_rows, self._leaves(outside_rows), value, raw)
-        self.sample_indices = self.buffer = self.ranges = self.held_rows = self.held_leaf = self.tree = None
+                self._add_values_from(outside_rows, self._ends(outside_rows), value, out)
+        if out is not raw:
+            raw[:] = out
+        self.sample_indices = self.buffer = self.ranges = self.held_rows = self.held_end = self.tree = None
         self.renew_rows = None
 
