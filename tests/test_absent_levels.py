@@ -182,9 +182,9 @@ def test_binned_walks_and_the_routing_partition_match_the_reference(monkeypatch,
     assert np.array_equal(out, expected)
 
 
-def test_the_stopping_partition_keeps_three_stable_runs():
+@pytest.mark.parametrize("n_levels", [40, 900])  # fewer codes than rows (a table of routes), and more
+def test_the_stopping_partition_keeps_three_stable_runs(n_levels):
     rng = np.random.default_rng(4)
-    n_levels = 40
     counts = np.where(rng.random(n_levels + 1) < 0.6, 1.0, 0.0)
     present = present_set(counts)
     bitset = categorical_bitset(counts, np.flatnonzero(rng.random(n_levels) < 0.5), True)
