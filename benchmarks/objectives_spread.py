@@ -99,6 +99,9 @@ VARIANTS: dict[str, Callable[[str], Callable | None]] = {
     # growing weights: the default since session 9); "absent levels side": the split's missing side instead, the
     # rule before (private switch ``_absent_rule``).
     "absent levels side": lambda name: shrinktree_variant(switches={"_absent_rule": "side"}),
+    # A held-out row of growth that stopped where it blends: its training prediction the node's pooled value
+    # instead of the blended value of the node's subtree (private switch ``_stopped_value``).
+    "stopped rows at the node's value": lambda name: shrinktree_variant(switches={"_stopped_value": "node"}),
     "LightGBM": lambda name: lightgbm_variant(),
     "LightGBM, categorical limits lifted": lambda name: lightgbm_variant(LIGHTGBM_FINE_CATEGORICAL),
     "LightGBM, grouping columns dropped": lambda name: lightgbm_variant(drop_groups=True) if name in GROUPS else None,

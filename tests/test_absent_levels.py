@@ -400,3 +400,59 @@ def test_integer_weights_equal_repeated_rows_with_blending(estimator):
         np.testing.assert_array_equal(trees_w[0].present_bitset, trees_r[0].present_bitset)
         np.testing.assert_allclose(trees_w[0].absent_left_share, trees_r[0].absent_left_share, rtol=1e-12)
         np.testing.assert_allclose(tree_values(trees_w[0], X), tree_values(trees_r[0], X), rtol=1e-7, atol=1e-9)
+
+
+def test_stopped_rows_at_the_nodes_value_is_a_measurement_switch(monkeypatch):
+    frame, y = _grouped()
+    spy = _Spy(monkeypatch)
+    model = ShrinkBoostRegressor(n_estimators=6, min_samples_leaf=3, random_state=0)
+    model._stopped_value = "node"
+    model.fit(frame, y)
+    n_stopped = 0
+    for (tree, update, _), grown in zip(spy.trees, spy.grown):
+        for node, start, stop in zip(grown.held_stopped_nodes, grown.held_stopped_start, grown.held_stopped_stop):
+            rows = grown.held_indices[start:stop]
+            np.testing.assert_allclose(update[rows], tree.value[node, 0], rtol=1e-13, atol=1e-13)
+            n_stopped += len(rows)
+    assert n_stopped > 0
+    model._stopped_value = "subtree"
+    with pytest.raises(ValueError, match="_stopped_value must be one of"):
+        model.fit(frame, y)
+
+
+def test_categorical_route_and_its_table_are_the_reference_rule():
+    from numba import njit
+
+    from shrinktree._tree import categorical_route
+    from shrinktree.boosting.partition import categorical_route_table
+
+    @njit
+    def routes(missing, codes, node, missing_left, cat_offset, cat_bitset, present_offset, present_bitset):
+        out = np.empty(len(codes), dtype=np.int64)
+        for r in range(len(codes)):
+            out[r] = categorical_route(missing[r], codes[r], node, missing_left, cat_offset, cat_bitset,
+                                       present_offset, present_bitset)
+        return out
+
+    rng = np.random.default_rng(8)
+    for n_levels in (1, 5, 31, 32, 33, 70):
+        n_words = max((n_levels + 31) // 32, 1)
+        for has_present, short_set, missing_left in ((True, False, 0), (True, True, 1), (False, False, 1)):
+            # Node 1 of two categorical nodes (node 0's words come first); a short present set (words cut off)
+            # blends every code past its end.
+            cat_bitset = rng.integers(0, 2**32, size=2 * n_words, dtype=np.uint64).astype(np.uint32)
+            present_words = n_words + 1 - (1 if short_set else 0)
+            present_bitset = rng.integers(0, 2**32, size=n_words + 1 + present_words, dtype=np.uint64).astype(np.uint32)
+            node = SimpleNamespace(is_categorical=[1, 1], cat_bitset=cat_bitset, cat_offset=np.array([0, n_words]),
+                                   present_offset=np.array([0, n_words + 1 if has_present else -1]),
+                                   present_bitset=present_bitset, missing_left=np.array([0, missing_left], np.uint8))
+            codes = np.arange(-3, 32 * n_words + 40, dtype=np.int64)
+            missing = rng.random(len(codes)) < 0.2
+            got = routes(missing, codes, 1, node.missing_left, node.cat_offset, cat_bitset, node.present_offset,
+                         present_bitset)
+            expected = [ROUTES[route(node, 1, np.nan if m else float(c))] for m, c in zip(missing, codes)]
+            assert got.tolist() == expected
+            table = categorical_route_table(1, node.missing_left, node.cat_offset, cat_bitset, node.present_offset,
+                                            present_bitset, n_levels)
+            assert table.tolist() == [ROUTES[route(node, 1, float(c) if c < n_levels else np.nan)]
+                                      for c in range(n_levels + 1)]

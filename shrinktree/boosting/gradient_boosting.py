@@ -59,13 +59,19 @@ MIN_HESSIAN = 1e-3
 # (shrinktree._tree.categorical_route); ``"side"`` follows the split's missing side, the rule of models before
 # present sets, kept to reproduce them bit for bit (benchmarks/snapshot.py --set _absent_rule=side).
 ABSENT_RULES = ("blend", "side")
+# The training prediction of a held-out row that stopped at a node where it blends (the private measurement switch
+# ``_stopped_value``, benchmarks/objectives_spread.py): ``"blend"`` (the default), the blended value of the node's
+# subtree, what prediction gives it; ``"node"``, the node's own pooled value (the numpy prototype's choice).
+STOPPED_VALUES = ("blend", "node")
 
 
-def check_absent_rule(rule) -> str:
-    """``rule`` if it is one of :data:`ABSENT_RULES`, else a ``ValueError`` (before any kernel runs)."""
+def check_absent_switches(rule, stopped_value) -> None:
+    """A ``ValueError`` (before any kernel runs) unless ``rule`` is one of :data:`ABSENT_RULES` and
+    ``stopped_value`` one of :data:`STOPPED_VALUES`."""
     if not isinstance(rule, str) or rule not in ABSENT_RULES:
         raise ValueError(f"_absent_rule must be one of {ABSENT_RULES}, got {rule!r}.")
-    return rule
+    if not isinstance(stopped_value, str) or stopped_value not in STOPPED_VALUES:
+        raise ValueError(f"_stopped_value must be one of {STOPPED_VALUES}, got {stopped_value!r}.")
 
 
 @njit(cache=True)
@@ -356,7 +362,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         sample_weight = self._weights_with_class_weight(y, sample_weight)
         loss = self._make_loss()
         loss.check_target(y)
-        check_absent_rule(getattr(self, "_absent_rule", "blend"))
+        check_absent_switches(getattr(self, "_absent_rule", "blend"), getattr(self, "_stopped_value", "blend"))
         self._resolve_constraints(X.shape[1], loss.n_trees_per_iteration)
         if sample_weight is not None:
             # Zero-weight rows carry no information; dropping them keeps weights equivalent to repetition.
@@ -722,10 +728,16 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             stopped = grown.held_stopped_nodes
             if stopped is not None and len(stopped):
                 lengths = grown.held_stopped_stop - grown.held_stopped_start
-                positions = np.concatenate([np.arange(a, b) for a, b in zip(grown.held_stopped_start,
-                                                                             grown.held_stopped_stop)])
-                data.add_values_from(grown, tree, grown.held_indices[positions], np.repeat(stopped, lengths), value,
-                                     out)
+                # Positions of the stopped runs in grown.held_indices, run after run.
+                run_first = np.cumsum(lengths) - lengths
+                positions = np.arange(lengths.sum()) + np.repeat(grown.held_stopped_start - run_first, lengths)
+                if getattr(self, "_stopped_value", "blend") == "node":  # measurement only
+                    add_leaf_values(grown.held_indices, grown.held_stopped_start, grown.held_stopped_stop,
+                                    value[stopped], out)
+                else:
+                    # int64 rows, as outside_rows: one compiled specialization of the walk
+                    data.add_values_from(grown, tree, grown.held_indices[positions].astype(np.int64),
+                                         np.repeat(stopped, lengths), value, out)
         if rows is not None:
             outside = np.ones(binned.shape[1], dtype=np.bool_)
             outside[rows] = False

@@ -7,6 +7,9 @@ import numpy as np
 from .._numba import njit, prange
 from .._tree import BLEND, GO_LEFT, GO_RIGHT, categorical_route
 
+# Rows of one parallel task of add_tree_binned (each task allocates the scratch of blended walks once).
+WALK_BLOCK_ROWS = 1024
+
 
 @njit(cache=True, inline="always")
 def binned_route(binned, codes, i, node, feature, is_categorical, bin_threshold, missing_left, missing_bin, n_levels,
@@ -30,12 +33,10 @@ def binned_route(binned, codes, i, node, feature, is_categorical, bin_threshold,
 @njit(cache=True)
 def _blended_value(binned, codes, i, node, left, right, feature, is_categorical, bin_threshold, missing_left,
                    missing_bin, n_levels, cat_offset, cat_bitset, present_offset, present_bitset, absent_left_share,
-                   value):
+                   value, stack_node, stack_share):
     # The subtree of ``node`` walked down both children wherever the row blends, depth first, left subtrees
-    # first: sum over the leaves reached of (product of the shares on the way) x value.  A stack of at most
-    # one entry per node (each node is pushed at most once).
-    stack_node = np.empty(left.shape[0], dtype=np.int64)
-    stack_share = np.empty(left.shape[0])
+    # first: sum over the leaves reached of (product of the shares on the way) x value.  The stack (scratch of
+    # one entry per node: each node is pushed at most once) is the caller's, allocated once for many rows.
     stack_node[0], stack_share[0] = node, 1.0
     depth = 1
     total = 0.0
@@ -60,13 +61,14 @@ def _blended_value(binned, codes, i, node, left, right, feature, is_categorical,
 @njit(cache=True, inline="always")
 def binned_tree_value(binned, codes, i, node, left, right, feature, is_categorical, bin_threshold, missing_left,
                       missing_bin, n_levels, cat_offset, cat_bitset, present_offset, present_bitset,
-                      absent_left_share, value):
+                      absent_left_share, value, stack_node, stack_share):
     """The value of row ``i`` of the binned data in the subtree of ``node``: its leaf's, or, once it blends,
     the share-weighted sum of the leaves it reaches (the rule of :func:`shrinktree._tree.categorical_route`).
 
     The one binned walk of a tree with blending (training predictions of held-out rows that stopped, of rows
     outside the subsample, evaluation rows).  A row goes down one path until it first blends; from there a
-    stack walk takes both children (a rare row, so the common path keeps a plain loop).
+    stack walk takes both children (a rare row, so the common path keeps a plain loop).  ``stack_node`` (int64)
+    and ``stack_share`` (float64), one entry per node of the tree, are its scratch space.
     """
     while left[node] >= 0:
         route = binned_route(binned, codes, i, node, feature, is_categorical, bin_threshold, missing_left,
@@ -74,7 +76,7 @@ def binned_tree_value(binned, codes, i, node, left, right, feature, is_categoric
         if route == BLEND:
             return _blended_value(binned, codes, i, node, left, right, feature, is_categorical, bin_threshold,
                                   missing_left, missing_bin, n_levels, cat_offset, cat_bitset, present_offset,
-                                  present_bitset, absent_left_share, value)
+                                  present_bitset, absent_left_share, value, stack_node, stack_share)
         node = left[node] if route == GO_LEFT else right[node]
     return value[node]
 
@@ -88,26 +90,36 @@ def add_tree_binned(binned, codes, left, right, feature, is_categorical, bin_thr
     a categorical code ``>= n_levels`` is missing.
     """
     n_rows = binned.shape[1]
-    for i in prange(n_rows):
-        out[i] += binned_tree_value(binned, codes, i, 0, left, right, feature, is_categorical, bin_threshold,
-                                    missing_left, missing_bin, n_levels, cat_offset, cat_bitset, present_offset,
-                                    present_bitset, absent_left_share, value)
+    n_blocks = (n_rows + WALK_BLOCK_ROWS - 1) // WALK_BLOCK_ROWS
+    for block in prange(n_blocks):
+        stack_node = np.empty(left.shape[0], dtype=np.int64)
+        stack_share = np.empty(left.shape[0])
+        for i in range(block * WALK_BLOCK_ROWS, min(n_rows, (block + 1) * WALK_BLOCK_ROWS)):
+            out[i] += binned_tree_value(binned, codes, i, 0, left, right, feature, is_categorical, bin_threshold,
+                                        missing_left, missing_bin, n_levels, cat_offset, cat_bitset, present_offset,
+                                        present_bitset, absent_left_share, value, stack_node, stack_share)
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def add_values_from_nodes(binned, codes, rows, nodes, left, right, feature, is_categorical, bin_threshold,
                           missing_left, missing_bin, n_levels, cat_offset, cat_bitset, present_offset, present_bitset,
                           absent_left_share, value, out):
-    """``out[rows[r]] +=`` the value of row ``rows[r]`` in the subtree of ``nodes[r]`` (:func:`binned_tree_value`).
+    """``out[rows[r]] +=`` the value of row ``rows[r]`` in the subtree of ``nodes[r]`` (:func:`binned_tree_value`);
+    ``rows`` are distinct.
 
     ``nodes[r]`` is the row's leaf, or the node where it stopped because it blends there (a held-out row of
     growth, a row routed by :func:`~shrinktree.boosting.routing.leaves_by_partition`): such a row takes the
     blended value of that node's subtree.  At a leaf, ``out[rows[r]] += value[nodes[r]]``.
     """
-    for r in range(rows.shape[0]):
-        out[rows[r]] += binned_tree_value(binned, codes, rows[r], nodes[r], left, right, feature, is_categorical,
-                                          bin_threshold, missing_left, missing_bin, n_levels, cat_offset, cat_bitset,
-                                          present_offset, present_bitset, absent_left_share, value)
+    n_blocks = (rows.shape[0] + WALK_BLOCK_ROWS - 1) // WALK_BLOCK_ROWS
+    for block in prange(n_blocks):  # the rows are distinct: each block adds into its own rows of ``out``
+        stack_node = np.empty(left.shape[0], dtype=np.int64)
+        stack_share = np.empty(left.shape[0])
+        for r in range(block * WALK_BLOCK_ROWS, min(rows.shape[0], (block + 1) * WALK_BLOCK_ROWS)):
+            out[rows[r]] += binned_tree_value(binned, codes, rows[r], nodes[r], left, right, feature, is_categorical,
+                                              bin_threshold, missing_left, missing_bin, n_levels, cat_offset,
+                                              cat_bitset, present_offset, present_bitset, absent_left_share, value,
+                                              stack_node, stack_share)
 
 
 @njit(parallel=True, cache=True)

@@ -19,7 +19,7 @@ import numpy as np
 
 from .._numba import njit, prange
 from .._tree import BLEND, GO_LEFT, categorical_route
-from .partition import _close_partition, _goes_left, _route
+from .partition import _close_partition, _goes_left, _route, categorical_route_table
 
 # Rows routed together: each block is partitioned through the whole tree on its own (its scratch arrays
 # stay in cache, and blocks run in parallel); the leaves do not depend on the blocking.
@@ -35,6 +35,7 @@ def _route_block(binned, codes, rows, first_row, last_row, left, right, feature,
     positions = np.arange(first_row, last_row)
     buffer = np.empty(n, dtype=np.int64)
     no_weights = np.empty(0, dtype=np.float64)
+    no_table = np.zeros(1, dtype=np.uint8)
     start = np.zeros(n_nodes, dtype=np.int64)
     stop = np.zeros(n_nodes, dtype=np.int64)
     stop[0] = n
@@ -49,11 +50,18 @@ def _route_block(binned, codes, rows, first_row, last_row, left, right, feature,
         n_left, n_right, unused_weight = 0, 0, 0.0
         if is_categorical[node]:
             column = codes[f]
+            # The rule once per code when the node's rows outnumber its codes (categorical_route_table).
+            by_table = last - first > n_levels[f]
+            table = (categorical_route_table(node, missing_left, cat_offset, cat_bitset, present_offset,
+                                             present_bitset, n_levels[f]) if by_table else no_table)
             for p in range(first, last):
                 position = positions[p]
                 code = np.int64(column[rows[position]])
-                route = categorical_route(code >= n_levels[f], code, node, missing_left, cat_offset, cat_bitset,
-                                          present_offset, present_bitset)
+                if by_table:
+                    route = np.int64(table[np.uintp(min(code, n_levels[f]))])
+                else:
+                    route = categorical_route(code >= n_levels[f], code, node, missing_left, cat_offset, cat_bitset,
+                                              present_offset, present_bitset)
                 if route == BLEND:
                     out[position] = node  # ends here: left out of both children's runs
                     continue
