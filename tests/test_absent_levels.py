@@ -182,9 +182,9 @@ def test_binned_walks_and_the_routing_partition_match_the_reference(monkeypatch,
     assert np.array_equal(out, expected)
 
 
-def test_the_stopping_partition_keeps_three_stable_runs():
+@pytest.mark.parametrize("n_levels", [40, 900])  # fewer codes than rows (a table of routes), and more
+def test_the_stopping_partition_keeps_three_stable_runs(n_levels):
     rng = np.random.default_rng(4)
-    n_levels = 40
     counts = np.where(rng.random(n_levels + 1) < 0.6, 1.0, 0.0)
     present = present_set(counts)
     bitset = categorical_bitset(counts, np.flatnonzero(rng.random(n_levels) < 0.5), True)
@@ -456,3 +456,18 @@ def test_categorical_route_and_its_table_are_the_reference_rule():
                                             present_bitset, n_levels)
             assert table.tolist() == [ROUTES[route(node, 1, float(c) if c < n_levels else np.nan)]
                                       for c in range(n_levels + 1)]
+
+
+def test_multiclass_training_predictions_are_each_trees_blended_walk(monkeypatch):
+    frame, y = _grouped()
+    labels = np.digitize(y, np.quantile(y, [0.33, 0.66]))
+    spy = _Spy(monkeypatch)
+    model = ShrinkBoostClassifier(n_estimators=4, subsample=0.7, min_samples_leaf=3, random_state=0)
+    model.fit(frame, labels)
+    X = model.tree_input(frame)
+    assert len(spy.trees) == 12  # three trees an iteration, each with its own column of raw scores
+    n_blended = 0
+    for tree, update, _ in spy.trees:
+        np.testing.assert_allclose(update, tree_values(tree, X)[:, 0], rtol=1e-13, atol=1e-13)
+        n_blended += sum(len(leaf_shares(tree, x)) > 1 for x in X)
+    assert n_blended > 0
