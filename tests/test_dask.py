@@ -418,13 +418,17 @@ def _assert_identical_trees(mine, theirs):
             np.testing.assert_array_equal(getattr(a, f.name), getattr(b, f.name), err_msg=f.name)
 
 
-def _fit_pair(params, train, y, valid, y_valid, n_partitions, absent_rule=None, weight=None, classifier=False):
-    """The distributed and the single-machine fit of ``params`` (``absent_rule``: the private switch on both)."""
+def _fit_pair(params, train, y, valid, y_valid, n_partitions, absent_rule=None, weight=None, classifier=False,
+              stopped_value=None):
+    """The distributed and the single-machine fit of ``params`` (``absent_rule``, ``stopped_value``: the private
+    switches, set on both)."""
     Local, Dask = (ShrinkBoostClassifier, DaskShrinkBoostClassifier) if classifier else (ShrinkBoostRegressor,
                                                                                         DaskShrinkBoostRegressor)
     local, model = Local(**params), Dask(**params)
     if absent_rule is not None:
         local._absent_rule = model._absent_rule = absent_rule
+    if stopped_value is not None:
+        local._stopped_value = model._stopped_value = stopped_value
     local.fit(train, y, sample_weight=weight, eval_set=[(valid, y_valid)])
     series = {"npartitions": n_partitions, "sort": False}
     model.fit(_dask_frame(train, n_partitions), dd.from_pandas(pd.Series(y), **series),
@@ -470,7 +474,7 @@ def test_levels_absent_from_a_node_blend_as_on_one_machine(client, loss):
                                rtol=1e-10)
 
 
-def test_the_side_rule_switch_reaches_the_distributed_fit(client):
+def test_the_absent_level_switches_reach_the_distributed_fit(client):
     train, y, valid, y_valid = _many_levels(seed=19)
     params = dict(SMALL, n_estimators=4)
     side, local_side = _fit_pair(params, train, y, valid, y_valid, 1, absent_rule="side")
@@ -479,6 +483,10 @@ def test_the_side_rule_switch_reaches_the_distributed_fit(client):
     assert all(np.all(t.present_offset == -1) for ts in side.trees_ for t in ts)
     blend, _ = _fit_pair(params, train, y, valid, y_valid, 1)
     assert blend.evals_result_ != side.evals_result_  # the switch changed the fit
+    node_value, local_node_value = _fit_pair(dict(params, n_estimators=2), train, y, valid, y_valid, 1,
+                                             stopped_value="node")
+    _assert_identical_trees(node_value, local_node_value)
+    assert node_value.evals_result_ == local_node_value.evals_result_
     blend._absent_rule = "stop"
     with pytest.raises(ValueError, match="_absent_rule"):
         blend.fit(_dask_frame(train, 1), dd.from_pandas(pd.Series(y), npartitions=1))

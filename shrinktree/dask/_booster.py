@@ -22,7 +22,7 @@ from .._shrinkage import effective_tests_table
 from .._tree import FlatForest
 from ..boosting.binning import SUBSAMPLE_FOR_BINNING, BinMapper
 from ..boosting.constraints import InteractionSets, split_signs
-from ..boosting.gradient_boosting import MIN_HESSIAN, _check_callbacks, _ldexp, check_absent_rule
+from ..boosting.gradient_boosting import MIN_HESSIAN, _check_callbacks, _ldexp, check_absent_switches
 from ..boosting.grower import threshold_table
 from ..boosting.honest import DEFAULT_MIN_LEAF_RULE
 from ..boosting.pooling import pool_tree, set_renewed_values
@@ -50,8 +50,11 @@ class DistributedFit:
 
         est = self.est
         self.plan = est._validate_hyperparameters()
-        # The private switch of the single-machine booster (levels absent from a node's growing rows blend).
-        self.blend_absent = check_absent_rule(getattr(est, "_absent_rule", "blend")) == "blend"
+        # The private switches of the single-machine booster (levels absent from a node's growing rows blend;
+        # a held-out row that stopped where it blends takes the blended value of the node's subtree).
+        check_absent_switches(getattr(est, "_absent_rule", "blend"), getattr(est, "_stopped_value", "blend"))
+        self.blend_absent = getattr(est, "_absent_rule", "blend") == "blend"
+        self.stopped_node_value = getattr(est, "_stopped_value", "blend") == "node"
         meta = meta_of(X)
         n_features, columns, names, mask, text = column_facts(meta, est.categorical_features)
         self.spec = _Spec(n_features, columns, mask, text, est._is_classifier)
@@ -353,7 +356,7 @@ class DistributedFit:
             self._renew(tree, loss, sign)
         tree.raw_value *= est.learning_rate
         tree.value *= est.learning_rate
-        train.run("apply_tree", np.ascontiguousarray(tree.value[:, 0]))
+        train.run("apply_tree", np.ascontiguousarray(tree.value[:, 0]), self.stopped_node_value)
         return tree, pooling_k, grown
 
     def _renew(self, tree, loss, sign) -> None:

@@ -391,8 +391,12 @@ class TrainPartition:
                               self.n_levels, t["cat_offset"], t["cat_bitset"], t["present_offset"],
                               t["present_bitset"], t["absent_left_share"], value, raw)
 
-    def apply_tree(self, value: np.ndarray) -> None:
-        """Add the tree's (pooled, learning-rate scaled) node values to the raw scores of its rows."""
+    def apply_tree(self, value: np.ndarray, stopped_node_value: bool = False) -> None:
+        """Add the tree's (pooled, learning-rate scaled) node values to the raw scores of its rows.
+
+        ``stopped_node_value``: a held-out row that stopped where it blends takes the node's own value instead
+        of its subtree's blended value (the single-machine measurement switch ``_stopped_value="node"``).
+        """
         raw = self.raw[:, self.k]
         leaves = np.array(list(self.ranges), dtype=np.int64)
         bounds = np.array([self.ranges[leaf] for leaf in leaves], dtype=np.int64).reshape(-1, 2)
@@ -400,7 +404,9 @@ class TrainPartition:
         # A multiclass tree's column of raw is strided: a contiguous copy, added to and written back, keeps one
         # compiled specialization of the walk (as on one machine).
         out = raw if raw.flags.c_contiguous else np.ascontiguousarray(raw)
-        if self.held_rows is not None:
+        if self.held_rows is not None and stopped_node_value:
+            out[self.held_rows] += value[self.held_end]  # distinct rows: one addition each
+        elif self.held_rows is not None:
             self._add_values_from(self.held_rows, self.held_end, value, out)
         if self.rows is not None:
             outside = np.ones(self.n_rows, dtype=np.bool_)
