@@ -105,11 +105,10 @@ CANDIDATES = {
     "cross features, top 6": Candidate(params={"cross_features": 6}),
     "cross features, 100-tree probe": Candidate(params={"cross_features": True},
                                                 switches={"_cross_probe_trees": 100}),
-    # Rows whose level is absent from a categorical node's growing rows, NaN and levels unseen at fit included
-    # (shrinktree/boosting/absent_levels.py, a numpy prototype): stop at the node, or go down both children.
-    "absent levels stop": Candidate(switches={"_absent_mode": "stop-nan"}),
-    "absent levels blend": Candidate(switches={"_absent_mode": "blend"}),
-    "absent levels blend, predict only": Candidate(switches={"_absent_mode": "blend", "_absent_held": False}),
+    # Rows whose level is absent from a categorical node's growing rows, NaN and levels unseen at fit included,
+    # blend by default (go down both children by their growing weights); this candidate keeps the rule before,
+    # the split's missing side (private switch ``_absent_rule``).
+    "absent levels side": Candidate(switches={"_absent_rule": "side"}),
 }
 
 

@@ -8,11 +8,15 @@ Print ``uptime`` beside the results.
 Run from the repository root, with another checkout of the package (``git archive`` of a commit, say)::
 
     python benchmarks/fit_cpu_ab.py --base /tmp/main-copy --base-cache /tmp/numba-main --rounds 4
+
+``--base-set NAME=VALUE`` (repeatable) sets a private switch on the base's models, so that the base can be this
+same checkout with a switch (``--base . --base-cache $NUMBA_CACHE_DIR --base-set _absent_rule=side``).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import subprocess
@@ -26,36 +30,42 @@ import json, sys, time
 from shrinktree import ShrinkBoostRegressor
 from shrinktree.datasets import load_dataset
 names, n_fits = sys.argv[1].split(","), int(sys.argv[2])
+switches = json.loads(sys.argv[3])
 out = {}
 for name in names:
     data = load_dataset(name)
     ShrinkBoostRegressor(n_estimators=5, n_jobs=1).fit(data.X, data.y)  # load the kernels
     times = []
     for _ in range(n_fits):
+        model = ShrinkBoostRegressor(random_state=0, n_jobs=1)
+        for switch, value in switches.items():
+            setattr(model, switch, value)
         start = time.process_time()
-        ShrinkBoostRegressor(random_state=0, n_jobs=1).fit(data.X, data.y)
+        model.fit(data.X, data.y)
         times.append(time.process_time() - start)
     out[name] = min(times)
 print(json.dumps(out))
 """
 
 
-def child_times(root: str, cache: str, names, n_fits: int) -> dict:
-    """Best CPU seconds of ``n_fits`` default fits of each set, in a child importing shrinktree from ``root``."""
+def child_times(root: str, cache: str, names, n_fits: int, switches: dict | None = None) -> dict:
+    """Best CPU seconds of ``n_fits`` default fits of each set, in a child importing shrinktree from ``root``
+    (``switches``: private attributes set on each model before it is fitted)."""
     env = {**os.environ, "PYTHONPATH": root, "NUMBA_CACHE_DIR": cache, "SHRINKTREE_COMPILE_NOTICE": "0"}
-    done = subprocess.run([sys.executable, "-c", _CHILD, ",".join(names), str(n_fits)], env=env, check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", _CHILD, ",".join(names), str(n_fits), json.dumps(switches or {})],
+                          env=env, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def compare(base: str, base_cache: str, this_cache: str, names, rounds: int, n_fits: int) -> dict:
+def compare(base: str, base_cache: str, this_cache: str, names, rounds: int, n_fits: int,
+            base_switches: dict | None = None) -> dict:
     """Per set, the best CPU seconds of the base checkout and of this one, alternating ``rounds`` times."""
     this = str(Path(__file__).resolve().parents[1])
-    checkouts = [("base", base, base_cache), ("this", this, this_cache)]
-    best = {label: {} for label, _, _ in checkouts}
+    checkouts = [("base", base, base_cache, base_switches), ("this", this, this_cache, None)]
+    best = {label: {} for label, _, _, _ in checkouts}
     for round_ in range(rounds):
-        for label, root, cache in checkouts[::-1] if round_ % 2 else checkouts:
-            for name, seconds in child_times(root, cache, names, n_fits).items():
+        for label, root, cache, switches in checkouts[::-1] if round_ % 2 else checkouts:
+            for name, seconds in child_times(root, cache, names, n_fits, switches).items():
                 best[label][name] = min(best[label].get(name, float("inf")), seconds)
     return best
 
@@ -69,9 +79,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--fits", type=int, default=3)
     parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--base-set", action="append", default=[], metavar="NAME=VALUE",
+                        help="set this private switch on the base's models (a Python literal, else a string)")
     args = parser.parse_args()
     names = args.datasets.split(",")
-    best = compare(args.base, args.base_cache, args.cache, names, args.rounds, args.fits)
+    base_switches = {}
+    for text in args.base_set:
+        name, _, value = text.partition("=")
+        try:
+            base_switches[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            base_switches[name] = value
+    best = compare(args.base, args.base_cache, args.cache, names, args.rounds, args.fits, base_switches)
     print("| data | base CPU s | this CPU s | this / base |")
     print("| :--- | ---: | ---: | ---: |")
     for name in names:

@@ -120,7 +120,7 @@ def _tree_pieces(args, names, repeats: int) -> dict:
         return fresh, grower_module.grow_tree(*fresh)
 
     out = {"grow_tree": _best(grow, repeats)}
-    fresh, (structure, _, indices, statistics, _, _, leaves) = grow()
+    fresh, (structure, _, indices, statistics, _, _, _, leaves, _) = grow()
     rows = fresh[names.index("sample_indices")]
     start, stop = _node_runs(structure, leaves)
     left, right, parent = structure[1], structure[2], structure[0]

@@ -95,16 +95,13 @@ VARIANTS: dict[str, Callable[[str], Callable | None]] = {
     "grouping columns dropped": lambda name: shrinktree_variant(drop="groups") if name in GROUPS else None,
     "BROOD dropped": lambda name: shrinktree_variant(drop="BROOD") if name == "grouseticks" else None,
     "LOCATION dropped": lambda name: shrinktree_variant(drop="LOCATION") if name == "grouseticks" else None,
-    # Rows whose level is absent from a categorical node's growing rows (shrinktree/boosting/absent_levels.py):
-    # stop at the node ("stop"; "stop-nan": NaN and levels unseen at fit too) or go down both children
-    # ("blend"); "predict only": the held-out rows of honest growth keep today's routing.
-    "absent levels stop": lambda name: shrinktree_variant(switches={"_absent_mode": "stop"}),
-    "absent levels and NaN stop": lambda name: shrinktree_variant(switches={"_absent_mode": "stop-nan"}),
-    "absent levels and NaN stop (predict only)": lambda name: shrinktree_variant(
-        switches={"_absent_mode": "stop-nan", "_absent_held": False}),
-    "absent levels and NaN blend": lambda name: shrinktree_variant(switches={"_absent_mode": "blend"}),
-    "absent levels and NaN blend (predict only)": lambda name: shrinktree_variant(
-        switches={"_absent_mode": "blend", "_absent_held": False}),
+    # Rows whose level is absent from a categorical node's growing rows blend (go down both children by their
+    # growing weights: the default since session 9); "absent levels side": the split's missing side instead, the
+    # rule before (private switch ``_absent_rule``).
+    "absent levels side": lambda name: shrinktree_variant(switches={"_absent_rule": "side"}),
+    # A held-out row of growth that stopped where it blends: its training prediction the node's pooled value
+    # instead of the blended value of the node's subtree (private switch ``_stopped_value``).
+    "stopped rows at the node's value": lambda name: shrinktree_variant(switches={"_stopped_value": "node"}),
     "LightGBM": lambda name: lightgbm_variant(),
     "LightGBM, categorical limits lifted": lambda name: lightgbm_variant(LIGHTGBM_FINE_CATEGORICAL),
     "LightGBM, grouping columns dropped": lambda name: lightgbm_variant(drop_groups=True) if name in GROUPS else None,

@@ -14,11 +14,17 @@ Run from the repository root::
 ``--large`` adds 12 fits of 300,000 x 28 generated rows (``benchmarks/speed.py``'s data; regression and
 binary, eb, ``"none"`` and row plus column subsampling, one and two threads), the only ones big enough for
 the packed histograms of small nodes (about a minute more).
+
+``--set NAME=VALUE`` (repeatable) sets an attribute on every model before it is fitted, for the private
+switches that are not parameters: ``--set _absent_rule=side`` fits with the rule before present sets, to
+compare against hashes of the engine before them.  VALUE is read as a Python literal when it is one
+(``3``, ``True``, ``0.5``), else as a string.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import sys
@@ -28,6 +34,26 @@ import numpy as np
 import pandas as pd
 
 from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor
+
+# Attributes set on every model before it is fitted (``--set``).
+SWITCHES: dict = {}
+
+
+def _with_switches(model):
+    for name, value in SWITCHES.items():
+        setattr(model, name, value)
+    return model
+
+
+def parse_switch(text: str) -> tuple[str, object]:
+    """``"NAME=VALUE"`` as ``(NAME, VALUE)``, VALUE a Python literal when it reads as one, else the string."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"--set takes NAME=VALUE, got {text!r}.")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
 
 
 def _data(n_rows: int, seed: int, *, categorical: bool = False, missing: bool = False, float32: bool = False):
@@ -133,7 +159,7 @@ def fit_and_hash_large(recipe: dict) -> str:
     X, y = make_data(LARGE_ROWS, recipe["task"])
     X[::37, 2] = np.nan
     estimator = ShrinkBoostRegressor if recipe["task"] == "regression" else ShrinkBoostClassifier
-    model = estimator(n_estimators=15, random_state=1, **recipe["params"]).fit(X, y)
+    model = _with_switches(estimator(n_estimators=15, random_state=1, **recipe["params"])).fit(X, y)
     predictions = model.predict(X) if recipe["task"] == "regression" else model.predict_proba(X)
     digest = hashlib.sha256(np.ascontiguousarray(predictions, dtype=np.float64).tobytes())
     digest.update(np.ascontiguousarray(model._importances, dtype=np.float64).tobytes())
@@ -157,7 +183,7 @@ def fit_and_hash(recipe: dict) -> str:
         model = ShrinkBoostClassifier(**params)
     weight = rng.integers(1, 4, size=rows).astype(float) if recipe["weights"] else None
     train, test = frame.iloc[:rows], frame.iloc[rows:]
-    model.fit(train, y[:rows], sample_weight=weight)
+    _with_switches(model).fit(train, y[:rows], sample_weight=weight)
     digest = hashlib.sha256()
     if recipe["estimator"] == "reg":
         digest.update(np.ascontiguousarray(model.predict(test), dtype=np.float64).tobytes())
@@ -176,7 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--write", help="JSON file to write the hashes to")
     group.add_argument("--compare", help="JSON file of earlier hashes to compare against")
     parser.add_argument("--large", action="store_true", help="add the 300,000-row configurations")
+    parser.add_argument("--set", action="append", type=parse_switch, default=[], metavar="NAME=VALUE",
+                        help="set this attribute on every model before fitting (a private switch); repeatable")
     args = parser.parse_args(argv)
+    SWITCHES.clear()
+    SWITCHES.update(dict(args.set))
     start = time.perf_counter()
     hashes = {name: fit_and_hash(recipe) for name, recipe in configurations()}
     if args.large:

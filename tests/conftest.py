@@ -50,10 +50,14 @@ def walk_leaves():
     from shrinktree.boosting.predictor import add_tree_binned
 
     def walk(binned, codes, rows, left, right, feature, is_categorical, bin_threshold, missing_left, missing_bin,
-             n_levels, cat_offset, cat_bitset):
+             n_levels, cat_offset, cat_bitset, present_offset=None, present_bitset=None):
+        # Without present sets (no row blends, so each row's value is its leaf's id).
+        assert present_offset is None or np.all(present_offset < 0)
         node_of_row = np.zeros(binned.shape[1])
         add_tree_binned(binned, codes, left, right, feature, is_categorical, bin_threshold, missing_left, missing_bin,
-                        n_levels, cat_offset, cat_bitset, np.arange(len(left), dtype=np.float64), node_of_row)
+                        n_levels, cat_offset, cat_bitset, np.full(len(left), -1, dtype=np.int64),
+                        np.zeros(0, dtype=np.uint32), np.full(len(left), 0.5), np.arange(len(left), dtype=np.float64),
+                        node_of_row)
         return node_of_row[rows].astype(np.int64)
 
     return walk

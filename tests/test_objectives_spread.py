@@ -15,7 +15,7 @@ def test_variants_and_table(load_benchmark):
     text = spread.paired("epil", scores)
     assert "| LightGBM | 2 of 2 | 0.67, 0.67 | 1 of 2 | 2.000, 0.667 |" in text
     assert spread.VARIANTS["grouping columns dropped"]("quine") is None  # quine has no grouping columns
-    assert callable(spread.VARIANTS["absent levels and NaN blend"]("quine"))
+    assert callable(spread.VARIANTS["absent levels side"]("quine"))
     with pytest.raises(SystemExit):
         spread.main(["--datasets", "no_such_set"])
 

@@ -58,7 +58,7 @@ def test_partition_routing_matches_the_tree_walk(monkeypatch, walk_leaves, seed,
     if seed == 5:
         rows = rng.permutation(rows)  # any row order, not only sorted
     args = (binned, codes, rows, left, right, feature, is_cat, threshold, missing_left, MISSING_BIN, n_levels,
-            cat_offset, words)
+            cat_offset, words, np.full(len(left), -1, dtype=np.int64), np.zeros(0, dtype=np.uint32))
     expected = walk_leaves(*args)
     assert np.array_equal(leaves_by_partition(*args), expected)
     assert set(np.unique(expected)) <= set(np.flatnonzero(left < 0))

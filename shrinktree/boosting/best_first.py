@@ -31,7 +31,7 @@ from .histogram import (
 from .numpy_sum import pairwise_sum_of
 from .partition import partition_node, partition_node_categorical, within_node_sum_of_squares
 from .present_levels import list_present_levels, split_present_levels
-from .splitting import beats, categorical_bitset, find_categorical_split, find_node_split
+from .splitting import beats, categorical_bitset, find_categorical_split, find_node_split, present_set
 
 
 @njit(cache=True)
@@ -176,8 +176,14 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
               pooling_k, cat_offsets, n_levels, cat_feature_mask, level_sigma2, level_mode, level_k,
               pooled_level_gain, level_method, constant_hessian, compute_within_ss, unit_weights, constrained,
               monotonic_cst, numeric_groups, categorical_groups, parallel_rows, parallel_gather_rows, packed_rows,
-              packed_max_share_inverse, tie_tolerance, root_levels):
+              packed_max_share_inverse, tie_tolerance, root_levels, blend_absent):
     """Grow one tree best-first; the arguments are :class:`~shrinktree.boosting.grower.TreeGrower`'s.
+
+    ``blend_absent``: every categorical split gets a present set
+    (:func:`~shrinktree.boosting.splitting.present_set`), and the held-out rows that blend there
+    (:func:`shrinktree._tree.categorical_route`) stop at the split: they are in neither child's run but in
+    the node's *stopped run*, behind its children's.  Otherwise no present sets, and every held-out row
+    reaches a leaf (the rule before present sets).
 
     ``root_levels``: the root's level histogram when the caller has it
     (:func:`~shrinktree.boosting.level_noise.unit_level_moments`); no rows to build it here.
@@ -195,14 +201,19 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
         Rows ``parent``, ``left``, ``right``, ``feature``.
     flags : ndarray of uint8, shape (2, n_nodes)
         Rows ``missing_left``, ``is_categorical``.
-    indices : ndarray of int64, shape (4, n_nodes)
-        Rows ``bin_threshold``, ``cat_offset``, ``levels_scanned``, ``n_rows``.
+    indices : ndarray of int64, shape (5, n_nodes)
+        Rows ``bin_threshold``, ``cat_offset``, ``levels_scanned``, ``n_rows``, ``present_offset`` (-1: none).
     statistics : ndarray of float64, shape (5, n_nodes)
         Rows ``sum_gradients``, ``sum_hessians``, ``weighted_count``, ``gain``, ``null_factor_tests``.
     cat_bitset : ndarray of uint32
+    present_bitset : ndarray of uint32
+        The present sets, concatenated in node order (no words without ``blend_absent``).
     within_ss : float
     leaves : ndarray of int64, shape (5, n_leaves)
         Rows ``leaf_nodes``, ``leaf_start``, ``leaf_stop``, ``held_leaf_start``, ``held_leaf_stop``.
+    stopped : ndarray of int64, shape (3, n_stopping_nodes)
+        Rows ``node``, ``held_start``, ``held_stop``: the internal nodes where held-out rows stopped and
+        their runs of ``held_indices``.
 
     The node arrays are in creation order, as in :class:`~shrinktree.boosting.grower.GrownTree`; they come
     packed in a few arrays because returning each array to Python has a cost of its own.
@@ -258,6 +269,11 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
     bitset_start = np.zeros(capacity, dtype=np.int64)
     bitset_words = np.zeros(capacity, dtype=np.int64)
     n_pooled_words = 0
+    # The present sets likewise (one word more than a bitset each), when absent levels blend.
+    present_pool = np.zeros((max_leaf_nodes - 1) * (max_words + 1) if blend_absent else 0, dtype=np.uint32)
+    present_start = np.full(capacity, -1, dtype=np.int64)
+    n_present_words = 0
+    no_present_set = np.zeros(0, dtype=np.uint32)
     # Open nodes that may be split (at most one per leaf).
     candidates = np.empty(max_leaf_nodes, dtype=np.int64)
     n_candidates = 0
@@ -351,16 +367,23 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
         gl, hl, cl = split_gl[node], split_hl[node], split_cl[node]
         if split_is_cat[node]:
             base = cat_offsets[feature]
-            bitset = categorical_bitset(cat_hist[base:cat_offsets[feature + 1], 2],
+            level_counts = cat_hist[base:cat_offsets[feature + 1], 2]
+            bitset = categorical_bitset(level_counts,
                                         levels_pool[slot * max_codes:slot * max_codes + n_levels_in_slot[slot]],
                                         missing_left != 0)
             bitset_start[node], bitset_words[node] = n_pooled_words, bitset.shape[0]
             bitset_pool[n_pooled_words:n_pooled_words + bitset.shape[0]] = bitset
             n_pooled_words += bitset.shape[0]
-            n_left, w_left, n_held_left = partition_node_categorical(
+            present = no_present_set
+            if blend_absent:
+                present = present_set(level_counts)
+                present_start[node] = n_present_words
+                present_pool[n_present_words:n_present_words + present.shape[0]] = present
+                n_present_words += present.shape[0]
+            n_left, w_left, n_held_left, n_held_right = partition_node_categorical(
                 codes[feature], sample_indices, start[node], stop[node], held_indices, held_start[node],
                 held_stop[node], bitset, missing_left != 0, n_levels[feature], sample_weight, buffer,
-                unit_weights)
+                unit_weights, present)
         else:
             if hist[feature, missing_bin, 2] == 0:
                 # No missing rows seen here: send future missing values to the larger child.
@@ -370,13 +393,14 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
                 binned[feature], sample_indices, start[node], stop[node], held_indices, held_start[node],
                 held_stop[node], split_bin[node], missing_left != 0, missing_bin, sample_weight, buffer,
                 unit_weights)
+            n_held_right = held_stop[node] - held_start[node] - n_held_left
         a, b = n_nodes, n_nodes + 1
         left[node], right[node] = a, b
         n_nodes += 2
         mid, held_mid = start[node] + n_left, held_start[node] + n_held_left
         start[a], stop[a], start[b], stop[b] = start[node], mid, mid, stop[node]
         held_start[a], held_stop[a] = held_start[node], held_mid
-        held_start[b], held_stop[b] = held_mid, held_stop[node]
+        held_start[b], held_stop[b] = held_mid, held_mid + n_held_right  # the rest of the node's run stopped
         sum_g[a], sum_h[a], count[a], weight[a] = gl, hl, n_left, w_left
         sum_g[b], sum_h[b] = sum_g[node] - gl, sum_h[node] - hl
         count[b], weight[b] = count[node] - n_left, weight[node] - w_left
@@ -438,18 +462,23 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
     structure[2] = right[:n_nodes]
     structure[3] = -1
     flags = np.zeros((2, n_nodes), dtype=np.uint8)
-    indices = np.zeros((4, n_nodes), dtype=np.int64)
+    indices = np.zeros((5, n_nodes), dtype=np.int64)
     indices[1] = -1
     indices[3] = count[:n_nodes]
+    indices[4] = -1
     statistics = np.zeros((5, n_nodes))
     statistics[0] = sum_g[:n_nodes]
     statistics[1] = sum_h[:n_nodes]
     statistics[2] = weight[:n_nodes]
     cat_bitset = np.zeros(n_pooled_words, dtype=np.uint32)
     n_words = 0
+    present_bitset = np.zeros(n_present_words, dtype=np.uint32)
+    n_present = 0
+    n_stopping = 0
     for i in range(n_nodes):
         if not internal[i]:
             continue
+        n_stopping += held_stop[i] > held_stop[right[i]]
         structure[3, i] = split_feature[i]
         indices[0, i] = split_bin[i]
         flags[0, i] = split_missing_left[i]
@@ -462,6 +491,17 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
             for k in range(bitset_words[i]):
                 cat_bitset[n_words + k] = bitset_pool[bitset_start[i] + k]
             n_words += bitset_words[i]
+            if present_start[i] >= 0:
+                indices[4, i] = n_present
+                for k in range(bitset_words[i] + 1):
+                    present_bitset[n_present + k] = present_pool[present_start[i] + k]
+                n_present += bitset_words[i] + 1
+    stopped = np.empty((3, n_stopping), dtype=np.int64)
+    k = 0
+    for node in range(n_nodes):
+        if internal[node] and held_stop[node] > held_stop[right[node]]:
+            stopped[0, k], stopped[1, k], stopped[2, k] = node, held_stop[right[node]], held_stop[node]
+            k += 1
     within_ss = 0.0
     leaves = np.empty((5, n_leaves), dtype=np.int64)
     k = 0
@@ -474,4 +514,4 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
         if compute_within_ss and sum_h[node] > 0:
             within_ss += within_node_sum_of_squares(sample_indices, start[node], stop[node], gradients,
                                                     hessians, sample_weight, sum_g[node] / sum_h[node])
-    return structure, flags, indices, statistics, cat_bitset, within_ss, leaves
+    return structure, flags, indices, statistics, cat_bitset, present_bitset, within_ss, leaves, stopped

@@ -39,11 +39,13 @@ class EvalSet:
             self.raw += offset[:, None]
 
     def add_tree(self, tree, local_feature, local_threshold, output: int) -> None:
-        """Add one grown tree's pooled values to the raw scores of column ``output``."""
+        """Add one grown tree's pooled values to the raw scores of column ``output``; a row whose level is absent
+        from a categorical node's growing rows blends there, as in prediction."""
         update = np.zeros(self.raw.shape[0])
         add_tree_binned(self.binned, self.codes, tree.left, tree.right, local_feature, tree.is_categorical,
                         local_threshold, tree.missing_left, self.missing_bin, self.n_levels, tree.cat_offset,
-                        tree.cat_bitset, np.ascontiguousarray(tree.value[:, 0]), update)
+                        tree.cat_bitset, tree.present_offset, tree.present_bitset, tree.absent_left_share,
+                        np.ascontiguousarray(tree.value[:, 0]), update)
         self.raw[:, output] += update
 
     def loss(self, loss) -> float:

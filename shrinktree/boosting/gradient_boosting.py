@@ -29,7 +29,6 @@ from .._threads import check_n_jobs, threads
 from .._tree import FlatForest, TreeArrays, digest_arrays, has_present_sets
 from ..callbacks import CallbackEnv, PrintProgress
 from ..losses import Loss, classification_loss, regression_loss
-from . import absent_levels
 from .binning import BinMapper
 from .categorical import FROM_DTYPE, CategoricalEncoder, check_columns, engine_codes, resolve_categorical_features
 from .constraints import InteractionSets, resolve_interaction_cst, resolve_monotonic_cst, split_signs
@@ -49,11 +48,30 @@ from .honest import (
 )
 from .mixed import MixedEffectsMixin
 from .pooling import PoolingPlan, pool_tree, renew_leaf_values
-from .predictor import add_leaf_values, add_values_by_leaf, node_statistics
+from .predictor import add_leaf_values, add_values_from_nodes
 from .routing import leaves_by_partition
 from .validation import check_fit_weights, check_no_missing_labels, check_number, check_offset, eval_set_entries
 
 MIN_HESSIAN = 1e-3
+
+# How a row whose level is absent from a categorical node's growing rows is routed (the private switch
+# ``_absent_rule``): ``"blend"`` (the default) goes down both children by their growing weights
+# (shrinktree._tree.categorical_route); ``"side"`` follows the split's missing side, the rule of models before
+# present sets, kept to reproduce them bit for bit (benchmarks/snapshot.py --set _absent_rule=side).
+ABSENT_RULES = ("blend", "side")
+# The training prediction of a held-out row that stopped at a node where it blends (the private measurement switch
+# ``_stopped_value``, benchmarks/objectives_spread.py): ``"blend"`` (the default), the blended value of the node's
+# subtree, what prediction gives it; ``"node"``, the node's own pooled value (the numpy prototype's choice).
+STOPPED_VALUES = ("blend", "node")
+
+
+def check_absent_switches(rule, stopped_value) -> None:
+    """A ``ValueError`` (before any kernel runs) unless ``rule`` is one of :data:`ABSENT_RULES` and
+    ``stopped_value`` one of :data:`STOPPED_VALUES`."""
+    if not isinstance(rule, str) or rule not in ABSENT_RULES:
+        raise ValueError(f"_absent_rule must be one of {ABSENT_RULES}, got {rule!r}.")
+    if not isinstance(stopped_value, str) or stopped_value not in STOPPED_VALUES:
+        raise ValueError(f"_stopped_value must be one of {STOPPED_VALUES}, got {stopped_value!r}.")
 
 
 @njit(cache=True)
@@ -160,11 +178,23 @@ class _FitData:
     monotonic_cst: np.ndarray | None = None
     interactions: InteractionSets | None = None
 
-    def leaves_of(self, grown, rows: np.ndarray) -> np.ndarray:
-        """Leaf of each of ``rows`` in the grown tree, by partitioning them node by node on the binned data."""
+    def ends_of(self, grown, tree: TreeArrays, rows: np.ndarray) -> np.ndarray:
+        """The node each of ``rows`` ends at in the grown tree (its leaf, or where it blends), by partitioning
+        them node by node on the binned data (:func:`~shrinktree.boosting.routing.leaves_by_partition`)."""
         return leaves_by_partition(self.binned, self.codes, rows, grown.left, grown.right, grown.feature,
                                    grown.is_categorical, grown.bin_threshold, grown.missing_left, self.missing_bin,
-                                   self.n_levels, grown.cat_offset, grown.cat_bitset)
+                                   self.n_levels, grown.cat_offset, grown.cat_bitset, tree.present_offset,
+                                   tree.present_bitset)
+
+    def add_values_from(self, grown, tree: TreeArrays, rows: np.ndarray, nodes: np.ndarray, value: np.ndarray,
+                        out: np.ndarray) -> None:
+        """``out[rows] +=`` each row's value of the tree below the node it ended at: the node's own value at a
+        leaf, the blended value of its subtree where it blends
+        (:func:`~shrinktree.boosting.predictor.add_values_from_nodes`, on the binned data)."""
+        add_values_from_nodes(self.binned, self.codes, rows, nodes, grown.left, grown.right, grown.feature,
+                              grown.is_categorical, grown.bin_threshold, grown.missing_left, self.missing_bin,
+                              self.n_levels, grown.cat_offset, grown.cat_bitset, tree.present_offset,
+                              tree.present_bitset, tree.absent_left_share, value, out)
 
 
 class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
@@ -332,7 +362,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         sample_weight = self._weights_with_class_weight(y, sample_weight)
         loss = self._make_loss()
         loss.check_target(y)
-        absent_levels.check_mode(getattr(self, "_absent_mode", None), loss)
+        check_absent_switches(getattr(self, "_absent_rule", "blend"), getattr(self, "_stopped_value", "blend"))
         self._resolve_constraints(X.shape[1], loss.n_trees_per_iteration)
         if sample_weight is not None:
             # Zero-weight rows carry no information; dropping them keeps weights equivalent to repetition.
@@ -655,28 +685,15 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             held_indices=estimation_rows, packed_rows=data.packed_rows,
             # One tree an iteration: no later tree reads the held-out rows in their order, so no copy of them.
             partition_held_in_place=loss.n_trees_per_iteration == 1,
+            blend_absent=getattr(self, "_absent_rule", "blend") == "blend",
         ).grow()
         local = (grown.feature, grown.bin_threshold)
         held = None
-        # PROTOTYPE (benchmarks only): private switch ``_absent_mode`` (shrinktree/boosting/absent_levels.py).
-        absent_mode = getattr(self, "_absent_mode", None)
-        absent_held = None
-        if absent_mode is not None:
-            rows_of_leaf = {int(leaf): grown.sample_indices[a:b]
-                            for leaf, a, b in zip(grown.leaf_nodes, grown.leaf_start, grown.leaf_stop)}
-            absent_masks = absent_levels.present_masks(grown, codes, data.n_levels, rows_of_leaf)
-            if estimation_rows is not None and getattr(self, "_absent_held", True):
-                held_rows = np.sort(grown.held_indices)
-                held_nodes = absent_levels.route_binned(grown, binned, codes, data.n_levels, data.missing_bin,
-                                                        held_rows, absent_masks, absent_mode != "stop",
-                                                        side=absent_mode == "side")
-                absent_held = (held_rows, held_nodes)
-        if absent_held is not None:
-            held = node_statistics(absent_held[0], absent_held[1], grown.parent, gradients, hessians, weight)
-        elif estimation_rows is not None:
-            # The grower partitioned the held-out rows too: each leaf's are a run of grown.held_indices.
-            held = held_node_statistics(grown.held_indices, grown.leaf_nodes, grown.held_leaf_start,
-                                        grown.held_leaf_stop, grown.parent, gradients, hessians, weight)
+        if estimation_rows is not None:
+            # The grower partitioned the held-out rows too: the rows ending at each leaf, or stopping at a node
+            # where they blend, are a run of grown.held_indices (they count in that node and its ancestors).
+            held = held_node_statistics(grown.held_indices, *grown.held_runs(), grown.parent, gradients, hessians,
+                                        weight)
         l2 = float(self.l2_regularization)
         tree = grown.node_arrays(self._numeric_index, self._categorical_index, data.thresholds, l2,
                                  held)
@@ -689,18 +706,16 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
                         tree.feature, importances)
         # Private measurement switch (benchmarks/loss_pooling.py): keep the surrogate's Newton values.
         if loss.renews_leaves and getattr(self, "_renew_leaf_values", True):
-            held_leaf = None
-            if estimation_rows is not None:
-                # The leaf of each position of grown.held_indices: the leaves' runs in the order they lie.
-                in_place = np.argsort(grown.held_leaf_start, kind="stable")
-                run_length = grown.held_leaf_stop - grown.held_leaf_start
-                held_leaf = np.repeat(grown.leaf_nodes[in_place], run_length[in_place])
-            renew_leaf_values(tree, loss, grown, grown.held_indices, held_leaf, y, raw, weight, sign)
+            # The node each held-out row ends at: rows that stopped at an internal node reach no leaf, so they
+            # take no part in the renewed values (renew_leaf_values reads the rows of leaves only).
+            held_end = None if estimation_rows is None else grown.held_end_nodes()
+            renew_leaf_values(tree, loss, grown, grown.held_indices, held_end, y, raw, weight, sign)
         tree.raw_value *= self.learning_rate
         tree.value *= self.learning_rate
 
-        # Training predictions: grown rows from the partition, held-out rows from their leaves,
-        # rows outside the subsample by partitioning them node by node (boosting/routing.py).
+        # Training predictions: grown rows from the partition, held-out rows from their leaves (those that
+        # stopped where they blend: the blended value of the node's subtree), rows outside the subsample by
+        # partitioning them node by node (boosting/routing.py), blending as the held-out rows do.
         value = np.ascontiguousarray(tree.value[:, 0])
         leaves = grown.leaf_nodes
         leaf_values = value[leaves]
@@ -708,21 +723,29 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         # one compiled specialization of the kernels below for every fit.
         out = raw if raw.flags.c_contiguous else np.ascontiguousarray(raw)
         add_leaf_values(grown.sample_indices, grown.leaf_start, grown.leaf_stop, leaf_values, out)
-        if absent_held is not None:
-            add_values_by_leaf(absent_held[0], absent_held[1], value, out)
-        elif estimation_rows is not None:
+        if estimation_rows is not None:
             add_leaf_values(grown.held_indices, grown.held_leaf_start, grown.held_leaf_stop, leaf_values, out)
+            stopped = grown.held_stopped_nodes
+            if stopped is not None and len(stopped):
+                lengths = grown.held_stopped_stop - grown.held_stopped_start
+                # Positions of the stopped runs in grown.held_indices, run after run.
+                run_first = np.cumsum(lengths) - lengths
+                positions = np.arange(lengths.sum()) + np.repeat(grown.held_stopped_start - run_first, lengths)
+                if getattr(self, "_stopped_value", "blend") == "node":  # measurement only
+                    add_leaf_values(grown.held_indices, grown.held_stopped_start, grown.held_stopped_stop,
+                                    value[stopped], out)
+                else:
+                    # int64 rows, as outside_rows: one compiled specialization of the walk
+                    data.add_values_from(grown, tree, grown.held_indices[positions].astype(np.int64),
+                                         np.repeat(stopped, lengths), value, out)
         if rows is not None:
             outside = np.ones(binned.shape[1], dtype=np.bool_)
             outside[rows] = False
             outside_rows = np.flatnonzero(outside)
             if len(outside_rows):
-                add_values_by_leaf(outside_rows, data.leaves_of(grown, outside_rows), value, out)
+                data.add_values_from(grown, tree, outside_rows, data.ends_of(grown, tree, outside_rows), value, out)
         if out is not raw:
             raw[:] = out
-        if absent_mode is not None:
-            tree._absent_masks = absent_masks
-            tree._absent_counts = grown.weighted_count.astype(np.float64)
         return tree, pooling_k, local
 
     # -- saving and restoring -------------------------------------------------------------------
@@ -861,9 +884,6 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
     def _raw_predict(self, X, offset=None):
         X = self._validate_predict_input(X, keep_float32=True)
         offset = check_offset(offset, X.shape[0], "predict")
-        if getattr(self, "_absent_mode", None) is not None:  # PROTOTYPE (benchmarks only)
-            raw = absent_levels.raw_predict(self, X, self._absent_mode)
-            return raw if offset is None else raw + offset[:, None]
         with threads(self.n_jobs, X.shape[0]):
             raw = self._baseline + self._forest.predict_sum(X, self._tree_output, len(self._baseline))
         return raw if offset is None else raw + offset[:, None]

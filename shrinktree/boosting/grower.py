@@ -69,6 +69,29 @@ def _node_arrays(left, is_categorical, grower_feature, bin_threshold, numeric_in
     return feature, threshold, raw_value, raw_value.copy(), total_h, total_count
 
 
+def absent_left_shares(left: np.ndarray, right: np.ndarray, present_offset: np.ndarray,
+                       growing_weight: np.ndarray) -> np.ndarray:
+    """``TreeArrays.absent_left_share``: at each node with a present set, the left child's growing weight over
+    both children's (0.5 elsewhere, and where the children have none).
+
+    Parameters
+    ----------
+    left, right : ndarray of int32
+        Children of every node (-1 for leaves).
+    present_offset : ndarray of int64
+        -1 at nodes without a present set.
+    growing_weight : ndarray of float64
+        Weighted count of every node's growing rows (:attr:`GrownTree.weighted_count`).
+    """
+    share = np.full(len(left), 0.5)
+    nodes = np.flatnonzero(present_offset >= 0)
+    if len(nodes):
+        left_weight = growing_weight[left[nodes]]
+        both = left_weight + growing_weight[right[nodes]]
+        share[nodes] = np.where(both > 0, left_weight / np.where(both > 0, both, 1.0), 0.5)
+    return share
+
+
 @dataclass
 class GrownTree:
     """Structure and statistics of a grown tree, in creation (topological) order."""
@@ -99,6 +122,29 @@ class GrownTree:
     held_indices: np.ndarray | None = None
     held_leaf_start: np.ndarray | None = None
     held_leaf_stop: np.ndarray | None = None
+    # Categorical splits' present sets (``TreeArrays.present_offset``/``present_bitset``; ``None``: none).  Held-out
+    # rows that blend at node ``held_stopped_nodes[j]`` stop there: ``held_indices[held_stopped_start[j]:
+    # held_stopped_stop[j]]``, in their original order (no entries: none stopped).
+    present_offset: np.ndarray | None = None
+    present_bitset: np.ndarray | None = None
+    held_stopped_nodes: np.ndarray | None = None
+    held_stopped_start: np.ndarray | None = None
+    held_stopped_stop: np.ndarray | None = None
+
+    def held_runs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(nodes, start, stop)``: the runs of :attr:`held_indices` by the node each held-out row ends at, the
+        leaves' (in :attr:`leaf_nodes` order) then the nodes where rows stopped."""
+        if self.held_stopped_nodes is None or len(self.held_stopped_nodes) == 0:
+            return self.leaf_nodes, self.held_leaf_start, self.held_leaf_stop
+        return (np.concatenate([self.leaf_nodes, self.held_stopped_nodes]),
+                np.concatenate([self.held_leaf_start, self.held_stopped_start]),
+                np.concatenate([self.held_leaf_stop, self.held_stopped_stop]))
+
+    def held_end_nodes(self) -> np.ndarray:
+        """The node each position of :attr:`held_indices` ends at (its leaf, or the node where it stopped)."""
+        nodes, start, stop = self.held_runs()
+        in_place = np.argsort(start, kind="stable")
+        return np.repeat(nodes[in_place], (stop - start)[in_place])
 
     def sums(self, extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per node, the sums of gradients, hessians and weights, with ``extra`` rows' sums added."""
@@ -125,12 +171,17 @@ class GrownTree:
             self.left, self.is_categorical, self.feature, self.bin_threshold, numeric_index, categorical_index,
             thresholds, self.sum_gradients, self.sum_hessians, self.weighted_count,
             _NO_EXTRA if extra is None else extra, float(l2_regularization))
+        present = {}
+        if self.present_offset is not None:
+            present = dict(present_offset=self.present_offset.copy(), present_bitset=self.present_bitset.copy(),
+                           absent_left_share=absent_left_shares(self.left, self.right, self.present_offset,
+                                                                self.weighted_count))
         return TreeArrays(
             parent=self.parent, left=self.left, right=self.right, feature=feature, threshold=threshold,
             missing_left=self.missing_left, raw_value=raw_value, value=value,
             pooling_factor=np.ones(len(self.left)), weight=sum_h, count=count, gain=self.gain.copy(),
             is_categorical=self.is_categorical.copy(), cat_offset=self.cat_offset.copy(),
-            cat_bitset=self.cat_bitset.copy(),
+            cat_bitset=self.cat_bitset.copy(), **present,
         )
 
 
@@ -211,6 +262,10 @@ class TreeGrower:
     partition_held_in_place : bool
         Partition the caller's ``held_indices`` in place instead of a copy (an array as long as them), when
         the caller does not need their order afterwards.
+    blend_absent : bool
+        Give every categorical split a present set, so that a level absent from its growing rows blends
+        (:func:`shrinktree._tree.categorical_route`), and stop the held-out rows that blend at the split
+        (:attr:`GrownTree.held_stopped_nodes`).  False: the rule before present sets.
     """
 
     def __init__(self, binned, gradients, hessians, sample_weight, sample_indices, n_bins_non_missing,
@@ -219,8 +274,9 @@ class TreeGrower:
                  n_levels=None, cat_feature_mask=None, level_mode=LEVELS_RAW, level_k=0.0, pooled_level_gain=False,
                  constant_hessian=0.0, compute_within_ss=True, unit_weights=False, monotonic_cst=None,
                  interaction_cst=None, level_method=0, held_indices=None, packed_rows=None, tie_tolerance=0.0,
-                 partition_held_in_place=False):
+                 partition_held_in_place=False, blend_absent=True):
         self.packed_rows = NO_PACKED_ROWS if packed_rows is None else packed_rows
+        self.blend_absent = bool(blend_absent)
         self.tie_tolerance = float(tie_tolerance)
         # Read when the tree grows, not at import: the tests move the packing threshold.
         self.packed_max_share_inverse = int(histogram.PACKED_MAX_SHARE_INVERSE)
@@ -345,7 +401,7 @@ class TreeGrower:
         if has_codes:
             self.level_sigma2, root_levels = self._level_noise()
         numeric_groups, categorical_groups = self._group_arrays()
-        structure, flags, indices, statistics, cat_bitset, within_ss, leaves = grow_tree(
+        structure, flags, indices, statistics, cat_bitset, present_bitset, within_ss, leaves, stopped = grow_tree(
             self.binned, self.codes if has_codes else np.zeros((0, self.binned.shape[1]), dtype=np.int32),
             self.gradients, self.hessians, sw, rows, self.held_indices, self.buffer, self.all_rows,
             self.n_bins_non_missing, self.has_missing,
@@ -357,8 +413,9 @@ class TreeGrower:
             bool(self.pooled_level_gain), int(self.level_method), self.constant_hessian,
             bool(self.compute_within_ss), self.unit_weights, self.constrained, self.monotonic_cst, numeric_groups,
             categorical_groups, PARALLEL_MIN_ROWS, PARALLEL_GATHER_MIN_ROWS, self.packed_rows,
-            self.packed_max_share_inverse, float(self.tie_tolerance), root_levels)
+            self.packed_max_share_inverse, float(self.tie_tolerance), root_levels, self.blend_absent)
         held = len(self.held_indices) > 0
+        blends = self.blend_absent and has_codes
         # Rows of the packed arrays are contiguous views.
         return GrownTree(
             parent=structure[0], left=structure[1], right=structure[2], feature=structure[3],
@@ -368,6 +425,9 @@ class TreeGrower:
             null_factor_tests=statistics[4], within_ss=within_ss, sample_indices=rows, leaf_start=leaves[1],
             leaf_stop=leaves[2], leaf_nodes=leaves[0], held_indices=self.held_indices if held else None,
             held_leaf_start=leaves[3] if held else None, held_leaf_stop=leaves[4] if held else None,
+            present_offset=indices[4] if blends else None, present_bitset=present_bitset if blends else None,
+            held_stopped_nodes=stopped[0] if held else None, held_stopped_start=stopped[1] if held else None,
+            held_stopped_stop=stopped[2] if held else None,
         )
 
     def _group_arrays(self) -> tuple[np.ndarray, np.ndarray]:

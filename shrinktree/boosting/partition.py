@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._numba import njit
+from .._tree import BLEND, GO_LEFT, categorical_route
 
 # Row indices of a fit's partitions are int32 whenever every row fits in one (half the memory of int64 for the
 # growing rows, the held-out rows and the partition buffer); int64 only beyond 2**31 - 1 rows.
@@ -118,17 +119,87 @@ def partition_node(binned_column, sample_indices, start, stop, held_indices, hel
 
 
 @njit(cache=True)
+def categorical_route_table(node, missing_left, cat_offset, cat_bitset, present_offset, present_bitset, n_levels):
+    """``table[code]``: :func:`shrinktree._tree.categorical_route` of every code ``0 .. n_levels`` (the last: missing)
+    at categorical node ``node``.
+
+    For loops over more rows than codes: a row's route is then one load, as a numeric split's side is
+    (:func:`_side_table`), instead of the rule's arithmetic per row.
+    """
+    table = np.empty(n_levels + 1, dtype=np.uint8)
+    for code in range(n_levels + 1):
+        table[code] = categorical_route(code >= n_levels, np.int64(code), node, missing_left, cat_offset, cat_bitset,
+                                        present_offset, present_bitset)
+    return table
+
+
+@njit(cache=True)
+def partition_rows_stopping(codes_column, indices, start, stop, bitset, missing_left, n_levels, present, buffer):
+    """Stable in-place three-way partition of ``indices[start:stop]`` at a categorical split with a present set.
+
+    The rows that go left come first, then those that go right, then those that **blend** (their level, or
+    NaN, is absent from the node's growing rows, ``present``: :func:`~shrinktree.boosting.splitting.present_set`);
+    each run in the rows' original order.  The rule is :func:`shrinktree._tree.categorical_route` (a code
+    ``>= n_levels`` is missing), applied once per code (:func:`categorical_route_table`) when the rows
+    outnumber the codes.  Held-out rows only: a blending row stops at the node.  ``buffer`` is scratch space of
+    at least ``stop - start`` entries.  Returns ``(n_left, n_right)``.
+
+    One pass with two runs in ``buffer``: right rows from its front, blending rows from its back (reversed
+    when copied back), so the three runs need no more scratch than two.
+    """
+    offsets = np.zeros(1, dtype=np.int64)
+    sides = np.full(1, np.uint8(1) if missing_left else np.uint8(0))
+    n = stop - start
+    by_table = n > n_levels
+    table = (categorical_route_table(0, sides, offsets, bitset, offsets, present, n_levels) if by_table
+             else np.zeros(1, dtype=np.uint8))
+    n_left, n_right, n_stopped = 0, 0, 0
+    for i in range(start, stop):
+        idx = indices[i]
+        code = np.int64(codes_column[np.uintp(idx)])
+        if by_table:  # the same for every row
+            route = np.int64(table[np.uintp(min(code, n_levels))])
+        else:
+            route = categorical_route(code >= n_levels, code, 0, sides, offsets, bitset, offsets, present)
+        # Branch-free as _route: written to all three runs, only its own counter advances (the slots of the
+        # right and the blending runs meet only when both take the same row, n_right + n_stopped = n - 1).
+        go_left = np.int64(route == GO_LEFT)
+        stops = np.int64(route == BLEND)
+        indices[np.uintp(start + n_left)] = idx
+        buffer[np.uintp(n - 1 - n_stopped)] = idx
+        buffer[np.uintp(n_right)] = idx
+        n_left += go_left
+        n_stopped += stops
+        n_right += 1 - go_left - stops
+    for k in range(n_right):
+        indices[np.uintp(start + n_left + k)] = buffer[np.uintp(k)]
+    for k in range(n_stopped):
+        indices[np.uintp(start + n_left + n_right + k)] = buffer[np.uintp(n - 1 - k)]
+    return n_left, n_right
+
+
+@njit(cache=True)
 def partition_node_categorical(codes_column, sample_indices, start, stop, held_indices, held_start, held_stop, bitset,
-                               missing_left, n_levels, sample_weight, buffer, unit_weights):
-    """:func:`partition_node` for a categorical split (:func:`partition_rows_categorical`)."""
+                               missing_left, n_levels, sample_weight, buffer, unit_weights, present):
+    """:func:`partition_node` for a categorical split (:func:`partition_rows_categorical`).
+
+    ``present``: the node's present set (:func:`~shrinktree.boosting.splitting.present_set`), or no words for
+    none.  With one, the held-out rows that blend stop at the node: they are left behind both children's runs
+    (:func:`partition_rows_stopping`).  Returns ``(n_left, weighted_left, n_held_left, n_held_right)``.
+    """
     n_left, weight_left = partition_rows_categorical(codes_column, sample_indices, start, stop, bitset, missing_left,
                                                      n_levels, sample_weight, buffer, unit_weights)
     n_held_left = 0
+    n_held_right = held_stop - held_start
     has_held = held_stop > held_start  # a runtime flag: a literal True would compile another specialization
-    if has_held:
+    if has_held and present.shape[0] > 0:
+        n_held_left, n_held_right = partition_rows_stopping(codes_column, held_indices, held_start, held_stop,
+                                                            bitset, missing_left, n_levels, present, buffer)
+    elif has_held:
         n_held_left, _ = partition_rows_categorical(codes_column, held_indices, held_start, held_stop, bitset,
                                                     missing_left, n_levels, sample_weight, buffer, has_held)
-    return n_left, weight_left, n_held_left
+        n_held_right -= n_held_left
+    return n_left, weight_left, n_held_left, n_held_right
 
 
 @njit(cache=True)

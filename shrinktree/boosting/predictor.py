@@ -5,42 +5,121 @@ from __future__ import annotations
 import numpy as np
 
 from .._numba import njit, prange
+from .._tree import BLEND, GO_LEFT, GO_RIGHT, categorical_route
+
+# Rows of one parallel task of add_tree_binned (each task allocates the scratch of blended walks once).
+WALK_BLOCK_ROWS = 1024
 
 
 @njit(cache=True, inline="always")
-def _goes_left_binned(binned, codes, i, node, feature, is_categorical, bin_threshold, missing_left, missing_bin,
-                      n_levels, cat_offset, cat_bitset):
+def binned_route(binned, codes, i, node, feature, is_categorical, bin_threshold, missing_left, missing_bin, n_levels,
+                 cat_offset, cat_bitset, present_offset, present_bitset):
+    """Where row ``i`` of the binned data goes at internal node ``node``: ``GO_LEFT``, ``GO_RIGHT`` or ``BLEND``.
+
+    Categorical nodes apply :func:`shrinktree._tree.categorical_route` (a code ``>= n_levels`` is missing);
+    numeric nodes compare the bin with the split's bin (the missing bin by ``missing_left``).
+    """
     f = feature[node]
     if is_categorical[node]:
-        code = codes[f, i]
-        if code >= n_levels[f]:
-            return missing_left[node] == 1
-        word = cat_bitset[cat_offset[node] + (code >> 5)]
-        return (word >> np.uint32(code & 31)) & np.uint32(1) == 1
+        code = np.int64(codes[f, i])
+        return categorical_route(code >= n_levels[f], code, node, missing_left, cat_offset, cat_bitset,
+                                 present_offset, present_bitset)
     b = binned[f, i]
     if b == missing_bin:
-        return missing_left[node] == 1
-    return b <= bin_threshold[node]
+        return GO_LEFT if missing_left[node] == 1 else GO_RIGHT
+    return GO_LEFT if b <= bin_threshold[node] else GO_RIGHT
+
+
+@njit(cache=True)
+def _blended_value(binned, codes, i, node, left, right, feature, is_categorical, bin_threshold, missing_left,
+                   missing_bin, n_levels, cat_offset, cat_bitset, present_offset, present_bitset, absent_left_share,
+                   value, stack_node, stack_share):
+    # The subtree of ``node`` walked down both children wherever the row blends, depth first, left subtrees
+    # first: sum over the leaves reached of (product of the shares on the way) x value.  The stack (scratch of
+    # one entry per node: each node is pushed at most once) is the caller's, allocated once for many rows.
+    stack_node[0], stack_share[0] = node, 1.0
+    depth = 1
+    total = 0.0
+    while depth > 0:
+        depth -= 1
+        at, share = stack_node[depth], stack_share[depth]
+        while left[at] >= 0:
+            route = binned_route(binned, codes, i, at, feature, is_categorical, bin_threshold, missing_left,
+                                 missing_bin, n_levels, cat_offset, cat_bitset, present_offset, present_bitset)
+            if route == BLEND:
+                p_left = absent_left_share[at]
+                stack_node[depth], stack_share[depth] = right[at], share * (1.0 - p_left)
+                depth += 1
+                share = share * p_left
+                at = left[at]
+            else:
+                at = left[at] if route == GO_LEFT else right[at]
+        total += share * value[at]
+    return total
+
+
+@njit(cache=True, inline="always")
+def binned_tree_value(binned, codes, i, node, left, right, feature, is_categorical, bin_threshold, missing_left,
+                      missing_bin, n_levels, cat_offset, cat_bitset, present_offset, present_bitset,
+                      absent_left_share, value, stack_node, stack_share):
+    """The value of row ``i`` of the binned data in the subtree of ``node``: its leaf's, or, once it blends,
+    the share-weighted sum of the leaves it reaches (the rule of :func:`shrinktree._tree.categorical_route`).
+
+    The one binned walk of a tree with blending (training predictions of held-out rows that stopped, of rows
+    outside the subsample, evaluation rows).  A row goes down one path until it first blends; from there a
+    stack walk takes both children (a rare row, so the common path keeps a plain loop).  ``stack_node`` (int64)
+    and ``stack_share`` (float64), one entry per node of the tree, are its scratch space.
+    """
+    while left[node] >= 0:
+        route = binned_route(binned, codes, i, node, feature, is_categorical, bin_threshold, missing_left,
+                             missing_bin, n_levels, cat_offset, cat_bitset, present_offset, present_bitset)
+        if route == BLEND:
+            return _blended_value(binned, codes, i, node, left, right, feature, is_categorical, bin_threshold,
+                                  missing_left, missing_bin, n_levels, cat_offset, cat_bitset, present_offset,
+                                  present_bitset, absent_left_share, value, stack_node, stack_share)
+        node = left[node] if route == GO_LEFT else right[node]
+    return value[node]
 
 
 @njit(parallel=True, cache=True)
 def add_tree_binned(binned, codes, left, right, feature, is_categorical, bin_threshold, missing_left, missing_bin,
-                    n_levels, cat_offset, cat_bitset, value, out):
-    """``out[i] += value[leaf(i)]`` for every row of the feature-major ``binned`` matrix.
+                    n_levels, cat_offset, cat_bitset, present_offset, present_bitset, absent_left_share, value, out):
+    """``out[i] +=`` the tree's value of every row of the feature-major ``binned`` matrix (:func:`binned_tree_value`).
 
     ``feature`` indexes ``binned`` (numeric splits) or ``codes`` (categorical splits, ``is_categorical``);
-    a categorical code ``>= n_levels`` (missing) follows ``missing_left``.
+    a categorical code ``>= n_levels`` is missing.
     """
     n_rows = binned.shape[1]
-    for i in prange(n_rows):
-        node = 0
-        while left[node] >= 0:
-            if _goes_left_binned(binned, codes, i, node, feature, is_categorical, bin_threshold, missing_left,
-                                 missing_bin, n_levels, cat_offset, cat_bitset):
-                node = left[node]
-            else:
-                node = right[node]
-        out[i] += value[node]
+    n_blocks = (n_rows + WALK_BLOCK_ROWS - 1) // WALK_BLOCK_ROWS
+    for block in prange(n_blocks):
+        stack_node = np.empty(left.shape[0], dtype=np.int64)
+        stack_share = np.empty(left.shape[0])
+        for i in range(block * WALK_BLOCK_ROWS, min(n_rows, (block + 1) * WALK_BLOCK_ROWS)):
+            out[i] += binned_tree_value(binned, codes, i, 0, left, right, feature, is_categorical, bin_threshold,
+                                        missing_left, missing_bin, n_levels, cat_offset, cat_bitset, present_offset,
+                                        present_bitset, absent_left_share, value, stack_node, stack_share)
+
+
+@njit(parallel=True, cache=True)
+def add_values_from_nodes(binned, codes, rows, nodes, left, right, feature, is_categorical, bin_threshold,
+                          missing_left, missing_bin, n_levels, cat_offset, cat_bitset, present_offset, present_bitset,
+                          absent_left_share, value, out):
+    """``out[rows[r]] +=`` the value of row ``rows[r]`` in the subtree of ``nodes[r]`` (:func:`binned_tree_value`);
+    ``rows`` are distinct.
+
+    ``nodes[r]`` is the row's leaf, or the node where it stopped because it blends there (a held-out row of
+    growth, a row routed by :func:`~shrinktree.boosting.routing.leaves_by_partition`): such a row takes the
+    blended value of that node's subtree.  At a leaf, ``out[rows[r]] += value[nodes[r]]``.
+    """
+    n_blocks = (rows.shape[0] + WALK_BLOCK_ROWS - 1) // WALK_BLOCK_ROWS
+    for block in prange(n_blocks):  # the rows are distinct: each block adds into its own rows of ``out``
+        stack_node = np.empty(left.shape[0], dtype=np.int64)
+        stack_share = np.empty(left.shape[0])
+        for r in range(block * WALK_BLOCK_ROWS, min(rows.shape[0], (block + 1) * WALK_BLOCK_ROWS)):
+            out[rows[r]] += binned_tree_value(binned, codes, rows[r], nodes[r], left, right, feature, is_categorical,
+                                              bin_threshold, missing_left, missing_bin, n_levels, cat_offset,
+                                              cat_bitset, present_offset, present_bitset, absent_left_share, value,
+                                              stack_node, stack_share)
 
 
 @njit(parallel=True, cache=True)

@@ -486,3 +486,24 @@ def categorical_bitset(level_counts, left_levels, missing_left):
         if b < n_levels:
             words[b >> 5] |= np.uint32(1) << np.uint32(b & 31)
     return words
+
+
+@njit(cache=True)
+def present_set(level_counts):
+    """The split's *present set*: which levels, and whether NaN, the node's growing rows had.
+
+    ``level_counts`` has ``L + 1`` entries (the last is the missing code), as for :func:`categorical_bitset`;
+    a level counts as present when its count is positive (the test that sends the others to the missing side
+    there).  Bit 0 is NaN, bit ``c + 1`` level ``c``; the set has one word more than the split's bitset (see
+    :func:`shrinktree._tree.categorical_route`, which reads it).  A row whose level (or NaN) is absent blends
+    at the node.
+    """
+    n_levels = level_counts.shape[0] - 1
+    words = np.zeros(max((n_levels + 31) >> 5, 1) + 1, dtype=np.uint32)
+    if level_counts[n_levels] > 0.0:
+        words[0] = np.uint32(1)
+    for b in range(n_levels):
+        if level_counts[b] > 0.0:
+            bit = b + 1
+            words[bit >> 5] |= np.uint32(1) << np.uint32(bit & 31)
+    return words

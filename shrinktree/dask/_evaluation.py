@@ -62,7 +62,8 @@ class EvalPartition:
         update = np.zeros(self.raw.shape[0])
         add_tree_binned(self.binned, self.codes, tree["left"], tree["right"], tree["feature"], tree["is_categorical"],
                         tree["bin_threshold"], tree["missing_left"], self.missing_bin, self.n_levels,
-                        tree["cat_offset"], tree["cat_bitset"], value, update)
+                        tree["cat_offset"], tree["cat_bitset"], tree["present_offset"], tree["present_bitset"],
+                        tree["absent_left_share"], value, update)
         self.raw[:, k] += update
 
     def loss_sums(self, loss) -> np.ndarray:

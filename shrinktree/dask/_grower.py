@@ -15,7 +15,7 @@ import heapq
 import numpy as np
 
 from .._shrinkage import within_variance
-from ..boosting.grower import GrownTree, TreeGrower, _Node
+from ..boosting.grower import GrownTree, TreeGrower, _Node, absent_left_shares
 from ..boosting.histogram import EMPTY_WEIGHT_SHARE, subtract_histograms
 from ..boosting.honest import DEFAULT_MIN_LEAF_RULE, HONEST_FRACTION, growing_split_rules
 from ..boosting.level_noise import summarize_level_sums
@@ -194,7 +194,17 @@ class DistributedGrower(TreeGrower):
 
 
 def tree_dict(grown: GrownTree) -> dict:
-    """The grown tree's routing arrays (grower feature numbering), as the partitions walk it."""
+    """The grown tree's routing arrays (grower feature numbering), as the partitions walk it.
+
+    Without present sets (``grown.present_offset`` None) every level routes by the split's bitset, NaN and
+    absent levels by the missing side.
+    """
+    n_nodes = len(grown.left)
+    present_offset = (np.full(n_nodes, -1, dtype=np.int64) if grown.present_offset is None
+                      else grown.present_offset)
+    present_bitset = np.zeros(0, dtype=np.uint32) if grown.present_bitset is None else grown.present_bitset
     return {"parent": grown.parent, "left": grown.left, "right": grown.right, "feature": grown.feature,
             "is_categorical": grown.is_categorical, "bin_threshold": grown.bin_threshold,
-            "missing_left": grown.missing_left, "cat_offset": grown.cat_offset, "cat_bitset": grown.cat_bitset}
+            "missing_left": grown.missing_left, "cat_offset": grown.cat_offset, "cat_bitset": grown.cat_bitset,
+            "present_offset": present_offset, "present_bitset": present_bitset,
+            "absent_left_share": absent_left_shares(grown.left, grown.right, present_offset, grown.weighted_count)}

@@ -352,7 +352,8 @@ class TrainPartition:
         t = self.tree
         return leaves_by_partition(self.binned, self.codes, rows, t["left"], t["right"], t["feature"],
                                    t["is_categorical"], t["bin_threshold"], t["missing_left"], self.missing_bin,
-                                   self.n_levels, t["cat_offset"], t["cat_bitset"])
+                                   self.n_levels, t["cat_offset"], t["cat_bitset"], t["present_offset"],
+                                   t["present_bitset"])
 
     def _leaf_of_tree_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """Rows that grew or estimated the tree, and the leaf of each."""
