@@ -304,6 +304,7 @@ class FlatForest:
     walk_feature: np.ndarray = field(default=None)
     walk_threshold: np.ndarray = field(default=None)  # NaN at categorical nodes: ``x <= NaN`` is never true
     walk_flags: np.ndarray = field(default=None)  # MISSING_LEFT_FLAG | CATEGORICAL_FLAG
+    walk_value: np.ndarray = field(default=None)  # value and a row of zeros for the parking leaf
     blend_stack_size: int = field(default=0)  # room the walk over both children needs (0: no row ever blends)
     # Per tree, where its words of cat_bitset and present_bitset end: a walk reads the bitsets up to there only,
     # so that a level code past a tree's own words counts as missing there as in the tree alone (not another
@@ -336,6 +337,8 @@ class FlatForest:
                                         0.0).astype(np.float64)
         self.walk_flags = np.append((~leaf & (self.missing_left != 0)) * MISSING_LEFT_FLAG
                                     + categorical * CATEGORICAL_FLAG, 0).astype(np.uint8)
+        # A parked row adds 0 in the walk's loop (x + 0.0 is x: the sums never hold -0.0) and its blended value after.
+        self.walk_value = np.ascontiguousarray(np.vstack([self.value, np.zeros((1, self.value.shape[1]))]))
         if np.any(self.present_offset >= 0):
             # The walk over both children keeps one pending node per level below a blend: a tree's size bounds it.
             self.blend_stack_size = int(np.max(np.diff(np.append(self.tree_start, n_nodes))))
@@ -405,7 +408,7 @@ class FlatForest:
         """
         out = np.zeros((X.shape[0], n_outputs), dtype=np.float64)
         with threads_for_rows(X.shape[0]):
-            _predict_forest(X, *self._walk_arrays(), self.absent_left_share, self.value,
+            _predict_forest(X, *self._walk_arrays(), self.absent_left_share, self.walk_value,
                             tree_output.astype(np.int64), self.blend_stack_size, out)
         return out
 
@@ -499,39 +502,36 @@ def _walk_route(x, node, threshold, flags, missing_left, cat_offset, cat_bitset,
 
 
 @njit(cache=True, inline="always")
-def _walk_step(x, node, left, right, threshold, flags, missing_left, cat_offset, cat_bitset, present_offset,
-               present_bitset, blended_at, lane):
-    """The node after ``node`` for value ``x`` (a leaf is its own child).
-
-    A row that blends at ``node`` goes to the parking leaf (the last node of ``left``) and ``blended_at[lane]``
-    records ``node``.  A numeric node costs one comparison without a branch.
-    """
-    go_left = _walk_goes_left_numeric(x, node, threshold, flags)
+def _walk_direction(x, node, threshold, flags, missing_left, cat_offset, cat_bitset, present_offset, present_bitset):
+    """:func:`_walk_route` with the numeric test first: a numeric node costs one comparison without a branch."""
+    route = GO_LEFT if _walk_goes_left_numeric(x, node, threshold, flags) else GO_RIGHT
     if flags[node] & CATEGORICAL_FLAG:
         route = _walk_route(x, node, threshold, flags, missing_left, cat_offset, cat_bitset, present_offset,
                             present_bitset)
-        if route == BLEND:
-            blended_at[lane] = node
-            return np.uint32(left.shape[0] - 1)
-        go_left = route == GO_LEFT
-    return left[node] if go_left else right[node]
+    return route
 
 
 # Inlined on purpose: called once per block of rows per tree, a call that is not inlined (arguments
 # boxed into a struct, no hoisting across trees) made 1,000,000-row prediction 2.2x slower
-# (python benchmarks/speed.py --predict --repeats 2: 1.25x LightGBM against 0.55-0.58x).
+# (python benchmarks/speed.py --predict --repeats 2: 1.25x LightGBM against 0.55-0.58x).  The four
+# directions are found before any lane moves and one test per pass looks for a blend: a step function
+# returning each lane's next node, with the blend inside it, made the walk 1.3-2x slower.
 @njit(cache=True, inline="always")
 def _walk_block(X, first, size, root, left, right, feature, threshold, flags, missing_left, cat_offset, cat_bitset,
                 present_offset, present_bitset, nodes, blended_at):
-    """``nodes[r]`` = the leaf of row ``first + r`` (``r < size``) in the tree rooted at ``root``.
+    """``nodes[r]`` = the leaf of row ``first + r`` (``r < size``) in the tree rooted at ``root``; returns
+    whether any of the rows blended.
 
     Four rows go down together, each a step per pass, until all four are at leaves (a leaf is its
     own child): four independent chains of loads instead of one keep the core busy.  Past the last
     row of ``X`` the group repeats that row (``nodes`` has room for whole groups).  Node ids and
     features are unsigned, so that numba adds no negative-index wraparound to the loads.  A row that
-    blends ends at the parking leaf (``left.shape[0] - 1``), ``blended_at[r]`` holding the node where it blended.
+    blends (:func:`categorical_route`) moves to the parking leaf (``left.shape[0] - 1``, its own child)
+    and ``blended_at[r]`` records the node where it blended.
     """
     last = X.shape[0] - 1
+    park = np.uint32(left.shape[0] - 1)
+    any_blended = False
     for r in range(0, size, 4):
         row_a = np.uint64(first + r)
         row_b = np.uint64(min(first + r + 1, last))
@@ -542,18 +542,37 @@ def _walk_block(X, first, size, root, left, right, feature, threshold, flags, mi
         c = np.uint32(root)
         d = np.uint32(root)
         while left[a] != a or left[b] != b or left[c] != c or left[d] != d:
-            a = _walk_step(X[row_a, feature[a]], a, left, right, threshold, flags, missing_left, cat_offset,
-                           cat_bitset, present_offset, present_bitset, blended_at, r)
-            b = _walk_step(X[row_b, feature[b]], b, left, right, threshold, flags, missing_left, cat_offset,
-                           cat_bitset, present_offset, present_bitset, blended_at, r + 1)
-            c = _walk_step(X[row_c, feature[c]], c, left, right, threshold, flags, missing_left, cat_offset,
-                           cat_bitset, present_offset, present_bitset, blended_at, r + 2)
-            d = _walk_step(X[row_d, feature[d]], d, left, right, threshold, flags, missing_left, cat_offset,
-                           cat_bitset, present_offset, present_bitset, blended_at, r + 3)
+            go_a = _walk_direction(X[row_a, feature[a]], a, threshold, flags, missing_left, cat_offset, cat_bitset,
+                                   present_offset, present_bitset)
+            go_b = _walk_direction(X[row_b, feature[b]], b, threshold, flags, missing_left, cat_offset, cat_bitset,
+                                   present_offset, present_bitset)
+            go_c = _walk_direction(X[row_c, feature[c]], c, threshold, flags, missing_left, cat_offset, cat_bitset,
+                                   present_offset, present_bitset)
+            go_d = _walk_direction(X[row_d, feature[d]], d, threshold, flags, missing_left, cat_offset, cat_bitset,
+                                   present_offset, present_bitset)
+            if (go_a | go_b | go_c | go_d) & BLEND:  # rare: park the lanes that blend (the park is its own child)
+                if go_a == BLEND:
+                    blended_at[r] = a
+                    a = park
+                if go_b == BLEND:
+                    blended_at[r + 1] = b
+                    b = park
+                if go_c == BLEND:
+                    blended_at[r + 2] = c
+                    c = park
+                if go_d == BLEND:
+                    blended_at[r + 3] = d
+                    d = park
+                any_blended = True
+            a = left[a] if go_a == GO_LEFT else right[a]
+            b = left[b] if go_b == GO_LEFT else right[b]
+            c = left[c] if go_c == GO_LEFT else right[c]
+            d = left[d] if go_d == GO_LEFT else right[d]
         nodes[r] = a
         nodes[r + 1] = b
         nodes[r + 2] = c
         nodes[r + 3] = d
+    return any_blended
 
 
 @njit(cache=True)
@@ -633,22 +652,25 @@ def _predict_forest(X, tree_start, left, right, feature, threshold, flags, missi
         for t in range(n_trees):
             tree_cat_bitset = cat_bitset[:tree_cat_stop[t]]
             tree_present_bitset = present_bitset[:tree_present_stop[t]]
-            _walk_block(X, first, size, tree_start[t], left, right, feature, threshold, flags, missing_left,
-                        cat_offset, tree_cat_bitset, present_offset, tree_present_bitset, nodes, blended_at)
+            blended = _walk_block(X, first, size, tree_start[t], left, right, feature, threshold, flags,
+                                  missing_left, cat_offset, tree_cat_bitset, present_offset, tree_present_bitset,
+                                  nodes, blended_at)
             col = tree_output[t]
-            for r in range(size):
-                node = nodes[r]
-                if node == park:  # rare: a row that blended, finished over both children
-                    _blended_value(X, first + r, blended_at[r], left, right, feature, threshold, flags, missing_left,
-                                   cat_offset, tree_cat_bitset, present_offset, tree_present_bitset,
-                                   absent_left_share, value, col, stack_nodes, stack_shares, sums)
-                    if col >= 0:
-                        out[first + r, col] += sums[0]
-                    else:
-                        for k in range(n_cols):
-                            out[first + r, k] += sums[k]
-                elif col >= 0:
-                    out[first + r, col] += value[node, 0]
-                else:
+            if col >= 0:
+                for r in range(size):
+                    out[first + r, col] += value[nodes[r], 0]
+            else:
+                for r in range(size):
                     for k in range(n_cols):
-                        out[first + r, k] += value[node, k]
+                        out[first + r, k] += value[nodes[r], k]
+            if blended:  # rare: the rows at the parking leaf added 0; add their values over both children
+                for r in range(size):
+                    if nodes[r] == park:
+                        _blended_value(X, first + r, blended_at[r], left, right, feature, threshold, flags,
+                                       missing_left, cat_offset, tree_cat_bitset, present_offset, tree_present_bitset,
+                                       absent_left_share, value, col, stack_nodes, stack_shares, sums)
+                        if col >= 0:
+                            out[first + r, col] += sums[0]
+                        else:
+                            for k in range(n_cols):
+                                out[first + r, k] += sums[k]

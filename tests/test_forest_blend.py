@@ -260,7 +260,8 @@ def test_the_digest_of_a_model_without_present_sets_leaves_their_arrays_out():
     from shrinktree._tree import PRESENT_SET_FIELDS
 
     frame, y, _ = _frame(500)
-    model = ShrinkBoostRegressor(n_estimators=3, random_state=0).fit(frame, y)
+    model = ShrinkBoostRegressor(n_estimators=3, random_state=0).fit(frame[["x", "z"]], y)  # no categorical node
+    assert not any((t.present_offset >= 0).any() for trees in model._trees for t in trees)
     parts = model._prediction_state()
     tree_parts = parts[5][0][0]
     assert len(tree_parts) == len(model._trees[0][0].__dataclass_fields__) - len(PRESENT_SET_FIELDS)
