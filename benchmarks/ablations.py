@@ -109,6 +109,9 @@ CANDIDATES = {
     # blend by default (go down both children by their growing weights); this candidate keeps the rule before,
     # the split's missing side (private switch ``_absent_rule``).
     "absent levels side": Candidate(switches={"_absent_rule": "side"}),
+    # A held-out row of growth that stops where it blends: its training prediction the node's pooled value
+    # instead of the blended value of the node's subtree (private switch ``_stopped_value``).
+    "stopped rows at the node's value": Candidate(switches={"_stopped_value": "node"}),
 }
 
 
