@@ -111,7 +111,10 @@ CANDIDATES = {
     "absent levels side": Candidate(switches={"_absent_rule": "side"}),
     # A held-out row of growth that stops where it blends: its training prediction the node's pooled value
     # instead of the blended value of the node's subtree (private switch ``_stopped_value``).
+    # (The default since the runs `*-engine` of docs/ablations.md: this candidate now equals the default.)
     "stopped rows at the node's value": Candidate(switches={"_stopped_value": "node"}),
+    # The alternative to that default: the blended value of the node's subtree.
+    "stopped rows blended": Candidate(switches={"_stopped_value": "blend"}),
 }
 
 

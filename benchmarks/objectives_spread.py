@@ -101,7 +101,10 @@ VARIANTS: dict[str, Callable[[str], Callable | None]] = {
     "absent levels side": lambda name: shrinktree_variant(switches={"_absent_rule": "side"}),
     # A held-out row of growth that stopped where it blends: its training prediction the node's pooled value
     # instead of the blended value of the node's subtree (private switch ``_stopped_value``).
+    # (The default since the runs in docs/ablations.md, "In the engine": this variant now equals "shrinktree".)
     "stopped rows at the node's value": lambda name: shrinktree_variant(switches={"_stopped_value": "node"}),
+    # The alternative to that default: the blended value of the node's subtree.
+    "stopped rows blended": lambda name: shrinktree_variant(switches={"_stopped_value": "blend"}),
     "LightGBM": lambda name: lightgbm_variant(),
     "LightGBM, categorical limits lifted": lambda name: lightgbm_variant(LIGHTGBM_FINE_CATEGORICAL),
     "LightGBM, grouping columns dropped": lambda name: lightgbm_variant(drop_groups=True) if name in GROUPS else None,

@@ -236,24 +236,45 @@ class _Spy:
         monkeypatch.setattr(evaluation.EvalSet, "add_tree", spy_add)
 
 
+def _stopped_rows(grown) -> dict[int, int]:
+    """Each held-out row that stopped where it blends, and the node it stopped at."""
+    stopped = {}
+    for node, start, stop in zip(grown.held_stopped_nodes, grown.held_stopped_start, grown.held_stopped_stop):
+        for row in grown.held_indices[start:stop].tolist():
+            stopped[row] = int(node)
+    return stopped
+
+
+def _expected_update(tree, grown, X, stopped_value="node"):
+    """A tree's training predictions: its blended walk, except held-out rows that stopped where they blend,
+    which take the node's value under ``_stopped_value="node"`` (the default)."""
+    expected = tree_values(tree, X)[:, 0]
+    if stopped_value == "node":
+        for row, node in _stopped_rows(grown).items():
+            expected[row] = tree.value[node, 0]
+    return expected
+
+
+@pytest.mark.parametrize("stopped_value", ["node", "blend"])
 @pytest.mark.parametrize("subsample", [1.0, 0.6])
 @pytest.mark.parametrize("missing", [False, True])
-def test_training_predictions_are_the_trees_own_blended_walk(monkeypatch, subsample, missing):
+def test_training_predictions_are_the_trees_own_blended_walk(monkeypatch, subsample, missing, stopped_value):
+    """Every training row's update is the tree's blended walk, except a held-out row that stopped where it blends:
+    the node's value by default (``_stopped_value="node"``), the walk of the node's subtree with ``"blend"``."""
     frame, y = _grouped(missing=missing)
     spy = _Spy(monkeypatch)
-    model = ShrinkBoostRegressor(n_estimators=12, subsample=subsample, min_samples_leaf=3, random_state=0).fit(frame, y)
+    model = ShrinkBoostRegressor(n_estimators=12, subsample=subsample, min_samples_leaf=3, random_state=0)
+    if stopped_value != "node":
+        model._stopped_value = stopped_value
+    model.fit(frame, y)
     X = model.tree_input(frame)
     n_blended = n_stopped = 0
     for (tree, update, held_out), grown in zip(spy.trees, spy.grown):
         assert np.any(tree.present_offset >= 0)
-        expected = tree_values(tree, X)[:, 0]
-        np.testing.assert_allclose(update, expected, rtol=1e-13, atol=1e-13)
-        n_blended += sum(len(leaf_shares(tree, x)) > 1 for x in X)
         # The held-out rows that stopped: exactly those that blend at that node, and none of the growing rows.
-        stopped = {}
-        for node, start, stop in zip(grown.held_stopped_nodes, grown.held_stopped_start, grown.held_stopped_stop):
-            for row in grown.held_indices[start:stop].tolist():
-                stopped[row] = int(node)
+        stopped = _stopped_rows(grown)
+        np.testing.assert_allclose(update, _expected_update(tree, grown, X, stopped_value), rtol=1e-13, atol=1e-13)
+        n_blended += sum(len(leaf_shares(tree, x)) > 1 for x in X)
         n_stopped += len(stopped)
         held_rows = held_out[1].tolist()
         for row in held_rows:
@@ -402,22 +423,13 @@ def test_integer_weights_equal_repeated_rows_with_blending(estimator):
         np.testing.assert_allclose(tree_values(trees_w[0], X), tree_values(trees_r[0], X), rtol=1e-7, atol=1e-9)
 
 
-def test_stopped_rows_at_the_nodes_value_is_a_measurement_switch(monkeypatch):
+def test_an_unknown_stopped_value_is_refused_before_fitting():
     frame, y = _grouped()
-    spy = _Spy(monkeypatch)
-    model = ShrinkBoostRegressor(n_estimators=6, min_samples_leaf=3, random_state=0)
-    model._stopped_value = "node"
-    model.fit(frame, y)
-    n_stopped = 0
-    for (tree, update, _), grown in zip(spy.trees, spy.grown):
-        for node, start, stop in zip(grown.held_stopped_nodes, grown.held_stopped_start, grown.held_stopped_stop):
-            rows = grown.held_indices[start:stop]
-            np.testing.assert_allclose(update[rows], tree.value[node, 0], rtol=1e-13, atol=1e-13)
-            n_stopped += len(rows)
-    assert n_stopped > 0
+    model = ShrinkBoostRegressor(n_estimators=3, random_state=0)
     model._stopped_value = "subtree"
     with pytest.raises(ValueError, match="_stopped_value must be one of"):
         model.fit(frame, y)
+    assert not hasattr(model, "trees_")
 
 
 def test_categorical_route_and_its_table_are_the_reference_rule():
@@ -467,7 +479,7 @@ def test_multiclass_training_predictions_are_each_trees_blended_walk(monkeypatch
     X = model.tree_input(frame)
     assert len(spy.trees) == 12  # three trees an iteration, each with its own column of raw scores
     n_blended = 0
-    for tree, update, _ in spy.trees:
-        np.testing.assert_allclose(update, tree_values(tree, X)[:, 0], rtol=1e-13, atol=1e-13)
+    for (tree, update, _), grown in zip(spy.trees, spy.grown):
+        np.testing.assert_allclose(update, _expected_update(tree, grown, X), rtol=1e-13, atol=1e-13)
         n_blended += sum(len(leaf_shares(tree, x)) > 1 for x in X)
     assert n_blended > 0

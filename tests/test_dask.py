@@ -483,10 +483,10 @@ def test_the_absent_level_switches_reach_the_distributed_fit(client):
     assert all(np.all(t.present_offset == -1) for ts in side.trees_ for t in ts)
     blend, _ = _fit_pair(params, train, y, valid, y_valid, 1)
     assert blend.evals_result_ != side.evals_result_  # the switch changed the fit
-    node_value, local_node_value = _fit_pair(dict(params, n_estimators=2), train, y, valid, y_valid, 1,
-                                             stopped_value="node")
-    _assert_identical_trees(node_value, local_node_value)
-    assert node_value.evals_result_ == local_node_value.evals_result_
+    subtree_value, local_subtree_value = _fit_pair(dict(params, n_estimators=2), train, y, valid, y_valid, 1,
+                                                   stopped_value="blend")
+    _assert_identical_trees(subtree_value, local_subtree_value)
+    assert subtree_value.evals_result_ == local_subtree_value.evals_result_
     blend._absent_rule = "stop"
     with pytest.raises(ValueError, match="_absent_rule"):
         blend.fit(_dask_frame(train, 1), dd.from_pandas(pd.Series(y), npartitions=1))

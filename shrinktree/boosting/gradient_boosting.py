@@ -59,10 +59,13 @@ MIN_HESSIAN = 1e-3
 # (shrinktree._tree.categorical_route); ``"side"`` follows the split's missing side, the rule of models before
 # present sets, kept to reproduce them bit for bit (benchmarks/snapshot.py --set _absent_rule=side).
 ABSENT_RULES = ("blend", "side")
-# The training prediction of a held-out row that stopped at a node where it blends (the private measurement switch
-# ``_stopped_value``, benchmarks/objectives_spread.py): ``"blend"`` (the default), the blended value of the node's
-# subtree, what prediction gives it; ``"node"``, the node's own pooled value (the numpy prototype's choice).
-STOPPED_VALUES = ("blend", "node")
+# The training prediction of a held-out row that stopped at a node where it blends (the private switch
+# ``_stopped_value``): ``"node"`` (the default), the node's pooled value: the row counted in the statistics of that
+# node and its ancestors only, so its prediction is what this tree estimated there, and its next gradient is its
+# residual from it; ``"blend"``, the blended value of the node's subtree (what prediction gives a new row).  Equal in
+# accuracy on 28 sets, lower spread with "node" on grouseticks and epil (docs/ablations.md, "In the engine").
+STOPPED_VALUES = ("node", "blend")
+DEFAULT_STOPPED_VALUE = "node"
 
 
 def check_absent_switches(rule, stopped_value) -> None:
@@ -362,7 +365,8 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         sample_weight = self._weights_with_class_weight(y, sample_weight)
         loss = self._make_loss()
         loss.check_target(y)
-        check_absent_switches(getattr(self, "_absent_rule", "blend"), getattr(self, "_stopped_value", "blend"))
+        check_absent_switches(getattr(self, "_absent_rule", "blend"),
+                              getattr(self, "_stopped_value", DEFAULT_STOPPED_VALUE))
         self._resolve_constraints(X.shape[1], loss.n_trees_per_iteration)
         if sample_weight is not None:
             # Zero-weight rows carry no information; dropping them keeps weights equivalent to repetition.
@@ -727,14 +731,14 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             add_leaf_values(grown.held_indices, grown.held_leaf_start, grown.held_leaf_stop, leaf_values, out)
             stopped = grown.held_stopped_nodes
             if stopped is not None and len(stopped):
-                lengths = grown.held_stopped_stop - grown.held_stopped_start
-                # Positions of the stopped runs in grown.held_indices, run after run.
-                run_first = np.cumsum(lengths) - lengths
-                positions = np.arange(lengths.sum()) + np.repeat(grown.held_stopped_start - run_first, lengths)
-                if getattr(self, "_stopped_value", "blend") == "node":  # measurement only
+                if getattr(self, "_stopped_value", DEFAULT_STOPPED_VALUE) == "node":
                     add_leaf_values(grown.held_indices, grown.held_stopped_start, grown.held_stopped_stop,
                                     value[stopped], out)
                 else:
+                    lengths = grown.held_stopped_stop - grown.held_stopped_start
+                    # Positions of the stopped runs in grown.held_indices, run after run.
+                    run_first = np.cumsum(lengths) - lengths
+                    positions = np.arange(lengths.sum()) + np.repeat(grown.held_stopped_start - run_first, lengths)
                     # int64 rows, as outside_rows: one compiled specialization of the walk
                     data.add_values_from(grown, tree, grown.held_indices[positions].astype(np.int64),
                                          np.repeat(stopped, lengths), value, out)

@@ -22,7 +22,13 @@ from .._shrinkage import effective_tests_table
 from .._tree import FlatForest
 from ..boosting.binning import SUBSAMPLE_FOR_BINNING, BinMapper
 from ..boosting.constraints import InteractionSets, split_signs
-from ..boosting.gradient_boosting import MIN_HESSIAN, _check_callbacks, _ldexp, check_absent_switches
+from ..boosting.gradient_boosting import (
+    DEFAULT_STOPPED_VALUE,
+    MIN_HESSIAN,
+    _check_callbacks,
+    _ldexp,
+    check_absent_switches,
+)
 from ..boosting.grower import threshold_table
 from ..boosting.honest import DEFAULT_MIN_LEAF_RULE
 from ..boosting.pooling import pool_tree, set_renewed_values
@@ -52,9 +58,10 @@ class DistributedFit:
         self.plan = est._validate_hyperparameters()
         # The private switches of the single-machine booster (levels absent from a node's growing rows blend;
         # a held-out row that stopped where it blends takes the blended value of the node's subtree).
-        check_absent_switches(getattr(est, "_absent_rule", "blend"), getattr(est, "_stopped_value", "blend"))
+        stopped_value = getattr(est, "_stopped_value", DEFAULT_STOPPED_VALUE)
+        check_absent_switches(getattr(est, "_absent_rule", "blend"), stopped_value)
         self.blend_absent = getattr(est, "_absent_rule", "blend") == "blend"
-        self.stopped_node_value = getattr(est, "_stopped_value", "blend") == "node"
+        self.stopped_node_value = stopped_value == "node"
         meta = meta_of(X)
         n_features, columns, names, mask, text = column_facts(meta, est.categorical_features)
         self.spec = _Spec(n_features, columns, mask, text, est._is_classifier)

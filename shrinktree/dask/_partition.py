@@ -395,7 +395,7 @@ class TrainPartition:
         """Add the tree's (pooled, learning-rate scaled) node values to the raw scores of its rows.
 
         ``stopped_node_value``: a held-out row that stopped where it blends takes the node's own value instead
-        of its subtree's blended value (the single-machine measurement switch ``_stopped_value="node"``).
+        of its subtree's blended value (``_stopped_value="node"``, the default).
         """
         raw = self.raw[:, self.k]
         leaves = np.array(list(self.ranges), dtype=np.int64)
