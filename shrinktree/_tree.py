@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from ._bitsets import concatenated_bitsets
 from ._numba import njit, prange
 from ._threads import threads_for_rows
 
@@ -348,23 +349,16 @@ class FlatForest:
         sizes = np.array([t.n_nodes for t in trees], dtype=np.int64)
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
 
-        def stops_of(name):
-            # Where each tree's words of a concatenated bitset end.
-            return np.cumsum([len(getattr(t, name)) for t in trees]).astype(np.int64)
-
-        def starts_of(name):
-            return np.concatenate([[0], stops_of(name)[:-1]]).astype(np.int64)
-
         node_tree = np.repeat(np.arange(len(trees)), sizes)  # the tree of every node
 
         def shifted(name, offset_of):
-            # Links and bitset offsets of every tree moved past the trees before it (-1 stays -1).
+            # Node links of every tree moved past the trees before it (-1 stays -1).
             arr = np.concatenate([getattr(t, name) for t in trees]).astype(np.int64)
             return np.where(arr >= 0, arr + offset_of[node_tree], arr)
 
-        def words(name):
-            return np.concatenate([getattr(t, name) for t in trees] + [np.zeros(0, np.uint32)]).astype(np.uint32)
-
+        cat_offset, cat_bitset, tree_cat_stop = concatenated_bitsets(trees, "cat_offset", "cat_bitset")
+        present_offset, present_bitset, tree_present_stop = concatenated_bitsets(trees, "present_offset",
+                                                                                 "present_bitset")
         return cls(
             tree_start=starts,
             left=shifted("left", starts),
@@ -373,14 +367,14 @@ class FlatForest:
             threshold=np.concatenate([t.threshold for t in trees]).astype(np.float64),
             missing_left=np.concatenate([t.missing_left for t in trees]).astype(np.uint8),
             is_categorical=np.concatenate([t.is_categorical for t in trees]).astype(np.uint8),
-            cat_offset=shifted("cat_offset", starts_of("cat_bitset")),
-            cat_bitset=words("cat_bitset"),
+            cat_offset=cat_offset,
+            cat_bitset=cat_bitset,
             value=np.ascontiguousarray(np.concatenate([t.value for t in trees]).astype(np.float64)),
-            present_offset=shifted("present_offset", starts_of("present_bitset")),
-            present_bitset=words("present_bitset"),
+            present_offset=present_offset,
+            present_bitset=present_bitset,
             absent_left_share=np.concatenate([t.absent_left_share for t in trees]).astype(np.float64),
-            tree_cat_stop=stops_of("cat_bitset"),
-            tree_present_stop=stops_of("present_bitset"),
+            tree_cat_stop=tree_cat_stop,
+            tree_present_stop=tree_present_stop,
         )
 
     def _walk_arrays(self) -> tuple:
