@@ -44,19 +44,15 @@ def state_digest(parts: Iterable) -> str:
     return hasher.hexdigest()
 
 
-def check_digest(expected, parts: Iterable, what: str, also_accepted: Iterable = ()) -> None:
-    """Raise :class:`ModelIntegrityError` unless ``parts`` digest to ``expected`` (``None``: nothing to check).
-
-    ``also_accepted``: functions returning other parts whose digest is accepted too (the digest an earlier
-    version computed for the same model); called only when ``parts`` do not match.
-    """
+def check_digest(expected, parts: Iterable, what: str) -> None:
+    """Raise :class:`ModelIntegrityError` unless ``parts`` digest to ``expected`` (``None``: nothing to check)."""
     if expected is None:
         return
     try:
-        if state_digest(parts) == expected or any(state_digest(other()) == expected for other in also_accepted):
-            return
+        actual = state_digest(parts)
     except (TypeError, ValueError, AttributeError) as exc:
         raise ModelIntegrityError(f"The restored {what} is damaged: {exc}") from exc
-    raise ModelIntegrityError(
-        f"The restored {what} does not match the model that was saved (its data was changed or corrupted); "
-        "refit it or restore it from an intact copy.")
+    if actual != expected:
+        raise ModelIntegrityError(
+            f"The restored {what} does not match the model that was saved (its data was changed or corrupted); "
+            "refit it or restore it from an intact copy.")

@@ -36,7 +36,7 @@ def _upgrade_from_1(document: dict) -> dict:
     """A format-1 document as format 2: its trees have no present sets (every level routes by its split).
 
     Format 1 had no present sets, so any present-set attribute a tree of such a file holds is dropped
-    (a file written by main at 19e26b4 holds their defaults) and the trees get the defaults.
+    (it cannot be trusted: no format-1 writer wrote one) and the trees get the defaults.
     """
 
     def upgraded(value, depth=0):

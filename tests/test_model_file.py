@@ -441,7 +441,8 @@ def test_a_round_trip_keeps_the_present_sets_and_blended_predictions(saved_blend
 
 def test_a_format_1_file_loads_with_no_present_sets(saved, saved_blending, tmp_path):
     _, document, X, reference = saved
-    # As files were written before present sets existed, and as main at 19e26b4 wrote them (their defaults).
+    # As files were written before present sets existed, and with present-set attributes holding their defaults
+    # (format 1 never had them: they are dropped).
     for drop in (True, False):
         loaded = load_bytes(resigned(format_1(document, drop_present_sets=drop)), tmp_path)
         np.testing.assert_array_equal(loaded.predict(X), reference)

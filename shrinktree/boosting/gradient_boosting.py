@@ -753,14 +753,14 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         return tree, pooling_k, local
 
     # -- saving and restoring -------------------------------------------------------------------
-    def _prediction_state(self, every_tree_field: bool = False) -> list:
+    def _prediction_state(self) -> list:
         """Everything predictions depend on, for the digest that detects a damaged restored model.
 
-        A tree's present-set arrays count only in models that have a present set (or with
-        ``every_tree_field``, the digest of models saved by main at 19e26b4, which counted them always).
+        A tree's present-set arrays count only in models that have a present set, so that models saved
+        before present sets existed keep their digests.
         """
         encoder = self._categorical
-        with_present_sets = every_tree_field or has_present_sets(t for trees in self._trees for t in trees)
+        with_present_sets = has_present_sets(t for trees in self._trees for t in trees)
         return [
             self.n_features_in_, self._baseline, self._numeric_index, self._categorical_index,
             getattr(self, "classes_", None),
@@ -804,10 +804,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
 
     def _restore_prediction_state(self, expected_digest) -> None:
         """Check a restored model (digest and structure) and rebuild the arrays the kernels index."""
-        # A model without present sets saved by main at 19e26b4 digested their default arrays too.
-        earlier = () if has_present_sets(t for trees in self._trees for t in trees) else (
-            lambda: self._prediction_state(every_tree_field=True),)
-        check_digest(expected_digest, self._prediction_state(), type(self).__name__, also_accepted=earlier)
+        check_digest(expected_digest, self._prediction_state(), type(self).__name__)
         n_features = self.n_features_in_
         if not isinstance(n_features, numbers.Integral) or n_features < 1:
             raise ModelIntegrityError(f"n_features_in_ must be a positive int, got {n_features!r}.")

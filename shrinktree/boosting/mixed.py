@@ -221,8 +221,8 @@ class MixedEffectsMixin:
         return super()._validate_predict_input(X, keep_float32)
 
     # -- saving and restoring -------------------------------------------------------------------
-    def _prediction_state(self, every_tree_field: bool = False) -> list:
-        state = super()._prediction_state(every_tree_field)
+    def _prediction_state(self) -> list:
+        state = super()._prediction_state()
         fitted = getattr(self, "_random_effects_fit", None)
         if fitted is not None:
             groupings = [[g[key] for key in sorted(g)] for g in fitted["groupings"]]

@@ -75,15 +75,14 @@ class _ShrunkModel(SafeStateMixin, BaseEstimator):
         tags.input_tags.allow_nan = True
         return tags
 
-    def _prediction_state(self, every_tree_field: bool = False) -> list:
+    def _prediction_state(self) -> list:
         """Everything predictions depend on, for the digest that detects a damaged restored model.
 
         The trees' present-set arrays count only in models with a present set, so that models saved
-        before they existed keep their digests (``every_tree_field``: the digest of models saved by
-        main at 19e26b4, which counted them always).
+        before they existed keep their digests.
         """
         parsed = self._parsed
-        with_present_sets = every_tree_field or has_present_sets(self.trees_)
+        with_present_sets = has_present_sets(self.trees_)
         return [
             self.n_features_in_, getattr(self, "classes_", None), parsed.tree_output, parsed.n_outputs,
             parsed.init, parsed.aggregate, parsed.link, parsed.loss, sorted(parsed.loss_params.items()),
@@ -108,9 +107,7 @@ class _ShrunkModel(SafeStateMixin, BaseEstimator):
         if "trees_" not in state:
             return
         try:
-            # A model without present sets saved by main at 19e26b4 digested their default arrays too.
-            earlier = () if has_present_sets(self.trees_) else (lambda: self._prediction_state(every_tree_field=True),)
-            check_digest(expected, self._prediction_state(), type(self).__name__, also_accepted=earlier)
+            check_digest(expected, self._prediction_state(), type(self).__name__)
             self._validate_restored()
         except ModelIntegrityError:
             raise
