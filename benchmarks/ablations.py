@@ -12,7 +12,12 @@ default itself stays bit for bit what it is:
   counts it on the rows that choose the splits, so an honest leaf holds about twice ``min_samples_leaf``;
 * a raw (unpooled) sort of categorical levels in the split scan (``_level_mode``), against today's pooled one;
 * numeric cross features (``cross_features``: differences and products of the top numeric columns of a probe
-  fit; ``_cross_scaling="raw"`` and ``_cross_probe_trees`` for the alternatives).
+  fit; ``_cross_scaling="raw"`` and ``_cross_probe_trees`` for the alternatives);
+* ``tau^2`` from the moment sums of the recent trees, discounted per tree (``_tau_memory``), instead of each
+  tree's own splits;
+* random intercepts for the categorical column with the most levels (at least 20), or for every such column,
+  instead of native splits on it (``_auto_random_effects``; ``_random_effects_warm_up=False`` updates the
+  intercepts from the first tree on).
 
 Protocol of ``benchmarks/accuracy.py`` (random 75/25 splits, stratified for classification, the same for
 every model, datasets above 50,000 rows subsampled once, one thread, test RMSE / sd(y) or log loss).  Per
@@ -91,6 +96,15 @@ CANDIDATES = {
     "held-out share 0.3": Candidate(switches={"_honest_fraction": 0.3}),
     "held-out share 0.2": Candidate(switches={"_honest_fraction": 0.2}),
     "alternating halves": Candidate(switches={"_honest_alternate": True}),
+    "tau memory 0.5": Candidate(switches={"_tau_memory": 0.5}),
+    "tau memory 0.9": Candidate(switches={"_tau_memory": 0.9}),
+    "random effect: main grouping": Candidate(switches={"_auto_random_effects": ("main", 20)}),
+    "random effects: every grouping": Candidate(switches={"_auto_random_effects": ("every", 20)}),
+    "random effect: main grouping, no warm-up": Candidate(
+        switches={"_auto_random_effects": ("main", 20), "_random_effects_warm_up": False}),
+    "1,000 trees, learning rate 0.03, random effect: main grouping, no warm-up": Candidate(
+        params={"n_estimators": 1000, "learning_rate": 0.03},
+        switches={"_auto_random_effects": ("main", 20), "_random_effects_warm_up": False}),
     "min_samples_leaf of all rows": Candidate(switches={"_min_leaf_of_all_rows": True}),
     "raw level scan": Candidate(switches={"_level_mode": LEVELS_RAW}),
     # Numeric cross features (issue 16): differences and products of the top numeric columns of a probe fit.

@@ -83,7 +83,7 @@ def eb_factors(parent, weight, sigma2, tau2):
 def shrink_tree_values(tree, mode: str, strength: float | None = None, sigma2: float | None = None,
                        null_factor: np.ndarray | None = None, estimation_weight: np.ndarray | None = None,
                        estimation_raw: np.ndarray | None = None, split_sign: np.ndarray | None = None,
-                       variance_estimator: str = "moments") -> float:
+                       variance_estimator: str = "moments", memory=None) -> float:
     """Pool ``tree.raw_value`` into ``tree.value`` in place and set ``tree.pooling_factor``.
 
     Parameters
@@ -108,6 +108,11 @@ def shrink_tree_values(tree, mode: str, strength: float | None = None, sigma2: f
     variance_estimator : {"moments", "ml", "reml", "bayes"}, default="moments"
         How ``"eb"`` estimates ``tau^2`` from the splits
         (:func:`~shrinktree.variance_components.tree_between_variance`; ``sigma2`` is given).
+    memory : MomentMemory, optional
+        Measurement switch (``benchmarks/ablations.py``, candidates "tau memory"): single-output ``"eb"``
+        with the moment estimator takes ``tau^2`` from the moment sums of this tree and the discounted sums
+        of the trees before it (:class:`~shrinktree.boosting.pooling.MomentMemory`) instead of this tree's
+        own.
 
     Returns
     -------
@@ -132,6 +137,15 @@ def shrink_tree_values(tree, mode: str, strength: float | None = None, sigma2: f
         ks = []
         method = ESTIMATOR_CODES[variance_estimator]
         for j in range(n_outputs):
+            if memory is not None and method == 0 and n_outputs == 1 and float(sigma2) > 0.0:
+                numerator, denominator = between_node_moments(
+                    tree.left, tree.right, np.ascontiguousarray(est_weight, dtype=np.float64),
+                    np.ascontiguousarray(est_raw[:, j], dtype=np.float64), float(sigma2),
+                    np.ascontiguousarray(null_factor, dtype=np.float64))
+                tau2 = memory.update(numerator, denominator)
+                factor[:, j] = eb_factors(tree.parent, tree.weight, float(sigma2), tau2)[:, 0]
+                ks.append(np.inf if tau2 <= 0 else float(sigma2) / tau2)
+                continue
             tau2 = tree_between_variance(tree.left, tree.right, np.ascontiguousarray(est_weight, dtype=np.float64),
                                          np.ascontiguousarray(est_raw[:, j], dtype=np.float64), float(sigma2),
                                          np.ascontiguousarray(null_factor, dtype=np.float64), method)

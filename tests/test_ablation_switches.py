@@ -154,3 +154,49 @@ def test_cross_probe_benchmark_times_the_probes_of_a_small_dataset(load_benchmar
     assert row[0] == "diabetes" and len(row) == 3 + len(cp.PROBES) + len(cp.PROBES) - 1
     assert all(float(share) > 0 for share in row[3:3 + len(cp.PROBES)])
     assert set(row[3 + len(cp.PROBES):]) <= {"same", "other"}
+
+
+def test_tau_memory_zero_is_todays_model_and_a_memory_changes_the_pooling():
+    X, y = _data()
+    base = _fit(X, y)
+    assert np.array_equal(base.predict(X), _fit(X, y, _tau_memory=0.0).predict(X))
+    remembered = _fit(X, y, _tau_memory=0.9)
+    assert not np.array_equal(base.pooling_strength_, remembered.pooling_strength_)
+    for bad in (1.0, -0.1, True, "0.5"):
+        with pytest.raises(ValueError, match="_tau_memory"):
+            _fit(X, y, _tau_memory=bad)
+
+
+def test_moment_memory_discounts_the_earlier_trees():
+    from shrinktree.boosting.pooling import MomentMemory
+
+    memory = MomentMemory(0.5)
+    assert memory.update(2.0, 4.0) == 0.5
+    # (0.5 * 2 + 1) / (0.5 * 4 + 1): the earlier tree's sums count half
+    assert memory.update(1.0, 1.0) == pytest.approx(2.0 / 3.0)
+    assert memory.update(-10.0, 1.0) == 0.0  # a negative pooled numerator: no spread, pooled to the root
+
+
+def test_auto_groupings_pick_the_category_column_with_the_most_levels():
+    import pandas as pd
+
+    from shrinktree.boosting.random_effects import auto_groupings
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"x": rng.normal(size=400), "few": pd.Categorical(rng.integers(0, 5, 400)),
+                      "many": pd.Categorical(rng.integers(0, 60, 400)),
+                      "some": pd.Categorical(rng.integers(0, 30, 400)),
+                      "ids": rng.integers(0, 100, 400)})  # numbers, not a category column
+    y = rng.normal(size=400)
+    assert auto_groupings(X, y, False, "main", 20) == ["many"]
+    assert auto_groupings(X, y, False, "every", 20) == ["many", "some"]
+    assert auto_groupings(X, y, False, "main", 100) is None
+    assert auto_groupings(X.to_numpy(), y, False, "main", 20) is None
+    assert auto_groupings(X, rng.integers(0, 3, 400), True, "main", 20) is None  # multiclass: none
+    with pytest.raises(ValueError, match="rule"):
+        auto_groupings(X, y, False, "largest", 20)
+    model = ShrinkBoostRegressor(n_estimators=40, random_state=0)
+    model._auto_random_effects = ("main", 20)
+    model.fit(X, y)
+    assert list(model.variance_components_.index) == ["many", "Residual"]
+    assert model.random_effects is None  # the parameter is left as it was

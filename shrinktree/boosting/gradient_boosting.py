@@ -47,8 +47,9 @@ from .honest import (
     row_hashes,
 )
 from .mixed import MixedEffectsMixin
-from .pooling import PoolingPlan, pool_tree, renew_leaf_values
+from .pooling import MomentMemory, PoolingPlan, pool_tree, renew_leaf_values
 from .predictor import add_leaf_values, add_values_from_nodes
+from .random_effects import auto_groupings
 from .routing import leaves_by_partition
 from .validation import check_fit_weights, check_no_missing_labels, check_number, check_offset, eval_set_entries
 
@@ -346,9 +347,18 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             check_n_jobs(self.n_jobs)
             self.__dict__.pop("_random_effects_fit", None)
             # the default path calls _fit directly: the weight warning's stacklevel counts these frames
-            fit = self._fit if getattr(self, "random_effects", None) is None else self._fit_mixed
+            spec = getattr(self, "random_effects", None)
+            rule = getattr(self, "_auto_random_effects", None)
+            if spec is None and rule is not None:
+                # Private measurement switch (benchmarks/ablations.py, "random effect: main grouping"): the
+                # categorical columns that become random intercepts, chosen from the data.
+                spec = auto_groupings(X, y, self._is_classifier, *rule)
             with threads(self.n_jobs, n_rows):
-                return fit(X, y, sample_weight, offset, eval_set, eval_sample_weight, callbacks, eval_metric)
+                if spec is None:
+                    return self._fit(X, y, sample_weight, offset, eval_set, eval_sample_weight, callbacks,
+                                     eval_metric)
+                return self._fit_mixed(X, y, sample_weight, offset, eval_set, eval_sample_weight, callbacks,
+                                       eval_metric, spec=spec)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
@@ -547,6 +557,12 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         # Private measurement switch (benchmarks/eb_methods.py): score splits by pooled values with the
         # previous tree's k, as LightGBM's path_smooth does; off (-1) in normal use, see docs/shrinkage.md.
         pooled_gain_k = [getattr(self, "_pooled_split_gain_k", -1.0)] * n_trees_per_iteration
+        # Private measurement switch ``_tau_memory`` (benchmarks/ablations.py, "tau memory"): the discount of
+        # the moment sums of tau^2 carried from tree to tree of each output; 0 (the default) carries none.
+        decay = getattr(self, "_tau_memory", 0.0)
+        if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0.0 <= decay < 1.0:
+            raise ValueError(f"_tau_memory must be a number in [0, 1), got {decay!r}.")
+        memories = [MomentMemory(decay) if decay > 0 else None for _ in range(n_trees_per_iteration)]
         best_score, best_iteration, no_improvement = -np.inf, 0, 0
         honest_fraction, alternate = self._honest_design()
 
@@ -580,7 +596,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             for k in range(n_trees_per_iteration):
                 tree, pooling_k, (local, local_threshold) = self._grow_and_pool(
                     data, plan, loss, gradients[k], hessians[k], rows, held_out, feature_mask, cat_feature_mask,
-                    pooled_gain_k[k], iteration_importance, raw[:, k], y)
+                    pooled_gain_k[k], iteration_importance, raw[:, k], y, memories[k])
                 if pooled_gain_k[k] >= 0:
                     pooled_gain_k[k] = pooling_k if np.isfinite(pooling_k) else 1e12
                 for eval_rows in sets:
@@ -663,7 +679,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         return growing_split_rules(self.min_samples_leaf, size, fraction, rule)
 
     def _grow_and_pool(self, data: _FitData, plan: PoolingPlan, loss: Loss, gradients, hessians, rows, held_out,
-                       feature_mask, cat_feature_mask, pooled_gain_k, importances, raw, y):
+                       feature_mask, cat_feature_mask, pooled_gain_k, importances, raw, y, memory=None):
         """Grow one tree, pool its node values, and add its predictions to ``raw`` (training rows).
 
         Returns the tree (features as column indices of ``X``), its pooling strength, and the grower's
@@ -702,7 +718,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         tree = grown.node_arrays(self._numeric_index, self._categorical_index, data.thresholds, l2,
                                  held)
         sign = split_signs(tree, self._monotonic_cst)
-        pooling_k = pool_tree(tree, plan, grown, held, sign)
+        pooling_k = pool_tree(tree, plan, grown, held, sign, memory)
         # Importance: the loss reduction each split achieves with the pooled (not raw) values, in the
         # Newton space the splits were chosen in (the surrogate's, for losses that renew leaf values).
         sum_g, sum_h, _ = grown.sums(held)

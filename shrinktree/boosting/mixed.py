@@ -108,8 +108,12 @@ class MixedEffectsMixin:
             raise ValueError(f"random_effects needs loss='squared_error' or loss='poisson', got loss={self.loss!r}.")
         return families[self.loss]
 
-    def _fit_mixed(self, X, y, sample_weight, offset, eval_set, eval_sample_weight, callbacks, eval_metric):
-        """Boosting with in-run intercept updates, then a final update (see the module docstring)."""
+    def _fit_mixed(self, X, y, sample_weight, offset, eval_set, eval_sample_weight, callbacks, eval_metric,
+                   spec=None):
+        """Boosting with in-run intercept updates, then a final update (see the module docstring).
+
+        ``spec``: the groupings (default ``random_effects``; the measurement switch ``_auto_random_effects``
+        passes the ones it chose)."""
         family = self._random_effects_family()
         method = resolve_method(self)
         for what, value in (("eval_set", eval_set), ("eval_sample_weight", eval_sample_weight),
@@ -126,7 +130,7 @@ class MixedEffectsMixin:
                              "would refer to the columns left after the grouping columns are removed).")
         self._validate_hyperparameters()
         check_columns(X)
-        spec = _re.normalise_spec(self.random_effects)
+        spec = _re.normalise_spec(self.random_effects if spec is None else spec)
         rest, label_arrays, names = _re.split_columns(X, spec)
         n_rows = len(label_arrays[0][0])
         y = np.asarray(y)
@@ -169,6 +173,8 @@ class MixedEffectsMixin:
         n_updates = 0
         for _ in range(rounds):
             first = warm_up_iterations(self.learning_rate, self.n_estimators) if updater is None else 0
+            # Private measurement switch (benchmarks/ablations.py, "no warm-up"): intercepts from the first tree.
+            first = 0 if getattr(self, "_random_effects_warm_up", True) is False else first
             hook = _InRunUpdates(make_updater, updater, UPDATE_EVERY, first)
             total = np.zeros(len(y)) if updater is None else updater.total
             start = (None if updater is None else total) if offset is None else total + offset

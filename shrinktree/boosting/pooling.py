@@ -155,7 +155,30 @@ def honest_inputs(held, leaves, left):
             estimation_raw)
 
 
-def pool_tree(tree, plan: PoolingPlan, grown, held: np.ndarray | None, split_sign: np.ndarray | None = None) -> float:
+class MomentMemory:
+    """Moment sums of ``tau^2`` carried across the trees of one output, discounted by ``decay`` per tree.
+
+    A tree's own splits give a noisy moment estimate (often truncated to zero: the tree pooled to its
+    root); the discounted sums of the recent trees' numerators and denominators estimate the slowly
+    changing ``tau^2`` from many more splits.  A measurement switch only (``_tau_memory``): the default
+    estimates each tree's ``tau^2`` from its own splits (docs/ablations.md, "tau memory").
+    """
+
+    def __init__(self, decay: float):
+        self.decay = float(decay)
+        self.numerator = 0.0
+        self.denominator = 0.0
+
+    def update(self, numerator: float, denominator: float) -> float:
+        self.numerator = self.decay * self.numerator + numerator
+        self.denominator = self.decay * self.denominator + denominator
+        if self.denominator <= 0.0 or self.numerator <= 0.0:
+            return 0.0
+        return self.numerator / self.denominator
+
+
+def pool_tree(tree, plan: PoolingPlan, grown, held: np.ndarray | None, split_sign: np.ndarray | None = None,
+              memory: MomentMemory | None = None) -> float:
     """Pool ``tree``'s values in place with the plan's factors; returns the tree's ``k``.
 
     Parameters
@@ -181,7 +204,7 @@ def pool_tree(tree, plan: PoolingPlan, grown, held: np.ndarray | None, split_sig
         sum_sq, mass, count, n_groups, null_factor, h_held, estimation_raw = honest_inputs(held, leaves, grown.left)
         sigma2 = within_variance(sum_sq, mass, count, n_groups)
         return shrink_tree_values(tree, "eb", None, sigma2, null_factor, h_held, estimation_raw, split_sign,
-                                  plan.variance_estimator)
+                                  plan.variance_estimator, memory)
     internal = grown.left >= 0
     sigma2 = within_variance(grown.within_ss, float(np.sum(grown.sum_hessians[leaves])),
                              float(np.sum(grown.weighted_count[leaves])), len(leaves))

@@ -91,6 +91,30 @@ def _position(X, column, n_columns: int) -> int:
     return column_position(column, n_columns, names, "random_effects")
 
 
+AUTO_GROUPING_RULES = ("main", "every")
+
+
+def auto_groupings(X, y, is_classifier: bool, rule: str, min_levels: int) -> list | None:
+    """The categorical columns of ``X`` a measurement of random intercepts takes as groupings, or ``None``.
+
+    ``rule="main"``: the column with the most levels; ``"every"``: every such column (crossed groupings); in
+    both, only ``category`` columns of a DataFrame with at least ``min_levels`` levels present count.  ``None``
+    when there is none, or for a classifier with more than two classes (random intercepts are binary only).
+    """
+    if rule not in AUTO_GROUPING_RULES:
+        raise ValueError(f"_auto_random_effects rule must be one of {AUTO_GROUPING_RULES}, got {rule!r}.")
+    if not isinstance(X, pd.DataFrame):
+        return None
+    if is_classifier and pd.Series(np.asarray(y, dtype=object)).nunique() > 2:
+        return None
+    many = [(X[c].nunique(), position, c) for position, c in enumerate(X.columns)
+            if isinstance(X[c].dtype, pd.CategoricalDtype) and X[c].nunique() >= min_levels]
+    if not many:
+        return None
+    many.sort(key=lambda t: (-t[0], t[1]))  # most levels first; ties in column order
+    return [c for _, _, c in many] if rule == "every" else [many[0][2]]
+
+
 def split_columns(X, spec):
     """``(X without the grouping columns, [per entry: list of label arrays], [names])``."""
     entries = normalise_spec(spec)
