@@ -12,7 +12,9 @@ default itself stays bit for bit what it is:
   counts it on the rows that choose the splits, so an honest leaf holds about twice ``min_samples_leaf``;
 * a raw (unpooled) sort of categorical levels in the split scan (``_level_mode``), against today's pooled one;
 * numeric cross features (``cross_features``: differences and products of the top numeric columns of a probe
-  fit; ``_cross_scaling="raw"`` and ``_cross_probe_trees`` for the alternatives).
+  fit; ``_cross_scaling="raw"`` and ``_cross_probe_trees`` for the alternatives);
+* category pairs (``_category_pairs``: the combinations of two of the top category columns of a probe fit as
+  extra categorical columns, as CatBoost combines category columns).
 
 Protocol of ``benchmarks/accuracy.py`` (random 75/25 splits, stratified for classification, the same for
 every model, datasets above 50,000 rows subsampled once, one thread, test RMSE / sd(y) or log loss).  Per
@@ -115,6 +117,10 @@ CANDIDATES = {
     "stopped rows at the node's value": Candidate(switches={"_stopped_value": "node"}),
     # The alternative to that default: the blended value of the node's subtree.
     "stopped rows blended": Candidate(switches={"_stopped_value": "blend"}),
+    # Category pairs (issue 16): every pair of the top m category columns of a probe fit (by gain) as one more
+    # categorical column whose levels are the observed combinations (private switch ``_category_pairs``).
+    "category pairs, top 3": Candidate(switches={"_category_pairs": 3}),
+    "category pairs, top 4": Candidate(switches={"_category_pairs": 4}),
 }
 
 
