@@ -121,6 +121,14 @@ CANDIDATES = {
     # categorical column whose levels are the observed combinations (private switch ``_category_pairs``).
     "category pairs, top 3": Candidate(switches={"_category_pairs": 3}),
     "category pairs, top 4": Candidate(switches={"_category_pairs": 4}),
+    # Only pairs whose combinations have on average at least min_samples_leaf (20) or 50 training rows
+    # (private switch ``_category_pair_min_rows``): two identifiers' combinations are mostly single rows.
+    "category pairs, top 4, 20 rows per combination": Candidate(
+        switches={"_category_pairs": 4, "_category_pair_min_rows": 20}),
+    "category pairs, top 4, 50 rows per combination": Candidate(
+        switches={"_category_pairs": 4, "_category_pair_min_rows": 50}),
+    "category pairs, top 6, 20 rows per combination": Candidate(
+        switches={"_category_pairs": 6, "_category_pair_min_rows": 20}),
 }
 
 

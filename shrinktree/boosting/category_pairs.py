@@ -78,6 +78,13 @@ def choose_category_pairs(gain: np.ndarray, is_categorical: np.ndarray, top: int
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
+def check_min_rows(value) -> float:
+    """The private switch ``_category_pair_min_rows``: a number >= 0 (0, the default, keeps every pair)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"_category_pair_min_rows must be a number >= 0, got {value!r}.")
+    return float(value)
+
+
 def category_pairs(estimator, X, y, sample_weight, offset) -> np.ndarray | None:
     """The column pairs to combine for a fit of ``estimator`` on ``X`` (``None`` when the switch is off).
 
@@ -115,17 +122,27 @@ class CategoryPairs:
     offsets: np.ndarray
 
     @classmethod
-    def fit(cls, X: np.ndarray, pairs: np.ndarray, categorical_index: np.ndarray,
-            n_levels: np.ndarray) -> CategoryPairs:
-        """The combinations of each pair observed in the encoded training rows ``X`` (codes, NaN missing)."""
+    def fit(cls, X: np.ndarray, pairs: np.ndarray, categorical_index: np.ndarray, n_levels: np.ndarray,
+            min_rows: float = 0.0) -> CategoryPairs:
+        """The combinations of each pair observed in the encoded training rows ``X`` (codes, NaN missing).
+
+        With ``min_rows`` (private switch ``_category_pair_min_rows``) a pair is kept only if its combinations
+        have at least that many rows on average (the rows where both columns are present over the number of
+        combinations): a pair of two columns with many levels, such as two identifiers, has combinations of a
+        row or two, which a level scan can sort into a split of noise.
+        """
         levels_of = dict(zip(categorical_index.tolist(), n_levels.tolist()))
+        kept, keys = [], []
+        for i, j in pairs:
+            key, present = _keys(X[:, i], X[:, j], levels_of[int(j)])
+            levels = np.unique(key[present])
+            if len(levels) and present.sum() >= min_rows * len(levels):
+                kept.append((int(i), int(j)))
+                keys.append(levels)
+        pairs = np.array(kept, dtype=np.int64).reshape(-1, 2)
         right_levels = np.array([levels_of[int(j)] for _, j in pairs], dtype=np.int64)
-        keys = []
-        for k, (i, j) in enumerate(pairs):
-            key, present = _keys(X[:, i], X[:, j], right_levels[k])
-            keys.append(np.unique(key[present]))
         offsets = np.concatenate([[0], np.cumsum([len(k) for k in keys])]).astype(np.int64)
-        return cls(pairs=np.asarray(pairs, dtype=np.int64).reshape(-1, 2), right_levels=right_levels,
+        return cls(pairs=pairs, right_levels=right_levels,
                    keys=np.concatenate(keys).astype(np.int64) if keys else np.zeros(0, np.int64), offsets=offsets)
 
     def __len__(self) -> int:

@@ -33,6 +33,7 @@ from .binning import BinMapper
 from .categorical import FROM_DTYPE, CategoricalEncoder, check_columns, engine_codes, resolve_categorical_features
 from .category_pairs import CategoryPairs, category_pairs, check_category_pairs, folding
 from .category_pairs import check_compatible as check_pairs_compatible
+from .category_pairs import check_min_rows as check_pair_min_rows
 from .constraints import InteractionSets, resolve_interaction_cst, resolve_monotonic_cst, split_signs
 from .cross_features import CrossColumns, append_crosses, check_cross_features, cross_pairs, fold_columns
 from .evaluation import EvalSet
@@ -264,6 +265,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         check_cross_features(self.cross_features)
         if check_category_pairs(getattr(self, "_category_pairs", False)):  # private measurement switch
             check_pairs_compatible(self)
+            check_pair_min_rows(getattr(self, "_category_pair_min_rows", 0.0))
         self._check_loss_parameters()
         self._honest_design()  # the private measurement switches, checked before any kernel runs
         return PoolingPlan.resolve(self.shrinkage, self.shrinkage_strength, self.eb_method, self.variance_estimator)
@@ -423,7 +425,11 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         if pairs is None or len(pairs) == 0:  # off, or fewer than two category columns with a positive gain
             return X
         encoder = self._categorical
-        self._pairs = CategoryPairs.fit(X, pairs, encoder.categorical_index_, encoder.n_levels_)
+        self._pairs = CategoryPairs.fit(X, pairs, encoder.categorical_index_, encoder.n_levels_,
+                                        getattr(self, "_category_pair_min_rows", 0.0))
+        if len(self._pairs) == 0:  # every pair had too few rows per combination
+            del self._pairs
+            return X
         return self._pairs.append(X)
 
     def _check_eval_sets(self, eval_set, eval_sample_weight, with_offset: bool) -> list[_Rows]:
@@ -900,7 +906,9 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         -------
         ndarray of float64, shape (n_samples, n_features)
             With ``cross_features``, shape ``(n_samples, n_features + len(cross_features_))``: the cross
-            columns the trees also split on follow the columns of ``X``.
+            columns the trees also split on follow the columns of ``X``; with the private switch
+            ``_category_pairs`` the codes of the category pairs follow those (NaN where either column is
+            missing or the combination was not seen at fit; :mod:`.category_pairs`).
         """
         return self._validate_predict_input(X)
 
