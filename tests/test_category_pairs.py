@@ -173,3 +173,28 @@ def test_with_cross_features_and_a_multiclass_classifier():
     assert phi.shape == (30, 3, 6)
     np.testing.assert_allclose(phi.sum(axis=2), model.decision_function(X[:30]), atol=1e-10)
     assert model.feature_importances_.shape == (5,)
+
+
+def test_min_rows_drops_pairs_of_sparse_combinations():
+    X, y = _frame(1000, seed=6)
+    X["id"] = pd.Categorical(np.arange(len(X)) // 2)  # two rows per level: an identifier
+    y = y + 0.5 * (np.arange(len(X)) // 2 % 3)
+    every = _model(4).fit(X, y)
+    kept = _model(4)
+    kept._category_pair_min_rows = 20
+    kept.fit(X, y)
+    sparse = [sorted(p) for p in every._pairs.pairs.tolist() if 4 in p]
+    assert sparse and not any(4 in p for p in kept._pairs.pairs.tolist())
+    alone = _model(4)
+    alone._category_pair_min_rows = 10_000  # no pair has that many rows per combination: the default model
+    np.testing.assert_array_equal(alone.fit(X, y).predict(X), ShrinkBoostRegressor(**SMALL).fit(X, y).predict(X))
+    assert not hasattr(alone, "_pairs")
+
+
+@pytest.mark.parametrize("value", [-1, True, "20", np.nan])
+def test_a_bad_min_rows_is_a_clear_error(value):
+    X, y = _frame(300)
+    model = _model(3)
+    model._category_pair_min_rows = value
+    with pytest.raises(ValueError, match="_category_pair_min_rows must be"):
+        model.fit(X, y)
