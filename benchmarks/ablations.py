@@ -17,7 +17,9 @@ default itself stays bit for bit what it is:
   tree's own splits;
 * random intercepts for the categorical column with the most levels (at least 20), or for every such column,
   instead of native splits on it (``_auto_random_effects``; ``_random_effects_warm_up=False`` updates the
-  intercepts from the first tree on).
+  intercepts from the first tree on);
+* category pairs (``_category_pairs``: the combinations of two of the top category columns of a probe fit as
+  extra categorical columns, as CatBoost combines category columns).
 
 Protocol of ``benchmarks/accuracy.py`` (random 75/25 splits, stratified for classification, the same for
 every model, datasets above 50,000 rows subsampled once, one thread, test RMSE / sd(y) or log loss).  Per
@@ -129,6 +131,18 @@ CANDIDATES = {
     "stopped rows at the node's value": Candidate(switches={"_stopped_value": "node"}),
     # The alternative to that default: the blended value of the node's subtree.
     "stopped rows blended": Candidate(switches={"_stopped_value": "blend"}),
+    # Category pairs (issue 16): every pair of the top m category columns of a probe fit (by gain) as one more
+    # categorical column whose levels are the observed combinations (private switch ``_category_pairs``).
+    "category pairs, top 3": Candidate(switches={"_category_pairs": 3}),
+    "category pairs, top 4": Candidate(switches={"_category_pairs": 4}),
+    # Only pairs whose combinations have on average at least min_samples_leaf (20) or 50 training rows
+    # (private switch ``_category_pair_min_rows``): two identifiers' combinations are mostly single rows.
+    "category pairs, top 4, 20 rows per combination": Candidate(
+        switches={"_category_pairs": 4, "_category_pair_min_rows": 20}),
+    "category pairs, top 4, 50 rows per combination": Candidate(
+        switches={"_category_pairs": 4, "_category_pair_min_rows": 50}),
+    "category pairs, top 6, 20 rows per combination": Candidate(
+        switches={"_category_pairs": 6, "_category_pair_min_rows": 20}),
 }
 
 

@@ -34,6 +34,7 @@ def _allowed_classes() -> dict:
     from ._tree import TreeArrays
     from .boosting.binning import BinMapper
     from .boosting.categorical import CategoricalEncoder
+    from .boosting.category_pairs import CategoryPairs
     from .boosting.cross_features import CrossColumns
     from .boosting.gradient_boosting import ShrinkBoostClassifier, ShrinkBoostRegressor
     from .posthoc.adapters_lightgbm import LightGBMRouting
@@ -42,9 +43,10 @@ def _allowed_classes() -> dict:
     from .posthoc.model import ShrunkModelClassifier, ShrunkModelRegressor
     from .posthoc.parsed import ParsedModel
 
-    classes = (TreeArrays, BinMapper, CategoricalEncoder, CrossColumns, LabelEncoder, ShrinkBoostRegressor,
-               ShrinkBoostClassifier, ShrunkModelRegressor, ShrunkModelClassifier, LightGBMPandasInput,
-               ShrinkBoostInput, ParsedModel, LightGBMRouting, XGBoostMissing, np.random.RandomState)
+    classes = (TreeArrays, BinMapper, CategoricalEncoder, CrossColumns, CategoryPairs, LabelEncoder,
+               ShrinkBoostRegressor, ShrinkBoostClassifier, ShrunkModelRegressor, ShrunkModelClassifier,
+               LightGBMPandasInput, ShrinkBoostInput, ParsedModel, LightGBMRouting, XGBoostMissing,
+               np.random.RandomState)
     return {cls.__name__: cls for cls in classes}
 
 

@@ -135,7 +135,9 @@ def _split_text(tree: TreeArrays, node: int, names: list[str], categories, preci
     name = names[feature]
     if tree.is_categorical[node]:
         codes = _levels_going_left(tree, node)
-        levels = categories[feature] if categories is not None and categories[feature] is not None else None
+        # A category pair's column (after the user's) has no levels to show: its codes are shown.
+        levels = (categories[feature] if categories is not None and feature < len(categories)
+                  and categories[feature] is not None else None)
         shown = [str(levels[c]) if levels is not None and c < len(levels) else str(c) for c in codes]
         text = ", ".join(shown[:4]) + (f", … (+{len(shown) - 4})" if len(shown) > 4 else "")
         return f"{name} in {{{text}}}"
@@ -249,6 +251,9 @@ def plot_tree(model, tree=0, *, class_index: int = 0, max_depth: int | None = No
     crosses = getattr(model, "_crosses", None)
     if crosses is not None:  # the trees' columns after the user's: "a - b", "a * b" (cross_features)
         names = names + crosses.names(names)
+    pairs = getattr(model, "_pairs", None)
+    if pairs is not None:  # then the category pairs' columns: "a & b" (private switch _category_pairs)
+        names = names + pairs.names(names[:model.n_features_in_])
     categories = getattr(model, "categories_", None) if model is not None and _kind(model) == "booster" else None
     shown, x, depth, cut, n_slots = _layout(arrays, max_depth)
     levels = max(depth[i] for i in shown) + 1

@@ -31,6 +31,9 @@ from ..callbacks import CallbackEnv, PrintProgress
 from ..losses import Loss, classification_loss, regression_loss
 from .binning import BinMapper
 from .categorical import FROM_DTYPE, CategoricalEncoder, check_columns, engine_codes, resolve_categorical_features
+from .category_pairs import CategoryPairs, category_pairs, check_category_pairs, folding
+from .category_pairs import check_compatible as check_pairs_compatible
+from .category_pairs import check_min_rows as check_pair_min_rows
 from .constraints import InteractionSets, resolve_interaction_cst, resolve_monotonic_cst, split_signs
 from .cross_features import CrossColumns, append_crosses, check_cross_features, cross_pairs, fold_columns
 from .evaluation import EvalSet
@@ -261,6 +264,9 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         if self.importance_type not in ("gain", "split"):
             raise ValueError(f"importance_type must be 'gain' or 'split', got {self.importance_type!r}.")
         check_cross_features(self.cross_features)
+        if check_category_pairs(getattr(self, "_category_pairs", False)):  # private measurement switch
+            check_pairs_compatible(self)
+            check_pair_min_rows(getattr(self, "_category_pair_min_rows", 0.0))
         self._check_loss_parameters()
         self._honest_design()  # the private measurement switches, checked before any kernel runs
         return PoolingPlan.resolve(self.shrinkage, self.shrinkage_strength, self.eb_method, self.variance_estimator)
@@ -332,7 +338,9 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         with np.errstate(over="ignore", invalid="ignore"):  # scikit-learn's finiteness check sums X
             dtype = (np.float64, np.float32) if keep_float32 else np.float64
             X = validate_data(self, X, dtype=dtype, ensure_all_finite="allow-nan", reset=False, order="C")
-        return append_crosses(X, getattr(self, "_crosses", None))
+        X = append_crosses(X, getattr(self, "_crosses", None))
+        pairs = getattr(self, "_pairs", None)
+        return X if pairs is None else pairs.append(X)
 
     # -- fitting --------------------------------------------------------------------------------
     def _fit_or_keep_state(self, X, y, sample_weight, offset=None, eval_set=None, eval_sample_weight=None,
@@ -369,6 +377,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         callbacks = _check_callbacks(callbacks)
         metrics = _check_metrics(eval_metric)
         pairs = cross_pairs(self, X, y, sample_weight, offset)  # None without cross_features
+        combined = category_pairs(self, X, y, sample_weight, offset)  # None without _category_pairs
         X, y, sample_weight = self._validate_fit_input(X, y, sample_weight)
         offset = check_offset(offset, X.shape[0], "fit")
         y = self._encode_y(y)
@@ -387,6 +396,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
                 if self._categorical is not None:
                     X = self._categorical.restrict_to_present(X)
         X = self._attach_crosses(X, pairs, sample_weight)
+        X = self._attach_category_pairs(X, combined)
         for stale in ("validation_score_", "best_iteration_"):
             self.__dict__.pop(stale, None)  # from an earlier fit with early stopping
         user_sets = self._check_eval_sets(eval_set, eval_sample_weight, offset is not None)
@@ -414,6 +424,23 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             return X
         self._crosses = CrossColumns.fit(X, pairs, weight, getattr(self, "_cross_scaling", "standardized"))
         return self._crosses.append(X)
+
+    def _attach_category_pairs(self, X, pairs):
+        """``X`` with this fit's category pair columns appended (``pairs``: :func:`.category_pairs.category_pairs`).
+
+        Their levels are the combinations in the training rows (after zero-weight rows are dropped, so with
+        the encoder's final codes); an earlier fit's pairs are dropped first.
+        """
+        self.__dict__.pop("_pairs", None)
+        if pairs is None or len(pairs) == 0:  # off, or fewer than two category columns with a positive gain
+            return X
+        encoder = self._categorical
+        self._pairs = CategoryPairs.fit(X, pairs, encoder.categorical_index_, encoder.n_levels_,
+                                        getattr(self, "_category_pair_min_rows", 0.0))
+        if len(self._pairs) == 0:  # every pair had too few rows per combination
+            del self._pairs
+            return X
+        return self._pairs.append(X)
 
     def _check_eval_sets(self, eval_set, eval_sample_weight, with_offset: bool) -> list[_Rows]:
         """The user's ``eval_set`` as rows mapped like ``X`` (levels unseen in training count as missing)."""
@@ -463,15 +490,22 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             n_levels = np.zeros(0, dtype=np.int64)
             X_numeric = X
         else:
-            # Cross columns (after the user's) are numeric.
+            # Cross columns (after the user's) are numeric, category pairs (after those) categorical.
+            pairs = getattr(self, "_pairs", None)
+            n_pairs = 0 if pairs is None else len(pairs)
             numeric = np.ones(n_features, dtype=bool)
             numeric[:len(encoder.mask_)] = ~encoder.mask_
+            numeric[n_features - n_pairs:] = False
             self._numeric_index = np.flatnonzero(numeric).astype(np.int64)
             self._categorical_index = encoder.categorical_index_
             n_levels = encoder.n_levels_
+            if n_pairs:
+                self._categorical_index = np.concatenate([self._categorical_index,
+                                                          np.arange(n_features - n_pairs, n_features)])
+                n_levels = np.concatenate([n_levels, pairs.n_levels]).astype(np.int64)
             X_numeric = np.ascontiguousarray(X[:, self._numeric_index])
         self.is_categorical_ = np.zeros(self.n_features_in_, dtype=bool)
-        self.is_categorical_[self._categorical_index] = True
+        self.is_categorical_[self._categorical_index[self._categorical_index < self.n_features_in_]] = True
         codes = engine_codes(X, self._categorical_index, n_levels)
         self._bin_mapper = BinMapper(self.max_bins, random_state=int(seeds[2])).fit(X_numeric, train.weight)
         binned = self._bin_mapper.transform(X_numeric)
@@ -786,6 +820,8 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             # Only models with cross columns add them: the digests of all others stay as they were.
             *([] if getattr(self, "_crosses", None) is None else [[self._crosses.pairs, self._crosses.operations,
                                                                    self._crosses.location, self._crosses.scale]]),
+            *([] if getattr(self, "_pairs", None) is None else [[self._pairs.pairs, self._pairs.right_levels,
+                                                                 self._pairs.keys, self._pairs.offsets]]),
         ]
 
     def __getstate__(self):
@@ -833,8 +869,12 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         crosses = getattr(self, "_crosses", None)
         if crosses is not None and not isinstance(crosses, CrossColumns):
             raise ModelIntegrityError(f"The cross columns are a {type(crosses).__name__}, not CrossColumns.")
-        # The trees split on the cross columns too, numbered after the user's.
-        n_tree_features = n_features + (0 if crosses is None else len(crosses))
+        pairs = getattr(self, "_pairs", None)
+        if pairs is not None and not isinstance(pairs, CategoryPairs):
+            raise ModelIntegrityError(f"The category pairs are a {type(pairs).__name__}, not CategoryPairs.")
+        # The trees split on the cross columns and category pairs too, numbered after the user's.
+        n_tree_features = (n_features + (0 if crosses is None else len(crosses))
+                           + (0 if pairs is None else len(pairs)))
         for index in (self._numeric_index, self._categorical_index):
             if index.dtype.kind not in "iu" or np.any(index < 0) or np.any(index >= n_tree_features):
                 raise ModelIntegrityError("The feature index arrays are out of range.")
@@ -842,6 +882,8 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             self._categorical.validate(n_features)
         if crosses is not None:
             crosses.validate(n_features, np.isin(np.arange(n_features), self._categorical_index))
+        if pairs is not None:
+            pairs.validate(n_features, np.isin(np.arange(n_features), self._categorical_index))
         if not isinstance(self._trees, list) or not self._trees:
             raise ModelIntegrityError("The model has no trees.")
         for trees in self._trees:
@@ -880,7 +922,9 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         -------
         ndarray of float64, shape (n_samples, n_features)
             With ``cross_features``, shape ``(n_samples, n_features + len(cross_features_))``: the cross
-            columns the trees also split on follow the columns of ``X``.
+            columns the trees also split on follow the columns of ``X``; with the private switch
+            ``_category_pairs`` the codes of the category pairs follow those (NaN where either column is
+            missing or the combination was not seen at fit; :mod:`.category_pairs`).
         """
         return self._validate_predict_input(X)
 
@@ -932,7 +976,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         """Per feature: ``importance_type="gain"``, the loss reduction of its splits at the pooled values
         (in each tree's Newton space), normalized to sum to one; ``"split"``, the number of splits on it."""
         check_is_fitted(self, "_trees")
-        crosses = getattr(self, "_crosses", None)
+        crosses = folding(getattr(self, "_crosses", None), getattr(self, "_pairs", None))
         if self.importance_type == "split":
             # A split on a cross column is a split on both its parents.
             return fold_columns(self._importances[1], self.n_features_in_, crosses, share=1.0).astype(np.int64)

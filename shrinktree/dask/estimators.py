@@ -78,6 +78,9 @@ class _DaskMixin:
             if getattr(self, "cross_features", False) is not False:
                 raise ValueError("cross_features is not available on a cluster; use ShrinkBoostRegressor or "
                                  "ShrinkBoostClassifier, or cross_features=False.")
+            if getattr(self, "_category_pairs", False) not in (False, None):
+                raise ValueError("_category_pairs is not available on a cluster; use ShrinkBoostRegressor or "
+                                 "ShrinkBoostClassifier.")
             if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or not self.timeout > 0:
                 raise ValueError(f"timeout must be a positive number of seconds, got {self.timeout!r}.")
             check_n_jobs(self.n_jobs)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._tree import LEAF, FlatForest, TreeArrays
+from ..boosting.category_pairs import folding
 from ..boosting.cross_features import fold_columns
 from .treeshap import flat_cover, forest_contributions
 
@@ -30,7 +31,8 @@ class _Ensemble:
     link: str  # "identity", "log", "logit", "softmax" (boosters) or the shrunk model's link
     objective: str | None  # shap's name of the loss, where shap knows it
     feature_names: np.ndarray | None
-    # A booster's cross columns (cross_features): the trees' columns after the n_features of X.
+    # A booster's cross columns (cross_features) and category pairs (_category_pairs): the trees' columns
+    # after the n_features of X, each with its two parent columns.
     crosses: object = None
 
 
@@ -59,7 +61,7 @@ def _ensemble(model) -> _Ensemble:
         return _Ensemble(trees=trees, forest=model._forest, tree_output=np.asarray(model._tree_output, np.int64),
                          n_outputs=len(baseline), init=baseline, scale=1.0, n_features=int(model.n_features_in_),
                          float32_input=False, link=loss.link.name, objective=objective, feature_names=names,
-                         crosses=getattr(model, "_crosses", None))
+                         crosses=folding(getattr(model, "_crosses", None), getattr(model, "_pairs", None)))
     if _is_shrunk(model):
         parsed = model._parsed
         return _Ensemble(trees=list(model.trees_), forest=model._get_forest(),
@@ -207,10 +209,10 @@ def to_shap(model) -> dict:
     """
     ensemble = _ensemble(model)
     if _n_crosses(ensemble):
-        raise ValueError(f"This {type(model).__name__} was fitted with cross_features: its trees split on columns "
-                         "that X does not hold, which shap's tree format cannot compute. Use "
+        raise ValueError(f"This {type(model).__name__} was fitted with cross_features or category pairs: its trees "
+                         "split on columns that X does not hold, which shap's tree format cannot compute. Use "
                          "shrinktree.explain.explanation(model, X) or model.predict_contributions(X): they give "
-                         "each parent column half of its crosses' contributions.")
+                         "each parent column half of its crosses' (or pairs') contributions.")
     if any(np.any(t.is_categorical[t.left != LEAF]) for t in ensemble.trees):
         raise ValueError(f"This {type(model).__name__} has categorical (level-set) splits, which shap's tree "
                          "format cannot express (it holds thresholds only). Use "

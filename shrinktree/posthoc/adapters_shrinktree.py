@@ -33,6 +33,9 @@ def parse_shrinkboost(model) -> ParsedModel | None:
     if getattr(model, "_crosses", None) is not None:
         raise ValueError("shrink does not support a model fitted with cross_features: its trees split on cross "
                          "columns that X does not hold. Fit it with cross_features=False to shrink it.")
+    if getattr(model, "_pairs", None) is not None:
+        raise ValueError("shrink does not support a model fitted with category pairs (_category_pairs): its trees "
+                         "split on pair columns that X does not hold.")
     stages = model.trees_
     K = len(model._baseline)
     trees = []
