@@ -45,7 +45,7 @@ def test_pairwise_sum_of_cancelling_values_differs_from_a_plain_loop():
 def test_honest_split_matches_mask_then_split(alternate, subsample):
     rng = np.random.default_rng(3)
     binned = rng.integers(0, 20, size=(4, 3_000)).astype(np.uint8)
-    hashes = row_hashes(binned, np.zeros((0, 3_000), dtype=np.int32), rng.normal(size=3_000))
+    hashes = row_hashes(binned, np.zeros((0, 3_000), dtype=np.int32), rng.normal(size=3_000), 255)
     rows = np.sort(rng.choice(3_000, 2_000, replace=False)).astype(np.int64) if subsample else None
     for iteration in range(4):
         flip = alternate and iteration % 2 == 1
@@ -184,3 +184,26 @@ def test_held_node_statistics_add_each_leafs_rows_in_their_order(increasing):
     args = (held, grown.leaf_nodes, grown.held_leaf_start, grown.held_leaf_stop, grown.parent, gradients, hessians,
             weight)
     assert np.array_equal(held_node_statistics(*args), _sums_run_by_run(*args))
+
+
+def test_the_missing_bin_hashes_alike_wherever_the_binning_puts_it():
+    # The binning puts NaN in the bin after the widest feature's last, which depends on the other columns;
+    # a row's side of the honest split must not.
+    rng = np.random.default_rng(3)
+    binned = rng.integers(0, 6, size=(3, 500)).astype(np.uint8)
+    nan_rows = rng.random((3, 500)) < 0.2
+    compact, wide = binned.copy(), binned.copy()
+    compact[nan_rows], wide[nan_rows] = 6, 255
+    y = rng.normal(size=500)
+    no_codes = np.zeros((0, 500), dtype=np.int32)
+    assert np.array_equal(row_hashes(compact, no_codes, y, 6), row_hashes(wide, no_codes, y, 255))
+    assert not np.array_equal(row_hashes(compact, no_codes, y, 6), row_hashes(compact, no_codes, y, 255))
+
+
+def test_the_missing_bin_follows_the_widest_feature():
+    X = np.column_stack([np.arange(200) % 3, np.arange(200) % 7, np.where(np.arange(200) % 5 == 0, np.nan, 1.0)])
+    mapper = BinMapper(255).fit(X.astype(np.float64))
+    assert mapper.n_bins_non_missing_.tolist() == [3, 7, 1]
+    assert mapper.missing_bin_ == 7
+    binned = mapper.transform(X.astype(np.float64))
+    assert binned[2, 0] == 7 and binned[2, 1] == 0 and binned.max() == 7

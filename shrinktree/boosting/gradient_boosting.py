@@ -475,7 +475,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             weight=np.ones(X.shape[0]) if unit_weights else np.ascontiguousarray(train.weight),
             # Every unweighted hessian equal to 1: histograms can count rows instead.
             constant_hessian=1.0 if (unit_weights and loss.constant_hessian) else 0.0, unit_weights=unit_weights,
-            row_hash=row_hashes(binned, codes, train.y) if plan.honest else None,
+            row_hash=row_hashes(binned, codes, train.y, self._bin_mapper.missing_bin_) if plan.honest else None,
             thresholds=threshold_table(self._bin_mapper), packed_rows=pack_rows(binned),
             monotonic_cst=None if self._monotonic_cst is None else self._monotonic_cst[self._numeric_index],
             interactions=None if self._interaction_cst is None else InteractionSets(

@@ -83,15 +83,26 @@ def _mix64(x):
     return x ^ (x >> np.uint64(31))
 
 
+# The bin a missing value hashes as, whatever bin the binning gave it: a row's side of the honest split
+# does not depend on how many bins the other features have.
+HASHED_MISSING_BIN = 255
+
+
 @njit(parallel=True, cache=True)
-def hash_rows(binned, y_bits):
-    """A 64-bit hash of each row's bins and target (``y`` viewed as uint64): identical rows hash alike."""
+def hash_rows(binned, y_bits, missing_bin):
+    """A 64-bit hash of each row's bins and target (``y`` viewed as uint64): identical rows hash alike.
+
+    The missing bin ``missing_bin`` hashes as :data:`HASHED_MISSING_BIN`."""
     n_features, n_rows = binned.shape
     out = np.empty(n_rows, dtype=np.uint64)
+    missing = np.uint64(missing_bin)
     for i in prange(n_rows):
         h = _mix64(y_bits[i])
         for f in range(n_features):
-            h = _mix64(h ^ (np.uint64(binned[f, i]) + np.uint64(f) * np.uint64(257)))
+            b = np.uint64(binned[f, i])
+            if b == missing:
+                b = np.uint64(HASHED_MISSING_BIN)
+            h = _mix64(h ^ (b + np.uint64(f) * np.uint64(257)))
         out[i] = h
     return out
 
@@ -222,11 +233,12 @@ def held_out_mask(row_hash, iteration, seed, fraction=HONEST_FRACTION):
     return _held_out_mask_kernel(row_hash, _salt(iteration, seed), float(fraction))
 
 
-def row_hashes(binned: np.ndarray, codes: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Content hash of every row: its bins, categorical codes and target bits."""
+def row_hashes(binned: np.ndarray, codes: np.ndarray, y: np.ndarray, missing_bin: int) -> np.ndarray:
+    """Content hash of every row: its bins (``missing_bin``: the bin of missing values), categorical codes and
+    target bits."""
     # A writeable C array whatever y is, so that one compiled specialization serves every fit.
     y_bits = np.require(y, dtype=np.float64, requirements=["C", "W"]).view(np.uint64)
-    row_hash = hash_rows(binned, y_bits)
+    row_hash = hash_rows(binned, y_bits, np.int64(missing_bin))
     if codes.shape[0] > 0:
         row_hash = hash_rows_with_codes(row_hash, codes)
     return row_hash
