@@ -186,6 +186,28 @@ def test_held_node_statistics_add_each_leafs_rows_in_their_order(increasing):
     assert np.array_equal(held_node_statistics(*args), _sums_run_by_run(*args))
 
 
+@pytest.mark.parametrize("increasing", [True, False])
+def test_held_node_statistics_of_many_rows_sum_as_the_runs_do(increasing):
+    # From ROW_ORDER_MIN_ROWS rows on, increasing runs are summed by one pass in row order: the same sums.
+    from shrinktree.boosting.honest import ROW_ORDER_MIN_ROWS
+
+    rng = np.random.default_rng(3)
+    n = ROW_ORDER_MIN_ROWS + 1000
+    gradients, hessians = rng.normal(size=n), rng.random(n)
+    weight = rng.integers(0, 3, size=n).astype(np.float64)
+    held = np.flatnonzero(rng.random(n) < 0.3).astype(np.int32)
+    parent = np.array([-1, 0, 0, 1, 1], dtype=np.int32)
+    leaf_nodes = np.array([3, 4, 2], dtype=np.int64)
+    cuts = np.sort(rng.choice(np.arange(1, len(held)), 2, replace=False))
+    # Rows dealt to the leaves as runs of the sorted rows: each run increases.
+    runs = np.split(held, cuts)
+    held = np.concatenate(runs if increasing else [run[::-1] for run in runs])
+    leaf_start = np.array([0, cuts[0], cuts[1]], dtype=np.int64)
+    leaf_stop = np.array([cuts[0], cuts[1], len(held)], dtype=np.int64)
+    args = (held, leaf_nodes, leaf_start, leaf_stop, parent, gradients, hessians, weight)
+    assert np.array_equal(held_node_statistics(*args), _sums_run_by_run(*args))
+
+
 def test_the_missing_bin_hashes_alike_wherever_the_binning_puts_it():
     # The binning puts NaN in the bin after the widest feature's last, which depends on the other columns;
     # a row's side of the honest split must not.

@@ -88,7 +88,7 @@ def test_all_rows_root_equals_the_histogram_of_every_row_index(constant_hessian)
     expected = histogram.build_histogram(binned, np.arange(9000, dtype=np.int64), gradients, hessians, active, 256,
                                          constant_hessian)
     got = histogram.build_histogram_all_rows(binned, gradients, hessians, histogram.NO_WEIGHTS, active, 256,
-                                             constant_hessian, histogram.ALL_BINS)
+                                             constant_hessian)
     assert np.array_equal(got, expected)
     assert np.allclose(got[active, :, 1].sum(axis=1), hessians.sum())
 
@@ -147,8 +147,7 @@ def test_weighted_count_channel_sums_weights_in_every_kernel(small_packing, n_ro
     every_row = np.arange(n_samples, dtype=np.int64)
     all_weights = rng.random(n_samples)
     all_g, all_h = rng.normal(size=n_samples), rng.random(n_samples)
-    assert np.array_equal(histogram.build_histogram_all_rows(binned, all_g, all_h, all_weights, active, 256, 0.0,
-                                                             histogram.ALL_BINS),
+    assert np.array_equal(histogram.build_histogram_all_rows(binned, all_g, all_h, all_weights, active, 256, 0.0),
                           histogram.build_histogram(binned, every_row, all_g, all_h, active, 256,
                                                     ordered_weights=all_weights))
 

@@ -26,7 +26,6 @@ from .histogram import (
     build_categorical_histogram,
     build_histogram_all_rows,
     node_histogram,
-    subtract_bins_in_place,
     subtract_in_place,
 )
 from .numpy_sum import pairwise_sum_of
@@ -120,15 +119,14 @@ def search_node(hist, cat_hist, node_levels, feature_mask, cat_feature_mask, sum
 @njit(cache=True)
 def _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, sample_weight, unit_weights,
                 sample_indices, start, stop, root_of_all_rows, active_features, n_bins, constant_hessian, cat_offsets,
-                cat_feature_mask, parallel_rows, parallel_gather_rows, packed_max_share_inverse, feature_bins):
+                cat_feature_mask, parallel_rows, parallel_gather_rows, packed_max_share_inverse):
     # The node's numeric histogram and its level histogram (empty without categoricals); a weighted fit's
-    # count channels sum the weights in the same pass.  ``feature_bins``: each feature's bins before the missing
-    # one (histogram.ALL_BINS), so that per-bin passes skip the bins no row of it is in.
+    # count channels sum the weights in the same pass.
     no_levels = np.zeros((0, 3))
     if root_of_all_rows:
         weights = np.empty(0) if unit_weights else sample_weight  # no entries: count rows
         hist = build_histogram_all_rows(binned, gradients, hessians, weights, active_features, n_bins,
-                                        constant_hessian, feature_bins)
+                                        constant_hessian)
         if not has_codes:
             return hist, no_levels
         return hist, build_categorical_histogram(codes, cat_offsets, sample_indices, root_of_all_rows, gradients,
@@ -146,7 +144,7 @@ def _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, samp
     else:
         w = _gather_parallel(sample_weight, rows) if gather else _gather_serial(sample_weight, rows)
     hist = node_histogram(binned, packed_rows, rows, g, h, w, active_features, n_bins, constant_hessian, parallel_rows,
-                          packed_max_share_inverse, feature_bins)
+                          packed_max_share_inverse)
     if not has_codes:
         return hist, no_levels
     return hist, build_categorical_histogram(codes, cat_offsets, rows, root_of_all_rows, g, h, w, cat_feature_mask,
@@ -299,7 +297,7 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
                                            sample_weight, unit_weights, sample_indices, start[0], stop[0],
                                            all_rows and stop[0] == n_samples, active_features, n_bins,
                                            constant_hessian, cat_offsets, cat_feature_mask, parallel_rows,
-                                           parallel_gather_rows, packed_max_share_inverse, n_bins_non_missing)
+                                           parallel_gather_rows, packed_max_share_inverse)
     if has_codes and not build_root_levels:
         root_cat_hist = root_levels
     hists, cat_hists = [root_hist], [root_cat_hist]
@@ -427,11 +425,11 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
         small_hist, small_cat_hist = _histograms(
             binned, packed_rows, codes, has_codes, gradients, hessians, sample_weight, unit_weights, sample_indices,
             start[small], stop[small], not is_child, active_features, n_bins, constant_hessian, cat_offsets,
-            cat_feature_mask, parallel_rows, parallel_gather_rows, packed_max_share_inverse, n_bins_non_missing)
-        # The parent's slot becomes the larger child's (parent minus smaller child, in place, over the bins that
-        # can hold rows); a weighted fit's empty bins snap to 0 (EMPTY_WEIGHT_SHARE).
+            cat_feature_mask, parallel_rows, parallel_gather_rows, packed_max_share_inverse)
+        # The parent's slot becomes the larger child's (parent minus smaller child, in place; flat, so that
+        # both histograms use one specialization); a weighted fit's empty bins snap to 0 (EMPTY_WEIGHT_SHARE).
         count_floor = -np.inf if unit_weights else EMPTY_WEIGHT_SHARE * weight[node]
-        subtract_bins_in_place(hist, small_hist, active_features, n_bins_non_missing, count_floor)
+        subtract_in_place(hist.reshape(hist.size), small_hist.reshape(small_hist.size), count_floor)
         slot_of[large], slot_of[node] = slot, -1
         if n_free > 0:
             n_free -= 1

@@ -658,7 +658,8 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             return self.min_samples_leaf, 0.0
         grow_rows = held_out[0]
         size = len(grow_rows) if data.unit_weights else float(np.sum(data.weight[grow_rows]))
-        fraction, _ = self._honest_design()
+        # _honest_design's fraction (the switches were checked before the first tree; not again per tree).
+        fraction = float(getattr(self, "_honest_fraction", HONEST_FRACTION))
         rule = getattr(self, "_min_leaf_of_all_rows", DEFAULT_MIN_LEAF_RULE)
         return growing_split_rules(self.min_samples_leaf, size, fraction, rule)
 

@@ -213,6 +213,14 @@ class _Node:
         self.groups = None
 
 
+def _writeable_rows(rows, dtype):
+    """``np.require(rows, dtype, ["C", "W"])``, without its cost (several microseconds a tree) when ``rows`` is
+    already such an array, as the honest split's rows are."""
+    if isinstance(rows, np.ndarray) and rows.dtype == dtype and rows.flags.c_contiguous and rows.flags.writeable:
+        return rows
+    return np.require(rows, dtype=dtype, requirements=["C", "W"])
+
+
 class TreeGrower:
     """Grow one tree best-first.
 
@@ -333,7 +341,7 @@ class TreeGrower:
         # A copy unless the caller allows otherwise: its held-out rows serve every tree of a multiclass
         # iteration in their order.
         self.held_indices = (np.zeros(0, dtype=rows_dtype) if held_indices is None
-                             else np.require(held_indices, dtype=rows_dtype, requirements=["C", "W"])
+                             else _writeable_rows(held_indices, rows_dtype)
                              if partition_held_in_place else np.array(held_indices, dtype=rows_dtype))
         self.buffer = np.empty(max(len(self.sample_indices), len(self.held_indices)), dtype=rows_dtype)
 

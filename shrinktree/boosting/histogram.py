@@ -17,10 +17,6 @@ GRAD, HESS, COUNT = 0, 1, 2
 # ``ordered_weights`` of an unweighted fit: the count channel counts rows (sums of 1.0, exact integers).  A typed
 # stand-in (the same array type as real weights), so that weighted and unweighted fits share every kernel.
 NO_WEIGHTS = np.zeros(0, dtype=np.float64)
-# ``feature_bins`` of a histogram whose every bin may hold rows (no entries).  Otherwise ``feature_bins[f]``
-# (a BinMapper's ``n_bins_non_missing_``) says that feature ``f``'s rows lie in its first ``feature_bins[f]``
-# bins and the last (missing) one: the bins between stay 0, and the per-bin passes skip them.
-ALL_BINS = np.zeros(0, dtype=np.int64)
 
 
 @njit(cache=True)
@@ -68,7 +64,7 @@ def _row_of_overload(sample_indices, i):
 
 @njit(cache=True, inline="always")
 def _accumulate_pair(column_a, column_b, sample_indices, ordered_gradients, ordered_hessians, ordered_weights, hist_a,
-                     hist_b, constant_hessian, used_a, used_b):
+                     hist_b, constant_hessian):
     # Two features per pass over the rows: the row index, gradient and hessian are loaded once for
     # both, and the two independent read-modify-write chains overlap (~20% faster than one feature).
     # The gradient and hessian channels are added as one pair (paired_add.add_two: the same sums).
@@ -81,8 +77,8 @@ def _accumulate_pair(column_a, column_b, sample_indices, ordered_gradients, orde
             g = ordered_gradients[i]
             add_two(hist_a, 3 * np.intp(column_a[row]), g, 1.0)
             add_two(hist_b, 3 * np.intp(column_b[row]), g, 1.0)
-        _counts_to_count_channel(hist_a, constant_hessian, used_a)
-        _counts_to_count_channel(hist_b, constant_hessian, used_b)
+        _counts_to_count_channel(hist_a, constant_hessian)
+        _counts_to_count_channel(hist_b, constant_hessian)
     elif ordered_weights.shape[0] == 0:
         for i in range(ordered_gradients.shape[0]):
             row = _row_of(sample_indices, i)
@@ -110,25 +106,21 @@ def _accumulate_pair(column_a, column_b, sample_indices, ordered_gradients, orde
 
 
 @njit(cache=True, inline="always")
-def _counts_to_count_channel(h, constant_hessian, used):
+def _counts_to_count_channel(h, constant_hessian):
     # The rows counted in the hessian channel of a fresh (zeroed) histogram go to the count channel, and the
-    # hessian sums become the counts times the constant hessian: in the first ``used`` bins and the last, the
-    # only ones with rows (the others are 0 and stay so).
-    for b in range(used):
+    # hessian sums become the counts times the constant hessian.
+    for b in range(h.shape[0]):
         h[b, 2] = h[b, 1]
         h[b, 1] = h[b, 2] * constant_hessian
-    last = h.shape[0] - 1
-    h[last, 2] = h[last, 1]
-    h[last, 1] = h[last, 2] * constant_hessian
 
 
 @njit(cache=True, inline="always")
 def _accumulate_feature(column, sample_indices, ordered_gradients, ordered_hessians, ordered_weights, h,
-                        constant_hessian, used):
+                        constant_hessian):
     if constant_hessian > 0.0:
         for i in range(ordered_gradients.shape[0]):
             add_two(h, 3 * np.intp(column[_row_of(sample_indices, i)]), ordered_gradients[i], 1.0)
-        _counts_to_count_channel(h, constant_hessian, used)
+        _counts_to_count_channel(h, constant_hessian)
     elif ordered_weights.shape[0] == 0:
         for i in range(ordered_gradients.shape[0]):
             b = column[_row_of(sample_indices, i)]
@@ -144,52 +136,42 @@ def _accumulate_feature(column, sample_indices, ordered_gradients, ordered_hessi
 # Called, not inlined: each layout of bins and rows compiles it once for the serial and the parallel kernels.
 @njit(cache=True)
 def _accumulate_group(binned, sample_indices, ordered_gradients, ordered_hessians, ordered_weights, active_features,
-                      group, hist, constant_hessian, feature_bins):
+                      group, hist, constant_hessian):
     # Group ``group`` is the active features ``2 group`` and ``2 group + 1`` (the last may be alone).
     fa = active_features[2 * group]
-    used_a = _used_bins(feature_bins, fa, hist.shape[1])
     if 2 * group + 1 < active_features.shape[0]:
         fb = active_features[2 * group + 1]
         _accumulate_pair(binned[fa], binned[fb], sample_indices, ordered_gradients, ordered_hessians, ordered_weights,
-                         hist[fa], hist[fb], constant_hessian, used_a, _used_bins(feature_bins, fb, hist.shape[1]))
+                         hist[fa], hist[fb], constant_hessian)
     else:
         _accumulate_feature(binned[fa], sample_indices, ordered_gradients, ordered_hessians, ordered_weights, hist[fa],
-                            constant_hessian, used_a)
-
-
-@njit(cache=True, inline="always")
-def _used_bins(feature_bins, f, n_bins):
-    # The bins before the last (missing) one that may hold feature f's rows (see ALL_BINS).
-    if feature_bins.shape[0] == 0:
-        return n_bins - 1
-    return min(feature_bins[f], n_bins - 1)
+                            constant_hessian)
 
 
 @njit(parallel=True, cache=True)
 def _build_histogram_parallel(binned, sample_indices, ordered_gradients, ordered_hessians, ordered_weights,
-                              active_features, n_bins, constant_hessian, feature_bins):
+                              active_features, n_bins, constant_hessian):
     hist = np.zeros((binned.shape[0], n_bins, 3), dtype=np.float64)
     for group in prange((active_features.shape[0] + 1) // 2):
         # prange's index is unsigned: as int64, the serial kernel's specialization of _accumulate_group serves.
         _accumulate_group(binned, sample_indices, ordered_gradients, ordered_hessians, ordered_weights,
-                          active_features, np.int64(group), hist, constant_hessian, feature_bins)
+                          active_features, np.int64(group), hist, constant_hessian)
     return hist
 
 
 @njit(cache=True)
 def _build_histogram_serial(binned, sample_indices, ordered_gradients, ordered_hessians, ordered_weights,
-                            active_features, n_bins, constant_hessian, feature_bins):
+                            active_features, n_bins, constant_hessian):
     hist = np.zeros((binned.shape[0], n_bins, 3), dtype=np.float64)
     for group in range((active_features.shape[0] + 1) // 2):
         _accumulate_group(binned, sample_indices, ordered_gradients, ordered_hessians, ordered_weights,
-                          active_features, group, hist, constant_hessian, feature_bins)
+                          active_features, group, hist, constant_hessian)
     return hist
 
 
 @njit(cache=True)
 def node_histogram(binned, packed_rows, sample_indices, ordered_gradients, ordered_hessians, ordered_weights,
-                   active_features, n_bins, constant_hessian, parallel_min_rows, packed_max_share_inverse,
-                   feature_bins):
+                   active_features, n_bins, constant_hessian, parallel_min_rows, packed_max_share_inverse):
     """Histogram of the rows ``sample_indices`` (with gradients, hessians and weights already gathered in that order).
 
     ``ordered_weights`` with no entries (:data:`NO_WEIGHTS`) counts rows (sums of 1.0); otherwise the count
@@ -197,22 +179,21 @@ def node_histogram(binned, packed_rows, sample_indices, ordered_gradients, order
     :func:`pack_rows`; no rows for none) a node holding at most ``1 / packed_max_share_inverse`` of the rows
     gathers its rows' bins first (see the packed section below), and nodes of ``parallel_min_rows`` rows or more
     are built in parallel.  Every kernel adds each (feature, bin) sum over the rows in the same order, so the
-    histogram is the same bit for bit.  ``feature_bins``: the bins each feature's rows may lie in
-    (:data:`ALL_BINS`: every bin).
+    histogram is the same bit for bit.
     """
     n_rows = sample_indices.shape[0]
     if packed_rows.shape[0] > 0 and n_rows * packed_max_share_inverse <= binned.shape[1]:
         if n_rows >= parallel_min_rows:
             return _build_packed_parallel(packed_rows, binned.shape[0], sample_indices, ordered_gradients,
                                           ordered_hessians, ordered_weights, active_features, n_bins,
-                                          constant_hessian, feature_bins)
+                                          constant_hessian)
         return _build_packed_serial(packed_rows, binned.shape[0], sample_indices, ordered_gradients, ordered_hessians,
-                                    ordered_weights, active_features, n_bins, constant_hessian, feature_bins)
+                                    ordered_weights, active_features, n_bins, constant_hessian)
     if n_rows >= parallel_min_rows:
         return _build_histogram_parallel(binned, sample_indices, ordered_gradients, ordered_hessians, ordered_weights,
-                                         active_features, n_bins, constant_hessian, feature_bins)
+                                         active_features, n_bins, constant_hessian)
     return _build_histogram_serial(binned, sample_indices, ordered_gradients, ordered_hessians, ordered_weights,
-                                   active_features, n_bins, constant_hessian, feature_bins)
+                                   active_features, n_bins, constant_hessian)
 
 
 def build_histogram(binned, sample_indices, ordered_gradients, ordered_hessians, active_features, n_bins,
@@ -226,7 +207,7 @@ def build_histogram(binned, sample_indices, ordered_gradients, ordered_hessians,
     weights = NO_WEIGHTS if ordered_weights is None else ordered_weights
     return node_histogram(binned, NO_PACKED_ROWS if packed_rows is None else packed_rows, sample_indices,
                           ordered_gradients, ordered_hessians, weights, active_features, n_bins,
-                          float(constant_hessian), PARALLEL_MIN_ROWS, PACKED_MAX_SHARE_INVERSE, ALL_BINS)
+                          float(constant_hessian), PARALLEL_MIN_ROWS, PACKED_MAX_SHARE_INVERSE)
 
 
 # --- nodes holding few of the rows: gather the rows' bins, then build --------------------------------
@@ -281,7 +262,7 @@ def _copy_packed_row(packed_rows, sample_indices, block, i):
 
 @njit(parallel=True, cache=True)
 def _build_packed_parallel(packed_rows, n_features, sample_indices, ordered_gradients, ordered_hessians,
-                           ordered_weights, active_features, n_bins, constant_hessian, feature_bins):
+                           ordered_weights, active_features, n_bins, constant_hessian):
     n = sample_indices.shape[0]
     block = np.empty((n, packed_rows.shape[1]), dtype=PACKED_WORD)
     for i in prange(n):
@@ -291,13 +272,13 @@ def _build_packed_parallel(packed_rows, n_features, sample_indices, ordered_grad
     hist = np.zeros((n_features, n_bins, 3), dtype=np.float64)
     for group in prange((active_features.shape[0] + 1) // 2):
         _accumulate_group(bins, None, ordered_gradients, ordered_hessians, ordered_weights, active_features,
-                          np.int64(group), hist, constant_hessian, feature_bins)
+                          np.int64(group), hist, constant_hessian)
     return hist
 
 
 @njit(cache=True)
 def _build_packed_serial(packed_rows, n_features, sample_indices, ordered_gradients, ordered_hessians,
-                         ordered_weights, active_features, n_bins, constant_hessian, feature_bins):
+                         ordered_weights, active_features, n_bins, constant_hessian):
     n = sample_indices.shape[0]
     block = np.empty((n, packed_rows.shape[1]), dtype=PACKED_WORD)
     for i in range(n):
@@ -306,16 +287,15 @@ def _build_packed_serial(packed_rows, n_features, sample_indices, ordered_gradie
     hist = np.zeros((n_features, n_bins, 3), dtype=np.float64)
     for group in range((active_features.shape[0] + 1) // 2):
         _accumulate_group(bins, None, ordered_gradients, ordered_hessians, ordered_weights, active_features, group,
-                          hist, constant_hessian, feature_bins)
+                          hist, constant_hessian)
     return hist
 
 
 @njit(cache=True)
-def build_histogram_all_rows(binned, gradients, hessians, weights, active_features, n_bins, constant_hessian,
-                             feature_bins):
+def build_histogram_all_rows(binned, gradients, hessians, weights, active_features, n_bins, constant_hessian):
     """Histogram of every row (the root without row subsampling); the arguments as :func:`node_histogram`'s."""
     return _build_histogram_parallel(binned, None, gradients, hessians, weights, active_features, n_bins,
-                                     constant_hessian, feature_bins)
+                                     constant_hessian)
 
 
 # --- the larger child by subtraction ---------------------------------------------------------------------
@@ -345,33 +325,6 @@ def subtract_in_place(parent, child, count_floor):
         for i in range(2, parent.shape[0], 3):
             if not parent[i] > count_floor:
                 parent[i] = 0.0
-    return parent
-
-
-@njit(cache=True)
-def subtract_bins_in_place(parent, child, active_features, feature_bins, count_floor):
-    """:func:`subtract_in_place` on ``(n_features, n_bins, 3)`` histograms, over the bins that can hold rows only:
-    the active features' first ``feature_bins[f]`` bins and the last (missing) one (see :data:`ALL_BINS`; the
-    other bins are 0 in both, and ``0 - 0`` leaves them as they are)."""
-    last = parent.shape[1] - 1
-    snap = count_floor > -np.inf
-    for k in range(active_features.shape[0]):
-        f = active_features[k]
-        p, c = parent[f], child[f]
-        used = min(feature_bins[f], last)
-        for b in range(used):
-            p[b, 0] -= c[b, 0]
-            p[b, 1] -= c[b, 1]
-            p[b, 2] -= c[b, 2]
-        p[last, 0] -= c[last, 0]
-        p[last, 1] -= c[last, 1]
-        p[last, 2] -= c[last, 2]
-        if snap:
-            for b in range(used):
-                if not p[b, 2] > count_floor:
-                    p[b, 2] = 0.0
-            if not p[last, 2] > count_floor:
-                p[last, 2] = 0.0
     return parent
 
 
