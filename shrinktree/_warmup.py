@@ -111,7 +111,7 @@ def _steps():
 
         binned = np.zeros((2, 8), dtype=np.uint8)
         subtract_histograms(np.ones((2, 4, 3)), np.zeros((2, 4, 3)))
-        held_out_mask(row_hashes(binned, np.zeros((0, 8), dtype=np.int32), np.arange(8.0)), 0, 0)
+        held_out_mask(row_hashes(binned, np.zeros((0, 8), dtype=np.int32), np.arange(8.0), 255), 0, 0)
         rows = np.arange(8, dtype=np.int64)
         node_statistics(rows, np.zeros(8, dtype=np.int64), np.full(1, -1, dtype=np.int32), np.ones(8), np.ones(8),
                         np.ones(8))

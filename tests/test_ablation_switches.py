@@ -23,7 +23,7 @@ def _fit(X, y, **switches):
 
 def test_held_out_share_follows_the_fraction():
     X, y = _data(4000)
-    hashes = row_hashes(np.zeros((1, len(y)), dtype=np.uint8), np.zeros((0, len(y)), dtype=np.int64), y)
+    hashes = row_hashes(np.zeros((1, len(y)), dtype=np.uint8), np.zeros((0, len(y)), dtype=np.int64), y, 255)
     for fraction in (0.2, 0.5):
         share = held_out_mask(hashes, 3, 0, fraction).mean()
         assert abs(share - fraction) < 0.03

@@ -45,7 +45,7 @@ def test_pairwise_sum_of_cancelling_values_differs_from_a_plain_loop():
 def test_honest_split_matches_mask_then_split(alternate, subsample):
     rng = np.random.default_rng(3)
     binned = rng.integers(0, 20, size=(4, 3_000)).astype(np.uint8)
-    hashes = row_hashes(binned, np.zeros((0, 3_000), dtype=np.int32), rng.normal(size=3_000))
+    hashes = row_hashes(binned, np.zeros((0, 3_000), dtype=np.int32), rng.normal(size=3_000), 255)
     rows = np.sort(rng.choice(3_000, 2_000, replace=False)).astype(np.int64) if subsample else None
     for iteration in range(4):
         flip = alternate and iteration % 2 == 1
@@ -184,3 +184,48 @@ def test_held_node_statistics_add_each_leafs_rows_in_their_order(increasing):
     args = (held, grown.leaf_nodes, grown.held_leaf_start, grown.held_leaf_stop, grown.parent, gradients, hessians,
             weight)
     assert np.array_equal(held_node_statistics(*args), _sums_run_by_run(*args))
+
+
+@pytest.mark.parametrize("increasing", [True, False])
+def test_held_node_statistics_of_many_rows_sum_as_the_runs_do(increasing):
+    # From ROW_ORDER_MIN_ROWS rows on, increasing runs are summed by one pass in row order: the same sums.
+    from shrinktree.boosting.honest import ROW_ORDER_MIN_ROWS
+
+    rng = np.random.default_rng(3)
+    n = ROW_ORDER_MIN_ROWS + 1000
+    gradients, hessians = rng.normal(size=n), rng.random(n)
+    weight = rng.integers(0, 3, size=n).astype(np.float64)
+    held = np.flatnonzero(rng.random(n) < 0.3).astype(np.int32)
+    parent = np.array([-1, 0, 0, 1, 1], dtype=np.int32)
+    leaf_nodes = np.array([3, 4, 2], dtype=np.int64)
+    cuts = np.sort(rng.choice(np.arange(1, len(held)), 2, replace=False))
+    # Rows dealt to the leaves as runs of the sorted rows: each run increases.
+    runs = np.split(held, cuts)
+    held = np.concatenate(runs if increasing else [run[::-1] for run in runs])
+    leaf_start = np.array([0, cuts[0], cuts[1]], dtype=np.int64)
+    leaf_stop = np.array([cuts[0], cuts[1], len(held)], dtype=np.int64)
+    args = (held, leaf_nodes, leaf_start, leaf_stop, parent, gradients, hessians, weight)
+    assert np.array_equal(held_node_statistics(*args), _sums_run_by_run(*args))
+
+
+def test_the_missing_bin_hashes_alike_wherever_the_binning_puts_it():
+    # The binning puts NaN in the bin after the widest feature's last, which depends on the other columns;
+    # a row's side of the honest split must not.
+    rng = np.random.default_rng(3)
+    binned = rng.integers(0, 6, size=(3, 500)).astype(np.uint8)
+    nan_rows = rng.random((3, 500)) < 0.2
+    compact, wide = binned.copy(), binned.copy()
+    compact[nan_rows], wide[nan_rows] = 6, 255
+    y = rng.normal(size=500)
+    no_codes = np.zeros((0, 500), dtype=np.int32)
+    assert np.array_equal(row_hashes(compact, no_codes, y, 6), row_hashes(wide, no_codes, y, 255))
+    assert not np.array_equal(row_hashes(compact, no_codes, y, 6), row_hashes(compact, no_codes, y, 255))
+
+
+def test_the_missing_bin_follows_the_widest_feature():
+    X = np.column_stack([np.arange(200) % 3, np.arange(200) % 7, np.where(np.arange(200) % 5 == 0, np.nan, 1.0)])
+    mapper = BinMapper(255).fit(X.astype(np.float64))
+    assert mapper.n_bins_non_missing_.tolist() == [3, 7, 1]
+    assert mapper.missing_bin_ == 7
+    binned = mapper.transform(X.astype(np.float64))
+    assert binned[2, 0] == 7 and binned[2, 1] == 0 and binned.max() == 7

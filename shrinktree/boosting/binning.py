@@ -75,7 +75,9 @@ class BinMapper:
         self.thresholds_ = [_feature_thresholds(np.asarray(X[rows, j], dtype=np.float64), weights, self.max_bins)
                             for j in range(X.shape[1])]
         self.n_bins_non_missing_ = np.array([len(t) + 1 for t in self.thresholds_], dtype=np.int64)
-        self.missing_bin_ = self.max_bins
+        # NaN takes the bin after the largest feature's last: histograms have missing_bin_ + 1 bins a feature,
+        # so data whose columns have few distinct values build, zero and subtract short histograms.
+        self.missing_bin_ = int(self.n_bins_non_missing_.max()) if len(self.n_bins_non_missing_) else self.max_bins
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:

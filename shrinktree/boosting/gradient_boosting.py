@@ -519,7 +519,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             weight=np.ones(X.shape[0]) if unit_weights else np.ascontiguousarray(train.weight),
             # Every unweighted hessian equal to 1: histograms can count rows instead.
             constant_hessian=1.0 if (unit_weights and loss.constant_hessian) else 0.0, unit_weights=unit_weights,
-            row_hash=row_hashes(binned, codes, train.y) if plan.honest else None,
+            row_hash=row_hashes(binned, codes, train.y, self._bin_mapper.missing_bin_) if plan.honest else None,
             thresholds=threshold_table(self._bin_mapper), packed_rows=pack_rows(binned),
             monotonic_cst=None if self._monotonic_cst is None else self._monotonic_cst[self._numeric_index],
             interactions=None if self._interaction_cst is None else InteractionSets(
@@ -708,7 +708,8 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             return self.min_samples_leaf, 0.0
         grow_rows = held_out[0]
         size = len(grow_rows) if data.unit_weights else float(np.sum(data.weight[grow_rows]))
-        fraction, _ = self._honest_design()
+        # _honest_design's fraction (the switches were checked before the first tree; not again per tree).
+        fraction = float(getattr(self, "_honest_fraction", HONEST_FRACTION))
         rule = getattr(self, "_min_leaf_of_all_rows", DEFAULT_MIN_LEAF_RULE)
         return growing_split_rules(self.min_samples_leaf, size, fraction, rule)
 

@@ -83,15 +83,26 @@ def _mix64(x):
     return x ^ (x >> np.uint64(31))
 
 
+# The bin a missing value hashes as, whatever bin the binning gave it: a row's side of the honest split
+# does not depend on how many bins the other features have.
+HASHED_MISSING_BIN = 255
+
+
 @njit(parallel=True, cache=True)
-def hash_rows(binned, y_bits):
-    """A 64-bit hash of each row's bins and target (``y`` viewed as uint64): identical rows hash alike."""
+def hash_rows(binned, y_bits, missing_bin):
+    """A 64-bit hash of each row's bins and target (``y`` viewed as uint64): identical rows hash alike.
+
+    The missing bin ``missing_bin`` hashes as :data:`HASHED_MISSING_BIN`."""
     n_features, n_rows = binned.shape
     out = np.empty(n_rows, dtype=np.uint64)
+    missing = np.uint64(missing_bin)
     for i in prange(n_rows):
         h = _mix64(y_bits[i])
         for f in range(n_features):
-            h = _mix64(h ^ (np.uint64(binned[f, i]) + np.uint64(f) * np.uint64(257)))
+            b = np.uint64(binned[f, i])
+            if b == missing:
+                b = np.uint64(HASHED_MISSING_BIN)
+            h = _mix64(h ^ (b + np.uint64(f) * np.uint64(257)))
         out[i] = h
     return out
 
@@ -166,6 +177,11 @@ def honest_split(row_hash, rows, iteration, seed, fraction=HONEST_FRACTION, alte
     return grow_rows, held_rows
 
 
+# From this many rows on, held_node_statistics sums in row order (sequential reads of the gradients); fewer rows
+# stay in cache, and walking the leaves' runs reads only the held-out rows.
+ROW_ORDER_MIN_ROWS = 65_536
+
+
 @njit(cache=True)
 def held_node_statistics(held_indices, leaf_nodes, leaf_start, leaf_stop, parent, gradients, hessians,
                          sample_weight):
@@ -180,27 +196,30 @@ def held_node_statistics(held_indices, leaf_nodes, leaf_start, leaf_stop, parent
     """
     out = np.zeros((parent.shape[0], 6))
     n_leaves = leaf_nodes.shape[0]
-    # Rows not held out go to a spare last row of sums: adding them costs less than a branch per row that
-    # the predictor gets wrong half of the time.
-    leaf_of = np.full(gradients.shape[0], n_leaves, dtype=np.int32)
-    increasing = True
-    for j in range(n_leaves):
-        previous = -1
-        for p in range(leaf_start[j], leaf_stop[j]):
-            i = held_indices[p]
-            increasing &= i > previous
-            previous = i
-            leaf_of[i] = j
-    if increasing:
-        sums = np.zeros((n_leaves + 1, 6))
-        for i in range(leaf_of.shape[0]):
-            add_row_statistics(sums, leaf_of[i], i, gradients, hessians, sample_weight)
+    if gradients.shape[0] >= ROW_ORDER_MIN_ROWS:
+        # Rows not held out go to a spare last row of sums: adding them costs less than a branch per row that
+        # the predictor gets wrong half of the time.
+        leaf_of = np.full(gradients.shape[0], n_leaves, dtype=np.int32)
+        increasing = True
         for j in range(n_leaves):
-            out[leaf_nodes[j]] = sums[j]
-    else:
-        for j in range(n_leaves):
+            previous = -1
             for p in range(leaf_start[j], leaf_stop[j]):
-                add_row_statistics(out, leaf_nodes[j], held_indices[p], gradients, hessians, sample_weight)
+                i = held_indices[p]
+                increasing &= i > previous
+                previous = i
+                leaf_of[i] = j
+        if increasing:
+            sums = np.zeros((n_leaves + 1, 6))
+            for i in range(leaf_of.shape[0]):
+                add_row_statistics(sums, leaf_of[i], i, gradients, hessians, sample_weight)
+            for j in range(n_leaves):
+                out[leaf_nodes[j]] = sums[j]
+            add_children_to_parents(out, parent)
+            return out
+    # Each leaf's run in its order (in row order when the runs increase, as above: the same sums).
+    for j in range(n_leaves):
+        for p in range(leaf_start[j], leaf_stop[j]):
+            add_row_statistics(out, leaf_nodes[j], held_indices[p], gradients, hessians, sample_weight)
     add_children_to_parents(out, parent)
     return out
 
@@ -222,11 +241,12 @@ def held_out_mask(row_hash, iteration, seed, fraction=HONEST_FRACTION):
     return _held_out_mask_kernel(row_hash, _salt(iteration, seed), float(fraction))
 
 
-def row_hashes(binned: np.ndarray, codes: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Content hash of every row: its bins, categorical codes and target bits."""
+def row_hashes(binned: np.ndarray, codes: np.ndarray, y: np.ndarray, missing_bin: int) -> np.ndarray:
+    """Content hash of every row: its bins (``missing_bin``: the bin of missing values), categorical codes and
+    target bits."""
     # A writeable C array whatever y is, so that one compiled specialization serves every fit.
     y_bits = np.require(y, dtype=np.float64, requirements=["C", "W"]).view(np.uint64)
-    row_hash = hash_rows(binned, y_bits)
+    row_hash = hash_rows(binned, y_bits, np.int64(missing_bin))
     if codes.shape[0] > 0:
         row_hash = hash_rows_with_codes(row_hash, codes)
     return row_hash

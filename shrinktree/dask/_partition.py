@@ -191,7 +191,7 @@ class TrainPartition:
         self.binned = bin_mapper.transform(self.X_numeric)
         self.missing_bin = bin_mapper.missing_bin_
         self.X_numeric = None
-        self.row_hash = row_hashes(self.binned, self.codes, self.y) if honest else None
+        self.row_hash = row_hashes(self.binned, self.codes, self.y, self.missing_bin) if honest else None
         self.n_rows = self.binned.shape[1]
         self.unit_weights = self.weight is None
         if self.weight is None:
