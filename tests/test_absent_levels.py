@@ -218,10 +218,10 @@ class _Spy:
             self.grown.append(grown)
             return grown
 
-        def spy(model, data, plan, loss, gradients, hessians, rows, held_out, *rest):
+        def spy(model, data, plan, loss, gradients, hessians, rows, held_out, *rest, **options):
             raw = rest[-2]
             before = raw.copy()
-            result = grow_and_pool(model, data, plan, loss, gradients, hessians, rows, held_out, *rest)
+            result = grow_and_pool(model, data, plan, loss, gradients, hessians, rows, held_out, *rest, **options)
             # A copy: the fit rescales the trees' values at its end (a target's binary exponent).
             self.trees.append((result[0].copy(), raw - before, held_out))
             return result

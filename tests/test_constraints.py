@@ -279,9 +279,9 @@ def test_the_grower_never_leaves_a_constrained_split_in_the_wrong_order(monkeypa
 
     grown_raw, original = [], gradient_boosting.pool_tree
 
-    def recording(tree, plan, grown, held, sign=None):
+    def recording(tree, plan, grown, held, sign=None, memory=None):
         grown_raw.append((tree.raw_value[:, 0].copy(), tree.left.copy(), tree.right.copy(), sign.copy()))
-        return original(tree, plan, grown, held, sign)
+        return original(tree, plan, grown, held, sign, memory)
 
     monkeypatch.setattr(gradient_boosting, "pool_tree", recording)
     X, y = noisy_line()

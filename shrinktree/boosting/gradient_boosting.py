@@ -630,7 +630,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             for k in range(n_trees_per_iteration):
                 tree, pooling_k, (local, local_threshold) = self._grow_and_pool(
                     data, plan, loss, gradients[k], hessians[k], rows, held_out, feature_mask, cat_feature_mask,
-                    pooled_gain_k[k], iteration_importance, raw[:, k], y, memories[k])
+                    pooled_gain_k[k], iteration_importance, raw[:, k], y, memory=memories[k])
                 if pooled_gain_k[k] >= 0:
                     pooled_gain_k[k] = pooling_k if np.isfinite(pooling_k) else 1e12
                 for eval_rows in sets:
