@@ -136,19 +136,15 @@ def shrink_tree_values(tree, mode: str, strength: float | None = None, sigma2: f
         factor = np.empty((n_nodes, n_outputs))
         ks = []
         method = ESTIMATOR_CODES[variance_estimator]
+        weights = np.ascontiguousarray(est_weight, dtype=np.float64)
+        nulls = np.ascontiguousarray(null_factor, dtype=np.float64)
         for j in range(n_outputs):
+            raw_j = np.ascontiguousarray(est_raw[:, j], dtype=np.float64)
             if memory is not None and method == 0 and n_outputs == 1 and float(sigma2) > 0.0:
-                numerator, denominator = between_node_moments(
-                    tree.left, tree.right, np.ascontiguousarray(est_weight, dtype=np.float64),
-                    np.ascontiguousarray(est_raw[:, j], dtype=np.float64), float(sigma2),
-                    np.ascontiguousarray(null_factor, dtype=np.float64))
-                tau2 = memory.update(numerator, denominator)
-                factor[:, j] = eb_factors(tree.parent, tree.weight, float(sigma2), tau2)[:, 0]
-                ks.append(np.inf if tau2 <= 0 else float(sigma2) / tau2)
-                continue
-            tau2 = tree_between_variance(tree.left, tree.right, np.ascontiguousarray(est_weight, dtype=np.float64),
-                                         np.ascontiguousarray(est_raw[:, j], dtype=np.float64), float(sigma2),
-                                         np.ascontiguousarray(null_factor, dtype=np.float64), method)
+                tau2 = memory.update(*between_node_moments(tree.left, tree.right, weights, raw_j, float(sigma2),
+                                                           nulls))
+            else:
+                tau2 = tree_between_variance(tree.left, tree.right, weights, raw_j, float(sigma2), nulls, method)
             factor[:, j] = eb_factors(tree.parent, tree.weight, float(sigma2), tau2)[:, 0]
             ks.append(np.inf if tau2 <= 0 else float(sigma2) / tau2)
         k = float(np.mean(ks)) if n_outputs > 1 else ks[0]

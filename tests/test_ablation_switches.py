@@ -195,6 +195,9 @@ def test_auto_groupings_pick_the_category_column_with_the_most_levels():
     assert auto_groupings(X, rng.integers(0, 3, 400), True, "main", 20) is None  # multiclass: none
     with pytest.raises(ValueError, match="rule"):
         auto_groupings(X, y, False, "largest", 20)
+    for bad in (1, 2.5, True):
+        with pytest.raises(ValueError, match="at least 2 levels"):
+            auto_groupings(X, y, False, "main", bad)
     model = ShrinkBoostRegressor(n_estimators=40, random_state=0)
     model._auto_random_effects = ("main", 20)
     model.fit(X, y)

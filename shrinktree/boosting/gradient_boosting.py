@@ -50,7 +50,7 @@ from .honest import (
     row_hashes,
 )
 from .mixed import MixedEffectsMixin
-from .pooling import MomentMemory, PoolingPlan, pool_tree, renew_leaf_values
+from .pooling import MomentMemory, PoolingPlan, check_tau_memory, pool_tree, renew_leaf_values
 from .predictor import add_leaf_values, add_values_from_nodes
 from .random_effects import auto_groupings
 from .routing import leaves_by_partition
@@ -269,6 +269,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             check_pair_min_rows(getattr(self, "_category_pair_min_rows", 0.0))
         self._check_loss_parameters()
         self._honest_design()  # the private measurement switches, checked before any kernel runs
+        check_tau_memory(getattr(self, "_tau_memory", 0.0))
         return PoolingPlan.resolve(self.shrinkage, self.shrinkage_strength, self.eb_method, self.variance_estimator)
 
     def _check_loss_parameters(self) -> None:
@@ -593,9 +594,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         pooled_gain_k = [getattr(self, "_pooled_split_gain_k", -1.0)] * n_trees_per_iteration
         # Private measurement switch ``_tau_memory`` (benchmarks/ablations.py, "tau memory"): the discount of
         # the moment sums of tau^2 carried from tree to tree of each output; 0 (the default) carries none.
-        decay = getattr(self, "_tau_memory", 0.0)
-        if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0.0 <= decay < 1.0:
-            raise ValueError(f"_tau_memory must be a number in [0, 1), got {decay!r}.")
+        decay = check_tau_memory(getattr(self, "_tau_memory", 0.0))
         memories = [MomentMemory(decay) if decay > 0 else None for _ in range(n_trees_per_iteration)]
         best_score, best_iteration, no_improvement = -np.inf, 0, 0
         honest_fraction, alternate = self._honest_design()

@@ -177,6 +177,13 @@ class MomentMemory:
         return self.numerator / self.denominator
 
 
+def check_tau_memory(decay) -> float:
+    """The private switch ``_tau_memory`` (:class:`MomentMemory`'s discount), a number in ``[0, 1)``; 0 is off."""
+    if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0.0 <= decay < 1.0:
+        raise ValueError(f"_tau_memory must be a number in [0, 1), got {decay!r}.")
+    return float(decay)
+
+
 def pool_tree(tree, plan: PoolingPlan, grown, held: np.ndarray | None, split_sign: np.ndarray | None = None,
               memory: MomentMemory | None = None) -> float:
     """Pool ``tree``'s values in place with the plan's factors; returns the tree's ``k``.

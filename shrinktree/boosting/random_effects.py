@@ -103,6 +103,8 @@ def auto_groupings(X, y, is_classifier: bool, rule: str, min_levels: int) -> lis
     """
     if rule not in AUTO_GROUPING_RULES:
         raise ValueError(f"_auto_random_effects rule must be one of {AUTO_GROUPING_RULES}, got {rule!r}.")
+    if isinstance(min_levels, bool) or not isinstance(min_levels, numbers.Integral) or min_levels < 2:
+        raise ValueError(f"_auto_random_effects needs an integer of at least 2 levels, got {min_levels!r}.")
     if not isinstance(X, pd.DataFrame):
         return None
     if is_classifier and pd.Series(np.asarray(y, dtype=object)).nunique() > 2:
