@@ -20,6 +20,8 @@ default itself stays bit for bit what it is:
   intercepts from the first tree on);
 * category pairs (``_category_pairs``: the combinations of two of the top category columns of a probe fit as
   extra categorical columns, as CatBoost combines category columns).
+* the variance estimator of the tree and level pooling (public ``variance_estimator``: REML, or Bayes posterior
+  means, instead of the moment estimators ``"auto"`` runs there).
 
 Protocol of ``benchmarks/accuracy.py`` (random 75/25 splits, stratified for classification, the same for
 every model, datasets above 50,000 rows subsampled once, one thread, test RMSE / sd(y) or log loss).  Per
@@ -143,6 +145,10 @@ CANDIDATES = {
         switches={"_category_pairs": 4, "_category_pair_min_rows": 50}),
     "category pairs, top 6, 20 rows per combination": Candidate(
         switches={"_category_pairs": 6, "_category_pair_min_rows": 20}),
+    # The tree and level pooling's variance estimator (public ``variance_estimator``; "auto" is moments there):
+    # the Bayes posterior means under the uniform shrinkage prior pool less where few nodes or levels inform tau^2.
+    "Bayes variance estimator": Candidate(params={"variance_estimator": "bayes"}),
+    "REML variance estimator": Candidate(params={"variance_estimator": "reml"}),
 }
 
 
