@@ -34,7 +34,12 @@ def test_an_earlier_model_file_and_pickle_predict_as_they_did(commit, kind):
     pickled = pickle.loads((DATA / f"{kind}-{commit}.pkl").read_bytes())
     for model in (saved.model, pickled):
         predicted = model.predict(frame) if kind == "regressor" else model.predict_proba(frame)
-        np.testing.assert_array_equal(predicted, np.array(saved.metadata["predictions"]))
+        if kind == "regressor":
+            np.testing.assert_array_equal(predicted, np.array(saved.metadata["predictions"]))
+        else:
+            # The raw scores are sums of the saved trees' values, the same bits everywhere; the probabilities
+            # also go through np.exp, whose last bit depends on numpy's build and the CPU's vector unit.
+            np.testing.assert_array_max_ulp(predicted, np.array(saved.metadata["predictions"]), maxulp=2)
         np.testing.assert_array_equal(model.apply(frame), np.array(saved.metadata["leaves"]))
         trees = [t for trees in model.trees_ for t in trees]
         assert all((t.present_offset == -1).all() and len(t.present_bitset) == 0 for t in trees)
