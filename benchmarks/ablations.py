@@ -70,7 +70,7 @@ from _common import (  # noqa: E402
 )
 
 from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor  # noqa: E402
-from shrinktree.boosting.splitting import LEVELS_RAW  # noqa: E402
+from shrinktree.boosting.splitting import LEVELS_EB_BLOCK, LEVELS_RAW  # noqa: E402
 from shrinktree.datasets import HOLDOUT, load_dataset  # noqa: E402
 
 DESIGN = ("diabetes", "breast_cancer", "wine", "hsb82", "scotssec", "egsingle", "wages", "star", "insteval",
@@ -111,6 +111,8 @@ CANDIDATES = {
         switches={"_auto_random_effects": ("main", 20), "_random_effects_warm_up": False}),
     "min_samples_leaf of all rows": Candidate(switches={"_min_leaf_of_all_rows": True}),
     "raw level scan": Candidate(switches={"_level_mode": LEVELS_RAW}),
+    # A node's levels of mass below its estimated k (pooled more than halfway to the node) scanned as one block.
+    "weak levels as one block": Candidate(switches={"_level_mode": LEVELS_EB_BLOCK}),
     # Numeric cross features (issue 16): differences and products of the top numeric columns of a probe fit.
     "cross features": Candidate(params={"cross_features": True}),
     "cross features, 600 trees, learning rate 0.05": Candidate(

@@ -65,3 +65,50 @@ def test_split_search_from_the_lists_is_the_scans(seed):
     assert scanned[1] >= 0
     assert repr(scanned[:7]) == repr(listed[:7])
     assert np.array_equal(scanned[7], listed[7])
+
+
+def _skewed_node(seed, n_rows=1_500, n_levels=40, effect=0.3):
+    """One categorical feature whose levels hold from a few rows to a few hundred, with a level effect."""
+    rng = np.random.default_rng(seed)
+    share = 1.0 / np.arange(1, n_levels + 2)
+    codes = rng.choice(n_levels + 1, size=(1, n_rows), p=share / share.sum()).astype(np.int32)
+    offsets = np.array([0, n_levels + 1], dtype=np.int64)
+    g = rng.normal(size=n_rows) + effect * rng.normal(size=n_levels + 1)[codes[0]]
+    rows = np.arange(n_rows, dtype=np.int64)
+    return _histogram(codes, offsets, rows, g, np.array([True])), offsets, g
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_weak_level_block_keeps_the_weak_levels_together(seed):
+    from shrinktree.boosting.splitting import LEVELS_EB_BLOCK, level_pooling_k
+
+    hist, offsets, g = _skewed_node(seed)
+    n_rows = float(len(g))
+    args = (hist, offsets, np.array([True]), float(np.sum(g)), n_rows, n_rows, 0.0, 5.0, 1e-3, np.array([1.0]))
+    tail = (0.0, False, False, -np.inf, np.inf, 0, 0.0, NO_PRESENT)
+    gain, feature, missing_left, gl, hl, cl, scanned, left = find_categorical_split(*args, LEVELS_EB_BLOCK, *tail)
+    assert feature == 0
+    present = np.flatnonzero(hist[:, 2] > 0)
+    k = level_pooling_k(hist[present, 0], hist[present, 1], len(present), float(np.sum(g)), n_rows, 1.0, 0)
+    weak = set(present[hist[present, 1] < k].tolist())
+    assert weak and len(weak) < len(present)  # the node has both kinds of level
+    on_left = set(left.tolist())
+    assert weak <= on_left or not (weak & on_left)  # the weak levels go to one side together
+    assert np.isclose(gl, hist[left, 0].sum()) and cl == hist[left, 2].sum()  # the left sums are its levels'
+    # The block is scanned as one level.
+    plain = find_categorical_split(*args, LEVELS_EB, *tail)
+    assert scanned == len(present) - len(weak) + 1 and plain[6] == len(present)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_weak_level_block_without_weak_levels_is_the_pooled_scan(seed):
+    from shrinktree.boosting.splitting import LEVELS_EB_BLOCK
+
+    hist, offsets, g = _skewed_node(seed, n_levels=3, effect=1.0)  # every level holds hundreds of rows
+    n_rows = float(len(g))
+    args = (hist, offsets, np.array([True]), float(np.sum(g)), n_rows, n_rows, 0.0, 5.0, 1e-3, np.array([1.0]))
+    tail = (0.0, False, False, -np.inf, np.inf, 0, 0.0, NO_PRESENT)
+    block = find_categorical_split(*args, LEVELS_EB_BLOCK, *tail)
+    plain = find_categorical_split(*args, LEVELS_EB, *tail)
+    assert block[1] == 0
+    assert repr(block[:7]) == repr(plain[:7]) and np.array_equal(block[7], plain[7])

@@ -273,8 +273,9 @@ def _scan_bounded_or_pooled(h, n_bins, missing_bin, n_directions, miss_g, miss_h
 
 
 # --- categorical features ------------------------------------------------------------------------
-# Level pooling modes for the sorted-level scan.
-LEVELS_RAW, LEVELS_FIXED_K, LEVELS_EB = 0, 1, 2
+# Level pooling modes for the sorted-level scan.  LEVELS_EB_BLOCK is LEVELS_EB with the node's weak levels
+# (mass below the estimated k: more noise than signal) scanned as one block (benchmarks/ablations.py).
+LEVELS_RAW, LEVELS_FIXED_K, LEVELS_EB, LEVELS_EB_BLOCK = 0, 1, 2, 3
 
 
 @njit(cache=True)
@@ -355,9 +356,9 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
         max_codes = max(max_codes, offsets[c + 1] - offsets[c])
     # Scratch rows of two allocations (one per node searched: an allocation each costs about as much as
     # scanning a small node's levels).
-    int_scratch = np.empty((2, max_codes), dtype=np.int64)
+    int_scratch = np.empty((3, max_codes), dtype=np.int64)
     float_scratch = np.empty((5, max_codes), dtype=np.float64)
-    present, order = int_scratch[0], int_scratch[1]
+    present, order, block_codes = int_scratch[0], int_scratch[1], int_scratch[2]
     key, gsum, level_g, level_h, level_c = (float_scratch[0], float_scratch[1], float_scratch[2], float_scratch[3],
                                             float_scratch[4])
     best_gain = -np.inf
@@ -393,10 +394,41 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
             level_c[t] = cat_hist[b, 2]
         if m < 2:
             continue
-        if level_mode == LEVELS_EB:
+        has_missing_rows = False
+        for t in range(m):
+            if present[t] == missing_code:
+                has_missing_rows = True
+        n_block = 0
+        if level_mode == LEVELS_EB or level_mode == LEVELS_EB_BLOCK:
             k = level_pooling_k(level_g, level_h, m, sum_g, sum_h, sigma2[c], level_method)
             if not np.isfinite(k):
                 continue
+            if level_mode == LEVELS_EB_BLOCK:
+                # Levels lighter than k are pooled more than halfway to the node: one block (code -1) of them.
+                kept = 0
+                block_g = block_h = block_c = 0.0
+                for t in range(m):
+                    if level_h[t] < k:
+                        block_codes[n_block] = present[t]
+                        n_block += 1
+                        block_g += level_g[t]
+                        block_h += level_h[t]
+                        block_c += level_c[t]
+                    else:
+                        present[kept] = present[t]
+                        level_g[kept] = level_g[t]
+                        level_h[kept] = level_h[t]
+                        level_c[kept] = level_c[t]
+                        kept += 1
+                if n_block > 0:
+                    present[kept] = -1
+                    level_g[kept] = block_g
+                    level_h[kept] = block_h
+                    level_c[kept] = block_c
+                    kept += 1
+                m = kept
+                if m < 2:
+                    continue
         elif level_mode == LEVELS_FIXED_K:
             k = fixed_k
         else:
@@ -448,16 +480,25 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
             best_gain = feature_best
             best_feature = c
             best_gl, best_hl, best_cl = feature_gl, feature_hl, feature_cl
-            best_left = np.empty(feature_j + 1, dtype=np.int64)
-            has_missing_rows = False
-            missing_goes_left = False
+            n_left = feature_j + 1
             for j in range(feature_j + 1):
-                best_left[j] = present[order[j]]
+                if present[order[j]] < 0:
+                    n_left += n_block - 1
+            best_left = np.empty(n_left, dtype=np.int64)
+            missing_goes_left = False
+            w = 0
+            for j in range(feature_j + 1):
+                code = present[order[j]]
+                if code < 0:
+                    for t in range(n_block):
+                        best_left[w] = block_codes[t]
+                        w += 1
+                else:
+                    best_left[w] = code
+                    w += 1
+            for j in range(n_left):
                 if best_left[j] == missing_code:
                     missing_goes_left = True
-            for t in range(m):
-                if present[t] == missing_code:
-                    has_missing_rows = True
             if not has_missing_rows:
                 # A level without rows here is pooled all the way to the node: it sorts where ``r`` does.
                 cut = 0.5 * (key[order[feature_j]] + key[order[feature_j + 1]])
