@@ -394,10 +394,6 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
             level_c[t] = cat_hist[b, 2]
         if m < 2:
             continue
-        has_missing_rows = False
-        for t in range(m):
-            if present[t] == missing_code:
-                has_missing_rows = True
         n_block = 0
         if level_mode == LEVELS_EB or level_mode == LEVELS_EB_BLOCK:
             k = level_pooling_k(level_g, level_h, m, sum_g, sum_h, sigma2[c], level_method)
@@ -499,6 +495,13 @@ def find_categorical_split(cat_hist, offsets, feature_mask, sum_g, sum_h, count,
             for j in range(n_left):
                 if best_left[j] == missing_code:
                     missing_goes_left = True
+            has_missing_rows = False
+            for t in range(m):
+                if present[t] == missing_code:
+                    has_missing_rows = True
+            for t in range(n_block):
+                if block_codes[t] == missing_code:
+                    has_missing_rows = True
             if not has_missing_rows:
                 # A level without rows here is pooled all the way to the node: it sorts where ``r`` does.
                 cut = 0.5 * (key[order[feature_j]] + key[order[feature_j + 1]])
