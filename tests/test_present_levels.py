@@ -102,10 +102,13 @@ def test_weak_level_block_keeps_the_weak_levels_together(seed):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_weak_level_block_without_weak_levels_is_the_pooled_scan(seed):
-    from shrinktree.boosting.splitting import LEVELS_EB_BLOCK
+    from shrinktree.boosting.splitting import LEVELS_EB_BLOCK, level_pooling_k
 
     hist, offsets, g = _skewed_node(seed, n_levels=3, effect=1.0)  # every level holds hundreds of rows
     n_rows = float(len(g))
+    present = np.flatnonzero(hist[:, 2] > 0)
+    k = level_pooling_k(hist[present, 0], hist[present, 1], len(present), float(np.sum(g)), n_rows, 1.0, 0)
+    assert np.all(hist[present, 1] >= k)  # no weak level: the block mode must be the pooled scan
     args = (hist, offsets, np.array([True]), float(np.sum(g)), n_rows, n_rows, 0.0, 5.0, 1e-3, np.array([1.0]))
     tail = (0.0, False, False, -np.inf, np.inf, 0, 0.0, NO_PRESENT)
     block = find_categorical_split(*args, LEVELS_EB_BLOCK, *tail)
