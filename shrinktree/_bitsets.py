@@ -32,8 +32,12 @@ def concatenated_bitsets(trees, offset_name: str, bitset_name: str) -> tuple[np.
     """
     sizes = np.array([len(getattr(t, bitset_name)) for t in trees], dtype=np.int64)
     stop = np.cumsum(sizes).astype(np.int64)
-    offset = [np.where(getattr(t, offset_name) >= 0, np.asarray(getattr(t, offset_name), np.int64) + end - size, -1)
-              for t, end, size in zip(trees, stop, sizes)]
-    offset = np.concatenate(offset + [np.zeros(0, np.int64)]).astype(np.int64)
+    # One shift per node (its tree's first word), applied in one pass: a numpy call per tree cost a 300-tree
+    # fit of a few hundred rows several percent of its time.
+    node_offsets = [np.asarray(getattr(t, offset_name), np.int64) for t in trees]
+    n_nodes = np.array([len(o) for o in node_offsets], dtype=np.int64)
+    offset = np.concatenate(node_offsets + [np.zeros(0, np.int64)])
+    shift = np.repeat(stop - sizes, n_nodes)
+    offset = np.where(offset >= 0, offset + shift, -1).astype(np.int64)
     words = np.concatenate([getattr(t, bitset_name) for t in trees] + [np.zeros(0, np.uint32)]).astype(np.uint32)
     return offset, words, stop
