@@ -2,8 +2,9 @@
 
 A 300-tree fit of a few hundred rows takes about 0.1 s, so a step done once per fit but costing a numpy call
 per tree shows: the whole flat forest of the 300 diabetes trees took 6.8 ms when the concatenated bitsets
-(``shrinktree._bitsets.concatenated_bitsets``) made a ``np.where`` per tree, 1.2 ms with one for all.  A default one-thread fit of ``NAME`` (a set of ``benchmarks/fit_loop.py``),
-then the best of 20 runs of each step on its trees, in milliseconds:
+(``shrinktree._bitsets.concatenated_bitsets``) made a ``np.where`` per tree, 1.2 ms with one for all.  A default
+one-thread fit of ``NAME`` (a set of ``benchmarks/fit_loop.py``), then the best of 20 runs of each step on its
+trees, in milliseconds:
 
     python benchmarks/forest_build_speed.py diabetes
 """

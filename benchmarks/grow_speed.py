@@ -5,16 +5,29 @@ jobs move it by 10-20% between runs); the node loop timed by itself on fixed inp
 a change to the kernels of a few percent.  A default one-thread fit of ``NAME`` (a set of
 ``benchmarks/fit_loop.py``) records the arguments of its first 60 trees; each is then grown again from copies
 of them (the loop partitions its row arrays in place) and the best of 15 passes is printed in microseconds
-per tree.  Compare two versions of the engine by running this in each checkout, one after the other:
+per tree:
 
     python benchmarks/grow_speed.py friedman1
     python benchmarks/grow_speed.py breast_cancer
+
+One process still moves by 10-30% from the next on a shared machine (docs/speed.md).  To compare this checkout
+with another (a ``git worktree`` of an earlier commit, say, with its own numba cache), ``--base`` runs ``--rounds``
+fresh processes of each, alternating which goes first, and prints the minimum and every value of each:
+
+    python benchmarks/grow_speed.py friedman1 --base /tmp/base --base-cache /tmp/numba-base --rounds 4
+
+The same node loop in both checkouts (an A/A run, 6 rounds of diabetes on the AMD EPYC machine) gave a ratio of
+the minima of 1.044 (88 against 85 us per tree; single processes 85-113): a difference under about 5% is noise.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from fit_loop import load
@@ -29,8 +42,8 @@ def _copies(args):
     return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
 
 
-def main() -> None:
-    name = sys.argv[1]
+def time_one(name: str) -> float:
+    """Microseconds per tree of ``grow_tree`` on the first :data:`TREES` trees of a default fit of ``name``."""
     estimator, X, y = load(name)
     grow_tree = grower.grow_tree
     captured = []
@@ -56,9 +69,46 @@ def main() -> None:
         return total
 
     one_pass()
-    best = min(one_pass() for _ in range(PASSES))
-    print(f"{name}: grow_tree {best / len(captured) * 1e6:.0f} us per tree (best of {PASSES} passes over "
-          f"{len(captured)} trees)")
+    return min(one_pass() for _ in range(PASSES)) / len(captured) * 1e6
+
+
+def _child(root: str, cache: str, name: str) -> float:
+    # One fresh process of the checkout at ``root`` (its own numba cache); its last line is the time.
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache,
+               PYTHONPATH=os.pathsep.join([root, str(Path(root) / "benchmarks")]))
+    done = subprocess.run([sys.executable, str(Path(root) / "benchmarks" / "grow_speed.py"), name, "--quiet"],
+                          capture_output=True, text=True, env=env, check=True, cwd=root)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name", help="a set of benchmarks/fit_loop.py: diabetes, breast_cancer, friedman1, ...")
+    parser.add_argument("--base", help="root of another checkout (holds shrinktree/) to compare against")
+    parser.add_argument("--base-cache", help="NUMBA_CACHE_DIR of the other checkout")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--quiet", action="store_true", help="print the microseconds only (the child's output)")
+    args = parser.parse_args()
+    if args.base is None:
+        us = time_one(args.name)
+        print(f"{us:.1f}" if args.quiet else
+              f"{args.name}: grow_tree {us:.0f} us per tree (best of {PASSES} passes over {TREES} trees)")
+        return
+    if not args.base_cache:
+        parser.error("--base needs --base-cache (each checkout compiles into its own numba cache)")
+    here = str(Path(__file__).resolve().parent.parent)
+    this_cache = os.environ.get("NUMBA_CACHE_DIR", "")
+    if not this_cache:
+        parser.error("set NUMBA_CACHE_DIR for this checkout")
+    runs = {"this": [], "base": []}
+    for round_ in range(args.rounds):
+        order = [("this", here, this_cache), ("base", args.base, args.base_cache)]
+        for label, root, cache in (order if round_ % 2 == 0 else order[::-1]):
+            runs[label].append(_child(root, cache, args.name))
+    for label in ("this", "base"):
+        values = " ".join(f"{v:.0f}" for v in runs[label])
+        print(f"{args.name} {label}: min {min(runs[label]):.0f} us per tree; every process: {values}")
+    print(f"this / base (minima): {min(runs['this']) / min(runs['base']):.3f}")
 
 
 if __name__ == "__main__":
