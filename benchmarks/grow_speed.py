@@ -2,10 +2,10 @@
 
 The whole fit of a small set is noisy on a shared machine (Python, gradients, pooling and the machine's other
 jobs move it by 10-20% between runs); the node loop timed by itself on fixed inputs, best of many runs, shows
-a change to the kernels of a few percent.  A default one-thread fit of ``NAME`` (a set of
+a change to the kernels of about 5% or more (see ``--base`` below).  A default one-thread fit of ``NAME`` (a set of
 ``benchmarks/fit_loop.py``) records the arguments of its first 60 trees; each is then grown again from copies
 of them (the loop partitions its row arrays in place) and the best of 15 passes is printed in microseconds
-per tree:
+per tree, with the sizes of those trees' nodes (only nodes of ``2 x min_samples_leaf`` rows or more are searched):
 
     python benchmarks/grow_speed.py friedman1
     python benchmarks/grow_speed.py breast_cancer
@@ -23,6 +23,7 @@ the minima of 1.044 (88 against 85 us per tree; single processes 85-113): a diff
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import subprocess
 import sys
@@ -42,16 +43,22 @@ def _copies(args):
     return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
 
 
-def time_one(name: str) -> float:
-    """Microseconds per tree of ``grow_tree`` on the first :data:`TREES` trees of a default fit of ``name``."""
+def time_one(name: str) -> tuple[float, str]:
+    """Microseconds per tree of ``grow_tree`` on the first :data:`TREES` trees of a default fit of ``name``, and
+    the sizes of those trees' nodes (rows per node; only nodes of ``2 x min_samples_leaf`` rows are searched)."""
     estimator, X, y = load(name)
     grow_tree = grower.grow_tree
-    captured = []
+    min_leaf_at = list(inspect.signature(grow_tree.py_func).parameters).index("min_samples_leaf")
+    captured, node_rows, searchable = [], [], []
 
     def recording(*args):
+        out = grow_tree(*args)
         if len(captured) < TREES:
             captured.append(_copies(args))
-        return grow_tree(*args)
+            rows = out[2][3]  # the n_rows row of the indices array
+            node_rows.append(rows)
+            searchable.append(rows[rows >= 2 * args[min_leaf_at]])
+        return out
 
     grower.grow_tree = recording
     try:
@@ -69,7 +76,12 @@ def time_one(name: str) -> float:
         return total
 
     one_pass()
-    return min(one_pass() for _ in range(PASSES)) / len(captured) * 1e6
+    us = min(one_pass() for _ in range(PASSES)) / len(captured) * 1e6
+    big = np.concatenate(searchable)
+    sizes = (f"{np.concatenate(node_rows).size / len(captured):.1f} nodes per tree, "
+             f"{big.size / len(captured):.1f} of at least 2 x min_samples_leaf rows (median {np.median(big):.0f} "
+             f"rows, {np.mean(big <= 127):.0%} of them at most 127)")
+    return us, sizes
 
 
 def _child(root: str, cache: str, name: str) -> float:
@@ -90,9 +102,9 @@ def main() -> None:
     parser.add_argument("--quiet", action="store_true", help="print the microseconds only (the child's output)")
     args = parser.parse_args()
     if args.base is None:
-        us = time_one(args.name)
+        us, sizes = time_one(args.name)
         print(f"{us:.1f}" if args.quiet else
-              f"{args.name}: grow_tree {us:.0f} us per tree (best of {PASSES} passes over {TREES} trees)")
+              f"{args.name}: grow_tree {us:.0f} us per tree (best of {PASSES} passes over {TREES} trees); {sizes}")
         return
     if not args.base_cache:
         parser.error("--base needs --base-cache (each checkout compiles into its own numba cache)")
