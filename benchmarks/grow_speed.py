@@ -85,10 +85,11 @@ def time_one(name: str) -> tuple[float, str]:
 
 
 def _child(root: str, cache: str, name: str) -> float:
-    # One fresh process of the checkout at ``root`` (its own numba cache); its last line is the time.
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache,
-               PYTHONPATH=os.pathsep.join([root, str(Path(root) / "benchmarks")]))
-    done = subprocess.run([sys.executable, str(Path(root) / "benchmarks" / "grow_speed.py"), name, "--quiet"],
+    # One fresh process of this script with the package of the checkout at ``root`` first on the path (its own
+    # numba cache), so that the base needs no copy of this script; its last line is the time.
+    here = Path(__file__).resolve().parent
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=os.pathsep.join([root, str(here)]))
+    done = subprocess.run([sys.executable, str(here / "grow_speed.py"), name, "--quiet"],
                           capture_output=True, text=True, env=env, check=True, cwd=root)
     return float(done.stdout.strip().splitlines()[-1])
 

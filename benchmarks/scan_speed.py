@@ -190,7 +190,7 @@ OCCUPIED_BINS_PER_ROW = 2
 
 @njit(error_model="numpy")
 def _scan_bitmap(h, n_bins, missing_bin, n_directions, sum_g, sum_h, count, l2, min_samples_leaf,
-                         min_hessian, parent_score, prefix, gains, position, occupied, f):
+                 min_hessian, parent_score, prefix, gains, position, occupied, f):
     # The bitmap rewrite: the prefix pass over bin 0 and the bins set in row f of ``occupied`` only (same
     # result as _scan_feature: a bin whose bit is clear holds exact zeros and ends no left side).
     best_gain = -np.inf
