@@ -5,7 +5,8 @@
 
 ``NAME`` is a grouped set of :func:`shrinktree.datasets.load_dataset` (regression), or one of the small-data
 suite's sets (``benchmarks/_speed_small.py``): ``diabetes``, ``breast_cancer`` (a classifier) or ``friedman1``
-(2,000 x 10), each fitted as that suite fits it.
+(2,000 x 10), each fitted as that suite fits it; or ``digits`` or ``wine`` (scikit-learn's multiclass sets, a
+classifier).
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ _SMALL = {"diabetes": 0, "breast_cancer": 1, "friedman1": 2}  # positions in _sp
 
 def load(name: str):
     """``(estimator class, X, y)`` of the set ``name``."""
+    if name in ("digits", "wine"):
+        from sklearn import datasets
+
+        X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+        return ShrinkBoostClassifier, X, y
     if name in _SMALL:
         import _speed_small
 

@@ -19,6 +19,13 @@ from ._threads import threads_for_rows
 LEAF = -1
 
 
+def _filled(n: int, value, dtype) -> np.ndarray:
+    """``np.full(n, value, dtype)`` without its Python-level overhead (a booster makes several per tree)."""
+    out = np.empty(n, dtype=dtype)
+    out.fill(value)
+    return out
+
+
 @dataclass
 class TreeArrays:
     """One tree as parallel node arrays.
@@ -90,15 +97,15 @@ class TreeArrays:
         if self.is_categorical is None:
             self.is_categorical = np.zeros(n, dtype=np.uint8)
         if self.cat_offset is None:
-            self.cat_offset = np.full(n, -1, dtype=np.int64)
+            self.cat_offset = _filled(n, -1, np.int64)
         if self.cat_bitset is None:
             self.cat_bitset = np.zeros(0, dtype=np.uint32)
         if self.present_offset is None:
-            self.present_offset = np.full(n, -1, dtype=np.int64)
+            self.present_offset = _filled(n, -1, np.int64)
         if self.present_bitset is None:
             self.present_bitset = np.zeros(0, dtype=np.uint32)
         if self.absent_left_share is None:
-            self.absent_left_share = np.full(n, 0.5)
+            self.absent_left_share = _filled(n, 0.5, np.float64)
         if self.raw_value.ndim == 1:
             self.raw_value = self.raw_value.reshape(-1, 1)
         if self.value.ndim == 1:

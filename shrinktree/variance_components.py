@@ -419,16 +419,20 @@ def between_node_variance(left, right, weight, raw_value, sigma2, null_factor):
 
 
 
+@njit(cache=True)
 def within_variance(sum_sq: float, mass: float, count: float, n_groups: int) -> float:
     """Pooled within-node variance per unit of information mass, with a degrees-of-freedom correction.
 
     ``sum_sq`` is the within-node sum of squares ``sum_i w_i (g~_i - h~_i m_node)^2`` added over the
-    leaves, ``mass`` their total hessian mass and ``count`` their total (weighted) row count.
+    leaves, ``mass`` their total hessian mass and ``count`` their total (weighted) row count.  Compiled, so
+    that the booster's compiled pooling of a tree (:func:`~shrinktree.boosting.pooling.honest_moment_pooling`)
+    applies the same rule.
     """
     if mass <= 0.0:
         return 0.0
     dof = count / (count - n_groups) if count > n_groups + 1 else 1.0
-    return max(sum_sq, 0.0) / mass * dof
+    # Python's max(sum_sq, 0.0), written out: the first argument unless the second is larger (NaN and -0.0 kept).
+    return (0.0 if 0.0 > sum_sq else sum_sq) / mass * dof
 
 
 # --- between-group variance with sigma^2 known: the node and level pooling ----------------------------

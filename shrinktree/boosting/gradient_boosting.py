@@ -184,6 +184,8 @@ class _FitData:
     # Constraints in the grower's numbering: per numeric feature, and the interaction groups.
     monotonic_cst: np.ndarray | None = None
     interactions: InteractionSets | None = None
+    # The fit's first TreeGrower; every later tree's grower is its copy with new rows (TreeGrower.for_tree).
+    grower: TreeGrower | None = None
 
     def ends_of(self, grown, tree: TreeArrays, rows: np.ndarray) -> np.ndarray:
         """The node each of ``rows`` ends at in the grown tree (its leaf, or where it blends), by partitioning
@@ -724,23 +726,31 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         if held_out is not None:
             grow_rows, estimation_rows = held_out
         min_samples_leaf, tie_tolerance = self._grow_min_leaf(data, held_out)
-        grown = TreeGrower(
-            binned, gradients, hessians, weight, grow_rows, data.n_bins_non_missing, data.has_missing,
-            data.missing_bin, feature_mask, data.effective_tests, max_leaf_nodes=self.max_leaf_nodes,
-            max_depth=self.max_depth, min_samples_leaf=min_samples_leaf, tie_tolerance=tie_tolerance,
-            l2_regularization=float(self.l2_regularization), min_hessian=MIN_HESSIAN, pooling_k=pooled_gain_k,
-            codes=codes, n_levels=data.n_levels, cat_feature_mask=cat_feature_mask,
-            # Private measurement switch ``_level_mode`` (benchmarks/ablations.py): another level scan.
-            level_mode=getattr(self, "_level_mode", plan.level_mode),
-            level_k=plan.strength, pooled_level_gain=getattr(self, "_pooled_level_gain", plan.pooled_level_gain),
-            level_method=plan.level_method,
-            constant_hessian=data.constant_hessian, unit_weights=data.unit_weights,
-            compute_within_ss=plan.in_sample_eb, monotonic_cst=data.monotonic_cst, interaction_cst=data.interactions,
-            held_indices=estimation_rows, packed_rows=data.packed_rows,
-            # One tree an iteration: no later tree reads the held-out rows in their order, so no copy of them.
-            partition_held_in_place=loss.n_trees_per_iteration == 1,
-            blend_absent=getattr(self, "_absent_rule", "blend") == "blend",
-        ).grow()
+        # One tree an iteration: no later tree reads the held-out rows in their order, so no copy of them.
+        held_in_place = loss.n_trees_per_iteration == 1
+        if data.grower is not None:
+            grower = data.grower.for_tree(gradients, hessians, grow_rows, estimation_rows, feature_mask,
+                                          cat_feature_mask, min_samples_leaf, tie_tolerance, pooled_gain_k,
+                                          held_in_place)
+        else:
+            grower = TreeGrower(
+                binned, gradients, hessians, weight, grow_rows, data.n_bins_non_missing, data.has_missing,
+                data.missing_bin, feature_mask, data.effective_tests, max_leaf_nodes=self.max_leaf_nodes,
+                max_depth=self.max_depth, min_samples_leaf=min_samples_leaf, tie_tolerance=tie_tolerance,
+                l2_regularization=float(self.l2_regularization), min_hessian=MIN_HESSIAN, pooling_k=pooled_gain_k,
+                codes=codes, n_levels=data.n_levels, cat_feature_mask=cat_feature_mask,
+                # Private measurement switch ``_level_mode`` (benchmarks/ablations.py): another level scan.
+                level_mode=getattr(self, "_level_mode", plan.level_mode),
+                level_k=plan.strength, pooled_level_gain=getattr(self, "_pooled_level_gain", plan.pooled_level_gain),
+                level_method=plan.level_method,
+                constant_hessian=data.constant_hessian, unit_weights=data.unit_weights,
+                compute_within_ss=plan.in_sample_eb, monotonic_cst=data.monotonic_cst,
+                interaction_cst=data.interactions, held_indices=estimation_rows, packed_rows=data.packed_rows,
+                partition_held_in_place=held_in_place,
+                blend_absent=getattr(self, "_absent_rule", "blend") == "blend",
+            )
+            data.grower = grower.fit_settings()
+        grown = grower.grow()
         local = (grown.feature, grown.bin_threshold)
         held = None
         if estimation_rows is not None:

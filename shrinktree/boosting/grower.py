@@ -8,13 +8,15 @@ gradient statistics; pooling the values is left to the shrinkage kernel.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from .._numba import njit
 from .._shrinkage import within_variance
-from .._tree import TreeArrays
+from .._tree import TreeArrays, _filled
 from . import histogram
 from .best_first import child_bounds, grow_tree, node_values, search_node
 from .histogram import NO_PACKED_ROWS, PARALLEL_GATHER_MIN_ROWS, PARALLEL_MIN_ROWS
@@ -188,10 +190,17 @@ class GrownTree:
         return TreeArrays(
             parent=self.parent, left=self.left, right=self.right, feature=feature, threshold=threshold,
             missing_left=self.missing_left, raw_value=raw_value, value=value,
-            pooling_factor=np.ones(len(self.left)), weight=sum_h, count=count, gain=self.gain.copy(),
+            pooling_factor=_filled(len(self.left), 1.0, np.float64), weight=sum_h, count=count, gain=self.gain.copy(),
             is_categorical=self.is_categorical.copy(), cat_offset=self.cat_offset.copy(),
             cat_bitset=self.cat_bitset.copy(), **present,
         )
+
+
+@lru_cache(maxsize=8)
+def _no_groups(n_numeric: int, n_categorical: int) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`TreeGrower._group_arrays` of a fit without interaction constraints: no rows, so shared (nothing
+    can be written into them)."""
+    return np.zeros((0, n_numeric), dtype=np.bool_), np.zeros((0, n_categorical), dtype=np.bool_)
 
 
 class _Node:
@@ -294,7 +303,6 @@ class TreeGrower:
                  partition_held_in_place=False, blend_absent=True):
         self.packed_rows = NO_PACKED_ROWS if packed_rows is None else packed_rows
         self.blend_absent = bool(blend_absent)
-        self.tie_tolerance = float(tie_tolerance)
         # Read when the tree grows, not at import: the tests move the packing threshold.
         self.packed_max_share_inverse = int(histogram.PACKED_MAX_SHARE_INVERSE)
         self.constrained = monotonic_cst is not None and bool(np.any(monotonic_cst != 0))
@@ -305,34 +313,42 @@ class TreeGrower:
         self.unit_weights = bool(unit_weights)
         self.compute_within_ss = compute_within_ss
         self.codes = np.ascontiguousarray(codes) if codes is not None and codes.shape[0] > 0 else None
-        self.n_levels = np.ascontiguousarray(n_levels if self.codes is not None else np.zeros(0), dtype=np.int64)
+        self.n_levels = np.ascontiguousarray(n_levels, dtype=np.int64) if self.codes is not None else _NO_INDICES
         self.cat_offsets = (np.concatenate([[0], np.cumsum(self.n_levels + 1)]).astype(np.int64)
                             if self.codes is not None else _NO_CATEGORICAL_OFFSETS)
-        self.cat_feature_mask = (np.ascontiguousarray(cat_feature_mask, dtype=np.bool_) if self.codes is not None
-                                 else np.zeros(0, dtype=np.bool_))
         self.level_mode = level_mode
         self.level_k = float(level_k)
         self.pooled_level_gain = bool(pooled_level_gain)
         self.level_method = int(level_method)
         self.binned = binned
-        # Contiguous float64 (no copy when they already are): one compiled specialization of the loop.
-        self.gradients = np.ascontiguousarray(gradients, dtype=np.float64)
-        self.hessians = np.ascontiguousarray(hessians, dtype=np.float64)
         self.sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
         self.n_bins = missing_bin + 1
         self.n_bins_non_missing = n_bins_non_missing
         self.has_missing = has_missing
         self.missing_bin = missing_bin
-        self.feature_mask = np.ascontiguousarray(feature_mask, dtype=np.bool_)
-        self.active_features = np.flatnonzero(feature_mask).astype(np.int64)
         self.effective_tests = effective_tests
         self.max_leaf_nodes = max_leaf_nodes
         self.max_depth = max_depth
-        self.min_samples_leaf = min_samples_leaf
         self.l2 = l2_regularization
         self.min_hessian = min_hessian
+        self._set_tree(gradients, hessians, sample_indices, held_indices, feature_mask, cat_feature_mask,
+                       min_samples_leaf, tie_tolerance, pooling_k, partition_held_in_place)
+
+    def _set_tree(self, gradients, hessians, sample_indices, held_indices, feature_mask, cat_feature_mask,
+                  min_samples_leaf, tie_tolerance, pooling_k, partition_held_in_place) -> None:
+        """The arguments that change from tree to tree of one fit (see the class's parameters)."""
+        # Contiguous float64 (no copy when they already are): one compiled specialization of the loop.
+        self.gradients = np.ascontiguousarray(gradients, dtype=np.float64)
+        self.hessians = np.ascontiguousarray(hessians, dtype=np.float64)
+        self.feature_mask = np.ascontiguousarray(feature_mask, dtype=np.bool_)
+        # ndarray.nonzero: np.flatnonzero's Python layers cost more than the call (a tree at a time).
+        self.active_features = self.feature_mask.nonzero()[0].astype(np.int64, copy=False)
+        self.cat_feature_mask = (np.ascontiguousarray(cat_feature_mask, dtype=np.bool_) if self.codes is not None
+                                 else _NO_FEATURES)
+        self.min_samples_leaf = min_samples_leaf
+        self.tie_tolerance = float(tie_tolerance)
         self.pooling_k = pooling_k
-        n_samples = binned.shape[1]
+        n_samples = self.binned.shape[1]
         self.all_rows = sample_indices is None
         # int32 rows whenever they fit (partition.row_index_dtype): half the memory, one compiled specialization.
         rows_dtype = row_index_dtype(n_samples)
@@ -344,6 +360,28 @@ class TreeGrower:
                              else _writeable_rows(held_indices, rows_dtype)
                              if partition_held_in_place else np.array(held_indices, dtype=rows_dtype))
         self.buffer = np.empty(max(len(self.sample_indices), len(self.held_indices)), dtype=rows_dtype)
+
+    def fit_settings(self) -> TreeGrower:
+        """A copy holding only the fit-wide settings, as a template for :meth:`for_tree`: it keeps no rows of
+        this tree alive (its row, held-out and scratch arrays are left out)."""
+        template = copy.copy(self)
+        template.sample_indices = template.held_indices = template.buffer = None
+        template.gradients = template.hessians = None
+        template.__dict__.pop("level_sigma2", None)
+        return template
+
+    def for_tree(self, gradients, hessians, sample_indices, held_indices, feature_mask, cat_feature_mask,
+                 min_samples_leaf, tie_tolerance=0.0, pooling_k=-1.0, partition_held_in_place=False) -> TreeGrower:
+        """A grower of another tree of the same fit: this one's fit-wide settings, new rows and gradients.
+
+        The same grower as a new :class:`TreeGrower` given the same arguments, without redoing the conversions
+        that hold for the whole fit (the booster grows hundreds of trees of a few dozen rows each, where they
+        were a visible share of the time).  ``self`` is not changed.
+        """
+        grower = copy.copy(self)
+        grower._set_tree(gradients, hessians, sample_indices, held_indices, feature_mask, cat_feature_mask,
+                         min_samples_leaf, tie_tolerance, pooling_k, partition_held_in_place)
+        return grower
 
     def _level_noise(self):
         """Per categorical feature, the within-level noise variance per unit hessian on the growing rows, and
@@ -451,7 +489,9 @@ class TreeGrower:
         """Which numeric and which categorical features each interaction group holds (no rows without groups)."""
         n_numeric = len(self.feature_mask)
         n_categorical = len(self.n_levels) if self.codes is not None else 0
-        sets = [] if self.interactions is None else self.interactions.groups
+        if self.interactions is None:
+            return _no_groups(n_numeric, n_categorical)
+        sets = self.interactions.groups
         numeric = np.zeros((len(sets), n_numeric), dtype=np.bool_)
         categorical = np.zeros((len(sets), n_categorical), dtype=np.bool_)
         for q, members in enumerate(sets):

@@ -17,6 +17,7 @@ from .._numba import njit
 from .._shrinkage import (
     SHRINKAGE_MODES,
     categorical_null_gain,
+    eb_factors,
     keep_monotone,
     null_gain_factor,
     pool_values,
@@ -24,7 +25,7 @@ from .._shrinkage import (
     shrink_tree_values,
     within_variance,
 )
-from ..variance_components import ESTIMATOR_CODES, resolve_variance_estimator
+from ..variance_components import ESTIMATOR_CODES, between_node_variance, resolve_variance_estimator
 from .numpy_sum import pairwise_sum
 from .splitting import LEVELS_EB, LEVELS_FIXED_K, LEVELS_RAW
 
@@ -155,6 +156,32 @@ def honest_inputs(held, leaves, left):
             estimation_raw)
 
 
+@njit(cache=True)
+def honest_moment_pooling(held, leaves, left, right, parent, weight, raw_value):
+    """The honest moment-estimator pooling of a single-output tree in one compiled call.
+
+    The same steps, bit for bit, as :func:`pool_tree`'s general path for this case: :func:`honest_inputs`,
+    :func:`~shrinktree.variance_components.within_variance`, the moment estimate of ``tau^2``
+    (:func:`~shrinktree.variance_components.between_node_variance`), the factors ``n / (n + k)``
+    (:func:`~shrinktree._shrinkage.eb_factors`) and the top-down pooling (:func:`~shrinktree._shrinkage.pool_values`);
+    one call instead of a dozen small ones per tree, whose dispatch was a visible share of small fits.
+
+    Returns
+    -------
+    (value, pooling_factor, k)
+        The pooled values ``(n_nodes, 1)``, the factors ``(n_nodes,)`` and ``k = sigma^2 / tau^2`` (``inf``:
+        pooled to the root).
+    """
+    sum_sq, mass, count, n_groups, null_factor, h_held, estimation_raw = honest_inputs(held, leaves, left)
+    sigma2 = within_variance(sum_sq, mass, count, n_groups)
+    tau2 = between_node_variance(left, right, h_held, estimation_raw, sigma2, null_factor)
+    factor = eb_factors(parent, weight, sigma2, tau2)
+    value = np.empty_like(raw_value)
+    pool_values(parent, raw_value, factor, value)
+    k = np.inf if tau2 <= 0 else sigma2 / tau2
+    return value, factor[:, 0].copy(), k
+
+
 class MomentMemory:
     """Moment sums of ``tau^2`` carried across the trees of one output, discounted by ``decay`` per tree.
 
@@ -207,6 +234,12 @@ def pool_tree(tree, plan: PoolingPlan, grown, held: np.ndarray | None, split_sig
     if plan.mode != "eb":
         return shrink_tree_values(tree, plan.mode, plan.strength, split_sign=split_sign)
     leaves = grown.leaf_nodes
+    if (held is not None and split_sign is None and memory is None and plan.variance_estimator == "moments"
+            and tree.raw_value.shape[1] == 1):
+        tree.value, tree.pooling_factor, k = honest_moment_pooling(
+            held, leaves, tree.left, tree.right, tree.parent, np.ascontiguousarray(tree.weight, dtype=np.float64),
+            np.ascontiguousarray(tree.raw_value, dtype=np.float64))
+        return float(k)
     if held is not None:
         sum_sq, mass, count, n_groups, null_factor, h_held, estimation_raw = honest_inputs(held, leaves, grown.left)
         sigma2 = within_variance(sum_sq, mass, count, n_groups)

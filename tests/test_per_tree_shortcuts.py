@@ -1,0 +1,129 @@
+"""The per-tree shortcuts of a fit (issue 17, small data), each pinned to the path it shortens.
+
+A fit of a few hundred rows spends as much time in the Python around each tree as in growing it, so three
+steps were shortened: the pooling of a single-output honest tree runs as one compiled call
+(``pooling.honest_moment_pooling``), later trees copy the first tree's grower settings
+(``TreeGrower.for_tree``), and small partitions add the leaf values serially.  Each must give what the general
+path gives, bit for bit.
+"""
+
+import numpy as np
+import pytest
+
+from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor
+from shrinktree._shrinkage import effective_tests_table, shrink_tree_values
+from shrinktree.boosting.binning import BinMapper
+from shrinktree.boosting.grower import TreeGrower, threshold_table
+from shrinktree.boosting.honest import held_node_statistics
+from shrinktree.boosting.pooling import PoolingPlan, honest_inputs, pool_tree
+from shrinktree.boosting.predictor import (
+    LEAF_VALUES_PARALLEL_MIN_ROWS,
+    _add_leaf_values_parallel,
+    add_leaf_values,
+)
+from shrinktree.variance_components import within_variance
+
+
+def _setting(n_rows, seed, signal=1.0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_rows, 4))
+    mapper = BinMapper(255, random_state=0).fit(X)
+    binned = mapper.transform(X)
+    gradients = rng.normal(size=n_rows) + signal * np.sign(X[:, 0])
+    hessians = rng.uniform(0.5, 1.5, size=n_rows)
+    held = rng.random(n_rows) < 0.5
+    rows = np.flatnonzero(~held).astype(np.int32), np.flatnonzero(held).astype(np.int32)
+    has_missing = np.zeros(4, dtype=bool)
+    return mapper, binned, gradients, hessians, rows, has_missing
+
+
+def _grower(mapper, binned, gradients, hessians, rows, has_missing, **settings):
+    return TreeGrower(binned, gradients, hessians, np.ones(binned.shape[1]), rows[0], mapper.n_bins_non_missing_,
+                      has_missing, mapper.missing_bin_, np.ones(4, dtype=bool), effective_tests_table(256),
+                      held_indices=rows[1], **settings)
+
+
+# signal 0: the splits are noise, tau^2 is truncated to 0 and the tree is pooled to its root (k = inf)
+@pytest.mark.parametrize("seed, signal", [(0, 1.0), (1, 0.3), (2, 0.0), (3, 2.0)])
+def test_compiled_pooling_of_an_honest_tree_is_the_general_path(seed, signal):
+    mapper, binned, gradients, hessians, rows, has_missing = _setting(600, seed, signal)
+    grown = _grower(mapper, binned, gradients, hessians, rows, has_missing, max_leaf_nodes=8,
+                    min_samples_leaf=10).grow()
+    held = held_node_statistics(grown.held_indices, *grown.held_runs(), grown.parent, gradients, hessians,
+                                np.ones(binned.shape[1]))
+    thresholds = threshold_table(mapper)
+    index = np.arange(4, dtype=np.int64)
+    tree = grown.node_arrays(index, np.zeros(0, dtype=np.int64), thresholds, 0.0, held)
+    general = tree.copy()
+    assert tree.n_nodes > 1
+    k = pool_tree(tree, PoolingPlan.resolve("eb", None, "honest"), grown, held)
+    sum_sq, mass, count, n_groups, null_factor, h_held, raw = honest_inputs(held, grown.leaf_nodes, grown.left)
+    k_general = shrink_tree_values(general, "eb", None, within_variance(sum_sq, mass, count, n_groups), null_factor,
+                                   h_held, raw, None, "moments", None)
+    assert (k == k_general) or (np.isinf(k) and np.isinf(k_general))
+    assert np.array_equal(tree.value, general.value)
+    assert np.array_equal(tree.pooling_factor, general.pooling_factor)
+    if signal == 0.0:
+        assert np.isinf(k) and np.all(tree.value == tree.value[0])
+
+
+def test_within_variance_keeps_pythons_max_of_sum_sq_and_zero():
+    assert within_variance(-1.0, 2.0, 10.0, 2) == 0.0
+    assert within_variance(4.0, 2.0, 10.0, 2) == 4.0 / 2.0 * (10.0 / 8.0)
+    assert np.signbit(within_variance(-0.0, 2.0, 10.0, 2))  # max(-0.0, 0.0) is -0.0
+    assert np.isnan(within_variance(np.nan, 2.0, 10.0, 2))
+    assert within_variance(1.0, 0.0, 10.0, 2) == 0.0
+
+
+def test_a_grower_for_another_tree_grows_what_a_new_grower_grows():
+    mapper, binned, gradients, hessians, rows, has_missing = _setting(800, 4)
+    settings = dict(max_leaf_nodes=12, min_samples_leaf=15, l2_regularization=0.5)
+    first = _grower(mapper, binned, gradients, hessians, rows, has_missing, **settings)
+    first.grow()
+    template = first.fit_settings()
+    assert template.sample_indices is None and template.held_indices is None  # keeps no rows alive
+    rng = np.random.default_rng(9)
+    new_gradients = rng.normal(size=binned.shape[1])
+    held = rng.random(binned.shape[1]) < 0.5
+    new_rows = np.flatnonzero(~held).astype(np.int32), np.flatnonzero(held).astype(np.int32)
+    mask = np.array([True, False, True, True])
+    fresh = TreeGrower(binned, new_gradients, hessians, np.ones(binned.shape[1]), new_rows[0].copy(),
+                       mapper.n_bins_non_missing_, has_missing, mapper.missing_bin_, mask,
+                       effective_tests_table(256), held_indices=new_rows[1].copy(), min_samples_leaf=7,
+                       max_leaf_nodes=12, l2_regularization=0.5).grow()
+    copied = template.for_tree(new_gradients, hessians, new_rows[0].copy(), new_rows[1].copy(), mask, None, 7).grow()
+    for name in ("parent", "left", "feature", "bin_threshold", "sum_gradients", "sum_hessians", "weighted_count",
+                 "gain", "held_indices", "held_leaf_start", "leaf_start", "sample_indices"):
+        assert np.array_equal(getattr(copied, name), getattr(fresh, name)), name
+    assert not np.any(copied.feature == 1)  # the new tree's feature mask, not the first tree's
+
+
+@pytest.mark.parametrize("n_rows", [50, LEAF_VALUES_PARALLEL_MIN_ROWS + 10])
+def test_leaf_values_add_alike_serially_and_in_parallel(n_rows):
+    rng = np.random.default_rng(3)
+    rows = rng.permutation(n_rows).astype(np.int32)
+    bounds = np.sort(rng.choice(np.arange(1, n_rows), 6, replace=False))
+    start, stop = np.concatenate([[0], bounds]).astype(np.int64), np.concatenate([bounds, [n_rows]]).astype(np.int64)
+    values = rng.normal(size=len(start))
+    base = rng.normal(size=n_rows)
+    serial, parallel = base.copy(), base.copy()
+    add_leaf_values(rows, start, stop, values, serial)
+    _add_leaf_values_parallel(rows, start, stop, values, parallel)
+    assert np.array_equal(serial, parallel)
+    expected = base.copy()
+    for j in range(len(start)):
+        expected[rows[start[j]:stop[j]]] += values[j]
+    assert np.array_equal(serial, expected)
+
+
+@pytest.mark.parametrize("estimator", [ShrinkBoostRegressor, ShrinkBoostClassifier])
+def test_every_tree_of_a_fit_grows_from_its_own_rows(estimator):
+    # Later trees copy the first tree's grower: a fit must still equal itself, and its trees differ.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5))
+    y = X[:, 0] + rng.normal(size=300) if estimator is ShrinkBoostRegressor else rng.integers(0, 3, 300)
+    a = estimator(n_estimators=20, random_state=0).fit(X, y)
+    b = estimator(n_estimators=20, random_state=0).fit(X, y)
+    assert np.array_equal(a.predict(X), b.predict(X))
+    roots = {float(t.raw_value[0, 0]) for trees in a._trees for t in trees}
+    assert len(roots) > 1
