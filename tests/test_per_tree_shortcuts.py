@@ -1,8 +1,9 @@
 """The per-tree shortcuts of a fit (issue 17, small data), each pinned to the path it shortens.
 
-A fit of a few hundred rows spends as much time in the Python around each tree as in growing it, so three
+A fit of a few hundred rows spends as much time in the Python around each tree as in growing it, so four
 steps were shortened: the pooling of a single-output honest tree runs as one compiled call
-(``pooling.honest_moment_pooling``), later trees copy the first tree's grower settings
+(``pooling.honest_moment_pooling``), so do its importances, learning rate and training predictions
+(``gradient_boosting.finish_tree``), later trees copy the first tree's grower settings
 (``TreeGrower.for_tree``), and small partitions add the leaf values serially.  Each must give what the general
 path gives, bit for bit.
 """
@@ -127,3 +128,41 @@ def test_every_tree_of_a_fit_grows_from_its_own_rows(estimator):
     assert np.array_equal(a.predict(X), b.predict(X))
     roots = {float(t.raw_value[0, 0]) for trees in a._trees for t in trees}
     assert len(roots) > 1
+
+
+@pytest.mark.parametrize("with_held", [True, False])
+def test_finishing_a_tree_in_one_call_is_the_numpy_steps(with_held):
+    from shrinktree.boosting.gradient_boosting import _NO_HELD_STATISTICS, add_importances, finish_tree
+
+    mapper, binned, gradients, hessians, rows, has_missing = _setting(500, 6)
+    grown = _grower(mapper, binned, gradients, hessians, rows, has_missing, max_leaf_nodes=10,
+                    min_samples_leaf=8).grow()
+    held = held_node_statistics(grown.held_indices, *grown.held_runs(), grown.parent, gradients, hessians,
+                                np.ones(binned.shape[1]))
+    tree = grown.node_arrays(np.arange(4, dtype=np.int64), np.zeros(0, dtype=np.int64), threshold_table(mapper), 0.3,
+                             held if with_held else None)
+    pool_tree(tree, PoolingPlan.resolve("eb", None, "honest"), grown, held)
+    expected_tree, expected_importances = tree.copy(), np.zeros((2, 4))
+    expected_raw = np.random.default_rng(1).normal(size=binned.shape[1])
+    raw, importances = expected_raw.copy(), np.zeros((2, 4))
+    sum_g, sum_h, _ = grown.sums(held if with_held else None)
+    add_importances(sum_g, sum_h, 0.3, np.ascontiguousarray(expected_tree.value[:, 0]), grown.left, grown.right,
+                    expected_tree.feature, expected_importances)
+    expected_tree.raw_value *= 0.1
+    expected_tree.value *= 0.1
+    leaf_values = expected_tree.value[grown.leaf_nodes, 0]
+    for j, (start, stop) in enumerate(zip(grown.leaf_start, grown.leaf_stop)):
+        expected_raw[grown.sample_indices[start:stop]] += leaf_values[j]
+        if with_held:
+            expected_raw[grown.held_indices[grown.held_leaf_start[j]:grown.held_leaf_stop[j]]] += leaf_values[j]
+    empty = grown.leaf_start[:0]
+    column = finish_tree(True, held if with_held else _NO_HELD_STATISTICS, grown.sum_gradients, grown.sum_hessians,
+                         0.3, grown.left, grown.right, tree.feature, importances, 0.1, tree.raw_value, tree.value,
+                         grown.leaf_nodes, grown.sample_indices, grown.leaf_start, grown.leaf_stop,
+                         grown.held_indices if with_held else grown.sample_indices[:0],
+                         grown.held_leaf_start if with_held else empty, grown.held_leaf_stop if with_held else empty,
+                         raw)
+    assert np.array_equal(importances, expected_importances) and importances[1].sum() > 0
+    assert np.array_equal(tree.raw_value, expected_tree.raw_value)
+    assert np.array_equal(tree.value, expected_tree.value) and np.array_equal(column, expected_tree.value[:, 0])
+    assert np.array_equal(raw, expected_raw)

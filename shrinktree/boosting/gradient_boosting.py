@@ -102,6 +102,48 @@ def add_importances(sum_g, sum_h, l2, pooled, left, right, feature, importances)
         importances[1, feature[i]] += 1.0
 
 
+# ``finish_tree``'s held-out statistics of a tree without held-out rows (no rows: none added).
+_NO_HELD_STATISTICS = np.zeros((0, 6))
+
+
+@njit(cache=True)
+def finish_tree(score, extra, sum_gradients, sum_hessians, l2, left, right, feature, importances, learning_rate,
+                raw_value, value, leaf_nodes, sample_indices, leaf_start, leaf_stop, held_indices, held_leaf_start,
+                held_leaf_stop, out):
+    """The end of a tree in one compiled call: its importances, its step, its training predictions.
+
+    With ``score``, :func:`add_importances` at the pooled values, with the node sums of the growing rows plus
+    ``extra``'s (the held-out rows' statistics; no rows: none).  Then ``raw_value`` and ``value`` (``(n_nodes,
+    1)``) are multiplied by ``learning_rate`` in place, and each leaf's scaled value is added to ``out`` at the
+    rows of its run of ``sample_indices`` and of ``held_indices`` (no entries: no held-out rows).  Importance: the
+    loss reduction each split achieves with the pooled (not raw) values, in the Newton space the splits were
+    chosen in.  The same
+    operations, in the same order, as the numpy steps they replace; returns the scaled values as one column.
+    """
+    n_nodes = left.shape[0]
+    if score:
+        sum_g = sum_gradients.copy()
+        sum_h = sum_hessians.copy()
+        if extra.shape[0] > 0:
+            for i in range(n_nodes):
+                sum_g[i] = sum_gradients[i] + extra[i, 0]
+                sum_h[i] = sum_hessians[i] + extra[i, 1]
+        add_importances(sum_g, sum_h, l2, value[:, 0].copy(), left, right, feature, importances)
+    column = np.empty(n_nodes)
+    for i in range(n_nodes):
+        for k in range(raw_value.shape[1]):
+            raw_value[i, k] *= learning_rate
+            value[i, k] *= learning_rate
+        column[i] = value[i, 0]
+    leaf_values = np.empty(leaf_nodes.shape[0])
+    for j in range(leaf_nodes.shape[0]):
+        leaf_values[j] = column[leaf_nodes[j]]
+    add_leaf_values(sample_indices, leaf_start, leaf_stop, leaf_values, out)
+    if held_indices.shape[0] > 0:
+        add_leaf_values(held_indices, held_leaf_start, held_leaf_stop, leaf_values, out)
+    return column
+
+
 def _ldexp(value, exponent):
     """``value * 2**exponent``; beyond float64's range it is inf or 0, without a warning."""
     with np.errstate(over="ignore", under="ignore"):
@@ -763,32 +805,35 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
                                  held)
         sign = split_signs(tree, self._monotonic_cst)
         pooling_k = pool_tree(tree, plan, grown, held, sign, memory)
-        # Importance: the loss reduction each split achieves with the pooled (not raw) values, in the
-        # Newton space the splits were chosen in (the surrogate's, for losses that renew leaf values).
-        sum_g, sum_h, _ = grown.sums(held)
-        add_importances(sum_g, sum_h, l2, np.ascontiguousarray(tree.value[:, 0]), grown.left, grown.right,
-                        tree.feature, importances)
         # Private measurement switch (benchmarks/loss_pooling.py): keep the surrogate's Newton values.
-        if loss.renews_leaves and getattr(self, "_renew_leaf_values", True):
+        renews = loss.renews_leaves and getattr(self, "_renew_leaf_values", True)
+        if renews:
+            # Importance: the loss reduction each split achieves with the pooled (not raw) values, in the
+            # Newton space the splits were chosen in (the surrogate's, for losses that renew leaf values).
+            sum_g, sum_h, _ = grown.sums(held)
+            add_importances(sum_g, sum_h, l2, np.ascontiguousarray(tree.value[:, 0]), grown.left, grown.right,
+                            tree.feature, importances)
             # The node each held-out row ends at: rows that stopped at an internal node reach no leaf, so they
             # take no part in the renewed values (renew_leaf_values reads the rows of leaves only).
             held_end = None if estimation_rows is None else grown.held_end_nodes()
             renew_leaf_values(tree, loss, grown, grown.held_indices, held_end, y, raw, weight, sign)
-        tree.raw_value *= self.learning_rate
-        tree.value *= self.learning_rate
 
         # Training predictions: grown rows from the partition, held-out rows from their leaves (those that
         # stopped where they blend: the blended value of the node's subtree), rows outside the subsample by
         # partitioning them node by node (boosting/routing.py), blending as the held-out rows do.
-        value = np.ascontiguousarray(tree.value[:, 0])
-        leaves = grown.leaf_nodes
-        leaf_values = value[leaves]
         # A multiclass tree's column of raw is strided: a contiguous copy, added to and written back, keeps
-        # one compiled specialization of the kernels below for every fit.
+        # one compiled specialization of the kernels for every fit.
         out = raw if raw.flags.c_contiguous else np.ascontiguousarray(raw)
-        add_leaf_values(grown.sample_indices, grown.leaf_start, grown.leaf_stop, leaf_values, out)
+        has_held = estimation_rows is not None
+        # Importances (unless renewed above), the learning rate and the leaves' rows in one compiled call.
+        value = finish_tree(
+            not renews, _NO_HELD_STATISTICS if held is None else held, grown.sum_gradients, grown.sum_hessians, l2,
+            grown.left, grown.right, tree.feature, importances, float(self.learning_rate), tree.raw_value,
+            tree.value, grown.leaf_nodes, grown.sample_indices, grown.leaf_start, grown.leaf_stop,
+            grown.held_indices if has_held else grown.sample_indices[:0],
+            grown.held_leaf_start if has_held else grown.leaf_start[:0],
+            grown.held_leaf_stop if has_held else grown.leaf_stop[:0], out)
         if estimation_rows is not None:
-            add_leaf_values(grown.held_indices, grown.held_leaf_start, grown.held_leaf_stop, leaf_values, out)
             stopped = grown.held_stopped_nodes
             if stopped is not None and len(stopped):
                 if getattr(self, "_stopped_value", DEFAULT_STOPPED_VALUE) == "node":
