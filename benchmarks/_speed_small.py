@@ -1,5 +1,6 @@
 """The small-data suite of ``benchmarks/speed.py``: 400-5,000 rows, 300 trees, one thread per library.
 
+The sets are regression, binary and one multiclass set (digits, ten classes: 300 iterations of ten trees).
 On small data a fit is a few thousand tiny kernel calls, so the per-iteration Python overhead, not
 the arithmetic, decides the time.  Every library fits 300 trees of at most 31 leaves with at least
 20 rows per leaf and learning rate 0.1 (shrinktree with its defaults), interleaved in one process
@@ -22,7 +23,7 @@ LIBRARIES = (SHRINKTREE, LIGHTGBM, XGBOOST)
 
 def datasets() -> list[tuple[str, str, np.ndarray, np.ndarray]]:
     """``(name, task, X, y)`` of every small set: scikit-learn's bundled data and generated rows."""
-    from sklearn.datasets import load_breast_cancer, load_diabetes, make_classification, make_friedman1
+    from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, make_classification, make_friedman1
 
     out = []
     X, y = load_diabetes(return_X_y=True)
@@ -33,6 +34,9 @@ def datasets() -> list[tuple[str, str, np.ndarray, np.ndarray]]:
     out.append(("Friedman #1 (2,000 x 10)", "regression", X, y))
     X, y = make_classification(n_samples=5_000, n_features=20, n_informative=8, random_state=0)
     out.append(("generated binary (5,000 x 20)", "binary", X, y.astype(np.float64)))
+    # Ten classes: every library grows one tree per class and iteration, 3,000 trees in all.
+    X, y = load_digits(return_X_y=True)
+    out.append(("digits (1,797 x 64, 10 classes)", "multiclass", X, y))
     return out
 
 

@@ -166,3 +166,28 @@ def test_finishing_a_tree_in_one_call_is_the_numpy_steps(with_held):
     assert np.array_equal(tree.raw_value, expected_tree.raw_value)
     assert np.array_equal(tree.value, expected_tree.value) and np.array_equal(column, expected_tree.value[:, 0])
     assert np.array_equal(raw, expected_raw)
+
+
+def test_features_that_cannot_split_are_not_histogrammed(monkeypatch):
+    from shrinktree.boosting import grower as grower_module
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(400, 4))
+    X[:, 1] = 3.0  # one value: never a split
+    X[:, 3] = 1.0
+    X[rng.random(400) < 0.2, 3] = np.nan  # one value and NaN: missing against present is a split
+    y = X[:, 0] + 2.0 * np.isnan(X[:, 3]) + rng.normal(scale=0.1, size=400)
+    seen = []
+    original = grower_module.TreeGrower.grow
+
+    def grow(self):
+        seen.append(self.active_features.tolist())
+        return original(self)
+
+    monkeypatch.setattr(grower_module.TreeGrower, "grow", grow)
+    for colsample in (1.0, 0.75):
+        seen.clear()
+        model = ShrinkBoostRegressor(n_estimators=10, colsample=colsample, random_state=0).fit(X, y)
+        assert seen and all(1 not in active for active in seen)
+        assert any(3 in active for active in seen)
+        assert model.feature_importances_[1] == 0.0 and model.feature_importances_[3] > 0.0

@@ -629,8 +629,11 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         self.pooling_strength_ = []
         importances = []  # per iteration: (gain, split count) of every feature
         n_features_per_tree = max(1, int(np.ceil(self.colsample * n_features)))
-        # Without column subsampling every tree may split on every feature (read only, shared by the trees).
-        every_numeric = np.ones(len(self._numeric_index), dtype=np.bool_)
+        # Without column subsampling every tree may split on every feature (read only, shared by the trees),
+        # except the numeric features with one bin and no missing value: no threshold of theirs separates rows,
+        # so their histograms and scans are skipped (the same trees: they never offer a split).
+        splittable = (data.n_bins_non_missing > 1) | data.has_missing
+        every_numeric = np.ascontiguousarray(splittable, dtype=np.bool_)
         every_categorical = np.ones(len(self._categorical_index), dtype=np.bool_)
         n_rows_per_tree = max(1, int(np.ceil(self.subsample * n_samples)))
         # Private measurement switch (benchmarks/eb_methods.py): score splits by pooled values with the
@@ -659,7 +662,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
                 feature_mask = np.zeros(n_features, dtype=np.bool_)
                 feature_mask[rng.choice(n_features, n_features_per_tree, replace=False)] = True
                 cat_feature_mask = np.ascontiguousarray(feature_mask[self._categorical_index])
-                feature_mask = np.ascontiguousarray(feature_mask[self._numeric_index])
+                feature_mask = np.ascontiguousarray(feature_mask[self._numeric_index] & splittable)
             else:
                 feature_mask, cat_feature_mask = every_numeric, every_categorical
             held_out = None
