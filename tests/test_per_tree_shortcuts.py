@@ -13,6 +13,7 @@ import pytest
 
 from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor
 from shrinktree._shrinkage import effective_tests_table, shrink_tree_values
+from shrinktree.boosting import pooling
 from shrinktree.boosting.binning import BinMapper
 from shrinktree.boosting.grower import TreeGrower, threshold_table
 from shrinktree.boosting.honest import held_node_statistics
@@ -46,7 +47,7 @@ def _grower(mapper, binned, gradients, hessians, rows, has_missing, **settings):
 
 # signal 0: the splits are noise, tau^2 is truncated to 0 and the tree is pooled to its root (k = inf)
 @pytest.mark.parametrize("seed, signal", [(0, 1.0), (1, 0.3), (2, 0.0), (3, 2.0)])
-def test_compiled_pooling_of_an_honest_tree_is_the_general_path(seed, signal):
+def test_compiled_pooling_of_an_honest_tree_is_the_general_path(seed, signal, monkeypatch):
     mapper, binned, gradients, hessians, rows, has_missing = _setting(600, seed, signal)
     grown = _grower(mapper, binned, gradients, hessians, rows, has_missing, max_leaf_nodes=8,
                     min_samples_leaf=10).grow()
@@ -57,7 +58,10 @@ def test_compiled_pooling_of_an_honest_tree_is_the_general_path(seed, signal):
     tree = grown.node_arrays(index, np.zeros(0, dtype=np.int64), thresholds, 0.0, held)
     general = tree.copy()
     assert tree.n_nodes > 1
+    calls, compiled = [], pooling.honest_moment_pooling
+    monkeypatch.setattr(pooling, "honest_moment_pooling", lambda *args: calls.append(1) or compiled(*args))
     k = pool_tree(tree, PoolingPlan.resolve("eb", None, "honest"), grown, held)
+    assert calls == [1]  # the compiled path, not the general one
     sum_sq, mass, count, n_groups, null_factor, h_held, raw = honest_inputs(held, grown.leaf_nodes, grown.left)
     k_general = shrink_tree_values(general, "eb", None, within_variance(sum_sq, mass, count, n_groups), null_factor,
                                    h_held, raw, None, "moments", None)
@@ -118,16 +122,31 @@ def test_leaf_values_add_alike_serially_and_in_parallel(n_rows):
 
 
 @pytest.mark.parametrize("estimator", [ShrinkBoostRegressor, ShrinkBoostClassifier])
-def test_every_tree_of_a_fit_grows_from_its_own_rows(estimator):
-    # Later trees copy the first tree's grower: a fit must still equal itself, and its trees differ.
+def test_copied_growers_fit_the_model_new_growers_fit(estimator, monkeypatch):
+    # Later trees copy the first tree's grower; with the template switched off every tree gets a new TreeGrower,
+    # as before the copies: the two fits must be the same, tree for tree.
+    from shrinktree.boosting import grower as grower_module
+
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 5))
     y = X[:, 0] + rng.normal(size=300) if estimator is ShrinkBoostRegressor else rng.integers(0, 3, 300)
-    a = estimator(n_estimators=20, random_state=0).fit(X, y)
-    b = estimator(n_estimators=20, random_state=0).fit(X, y)
-    assert np.array_equal(a.predict(X), b.predict(X))
-    roots = {float(t.raw_value[0, 0]) for trees in a._trees for t in trees}
-    assert len(roots) > 1
+    copied = estimator(n_estimators=20, colsample=0.8, random_state=0).fit(X, y)
+    built = []
+    original = grower_module.TreeGrower.__init__
+
+    def counting_init(self, *args, **kwargs):
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(grower_module.TreeGrower, "fit_settings", lambda self: None)
+    monkeypatch.setattr(grower_module.TreeGrower, "__init__", counting_init)
+    fresh = estimator(n_estimators=20, colsample=0.8, random_state=0).fit(X, y)
+    assert len(built) == sum(len(trees) for trees in fresh._trees) >= 20
+    for trees_a, trees_b in zip(copied._trees, fresh._trees):
+        for a, b in zip(trees_a, trees_b):
+            for name in ("left", "feature", "threshold", "value", "raw_value", "pooling_factor"):
+                assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=name == "threshold"), name
+    assert len({float(t.raw_value[0, 0]) for trees in copied._trees for t in trees}) > 1
 
 
 @pytest.mark.parametrize("with_held", [True, False])

@@ -117,8 +117,8 @@ def finish_tree(score, extra, sum_gradients, sum_hessians, l2, left, right, feat
     1)``) are multiplied by ``learning_rate`` in place, and each leaf's scaled value is added to ``out`` at the
     rows of its run of ``sample_indices`` and of ``held_indices`` (no entries: no held-out rows).  Importance: the
     loss reduction each split achieves with the pooled (not raw) values, in the Newton space the splits were
-    chosen in.  The same
-    operations, in the same order, as the numpy steps they replace; returns the scaled values as one column.
+    chosen in.  The same operations, in the same order, as the numpy steps they replace; returns the scaled values
+    as one column.
     """
     n_nodes = left.shape[0]
     if score:
@@ -226,7 +226,8 @@ class _FitData:
     # Constraints in the grower's numbering: per numeric feature, and the interaction groups.
     monotonic_cst: np.ndarray | None = None
     interactions: InteractionSets | None = None
-    # The fit's first TreeGrower; every later tree's grower is its copy with new rows (TreeGrower.for_tree).
+    # The fit-wide settings of its first TreeGrower (TreeGrower.fit_settings): every later tree's grower is a copy
+    # with new rows (TreeGrower.for_tree), so the estimator's parameters are read once per fit.
     grower: TreeGrower | None = None
 
     def ends_of(self, grown, tree: TreeArrays, rows: np.ndarray) -> np.ndarray:
@@ -803,7 +804,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
             # where they blend, are a run of grown.held_indices (they count in that node and its ancestors).
             held = held_node_statistics(grown.held_indices, *grown.held_runs(), grown.parent, gradients, hessians,
                                         weight)
-        l2 = float(self.l2_regularization)
+        l2 = float(grower.l2)  # the fit's, as the grower read it at the first tree
         tree = grown.node_arrays(self._numeric_index, self._categorical_index, data.thresholds, l2,
                                  held)
         sign = split_signs(tree, self._monotonic_cst)

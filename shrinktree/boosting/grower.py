@@ -302,7 +302,7 @@ class TreeGrower:
                  partition_held_in_place=False, blend_absent=True):
         self.packed_rows = NO_PACKED_ROWS if packed_rows is None else packed_rows
         self.blend_absent = bool(blend_absent)
-        # Read when the tree grows, not at import: the tests move the packing threshold.
+        # Read when a fit's first grower is built, not at import: the tests move the packing threshold.
         self.packed_max_share_inverse = int(histogram.PACKED_MAX_SHARE_INVERSE)
         self.constrained = monotonic_cst is not None and bool(np.any(monotonic_cst != 0))
         self.monotonic_cst = (np.ascontiguousarray(monotonic_cst, dtype=np.int8) if self.constrained
