@@ -67,6 +67,12 @@ def hs_factors(parent, count, strength):
 
 
 @njit(cache=True)
+def pooling_strength(sigma2, tau2):
+    """``k = sigma^2 / tau^2`` of the empirical-Bayes factors; ``inf`` when ``tau^2 <= 0`` (pooled to the root)."""
+    return np.inf if tau2 <= 0 else sigma2 / tau2
+
+
+@njit(cache=True)
 def eb_factors(parent, weight, sigma2, tau2):
     """Empirical-Bayes factors ``n / (n + k)`` with ``k = sigma^2 / tau^2`` and ``n`` = child mass."""
     n_nodes = parent.shape[0]
@@ -146,7 +152,7 @@ def shrink_tree_values(tree, mode: str, strength: float | None = None, sigma2: f
             else:
                 tau2 = tree_between_variance(tree.left, tree.right, weights, raw_j, float(sigma2), nulls, method)
             factor[:, j] = eb_factors(tree.parent, tree.weight, float(sigma2), tau2)[:, 0]
-            ks.append(np.inf if tau2 <= 0 else float(sigma2) / tau2)
+            ks.append(pooling_strength(float(sigma2), float(tau2)))
         k = float(np.mean(ks)) if n_outputs > 1 else ks[0]
     else:
         raise ValueError(f"shrinkage must be one of {SHRINKAGE_MODES}, got {mode!r}.")

@@ -102,8 +102,21 @@ def add_importances(sum_g, sum_h, l2, pooled, left, right, feature, importances)
         importances[1, feature[i]] += 1.0
 
 
-# ``finish_tree``'s held-out statistics of a tree without held-out rows (no rows: none added).
+# The held-out statistics of a tree without held-out rows (no rows: none added).
 _NO_HELD_STATISTICS = np.zeros((0, 6))
+
+
+@njit(cache=True)
+def add_tree_importances(extra, sum_gradients, sum_hessians, l2, pooled, left, right, feature, importances):
+    """:func:`add_importances` of one tree: the node sums of its growing rows plus ``extra``'s (the held-out rows'
+    statistics, :func:`~shrinktree.boosting.predictor.node_statistics` layout; no rows: none), at the pooled
+    values ``pooled``.  Importance: the loss reduction each split achieves with the pooled (not raw) values, in
+    the Newton space the splits were chosen in (the surrogate's, for losses that renew leaf values)."""
+    if extra.shape[0] > 0:
+        add_importances(sum_gradients + extra[:, 0], sum_hessians + extra[:, 1], l2, pooled, left, right, feature,
+                        importances)
+    else:
+        add_importances(sum_gradients, sum_hessians, l2, pooled, left, right, feature, importances)
 
 
 @njit(cache=True)
@@ -112,23 +125,15 @@ def finish_tree(score, extra, sum_gradients, sum_hessians, l2, left, right, feat
                 held_leaf_stop, out):
     """The end of a tree in one compiled call: its importances, its step, its training predictions.
 
-    With ``score``, :func:`add_importances` at the pooled values, with the node sums of the growing rows plus
-    ``extra``'s (the held-out rows' statistics; no rows: none).  Then ``raw_value`` and ``value`` (``(n_nodes,
-    1)``) are multiplied by ``learning_rate`` in place, and each leaf's scaled value is added to ``out`` at the
-    rows of its run of ``sample_indices`` and of ``held_indices`` (no entries: no held-out rows).  Importance: the
-    loss reduction each split achieves with the pooled (not raw) values, in the Newton space the splits were
-    chosen in.  The same operations, in the same order, as the numpy steps they replace; returns the scaled values
-    as one column.
+    With ``score``, :func:`add_tree_importances` at the pooled values.  Then ``raw_value`` and ``value`` (``(n_nodes,
+    n_outputs)``) are multiplied by ``learning_rate`` in place, and each leaf's scaled value is added to ``out`` at
+    the rows of its run of ``sample_indices`` and of ``held_indices`` (no entries: no held-out rows).  The same
+    operations, in the same order, as the numpy steps they replace; returns the scaled values as one column.
     """
     n_nodes = left.shape[0]
     if score:
-        sum_g = sum_gradients.copy()
-        sum_h = sum_hessians.copy()
-        if extra.shape[0] > 0:
-            for i in range(n_nodes):
-                sum_g[i] = sum_gradients[i] + extra[i, 0]
-                sum_h[i] = sum_hessians[i] + extra[i, 1]
-        add_importances(sum_g, sum_h, l2, value[:, 0].copy(), left, right, feature, importances)
+        add_tree_importances(extra, sum_gradients, sum_hessians, l2, value[:, 0].copy(), left, right, feature,
+                             importances)
     column = np.empty(n_nodes)
     for i in range(n_nodes):
         for k in range(raw_value.shape[1]):
@@ -811,12 +816,12 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         pooling_k = pool_tree(tree, plan, grown, held, sign, memory)
         # Private measurement switch (benchmarks/loss_pooling.py): keep the surrogate's Newton values.
         renews = loss.renews_leaves and getattr(self, "_renew_leaf_values", True)
+        extra = _NO_HELD_STATISTICS if held is None else held
         if renews:
-            # Importance: the loss reduction each split achieves with the pooled (not raw) values, in the
-            # Newton space the splits were chosen in (the surrogate's, for losses that renew leaf values).
-            sum_g, sum_h, _ = grown.sums(held)
-            add_importances(sum_g, sum_h, l2, np.ascontiguousarray(tree.value[:, 0]), grown.left, grown.right,
-                            tree.feature, importances)
+            # Importances at the surrogate's pooled values, before they are renewed.
+            add_tree_importances(extra, grown.sum_gradients, grown.sum_hessians, l2,
+                                 np.ascontiguousarray(tree.value[:, 0]), grown.left, grown.right, tree.feature,
+                                 importances)
             # The node each held-out row ends at: rows that stopped at an internal node reach no leaf, so they
             # take no part in the renewed values (renew_leaf_values reads the rows of leaves only).
             held_end = None if estimation_rows is None else grown.held_end_nodes()
@@ -831,7 +836,7 @@ class _BaseShrinkBoost(SafeStateMixin, BaseEstimator):
         has_held = estimation_rows is not None
         # Importances (unless renewed above), the learning rate and the leaves' rows in one compiled call.
         value = finish_tree(
-            not renews, _NO_HELD_STATISTICS if held is None else held, grown.sum_gradients, grown.sum_hessians, l2,
+            not renews, extra, grown.sum_gradients, grown.sum_hessians, l2,
             grown.left, grown.right, tree.feature, importances, float(self.learning_rate), tree.raw_value,
             tree.value, grown.leaf_nodes, grown.sample_indices, grown.leaf_start, grown.leaf_stop,
             grown.held_indices if has_held else grown.sample_indices[:0],

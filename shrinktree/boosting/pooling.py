@@ -21,6 +21,7 @@ from .._shrinkage import (
     keep_monotone,
     null_gain_factor,
     pool_values,
+    pooling_strength,
     propagate_bounds,
     shrink_tree_values,
     within_variance,
@@ -178,8 +179,7 @@ def honest_moment_pooling(held, leaves, left, right, parent, weight, raw_value):
     factor = eb_factors(parent, weight, sigma2, tau2)
     value = np.empty_like(raw_value)
     pool_values(parent, raw_value, factor, value)
-    k = np.inf if tau2 <= 0 else sigma2 / tau2
-    return value, factor[:, 0].copy(), k
+    return value, factor[:, 0].copy(), pooling_strength(sigma2, tau2)
 
 
 class MomentMemory:
