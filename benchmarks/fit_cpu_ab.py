@@ -1,4 +1,7 @@
-"""CPU time of the default one-thread fit of grouped sets, this checkout against another one, alternately.
+"""CPU time of the default one-thread fit of a few sets, this checkout against another one, alternately.
+
+The sets are those of ``benchmarks/fit_loop.py`` (grouped sets of ``shrinktree.datasets``, ``diabetes``,
+``breast_cancer``, ``friedman1``, ``digits``, ``wine``), each fitted as it fits them; the grouped ones by default.
 
 On a shared machine wall times move with the other jobs' load; the CPU time of a one-thread fit moves much
 less.  Each round runs, in one child process per checkout (each with its own numba cache), a warm-up fit and
@@ -8,6 +11,8 @@ Print ``uptime`` beside the results.
 Run from the repository root, with another checkout of the package (``git archive`` of a commit, say)::
 
     python benchmarks/fit_cpu_ab.py --base /tmp/main-copy --base-cache /tmp/numba-main --rounds 4
+    python benchmarks/fit_cpu_ab.py --base /tmp/main-copy --base-cache /tmp/numba-main --datasets diabetes,wine \
+        --fits 15
 
 ``--base-set NAME=VALUE`` (repeatable) sets a private switch on the base's models, so that the base can be this
 same checkout with a switch (``--base . --base-cache $NUMBA_CACHE_DIR --base-set _absent_rule=side``).
@@ -27,21 +32,21 @@ DATASETS = ("egsingle", "wages", "star")
 
 _CHILD = r"""
 import json, sys, time
-from shrinktree import ShrinkBoostRegressor
-from shrinktree.datasets import load_dataset
+sys.path.insert(0, sys.argv[4])  # this checkout's benchmarks/ (fit_loop), whichever package is imported
+from fit_loop import load
 names, n_fits = sys.argv[1].split(","), int(sys.argv[2])
 switches = json.loads(sys.argv[3])
 out = {}
 for name in names:
-    data = load_dataset(name)
-    ShrinkBoostRegressor(n_estimators=5, n_jobs=1).fit(data.X, data.y)  # load the kernels
+    estimator, X, y = load(name)
+    estimator(n_estimators=5, n_jobs=1).fit(X, y)  # load the kernels
     times = []
     for _ in range(n_fits):
-        model = ShrinkBoostRegressor(random_state=0, n_jobs=1)
+        model = estimator(random_state=0, n_jobs=1)
         for switch, value in switches.items():
             setattr(model, switch, value)
         start = time.process_time()
-        model.fit(data.X, data.y)
+        model.fit(X, y)
         times.append(time.process_time() - start)
     out[name] = min(times)
 print(json.dumps(out))
@@ -52,8 +57,8 @@ def child_times(root: str, cache: str, names, n_fits: int, switches: dict | None
     """Best CPU seconds of ``n_fits`` default fits of each set, in a child importing shrinktree from ``root``
     (``switches``: private attributes set on each model before it is fitted)."""
     env = {**os.environ, "PYTHONPATH": root, "NUMBA_CACHE_DIR": cache, "SHRINKTREE_COMPILE_NOTICE": "0"}
-    done = subprocess.run([sys.executable, "-c", _CHILD, ",".join(names), str(n_fits), json.dumps(switches or {})],
-                          env=env, check=True, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", _CHILD, ",".join(names), str(n_fits), json.dumps(switches or {}),
+                           str(Path(__file__).resolve().parent)], env=env, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
