@@ -39,8 +39,22 @@ for task in ("regression", "binary"):
         wall.append(time.perf_counter() - w)
         cpu.append(time.process_time() - c)
     out[task] = [min(cpu), min(wall)]
+import shrinktree
+out["package"] = shrinktree.__file__
 print(json.dumps(out))
 """
+
+
+def _checked(out: dict, root: str) -> dict:
+    """The child's results, once it is sure the child imported the package of ``root``.
+
+    A ``python -c`` child puts its working directory first on ``sys.path``: run from this repository's root, it
+    would import this checkout's package whatever ``PYTHONPATH`` says, and compare the checkout with itself.
+    """
+    package = Path(out.pop("package")).resolve()
+    if not package.is_relative_to(Path(root).resolve()):
+        raise RuntimeError(f"the child imported shrinktree from {package}, not from the checkout {root}")
+    return out
 
 
 def child_times(root: str, cache: str, jobs: int, trees: int, fits: int) -> dict:
@@ -49,8 +63,8 @@ def child_times(root: str, cache: str, jobs: int, trees: int, fits: int) -> dict
            "PYTHONDONTWRITEBYTECODE": "1"}
     bench = str(Path(__file__).resolve().parent)
     done = subprocess.run([sys.executable, "-c", _CHILD, str(jobs), str(trees), str(fits), bench], env=env,
-                          check=True, capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+                          check=True, capture_output=True, text=True, cwd=root)
+    return _checked(json.loads(done.stdout.strip().splitlines()[-1]), root)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -49,8 +49,22 @@ for name in names:
         model.fit(X, y)
         times.append(time.process_time() - start)
     out[name] = min(times)
+import shrinktree
+out["package"] = shrinktree.__file__
 print(json.dumps(out))
 """
+
+
+def _checked(out: dict, root: str) -> dict:
+    """The child's results, once it is sure the child imported the package of ``root``.
+
+    A ``python -c`` child puts its working directory first on ``sys.path``: run from this repository's root, it
+    would import this checkout's package whatever ``PYTHONPATH`` says, and compare the checkout with itself.
+    """
+    package = Path(out.pop("package")).resolve()
+    if not package.is_relative_to(Path(root).resolve()):
+        raise RuntimeError(f"the child imported shrinktree from {package}, not from the checkout {root}")
+    return out
 
 
 def child_times(root: str, cache: str, names, n_fits: int, switches: dict | None = None) -> dict:
@@ -58,8 +72,9 @@ def child_times(root: str, cache: str, names, n_fits: int, switches: dict | None
     (``switches``: private attributes set on each model before it is fitted)."""
     env = {**os.environ, "PYTHONPATH": root, "NUMBA_CACHE_DIR": cache, "SHRINKTREE_COMPILE_NOTICE": "0"}
     done = subprocess.run([sys.executable, "-c", _CHILD, ",".join(names), str(n_fits), json.dumps(switches or {}),
-                           str(Path(__file__).resolve().parent)], env=env, check=True, capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+                           str(Path(__file__).resolve().parent)], env=env, check=True, capture_output=True, text=True,
+                          cwd=root)
+    return _checked(json.loads(done.stdout.strip().splitlines()[-1]), root)
 
 
 def compare(base: str, base_cache: str, this_cache: str, names, rounds: int, n_fits: int,
