@@ -210,3 +210,45 @@ def test_features_that_cannot_split_are_not_histogrammed(monkeypatch):
         assert seen and all(1 not in active for active in seen)
         assert any(3 in active for active in seen)
         assert model.feature_importances_[1] == 0.0 and model.feature_importances_[3] > 0.0
+
+
+@pytest.mark.parametrize("max_depth", [None, 3])
+def test_children_too_small_to_split_are_not_histogrammed(max_depth, monkeypatch):
+    # A split whose two children cannot be split (fewer than 2 x min_samples_leaf rows each, or at the depth limit)
+    # leaves them as leaves without building the histograms only their searches would read.  The node loop run as
+    # Python (its kernels compiled) with that shortcut switched off must grow the same tree, and the shortcut must
+    # have saved histograms.
+    from shrinktree.boosting import best_first
+    from shrinktree.boosting import grower as grower_module
+
+    mapper, binned, gradients, hessians, rows, has_missing = _setting(700, 5)
+    settings = dict(max_leaf_nodes=31, min_samples_leaf=12, max_depth=max_depth)
+    compiled = _grower(mapper, binned, gradients, hessians, (rows[0].copy(), rows[1].copy()), has_missing,
+                       **settings).grow()
+    built = {}
+
+    def interpreted(label):
+        calls = []
+        histograms = best_first._histograms
+
+        def counting(*args):
+            calls.append(1)
+            return histograms(*args)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(best_first, "_histograms", counting)
+            if label == "every child":
+                patch.setattr(best_first, "_unsearchable", lambda *args: False)
+            patch.setattr(grower_module, "grow_tree", best_first.grow_tree.py_func)
+            grown = _grower(mapper, binned, gradients, hessians, (rows[0].copy(), rows[1].copy()), has_missing,
+                            **settings).grow()
+        built[label] = len(calls)
+        return grown
+
+    for label in ("shortcut", "every child"):
+        grown = interpreted(label)
+        for name in ("parent", "left", "feature", "bin_threshold", "sum_gradients", "sum_hessians", "weighted_count",
+                     "gain", "null_factor_tests", "sample_indices", "leaf_start", "held_indices", "held_leaf_start"):
+            assert np.array_equal(getattr(grown, name), getattr(compiled, name)), (label, name)
+    assert len(compiled.parent) > 7
+    assert built["shortcut"] < built["every child"]

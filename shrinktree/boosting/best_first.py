@@ -76,6 +76,12 @@ def child_bounds(sign, lower, upper, left_raw, right_raw):
 
 
 @njit(cache=True, inline="always")
+def _unsearchable(count, depth, min_samples_leaf, max_depth):
+    # search_node's rule for a node it does not search: too small for two leaves, or at the depth limit.
+    return count < 2 * min_samples_leaf or (max_depth >= 0 and depth >= max_depth)
+
+
+@njit(cache=True, inline="always")
 def search_node(hist, cat_hist, node_levels, feature_mask, cat_feature_mask, sum_g, sum_h, count, at_depth_limit,
                 value, raw, lower, upper, n_bins_non_missing, has_missing, missing_bin, effective_tests,
                 min_samples_leaf, l2, min_hessian, pooling_k, constrained, monotonic_cst, cat_offsets, level_sigma2,
@@ -98,7 +104,7 @@ def search_node(hist, cat_hist, node_levels, feature_mask, cat_feature_mask, sum
     """
     no_levels = np.zeros(0, dtype=np.int64)
     has_codes = cat_hist.shape[0] > 0
-    if count < 2 * min_samples_leaf or at_depth_limit:
+    if _unsearchable(count, 0, min_samples_leaf, -1) or at_depth_limit:
         return False, -np.inf, -1, 0, np.uint8(0), 0.0, 0.0, 0.0, 0.0, False, no_levels, 0
     gain, feature, bin_index, missing_left, gl, hl, cl, n_tests = find_node_split(
         hist, n_bins_non_missing, has_missing, feature_mask, missing_bin, sum_g, sum_h, float(count), l2,
@@ -419,6 +425,16 @@ def grow_tree(binned, codes, gradients, hessians, sample_weight, sample_indices,
         n_leaves += 1
         if n_leaves >= max_leaf_nodes:
             break  # the last split: its children stay leaves, their histograms and searches are not needed
+        if _unsearchable(weight[a], depth[a], min_samples_leaf, max_depth) and _unsearchable(
+                weight[b], depth[b], min_samples_leaf, max_depth):
+            # Neither child can be split (search_node would not search them): they stay leaves, and the histograms
+            # only their searches would read are not built.  The parent's slot is free again.
+            free_slots[n_free] = slot
+            n_free += 1
+            slot_of[node] = -1
+            hists[slot], cat_hists[slot] = no_hist, no_cat_hist
+            n_to_search = 0
+            continue
         # The smaller child by the count channel (rows when unweighted): the rule the distributed grower
         # applies before its workers partition.
         small, large = (a, b) if cl <= weight[node] - cl else (b, a)
