@@ -231,3 +231,16 @@ def render_stored_run(render_from: str, output: str | None, load_record, compose
         write_results(Path(output), script, title, intro, block, key=record.get("key"))
         print(f"wrote {output}", file=sys.stderr)
     return 0
+
+
+def child_result_of_checkout(out: dict, root: str) -> dict:
+    """A child process's results ``out``, once its ``"package"`` entry (``shrinktree.__file__``, removed here)
+    shows it imported the package of the checkout at ``root``.
+
+    A ``python -c`` child puts its working directory first on ``sys.path``: run from this repository's root, it
+    would import this checkout's package whatever ``PYTHONPATH`` says, and compare the checkout with itself.
+    """
+    package = Path(out.pop("package")).resolve()
+    if not package.is_relative_to(Path(root).resolve()):
+        raise RuntimeError(f"the child imported shrinktree from {package}, not from the checkout {root}")
+    return out

@@ -17,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _common import child_result_of_checkout
+
 _CHILD = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[4])
@@ -45,17 +47,6 @@ print(json.dumps(out))
 """
 
 
-def _checked(out: dict, root: str) -> dict:
-    """The child's results, once it is sure the child imported the package of ``root``.
-
-    A ``python -c`` child puts its working directory first on ``sys.path``: run from this repository's root, it
-    would import this checkout's package whatever ``PYTHONPATH`` says, and compare the checkout with itself.
-    """
-    package = Path(out.pop("package")).resolve()
-    if not package.is_relative_to(Path(root).resolve()):
-        raise RuntimeError(f"the child imported shrinktree from {package}, not from the checkout {root}")
-    return out
-
 
 def child_times(root: str, cache: str, jobs: int, trees: int, fits: int) -> dict:
     """Per task, [best CPU s, best wall s] of ``fits`` fits in a child importing shrinktree from ``root``."""
@@ -64,7 +55,7 @@ def child_times(root: str, cache: str, jobs: int, trees: int, fits: int) -> dict
     bench = str(Path(__file__).resolve().parent)
     done = subprocess.run([sys.executable, "-c", _CHILD, str(jobs), str(trees), str(fits), bench], env=env,
                           check=True, capture_output=True, text=True, cwd=root)
-    return _checked(json.loads(done.stdout.strip().splitlines()[-1]), root)
+    return child_result_of_checkout(json.loads(done.stdout.strip().splitlines()[-1]), root)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _common import child_result_of_checkout
+
 DATASETS = ("egsingle", "wages", "star")
 
 _CHILD = r"""
@@ -55,17 +57,6 @@ print(json.dumps(out))
 """
 
 
-def _checked(out: dict, root: str) -> dict:
-    """The child's results, once it is sure the child imported the package of ``root``.
-
-    A ``python -c`` child puts its working directory first on ``sys.path``: run from this repository's root, it
-    would import this checkout's package whatever ``PYTHONPATH`` says, and compare the checkout with itself.
-    """
-    package = Path(out.pop("package")).resolve()
-    if not package.is_relative_to(Path(root).resolve()):
-        raise RuntimeError(f"the child imported shrinktree from {package}, not from the checkout {root}")
-    return out
-
 
 def child_times(root: str, cache: str, names, n_fits: int, switches: dict | None = None) -> dict:
     """Best CPU seconds of ``n_fits`` default fits of each set, in a child importing shrinktree from ``root``
@@ -74,7 +65,7 @@ def child_times(root: str, cache: str, names, n_fits: int, switches: dict | None
     done = subprocess.run([sys.executable, "-c", _CHILD, ",".join(names), str(n_fits), json.dumps(switches or {}),
                            str(Path(__file__).resolve().parent)], env=env, check=True, capture_output=True, text=True,
                           cwd=root)
-    return _checked(json.loads(done.stdout.strip().splitlines()[-1]), root)
+    return child_result_of_checkout(json.loads(done.stdout.strip().splitlines()[-1]), root)
 
 
 def compare(base: str, base_cache: str, this_cache: str, names, rounds: int, n_fits: int,
