@@ -348,7 +348,8 @@ PARALLEL_LEVEL_MIN_WORK = 65_536
 @njit(cache=True, inline="always")
 def _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, hist, c, hessian_mode):
     # ``hessian_mode``: 0 adds each row's hessian and weight; 1 counts rows in both channels (a hessian of 1,
-    # none read); 2 counts rows only (the hessian sums are set from the counts afterwards).
+    # none read); 2 counts rows only, in the hessian channel beside the gradients (one paired add), moved to
+    # theirs by _counts_to_count_channels afterwards.
     unit_weights = weights.shape[0] == 0
     column = codes[c]
     base = offsets[c]
@@ -356,19 +357,16 @@ def _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hess
     if hessian_mode == 2:
         for i in range(n):
             b = base + column[i if all_rows else sample_indices[i]]
-            hist[b, 0] += gradients[i]
-            hist[b, 2] += 1.0
+            add_two(hist, 3 * np.intp(b), gradients[i], 1.0)
     elif hessian_mode == 1:
         for i in range(n):
             b = base + column[i if all_rows else sample_indices[i]]
-            hist[b, 0] += gradients[i]
-            hist[b, 1] += 1.0
+            add_two(hist, 3 * np.intp(b), gradients[i], 1.0)
             hist[b, 2] += 1.0
     else:
         for i in range(n):
             b = base + column[i if all_rows else sample_indices[i]]
-            hist[b, 0] += gradients[i]
-            hist[b, 1] += hessians[i]
+            add_two(hist, 3 * np.intp(b), gradients[i], hessians[i])
             hist[b, 2] += 1.0 if unit_weights else weights[i]
 
 
@@ -385,13 +383,9 @@ def _accumulate_level_pair(codes, offsets, sample_indices, all_rows, gradients, 
     if hessian_mode == 2:
         for i in range(n):
             row = i if all_rows else sample_indices[i]
-            a = base_a + column_a[row]
-            b = base_b + column_b[row]
             g = gradients[i]
-            hist[a, 0] += g
-            hist[a, 2] += 1.0
-            hist[b, 0] += g
-            hist[b, 2] += 1.0
+            add_two(hist, 3 * np.intp(base_a + column_a[row]), g, 1.0)
+            add_two(hist, 3 * np.intp(base_b + column_b[row]), g, 1.0)
         return
     for i in range(n):
         row = i if all_rows else sample_indices[i]
@@ -400,17 +394,18 @@ def _accumulate_level_pair(codes, offsets, sample_indices, all_rows, gradients, 
         g = gradients[i]
         h = 1.0 if hessian_mode == 1 else hessians[i]
         w = 1.0 if unit_weights or hessian_mode == 1 else weights[i]
-        hist[a, 0] += g
-        hist[a, 1] += h
+        add_two(hist, 3 * np.intp(a), g, h)
         hist[a, 2] += w
-        hist[b, 0] += g
-        hist[b, 1] += h
+        add_two(hist, 3 * np.intp(b), g, h)
         hist[b, 2] += w
 
 
 @njit(cache=True, inline="always")
-def _scale_counts(offsets, hist, c, constant_hessian):
+def _counts_to_count_channels(offsets, hist, c, constant_hessian):
+    # Feature ``c``'s rows, counted in the hessian channel, go to the count channel, and its hessian sums
+    # become the counts times the constant hessian.
     for b in range(offsets[c], offsets[c + 1]):
+        hist[b, 2] = hist[b, 1]
         hist[b, 1] = hist[b, 2] * constant_hessian
 
 
@@ -437,9 +432,9 @@ def _accumulate_level_group(codes, offsets, sample_indices, all_rows, gradients,
         _accumulate_levels(codes, offsets, sample_indices, all_rows, gradients, hessians, weights, hist, ca,
                            hessian_mode)
     if hessian_mode == 2:
-        _scale_counts(offsets, hist, ca, constant_hessian)
+        _counts_to_count_channels(offsets, hist, ca, constant_hessian)
         if paired:
-            _scale_counts(offsets, hist, cb, constant_hessian)
+            _counts_to_count_channels(offsets, hist, cb, constant_hessian)
 
 
 @njit(parallel=True, cache=True)
