@@ -4,8 +4,9 @@ The whole fit of a small set is noisy on a shared machine (Python, gradients, po
 jobs move it by 10-20% between runs); the node loop timed by itself on fixed inputs, best of many runs, shows
 a change to the kernels of about 5% or more (see ``--base`` below).  A default one-thread fit of ``NAME`` (a set of
 ``benchmarks/fit_loop.py``) records the arguments of its first 60 trees; each is then grown again from copies
-of them (the loop partitions its row arrays in place) and the best of 15 passes is printed in microseconds
-per tree, with the sizes of those trees' nodes (only nodes of ``2 x min_samples_leaf`` rows or more are searched):
+of them on one thread (the loop partitions its row arrays in place) and the best of 15 passes is printed in
+microseconds per tree, with the sizes of those trees' nodes (only nodes of ``2 x min_samples_leaf`` rows or more
+are searched):
 
     python benchmarks/grow_speed.py friedman1
     python benchmarks/grow_speed.py breast_cancer
@@ -30,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 from fit_loop import load
 
@@ -75,8 +77,15 @@ def time_one(name: str) -> tuple[float, str]:
             total += time.perf_counter() - start
         return total
 
-    one_pass()
-    us = min(one_pass() for _ in range(PASSES)) / len(captured) * 1e6
+    # On one thread, as the one-thread fit grew them: with numba's default threads the replay would take the
+    # parallel kernels the fit did not (a fit on one thread passes parallel thresholds no node reaches).
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        one_pass()
+        us = min(one_pass() for _ in range(PASSES)) / len(captured) * 1e6
+    finally:
+        numba.set_num_threads(previous)
     big = np.concatenate(searchable)
     sizes = (f"{np.concatenate(node_rows).size / len(captured):.1f} nodes per tree, "
              f"{big.size / len(captured):.1f} of at least 2 x min_samples_leaf rows (median {np.median(big):.0f} "

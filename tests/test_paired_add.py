@@ -54,17 +54,20 @@ def _reference(binned, rows, g, h, w, active, n_bins, constant_hessian):
 @pytest.mark.parametrize("n_rows", [300, 9_000])  # serial and parallel kernels
 @pytest.mark.parametrize("constant_hessian, weighted", [(0.0, False), (0.0, True), (1.0, False), (0.75, False)])
 @pytest.mark.parametrize("packed", [False, True])
-def test_histograms_equal_scalar_sums_in_row_order(monkeypatch, n_rows, constant_hessian, weighted, packed):
+# Groups of four and of two, with a pair or a lone feature left over.
+@pytest.mark.parametrize("active", [[0, 1, 2, 3, 4], [0, 2, 4], [0, 1, 2, 3, 4, 5]])
+def test_histograms_equal_scalar_sums_in_row_order(monkeypatch, n_rows, constant_hessian, weighted, packed, active):
     if packed:
         monkeypatch.setattr(histogram, "PACKED_MIN_CELLS", 0)
         monkeypatch.setattr(histogram, "PACKED_MAX_SHARE_INVERSE", 2)
     rng = np.random.default_rng(3)
     n_all, n_bins = 2 * n_rows + 7, 256
-    binned = rng.integers(0, 40, size=(5, n_all)).astype(np.uint8)
+    binned = rng.integers(0, 40, size=(6, n_all)).astype(np.uint8)
     binned[2] = rng.integers(0, 3, size=n_all)  # few bins: many adds into the same sums
+    binned[4] = np.sort(binned[4])  # sorted: runs of one bin
     rows = np.sort(rng.choice(n_all, n_rows, replace=False)).astype(np.int32)
     g, h, w = rng.standard_normal(n_rows), rng.random(n_rows), rng.random(n_rows) * 3
-    active = np.arange(5, dtype=np.int64)  # two pairs and an unpaired last feature
+    active = np.array(active, dtype=np.int64)
     packed_rows = histogram.pack_rows(binned) if packed else None
     got = histogram.build_histogram(binned, rows, g, h, active, n_bins, constant_hessian=constant_hessian,
                                     packed_rows=packed_rows, ordered_weights=w if weighted else None)

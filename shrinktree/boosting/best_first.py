@@ -21,6 +21,8 @@ import numpy as np
 from .._numba import njit
 from .histogram import (
     EMPTY_WEIGHT_SHARE,
+    PARALLEL_LEVEL_MIN_WORK,
+    SERIAL_ONLY,
     _gather_parallel,
     _gather_serial,
     build_categorical_histogram,
@@ -122,6 +124,12 @@ def search_node(hist, cat_hist, node_levels, feature_mask, cat_feature_mask, sum
     return True, gain, feature, bin_index, missing_left, gl, hl, cl, n_tests, False, no_levels, scanned
 
 
+@njit(cache=True, inline="always")
+def _level_work(parallel_rows):
+    # The level histograms' parallel threshold: never in parallel when the numeric ones are not (one thread).
+    return SERIAL_ONLY if parallel_rows == SERIAL_ONLY else PARALLEL_LEVEL_MIN_WORK
+
+
 @njit(cache=True)
 def _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, sample_weight, unit_weights,
                 sample_indices, start, stop, root_of_all_rows, active_features, n_bins, constant_hessian, cat_offsets,
@@ -136,7 +144,8 @@ def _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, samp
         if not has_codes:
             return hist, no_levels
         return hist, build_categorical_histogram(codes, cat_offsets, sample_indices, root_of_all_rows, gradients,
-                                                 hessians, weights, cat_feature_mask, constant_hessian)
+                                                 hessians, weights, cat_feature_mask, constant_hessian,
+                                                 _level_work(parallel_rows))
     rows = sample_indices[start:stop]
     n = stop - start
     gather = n >= parallel_gather_rows
@@ -154,7 +163,7 @@ def _histograms(binned, packed_rows, codes, has_codes, gradients, hessians, samp
     if not has_codes:
         return hist, no_levels
     return hist, build_categorical_histogram(codes, cat_offsets, rows, root_of_all_rows, g, h, w, cat_feature_mask,
-                                             constant_hessian)
+                                             constant_hessian, _level_work(parallel_rows))
 
 
 @njit(cache=True, inline="always")

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from numba import get_num_threads
 
 from .._numba import njit
 from .._shrinkage import within_variance
 from .._tree import TreeArrays, _filled
 from . import histogram
 from .best_first import child_bounds, grow_tree, node_values, search_node
-from .histogram import NO_PACKED_ROWS, PARALLEL_GATHER_MIN_ROWS, PARALLEL_MIN_ROWS
-from .level_noise import level_moments, unit_level_moments
+from .histogram import NO_PACKED_ROWS, PARALLEL_GATHER_MIN_ROWS, PARALLEL_MIN_ROWS, SERIAL_ONLY
+from .level_noise import PARALLEL_MIN_WORK, level_moments, unit_level_moments
 from .partition import row_index_dtype
 from .present_levels import NO_PRESENT
 from .splitting import LEVELS_RAW
@@ -100,6 +101,17 @@ def absent_left_shares(left: np.ndarray, right: np.ndarray, present_offset: np.n
     return _absent_left_shares(np.ascontiguousarray(left, dtype=np.int32), np.ascontiguousarray(right, dtype=np.int32),
                                np.ascontiguousarray(present_offset, dtype=np.int64),
                                np.ascontiguousarray(growing_weight, dtype=np.float64))
+
+
+def _parallel_thresholds():
+    """The node sizes from which ``grow_tree`` builds histograms and gathers rows in parallel.
+
+    On one thread (``n_jobs=1``, or a fit below ``shrinktree._threads.PARALLEL_MIN_ROWS``) never: a parallel region
+    of one thread costs its start-up, and the serial histogram kernels sum more features per pass.
+    """
+    if get_num_threads() == 1:
+        return SERIAL_ONLY, SERIAL_ONLY
+    return PARALLEL_MIN_ROWS, PARALLEL_GATHER_MIN_ROWS
 
 
 @dataclass
@@ -393,8 +405,9 @@ class TreeGrower:
         the root's level histogram when the same pass gives it (no rows otherwise)."""
         root_levels = _NO_LEVEL_HISTOGRAM
         if self.constant_hessian == 1.0 and self.unit_weights:
-            moments, root_levels = unit_level_moments(self.codes, self.cat_offsets, self.sample_indices,
-                                                      self.all_rows, self.gradients, self.cat_feature_mask)
+            moments, root_levels = unit_level_moments(
+                self.codes, self.cat_offsets, self.sample_indices, self.all_rows, self.gradients,
+                self.cat_feature_mask, SERIAL_ONLY if get_num_threads() == 1 else PARALLEL_MIN_WORK)
         else:
             moments = level_moments(self.codes, self.sample_indices, self.all_rows, self.gradients, self.hessians,
                                     self.sample_weight, self.n_levels, self.cat_feature_mask)
@@ -472,7 +485,7 @@ class TreeGrower:
             self.level_sigma2 if has_codes else _NO_VALUES, int(self.level_mode), float(self.level_k),
             bool(self.pooled_level_gain), int(self.level_method), self.constant_hessian,
             bool(self.compute_within_ss), self.unit_weights, self.constrained, self.monotonic_cst, numeric_groups,
-            categorical_groups, PARALLEL_MIN_ROWS, PARALLEL_GATHER_MIN_ROWS, self.packed_rows,
+            categorical_groups, *_parallel_thresholds(), self.packed_rows,
             self.packed_max_share_inverse, float(self.tie_tolerance), root_levels, self.blend_absent)
         held = len(self.held_indices) > 0
         blends = self.blend_absent and has_codes

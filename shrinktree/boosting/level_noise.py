@@ -230,22 +230,40 @@ def summarize_level_sums(stats):
 
 
 @njit(cache=True, inline="always")
-def _unit_group(codes, offsets, sample_indices, all_rows, gradients, active, group, sums):
+def _unit_group(codes, offsets, sample_indices, all_rows, gradients, active, group, width, sums):
     # Each level's (g, count, g^2) as one 4-lane add into its row of ``sums`` (the fourth lane adds 0.0 to a
-    # zero): one read-modify-write per row and feature instead of three.
-    ca = active[2 * group]
-    paired = 2 * group + 1 < active.shape[0]
-    cb = active[2 * group + 1] if paired else ca
-    column_a, column_b = codes[ca], codes[cb]
-    base_a, base_b = offsets[ca], offsets[cb]
+    # zero): one read-modify-write per row and feature instead of three.  Group ``group`` is the active features
+    # ``width * group`` on (``width`` 2 or 4; the last group may have fewer): four features a pass keep four
+    # chains of adds in flight where rows sorted by a grouping repeat a level (histogram._accumulate_quad).
+    first = width * group
+    k = min(width, active.shape[0] - first)
     n = codes.shape[1] if all_rows else sample_indices.shape[0]
-    if paired:
+    if k == 4:
+        column_a, column_b = codes[active[first]], codes[active[first + 1]]
+        column_c, column_d = codes[active[first + 2]], codes[active[first + 3]]
+        base_a, base_b = offsets[active[first]], offsets[active[first + 1]]
+        base_c, base_d = offsets[active[first + 2]], offsets[active[first + 3]]
         for r in range(n):
             i = r if all_rows else sample_indices[r]
             g = gradients[i]
             add_four(sums, 4 * np.intp(base_a + column_a[i]), g, 1.0, g * g, 0.0)
             add_four(sums, 4 * np.intp(base_b + column_b[i]), g, 1.0, g * g, 0.0)
-    else:
+            add_four(sums, 4 * np.intp(base_c + column_c[i]), g, 1.0, g * g, 0.0)
+            add_four(sums, 4 * np.intp(base_d + column_d[i]), g, 1.0, g * g, 0.0)
+        return
+    rest = first
+    if k >= 2:
+        column_a, column_b = codes[active[rest]], codes[active[rest + 1]]
+        base_a, base_b = offsets[active[rest]], offsets[active[rest + 1]]
+        for r in range(n):
+            i = r if all_rows else sample_indices[r]
+            g = gradients[i]
+            add_four(sums, 4 * np.intp(base_a + column_a[i]), g, 1.0, g * g, 0.0)
+            add_four(sums, 4 * np.intp(base_b + column_b[i]), g, 1.0, g * g, 0.0)
+        rest += 2
+    if rest < first + k:
+        column_a = codes[active[rest]]
+        base_a = offsets[active[rest]]
         for r in range(n):
             i = r if all_rows else sample_indices[r]
             g = gradients[i]
@@ -254,21 +272,26 @@ def _unit_group(codes, offsets, sample_indices, all_rows, gradients, active, gro
 
 @njit(cache=True)
 def _unit_serial(codes, offsets, sample_indices, all_rows, gradients, active, sums):
-    for group in range((active.shape[0] + 1) // 2):
-        _unit_group(codes, offsets, sample_indices, all_rows, gradients, active, group, sums)
+    width = np.int64(4)
+    for group in range((active.shape[0] + width - 1) // width):
+        _unit_group(codes, offsets, sample_indices, all_rows, gradients, active, group, width, sums)
 
 
 @njit(parallel=True, cache=True)
 def _unit_parallel(codes, offsets, sample_indices, all_rows, gradients, active, sums):
-    for group in prange((active.shape[0] + 1) // 2):
-        _unit_group(codes, offsets, sample_indices, all_rows, gradients, active, np.int64(group), sums)
+    width = np.int64(2)  # pairs: the groups are shared out among the threads
+    for group in prange((active.shape[0] + width - 1) // width):
+        _unit_group(codes, offsets, sample_indices, all_rows, gradients, active, np.int64(group), width, sums)
 
 
 @njit(cache=True)
-def unit_level_moments(codes, offsets, sample_indices, all_rows, gradients, feature_mask):
+def unit_level_moments(codes, offsets, sample_indices, all_rows, gradients, feature_mask,
+                       parallel_min_work=PARALLEL_MIN_WORK):
     """:func:`level_moments` of rows whose hessians and weights are all 1, and their level histogram.
 
     ``offsets`` lays out the level histogram (:func:`~shrinktree.boosting.histogram.build_categorical_histogram`).
+    From ``parallel_min_work`` rows times features on, pairs of features are summed in parallel; below it (and
+    with :data:`~shrinktree.boosting.histogram.SERIAL_ONLY`, a fit on one thread) four at a time on this thread.
 
     Returns
     -------
@@ -283,7 +306,7 @@ def unit_level_moments(codes, offsets, sample_indices, all_rows, gradients, feat
     sums = np.zeros((offsets[n_features], 4), dtype=np.float64)
     active = np.flatnonzero(feature_mask)
     n = codes.shape[1] if all_rows else sample_indices.shape[0]
-    if active.shape[0] > 2 and n * active.shape[0] >= PARALLEL_MIN_WORK:
+    if active.shape[0] > 2 and n * active.shape[0] >= parallel_min_work:
         _unit_parallel(codes, offsets, sample_indices, all_rows, gradients, active, sums)
     else:
         _unit_serial(codes, offsets, sample_indices, all_rows, gradients, active, sums)
