@@ -757,6 +757,8 @@ def test_predict_into_a_pipe_closed_early_exits_quietly_with_status_1(capsys, tm
     reader.stderr.close()
     assert reader.wait(timeout=300) == 1
     assert first == b"prediction\n"
+    # a cold numba cache may compile the large-batch predict kernel in the child: its notice is not noise
+    err = b"".join(line for line in err.splitlines(keepends=True) if not line.startswith(PREFIX.encode()))
     assert err == b""
 
 
