@@ -265,6 +265,18 @@ def test_bad_input_raises_before_training_and_keeps_the_fitted_state(client):
     np.testing.assert_array_equal(model.predict(X), before)
 
 
+def test_the_worker_check_does_not_read_the_clients_cached_identity(client, monkeypatch):
+    # The client's periodic update caches an identity without workers; read then, every worker seemed lost
+    # (CI: PartitionLostError naming both live workers of a fit that was only compiling).
+    from shrinktree.dask._cluster import Partitions
+
+    futures = client.scatter([np.arange(3), np.arange(4)])
+    partitions = Partitions(client, futures, timeout=30)
+    monkeypatch.setattr(client, "scheduler_info", lambda *args, **kwargs: {"workers": {}})
+    partitions._check_workers()  # the scheduler itself lists the workers: nothing lost
+    assert set(partitions.workers) <= partitions._alive_workers()
+
+
 def test_a_worker_killed_mid_fit_raises_a_clear_error_without_hanging(client):
     import os
     import signal

@@ -103,8 +103,17 @@ class Partitions:
         self.step += 1
         return out
 
+    def _alive_workers(self) -> set:
+        """The workers the scheduler knows now, asked of it directly.
+
+        Not ``client.scheduler_info()``: that returns the client's cached identity, which the client's own
+        periodic update (every two seconds) replaces with one listing no workers, so read just after such an
+        update it says every worker left.
+        """
+        return set(self.client.sync(self.client.scheduler.identity, n_workers=-1)["workers"])
+
     def _check_workers(self) -> None:
-        alive = set(self.client.scheduler_info(n_workers=-1)["workers"])
+        alive = self._alive_workers()
         lost = sorted(set(self.workers) - alive)
         if lost:
             raise PartitionLostError(f"Worker(s) {lost} holding training partitions left the cluster during the fit; "
