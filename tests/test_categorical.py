@@ -10,7 +10,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 from shrinktree import ShrinkBoostClassifier, ShrinkBoostRegressor
-from shrinktree.boosting.splitting import INSERTION_SORT_MAX, level_pooling_k, stable_order
+from shrinktree.boosting.splitting import INSERTION_SORT_MAX, RADIX_SORT_MIN, level_pooling_k, stable_order
 
 
 def grouped(n_groups=60, n=3000, tau=1.0, sigma=1.0, seed=0, lognormal_sd=1.0):
@@ -354,14 +354,22 @@ def test_integer_weights_equal_repeated_rows(params):
     np.testing.assert_allclose(weighted.predict(frame), repeated.predict(frame), rtol=1e-7, atol=1e-9)
 
 
-@pytest.mark.parametrize("m", [0, 1, 2, 5, INSERTION_SORT_MAX, INSERTION_SORT_MAX + 1, 200])
+@pytest.mark.parametrize("m", [0, 1, 2, 5, INSERTION_SORT_MAX, INSERTION_SORT_MAX + 1, 200, RADIX_SORT_MIN - 1,
+                               RADIX_SORT_MIN, 1500])
 def test_stable_order_is_numpys_stable_argsort(m):
-    # Ties (rounded keys), signed zeros and NaN: the levels' order must be np.argsort's, mergesort, exactly.
+    # Ties (rounded keys), signed zeros, infinities, keys of many magnitudes and NaN: the levels' order must be
+    # np.argsort's, mergesort, exactly (the radix sort of many levels included).
     rng = np.random.default_rng(m)
     for trial in range(20):
         key = np.round(rng.normal(size=m + 3), 1)
+        if trial % 4 == 1:
+            key = key * 10.0 ** rng.integers(-300, 300, size=key.size)
         if m and trial % 3 == 0:
-            key[rng.integers(0, m)] = -0.0
+            key[rng.integers(0, m, size=max(1, m // 10))] = -0.0
+            key[rng.integers(0, m, size=max(1, m // 10))] = 0.0
+        if m and trial % 4 == 2:
+            key[rng.integers(0, m, size=max(1, m // 20))] = np.inf
+            key[rng.integers(0, m, size=max(1, m // 20))] = -np.inf
         if m and trial % 5 == 0:
             key[rng.integers(0, m)] = np.nan
         order = np.full(m + 3, -7, dtype=np.int64)
