@@ -15,12 +15,13 @@ Set the environment variable ``SHRINKTREE_COMPILE_NOTICE=0`` to silence it; call
 from __future__ import annotations
 
 import atexit
-import os
 import sys
 import threading
 import time
 
 from numba.core import event
+
+from ._environment import is_package_function, switched_on
 
 INTERVAL_S = 4.0  # at most this long without a line while compiling
 IDLE_END_S = 1.0  # no compile event for this long ends a round of compiling
@@ -28,12 +29,11 @@ PREFIX = "shrinktree:"
 
 
 def _enabled() -> bool:
-    return os.environ.get("SHRINKTREE_COMPILE_NOTICE", "1").strip().lower() not in ("0", "false", "no", "off")
+    return switched_on("SHRINKTREE_COMPILE_NOTICE")
 
 
 def _is_ours(dispatcher) -> bool:
-    module = getattr(getattr(dispatcher, "py_func", None), "__module__", "") or ""
-    return module == "shrinktree" or module.startswith("shrinktree.")
+    return is_package_function(getattr(dispatcher, "py_func", None))
 
 
 class CompileNotice(event.Listener):

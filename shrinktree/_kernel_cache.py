@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 from pathlib import Path
 
 from numba.core import caching
 
+from ._environment import is_package_function, switched_on
+
 _PACKAGE_ROOT = Path(__file__).resolve().parent
-
-
-def _enabled() -> bool:
-    return os.environ.get("SHRINKTREE_KERNEL_CACHE_DIGEST", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 @functools.lru_cache(maxsize=1)
@@ -39,11 +36,6 @@ def package_digest() -> bytes:
     return digest.digest()
 
 
-def _is_ours(py_func) -> bool:
-    module = getattr(py_func, "__module__", "") or ""
-    return module == "shrinktree" or module.startswith("shrinktree.")
-
-
 def _package_stamped(base: type) -> type:
     """A subclass of numba's locator ``base`` that serves only shrinktree's functions, stamped with the package."""
 
@@ -53,7 +45,7 @@ def _package_stamped(base: type) -> type:
 
         @classmethod
         def from_function(cls, py_func, py_file):
-            if not _is_ours(py_func):
+            if not is_package_function(py_func):
                 return None
             return super().from_function(py_func, py_file)
 
@@ -69,7 +61,9 @@ def install() -> None:
     """Put the package-stamped locators first in numba's list (once; before any kernel is decorated)."""
     impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
     classes = getattr(impl, "_locator_classes", None)
-    if not _enabled() or classes is None or any(getattr(c, "_shrinktree", False) for c in classes):
+    if not switched_on("SHRINKTREE_KERNEL_CACHE_DIGEST") or classes is None:
+        return
+    if any(getattr(c, "_shrinktree", False) for c in classes):  # installed already
         return
     bases = [getattr(caching, name, None) or getattr(caching, "_" + name, None) for name in _BASES]
     if any(base is None for base in bases):  # another numba: keep its own rule rather than guess

@@ -27,12 +27,14 @@ import numba
 from numba.core import config
 from numba.core.runtime import nrtdynmod
 
+from ._environment import switched_on
+
 _MAGIC = b"shrinktree-nrt-1\n"
 _LENGTH = struct.Struct("<Q")
 
 
 def _enabled() -> bool:
-    return os.environ.get("SHRINKTREE_NRT_CACHE", "1").strip().lower() not in ("0", "false", "no", "off")
+    return switched_on("SHRINKTREE_NRT_CACHE")
 
 
 def cache_directory() -> str:
