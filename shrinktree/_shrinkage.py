@@ -19,10 +19,9 @@ post-hoc wrapper (pooling fitted trees read from other libraries).
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
+from . import _null_tables
 from ._numba import njit
 from .variance_components import (  # noqa: F401
     ESTIMATOR_CODES,
@@ -326,9 +325,21 @@ def _expected_max_chi2(n_tests: np.ndarray) -> np.ndarray:
 _NULL_BLOCK_ROWS = 250
 
 
-@lru_cache(maxsize=1)
 def null_calibration_tables():
     """Tables that turn a split's candidate count into the gain noise alone would give.
+
+    The tables of :func:`simulate_null_calibration_tables`, as shipped in :mod:`shrinktree._null_tables`
+    (simulating them took a fifth of a second of every process's first fit).
+
+    Returns
+    -------
+    m_grid, n_eff, n_grid, expected_max : ndarrays (read-only)
+    """
+    return _null_tables.M_GRID, _null_tables.N_EFF, _null_tables.N_GRID, _null_tables.EXPECTED_MAX
+
+
+def simulate_null_calibration_tables():
+    """Simulate the tables of :func:`null_calibration_tables`.
 
     A feature scanned at ``m`` thresholds behaves, under noise, like the squared
     standardized Brownian bridge at ``m`` points.  Its expected maximum is simulated
@@ -385,8 +396,12 @@ def null_gain_factor(n_effective_tests: np.ndarray) -> np.ndarray:
 _LEVEL_GRID = np.array([2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024])
 
 
-@lru_cache(maxsize=1)
 def _sorted_scan_null_table():
+    """The table of :func:`simulate_sorted_scan_null_table`, as shipped in :mod:`shrinktree._null_tables`."""
+    return _null_tables.LEVEL_GRID, _null_tables.SORTED_SCAN_MAX
+
+
+def simulate_sorted_scan_null_table():
     """E[best split statistic] of a categorical feature whose ``m`` levels are sorted by their means.
 
     Under noise the level means are independent; sorting them and scanning the ``m - 1`` prefixes
