@@ -15,12 +15,11 @@ import numpy as np
 from numba import get_num_threads
 
 from .._numba import njit
-from .._shrinkage import within_variance
 from .._tree import TreeArrays, _filled
 from . import histogram
 from .best_first import child_bounds, grow_tree, node_values, search_node
 from .histogram import NO_PACKED_ROWS, PARALLEL_GATHER_MIN_ROWS, PARALLEL_MIN_ROWS, SERIAL_ONLY
-from .level_noise import PARALLEL_MIN_WORK, level_moments, unit_level_moments
+from .level_noise import PARALLEL_MIN_WORK, level_moments, level_noise_variances, unit_level_moments
 from .partition import row_index_dtype
 from .present_levels import NO_PRESENT
 from .splitting import LEVELS_RAW
@@ -103,13 +102,13 @@ def absent_left_shares(left: np.ndarray, right: np.ndarray, present_offset: np.n
                                np.ascontiguousarray(growing_weight, dtype=np.float64))
 
 
-def _parallel_thresholds():
+def _parallel_thresholds(one_thread: bool):
     """The node sizes from which ``grow_tree`` builds histograms and gathers rows in parallel.
 
     On one thread (``n_jobs=1``, or a fit below ``shrinktree._threads.PARALLEL_MIN_ROWS``) never: a parallel region
     of one thread costs its start-up, and the serial histogram kernels sum more features per pass.
     """
-    if get_num_threads() == 1:
+    if one_thread:
         return SERIAL_ONLY, SERIAL_ONLY
     return PARALLEL_MIN_ROWS, PARALLEL_GATHER_MIN_ROWS
 
@@ -313,6 +312,9 @@ class TreeGrower:
                  interaction_cst=None, level_method=0, held_indices=None, packed_rows=None, tie_tolerance=0.0,
                  partition_held_in_place=False, blend_absent=True):
         self.packed_rows = NO_PACKED_ROWS if packed_rows is None else packed_rows
+        # numba's thread count, read once per fit (the fit sets it before its first grower; numba's
+        # get_num_threads costs microseconds, paid twice a tree otherwise).  It chooses kernels, never the model.
+        self.one_thread = get_num_threads() == 1
         self.blend_absent = bool(blend_absent)
         # Read when a fit's first grower is built, not at import: the tests move the packing threshold.
         self.packed_max_share_inverse = int(histogram.PACKED_MAX_SHARE_INVERSE)
@@ -407,15 +409,11 @@ class TreeGrower:
         if self.constant_hessian == 1.0 and self.unit_weights:
             moments, root_levels = unit_level_moments(
                 self.codes, self.cat_offsets, self.sample_indices, self.all_rows, self.gradients,
-                self.cat_feature_mask, SERIAL_ONLY if get_num_threads() == 1 else PARALLEL_MIN_WORK)
+                self.cat_feature_mask, SERIAL_ONLY if self.one_thread else PARALLEL_MIN_WORK)
         else:
             moments = level_moments(self.codes, self.sample_indices, self.all_rows, self.gradients, self.hessians,
                                     self.sample_weight, self.n_levels, self.cat_feature_mask)
-        sigma2 = np.zeros(len(self.n_levels))
-        for c in np.flatnonzero(self.cat_feature_mask):
-            sum_sq, mass, count, n_groups = moments[c]
-            sigma2[c] = within_variance(float(sum_sq), float(mass), float(count), int(n_groups))
-        return sigma2, root_levels
+        return level_noise_variances(moments, self.cat_feature_mask), root_levels
 
     def _find_split(self, node):
         """Search ``node``'s best split into ``node.split`` (``None`` when it is not searched).
@@ -485,7 +483,7 @@ class TreeGrower:
             self.level_sigma2 if has_codes else _NO_VALUES, int(self.level_mode), float(self.level_k),
             bool(self.pooled_level_gain), int(self.level_method), self.constant_hessian,
             bool(self.compute_within_ss), self.unit_weights, self.constrained, self.monotonic_cst, numeric_groups,
-            categorical_groups, *_parallel_thresholds(), self.packed_rows,
+            categorical_groups, *_parallel_thresholds(self.one_thread), self.packed_rows,
             self.packed_max_share_inverse, float(self.tie_tolerance), root_levels, self.blend_absent)
         held = len(self.held_indices) > 0
         blends = self.blend_absent and has_codes
