@@ -24,3 +24,27 @@ def test_subsampled_thresholds_equal_those_of_the_subsampled_rows(dtype, weighte
     # and without subsampling, every row is used
     full = BinMapper(32, subsample=None).fit(X, weight)
     assert any(len(a) != len(b) or np.any(a != b) for a, b in zip(full.thresholds_, mapper.thresholds_))
+
+
+@pytest.mark.parametrize("max_bins", [255, 16, 3])
+def test_unit_weights_take_counts_and_give_the_weighted_path_thresholds_bit_for_bit(max_bins):
+    # Unweighted fits count each value's rows (np.unique's sort) instead of summing unit weights over its
+    # inverse (an argsort): the same thresholds, zero signs included, on ties, NaN, signed zeros and extremes.
+    from shrinktree.boosting.binning import _feature_thresholds
+
+    rng = np.random.default_rng(11)
+    columns = [rng.normal(size=3_000), rng.integers(-40, 40, 3_000).astype(np.float64),
+               np.where(rng.random(3_000) < 0.5, 0.0, -0.0) + rng.integers(-3, 3, 3_000) * (rng.random(3_000) < 0.3),
+               np.round(rng.normal(size=3_000) * 100) / 7, rng.standard_cauchy(3_000) * 1e300]
+    for values in columns:
+        values[rng.random(values.size) < 0.05] = np.nan
+        counted = _feature_thresholds(values.copy(), None, max_bins)
+        summed = _feature_thresholds(values.copy(), np.ones(values.size), max_bins)
+        assert counted.dtype == summed.dtype == np.float64 and counted.shape == summed.shape
+        assert np.array_equal(counted.view(np.uint64), summed.view(np.uint64))
+    X = np.column_stack(columns)
+    unweighted = BinMapper(max_bins, subsample=None).fit(X)
+    ones = BinMapper(max_bins, subsample=None).fit(X, np.ones(X.shape[0]))
+    twos = BinMapper(max_bins, subsample=None).fit(X, np.full(X.shape[0], 2.0))
+    for a, b, c in zip(unweighted.thresholds_, ones.thresholds_, twos.thresholds_):
+        assert np.array_equal(a, b) and np.array_equal(a, c)

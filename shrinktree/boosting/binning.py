@@ -26,15 +26,24 @@ def _midpoints(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return np.where((middle >= low) & (middle < high), middle, low)
 
 
-def _feature_thresholds(values: np.ndarray, weights: np.ndarray, max_bins: int) -> np.ndarray:
+def _feature_thresholds(values: np.ndarray, weights: np.ndarray | None, max_bins: int) -> np.ndarray:
+    """Thresholds of one feature from its values (NaN dropped) and their weights (``None``: every weight 1)."""
     keep = ~np.isnan(values)
-    values, weights = values[keep], weights[keep]
+    values = values[keep]
     if values.size == 0:
         return np.zeros(0)
-    distinct, inverse = np.unique(values, return_inverse=True)
-    if distinct.size <= max_bins:
-        return _midpoints(distinct[:-1], distinct[1:])
-    mass = np.bincount(inverse, weights=weights, minlength=distinct.size)
+    if weights is None:
+        # Unit weights: np.unique's counts need a sort, its inverse an argsort, several times slower on the
+        # 200,000 rows binned; a level's mass is its count either way (sums of 1.0 are exact).
+        distinct, counts = np.unique(values, return_counts=True)
+        if distinct.size <= max_bins:
+            return _midpoints(distinct[:-1], distinct[1:])
+        mass = counts.astype(np.float64)
+    else:
+        distinct, inverse = np.unique(values, return_inverse=True)
+        if distinct.size <= max_bins:
+            return _midpoints(distinct[:-1], distinct[1:])
+        mass = np.bincount(inverse, weights=weights[keep], minlength=distinct.size)
     cumulative = np.cumsum(mass)
     if cumulative[-1] <= 0:
         cumulative = np.cumsum(np.ones_like(mass))
@@ -67,8 +76,9 @@ class BinMapper:
         if self.subsample is not None and n_samples > self.subsample:
             rng = np.random.default_rng(self.random_state)
             rows = np.sort(rng.choice(n_samples, self.subsample, replace=False))
-        n_used = n_samples if isinstance(rows, slice) else len(rows)
-        weights = np.ones(n_used) if sample_weight is None else sample_weight[rows]
+        weights = None if sample_weight is None else np.asarray(sample_weight[rows], dtype=np.float64)
+        if weights is not None and np.all(weights == 1.0):
+            weights = None  # unit weights: counts are the masses (see _feature_thresholds)
         # One float64 column of the used rows at a time: neither a copy of the subsampled matrix nor a
         # float64 copy of float32 input (its values widen exactly, so its thresholds are those of the
         # widened matrix).
