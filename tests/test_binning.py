@@ -28,7 +28,7 @@ def test_subsampled_thresholds_equal_those_of_the_subsampled_rows(dtype, weighte
 
 @pytest.mark.parametrize("max_bins", [255, 16, 3])
 def test_unit_weights_take_counts_and_give_the_weighted_path_thresholds_bit_for_bit(max_bins):
-    # Unweighted fits count each value's rows (np.unique's sort) instead of summing unit weights over its
+    # Unweighted fits count each value's rows (a radix sort) instead of summing unit weights over its
     # inverse (an argsort): the same thresholds, zero signs included, on ties, NaN, signed zeros and extremes.
     from shrinktree.boosting.binning import _feature_thresholds
 
@@ -48,3 +48,19 @@ def test_unit_weights_take_counts_and_give_the_weighted_path_thresholds_bit_for_
     twos = BinMapper(max_bins, subsample=None).fit(X, np.full(X.shape[0], 2.0))
     for a, b, c in zip(unweighted.thresholds_, ones.thresholds_, twos.thresholds_):
         assert np.array_equal(a, b) and np.array_equal(a, c)
+
+
+def test_distinct_counts_are_numpys_unique_with_counts():
+    from shrinktree.boosting.binning import distinct_counts
+
+    rng = np.random.default_rng(12)
+    cases = [np.zeros(0), np.array([3.0]), rng.normal(size=20_000), rng.integers(-5, 5, 20_000).astype(np.float64),
+             np.array([0.0, -0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, 1e308, -1e308, 5e-324, -5e-324, 5e-324]),
+             rng.standard_cauchy(5_000) * 1e300, np.full(1_000, 2.5)]
+    for values in cases:
+        distinct, counts = distinct_counts(values)
+        expected, expected_counts = np.unique(values, return_counts=True)
+        assert distinct.dtype == np.float64 and counts.dtype == np.int64
+        np.testing.assert_array_equal(distinct, expected)  # -0.0 == 0.0: both zeros are one value
+        np.testing.assert_array_equal(counts, expected_counts)
+        assert not np.any(np.signbit(distinct) & (distinct == 0.0))  # the zero comes back as 0.0

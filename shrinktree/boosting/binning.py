@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._numba import njit, prange
+from .radix import float_keys, key_floats, sorted_keys
 
 SUBSAMPLE_FOR_BINNING = 200_000
 
@@ -33,9 +34,10 @@ def _feature_thresholds(values: np.ndarray, weights: np.ndarray | None, max_bins
     if values.size == 0:
         return np.zeros(0)
     if weights is None:
-        # Unit weights: np.unique's counts need a sort, its inverse an argsort, several times slower on the
-        # 200,000 rows binned; a level's mass is its count either way (sums of 1.0 are exact).
-        distinct, counts = np.unique(values, return_counts=True)
+        # Unit weights: a value's mass is its count (sums of 1.0 are exact), so the distinct values and their
+        # counts come from a radix sort instead of np.unique's argsort for its inverse: BinMapper.fit of 1,000,000
+        # x 28 rows (200,000 binned) 0.20 s instead of 0.51 s.
+        distinct, counts = distinct_counts(values)
         if distinct.size <= max_bins:
             return _midpoints(distinct[:-1], distinct[1:])
         mass = counts.astype(np.float64)
@@ -51,6 +53,32 @@ def _feature_thresholds(values: np.ndarray, weights: np.ndarray | None, max_bins
     idx = np.searchsorted(cumulative, targets, side="left")
     idx = np.unique(np.clip(idx, 0, distinct.size - 2))
     return _midpoints(distinct[idx], distinct[idx + 1])
+
+
+@njit(cache=True)
+def distinct_counts(values):
+    """``np.unique(values, return_counts=True)`` of values without NaN, by a radix sort (both zeros as ``0.0``).
+
+    Returns
+    -------
+    distinct : ndarray of float64
+        The distinct values in increasing order.
+    counts : ndarray of int64
+        How many of ``values`` equal each.
+    """
+    keys = sorted_keys(float_keys(values, values.shape[0]))
+    m = keys.shape[0]
+    distinct = np.empty(m, dtype=np.uint64)
+    counts = np.empty(m, dtype=np.int64)
+    k = 0
+    for i in range(m):
+        if k > 0 and keys[i] == distinct[k - 1]:
+            counts[k - 1] += 1
+        else:
+            distinct[k] = keys[i]
+            counts[k] = 1
+            k += 1
+    return key_floats(distinct, k), counts[:k].copy()
 
 
 class BinMapper:

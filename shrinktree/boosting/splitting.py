@@ -15,6 +15,7 @@ import numpy as np
 
 from .._numba import njit
 from ..variance_components import level_between_variance
+from .radix import float_keys, sort_keys_and_order
 
 # In a tree grown on a few rows (fewer than 2 x min_samples_leaf: honest.growing_min_samples_leaf) many
 # features split them alike, and their gains tie up to rounding, which differs between a row of weight 3
@@ -309,49 +310,13 @@ INSERTION_SORT_MAX = 32
 # time at 1,721 levels (egsingle's children), 0.84x at 160; they cross near 100-128 levels, and below that the
 # merge sort wins (python benchmarks/level_sort_speed.py).  The order is the same, so are the models.
 RADIX_SORT_MIN = 128
-_SIGN_BIT = np.uint64(1) << np.uint64(63)
-_DIGIT_MASK = np.uint64(255)
 
 
 @njit(cache=True)
 def _radix_order(key, m, order):
-    # Stable LSD radix sort of key[:m] (no NaN) by 8-bit digits of an order-preserving map of the float's bits
-    # (negative floats: all bits flipped; others: the sign bit set), so equal keys keep their order as in a
-    # stable comparison sort.  -0.0 + 0.0 is 0.0: the two zeros, equal to comparisons, get one pattern.
-    values = np.empty(m)
-    for i in range(m):
-        values[i] = key[i] + 0.0
-    bits = values.view(np.uint64)
-    source_key = np.empty(m, dtype=np.uint64)
-    target_key = np.empty(m, dtype=np.uint64)
-    source_order = np.empty(m, dtype=order.dtype)
-    target_order = np.empty(m, dtype=order.dtype)
-    for i in range(m):
-        b = bits[i]
-        source_key[i] = ~b if b & _SIGN_BIT else b | _SIGN_BIT
-        source_order[i] = i
-    counts = np.empty(256, dtype=np.int64)
-    for shift in range(0, 64, 8):
-        s = np.uint64(shift)
-        counts[:] = 0
-        for i in range(m):
-            counts[(source_key[i] >> s) & _DIGIT_MASK] += 1
-        if counts[(source_key[0] >> s) & _DIGIT_MASK] == m:
-            continue  # every key has this digit: the pass would not move a row
-        total = 0
-        for d in range(256):
-            c = counts[d]
-            counts[d] = total
-            total += c
-        for i in range(m):
-            d = (source_key[i] >> s) & _DIGIT_MASK
-            position = counts[d]
-            counts[d] = position + 1
-            target_key[position] = source_key[i]
-            target_order[position] = source_order[i]
-        source_key, target_key = target_key, source_key
-        source_order, target_order = target_order, source_order
-    order[:m] = source_order
+    # Stable LSD radix sort of key[:m] (no NaN): shrinktree.boosting.radix, equal keys in their order as in a stable
+    # comparison sort.
+    sort_keys_and_order(float_keys(key, m), m, order)
 
 
 @njit(cache=True)
