@@ -54,6 +54,8 @@ def _digit_starts(keys, m, shift, counts):
 def sort_keys_and_order(keys, m, order):
     """``order[:m]`` = the positions of ``keys[:m]`` in increasing order, equal keys in their order (``keys`` is
     overwritten: it serves as one of the two buffers)."""
+    if m == 0:
+        return  # (the digit count reads the first key)
     source_key = keys
     target_key = np.empty(m, dtype=np.uint64)
     source_order = np.empty(m, dtype=order.dtype)
