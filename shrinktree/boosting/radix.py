@@ -51,16 +51,16 @@ def _digit_starts(keys, m, shift, counts):
 
 
 @njit(cache=True)
-def sort_keys_and_order(keys, m, order):
-    """``order[:m]`` = the positions of ``keys[:m]`` in increasing order, equal keys in their order (``keys`` is
-    overwritten: it serves as one of the two buffers)."""
+def _sort(keys, m, order, with_order):
+    # The passes: keys[:m] (overwritten: one of the two buffers) in increasing order, and with ``with_order`` their
+    # positions moved along with them in ``order[:m]``.  Returns the buffer that holds the sorted keys.
     if m == 0:
-        return  # (the digit count reads the first key)
+        return keys  # (the digit count reads the first key)
     source_key = keys
     target_key = np.empty(m, dtype=np.uint64)
-    source_order = np.empty(m, dtype=order.dtype)
-    target_order = np.empty(m, dtype=order.dtype)
-    for i in range(m):
+    source_order = np.empty(m if with_order else 0, dtype=order.dtype)
+    target_order = np.empty(m if with_order else 0, dtype=order.dtype)
+    for i in range(source_order.shape[0]):
         source_order[i] = i
     counts = np.empty(256, dtype=np.int64)
     for shift in range(0, 64, 8):
@@ -72,30 +72,27 @@ def sort_keys_and_order(keys, m, order):
             position = counts[d]
             counts[d] = position + 1
             target_key[position] = source_key[i]
-            target_order[position] = source_order[i]
+            if with_order:  # loop-invariant: compiled as two loops
+                target_order[position] = source_order[i]
         source_key, target_key = target_key, source_key
         source_order, target_order = target_order, source_order
-    order[:m] = source_order
+    if with_order:
+        order[:m] = source_order
+    return source_key
+
+
+@njit(cache=True)
+def sort_keys_and_order(keys, m, order):
+    """``order[:m]`` = the positions of ``keys[:m]`` in increasing order, equal keys in their order (``keys`` is
+    overwritten: it serves as one of the two buffers)."""
+    _sort(keys, m, order, m >= 0)  # (a runtime True: a literal would compile a specialization of its own)
 
 
 @njit(cache=True)
 def sorted_keys(keys):
     """``keys`` in increasing order: ``keys`` itself or a new array (``keys`` is overwritten either way)."""
-    m = keys.shape[0]
-    source_key = keys
-    target_key = np.empty(m, dtype=np.uint64)
-    counts = np.empty(256, dtype=np.int64)
-    for shift in range(0, 64, 8):
-        s = np.uint64(shift)
-        if m == 0 or not _digit_starts(source_key, m, s, counts):
-            continue
-        for i in range(m):
-            d = (source_key[i] >> s) & DIGIT_MASK
-            position = counts[d]
-            counts[d] = position + 1
-            target_key[position] = source_key[i]
-        source_key, target_key = target_key, source_key
-    return source_key
+    no_order = np.zeros(0, dtype=np.int64)
+    return _sort(keys, keys.shape[0], no_order, keys.shape[0] < 0)
 
 
 @njit(cache=True)
