@@ -1,13 +1,13 @@
-"""Binning's thresholds: the unit-weight path (counts from a radix sort) against the weighted one (np.unique's inverse).
+"""Binning's distinct values and their masses: the radix sorts against numpy's unique and bincount.
 
     python benchmarks/binning_speed.py
     python benchmarks/binning_speed.py --rows 200000 --repeats 5
 
 On the columns of ``benchmarks/speed.py``'s generated data (the 200,000 rows ``BinMapper`` bins of a larger
-fit), each column's thresholds are computed both ways: ``binning._feature_thresholds`` with no weights (what an
-unweighted fit does) and with unit weights passed as an array (the weighted path: ``np.unique``'s argsort for the
-inverse, then ``np.bincount``).  It checks that both give the same thresholds bit for bit, and prints the best
-total time over the columns of each, with numpy's sort and the radix sort of one column beside them.
+fit), each column's distinct values and masses are computed three ways: ``binning.distinct_counts`` (unit
+weights, what an unweighted fit does), ``binning.distinct_masses`` with random weights (a weighted fit), and
+numpy's ``np.unique(return_inverse=True)`` with ``np.bincount`` (what both did before).  It checks that the
+results agree bit for bit, and prints the best total time over the columns of each.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import speed  # noqa: E402
 
-from shrinktree.boosting.binning import _feature_thresholds, distinct_counts  # noqa: E402
+from shrinktree.boosting.binning import distinct_counts, distinct_masses  # noqa: E402
 
 
 def best_time(function, repeats: int) -> float:
@@ -35,6 +35,11 @@ def best_time(function, repeats: int) -> float:
     return best
 
 
+def numpy_masses(values, weights):
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return distinct, np.bincount(inverse, weights=weights, minlength=distinct.size)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=200_000)
@@ -42,22 +47,24 @@ def main() -> None:
     args = parser.parse_args()
     X, _ = speed.make_data(args.rows, "regression")
     columns = [np.ascontiguousarray(X[:, j], dtype=np.float64) for j in range(X.shape[1])]
+    weights = np.random.default_rng(0).exponential(size=args.rows)
     ones = np.ones(args.rows)
-    distinct_counts(columns[0][:10])  # load the kernel
+    distinct_counts(columns[0][:10])  # load the kernels
+    distinct_masses(columns[0][:10], weights[:10])
     for column in columns:
-        counted, summed = _feature_thresholds(column, None, 255), _feature_thresholds(column, ones, 255)
-        if not np.array_equal(counted.view(np.uint64), summed.view(np.uint64)):
-            raise SystemExit("the two paths gave different thresholds")
-    unit = best_time(lambda: [_feature_thresholds(c, None, 255) for c in columns], args.repeats)
-    weighted = best_time(lambda: [_feature_thresholds(c, ones, 255) for c in columns], args.repeats)
-    numpy_sort = best_time(lambda: np.sort(columns[0]), args.repeats)
-    radix = best_time(lambda: distinct_counts(columns[0]), args.repeats)
-    print(f"{len(columns)} columns of {args.rows:,} rows, same thresholds on both paths")
-    print(f"| path | s, all columns (best of {args.repeats}) |")
+        for w, ours in ((ones, distinct_counts(column)), (weights, distinct_masses(column, weights))):
+            distinct, mass = numpy_masses(column, w)
+            if not (np.array_equal(ours[0], distinct) and np.array_equal(np.asarray(ours[1], dtype=np.float64).view(
+                    np.uint64), mass.view(np.uint64))):
+                raise SystemExit("the radix sort and numpy disagree")
+    rows = [("unit weights: binning.distinct_counts", lambda: [distinct_counts(c) for c in columns]),
+            ("weights: binning.distinct_masses", lambda: [distinct_masses(c, weights) for c in columns]),
+            ("numpy: np.unique's inverse, np.bincount", lambda: [numpy_masses(c, weights) for c in columns])]
+    print(f"{len(columns)} columns of {args.rows:,} rows; the three agree bit for bit")
+    print(f"| computation | s, all columns (best of {args.repeats}) |")
     print("| :--- | ---: |")
-    print(f"| unit weights: counts from a radix sort | {unit:.3f} |")
-    print(f"| weighted: np.unique's inverse and np.bincount | {weighted:.3f} |")
-    print(f"\none column: np.sort {1e3 * numpy_sort:.2f} ms, binning.distinct_counts {1e3 * radix:.2f} ms")
+    for name, run in rows:
+        print(f"| {name} | {best_time(run, args.repeats):.3f} |")
 
 
 if __name__ == "__main__":

@@ -64,3 +64,19 @@ def test_distinct_counts_are_numpys_unique_with_counts():
         np.testing.assert_array_equal(distinct, expected)  # -0.0 == 0.0: both zeros are one value
         np.testing.assert_array_equal(counts, expected_counts)
         assert not np.any(np.signbit(distinct) & (distinct == 0.0))  # the zero comes back as 0.0
+
+
+def test_distinct_masses_are_numpys_unique_and_bincount_bit_for_bit():
+    from shrinktree.boosting.binning import distinct_masses
+
+    rng = np.random.default_rng(13)
+    for values in (rng.normal(size=20_000), rng.integers(-5, 5, 20_000).astype(np.float64),
+                   np.where(rng.random(2_000) < 0.5, 0.0, -0.0), np.zeros(0)):
+        for weights in (rng.exponential(size=values.size), rng.integers(0, 3, values.size) * 0.1,
+                        np.where(rng.random(values.size) < 0.5, -0.0, 0.7)):
+            distinct, mass = distinct_masses(values, weights)
+            expected, inverse = np.unique(values, return_inverse=True)
+            expected_mass = np.bincount(inverse, weights=weights, minlength=expected.size)
+            np.testing.assert_array_equal(distinct, expected)
+            # The same additions in the same order: equal bits, signed zeros included.
+            assert np.array_equal(mass.view(np.uint64), expected_mass.astype(np.float64).view(np.uint64))
