@@ -38,13 +38,11 @@ def _feature_thresholds(values: np.ndarray, weights: np.ndarray | None, max_bins
         # counts come from a radix sort of the keys alone, a quarter of np.unique's and np.bincount's time
         # (python benchmarks/binning_speed.py); weights move the rows' positions along with the keys.
         distinct, counts = distinct_counts(values)
-        if distinct.size <= max_bins:
-            return _midpoints(distinct[:-1], distinct[1:])
         mass = counts.astype(np.float64)
     else:
         distinct, mass = distinct_masses(values, np.ascontiguousarray(weights[keep], dtype=np.float64))
-        if distinct.size <= max_bins:
-            return _midpoints(distinct[:-1], distinct[1:])
+    if distinct.size <= max_bins:
+        return _midpoints(distinct[:-1], distinct[1:])
     cumulative = np.cumsum(mass)
     if cumulative[-1] <= 0:
         cumulative = np.cumsum(np.ones_like(mass))

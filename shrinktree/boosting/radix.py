@@ -6,8 +6,8 @@ get one pattern and keep their order.  No key may be NaN.  A pass whose digit is
 move nothing and is skipped (keys close to each other share their high bytes).
 
 Used by the categorical split search (:func:`~shrinktree.boosting.splitting.stable_order`, the order of many
-levels' pooled values) and by binning (:func:`~shrinktree.boosting.binning.distinct_counts`, the distinct values
-of a feature's binned rows).
+levels' pooled values) and by binning (:func:`~shrinktree.boosting.binning.distinct_counts` and
+:func:`~shrinktree.boosting.binning.distinct_masses`, the distinct values of a feature's binned rows).
 """
 
 from __future__ import annotations

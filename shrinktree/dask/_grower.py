@@ -16,22 +16,20 @@ import heapq
 
 import numpy as np
 
-from .._shrinkage import within_variance
 from ..boosting.grower import GrownTree, TreeGrower, _Node, absent_left_shares
 from ..boosting.histogram import EMPTY_WEIGHT_SHARE, subtract_histograms
 from ..boosting.honest import DEFAULT_MIN_LEAF_RULE, HONEST_FRACTION, growing_split_rules
-from ..boosting.level_noise import summarize_level_sums
+from ..boosting.level_noise import level_noise_variances, summarize_level_sums
 from ..boosting.splitting import LEVELS_RAW, categorical_bitset, present_set
 
 
 def level_noise(moments: np.ndarray, n_levels: np.ndarray, cat_feature_mask: np.ndarray) -> np.ndarray:
     """Per categorical feature, the within-level noise variance from the per-level sums added over the
     partitions (:func:`~shrinktree.boosting.level_noise.level_sums`)."""
-    sigma2 = np.zeros(len(n_levels))
+    summaries = np.zeros((len(n_levels), 4))
     for c in np.flatnonzero(cat_feature_mask):
-        sum_sq, mass, count, n_groups = summarize_level_sums(np.ascontiguousarray(moments[c, :int(n_levels[c]) + 1]))
-        sigma2[c] = within_variance(float(sum_sq), float(mass), float(count), int(n_groups))
-    return sigma2
+        summaries[c] = summarize_level_sums(np.ascontiguousarray(moments[c, :int(n_levels[c]) + 1]))
+    return level_noise_variances(summaries, np.ascontiguousarray(cat_feature_mask, dtype=np.bool_))
 
 
 class DistributedGrower(TreeGrower):
